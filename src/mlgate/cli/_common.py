@@ -1,0 +1,62 @@
+"""Options, console and result rendering shared by the command modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+    from mlgate.reports.model import Report
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="Config file (default: ./mlgate.yaml).", show_default=False)]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Folder for report.json, junit.xml, report.html and summary.md.")]
+DataOpt = Annotated[Path | None, typer.Option(
+    "--data", "-d", help="A CSV or Parquet file, or a folder of them.")]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", "-m", help="An MLflow model folder, a models:/NAME@ALIAS URI, or a .joblib/.pkl file.")]
+
+
+def load(config_path: Path | None) -> Config:
+    """Load the config from ``--config`` or ./mlgate.yaml."""
+    from mlgate.config import load_config
+
+    return load_config(config_path)
+
+
+def maybe_load(config_path: Path | None) -> Config | None:
+    """The config when one is given or ./mlgate.yaml exists, else None (bare-folder mode)."""
+    if config_path is None and not (Path.cwd() / "mlgate.yaml").exists():
+        return None
+    return load(config_path)
+
+
+def finish(report: Report, out_dir: Path) -> int:
+    """Write the report files, print the verdict and where the reports are; return the exit code."""
+    from mlgate.reports import write_report
+
+    paths = write_report(report, out_dir)
+    print_verdict(report)
+    console.print(f"Reports: {paths.get('html', paths['json'])}")
+    return 0 if report.passed else 1
+
+
+def print_verdict(report: Report) -> None:
+    """One line per failed or warned check, then the verdict."""
+    for check in report.failures:
+        console.print(f"  [red]✗[/] {check.name}: {check.message}")
+    for check in report.warnings:
+        console.print(f"  [yellow]![/] {check.name}: {check.message}")
+    verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
+    figure = f" · {report.key_figure}" if report.key_figure else ""
+    console.print(f"{report.stage}: {verdict}{figure} "
+                  f"({len(report.checks)} checks, {len(report.failures)} failed, "
+                  f"{len(report.warnings)} warnings)")

@@ -1,0 +1,83 @@
+"""Rich progress display and the final table of ``mlgate run``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlgate.cli._common import console
+
+if TYPE_CHECKING:
+    from mlgate.pipeline import RunRecord, StageRecord, StageSpec
+
+_STYLE = {"ran": "green", "cached": "cyan", "failed": "red", "error": "red", "blocked": "yellow",
+          "skipped": "dim"}
+_WORD = {"ran": "passed", "cached": "cached", "failed": "FAILED", "error": "ERROR",
+         "blocked": "blocked", "skipped": "skipped"}
+
+
+class RunDisplay:
+    """One progress row per stage; stages report notes and fractions through hooks."""
+
+    def __init__(self, stage_names: list[str]) -> None:
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(bar_width=24),
+            TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False)
+        self.tasks: dict[str, TaskID] = {
+            name: self.progress.add_task("waiting", stage=name, total=None, start=False)
+            for name in stage_names}
+
+    def hook_for(self, spec: StageSpec) -> Callable[[str, float | None], None]:
+        task = self.tasks[spec.name]
+
+        def hook(note: str, fraction: float | None) -> None:
+            if fraction is None:
+                self.progress.update(task, description=note)
+            else:
+                self.progress.update(task, description=note, total=1.0, completed=fraction)
+
+        return hook
+
+    def on_event(self, kind: str, spec: StageSpec, payload: Any) -> None:
+        task = self.tasks.get(spec.name)
+        if task is None:
+            return
+        if kind == "start":
+            self.progress.start_task(task)
+            self.progress.update(task, description="running")
+        elif kind == "done":
+            record: StageRecord = payload
+            style = _STYLE[record.status]
+            note = record.key_figure or record.message
+            self.progress.update(task, total=1.0, completed=1.0,
+                                 description=f"[{style}]{_WORD[record.status]}[/] {_short(note)}")
+            self.progress.stop_task(task)
+
+    @contextmanager
+    def live(self) -> Iterator[RunDisplay]:
+        with self.progress:
+            yield self
+
+
+def final_table(record: RunRecord) -> Table:
+    """Stage, verdict, key figure, duration."""
+    table = Table(title=f"mlgate run {record.run_id}", title_justify="left")
+    table.add_column("stage")
+    table.add_column("verdict")
+    table.add_column("key figure")
+    table.add_column("duration", justify="right")
+    for s in record.stages:
+        style = _STYLE[s.status]
+        figure = s.key_figure if s.status in ("ran", "cached", "failed") and s.key_figure else s.message
+        duration = "-" if s.status in ("cached", "blocked", "skipped") else f"{s.duration_s:.1f} s"
+        table.add_row(s.name, f"[{style}]{_WORD[s.status]}[/]", figure, duration)
+    return table
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"

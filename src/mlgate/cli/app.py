@@ -1,0 +1,25 @@
+"""The Typer application object that every command module registers on."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="mlgate",
+    help="CI/CD for machine learning: data, model and deployment gates with clear verdicts.\n\n"
+         "Exit codes: 0 the gate passed, 1 a check fell short, 2 bad usage, config or input.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an unexpected error."),
+) -> None:
+    state["debug"] = debug

@@ -1,0 +1,81 @@
+"""``mlgate init``, ``mlgate run`` and ``mlgate status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlgate.cli._common import ConfigOpt, console, load
+from mlgate.cli.app import app
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    example: Annotated[str | None, typer.Option(help="Write a bundled example with data: churn.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing mlgate.yaml.")] = False,
+) -> None:
+    """Write a commented mlgate.yaml (and, with --example, generated data)."""
+    from mlgate.project import init_project
+
+    for path in init_project(folder, example, force=force):
+        console.print(f"wrote {path}")
+    console.print(f"Next: cd {folder} && mlgate run")
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    only: Annotated[str | None, typer.Option(help="Run just this stage (its inputs must exist).")] = None,
+    until: Annotated[str | None, typer.Option(help="Run the stages up to and including this one.")] = None,
+    force: Annotated[bool, typer.Option(help="Re-run stages even when their inputs are unchanged.")] = False,
+) -> int:
+    """Run the pipeline; unchanged stages are skipped by content hash.
+
+    Stages: validate, tune (when enabled), train, test, evaluate, compare, register.
+    """
+    from mlgate.cli._display import RunDisplay, final_table
+    from mlgate.pipeline import Pipeline, select_stages
+
+    cfg = load(config)
+    display = RunDisplay([s.name for s in select_stages(cfg, only=only, until=until)])
+    with display.live():
+        record = Pipeline(cfg, on_event=display.on_event).run(
+            only=only, until=until, force=force, progress_for=display.hook_for)
+    console.print(final_table(record))
+    _explain_problems(record)
+    cached = sum(s.status == "cached" for s in record.stages)
+    if cached == len(record.stages):
+        console.print(f"All {cached} stages unchanged: nothing to do (use --force to re-run).")
+    console.print(f"Run folder: {record.run_dir}")
+    return record.exit_code
+
+
+def _explain_problems(record: object) -> None:
+    for stage in getattr(record, "stages", []):
+        if stage.status in ("failed", "error") and stage.message:
+            console.print(f"[red]{stage.name}:[/] {stage.message}")
+        elif stage.status == "failed":
+            console.print(f"[red]{stage.name}:[/] see {stage.out_dir}/summary.md")
+
+
+@app.command()
+def status(config: ConfigOpt = None,
+           runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 5) -> None:
+    """Show recent runs and the stages' last passing outputs."""
+    from rich.table import Table
+
+    from mlgate.pipeline import iter_runs
+
+    cfg = load(config)
+    table = Table(title="recent runs", title_justify="left")
+    for col in ("run", "passed", "stages"):
+        table.add_column(col)
+    for i, record in enumerate(iter_runs(cfg.root / ".mlgate")):
+        if i >= runs:
+            break
+        stages = " ".join(f"{s['name']}:{s['status']}" for s in record.get("stages", []))
+        table.add_row(record["run_id"], str(record.get("passed")), stages)
+    console.print(table)

@@ -1,0 +1,305 @@
+"""pydantic models of ``mlgate.yaml``; errors point at the key path and line.
+
+Every key has a default except ``data``; unknown keys are errors, so a misspelt key is
+reported instead of silently ignored. Relative paths are resolved against the folder that
+holds the config file (``Config.root``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from mlgate.errors import ConfigError
+
+CONFIG_NAME = "mlgate.yaml"
+Task = Literal["binary", "multiclass", "regression"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Split(_Strict):
+    """How one data file is split into train and test."""
+
+    test: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+    stratify: bool = True
+
+
+class DataConfig(_Strict):
+    """Where the data is and which column is the target."""
+
+    train: str | None = None
+    test: str | None = None
+    path: str | None = None
+    split: Split = Field(default_factory=Split)
+    target: str = "target"
+    protected: list[str] = Field(default_factory=list)
+    id_columns: list[str] = Field(default_factory=list)
+    schema_file: str | None = Field(None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if self.path and (self.train or self.test):
+            raise ValueError("give either 'path' (one file, split by 'split') or 'train' and 'test', not both")
+        if not self.path and not self.train:
+            raise ValueError("needs 'train' (and optionally 'test'), or 'path' with a 'split'")
+        return self
+
+
+class ModelSpec(_Strict):
+    """One model candidate: a type from the model zoo and its hyper-parameters."""
+
+    type: str
+    name: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+
+class ValidateGate(_Strict):
+    """Thresholds of the data gate."""
+
+    min_quality_score: float = Field(0.9, ge=0, le=1)
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class TestGate(_Strict):
+    """Thresholds of the model test framework, one mapping per check family."""
+
+    performance: dict[str, float] = Field(default_factory=dict)
+    fairness: dict[str, Any] = Field(default_factory=dict)
+    checks: list[str] | None = None
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class EvaluateGate(_Strict):
+    """Metric thresholds: ``{roc_auc: 0.7}`` means at least 0.7; ``{log_loss: {max: 0.5}}``."""
+
+    thresholds: dict[str, float | dict[str, float]] = Field(default_factory=dict)
+    bootstrap: int = Field(1000, ge=0)
+    slices: list[str] = Field(default_factory=list)
+
+
+class CompareGate(_Strict):
+    """Decision rules for candidate versus production."""
+
+    metric: str = ""
+    min_absolute_change: float | None = 0.0
+    min_relative_change: float | None = None
+    greater_is_better: bool | None = None
+    significance: float = Field(0.05, gt=0, lt=1)
+    bootstrap: int = Field(1000, ge=0)
+
+
+class Gates(_Strict):
+    validate_: ValidateGate = Field(default_factory=ValidateGate, alias="validate")
+    test: TestGate = Field(default_factory=TestGate)
+    evaluate: EvaluateGate = Field(default_factory=EvaluateGate)
+    compare: CompareGate = Field(default_factory=CompareGate)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TuneConfig(_Strict):
+    """Optuna search; off unless ``enabled``."""
+
+    enabled: bool = False
+    model: str | None = None
+    n_trials: int = Field(20, ge=1)
+    timeout: float | None = Field(None, gt=0)
+    study_name: str | None = None
+    storage: str | None = None
+    cv_folds: int = Field(3, ge=2)
+    search_space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class RegistryConfig(_Strict):
+    tracking_uri: str | None = None
+    model_name: str | None = None
+    experiment: str | None = None
+    alias: str = "staging"
+
+
+class ServeConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    rate_limit: str = "100/minute"
+    max_body_bytes: int = Field(1_048_576, gt=0)
+
+
+class Environment(_Strict):
+    url: str
+    alias: str | None = None
+
+
+class Config(_Strict):
+    """The whole ``mlgate.yaml``."""
+
+    project: str = "mlgate-project"
+    data: DataConfig
+    task: Task | None = None
+    seed: int = 42
+    models: list[ModelSpec] = Field(default_factory=lambda: [ModelSpec(type="gradient-boosting")])
+    gates: Gates = Field(default_factory=Gates)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    environments: dict[str, Environment] = Field(default_factory=dict)
+
+    _root: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _models_as_specs(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and isinstance(raw.get("models"), list):
+            raw = dict(raw)
+            raw["models"] = [{"type": m} if isinstance(m, str) else m for m in raw["models"]]
+        return raw
+
+    @property
+    def root(self) -> Path:
+        """The folder paths in the config are relative to."""
+        return self._root
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def model_name(self) -> str:
+        return self.registry.model_name or self.project
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the config, made absolute against the config's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self._root / p
+
+    def section(self, *keys: str) -> Any:
+        """The JSON-able value of a config section, for cache keys: ``section('gates', 'test')``."""
+        value: Any = self.model_dump(mode="json", by_alias=True)
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a config file (default ``./mlgate.yaml``)."""
+    file = Path(path) if path else Path.cwd() / CONFIG_NAME
+    if file.is_dir():
+        file = file / CONFIG_NAME
+    if not file.exists():
+        hint = "" if path else " Run `mlgate init` to write one, or pass --config FILE."
+        raise ConfigError(f"no config file at {file}.{hint}")
+    text = _read_text(file)
+    raw = parse_yaml(text, file)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file} must hold a mapping of keys (project, data, ...), got {type(raw).__name__}")
+    return config_from_dict(raw, file.resolve().parent, source=file, text=text)
+
+
+def config_from_dict(raw: dict[str, Any], root: Path, *, source: Path | None = None,
+                     text: str | None = None) -> Config:
+    """Validate a mapping as a Config; errors name the key path (and line when known)."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source, text)) from exc
+    config._root = root
+    config._source = source
+    return config
+
+
+def parse_yaml(text: str, file: Path) -> Any:
+    """Parse YAML, turning a syntax error into a ConfigError with the line."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{file} is not valid YAML{where}: {problem}") from exc
+
+
+def format_validation_error(exc: ValidationError, source: Path | None, text: str | None) -> str:
+    """``mlgate.yaml is invalid (2 problems)`` followed by one line per problem."""
+    name = source.name if source else "config"
+    lines = _key_lines(text) if text else {}
+    problems = []
+    for err in exc.errors():
+        loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        path = " -> ".join(loc) if loc else "(top level)"
+        line = _nearest_line(lines, loc)
+        where = f" (line {line})" if line else ""
+        problems.append(f"  {path}{where}: {_explain(err)}")
+    count = len(problems)
+    return f"{name} is invalid ({count} problem{'s' if count > 1 else ''})\n" + "\n".join(problems)
+
+
+def _explain(err: Any) -> str:
+    kind, msg, value = err["type"], err["msg"], err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key; check its spelling against `mlgate init --example churn`"
+    if kind == "missing":
+        return "is required"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected} (got {value!r})"
+    msg = msg.removeprefix("Value error, ")
+    if isinstance(value, dict | list):
+        return msg
+    return f"{msg} (got {value!r})"
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path in a YAML text to its 1-based line, using the composed node tree."""
+    import yaml
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, str(key.value))
+                out[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                sub = (*path, str(i))
+                out[sub] = item.start_mark.line + 1
+                walk(item, sub)
+
+    walk(root, ())
+    return out
+
+
+def _nearest_line(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int | None:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc

@@ -1,0 +1,1 @@
+"""Data loading, schema inference and validation, quality score."""

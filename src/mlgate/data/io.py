@@ -1,0 +1,195 @@
+"""Read tables (CSV, Parquet, or a folder of either) and split them; errors name the file."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlgate.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlgate.config import Config
+
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_files(path: Path) -> list[Path]:
+    """The data files behind a path: the file itself, or a folder's CSV/Parquet files sorted."""
+    if not path.exists():
+        raise DataError(f"data path {path} does not exist")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
+        if not files:
+            raise DataError(f"folder {path} holds no .csv or .parquet files")
+        return files
+    return [path]
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Load one CSV or Parquet file, or concatenate a folder of them."""
+    import pandas as pd
+
+    files = table_files(Path(path))
+    frames = [_read_one(f) for f in files]
+    if len(frames) == 1:
+        return frames[0]
+    _same_columns(files, frames)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_one(file: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    kind = TABLE_SUFFIXES.get(file.suffix.lower())
+    if kind is None:
+        raise DataError(f"{file}: unsupported file type {file.suffix!r}; use .csv or .parquet")
+    if file.stat().st_size == 0:
+        raise DataError(f"{file} is empty (0 bytes)")
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(file)
+        else:
+            frame = _read_csv(file)
+    except DataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                        "save it as UTF-8") from exc
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {file}: {_first_line(exc)}") from exc
+    if frame.empty:
+        raise DataError(f"{file} has a header but no rows")
+    return frame
+
+
+def _read_csv(file: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
+    try:
+        return pd.read_csv(file, sep=sep, low_memory=False)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{file} has no columns (is it empty?)") from exc
+
+
+def _sniff_separator(file: Path) -> str:
+    """Comma unless the header clearly uses another delimiter (';', tab or '|')."""
+    with file.open("rb") as fh:
+        head = fh.readline(65536)
+    try:
+        header = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 text (bad byte at position {exc.start} of the "
+                        "header); save it as UTF-8") from exc
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] > counts[","] else ","
+
+
+def _same_columns(files: list[Path], frames: list[pd.DataFrame]) -> None:
+    first = list(frames[0].columns)
+    for file, frame in zip(files[1:], frames[1:], strict=True):
+        if list(frame.columns) != first:
+            missing = sorted(set(first) - set(frame.columns))
+            extra = sorted(set(frame.columns) - set(first))
+            raise DataError(f"{file} has other columns than {files[0].name}: "
+                            f"missing {missing}, extra {extra}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Raise a DataError naming each column of ``columns`` that ``frame`` lacks."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(map(repr, list(frame.columns)[:12]))
+        raise DataError(f"{where} has no column {', '.join(map(repr, missing))} "
+                        f"(columns: {shown}{', ...' if frame.shape[1] > 12 else ''})")
+
+
+@dataclass
+class Dataset:
+    """The train and test tables of a project, target column included."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    target: str
+    sources: list[Path]
+
+    def features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.drop(columns=[self.target])
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c for c in self.train.columns if c != self.target]
+
+
+def load_dataset(config: Config) -> Dataset:
+    """Load train and test as the config says: two files, or one file split with a seed."""
+    data = config.data
+    if data.path:
+        source = config.resolve(data.path)
+        frame = load_table(source)
+        require_columns(frame, [data.target], str(source))
+        train, test = split_frame(frame, data.target, data.split.test, data.split.seed,
+                                  stratify=data.split.stratify)
+        sources = [source]
+    else:
+        assert data.train is not None  # guaranteed by DataConfig's validator
+        train_path = config.resolve(data.train)
+        train = load_table(train_path)
+        require_columns(train, [data.target], str(train_path))
+        sources = [train_path]
+        if data.test:
+            test_path = config.resolve(data.test)
+            test = load_table(test_path)
+            require_columns(test, [data.target], str(test_path))
+            sources.append(test_path)
+        else:
+            train, test = split_frame(train, data.target, data.split.test, data.split.seed,
+                                      stratify=data.split.stratify)
+    drop = [c for c in data.id_columns if c in train.columns]
+    if drop:
+        train, test = train.drop(columns=drop), test.drop(columns=drop, errors="ignore")
+    return Dataset(train=train, test=test, target=data.target, sources=sources)
+
+
+def split_frame(frame: pd.DataFrame, target: str, test_size: float, seed: int,
+                *, stratify: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded train/test split, stratified on the target when it looks like classes."""
+    from sklearn.model_selection import train_test_split
+
+    y = frame[target]
+    strata = y if stratify and _looks_categorical(y) else None
+    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=strata)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _looks_categorical(y: pd.Series) -> bool:
+    counts = y.value_counts()
+    return y.nunique() <= 50 and counts.min() >= 2
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 over a table's columns, dtypes and values (row order matters)."""
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

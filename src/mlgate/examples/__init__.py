@@ -1,0 +1,1 @@
+"""Bundled examples: generated data and a commented config, no download."""

@@ -1,0 +1,140 @@
+"""Load a model from what a user can point at: an MLflow model folder, a registry URI
+(``models:/name@alias`` or ``models:/name/3``), a ``runs:/`` URI, or a joblib/pickle file.
+
+mlgate's training writes ``mlgate.json`` beside the ``MLmodel`` file with what the model
+needs to be tested and served (features, task, classes, metrics); models from elsewhere get
+that information inferred from the estimator where possible.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+
+METADATA_FILE = "mlgate.json"
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+@dataclass
+class LoadedModel:
+    """An estimator with ``predict`` (and ``predict_proba`` for classifiers) plus metadata."""
+
+    estimator: Any
+    source: str
+    path: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    version: str | None = None
+
+    @property
+    def features(self) -> list[str]:
+        names = self.info.get("features") or getattr(self.estimator, "feature_names_in_", [])
+        return [str(n) for n in names]
+
+    @property
+    def task(self) -> str | None:
+        task = self.info.get("task")
+        if task:
+            return str(task)
+        classes = getattr(self.estimator, "classes_", None)
+        if classes is None:
+            return "regression" if hasattr(self.estimator, "predict") else None
+        return "binary" if len(classes) == 2 else "multiclass"
+
+
+def load_model(spec: str | Path, config: Config | None = None) -> LoadedModel:
+    """Load a model from a path or URI; a ModelLoadError says what was tried."""
+    text = str(spec)
+    if text.startswith(("models:/", "runs:/")):
+        return _load_uri(text, config)
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"model path {path} does not exist; give an MLflow model folder, "
+                             "a .joblib/.pkl file, or a models:/NAME@ALIAS URI")
+    if path.is_dir():
+        if not (path / "MLmodel").exists():
+            raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
+        return _load_mlflow_folder(path, text)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return _load_pickle(path)
+    raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; "
+                         f"use {', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    meta = folder / METADATA_FILE
+    if not meta.exists():
+        return {}
+    try:
+        return json.loads(meta.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise ModelLoadError(f"{meta} is not valid JSON: {exc}") from exc
+
+
+def _load_mlflow_folder(path: Path, source: str) -> LoadedModel:
+    from mlgate.tracking import quiet_mlflow
+
+    quiet_mlflow()
+    import mlflow
+
+    try:
+        estimator = mlflow.sklearn.load_model(str(path))
+    except Exception as sklearn_exc:  # not a sklearn flavor: fall back to pyfunc
+        try:
+            estimator = mlflow.pyfunc.load_model(str(path))
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load the MLflow model at {path}: {sklearn_exc}; "
+                                 f"as pyfunc: {exc}") from exc
+    return LoadedModel(estimator=estimator, source=source, path=path, info=read_metadata(path))
+
+
+def _load_pickle(path: Path) -> LoadedModel:
+    import joblib
+
+    try:
+        estimator = joblib.load(path)
+    except Exception as exc:  # unpickling raises anything the pickled code raises
+        raise ModelLoadError(f"cannot load {path} with joblib: {exc}") from exc
+    if not hasattr(estimator, "predict"):
+        raise ModelLoadError(f"{path} holds a {type(estimator).__name__}, which has no predict()")
+    return LoadedModel(estimator=estimator, source=str(path), path=path)
+
+
+def _load_uri(uri: str, config: Config | None) -> LoadedModel:
+    from mlgate.tracking import quiet_mlflow
+
+    quiet_mlflow()
+    import mlflow
+
+    if config is not None:
+        from mlgate.tracking import setup_mlflow
+
+        setup_mlflow(config)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:
+        raise ModelLoadError(f"cannot resolve {uri} in the registry at "
+                             f"{mlflow.get_tracking_uri()}: {str(exc).splitlines()[0]}") from exc
+    loaded = _load_mlflow_folder(local, uri)
+    loaded.version = _registry_version(uri)
+    return loaded
+
+
+def _registry_version(uri: str) -> str | None:
+    """The registry version a ``models:/`` URI points at (resolving an alias)."""
+    if not uri.startswith("models:/"):
+        return None
+    from mlflow.tracking import MlflowClient
+
+    name, _, ref = uri.removeprefix("models:/").partition("@")
+    client = MlflowClient()
+    if ref:
+        return str(client.get_model_version_by_alias(name, ref).version)
+    name, _, version = uri.removeprefix("models:/").rpartition("/")
+    return version or None

@@ -1,0 +1,61 @@
+"""JUnit XML for GitLab and GitHub test reports: one testcase per check."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from mlgate.reports.model import Report
+
+
+def report_to_junit(report: Report) -> ET.Element:
+    """One <testsuite> named after the stage; a failed error check is a <failure>."""
+    suite = ET.Element(
+        "testsuite",
+        name=f"mlgate.{report.stage}",
+        tests=str(len(report.checks)),
+        failures=str(len(report.failures)),
+        errors="0",
+        skipped="0",
+        time=f"{report.duration_s:.3f}",
+        timestamp=report.started,
+    )
+    for check in report.checks:
+        name = check.name if check.column is None else f"{check.name}[{check.column}]"
+        case = ET.SubElement(suite, "testcase", classname=f"mlgate.{report.stage}", name=name)
+        if check.blocks:
+            failure = ET.SubElement(case, "failure", message=check.message or check.name)
+            failure.text = _describe(check.observed, check.expected)
+        elif not check.passed:
+            out = ET.SubElement(case, "system-out")
+            out.text = f"warning: {check.message}"
+    return suite
+
+
+def _describe(observed: object, expected: object) -> str:
+    return f"observed: {json.dumps(observed, default=str)}\nexpected: {json.dumps(expected, default=str)}"
+
+
+def write_junit(report: Report, path: Path) -> None:
+    tree = ET.ElementTree(report_to_junit(report))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def merge_junit(files: list[Path], path: Path) -> None:
+    """Merge the stages' junit.xml files into one <testsuites> document."""
+    root = ET.Element("testsuites")
+    tests = failures = 0
+    for file in files:
+        suite = ET.parse(file).getroot()
+        suites = [suite] if suite.tag == "testsuite" else list(suite)
+        for s in suites:
+            tests += int(s.get("tests", 0))
+            failures += int(s.get("failures", 0))
+            root.append(s)
+    root.set("tests", str(tests))
+    root.set("failures", str(failures))
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

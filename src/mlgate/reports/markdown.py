@@ -1,0 +1,47 @@
+"""summary.md: a short verdict for a merge-request comment."""
+
+from __future__ import annotations
+
+from mlgate.reports.model import Check, Report
+
+_ICON = {True: "✅", False: "❌"}
+
+
+def report_to_markdown(report: Report) -> str:
+    """A heading with the verdict, the key figure, then a table of the checks."""
+    verdict = "passed" if report.passed else "failed"
+    lines = [f"### {_ICON[report.passed]} mlgate {report.stage}: {verdict}", ""]
+    if report.key_figure:
+        lines += [f"**{report.key_figure}**", ""]
+    if report.score is not None:
+        lines += [f"Score: **{report.score:.3f}**", ""]
+    if report.checks:
+        lines += ["| check | column | verdict | message |", "|---|---|---|---|"]
+        lines += [_row(c) for c in _failed_first(report.checks)]
+        lines.append("")
+    if report.metrics:
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in report.metrics.items() if _is_scalar(v)]
+        lines.append("")
+    lines.append(f"_{len(report.checks)} checks, {len(report.failures)} failed, "
+                 f"{len(report.warnings)} warnings, {report.duration_s:.1f} s, "
+                 f"mlgate {report.mlgate_version}_")
+    return "\n".join(lines) + "\n"
+
+
+def _failed_first(checks: list[Check]) -> list[Check]:
+    return sorted(checks, key=lambda c: (not c.blocks, c.passed))
+
+
+def _row(c: Check) -> str:
+    verdict = "pass" if c.passed else ("**FAIL**" if c.severity == "error" else "warn")
+    message = c.message.replace("|", "\\|").replace("\n", " ")
+    return f"| {c.name} | {c.column or ''} | {verdict} | {message} |"
+
+
+def _is_scalar(v: object) -> bool:
+    return isinstance(v, int | float | str | bool) or v is None
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

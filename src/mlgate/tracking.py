@@ -1,0 +1,136 @@
+"""MLflow tracking and registry setup: the store URI, quiet logging, lineage tags.
+
+The default store is SQLite inside the project (``.mlgate/mlflow.db``) with artifacts in
+``.mlgate/mlartifacts``; ``MLFLOW_TRACKING_URI`` or ``registry.tracking_uri`` switches to a
+server. mlflow is imported only here and only when a stage needs it (about 1.6 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlgate.errors import RegistryError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from mlgate.config import Config
+
+# CI variables worth keeping on every run and version: GitLab first, then GitHub Actions.
+CI_VARIABLES = ("CI_JOB_ID", "CI_PIPELINE_ID", "CI_COMMIT_SHA", "CI_PROJECT_PATH",
+                "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB", "GITHUB_SHA", "GITHUB_REPOSITORY")
+
+
+def tracking_uri(config: Config) -> str:
+    """The tracking URI in force: the environment, then the config, then the project store."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.registry.tracking_uri
+    if not uri:
+        return f"sqlite:///{config.root / '.mlgate' / 'mlflow.db'}"
+    return resolve_sqlite_uri(uri, config.root)
+
+
+def resolve_sqlite_uri(uri: str, root: Path) -> str:
+    """Make a relative ``sqlite:///path`` absolute against ``root``; leave others alone."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        path = root / uri[len(prefix):]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"{prefix}{path}"
+    return uri
+
+
+def artifact_root(config: Config) -> str:
+    """Where a local store keeps artifacts (a file URI under ``.mlgate/``)."""
+    return (config.root / ".mlgate" / "mlartifacts").as_uri()
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's and Alembic's start-up chatter out of the user's terminal."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    for name in ("mlflow", "alembic", "sqlalchemy", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"mlflow\..*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow")
+
+
+def setup_mlflow(config: Config) -> MlflowClient:
+    """Point MLflow at the project's store; return a client. Errors name the URI."""
+    quiet_mlflow()
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(config)
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        experiment_id(config, client)
+    except Exception as exc:  # MLflow raises many kinds for an unreachable or broken store
+        raise RegistryError(f"cannot open the MLflow store at {uri}: {_first_line(exc)}") from exc
+    return client
+
+
+def experiment_name(config: Config) -> str:
+    return config.registry.experiment or config.project
+
+
+def experiment_id(config: Config, client: MlflowClient) -> str:
+    """The project's experiment, created with artifacts under ``.mlgate/`` for a local store."""
+    name = experiment_name(config)
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    local = tracking_uri(config).startswith(("sqlite:", "file:")) or "://" not in tracking_uri(config)
+    location = artifact_root(config) if local else None
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except Exception:  # another process created it between our lookup and create
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def git_commit(root: Path) -> str | None:
+    """The commit checked out in ``root`` (the CI variable when git is not there)."""
+    env = os.environ.get("CI_COMMIT_SHA") or os.environ.get("GITHUB_SHA")
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return env
+    return out.stdout.strip() if out.returncode == 0 else env
+
+
+def ci_job_id() -> str | None:
+    """The CI job id: GitLab's CI_JOB_ID or GitHub's run id and attempt."""
+    if os.environ.get("CI_JOB_ID"):
+        return os.environ["CI_JOB_ID"]
+    if os.environ.get("GITHUB_RUN_ID"):
+        return f"{os.environ['GITHUB_RUN_ID']}.{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}"
+    return None
+
+
+def lineage_tags(root: Path) -> dict[str, str]:
+    """Tags for runs and versions: commit, CI job id and the CI variables present."""
+    tags: dict[str, str] = {}
+    commit = git_commit(root)
+    if commit:
+        tags["mlgate.git_commit"] = commit
+    job = ci_job_id()
+    if job:
+        tags["mlgate.ci_job_id"] = job
+    for name in CI_VARIABLES:
+        if os.environ.get(name):
+            tags[f"ci.{name.lower()}"] = os.environ[name]
+    return tags
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
