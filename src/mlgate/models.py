@@ -138,3 +138,58 @@ def _registry_version(uri: str) -> str | None:
         return str(client.get_model_version_by_alias(name, ref).version)
     name, _, version = uri.removeprefix("models:/").rpartition("/")
     return version or None
+
+
+def save_model(estimator: Any, folder: Path, info: dict[str, Any], input_example: Any = None) -> Path:
+    """Save a fitted estimator as an MLflow sklearn model folder with ``mlgate.json`` beside it.
+
+    skops is MLflow's default format and refuses types it does not know; a model mlgate has
+    just trained is trusted for the sklearn types skops reports (for example the histogram
+    GBM's ``TreePredictor``). Estimators skops cannot handle at all fall back to cloudpickle.
+    ``info`` should hold at least ``features``, ``task`` and ``target``.
+    """
+    from mlgate.tracking import quiet_mlflow
+
+    quiet_mlflow()
+    import mlflow
+    from mlflow.models import infer_signature
+
+    signature = None
+    if input_example is not None:
+        signature = infer_signature(input_example, _example_output(estimator, input_example))
+    # Naming the requirements skips MLflow's inference, which costs seconds per model.
+    common = {"signature": signature, "input_example": input_example,
+              "pip_requirements": _requirements()}
+    try:
+        trusted = _sklearn_untrusted_types(estimator)
+        mlflow.sklearn.save_model(estimator, str(folder), skops_trusted_types=trusted, **common)
+    except Exception:  # skops cannot serialize this estimator: use cloudpickle instead
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        mlflow.sklearn.save_model(estimator, str(folder), serialization_format="cloudpickle",
+                                  **common)
+    (folder / METADATA_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    return folder
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")]
+
+
+def _sklearn_untrusted_types(estimator: Any) -> list[str]:
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
+    return [t for t in found if t.startswith(("sklearn.", "numpy.", "scipy."))]
+
+
+def _example_output(estimator: Any, example: Any) -> Any:
+    if hasattr(estimator, "predict_proba"):
+        try:
+            return estimator.predict(example)
+        except Exception:  # signature inference is best effort
+            return None
+    return estimator.predict(example)
