@@ -121,28 +121,29 @@ class RunRecord:
         return body
 
 
-def select_stages(config: Config, *, only: str | None = None, until: str | None = None) -> list[StageSpec]:
+def select_stages(config: Config, *, only: str | None = None, until: str | None = None,
+                  stages: tuple[StageSpec, ...] = STAGES) -> list[StageSpec]:
     """The enabled stages in order, cut by ``--only`` or ``--until``."""
+    names = [s.name for s in stages]
     for flag, value in (("--only", only), ("--until", until)):
-        if value is not None and value not in STAGE_NAMES:
-            raise UsageError(f"{flag} {value!r} is not a stage; stages: {', '.join(STAGE_NAMES)}")
+        if value is not None and value not in names:
+            raise UsageError(f"{flag} {value!r} is not a stage; stages: {', '.join(names)}")
     if only and until:
         raise UsageError("give --only or --until, not both")
-    stages = [s for s in STAGES if s.enabled(config)]
-    if only:
-        return [s for s in stages if s.name == only]
-    if until:
-        names = [s.name for s in stages]
-        if until in names:
-            return stages[: names.index(until) + 1]
-    return stages
+    if only and not any(s.name == only and s.enabled(config) for s in stages):
+        raise UsageError(f"stage {only!r} is disabled in the config")
+    last = names.index(until) if until else len(names) - 1
+    return [s for i, s in enumerate(stages)
+            if s.enabled(config) and i <= last and (only is None or s.name == only)]
 
 
 class Pipeline:
     """Runs stages in order, skipping those whose cache key matches the last passing run."""
 
-    def __init__(self, config: Config, *, on_event: Callable[[str, StageSpec, Any], None] | None = None) -> None:
+    def __init__(self, config: Config, *, on_event: Callable[[str, StageSpec, Any], None] | None = None,
+                 stages: tuple[StageSpec, ...] = STAGES) -> None:
         self.config = config
+        self.stages = stages
         self.state_dir = config.root / ".mlgate"
         self._on_event = on_event or (lambda kind, stage, payload: None)
         self._hashes: dict[str, Any] | None = None
@@ -152,30 +153,35 @@ class Pipeline:
     def run(self, *, only: str | None = None, until: str | None = None,
             force: bool = False, progress_for: Callable[[StageSpec], ProgressHook] | None = None) -> RunRecord:
         """Run the selected stages; return the run record (also written to disk)."""
-        stages = select_stages(self.config, only=only, until=until)
+        stages = select_stages(self.config, only=only, until=until, stages=self.stages)
         state = self._read_state()
         record = self._new_run()
         run_dir = Path(record.run_dir)
         keys: dict[str, str] = {}
         blocked_by: str | None = None
-        for spec in stages:
-            key = self._stage_key(spec, keys, state)
-            keys[spec.name] = key
-            if blocked_by:
-                stage = StageRecord(spec.name, "blocked", message=f"not run: '{blocked_by}' did not pass")
-            elif not force and state.get(spec.name, {}).get("key") == key and \
-                    Path(state[spec.name]["out_dir"]).is_dir():
-                stage = self._reuse(spec, state[spec.name], run_dir, key)
-            else:
-                hook = progress_for(spec) if progress_for else None
-                stage = self._execute(spec, key, run_dir, state, hook)
-            record.stages.append(stage)
-            self._on_event("done", spec, stage)
-            if stage.status in ("failed", "error"):
-                blocked_by = spec.name
-        record.finished = _now()
-        self._finish(record, state)
+        try:
+            for spec in stages:
+                stage = self._stage(spec, keys, state, run_dir, force, blocked_by, progress_for)
+                record.stages.append(stage)
+                self._on_event("done", spec, stage)
+                if stage.status in ("failed", "error"):
+                    blocked_by = spec.name
+        finally:
+            record.finished = _now()
+            self._finish(record, state)
         return record
+
+    def _stage(self, spec: StageSpec, keys: dict[str, str], state: dict[str, Any], run_dir: Path,
+               force: bool, blocked_by: str | None,
+               progress_for: Callable[[StageSpec], ProgressHook] | None) -> StageRecord:
+        key = self._stage_key(spec, keys, state)
+        keys[spec.name] = key
+        if blocked_by:
+            return StageRecord(spec.name, "blocked", message=f"not run: '{blocked_by}' did not pass")
+        cached = state.get(spec.name, {})
+        if not force and cached.get("key") == key and Path(cached.get("out_dir", "")).is_dir():
+            return self._reuse(spec, cached, run_dir, key)
+        return self._execute(spec, key, run_dir, state, progress_for(spec) if progress_for else None)
 
     def stage_dirs(self) -> dict[str, Path]:
         """The output folder of each stage's last passing run."""
@@ -239,6 +245,9 @@ class Pipeline:
         except MlgateError as exc:
             return StageRecord(spec.name, "error" if exc.exit_code == 2 else "failed", False, key,
                                str(out_dir), round(time.perf_counter() - t0, 3), message=str(exc))
+        except Exception as exc:  # a bug: keep the run record, then let the CLI report it
+            exc.add_note(f"in stage '{spec.name}' of run {run_dir.name}")
+            raise
         report.duration_s = report.duration_s or round(time.perf_counter() - t0, 3)
         write_report(report, out_dir)
         status: Status = "ran" if report.passed else "failed"

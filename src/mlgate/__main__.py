@@ -1,0 +1,5 @@
+"""``python -m mlgate`` runs the CLI."""
+
+from mlgate.cli import main
+
+main()
