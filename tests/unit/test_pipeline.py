@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlgate.config import Config, load_config
+from mlgate.context import StageContext
+from mlgate.errors import DataError, UsageError
+from mlgate.pipeline import STAGES, Pipeline, StageSpec, iter_runs, select_stages
+from mlgate.reports import Check, Report
+
+CALLS: list[str] = []
+
+
+def _stage(name: str, passed: bool = True):
+    def run(ctx: StageContext) -> Report:
+        CALLS.append(name)
+        (ctx.out_dir / "artifact.txt").write_text(name)
+        for upstream in ctx.upstream.values():
+            assert (upstream / "artifact.txt").exists()
+        return Report(stage=name, checks=[Check(name=f"{name}_ok", passed=passed)],
+                      key_figure=f"{name} figure")
+    return run
+
+
+def _table(fail: str | None = None) -> tuple[StageSpec, ...]:
+    return (
+        StageSpec("validate", _stage("validate", fail != "validate"), (), (("data",),)),
+        StageSpec("train", _stage("train", fail != "train"), ("validate",), (("models",),)),
+        StageSpec("register", _stage("register", fail != "register"), ("train",), (("registry",),),
+                  reads_data=False),
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Config:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("a,target\n1,0\n2,1\n")
+    (tmp_path / "mlgate.yaml").write_text("data: {train: data/train.csv}\n")
+    CALLS.clear()
+    return load_config(tmp_path / "mlgate.yaml")
+
+
+def test_second_run_skips_every_stage(project: Config) -> None:
+    first = Pipeline(project, stages=_table()).run()
+    assert [s.status for s in first.stages] == ["ran", "ran", "ran"]
+    second = Pipeline(project, stages=_table()).run()
+    assert [s.status for s in second.stages] == ["cached", "cached", "cached"]
+    assert CALLS == ["validate", "train", "register"]
+    assert second.exit_code == 0
+    cached_dir = Path(second.run_dir) / "train"
+    assert (cached_dir / "report.json").exists()
+    assert json.loads((cached_dir / "cached.json").read_text())["outputs"] == first.stages[1].out_dir
+
+
+def test_changed_data_reruns_data_stages_and_dependents(project: Config) -> None:
+    Pipeline(project, stages=_table()).run()
+    CALLS.clear()
+    (project.root / "data" / "train.csv").write_text("a,target\n1,0\n3,1\n")
+    record = Pipeline(project, stages=_table()).run()
+    # register reads no data but depends on train, whose key changed
+    assert CALLS == ["validate", "train", "register"]
+    assert [s.status for s in record.stages] == ["ran", "ran", "ran"]
+
+
+def test_changed_config_section_reruns_only_that_stage_and_after(project: Config) -> None:
+    Pipeline(project, stages=_table()).run()
+    CALLS.clear()
+    (project.root / "mlgate.yaml").write_text("data: {train: data/train.csv}\nregistry: {alias: prod}\n")
+    record = Pipeline(load_config(project.root / "mlgate.yaml"), stages=_table()).run()
+    assert CALLS == ["register"]
+    assert [s.status for s in record.stages] == ["cached", "cached", "ran"]
+
+
+def test_failed_stage_blocks_downstream_and_is_not_cached(project: Config) -> None:
+    record = Pipeline(project, stages=_table(fail="train")).run()
+    assert [s.status for s in record.stages] == ["ran", "failed", "blocked"]
+    assert record.exit_code == 1 and not record.passed
+    CALLS.clear()
+    again = Pipeline(project, stages=_table(fail="train")).run()
+    assert CALLS == ["train"]
+    assert [s.status for s in again.stages] == ["cached", "failed", "blocked"]
+
+
+def test_user_error_in_a_stage_is_recorded_with_exit_2(project: Config) -> None:
+    def broken(ctx: StageContext) -> Report:
+        raise DataError("data/train.csv has no column 'target'")
+
+    table = (StageSpec("validate", broken, (), (("data",),)),)
+    record = Pipeline(project, stages=table).run()
+    assert record.stages[0].status == "error"
+    assert record.exit_code == 2
+    assert "no column 'target'" in record.stages[0].message
+
+
+def test_force_reruns_everything(project: Config) -> None:
+    Pipeline(project, stages=_table()).run()
+    CALLS.clear()
+    Pipeline(project, stages=_table()).run(force=True)
+    assert CALLS == ["validate", "train", "register"]
+
+
+def test_only_and_until(project: Config) -> None:
+    record = Pipeline(project, stages=_table()).run(until="train")
+    assert [s.name for s in record.stages] == ["validate", "train"]
+    CALLS.clear()
+    record = Pipeline(project, stages=_table()).run(only="register")
+    assert [s.name for s in record.stages] == ["register"] and CALLS == ["register"]
+    with pytest.raises(UsageError, match="'deploy' is not a stage"):
+        Pipeline(project, stages=_table()).run(only="deploy")
+
+
+def test_run_record_and_merged_junit(project: Config) -> None:
+    record = Pipeline(project, stages=_table(fail="register")).run()
+    run_dir = Path(record.run_dir)
+    body = json.loads((run_dir / "run.json").read_text())
+    assert body["passed"] is False
+    assert [(s["name"], s["status"]) for s in body["stages"]] == [
+        ("validate", "ran"), ("train", "ran"), ("register", "failed")]
+    junit = (run_dir / "junit.xml").read_text()
+    assert junit.count("<testsuite ") == 3 and 'failures="1"' in junit
+    assert next(iter_runs(project.root / ".mlgate"))["run_id"] == record.run_id
+
+
+def test_crashing_stage_still_writes_the_run_record(project: Config) -> None:
+    def crash(ctx: StageContext) -> Report:
+        raise ZeroDivisionError("boom")
+
+    with pytest.raises(ZeroDivisionError):
+        Pipeline(project, stages=(StageSpec("validate", crash),)).run()
+    assert next(iter_runs(project.root / ".mlgate"))["stages"] == []
+
+
+def test_real_stage_table_is_ordered_and_tune_is_optional(project: Config) -> None:
+    names = [s.name for s in STAGES]
+    for spec in STAGES:
+        assert all(names.index(n) < names.index(spec.name) for n in spec.needs)
+    assert "tune" not in [s.name for s in select_stages(project)]
+    assert [s.name for s in select_stages(project, until="tune")] == ["validate"]
