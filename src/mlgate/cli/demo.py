@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlgate.cli._common import console, print_verdict
 from mlgate.cli.app import app
 
 
@@ -16,6 +17,23 @@ def demo(
     force: Annotated[bool, typer.Option(help="Re-run every stage even if unchanged.")] = False,
 ) -> int:
     """Write the churn example, run the pipeline, serve the model and smoke-test it."""
-    from mlgate.demo import run_demo
+    from mlgate import demo as lib
+    from mlgate.cli.project import run_with_display
 
-    return run_demo(folder, force=force)
+    config, created = lib.prepare(folder.resolve())
+    console.print(f"[bold]mlgate demo[/] in {config.root} "
+                  f"({'wrote the churn example' if created else 'reusing the example there'})")
+    record = run_with_display(config, force=force)
+    if record.exit_code:
+        return record.exit_code
+    model = lib.registered_model(record)
+    console.print(f"Serving {model.uri} (version {model.version}) on 127.0.0.1 and smoke-testing it ...")
+    smoke = lib.serve_and_smoke(config, model, Path(record.run_dir) / "smoke")
+    print_verdict(smoke)
+    console.print(f"\n[bold]Reports[/]: {record.run_dir}/<stage>/report.html (merged JUnit: junit.xml)")
+    console.print(f"[bold]Registry[/]: model '{model.name}' version {model.version} "
+                  f"with alias '{model.alias}' in {config.root / '.mlgate' / 'mlflow.db'}")
+    console.print(f"[bold]MLflow UI[/]: cd {config.root} && {lib.mlflow_ui_command(config)}")
+    console.print(f"[bold]Serve it[/]: cd {config.root} && mlgate serve --model {model.uri}")
+    console.print(f"[bold]Again[/]: cd {config.root} && mlgate run   (every stage is cached)")
+    return 0 if smoke.passed else 1

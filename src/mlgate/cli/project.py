@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlgate.cli._common import ConfigOpt, console, load
 from mlgate.cli.app import app
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+    from mlgate.pipeline import RunRecord
 
 
 @app.command()
@@ -36,10 +40,15 @@ def run(
 
     Stages: validate, tune (when enabled), train, test, evaluate, compare, register.
     """
+    return run_with_display(load(config), only=only, until=until, force=force).exit_code
+
+
+def run_with_display(cfg: Config, *, only: str | None = None, until: str | None = None,
+                     force: bool = False) -> RunRecord:
+    """Run the pipeline under a Rich progress display, then print the final table."""
     from mlgate.cli._display import RunDisplay, final_table
     from mlgate.pipeline import Pipeline, select_stages
 
-    cfg = load(config)
     display = RunDisplay([s.name for s in select_stages(cfg, only=only, until=until)])
     with display.live():
         record = Pipeline(cfg, on_event=display.on_event).run(
@@ -50,11 +59,11 @@ def run(
     if cached == len(record.stages):
         console.print(f"All {cached} stages unchanged: nothing to do (use --force to re-run).")
     console.print(f"Run folder: {record.run_dir}")
-    return record.exit_code
+    return record
 
 
-def _explain_problems(record: object) -> None:
-    for stage in getattr(record, "stages", []):
+def _explain_problems(record: RunRecord) -> None:
+    for stage in record.stages:
         if stage.status in ("failed", "error") and stage.message:
             console.print(f"[red]{stage.name}:[/] {stage.message}")
         elif stage.status == "failed":

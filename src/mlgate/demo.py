@@ -1,0 +1,78 @@
+"""``mlgate demo``: the whole loop on the bundled churn example.
+
+Writes the example (unless the folder already holds one), runs the pipeline, serves the
+registered model on a free loopback port with a fresh API key, runs the deployment smoke
+suite against it and stops the server.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlgate.config import CONFIG_NAME, Config, load_config
+from mlgate.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlgate.pipeline import RunRecord
+    from mlgate.reports.model import Report
+
+
+@dataclass
+class Registered:
+    """The registry version the pipeline just produced."""
+
+    name: str
+    version: str
+    alias: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}"
+
+
+def prepare(folder: Path) -> tuple[Config, bool]:
+    """The demo project's config, writing the example first when the folder has none."""
+    from mlgate.examples.churn import write_example
+
+    created = not (folder / CONFIG_NAME).exists()
+    if created:
+        if folder.exists() and any(folder.iterdir()):
+            raise UsageError(f"{folder} exists and is not an mlgate demo folder; "
+                             "pass --dir with a new or empty folder")
+        write_example(folder)
+    return load_config(folder / CONFIG_NAME), created
+
+
+def registered_model(record: RunRecord) -> Registered:
+    """Read ``registered.json`` from the run's register stage (or its cached outputs)."""
+    stage = next((s for s in record.stages if s.name == "register"), None)
+    if stage is None or not stage.out_dir:
+        raise UsageError("the pipeline did not reach the register stage")
+    body = json.loads((Path(stage.out_dir) / "registered.json").read_text(encoding="utf-8"))
+    return Registered(name=body["name"], version=str(body["version"]), alias=body["alias"])
+
+
+def serve_and_smoke(config: Config, model: Registered, out_dir: Path) -> Report:
+    """Serve the model on a free loopback port with a new API key and smoke-test it."""
+    from mlgate.reports import write_report
+    from mlgate.serve.process import ServerProcess
+    from mlgate.smoke import run_smoke
+
+    key = secrets.token_urlsafe(24)
+    assert config.source is not None  # a loaded config always has its file
+    with ServerProcess(model.uri, config_path=config.source, api_keys=[key]) as server:
+        report = run_smoke(server.url, api_key=key, expect_version=model.version)
+        report.extras["url"] = server.url
+    write_report(report, out_dir)
+    return report
+
+
+def mlflow_ui_command(config: Config) -> str:
+    """The command that opens the MLflow UI on the demo's store."""
+    from mlgate.tracking import tracking_uri
+
+    return f"mlflow ui --backend-store-uri {tracking_uri(config)} --port 5000"
