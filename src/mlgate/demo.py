@@ -34,8 +34,8 @@ class Registered:
         return f"models:/{self.name}@{self.alias}"
 
 
-def prepare(folder: Path) -> tuple[Config, bool]:
-    """The demo project's config, writing the example first when the folder has none."""
+def prepare(folder: Path, rows: int = 20_000) -> tuple[Config, bool]:
+    """The demo project's config, writing the example (``rows`` customers) when the folder has none."""
     from mlgate.examples.churn import write_example
 
     created = not (folder / CONFIG_NAME).exists()
@@ -43,7 +43,7 @@ def prepare(folder: Path) -> tuple[Config, bool]:
         if folder.exists() and any(folder.iterdir()):
             raise UsageError(f"{folder} exists and is not an mlgate demo folder; "
                              "pass --dir with a new or empty folder")
-        write_example(folder)
+        write_example(folder, n_rows=rows)
     return load_config(folder / CONFIG_NAME), created
 
 

@@ -15,12 +15,13 @@ from mlgate.cli.app import app
 def demo(
     folder: Annotated[Path, typer.Option("--dir", help="Folder for the demo project.")] = Path("mlgate-demo"),
     force: Annotated[bool, typer.Option(help="Re-run every stage even if unchanged.")] = False,
+    rows: Annotated[int, typer.Option(min=500, help="Customers in the generated example.")] = 20_000,
 ) -> int:
     """Write the churn example, run the pipeline, serve the model and smoke-test it."""
     from mlgate import demo as lib
     from mlgate.cli.project import run_with_display
 
-    config, created = lib.prepare(folder.resolve())
+    config, created = lib.prepare(folder.resolve(), rows)
     console.print(f"[bold]mlgate demo[/] in {config.root} "
                   f"({'wrote the churn example' if created else 'reusing the example there'})")
     record = run_with_display(config, force=force)
