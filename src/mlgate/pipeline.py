@@ -181,13 +181,24 @@ class Pipeline:
         if blocked_by:
             return StageRecord(spec.name, "blocked", message=f"not run: '{blocked_by}' did not pass")
         cached = state.get(spec.name, {})
-        if not force and cached.get("key") == key and Path(cached.get("out_dir", "")).is_dir():
+        if not force and cached.get("key") == key and self._abs(cached.get("out_dir", "")).is_dir():
             return self._reuse(spec, cached, run_dir, key)
         return self._execute(spec, key, run_dir, state, progress_for(spec) if progress_for else None)
 
     def stage_dirs(self) -> dict[str, Path]:
         """The output folder of each stage's last passing run."""
-        return {name: Path(s["out_dir"]) for name, s in self._read_state().items()}
+        return {name: self._abs(s["out_dir"]) for name, s in self._read_state().items()}
+
+    # state.json keeps paths relative to the project, so a CI job that receives `.mlgate/`
+    # as an artifact in another checkout folder still finds the outputs.
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.config.root))
+        except ValueError:
+            return str(path)
+
+    def _abs(self, path: str) -> Path:
+        return self.config.root / path if path else Path("/nonexistent")
 
     # ---- keys ---------------------------------------------------------------------------
 
@@ -200,7 +211,7 @@ class Pipeline:
                       if n in keys or n in state},
         }
         if spec.reads_data:
-            parts["data"] = {str(p): self._file_hash(p) for p in self._data_files()}
+            parts["data"] = {self._rel(p): self._file_hash(p) for p in self._data_files()}
         blob = json.dumps(parts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -236,7 +247,7 @@ class Pipeline:
 
         out_dir = run_dir / spec.name
         out_dir.mkdir(parents=True, exist_ok=True)
-        upstream = {n: Path(state[n]["out_dir"]) for n in spec.needs if n in state}
+        upstream = {n: self._abs(state[n]["out_dir"]) for n in spec.needs if n in state}
         ctx = StageContext(config=self.config, out_dir=out_dir, run_id=run_dir.name, upstream=upstream)
         if hook:
             ctx.progress = hook
@@ -254,7 +265,7 @@ class Pipeline:
         write_report(report, out_dir)
         status: Status = "ran" if report.passed else "failed"
         if report.passed:
-            state[spec.name] = {"key": key, "out_dir": str(out_dir), "key_figure": report.key_figure,
+            state[spec.name] = {"key": key, "out_dir": self._rel(out_dir), "key_figure": report.key_figure,
                                 "run_id": run_dir.name}
         else:
             state.pop(spec.name, None)
@@ -264,7 +275,7 @@ class Pipeline:
 
     def _reuse(self, spec: StageSpec, cached: dict[str, Any], run_dir: Path, key: str) -> StageRecord:
         """Copy the cached stage's small report files into this run; point at its outputs."""
-        source = Path(cached["out_dir"])
+        source = self._abs(cached["out_dir"])
         out_dir = run_dir / spec.name
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in REPORT_FILES:

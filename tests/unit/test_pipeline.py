@@ -139,3 +139,14 @@ def test_real_stage_table_is_ordered_and_tune_is_optional(project: Config) -> No
         assert all(names.index(n) < names.index(spec.name) for n in spec.needs)
     assert "tune" not in [s.name for s in select_stages(project)]
     assert [s.name for s in select_stages(project, until="tune")] == ["validate"]
+
+
+def test_moved_project_keeps_its_cache(project: Config, tmp_path: Path) -> None:
+    import shutil
+
+    Pipeline(project, stages=_table()).run()
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(project.root, moved, symlinks=True)
+    CALLS.clear()
+    record = Pipeline(load_config(moved / "mlgate.yaml"), stages=_table()).run()
+    assert CALLS == [] and {s.status for s in record.stages} == {"cached"}

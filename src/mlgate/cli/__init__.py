@@ -15,6 +15,7 @@ from mlgate.cli.app import app, state
 _COMMAND_MODULES = (
     "mlgate.cli.project",   # init, run, status
     "mlgate.cli.demo",      # demo
+    "mlgate.cli.ci",        # ci
 )
 
 for _module in _COMMAND_MODULES:
