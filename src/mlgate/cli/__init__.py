@@ -15,6 +15,8 @@ from mlgate.cli.app import app, state
 _COMMAND_MODULES = (
     "mlgate.cli.project",   # init, run, status
     "mlgate.cli.demo",      # demo
+    "mlgate.cli.validate",  # validate
+    "mlgate.cli.train",     # train, tune
     "mlgate.cli.ci",        # ci
 )
 

@@ -1,0 +1,81 @@
+"""``mlgate train`` and ``mlgate tune``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, load
+from mlgate.cli.app import app
+
+ModelTypeOpt = Annotated[list[str] | None, typer.Option(
+    "--model-type", "-t", help="A model type to train (repeat for a matrix); replaces `models`.")]
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    model_type: ModelTypeOpt = None,
+    params: Annotated[Path | None, typer.Option(
+        help="YAML of hyper-parameters: {param: value} or {model: {param: value}}.")] = None,
+    data: DataOpt = None,
+    output: OutputOpt = None,
+) -> int:
+    """Train every candidate model, pick the best on validation, save it as an MLflow model."""
+    from mlgate.train.standalone import override, read_params_file, run_standalone
+
+    extra = read_params_file(params) if params else None
+    cfg = override(load(config), model_types=model_type, params=extra, data=data)
+    with _progress("train") as hook:
+        report, out_dir = run_standalone(cfg, "train", output, hook)
+    metric = report.extras.get("selection_metric", "")
+    for row in report.extras.get("candidates", []):
+        value = row["metrics"].get(metric)
+        shown = f"{metric} {value:.4f}" if value is not None else f"failed: {row['error']}"
+        console.print(f"  {'✓' if row['chosen'] else ' '} {row['label']:<24} {shown}  "
+                      f"({row['fit_seconds']:.1f} s)", markup=False)
+    console.print(f"Model: {report.extras.get('model_dir')}  ({report.extras.get('model_uri')})")
+    return finish(report, out_dir)
+
+
+@app.command()
+def tune(
+    config: ConfigOpt = None,
+    n_trials: Annotated[int | None, typer.Option(min=1, help="Trials to run in this call.")] = None,
+    study_name: Annotated[str | None, typer.Option(help="Optuna study (resumed if it exists).")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL (default sqlite:///.mlgate/optuna.db).")] = None,
+    timeout: Annotated[float | None, typer.Option(min=0.001, help="Stop starting trials after S seconds.")] = None,
+    model_type: Annotated[str | None, typer.Option("--model-type", "-t", help="The model type to tune.")] = None,
+    output: OutputOpt = None,
+) -> int:
+    """Search hyper-parameters with Optuna; write best_params.yaml for `mlgate train`."""
+    from mlgate.train.standalone import override, run_standalone
+
+    tune_keys = {"n_trials": n_trials, "study_name": study_name, "storage": storage,
+                 "timeout": timeout, "model": model_type, "enabled": True}
+    cfg = override(load(config), tune=tune_keys)
+    with _progress("tune") as hook:
+        report, out_dir = run_standalone(cfg, "tune", output, hook)
+    console.print(f"Best params: {report.extras.get('best_params_file')}")
+    return finish(report, out_dir)
+
+
+@contextlib.contextmanager
+def _progress(stage: str) -> Iterator[Callable[[str, float | None], None]]:
+    """A Rich progress bar driven by the stage's ``progress(note, fraction)`` calls."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"), console=console, transient=True)
+    task = bar.add_task("starting", total=1.0, stage=stage)
+
+    def hook(note: str, fraction: float | None) -> None:
+        bar.update(task, description=note, completed=fraction if fraction is not None else None)
+
+    with bar:
+        yield hook

@@ -1,0 +1,63 @@
+"""MLflow runs for training candidates and tuning trials, logged in batches (one call each).
+
+Runs are written through ``MlflowClient`` rather than the fluent API so candidate runs,
+the tuning parent run and its nested trial runs never depend on a global "active run".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+MAX_PARAM_CHARS = 500  # MLflow's historic limit; newer stores allow more
+
+
+class RunLogger:
+    """Creates runs in one experiment with the same base tags (commit, CI job, stage)."""
+
+    def __init__(self, client: MlflowClient, experiment_id: str, tags: dict[str, str]) -> None:
+        self.client = client
+        self.experiment_id = experiment_id
+        self.tags = dict(tags)
+
+    def start(self, name: str, tags: dict[str, str] | None = None, parent: str | None = None) -> str:
+        """Create a run; with ``parent`` it is nested under that run in the MLflow UI."""
+        all_tags = {**self.tags, **(tags or {})}
+        if parent:
+            all_tags["mlflow.parentRunId"] = parent
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
+        return str(run.info.run_id)
+
+    def log(self, run_id: str, params: dict[str, Any] | None = None,
+            metrics: dict[str, float] | None = None, tags: dict[str, str] | None = None) -> None:
+        """Params, metrics and tags of a run in one batch."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if _finite(v)],
+            params=[Param(k, param_text(v)) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+
+    def end(self, run_id: str, ok: bool = True) -> None:
+        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+
+def param_text(value: Any) -> str:
+    """A parameter value as MLflow stores it: text, JSON for containers, truncated."""
+    text = json.dumps(value, default=str) if isinstance(value, dict | list | tuple) else str(value)
+    return text if len(text) <= MAX_PARAM_CHARS else text[: MAX_PARAM_CHARS - 3] + "..."
+
+
+def _finite(value: Any) -> bool:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return False
+    return v == v and v not in (float("inf"), float("-inf"))

@@ -1,0 +1,110 @@
+"""``mlgate train`` and ``mlgate tune`` outside ``mlgate run``: flags over the config.
+
+Flags override the config for this call only: ``--model-type`` (repeatable) replaces the
+candidate list (keeping configured params of the same type), ``--params FILE`` overrides
+hyper-parameters, ``--data`` the training table. A standalone ``mlgate train`` picks up
+the newest ``best_params.yaml`` of a previous ``mlgate tune`` or pipeline tune stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+    from mlgate.context import StageContext
+    from mlgate.reports.model import Report
+
+ADHOC_DIR = "adhoc"  # .mlgate/adhoc/<stage>: default output of a standalone command
+
+
+def override(config: Config, *, model_types: list[str] | None = None,
+             params: dict[str, Any] | None = None, data: Path | None = None,
+             tune: dict[str, Any] | None = None) -> Config:
+    """A copy of ``config`` with command-line overrides applied and re-validated."""
+    from mlgate.config import config_from_dict
+
+    raw = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if model_types:
+        configured = {m["type"]: m for m in raw.get("models", [])}
+        raw["models"] = [configured.get(t, {"type": t}) for t in model_types]
+    if params:
+        raw["models"] = _apply_params(raw.get("models", []), params)
+    if data is not None:
+        keep = {k: v for k, v in raw["data"].items() if k not in ("train", "test", "path", "split")}
+        raw["data"] = {**keep, "train": str(Path(data).resolve())}
+    if tune:
+        raw["tune"] = {**raw.get("tune", {}), **{k: v for k, v in tune.items() if v is not None}}
+    return config_from_dict(raw, config.root, source=config.source)
+
+
+def _apply_params(models: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """``{label_or_type: {param: value}}`` per model, or one flat mapping for every model."""
+    keys = {m.get("name") or m["type"] for m in models} | {m["type"] for m in models}
+    per_model = all(isinstance(v, dict) for v in params.values()) and set(params) <= keys
+    out = []
+    for m in models:
+        extra = ({**params.get(m["type"], {}), **params.get(m.get("name") or m["type"], {})}
+                 if per_model else params)
+        out.append({**m, "params": {**m.get("params", {}), **extra}})
+    return out
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    """A ``--params`` YAML: a mapping of hyper-parameters, or of model name to mapping."""
+    from mlgate.config import parse_yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read --params file {path}: {exc.strerror}") from exc
+    doc = parse_yaml(text, Path(path))
+    if not isinstance(doc, dict):
+        raise ConfigError(f"--params file {path} must hold a mapping like "
+                          "{n_estimators: 200} or {random-forest: {n_estimators: 200}}")
+    return doc
+
+
+def standalone_context(config: Config, stage: str, output: Path | None) -> StageContext:
+    """A StageContext for one stage run by its own command."""
+    from mlgate.context import StageContext
+
+    out_dir = Path(output) if output else config.root / ".mlgate" / ADHOC_DIR / stage
+    out_dir.mkdir(parents=True, exist_ok=True)
+    upstream: dict[str, Path] = {}
+    if stage == "train":
+        tuned = latest_tune_dir(config)
+        if tuned is not None:
+            upstream["tune"] = tuned
+    return StageContext(config=config, out_dir=out_dir, run_id=f"{ADHOC_DIR}-{stage}",
+                        upstream=upstream)
+
+
+def latest_tune_dir(config: Config) -> Path | None:
+    """The folder of the newest best_params.yaml: a standalone tune or the pipeline's."""
+    from mlgate.pipeline import Pipeline
+    from mlgate.train.stage import BEST_PARAMS_FILE
+
+    found = [config.root / ".mlgate" / ADHOC_DIR / "tune"]
+    pipeline_tune = Pipeline(config).stage_dirs().get("tune")
+    if pipeline_tune is not None:
+        found.append(pipeline_tune)
+    files = [d / BEST_PARAMS_FILE for d in found if (d / BEST_PARAMS_FILE).exists()]
+    if not files:
+        return None
+    return max(files, key=lambda f: f.stat().st_mtime).parent
+
+
+def run_standalone(config: Config, stage: str, output: Path | None,
+                   progress: Any = None) -> tuple[Report, Path]:
+    """Run the train or tune stage by itself; the caller writes the report files."""
+    from mlgate.train.stage import run_train, run_tune
+
+    ctx = standalone_context(config, stage, output)
+    if progress is not None:
+        ctx.progress = progress
+    report = (run_train if stage == "train" else run_tune)(ctx)
+    return report, ctx.out_dir

@@ -1,0 +1,153 @@
+"""Train a matrix of candidates on one validation split and pick the best.
+
+What the final model is trained on: the train table minus a seeded validation split
+(``VALIDATION_FRACTION``, stratified for classification). The model that is saved is
+exactly the model whose validation metrics are reported; nothing is refit afterwards, so
+the metrics describe the saved model and the test table stays unseen for ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import ConfigError
+from mlgate.train.metrics import primary_metric, score
+from mlgate.train.preprocess import FeatureSet, build_pipeline
+from mlgate.train.zoo import build_estimator
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlgate.config import ModelSpec
+
+VALIDATION_FRACTION = 0.2
+
+
+@dataclass
+class Candidate:
+    """One model to train: a zoo type, its label and hyper-parameters."""
+
+    label: str
+    model_type: str
+    params: dict[str, Any]
+    tuned: bool = False
+    estimator: Any = None
+
+
+@dataclass
+class Trained:
+    """A fitted candidate with its validation metrics (or the error that stopped it)."""
+
+    candidate: Candidate
+    pipeline: Any = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    run_id: str | None = None
+    error: str | None = None
+
+
+def make_candidates(specs: list[ModelSpec], task: str, seed: int,
+                    tuned: dict[str, Any] | None = None, root: Path | None = None) -> list[Candidate]:
+    """Build (and so check) every candidate's estimator before any training starts.
+
+    ``tuned`` is the content of a tune stage's ``best_params.yaml``: its params override
+    the configured ones of every candidate of its model type.
+    """
+    if not specs:
+        raise ConfigError("models: the list of model candidates is empty; add at least one type")
+    labels = [s.label for s in specs]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ConfigError(f"models: candidate names must be unique; '{dupes[0]}' appears twice "
+                          "(give each a `name:`)")
+    out = []
+    with project_on_path(root):
+        for spec in specs:
+            params = dict(spec.params)
+            is_tuned = bool(tuned) and tuned.get("model_type") == spec.type
+            if is_tuned:
+                params.update((tuned or {}).get("params") or {})
+            estimator = build_estimator(spec.type, task, params, seed, spec.label)
+            out.append(Candidate(spec.label, spec.type, params, is_tuned, estimator))
+    return out
+
+
+@contextlib.contextmanager
+def project_on_path(root: Path | None) -> Iterator[None]:
+    """Let a custom factory ``module:function`` import from the project folder."""
+    if root is None or str(root) in sys.path:
+        yield
+        return
+    sys.path.insert(0, str(root))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(root))
+
+
+def validation_split(frame: pd.DataFrame, target: str, task: str, seed: int,
+                     fraction: float = VALIDATION_FRACTION) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded split of the train table, stratified on the target for classification."""
+    from sklearn.model_selection import train_test_split
+
+    y = frame[target]
+    strata = None
+    if task != "regression" and y.value_counts().min() >= 2:
+        strata = y
+    fit, val = train_test_split(frame, test_size=fraction, random_state=seed, stratify=strata)
+    return fit.reset_index(drop=True), val.reset_index(drop=True)
+
+
+def fit_candidate(candidate: Candidate, features: FeatureSet, task: str,
+                  fit: pd.DataFrame, val: pd.DataFrame, target: str) -> Trained:
+    """Fit one candidate's pipeline and score it on the validation rows."""
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    pipeline = build_pipeline(features, clone(candidate.estimator))
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            # A neural network stopping at max_iter is reported by its metrics, not a warning.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pipeline.fit(fit[features.columns], fit[target])
+            metrics = score(task, pipeline, val[features.columns], val[target])
+    except (ValueError, TypeError, ArithmeticError, MemoryError) as exc:
+        return Trained(candidate, error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+                       fit_seconds=round(time.perf_counter() - t0, 3))
+    return Trained(candidate, pipeline, metrics, round(time.perf_counter() - t0, 3))
+
+
+def pick_best(results: list[Trained], task: str) -> Trained | None:
+    """The candidate with the best selection metric; the first one on a tie."""
+    name, greater = primary_metric(task)
+    scored = [r for r in results if r.error is None and name in r.metrics]
+    if not scored:
+        return None
+    sign = 1.0 if greater else -1.0
+    return max(scored, key=lambda r: (sign * r.metrics[name], -results.index(r)))
+
+
+def train_all(candidates: list[Candidate], features: FeatureSet, task: str, fit: pd.DataFrame,
+              val: pd.DataFrame, target: str,
+              on_done: Callable[[int, Trained], None] | None = None,
+              on_start: Callable[[int, Candidate], None] | None = None) -> list[Trained]:
+    """Fit every candidate in order; ``on_start``/``on_done`` see each one (progress, tracking)."""
+    results = []
+    for i, candidate in enumerate(candidates):
+        if on_start:
+            on_start(i, candidate)
+        result = fit_candidate(candidate, features, task, fit, val, target)
+        if on_done:
+            on_done(i, result)
+        results.append(result)
+    return results

@@ -1,0 +1,135 @@
+"""The train stage on a real SQLite MLflow store: matrix, best pick, model contract, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlgate.config import load_config
+from mlgate.context import StageContext
+from mlgate.train.stage import BEST_MODEL_FILE, run_train
+
+pytestmark = pytest.mark.integration
+
+CONTRACT_KEYS = {"name", "model_type", "params", "seed", "task", "target", "features", "dtypes",
+                 "classes", "metrics", "mlflow_run_id", "model_uri", "data_fingerprint",
+                 "trained_at", "git_commit"}
+
+
+def _small_models(project: Path) -> None:
+    """Keep the candidates quick: the example's matrix with fewer trees."""
+    cfg = yaml.safe_load((project / "mlgate.yaml").read_text())
+    cfg["models"] = [{"type": "logistic-regression"},
+                     {"type": "random-forest", "params": {"n_estimators": 30, "max_depth": 6}},
+                     {"type": "gradient-boosting", "params": {"max_iter": 40}}]
+    (project / "mlgate.yaml").write_text(yaml.safe_dump(cfg))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    from mlgate.examples.churn import write_example
+
+    project = tmp_path_factory.mktemp("train") / "project"
+    write_example(project, n_rows=1500)
+    _small_models(project)
+    out = project / "out" / "train"
+    out.mkdir(parents=True)
+    notes: list[tuple[str, float | None]] = []
+    ctx = StageContext(config=load_config(project / "mlgate.yaml"), out_dir=out,
+                       progress=lambda n, f: notes.append((n, f)))
+    report = run_train(ctx)
+    assert any("random-forest" in n for n, _ in notes)
+    return out, report
+
+
+def test_matrix_trains_every_candidate_and_picks_the_best(trained: tuple[Path, object]) -> None:
+    out, report = trained
+    assert report.passed
+    rows = report.extras["candidates"]
+    assert [r["label"] for r in rows] == ["logistic-regression", "random-forest", "gradient-boosting"]
+    best = max(rows, key=lambda r: r["metrics"]["roc_auc"])
+    assert [r["chosen"] for r in rows] == [r is best for r in rows]
+    doc = json.loads((out / BEST_MODEL_FILE).read_text())
+    assert doc["model_type"] == best["model_type"]
+    assert doc["metrics"]["roc_auc"] == pytest.approx(best["metrics"]["roc_auc"], abs=1e-6)
+    assert doc["mlflow_run_id"] == best["mlflow_run_id"]
+    assert 0.7 < doc["metrics"]["roc_auc"] < 1.0
+
+
+def test_model_folder_follows_the_contract(trained: tuple[Path, object]) -> None:
+    out, _ = trained
+    info = json.loads((out / "model" / "mlgate.json").read_text())
+    assert set(info) >= CONTRACT_KEYS
+    assert info["task"] == "binary" and info["classes"] == [0, 1]
+    assert "customer_id" not in info["features"] and "target" not in info["features"]
+    assert set(info["dtypes"]) == set(info["features"])
+    assert info["model_uri"] == f"runs:/{info['mlflow_run_id']}/model"
+    assert len(info["data_fingerprint"]) == 64
+    assert (out / "model" / "MLmodel").exists()
+
+
+def test_saved_model_predicts_raw_rows_from_the_folder_and_from_mlflow(trained: tuple[Path, object]) -> None:
+    import mlflow
+
+    from mlgate.models import load_model
+
+    out, _ = trained
+    info = json.loads((out / "model" / "mlgate.json").read_text())
+    project = out.parent.parent
+    raw = pd.read_csv(project / "data" / "test.csv").drop(columns=["target"]).head(20)
+    local = load_model(out / "model")
+    proba = local.estimator.predict_proba(raw[info["features"]])
+    assert proba.shape == (20, 2)
+    mlflow.set_tracking_uri(f"sqlite:///{project / '.mlgate' / 'mlflow.db'}")
+    remote = mlflow.pyfunc.load_model(info["model_uri"])
+    assert list(remote.predict(raw[info["features"]])) == list(local.estimator.predict(raw[info["features"]]))
+
+
+def test_each_candidate_is_an_mlflow_run_with_params_metrics_and_tags(trained: tuple[Path, object]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    out, report = trained
+    project = out.parent.parent
+    client = MlflowClient(f"sqlite:///{project / '.mlgate' / 'mlflow.db'}")
+    for row in report.extras["candidates"]:
+        run = client.get_run(row["mlflow_run_id"])
+        assert run.info.status == "FINISHED"
+        assert run.data.params["model_type"] == row["model_type"]
+        assert run.data.metrics["val_roc_auc"] == pytest.approx(row["metrics"]["roc_auc"], abs=1e-6)
+        assert run.data.tags["mlgate.stage"] == "train"
+        assert run.data.tags["mlflow.runName"] == row["label"]
+    chosen = next(r for r in report.extras["candidates"] if r["chosen"])
+    names = {a.path for a in client.list_artifacts(chosen["mlflow_run_id"], "model")}
+    assert {"model/MLmodel", "model/mlgate.json"} <= names
+
+
+def test_cli_bad_type_and_bad_param_exit_2(churn_project: Path, mlgate_bin: list[str], tmp_path: Path) -> None:
+    bad = subprocess.run([*mlgate_bin, "train", "-t", "random-fores"], cwd=churn_project,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2, bad.stderr
+    assert "unknown model type 'random-fores'" in bad.stderr and "random-forest" in bad.stderr
+    params = tmp_path / "p.yaml"
+    params.write_text("random-forest: {n_trees: 5}\n")
+    bad = subprocess.run([*mlgate_bin, "train", "-t", "random-forest", "--params", str(params)],
+                         cwd=churn_project, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2, bad.stderr
+    assert "'n_trees'" in bad.stderr and "n_estimators" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_cli_trains_one_type_with_params(churn_project: Path, mlgate_bin: list[str], tmp_path: Path) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text("max_iter: 30\n")
+    out = tmp_path / "out"
+    done = subprocess.run([*mlgate_bin, "train", "-t", "gradient-boosting", "--params", str(params),
+                           "--output", str(out)], cwd=churn_project, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    info = json.loads((out / "model" / "mlgate.json").read_text())
+    assert info["model_type"] == "gradient-boosting" and info["params"] == {"max_iter": 30, "learning_rate": 0.08}
+    assert (out / "report.json").exists() and "PASSED" in done.stdout
