@@ -73,12 +73,27 @@ class ValidateGate(_Strict):
 
 
 class TestGate(_Strict):
-    """Thresholds of the model test framework, one mapping per check family."""
+    """Thresholds of the model test framework, one mapping per check family.
+
+    ``performance`` maps metric names to thresholds (a minimum, or a maximum for log_loss,
+    rmse and mae) and replaces the defaults when given; every other family takes the keys
+    of its check class in ``mlgate.modeltests`` (validated there, so typos are errors).
+    ``checks`` selects families to run (default: all ten).
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
 
     performance: dict[str, float] = Field(default_factory=dict)
+    consistency: dict[str, Any] = Field(default_factory=dict)
+    robustness: dict[str, Any] = Field(default_factory=dict)
+    feature_importance: dict[str, Any] = Field(default_factory=dict)
+    data_distribution: dict[str, Any] = Field(default_factory=dict)
     fairness: dict[str, Any] = Field(default_factory=dict)
+    inference: dict[str, Any] = Field(default_factory=dict)
+    interpretability: dict[str, Any] = Field(default_factory=dict)
+    edge_cases: dict[str, Any] = Field(default_factory=dict)
+    reproducibility: dict[str, Any] = Field(default_factory=dict)
     checks: list[str] | None = None
-    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class EvaluateGate(_Strict):
@@ -86,14 +101,19 @@ class EvaluateGate(_Strict):
 
     thresholds: dict[str, float | dict[str, float]] = Field(default_factory=dict)
     bootstrap: int = Field(1000, ge=0)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    threshold_on: Literal["estimate", "interval"] = "estimate"
     slices: list[str] = Field(default_factory=list)
+    min_slice_rows: int = Field(30, ge=1)
+    max_slice_values: int = Field(20, ge=2)
 
 
 class CompareGate(_Strict):
     """Decision rules for candidate versus production."""
 
     metric: str = ""
-    min_absolute_change: float | None = 0.0
+    baseline_alias: str = "production"
+    min_absolute_change: float | None = None
     min_relative_change: float | None = None
     greater_is_better: bool | None = None
     significance: float = Field(0.05, gt=0, lt=1)
@@ -123,10 +143,13 @@ class TuneConfig(_Strict):
 
 
 class RegistryConfig(_Strict):
+    """Where models are tracked and registered, and the alias a new version gets."""
+
     tracking_uri: str | None = None
     model_name: str | None = None
     experiment: str | None = None
     alias: str = "staging"
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class ServeConfig(_Strict):
@@ -135,6 +158,9 @@ class ServeConfig(_Strict):
     workers: int = Field(1, ge=1)
     rate_limit: str = "100/minute"
     max_body_bytes: int = Field(1_048_576, gt=0)
+    max_batch_rows: int = Field(10_000, ge=1)
+    api_keys_file: str | None = None
+    prediction_log: str | None = ".mlgate/predictions"
 
 
 class Environment(_Strict):

@@ -1,0 +1,225 @@
+"""Run the model checks on one model and one test table; the Python API behind every surface."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlgate.errors import ConfigError, DataError, MlgateError
+from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.reports.model import Report, Section, Timer
+
+if TYPE_CHECKING:
+    from mlgate.config import TestGate
+    from mlgate.models import LoadedModel
+
+Progress = Callable[[str, float | None], None]
+
+
+def run(model: Any, data: pd.DataFrame, config: TestGate | dict[str, Any] | None = None, *,
+        reference: pd.DataFrame | None = None, target: str | None = None,
+        protected: list[str] | None = None, checks: list[str] | None = None,
+        seed: int | None = None, progress: Progress | None = None) -> Report:
+    """Run the selected checks (default: all ten) and return the test report.
+
+    ``model`` is a fitted estimator, a ``LoadedModel`` or a path/URI; ``data`` holds the
+    feature columns and the target; ``reference`` (the training table, target included)
+    enables the shift statistics and the retraining of the reproducibility check.
+    """
+    loaded = as_loaded(model)
+    gate = as_gate(config)
+    instances = build_checks(gate, checks if checks is not None else gate.checks)
+    subject = build_subject(loaded, data, reference=reference, target=target,
+                            protected=protected or [], seed=seed)
+    return run_checks(subject, instances, progress)
+
+
+def as_loaded(model: Any) -> LoadedModel:
+    """A LoadedModel from an estimator, a LoadedModel, or a path/URI."""
+    from mlgate.models import LoadedModel, load_model
+
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, str | Path):
+        return load_model(model)
+    if not hasattr(model, "predict"):
+        raise DataError(f"the model is a {type(model).__name__}, which has no predict()")
+    return LoadedModel(estimator=model, source=f"<in-memory {type(model).__name__}>")
+
+
+def as_gate(config: Any) -> TestGate:
+    """The TestGate of a TestGate, a dict (``gates.test`` keys) or None (defaults)."""
+    from pydantic import ValidationError
+
+    from mlgate.config import TestGate
+
+    if config is None:
+        return TestGate()
+    if isinstance(config, TestGate):
+        return config
+    try:
+        return TestGate.model_validate(config)
+    except ValidationError as exc:
+        raise ConfigError(_explain("gates -> test", exc)) from exc
+
+
+def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
+    """The configured check instances; unknown names and keys are ConfigErrors naming the key."""
+    from pydantic import ValidationError
+
+    from mlgate.modeltests.checks import MODEL_CHECKS
+
+    names = list(MODEL_CHECKS) if not names else names
+    unknown = [n for n in names if n not in MODEL_CHECKS]
+    if unknown:
+        raise ConfigError(f"gates -> test -> checks: unknown check(s) {unknown}; "
+                          f"known: {', '.join(MODEL_CHECKS)}")
+    out = []
+    for name in names:
+        raw: dict[str, Any] = getattr(gate, name)
+        if name == "performance":
+            raw = {"thresholds": raw} if raw else {}
+        try:
+            out.append(MODEL_CHECKS[name].model_validate(raw))
+        except ValidationError as exc:
+            raise ConfigError(_explain(f"gates -> test -> {name}", exc)) from exc
+    return out
+
+
+def _explain(prefix: str, exc: Any) -> str:
+    lines = []
+    for err in exc.errors():
+        path = " -> ".join([prefix, *(str(p) for p in err["loc"])])
+        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {path}: {what} (got {err.get('input')!r})")
+    return f"the model test config is invalid ({len(lines)} problem(s))\n" + "\n".join(lines)
+
+
+def build_subject(loaded: LoadedModel, data: pd.DataFrame, *, reference: pd.DataFrame | None,
+                  target: str | None, protected: list[str], seed: int | None) -> Subject:
+    """Check the inputs (exit-2 errors naming the column) and assemble what the checks share."""
+    from mlgate.data.io import require_columns
+
+    target = target or loaded.info.get("target") or "target"
+    require_columns(data, [target], "the test data")
+    notes = []
+    missing_y = data[target].isna()
+    if missing_y.any():
+        notes.append(f"{int(missing_y.sum())} test rows without a target value were left out")
+        data = data.loc[~missing_y]
+    if data.empty:
+        raise DataError("the test data has no rows with a target value")
+    features = loaded.features or [c for c in data.columns if c != target]
+    require_columns(data, features, "the test data (a feature the model needs)")
+    require_columns(data, protected, "the test data (a protected attribute)")
+    task = loaded.task or "regression"
+    classes = _classes(loaded, data[target]) if task != "regression" else None
+    X = data[features].reset_index(drop=True)
+    y = data[target].to_numpy()
+    ref_X = ref_y = None
+    if reference is not None:
+        require_columns(reference, [target, *features], "the reference (training) data")
+        reference = reference.loc[reference[target].notna()]
+        ref_X, ref_y = reference[features].reset_index(drop=True), reference[target].to_numpy()
+    groups = {a: data[a].reset_index(drop=True) for a in protected}
+    seed = seed if seed is not None else int(loaded.info.get("seed", 42) or 42)
+    return Subject(model=loaded, X=X, y=y, task=task, classes=classes, reference=ref_X,
+                   reference_y=ref_y, groups=groups, seed=seed, notes=notes)
+
+
+def _classes(loaded: LoadedModel, y: pd.Series) -> np.ndarray:
+    known = getattr(loaded.estimator, "classes_", None)
+    if known is None:
+        known = loaded.info.get("classes")
+    classes = np.asarray(known) if known is not None else np.sort(y.unique())
+    unseen = sorted(set(y.unique().tolist()) - set(classes.tolist()), key=str)
+    if unseen:
+        raise DataError(f"the target column {y.name!r} holds label(s) {unseen[:5]} the model does "
+                        f"not know (its classes: {classes.tolist()})")
+    return classes
+
+
+def run_checks(subject: Subject, checks: list[ModelCheck], progress: Progress | None = None) -> Report:
+    """Run each check; a check that raises is reported as failed with the error, not re-raised."""
+    progress = progress or (lambda note, fraction: None)
+    report = Report(stage="test")
+    families: dict[str, str] = {}
+    details: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    with Timer(report):
+        for i, check in enumerate(checks):
+            progress(f"{check.name} ({i + 1}/{len(checks)})", i / len(checks))
+            t0 = time.perf_counter()
+            outcome = _run_one(check, subject)
+            timings[check.name] = round(time.perf_counter() - t0, 3)
+            for row in outcome.checks:
+                row.observed, row.expected = _jsonable(row.observed), _jsonable(row.expected)
+                row.details = _jsonable(row.details)
+            report.checks.extend(outcome.checks)
+            report.metrics.update(_jsonable(outcome.metrics))
+            report.figures.extend(outcome.figures)
+            details[check.name] = outcome.details
+            families[check.name] = ("skipped" if outcome.skipped
+                                    else "passed" if all(c.passed for c in outcome.checks) else "failed")
+        progress("done", 1.0)
+    report.key_figure = _key_figure(families, report.metrics, subject.task)
+    ran = [n for n, s in families.items() if s != "skipped"]
+    report.score = sum(families[n] == "passed" for n in ran) / len(ran) if ran else None
+    report.extras = {"model": _model_info(subject), "families": families, "timings_s": timings,
+                     "notes": subject.notes, "details": _jsonable(details)}
+    if subject.notes:
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in subject.notes)
+        report.sections.append(Section(title="Notes", html=f"<ul>{items}</ul>"))
+    return report
+
+
+def _run_one(check: ModelCheck, subject: Subject) -> Outcome:
+    try:
+        return check.run(subject)
+    except MlgateError:
+        raise
+    except Exception as exc:  # the model under test may raise anything; report, don't crash
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        row = check.result(False, f"check could not complete: {type(exc).__name__}: {first}",
+                           details={"exception": type(exc).__name__})
+        return Outcome(checks=[row])
+
+
+def _key_figure(families: dict[str, str], metrics: dict[str, Any], task: str) -> str:
+    ran = [s for s in families.values() if s != "skipped"]
+    text = f"{ran.count('passed')}/{len(ran)} checks passed"
+    skipped = len(families) - len(ran)
+    if skipped:
+        text += f" ({skipped} skipped)"
+    metric = "r2" if task == "regression" else "accuracy"
+    if metric in metrics:
+        text += f", {metric} {metrics[metric]:.2f}"
+    return text
+
+
+def _model_info(subject: Subject) -> dict[str, Any]:
+    m = subject.model
+    return {"source": m.source, "version": m.version, "type": type(m.estimator).__name__,
+            "task": subject.task, "features": list(subject.X.columns), "test_rows": len(subject.X),
+            "reference_rows": None if subject.reference is None else len(subject.reference),
+            "classes": None if subject.classes is None else subject.classes.tolist(),
+            "seed": subject.seed}
+
+
+def _jsonable(value: Any) -> Any:
+    """Details with numpy scalars and non-finite floats made JSON-safe."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
