@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "mlgate.cli.validate",  # validate
     "mlgate.cli.train",     # train, tune
     "mlgate.cli.ci",        # ci
+    "mlgate.cli.modeltest", # test
 )
 
 for _module in _COMMAND_MODULES:

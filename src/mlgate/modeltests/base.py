@@ -29,6 +29,8 @@ class Subject:
     classes: np.ndarray | None = None
     reference: pd.DataFrame | None = None  # training features, for shift and retraining
     reference_y: np.ndarray | None = None
+    fit_X: pd.DataFrame | None = None  # the rows the model was fitted on, when not all of reference
+    fit_y: np.ndarray | None = None
     groups: dict[str, pd.Series] = field(default_factory=dict)  # protected attribute values
     seed: int = 42
     notes: list[str] = field(default_factory=list)  # subsampling and other caveats
@@ -41,6 +43,14 @@ class Subject:
     @property
     def is_classifier(self) -> bool:
         return self.task != "regression"
+
+    def training_rows(self) -> tuple[pd.DataFrame, np.ndarray] | None:
+        """The rows to retrain on: the model's own fit rows if known, else the reference."""
+        if self.fit_X is not None and self.fit_y is not None:
+            return self.fit_X, self.fit_y
+        if self.reference is not None and self.reference_y is not None:
+            return self.reference, self.reference_y
+        return None
 
     def predict(self) -> np.ndarray:
         """Predictions on all test rows, computed once."""

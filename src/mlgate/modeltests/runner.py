@@ -102,7 +102,8 @@ def _explain(prefix: str, exc: Any) -> str:
 
 
 def build_subject(loaded: LoadedModel, data: pd.DataFrame, *, reference: pd.DataFrame | None,
-                  target: str | None, protected: list[str], seed: int | None) -> Subject:
+                  target: str | None, protected: list[str], seed: int | None,
+                  fit_rows: pd.DataFrame | None = None) -> Subject:
     """Check the inputs (exit-2 errors naming the column) and assemble what the checks share."""
     from mlgate.data.io import require_columns
 
@@ -127,10 +128,14 @@ def build_subject(loaded: LoadedModel, data: pd.DataFrame, *, reference: pd.Data
         require_columns(reference, [target, *features], "the reference (training) data")
         reference = reference.loc[reference[target].notna()]
         ref_X, ref_y = reference[features].reset_index(drop=True), reference[target].to_numpy()
+    fit_X = fit_y = None
+    if fit_rows is not None:
+        fit_X, fit_y = fit_rows[features].reset_index(drop=True), fit_rows[target].to_numpy()
     groups = {a: data[a].reset_index(drop=True) for a in protected}
     seed = seed if seed is not None else int(loaded.info.get("seed", 42) or 42)
     return Subject(model=loaded, X=X, y=y, task=task, classes=classes, reference=ref_X,
-                   reference_y=ref_y, groups=groups, seed=seed, notes=notes)
+                   reference_y=ref_y, fit_X=fit_X, fit_y=fit_y, groups=groups, seed=seed,
+                   notes=notes)
 
 
 def _classes(loaded: LoadedModel, y: pd.Series) -> np.ndarray:

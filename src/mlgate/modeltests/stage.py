@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlgate.context import StageContext
     from mlgate.reports.model import Report
 
@@ -12,16 +14,37 @@ if TYPE_CHECKING:
 def run_test(ctx: StageContext) -> Report:
     """Run the model checks on ``train``'s model with thresholds from ``gates.test``."""
     from mlgate.models import load_model
-    from mlgate.modeltests.runner import as_loaded, build_checks, build_subject, run_checks
+    from mlgate.modeltests.runner import build_checks, build_subject, run_checks
 
     config = ctx.config
     checks = build_checks(config.gates.test, config.gates.test.checks)  # config errors first
     ctx.progress("loading the model", 0.0)
-    loaded = as_loaded(load_model(ctx.upstream_dir("train") / "model", config))
+    loaded = load_model(ctx.upstream_dir("train") / "model", config)
     if config.task and not loaded.info.get("task"):
         loaded.info["task"] = config.task
     data = ctx.dataset()  # id columns are already dropped by load_dataset
+    seed = int(loaded.info.get("seed", config.seed))
     subject = build_subject(loaded, data.test, reference=data.train, target=data.target,
-                            protected=list(config.data.protected),
-                            seed=loaded.info.get("seed", config.seed))
+                            protected=list(config.data.protected), seed=seed,
+                            fit_rows=_fit_rows(loaded.info, data.train, data.target, seed))
     return run_checks(subject, checks, ctx.progress)
+
+
+def _fit_rows(info: dict[str, Any], train: pd.DataFrame, target: str, seed: int) -> pd.DataFrame | None:
+    """The train rows the model was fitted on when training held some out for validation.
+
+    The train stage fits on the train table minus a seeded validation split and does not
+    refit, so retraining on all of it would differ for a reason that is not a
+    reproducibility problem; the same split is redrawn here.
+    """
+    trained_on = info.get("trained_on") or {}
+    if not trained_on.get("validation_rows"):
+        return None
+    from mlgate.train.training import validation_split
+
+    rows = train.dropna(subset=[target])
+    fit, _ = validation_split(rows, target, str(info.get("task", "binary")), seed,
+                              fraction=float(trained_on.get("validation_fraction", 0.2)))
+    if len(fit) != trained_on.get("rows", len(fit)):
+        return None  # not the split the model saw; fall back to the whole reference
+    return fit

@@ -19,8 +19,10 @@ class Reproducibility(ModelCheck):
     n_rows: int = Field(5000, ge=10, description="test rows compared (a seeded subsample)")
 
     def run(self, subject: Subject) -> Outcome:
-        if subject.reference is None or subject.reference_y is None:
+        rows = subject.training_rows()
+        if rows is None:
             return self.skip("no training data to retrain on (give --reference train.csv)")
+        X_train, y_train = rows
         try:
             from sklearn.base import clone
 
@@ -28,7 +30,7 @@ class Reproducibility(ModelCheck):
         except Exception as exc:  # not a scikit-learn estimator (an MLflow pyfunc, say)
             return self.skip(f"the model cannot be cloned for retraining ({type(exc).__name__})")
         unseeded = _unseeded(subject.estimator)
-        fresh.fit(subject.reference, subject.reference_y)
+        fresh.fit(X_train, y_train)
         X = subject.X.iloc[subject.sample(self.n_rows, salt=5)]
         old, new = _outputs(subject.estimator, X, subject), _outputs(fresh, X, subject)
         mismatch = float(np.mean(old[0] != new[0])) if len(X) else 0.0
@@ -41,13 +43,13 @@ class Reproducibility(ModelCheck):
         if problems and unseeded:
             problems.append(f"unseeded parameter(s) {', '.join(unseeded)}: set random_state")
         message = "; ".join(problems) if problems else (
-            f"retrained on {len(subject.reference)} rows: identical predictions on {len(X)} rows "
+            f"retrained on {len(X_train)} rows: identical predictions on {len(X)} rows "
             f"(largest output difference {diff:.3g})")
         observed = {"mismatch_share": mismatch, "max_output_difference": diff, "unseeded": unseeded}
         row = self.result(not problems, message, observed=observed,
                           expected={"max_mismatch_share": self.max_mismatch_share,
                                     "tolerance": self.tolerance})
-        return Outcome(checks=[row], details={**observed, "train_rows": len(subject.reference),
+        return Outcome(checks=[row], details={**observed, "train_rows": len(X_train),
                                               "compared_rows": len(X)})
 
 

@@ -1,0 +1,46 @@
+"""``mlgate test``: the model test framework on the pipeline's model or on any model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load
+from mlgate.cli.app import app
+
+
+@app.command("test")
+def test_model(
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="Training data: enables shift statistics and the retraining check.")] = None,
+    target: Annotated[str | None, typer.Option(help="Target column (default: from the model or config).")] = None,
+    protected: Annotated[list[str] | None, typer.Option(
+        help="Protected attribute for the fairness check (repeatable or comma-separated).")] = None,
+    checks: Annotated[str | None, typer.Option(
+        help="Comma-separated checks to run (default: all ten).")] = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = None,
+) -> int:
+    """Run the ten model checks; exit 1 when one fails, 2 on bad input."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from mlgate.modeltests.standalone import TestRequest, run_request, split_list
+
+    cfg = maybe_load(config)
+    req = TestRequest(model, data, reference, target, split_list(protected),
+                      split_list([checks]) if checks else None)
+    columns = (SpinnerColumn(), TextColumn("[bold]test[/]"), BarColumn(bar_width=24),
+               TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=1.0)
+        report = run_request(req, cfg, lambda note, f: bar.update(task, description=note,
+                                                                  completed=f or 0.0))
+    for name, state in report.extras["families"].items():
+        mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]"}[state]
+        console.print(f"  {mark} {name:<18} {report.extras['timings_s'][name]:6.2f} s")
+    out_dir = output or (cfg.root if cfg else Path.cwd()) / "mlgate-reports" / "test"
+    return finish(report, out_dir)
