@@ -71,9 +71,27 @@ def _read_csv(file: Path) -> pd.DataFrame:
 
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
     try:
-        return pd.read_csv(file, sep=sep, low_memory=False)
+        frame = pd.read_csv(file, sep=sep, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{file} has no columns (is it empty?)") from exc
+    _check_delimiter(file, frame, sep)
+    return frame
+
+
+def _check_delimiter(file: Path, frame: pd.DataFrame, sep: str) -> None:
+    """Catch a delimiter that does not split the file: one column, or rows that do not split."""
+    shown = {"\t": "tab"}.get(sep, repr(sep))
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        for other in (":", " ", "^", "~", "#"):
+            if len([p for p in header.split(other) if p.strip()]) >= 2:
+                raise DataError(f"{file} reads as one column {header!r}: its delimiter looks like "
+                                f"{other!r}, but mlgate reads ',', ';', tab or '|'; save it as CSV "
+                                "with commas")
+    elif len(frame) and bool(frame.iloc[:, 1:].isna().all().all()):
+        raise DataError(f"{file}: rows do not split into the header's {frame.shape[1]} columns "
+                        f"({', '.join(map(repr, list(frame.columns)[:5]))}) with the header's "
+                        f"delimiter {shown}; header and rows use different delimiters")
 
 
 def _sniff_separator(file: Path) -> str:

@@ -1,0 +1,223 @@
+"""Benchmark `mlgate validate` on a 10M-row x 20-column Parquet table against pandera and GX.
+
+    python benchmarks/validate.py                      # 10M rows, data in /tmp/mlgate-bench
+    python benchmarks/validate.py --rows 1000000       # a quicker run
+    python benchmarks/validate.py --gx-python /tmp/gx-venv/bin/python   # add Great Expectations
+
+Each measurement runs in its own child process (this script with ``--worker``), so its peak
+memory (ru_maxrss) is its own. Measured, in the same run:
+
+* ``mlgate`` : the whole command (read data + reference, all checks incl. duplicates and
+  leakage, profile, the four report files), in-process via the CLI app.
+* ``mlgate-schema`` : only the checks a plain pandera schema covers (dtype, nullability,
+  range, allowed categories) on an already-read frame.
+* ``pandera`` : the same schema written as a pandera ``DataFrameSchema``, ``lazy=True``.
+* ``gx`` : the same expectations in Great Expectations (when ``--gx-python`` is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+N_NUM, N_CAT = 14, 5  # plus the integer target: 15 numeric + 5 categorical = 20 columns
+SCHEMA_CHECKS = ["dtype_mismatch", "nulls_in_non_nullable", "out_of_range", "unseen_categories"]
+
+
+def generate(path: Path, rows: int, seed: int) -> None:
+    """Write a table of ``rows`` rows: 14 floats (two with 1% NaN), an int target, 5 string columns."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    cols: dict[str, pa.Array] = {}
+    for i in range(N_NUM):
+        values = rng.normal(i * 10.0, 1.0 + i, rows)
+        if i in (3, 7):
+            values[rng.random(rows) < 0.01] = np.nan
+        cols[f"num_{i:02d}"] = pa.array(values)
+    cols["target"] = pa.array((rng.random(rows) < 0.3).astype(np.int64))
+    for j, size in enumerate((3, 5, 8, 12, 30)):
+        levels = pa.array([f"level_{j}_{k}" for k in range(size)])
+        codes = pa.array(rng.integers(0, size, rows).astype(np.int32))
+        cols[f"cat_{j}"] = pa.DictionaryArray.from_arrays(codes, levels).cast(pa.string())
+    pq.write_table(pa.table(cols), path)
+
+
+def prepare(folder: Path, rows: int, ref_rows: int) -> dict[str, str]:
+    """Generate the data (once) and infer the schema from the reference with mlgate."""
+    from mlgate.data.io import load_table
+    from mlgate.data.schema import infer_schema, save_schema
+
+    folder.mkdir(parents=True, exist_ok=True)
+    big, ref = folder / f"data_{rows}.parquet", folder / f"reference_{ref_rows}.parquet"
+    if not big.exists():
+        t0 = time.perf_counter()
+        generate(big, rows, seed=1)
+        print(f"generated {big} in {time.perf_counter() - t0:.1f} s", flush=True)
+    if not ref.exists():
+        generate(ref, ref_rows, seed=2)
+    schema = infer_schema(load_table(ref), target="target")
+    schema_yaml = save_schema(schema, folder / "schema.yaml", source=str(ref))
+    schema_json = folder / "schema.json"
+    schema_json.write_text(json.dumps(schema.model_dump(mode="json")), encoding="utf-8")
+    return {"data": str(big), "reference": str(ref), "schema": str(schema_yaml),
+            "schema_json": str(schema_json), "out": str(folder / "out")}
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_mlgate(p: dict[str, str]) -> dict[str, float]:
+    from mlgate.cli import app
+
+    t0 = time.perf_counter()
+    code = app(["validate", "--data", p["data"], "--schema", p["schema"], "--reference",
+                p["reference"], "--target", "target", "--output", p["out"]], standalone_mode=False)
+    return {"seconds": time.perf_counter() - t0, "exit_code": code}
+
+
+def worker_size(p: dict[str, str]) -> dict[str, float]:
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    frame = pd.read_parquet(p["data"])
+    read = time.perf_counter() - t0
+    return {"read_seconds": read, "memory_mib": frame.memory_usage(deep=True).sum() / 2**20,
+            "rows": len(frame), "columns": frame.shape[1]}
+
+
+def worker_mlgate_schema(p: dict[str, str]) -> dict[str, float]:
+    from mlgate.data.io import load_table
+    from mlgate.data.schema import load_schema
+    from mlgate.data.table import TableView
+    from mlgate.data.validator import build_checks
+
+    frame = load_table(p["data"])
+    schema = load_schema(p["schema"])
+    checks = build_checks({name: {"enabled": name in SCHEMA_CHECKS} for name in
+                           __import__("mlgate.data.checks", fromlist=["DATA_CHECKS"]).DATA_CHECKS})
+    t0 = time.perf_counter()
+    view = TableView(frame, "data", schema, "target")
+    results = [r for c in checks for r in c.run(view)]
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "checks": len(results), "failed": sum(not r.passed for r in results)}
+
+
+def worker_pandera(p: dict[str, str]) -> dict[str, float]:
+    import pandas as pd
+    import pandera.pandas as pa
+
+    spec = json.loads(Path(p["schema_json"]).read_text())
+    frame = pd.read_parquet(p["data"])
+    dtypes = {"int": "int64", "float": "float64", "bool": "bool", "string": "str", "category": "str"}
+    columns = {}
+    for name, col in spec["columns"].items():
+        checks = []
+        if col.get("min") is not None and col.get("max") is not None:
+            checks.append(pa.Check.in_range(col["min"], col["max"]))
+        if col.get("categories"):
+            checks.append(pa.Check.isin(col["categories"]))
+        dtype = "float64" if col["dtype"] == "int" and col["nullable"] else dtypes[col["dtype"]]
+        columns[name] = pa.Column(dtype, checks=checks, nullable=col["nullable"])
+    schema = pa.DataFrameSchema(columns, strict=False)
+    t0 = time.perf_counter()
+    schema.validate(frame, lazy=True)
+    return {"seconds": time.perf_counter() - t0}
+
+
+def worker_gx(p: dict[str, str]) -> dict[str, float]:
+    import great_expectations as gx
+    import pandas as pd
+
+    spec = json.loads(Path(p["schema_json"]).read_text())
+    frame = pd.read_parquet(p["data"])
+    context = gx.get_context(mode="ephemeral")
+    asset = context.data_sources.add_pandas("bench").add_dataframe_asset("table")
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+        batch_parameters={"dataframe": frame})
+    suite = context.suites.add(gx.ExpectationSuite(name="schema"))
+    E = gx.expectations
+    types = {"int": "int64", "float": "float64", "string": "str", "category": "str", "bool": "bool"}
+    for name, col in spec["columns"].items():
+        if not (col["dtype"] == "int" and col["nullable"]):
+            suite.add_expectation(E.ExpectColumnValuesToBeOfType(column=name, type_=types[col["dtype"]]))
+        if not col["nullable"]:
+            suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=name))
+        if col.get("min") is not None:
+            suite.add_expectation(E.ExpectColumnValuesToBeBetween(
+                column=name, min_value=col["min"], max_value=col["max"]))
+        if col.get("categories"):
+            suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=name, value_set=col["categories"]))
+    t0 = time.perf_counter()
+    result = batch.validate(suite)
+    return {"seconds": time.perf_counter() - t0, "success": bool(result.success)}
+
+
+WORKERS = {"mlgate": worker_mlgate, "size": worker_size, "mlgate-schema": worker_mlgate_schema,
+           "pandera": worker_pandera, "gx": worker_gx}
+
+
+def run_worker(name: str, params: dict[str, str], python: str = sys.executable,
+               timeout: float = 400) -> dict[str, float]:
+    """Run one measurement in a fresh process; its wall time includes interpreter and imports."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([python, __file__, "--worker", name, "--params", json.dumps(params)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1], "process_seconds": wall}
+    return {**json.loads(lines[-1]), "process_seconds": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--ref-rows", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/mlgate-bench"))
+    parser.add_argument("--gx-python", help="a Python with great_expectations installed")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        out = WORKERS[args.worker](json.loads(args.params))
+        print(json.dumps({**out, "peak_mib": round(peak_mib(), 1)}))
+        return
+    params = prepare(args.dir, args.rows, args.ref_rows)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    print(f"machine: nproc={os.cpu_count()}, {cpu}, Python {platform.python_version()}")
+    print(f"data: {args.rows:,} rows x 20 columns (15 numeric, 5 categorical), reference {args.ref_rows:,} rows")
+    results = {name: run_worker(name, params) for name in ("size", "mlgate", "mlgate-schema", "pandera")}
+    if args.gx_python:
+        results["gx"] = run_worker("gx", params, python=args.gx_python, timeout=580)
+    size = results["size"].get("memory_mib", float("nan"))
+    print(f"in-memory size of the data: {size:,.0f} MiB (read in {results['size'].get('read_seconds', 0):.2f} s)")
+    for name, r in results.items():
+        if name == "size":
+            continue
+        if "error" in r:
+            print(f"{name:14s} ERROR: {r['error']}")
+            continue
+        print(f"{name:14s} {r['seconds']:7.2f} s measured, {r['process_seconds']:6.2f} s process, "
+              f"peak {r['peak_mib']:7,.0f} MiB ({r['peak_mib'] / size:.2f}x data)")
+    base = results["pandera"].get("seconds")
+    if base and "seconds" in results["mlgate-schema"]:
+        print(f"schema checks: mlgate / pandera = {results['mlgate-schema']['seconds'] / base:.2f}x")
+    if "gx" in results and "seconds" in results["gx"] and base:
+        print(f"schema checks: gx / pandera = {results['gx']['seconds'] / base:.2f}x")
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,455 @@
+"""The data checks: one small class per check, registered in ``DATA_CHECKS`` by its stable name.
+
+Each check is configured under ``gates.validate.checks.<name>`` (``severity``, ``enabled`` and
+its own parameters) and returns report ``Check`` entries that read "observed versus expected".
+Checks with a ``dimension`` count their failing cells in the quality score.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlgate.data.table import TableView, fullmatch_mask, jsonable
+from mlgate.reports.model import Check, Severity
+
+Dimension = Literal["validity", "uniqueness"]
+
+
+class DataCheck(BaseModel):
+    """Base of every data check: severity, on/off, and how to build a report entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClassVar[str]
+    default_severity: ClassVar[Severity] = "error"
+    pair: ClassVar[bool] = False  # True: runs once on (train, test) instead of per table
+    dimension: ClassVar[Dimension | None] = None
+
+    severity: Severity | None = None
+    enabled: bool = True
+
+    @property
+    def level(self) -> Severity:
+        return self.severity or self.default_severity
+
+    def run(self, view: TableView) -> list[Check]:
+        """Check one table."""
+        raise NotImplementedError
+
+    def run_pair(self, train: TableView, test: TableView) -> list[Check]:
+        """Check a training table against a test table."""
+        raise NotImplementedError
+
+    def result(self, view: TableView, passed: bool, message: str, *, column: str | None = None,
+               observed: Any = None, expected: Any = None, **details: Any) -> Check:
+        details = {"table": view.label, **details}
+        return Check(name=self.name, passed=passed, severity=self.level, column=column,
+                     observed=observed, expected=expected, message=f"{view.label}: {message}",
+                     details=details)
+
+
+class MissingColumns(DataCheck):
+    """Every schema column is present."""
+
+    name: ClassVar[str] = "missing_columns"
+    dimension: ClassVar[Dimension | None] = "validity"
+
+    def run(self, view: TableView) -> list[Check]:
+        missing = [c for c in view.schema.columns if c not in view.frame.columns]
+        out = [self.result(view, False, f"column {c!r} is missing", column=c, observed="absent",
+                           expected="present", bad_cells=view.rows) for c in missing]
+        return out or [self.result(view, True, f"all {len(view.schema.columns)} schema columns present",
+                                   observed=0, expected=0)]
+
+
+class UnexpectedColumns(DataCheck):
+    """No column outside the schema."""
+
+    name: ClassVar[str] = "unexpected_columns"
+    default_severity: ClassVar[Severity] = "warning"
+
+    def run(self, view: TableView) -> list[Check]:
+        extra = [str(c) for c in view.frame.columns if c not in view.schema.columns]
+        out = [self.result(view, False, f"column {c!r} is not in the schema", column=c,
+                           observed="present", expected="absent") for c in extra]
+        return out or [self.result(view, True, "no column outside the schema", observed=0, expected=0)]
+
+
+class DtypeMismatch(DataCheck):
+    """Each column's type is the schema's (ints are accepted as floats, integral floats as ints)."""
+
+    name: ClassVar[str] = "dtype_mismatch"
+    dimension: ClassVar[Dimension | None] = "validity"
+
+    def run(self, view: TableView) -> list[Check]:
+        out = []
+        for col in view.present():
+            expected, actual = view.schema.columns[col].dtype, view.kind(col)
+            if view.kind_ok(col):
+                out.append(self.result(view, True, f"{col!r} is {actual}", column=col,
+                                       observed=actual, expected=expected))
+                continue
+            bad = _not_of_kind(view, col, expected)
+            example = f" (e.g. {bad['values'][0]!r} in row {bad['rows'][0]})" if bad["rows"] else ""
+            out.append(self.result(view, False, f"{col!r}: expected {expected}, found {actual}{example}",
+                                   column=col, observed=actual, expected=expected,
+                                   bad_cells=view.rows - view.nulls(col), **bad))
+        return out
+
+
+def _not_of_kind(view: TableView, col: str, expected: str) -> dict[str, Any]:
+    """Rows whose value is not of the expected kind (for numbers: does not parse as one)."""
+    import pandas as pd
+
+    s = view.frame[col]
+    if expected in ("int", "float"):
+        mask = s.notna() & pd.to_numeric(s, errors="coerce").isna()
+        if expected == "int" and not mask.any():
+            numbers = pd.to_numeric(s, errors="coerce")
+            mask = numbers.notna() & (numbers % 1 != 0)
+        return view.samples(mask.to_numpy(dtype=bool), col)
+    return view.samples(s.notna().to_numpy(dtype=bool), col)
+
+
+class NullsInNonNullable(DataCheck):
+    """A column the schema marks ``nullable: false`` has no missing value (target: see target_missing)."""
+
+    name: ClassVar[str] = "nulls_in_non_nullable"
+
+    def run(self, view: TableView) -> list[Check]:
+        out = []
+        for col in view.present():
+            if view.schema.columns[col].nullable or col == view.target:
+                continue
+            n = view.nulls(col)
+            extra = view.samples(view.frame[col].isna().to_numpy(), None) if n else {}
+            out.append(self.result(view, n == 0, f"{col!r}: {n} missing values (allowed 0)",
+                                   column=col, observed=n, expected=0, **extra))
+        return out
+
+
+class NullRatio(DataCheck):
+    """A nullable column's share of missing values stays under its ``max_null_share``."""
+
+    name: ClassVar[str] = "null_ratio"
+    default_severity: ClassVar[Severity] = "warning"
+    max_share: float | None = Field(None, ge=0, le=1, description="overrides the schema's limit")
+
+    def run(self, view: TableView) -> list[Check]:
+        out = []
+        for col in view.present():
+            spec = view.schema.columns[col]
+            limit = self.max_share if self.max_share is not None else spec.max_null_share
+            if not spec.nullable or limit is None or view.rows == 0:
+                continue
+            share = view.nulls(col) / view.rows
+            out.append(self.result(view, share <= limit, f"{col!r}: {share:.2%} missing (limit {limit:.2%})",
+                                   column=col, observed=round(share, 6), expected=limit))
+        return out
+
+
+class OutOfRange(DataCheck):
+    """Numeric values lie within the schema's ``min``/``max``."""
+
+    name: ClassVar[str] = "out_of_range"
+    dimension: ClassVar[Dimension | None] = "validity"
+
+    def run(self, view: TableView) -> list[Check]:
+        out = []
+        for col in view.present():
+            spec = view.schema.columns[col]
+            if (spec.min is None and spec.max is None) or view.kind(col) not in ("int", "float") \
+                    or not view.kind_ok(col):
+                continue
+            lo, hi = view.min_max(col)
+            expected = [spec.min, spec.max]
+            inside = lo is None or ((spec.min is None or lo >= spec.min) and (spec.max is None or hi <= spec.max))
+            if inside:
+                out.append(self.result(view, True, f"{col!r}: values in [{lo}, {hi}] within {expected}",
+                                       column=col, observed=[lo, hi], expected=expected))
+                continue
+            values = view.frame[col].to_numpy(dtype="float64", na_value=float("nan"))
+            mask = ((values < spec.min) if spec.min is not None else False) | \
+                ((values > spec.max) if spec.max is not None else False)
+            n = int(mask.sum())
+            out.append(self.result(view, False, f"{col!r}: {n} values outside {expected} "
+                                   f"(observed range [{lo}, {hi}])", column=col, observed=[lo, hi],
+                                   expected=expected, bad_cells=n, count=n, **view.samples(mask, col)))
+        return out
+
+
+class UnseenCategories(DataCheck):
+    """A categorical column holds only the schema's categories."""
+
+    name: ClassVar[str] = "unseen_categories"
+    dimension: ClassVar[Dimension | None] = "validity"
+
+    def run(self, view: TableView) -> list[Check]:
+        import pandas as pd
+
+        out = []
+        for col in view.present():
+            allowed = view.schema.columns[col].categories
+            if allowed is None or not view.kind_ok(col):
+                continue
+            s = view.frame[col]
+            uniques = s.cat.categories[s.cat.codes.unique()] if isinstance(s.dtype, pd.CategoricalDtype) \
+                else s.unique()
+            seen = {str(u) for u in uniques if not pd.isna(u)}
+            unseen = sorted(seen - set(allowed))
+            if not unseen:
+                out.append(self.result(view, True, f"{col!r}: {len(seen)} categories, all known",
+                                       column=col, observed=sorted(seen)[:50], expected=allowed))
+                continue
+            mask = (s.notna() & ~s.astype("str").isin(allowed)).to_numpy(dtype=bool)
+            n = int(mask.sum())
+            shown = ", ".join(map(repr, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
+            out.append(self.result(view, False, f"{col!r}: {len(unseen)} unseen categor"
+                                   f"{'y' if len(unseen) == 1 else 'ies'} {shown} in {n} rows",
+                                   column=col, observed=unseen[:50], expected=allowed, bad_cells=n,
+                                   count=n, **view.samples(mask, col)))
+        return out
+
+
+class PatternMismatch(DataCheck):
+    """A text column's values fully match the schema's ``pattern``."""
+
+    name: ClassVar[str] = "pattern_mismatch"
+    dimension: ClassVar[Dimension | None] = "validity"
+
+    def run(self, view: TableView) -> list[Check]:
+        out = []
+        for col in view.present():
+            pattern = view.schema.columns[col].pattern
+            if pattern is None or not view.kind_ok(col):
+                continue
+            mask = fullmatch_mask(view.frame[col], pattern)
+            n = int(mask.sum())
+            extra = {"bad_cells": n, "count": n, **view.samples(mask, col)} if n else {}
+            out.append(self.result(view, n == 0, f"{col!r}: {n} values do not match /{pattern}/",
+                                   column=col, observed=n, expected=0, **extra))
+        return out
+
+
+class DuplicateRows(DataCheck):
+    """Share of rows that repeat an earlier row stays under ``max_share``."""
+
+    name: ClassVar[str] = "duplicate_rows"
+    default_severity: ClassVar[Severity] = "warning"
+    dimension: ClassVar[Dimension | None] = "uniqueness"
+    max_share: float = Field(0.0, ge=0, le=1)
+
+    def run(self, view: TableView) -> list[Check]:
+        import pandas as pd
+
+        hashes = view.row_hashes(tuple(view.frame.columns))
+        mask = pd.Series(hashes).duplicated(keep="first").to_numpy()
+        n = int(mask.sum())
+        share = n / view.rows if view.rows else 0.0
+        extra = {"bad_cells": n * view.frame.shape[1], **view.samples(mask)} if n else {}
+        return [self.result(view, share <= self.max_share, f"{n} duplicate rows ({share:.2%}, "
+                            f"limit {self.max_share:.2%})", observed=n, expected=0, **extra)]
+
+
+class DuplicateKeys(DataCheck):
+    """The key columns (``data.id_columns`` or the schema's ``keys``) identify each row once."""
+
+    name: ClassVar[str] = "duplicate_keys"
+    default_severity: ClassVar[Severity] = "warning"
+
+    def run(self, view: TableView) -> list[Check]:
+        import pandas as pd
+
+        keys = [k for k in view.keys if k in view.frame.columns]
+        if not keys:
+            return []
+        label = ", ".join(keys)
+        if len(keys) == 1:
+            mask = view.frame[keys[0]].duplicated(keep="first").to_numpy()
+        else:
+            mask = pd.Series(view.row_hashes(tuple(keys))).duplicated(keep="first").to_numpy()
+        n = int(mask.sum())
+        extra = view.samples(mask, keys[0] if len(keys) == 1 else None) if n else {}
+        return [self.result(view, n == 0, f"{label!r}: {n} rows repeat a key", column=label,
+                            observed=n, expected=0, **extra)]
+
+
+class ConstantColumns(DataCheck):
+    """A column holds at least two distinct non-null values."""
+
+    name: ClassVar[str] = "constant_columns"
+    default_severity: ClassVar[Severity] = "warning"
+
+    def run(self, view: TableView) -> list[Check]:
+        out = []
+        for col in view.present():
+            distinct = _at_most_one_value(view, col)
+            out.append(self.result(view, not distinct, f"{col!r} is constant" if distinct
+                                   else f"{col!r} varies", column=col,
+                                   observed="constant" if distinct else "varies", expected="varies"))
+        return out
+
+
+def _at_most_one_value(view: TableView, col: str) -> bool:
+    if view.kind(col) in ("int", "float"):
+        lo, hi = view.min_max(col)
+        return lo is None or lo == hi
+    s = view.frame[col].dropna()
+    return s.empty or bool((s == s.iloc[0]).all())
+
+
+class TargetMissing(DataCheck):
+    """The target column has no missing values."""
+
+    name: ClassVar[str] = "target_missing"
+
+    def run(self, view: TableView) -> list[Check]:
+        t = view.target
+        if t is None or t not in view.frame.columns:
+            return []
+        n = view.nulls(t)
+        extra = view.samples(view.frame[t].isna().to_numpy()) if n else {}
+        return [self.result(view, n == 0, f"target {t!r}: {n} missing values (allowed 0)",
+                            column=t, observed=n, expected=0, **extra)]
+
+
+class TargetSingleClass(DataCheck):
+    """The target has at least two distinct values."""
+
+    name: ClassVar[str] = "target_single_class"
+
+    def run(self, view: TableView) -> list[Check]:
+        t = view.target
+        if t is None or t not in view.frame.columns:
+            return []
+        values = view.frame[t].dropna().unique()
+        n = len(values)
+        shown = [jsonable(v) for v in values[:5]]
+        return [self.result(view, n >= 2, f"target {t!r}: {n} distinct value{'s' if n != 1 else ''} "
+                            f"{shown} (need at least 2)", column=t, observed=n, expected=">= 2")]
+
+
+class ClassImbalance(DataCheck):
+    """Majority class count over minority class count stays under ``max_ratio``."""
+
+    name: ClassVar[str] = "class_imbalance"
+    default_severity: ClassVar[Severity] = "warning"
+    max_ratio: float = Field(10.0, ge=1)
+
+    def run(self, view: TableView) -> list[Check]:
+        t = view.target
+        if view.target_task() != "classification" or t is None:
+            return []
+        counts = view.frame[t].value_counts()
+        if len(counts) < 2:
+            return []
+        ratio = float(counts.iloc[0] / counts.iloc[-1])
+        shares = {str(k): round(float(v) / view.rows, 4) for k, v in counts.items()}
+        return [self.result(view, ratio <= self.max_ratio, f"target {t!r}: majority/minority ratio "
+                            f"{ratio:.1f} (limit {self.max_ratio:g})", column=t, observed=round(ratio, 3),
+                            expected=self.max_ratio, class_shares=shares)]
+
+
+class RowCount(DataCheck):
+    """Row count within bounds: this check's ``min``/``max``, else the schema's ``rows``."""
+
+    name: ClassVar[str] = "row_count"
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    def run(self, view: TableView) -> list[Check]:
+        lo = self.min if self.min is not None else view.schema.rows.min
+        hi = self.max if self.max is not None else view.schema.rows.max
+        ok = (lo is None or view.rows >= lo) and (hi is None or view.rows <= hi)
+        return [self.result(view, ok, f"{view.rows} rows (bounds [{lo}, {hi}])", observed=view.rows,
+                            expected=[lo, hi])]
+
+
+class TrainTestLeakage(DataCheck):
+    """No test row is identical to a training row (key columns ignored)."""
+
+    name: ClassVar[str] = "train_test_leakage"
+    pair: ClassVar[bool] = True
+    dimension: ClassVar[Dimension | None] = "uniqueness"
+    max_rows: int = Field(0, ge=0)
+
+    def run_pair(self, train: TableView, test: TableView) -> list[Check]:
+        import pandas as pd
+
+        keys = set(train.keys) | set(test.keys)
+        cols = tuple(c for c in test.frame.columns if c in train.frame.columns and c not in keys)
+        if not cols:
+            return []
+        train_h = train.row_hashes(cols, normalize=True)
+        test_h = test.row_hashes(cols, normalize=True)
+        mask = pd.Series(test_h).isin(pd.Index(train_h)).to_numpy()
+        n = int(mask.sum())
+        extra: dict[str, Any] = {}
+        if n:
+            extra = {"bad_cells": n * len(cols), **test.samples(mask)}
+            first = pd.Series(range(len(train_h)), index=train_h)
+            first = first[~first.index.duplicated()]
+            extra["train_rows"] = [int(first[test_h[r]]) for r in extra["rows"]]
+        return [self.result(test, n <= self.max_rows, f"{n} rows identical to a row of {train.label} "
+                            f"(limit {self.max_rows}, compared on {len(cols)} columns)",
+                            observed=n, expected=self.max_rows, **extra)]
+
+
+class TargetDistribution(DataCheck):
+    """Target distribution of test matches train: class-share distance or KS statistic."""
+
+    name: ClassVar[str] = "target_distribution"
+    pair: ClassVar[bool] = True
+    max_distance: float = Field(0.05, ge=0, le=1, description="total variation distance of class shares")
+    max_ks: float = Field(0.1, ge=0, le=1, description="two-sample KS statistic (regression)")
+
+    def run_pair(self, train: TableView, test: TableView) -> list[Check]:
+        t = train.target
+        if t is None or t not in train.frame.columns or t not in test.frame.columns:
+            return []
+        if train.target_task() == "classification":
+            return [self._classes(train, test, t)]
+        return [self._ks(train, test, t)]
+
+    def _classes(self, train: TableView, test: TableView, t: str) -> Check:
+        p = train.frame[t].astype("str").value_counts(normalize=True)
+        q = test.frame[t].astype("str").value_counts(normalize=True)
+        classes = sorted(set(p.index) | set(q.index))
+        p, q = p.reindex(classes, fill_value=0.0), q.reindex(classes, fill_value=0.0)
+        tvd = float(0.5 * (p - q).abs().sum())
+        new = sorted(set(q.index[q > 0]) - set(p.index[p > 0]))
+        note = f"; classes not in {train.label}: {new}" if new else ""
+        return self.result(test, tvd <= self.max_distance and not new,
+                           f"target {t!r}: class-share distance {tvd:.3f} to {train.label} "
+                           f"(limit {self.max_distance:g}){note}", column=t, observed=round(tvd, 4),
+                           expected=self.max_distance,
+                           train_shares={k: round(float(v), 4) for k, v in p.items()},
+                           test_shares={k: round(float(v), 4) for k, v in q.items()})
+
+    def _ks(self, train: TableView, test: TableView, t: str) -> Check:
+        from scipy.stats import ks_2samp
+
+        a = _sample(train.frame[t].dropna().to_numpy(dtype="float64"))
+        b = _sample(test.frame[t].dropna().to_numpy(dtype="float64"))
+        stat = float(ks_2samp(a, b).statistic) if len(a) and len(b) else 0.0
+        return self.result(test, stat <= self.max_ks, f"target {t!r}: KS statistic {stat:.3f} to "
+                           f"{train.label} (limit {self.max_ks:g})", column=t, observed=round(stat, 4),
+                           expected=self.max_ks)
+
+
+def _sample(values: Any, limit: int = 200_000) -> Any:
+    import numpy as np
+
+    if len(values) <= limit:
+        return values
+    return np.random.default_rng(0).choice(values, limit, replace=False)
+
+
+DATA_CHECKS: dict[str, type[DataCheck]] = {c.name: c for c in (
+    MissingColumns, UnexpectedColumns, DtypeMismatch, NullsInNonNullable, NullRatio, OutOfRange,
+    UnseenCategories, PatternMismatch, DuplicateRows, DuplicateKeys, ConstantColumns,
+    TargetMissing, TargetSingleClass, ClassImbalance, RowCount, TrainTestLeakage,
+    TargetDistribution,
+)}

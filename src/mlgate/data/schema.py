@@ -1,0 +1,238 @@
+"""A readable, editable YAML data schema: infer it from reference data, save it, load it.
+
+Inference rule for numeric bounds (so a fresh clean sample from the same source passes):
+the reference's ``[min, max]`` widened on each side by the larger of 25% of its range and
+3 standard deviations; a column that is never negative in the reference keeps 0 as its lower
+bound; integer columns round outward.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlgate.errors import ConfigError, SchemaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Kind = Literal["int", "float", "bool", "string", "category", "datetime"]
+RANGE_MARGIN, STD_MARGIN = 0.25, 3.0
+NULL_SHARE_FACTOR, NULL_SHARE_SLACK = 2.0, 0.01
+MAX_CATEGORIES = 50
+# Patterns tried in order on string columns; the first that every value matches is kept.
+_PATTERNS = (
+    r"\d+",
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    r"\d{4}-\d{2}-\d{2}",
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?",
+    r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}",
+)
+_PREFIXED_ID = re.compile(r"([A-Za-z]+[-_]?)\d+")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ColumnSchema(_Strict):
+    """What one column may hold."""
+
+    dtype: Kind
+    nullable: bool = True
+    max_null_share: float | None = Field(None, ge=0, le=1)
+    min: int | float | None = None
+    max: int | float | None = None
+    categories: list[str] | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnSchema:
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a regular expression: {exc}") from exc
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class RowBounds(_Strict):
+    """Row-count bounds; None means unbounded."""
+
+    min: int | None = Field(1, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class Schema(_Strict):
+    """The schema file: columns, key columns, the target and row-count bounds."""
+
+    version: int = 1
+    target: str | None = None
+    keys: list[str] = Field(default_factory=list)
+    rows: RowBounds = Field(default_factory=RowBounds)
+    columns: dict[str, ColumnSchema]
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Schema:
+        for name in [*self.keys, *([self.target] if self.target else [])]:
+            if name not in self.columns:
+                raise ValueError(f"{name!r} is named as key or target but is not under 'columns'")
+        return self
+
+
+def column_kind(series: pd.Series) -> str:
+    """The schema kind of a pandas column: int, float, bool, string, category, datetime or mixed."""
+    import pandas as pd
+    from pandas.api import types
+
+    dtype = series.dtype
+    if types.is_bool_dtype(dtype):
+        return "bool"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if types.is_integer_dtype(dtype):
+        return "int"
+    if types.is_float_dtype(dtype):
+        return "float"
+    if types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if types.is_string_dtype(dtype) and not types.is_object_dtype(dtype):
+        return "string"
+    inferred = types.infer_dtype(series, skipna=True)
+    return {"boolean": "bool", "string": "string", "empty": "string"}.get(inferred, "mixed")
+
+
+def infer_schema(frame: pd.DataFrame, *, target: str | None = None,
+                 keys: list[str] | tuple[str, ...] = ()) -> Schema:
+    """Infer a schema from reference data (bounds with a margin; see the module docstring)."""
+    columns = {str(name): _infer_column(frame[name]) for name in frame.columns}
+    inferred_keys = list(keys) or _guess_keys(frame, columns, target)
+    for key in inferred_keys:
+        if key not in columns:
+            raise SchemaError(f"key column {key!r} is not in the data (columns: {list(columns)[:12]})")
+    if target is not None and target not in columns:
+        raise SchemaError(f"target column {target!r} is not in the data")
+    return Schema(target=target, keys=inferred_keys, columns=columns)
+
+
+def _infer_column(series: pd.Series) -> ColumnSchema:
+    kind = column_kind(series)
+    n = len(series)
+    nulls = int(series.isna().sum())
+    spec: dict[str, Any] = {"nullable": nulls > 0}
+    if nulls:
+        share = nulls / n
+        spec["max_null_share"] = _ceil(min(1.0, share * NULL_SHARE_FACTOR + NULL_SHARE_SLACK), 3)
+    values = series.dropna()
+    if kind == "float" and len(values) and bool(((values % 1) == 0).all()):
+        kind = "int"  # integers with missing values, as CSV readers load them
+    if kind in ("int", "float") and len(values):
+        spec.update(_bounds(float(values.min()), float(values.max()), float(values.std(ddof=0)),
+                            integral=kind == "int"))
+    elif kind in ("string", "category"):
+        uniques = values.astype(str).unique()
+        if kind == "category" or (len(uniques) <= MAX_CATEGORIES and len(uniques) < 0.5 * len(values)):
+            kind = "category"
+            spec["categories"] = sorted(str(u) for u in uniques)
+        else:
+            spec["pattern"] = _guess_pattern(values.astype(str))
+    elif kind == "mixed":
+        kind = "string"
+    return ColumnSchema(dtype=kind, **spec)  # type: ignore[arg-type]
+
+
+def _bounds(lo: float, hi: float, std: float, *, integral: bool) -> dict[str, int | float]:
+    span = hi - lo
+    margin = max(RANGE_MARGIN * span, STD_MARGIN * std) if span > 0 else max(abs(hi) * RANGE_MARGIN, 1.0)
+    low, high = lo - margin, hi + margin
+    if lo >= 0:
+        low = max(low, 0.0)  # never negative in the reference: keep that property
+    if integral:
+        return {"min": math.floor(low), "max": math.ceil(high)}
+    return {"min": _floor(low), "max": _ceil(high)}
+
+
+def _sig_step(x: float, digits: int = 4) -> float:
+    return 10.0 ** (math.floor(math.log10(abs(x))) - digits + 1) if x else 1.0
+
+
+def _floor(x: float, digits: int = 4) -> float:
+    step = _sig_step(x, digits)
+    return float(round(math.floor(x / step) * step, 12))
+
+
+def _ceil(x: float, digits: int = 4) -> float:
+    step = _sig_step(x, digits)
+    return float(round(math.ceil(x / step) * step, 12))
+
+
+def _guess_pattern(values: pd.Series) -> str | None:
+    """A pattern every value matches, when an obvious one exists (ids, dates, emails, uuids)."""
+    sample = values.drop_duplicates().head(20_000)
+    if sample.empty:
+        return None
+    for pattern in _PATTERNS:
+        if bool(sample.str.fullmatch(pattern).all()):
+            return pattern
+    prefixes = sample.str.extract(r"^([A-Za-z]+[-_]?)\d+$")[0]
+    if prefixes.notna().all() and prefixes.nunique() == 1:
+        return re.escape(str(prefixes.iloc[0])) + r"\d+"
+    return None
+
+
+def _guess_keys(frame: pd.DataFrame, columns: dict[str, ColumnSchema], target: str | None) -> list[str]:
+    """String id-like columns (every value distinct and a pattern) are taken as keys."""
+    return [name for name, col in columns.items()
+            if name != target and col.dtype == "string" and col.pattern is not None
+            and not col.nullable and bool(frame[name].is_unique)]
+
+
+def save_schema(schema: Schema, path: Path, *, source: str = "") -> Path:
+    """Write the schema as commented YAML a user can edit and commit."""
+    import yaml
+
+    body = schema.model_dump(mode="json", exclude_none=True)
+    for col in body["columns"].values():
+        if col.get("nullable") is True:
+            col.pop("nullable")  # the default; keeps the file short
+    header = ("# mlgate data schema. Edit freely: dtype (int|float|bool|string|category|datetime),\n"
+              "# nullable, max_null_share, min/max, categories, pattern (a regular expression).\n"
+              "# Inferred bounds: the reference's min/max widened by max(25% of the range, 3 std).\n")
+    if source:
+        header += f"# Inferred from {source}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def load_schema(path: str | Path) -> Schema:
+    """Read a schema file; a SchemaError names the file, the key and the problem."""
+    from mlgate.config import format_validation_error, parse_yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SchemaError(f"schema file {file} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"schema file {file} is not UTF-8 text: {exc.reason}") from exc
+    except OSError as exc:
+        raise SchemaError(f"cannot read schema file {file}: {exc.strerror}") from exc
+    try:
+        raw = parse_yaml(text, file)
+    except ConfigError as exc:
+        raise SchemaError(f"schema {exc.message}") from exc
+    if not isinstance(raw, dict) or "columns" not in raw:
+        raise SchemaError(f"schema file {file} must be a mapping with a 'columns' key "
+                          f"(got {type(raw).__name__}); write one with `mlgate validate --data X "
+                          "--infer-schema schema.yaml`")
+    try:
+        return Schema.model_validate(raw)
+    except ValidationError as exc:
+        raise SchemaError("schema " + format_validation_error(exc, file, text)) from exc

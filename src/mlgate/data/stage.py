@@ -1,0 +1,158 @@
+"""The validate gate: pipeline stage (``run_validate``) and the standalone command's library call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.data.io import load_table, require_columns
+from mlgate.data.schema import infer_schema, load_schema, save_schema
+from mlgate.data.table import TableView
+from mlgate.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlgate.config import Config, ValidateGate
+    from mlgate.context import StageContext
+    from mlgate.reports.model import Report
+
+_TASKS = {"binary": "classification", "multiclass": "classification", "regression": "regression"}
+
+
+def run_validate(ctx: StageContext) -> Report:
+    """Validate the project's train and test tables against its schema (inferred when absent)."""
+    cfg = ctx.config
+    train, test = _project_tables(cfg)
+    if cfg.data.schema_file:
+        schema_path = cfg.resolve(cfg.data.schema_file)
+        schema = load_schema(schema_path)
+    else:
+        schema = infer_schema(train, target=cfg.data.target, keys=cfg.data.id_columns)
+        schema_path = save_schema(schema, ctx.out_dir / "schema.yaml", source="the training data")
+    keys = cfg.data.id_columns or schema.keys
+    task = _TASKS.get(cfg.task or "")
+    views = [TableView(train, "train", schema, cfg.data.target, keys, task)]
+    if test is not None:
+        views.append(TableView(test, "test", schema, cfg.data.target, keys, task))
+    pair = (views[0], views[1]) if test is not None else None
+    return _run(views, pair, cfg.gates.validate_, schema_path, ctx.progress)
+
+
+def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Train and test as the config names them, id columns kept (they are checked for duplicates)."""
+    from mlgate.data.io import split_frame
+
+    data = cfg.data
+    if data.path:
+        source = cfg.resolve(data.path)
+        frame = load_table(source)
+        require_columns(frame, [data.target], str(source))
+        return split_frame(frame, data.target, data.split.test, data.split.seed,
+                           stratify=data.split.stratify)
+    assert data.train is not None  # DataConfig's validator guarantees train or path
+    train_path = cfg.resolve(data.train)
+    train = load_table(train_path)
+    require_columns(train, [data.target], str(train_path))
+    if not data.test:
+        return split_frame(train, data.target, data.split.test, data.split.seed,
+                           stratify=data.split.stratify)
+    test_path = cfg.resolve(data.test)
+    test = load_table(test_path)
+    require_columns(test, [data.target], str(test_path))
+    return train, test
+
+
+@dataclass
+class StandaloneRequest:
+    """What ``mlgate validate --data X`` was asked to do."""
+
+    data: Path
+    schema: Path | None = None
+    infer_schema_to: Path | None = None
+    reference: Path | None = None
+    target: str | None = None
+    keys: tuple[str, ...] = ()
+    thresholds: Path | None = None
+
+
+def validate_files(req: StandaloneRequest, config: Config | None = None) -> Report:
+    """Validate one data file (optionally against a reference) without a pipeline run."""
+    if req.schema and req.infer_schema_to:
+        raise UsageError("give either --schema FILE (validate against it) or --infer-schema FILE "
+                         "(write one), not both")
+    frame = load_table(req.data)
+    reference = load_table(req.reference) if req.reference else None
+    target = req.target or (config.data.target if config else None)
+    keys = list(req.keys) or (list(config.data.id_columns) if config else [])
+    schema_file = req.schema or (config.resolve(config.data.schema_file)
+                                 if config and config.data.schema_file and not req.infer_schema_to
+                                 else None)
+    if schema_file:
+        schema = load_schema(schema_file)
+        target = target or schema.target
+        schema_path: Path | None = schema_file
+    else:
+        basis, basis_path = (reference, req.reference) if reference is not None else (frame, req.data)
+        if target:
+            require_columns(basis, [target], str(basis_path))
+        schema = infer_schema(basis, target=target, keys=keys)
+        schema_path = save_schema(schema, req.infer_schema_to, source=str(basis_path)) \
+            if req.infer_schema_to else None
+    if target:
+        require_columns(frame, [target], str(req.data))
+        if reference is not None:
+            require_columns(reference, [target], str(req.reference))
+    task = _TASKS.get((config.task if config else None) or "")
+    keys = keys or schema.keys
+    view = TableView(frame, req.data.name, schema, target, keys, task)
+    pair = None
+    if reference is not None:
+        assert req.reference is not None
+        pair = (TableView(reference, req.reference.name, schema, target, keys, task), view)
+    gate = _gate(req.thresholds, config)
+    return _run([view], pair, gate, schema_path, None)
+
+
+def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
+    from pydantic import ValidationError
+
+    from mlgate.config import ValidateGate, format_validation_error, parse_yaml
+
+    if thresholds is None:
+        return config.gates.validate_ if config else ValidateGate()
+    try:
+        text = thresholds.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read thresholds file {thresholds}: {exc}") from exc
+    raw = parse_yaml(text, thresholds) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{thresholds} must hold a mapping (min_quality_score, checks), "
+                          f"got {type(raw).__name__}")
+    try:
+        return ValidateGate.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, thresholds, text)) from exc
+
+
+def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, gate: ValidateGate,
+         schema_path: Path | None, progress: Any) -> Report:
+    from mlgate.data.profile import profile_section, profile_table
+    from mlgate.data.validator import build_checks, validate_tables
+
+    where = "gates -> validate -> checks"
+    report = validate_tables(views, build_checks(gate.checks, where), min_score=gate.min_quality_score,
+                             pair=pair, progress=progress)
+    profiles = {}
+    for view in views:
+        profiles[view.label] = profile_table(view)
+        report.sections.append(profile_section(view.label, profiles[view.label]))
+    report.extras = {
+        "schema": str(schema_path) if schema_path else None,
+        "tables": {v.label: {"rows": v.rows, "columns": int(v.frame.shape[1])} for v in views},
+        "reference": pair[0].label if pair else None,
+        "profile": profiles,
+    }
+    return report
+
