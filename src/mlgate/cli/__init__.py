@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "mlgate.cli.validate",  # validate
     "mlgate.cli.train",     # train, tune
     "mlgate.cli.ci",        # ci
+    "mlgate.cli.lifecycle", # evaluate, compare, register
     "mlgate.cli.modeltest", # test
 )
 

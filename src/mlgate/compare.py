@@ -1,0 +1,118 @@
+"""The compare stage: the candidate against the model behind the ``production`` alias.
+
+No registry yet, no such model or no such alias: the stage passes and says so, without
+importing MLflow when the project's SQLite store does not even exist.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.reports.model import Check, Report
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlgate.config import Config
+    from mlgate.context import StageContext
+    from mlgate.models import LoadedModel
+
+DECISION_FILE = "decision.json"
+
+
+def run_compare_stage(ctx: StageContext) -> Report:
+    """Compare the train stage's model with production on the test rows; write decision.json."""
+    from mlgate.evaluation.inputs import load_candidate
+
+    ctx.progress("looking up the production model", 0.1)
+    baseline, note = find_baseline(ctx.config)
+    candidate = load_candidate(ctx)
+    frame = ctx.dataset().test if baseline is not None else None
+    ctx.progress("paired bootstrap", 0.4)
+    return compare_with(ctx.config, candidate, baseline, note, frame, ctx.out_dir)
+
+
+def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel | None, note: str,
+                 frame: pd.DataFrame | None, out_dir: Path) -> Report:
+    """Run the comparison (or the no-baseline pass), write decision.json, return the report."""
+    from mlgate.evaluation.comparison import compare_models
+
+    t0 = time.perf_counter()
+    gate = config.gates.compare
+    if baseline is None or frame is None:
+        report = Report(stage="compare", key_figure=f"no {gate.baseline_alias} model: pass")
+        report.add(Check(name="baseline_exists", passed=True, severity="info", message=note))
+        decision: dict[str, Any] = {"decision": "pass", "reason": note, "baseline": None,
+                                    "candidate": candidate.source}
+    else:
+        report, outcome = compare_models(candidate, baseline, frame, config.data.target, gate,
+                                         task=config.task, seed=config.seed,
+                                         id_columns=config.data.id_columns)
+        failed = [c.message for c in report.failures]
+        decision = {"decision": "pass" if report.passed else "fail",
+                    "reason": "; ".join(failed) if failed else f"candidate {outcome.verdict}, every rule holds",
+                    "significance": outcome.verdict, "candidate": candidate.source,
+                    "baseline": {"uri": baseline.source, "version": baseline.version},
+                    **{k: v for k, v in asdict(outcome).items() if k != "table"},
+                    "metrics": outcome.table, "rules": [c.model_dump() for c in report.checks]}
+        report.extras = {"significance": outcome.verdict, "baseline_version": baseline.version,
+                         "metric": outcome.metric, "comparison": outcome.table}
+    report.duration_s = round(time.perf_counter() - t0, 3)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / DECISION_FILE).write_text(json.dumps(decision, indent=2, default=str) + "\n", encoding="utf-8")
+    return report
+
+
+def find_baseline(config: Config, alias: str | None = None) -> tuple[LoadedModel | None, str]:
+    """The model behind ``alias`` of the project's registered model, or None and why not."""
+    from mlgate.tracking import tracking_uri
+
+    alias = alias or config.gates.compare.baseline_alias
+    name = config.model_name
+    uri = tracking_uri(config)
+    store = _sqlite_file(uri)
+    if store is not None and not store.exists():
+        return None, f"no registry yet ({store} does not exist): no {alias} model to compare with, pass"
+    from mlgate.models import load_model
+    from mlgate.tracking import setup_mlflow
+
+    client = setup_mlflow(config)
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except Exception as exc:  # MLflow raises MlflowException for a missing model or alias
+        code = getattr(exc, "error_code", "")
+        if code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            from mlgate.errors import RegistryError
+
+            raise RegistryError(f"cannot look up {name}@{alias} in {uri}: {exc}") from exc
+        return None, f"no version of model {name!r} has the alias {alias!r} yet: nothing to compare with, pass"
+    loaded = load_model(f"models:/{name}/{version.version}", config)
+    loaded.version = str(version.version)
+    return loaded, f"{name} v{version.version} @{alias}"
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix):]) if uri.startswith(prefix) else None
+
+
+def compare_path(config: Config, model_spec: str, baseline_spec: str | None, data: Path | None,
+                 out_dir: Path) -> Report:
+    """``mlgate compare``: any candidate against ``--baseline`` or the production alias."""
+    from mlgate.data.io import load_dataset, load_table
+    from mlgate.models import load_model
+
+    candidate = load_model(model_spec, config)
+    if baseline_spec:
+        baseline, note = load_model(baseline_spec, config), f"baseline {baseline_spec}"
+    else:
+        baseline, note = find_baseline(config)
+    frame = None
+    if baseline is not None:
+        frame = load_table(data) if data else load_dataset(config).test
+    return compare_with(config, candidate, baseline, note, frame, out_dir)

@@ -1,0 +1,53 @@
+"""The evaluate stage: the candidate's metrics on the test rows, with intervals and thresholds.
+
+``run_evaluate_stage`` is the pipeline entry; ``evaluate_path`` serves ``mlgate evaluate``
+outside a pipeline run. The work itself lives in ``mlgate.evaluation``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import time
+
+from mlgate.reports.model import Report
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+    from mlgate.context import StageContext
+
+
+def run_evaluate_stage(ctx: StageContext) -> Report:
+    """Evaluate the train stage's model on the project's test rows; write metrics.json."""
+    from mlgate.evaluation import evaluate_model
+    from mlgate.evaluation.inputs import load_candidate
+
+    t0 = time.perf_counter()
+    ctx.progress("loading the model and test rows", 0.1)
+    model = load_candidate(ctx)
+    data = ctx.dataset()
+    ctx.progress(f"bootstrapping {ctx.config.gates.evaluate.bootstrap} resamples", 0.3)
+    report, result = evaluate_model(model, data.test, data.target, ctx.config.gates.evaluate,
+                                    task=ctx.config.task, seed=ctx.config.seed,
+                                    id_columns=ctx.config.data.id_columns)
+    result.write(ctx.out_dir)
+    report.duration_s = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def evaluate_path(config: Config, model_spec: str, data: Path | None, out_dir: Path) -> Report:
+    """Evaluate any model (folder, file or registry URI) on ``data`` or the config's test rows."""
+    from mlgate.data.io import load_dataset, load_table
+    from mlgate.evaluation import evaluate_model
+    from mlgate.models import load_model
+
+    t0 = time.perf_counter()
+    model = load_model(model_spec, config)
+    frame = load_table(data) if data else load_dataset(config).test
+    report, result = evaluate_model(model, frame, config.data.target, config.gates.evaluate,
+                                    task=config.task, seed=config.seed,
+                                    id_columns=config.data.id_columns)
+    result.write(out_dir)
+    report.duration_s = round(time.perf_counter() - t0, 3)
+    return report
