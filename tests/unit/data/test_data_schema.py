@@ -1,0 +1,82 @@
+"""Schema inference, the YAML round trip (infer, save, edit, load) and schema-file errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlgate.data.schema import infer_schema, load_schema, save_schema
+from mlgate.data.table import TableView
+from mlgate.data.validator import build_checks, validate_tables
+from mlgate.errors import SchemaError
+from mlgate.examples.churn import generate
+
+
+def test_inference_on_churn(reference: pd.DataFrame) -> None:
+    schema = infer_schema(reference, target="target")
+    cols = schema.columns
+    assert schema.keys == ["customer_id"]  # guessed: distinct, non-null, id-like pattern
+    assert cols["customer_id"].dtype == "string" and cols["customer_id"].pattern == r"C\d+"
+    assert cols["region"].dtype == "category" and cols["region"].categories == ["east", "north", "south", "west"]
+    assert cols["senior_citizen"].dtype == "bool"
+    # integer-valued floats with NaN (as CSV loads them) are ints that may be missing
+    assert cols["satisfaction_score"].dtype == "int" and cols["satisfaction_score"].nullable
+    assert 0.06 < cols["satisfaction_score"].max_null_share < 0.2
+    assert not cols["age"].nullable and cols["age"].min == 0 and cols["age"].max >= 90
+    assert cols["monthly_charges"].min >= 0  # never negative in the reference: stays so
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
+def test_fresh_clean_samples_never_fail(seed: int, reference: pd.DataFrame) -> None:
+    schema = infer_schema(reference, target="target", keys=["customer_id"])
+    sample = generate(3000, seed=seed)
+    report = validate_tables([TableView(sample, "fresh", schema, "target", ["customer_id"])],
+                             build_checks({}), min_score=0.99)
+    assert report.passed, [c.message for c in report.failures]
+    assert report.score is not None and report.score >= 0.99
+
+
+def test_round_trip_infer_save_edit_load(tmp_path: Path, reference: pd.DataFrame) -> None:
+    schema = infer_schema(reference, target="target", keys=["customer_id"])
+    path = save_schema(schema, tmp_path / "schema.yaml", source="train.csv")
+    text = path.read_text()
+    assert text.startswith("# mlgate data schema") and "Inferred from train.csv" in text
+    assert load_schema(path) == schema
+    raw = yaml.safe_load(text)
+    raw["columns"]["age"]["max"] = 60
+    raw["columns"]["region"]["categories"].remove("west")
+    path.write_text(yaml.safe_dump(raw))
+    edited = load_schema(path)
+    assert edited.columns["age"].max == 60
+    report = validate_tables([TableView(reference, "train", edited, "target", ["customer_id"])],
+                             build_checks({}), min_score=0.5)
+    failed = {(c.name, c.column) for c in report.failures}
+    assert ("out_of_range", "age") in failed and ("unseen_categories", "region") in failed
+
+
+@pytest.mark.parametrize(("body", "match"), [
+    ("columns: [a, b\n", r"schema.yaml is not valid YAML at line 2"),
+    ("- just\n- a list\n", r"must be a mapping with a 'columns' key \(got list\)"),
+    ("columns:\n  age: {dtype: integer}\n", r"columns -> age -> dtype \(line 2\): must be one of"),
+    ("columns:\n  age: {dtype: int, maxx: 3}\n", r"columns -> age -> maxx \(line 2\): unknown key"),
+    ("columns:\n  id: {dtype: string, pattern: '(['}\n", r"pattern '\(\[' is not a regular expression"),
+    ("columns:\n  age: {dtype: int, min: 9, max: 1}\n", r"min 9 is above max 1"),
+    ("target: y\ncolumns:\n  age: {dtype: int}\n", r"'y' is named as key or target but is not under 'columns'"),
+])
+def test_bad_schema_files(tmp_path: Path, body: str, match: str) -> None:
+    path = tmp_path / "schema.yaml"
+    path.write_text(body)
+    with pytest.raises(SchemaError, match=match):
+        load_schema(path)
+
+
+def test_missing_and_non_utf8_schema(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match="does not exist"):
+        load_schema(tmp_path / "nope.yaml")
+    bad = tmp_path / "latin.yaml"
+    bad.write_bytes("columns:\n  caf\xe9: {dtype: int}\n".encode("latin-1"))
+    with pytest.raises(SchemaError, match="latin.yaml is not UTF-8"):
+        load_schema(bad)
