@@ -195,9 +195,11 @@ def main() -> None:
         print(json.dumps({**out, "peak_mib": round(peak_mib(), 1)}))
         return
     params = prepare(args.dir, args.rows, args.ref_rows)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    cpu_lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((ln.split(":", 1)[1].strip() for ln in cpu_lines if ln.startswith("model name")), "?")
     print(f"machine: nproc={os.cpu_count()}, {cpu}, Python {platform.python_version()}")
-    print(f"data: {args.rows:,} rows x 20 columns (15 numeric, 5 categorical), reference {args.ref_rows:,} rows")
+    print(f"data: {args.rows:,} rows x 20 columns (15 numeric, 5 categorical), "
+          f"reference {args.ref_rows:,} rows")
     results = {name: run_worker(name, params) for name in ("size", "mlgate", "mlgate-schema", "pandera")}
     if args.gx_python:
         results["gx"] = run_worker("gx", params, python=args.gx_python, timeout=580)

@@ -165,14 +165,20 @@ class OutOfRange(DataCheck):
                 continue
             lo, hi = view.min_max(col)
             expected = [spec.min, spec.max]
-            inside = lo is None or ((spec.min is None or lo >= spec.min) and (spec.max is None or hi <= spec.max))
-            if inside:
+            below = lo is not None and spec.min is not None and lo < spec.min
+            above = hi is not None and spec.max is not None and hi > spec.max
+            if not (below or above):
                 out.append(self.result(view, True, f"{col!r}: values in [{lo}, {hi}] within {expected}",
                                        column=col, observed=[lo, hi], expected=expected))
                 continue
-            values = view.frame[col].to_numpy(dtype="float64", na_value=float("nan"))
-            mask = ((values < spec.min) if spec.min is not None else False) | \
-                ((values > spec.max) if spec.max is not None else False)
+            import numpy as np
+
+            values = view.frame[col].to_numpy(dtype="float64", na_value=np.nan)
+            mask = np.zeros(len(values), dtype=bool)
+            if below:
+                mask |= values < spec.min
+            if above:
+                mask |= values > spec.max
             n = int(mask.sum())
             out.append(self.result(view, False, f"{col!r}: {n} values outside {expected} "
                                    f"(observed range [{lo}, {hi}])", column=col, observed=[lo, hi],
@@ -234,7 +240,7 @@ class PatternMismatch(DataCheck):
 
 
 class DuplicateRows(DataCheck):
-    """Share of rows that repeat an earlier row stays under ``max_share``."""
+    """Share of rows that repeat an earlier row (key columns ignored) stays under ``max_share``."""
 
     name: ClassVar[str] = "duplicate_rows"
     default_severity: ClassVar[Severity] = "warning"
@@ -244,7 +250,7 @@ class DuplicateRows(DataCheck):
     def run(self, view: TableView) -> list[Check]:
         import pandas as pd
 
-        hashes = view.row_hashes(tuple(view.frame.columns))
+        hashes = view.row_hashes(view.content_columns())
         mask = pd.Series(hashes).duplicated(keep="first").to_numpy()
         n = int(mask.sum())
         share = n / view.rows if view.rows else 0.0
@@ -378,12 +384,13 @@ class TrainTestLeakage(DataCheck):
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
         import pandas as pd
 
-        keys = set(train.keys) | set(test.keys)
-        cols = tuple(c for c in test.frame.columns if c in train.frame.columns and c not in keys)
+        cols = test.content_columns()
+        if not cols or any(c not in train.frame.columns for c in cols):
+            cols = tuple(c for c in cols if c in train.frame.columns)
         if not cols:
             return []
-        train_h = train.row_hashes(cols, normalize=True)
-        test_h = test.row_hashes(cols, normalize=True)
+        train_h = train.row_hashes(cols)
+        test_h = test.row_hashes(cols)
         mask = pd.Series(test_h).isin(pd.Index(train_h)).to_numpy()
         n = int(mask.sum())
         extra: dict[str, Any] = {}

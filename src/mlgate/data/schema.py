@@ -75,7 +75,7 @@ class Schema(_Strict):
     version: int = 1
     target: str | None = None
     keys: list[str] = Field(default_factory=list)
-    rows: RowBounds = Field(default_factory=RowBounds)
+    rows: RowBounds = Field(default_factory=lambda: RowBounds.model_validate({}))
     columns: dict[str, ColumnSchema]
 
     @model_validator(mode="after")

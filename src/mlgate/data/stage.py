@@ -121,7 +121,7 @@ def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
     from mlgate.config import ValidateGate, format_validation_error, parse_yaml
 
     if thresholds is None:
-        return config.gates.validate_ if config else ValidateGate()
+        return config.gates.validate_ if config else ValidateGate.model_validate({})
     try:
         text = thresholds.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

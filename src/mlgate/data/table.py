@@ -56,16 +56,22 @@ class TableView:
             return float(s.min()), float(s.max())
         return self._memo(("minmax", column), compute)
 
-    def row_hashes(self, columns: tuple[str, ...], *, normalize: bool = False) -> np.ndarray:
-        """A 64-bit hash per row over ``columns``; with ``normalize``, numbers hash as float64."""
+    def row_hashes(self, columns: tuple[str, ...]) -> np.ndarray:
+        """A 64-bit hash per row over ``columns``; numbers hash as float64, text as strings.
+
+        The normalization makes a row hash the same in a CSV that loaded a column as int and
+        in one that loaded it as float (because of a missing value elsewhere in the column).
+        """
         def compute() -> np.ndarray:
             import pandas as pd
 
-            part = self.frame.loc[:, list(columns)]
-            if normalize:
-                part = _normalized(part)
+            part = _normalized(self.frame, columns)
             return pd.util.hash_pandas_object(part, index=False).to_numpy()
-        return self._memo(("hash", columns, normalize), compute)
+        return self._memo(("hash", columns), compute)
+
+    def content_columns(self) -> tuple[str, ...]:
+        """The columns that say what a row is: all but the key columns."""
+        return tuple(str(c) for c in self.frame.columns if c not in self.keys)
 
     def target_task(self) -> str | None:
         """``classification`` or ``regression`` for the target, None without a target."""
@@ -110,21 +116,23 @@ def _compatible(expected: str, actual: str, series: pd.Series) -> bool:
     return {expected, actual} == {"string", "category"}
 
 
-def _normalized(part: pd.DataFrame) -> pd.DataFrame:
+def _normalized(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """Numbers as float64 and text as plain strings, so equal rows hash equal across files."""
     import pandas as pd
     from pandas.api import types
 
     out = {}
-    for name in part.columns:
-        s = part[name]
-        if types.is_bool_dtype(s.dtype) or types.is_numeric_dtype(s.dtype):
+    for name in columns:
+        s = frame[name]
+        if types.is_float_dtype(s.dtype) and s.dtype == "float64":
+            out[name] = s  # already canonical: no copy of the largest columns
+        elif types.is_bool_dtype(s.dtype) or types.is_numeric_dtype(s.dtype):
             out[name] = s.astype("float64")
         elif isinstance(s.dtype, pd.CategoricalDtype) or types.is_object_dtype(s.dtype):
             out[name] = s.astype("str")
         else:
             out[name] = s
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
 
 
 def jsonable(value: Any) -> Any:
