@@ -54,7 +54,8 @@ class ModelCheckItem(pytest.Item):
 
         subject, gate = _subject(self.config)
         (instance,) = build_checks(gate, [self.check])
-        outcome = _run_one(instance, subject)
+        with subject.few_threads(gate.threads):
+            outcome = _run_one(instance, subject)
         if outcome.skipped:
             pytest.skip(outcome.checks[0].message)
         failed = [c for c in outcome.checks if c.blocks]

@@ -37,7 +37,7 @@ def run(model: Any, data: pd.DataFrame, config: TestGate | dict[str, Any] | None
     instances = build_checks(gate, checks if checks is not None else gate.checks)
     subject = build_subject(loaded, data, reference=reference, target=target,
                             protected=protected or [], seed=seed)
-    return run_checks(subject, instances, progress)
+    return run_checks(subject, instances, progress, gate.threads)
 
 
 def as_loaded(model: Any) -> LoadedModel:
@@ -75,7 +75,7 @@ def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
 
     from mlgate.modeltests.checks import MODEL_CHECKS
 
-    names = list(MODEL_CHECKS) if not names else names
+    names = names or list(MODEL_CHECKS)
     unknown = [n for n in names if n not in MODEL_CHECKS]
     if unknown:
         raise ConfigError(f"gates -> test -> checks: unknown check(s) {unknown}; "
@@ -96,7 +96,7 @@ def _explain(prefix: str, exc: Any) -> str:
     lines = []
     for err in exc.errors():
         path = " -> ".join([prefix, *(str(p) for p in err["loc"])])
-        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         lines.append(f"  {path}: {what} (got {err.get('input')!r})")
     return f"the model test config is invalid ({len(lines)} problem(s))\n" + "\n".join(lines)
 
@@ -150,8 +150,17 @@ def _classes(loaded: LoadedModel, y: pd.Series) -> np.ndarray:
     return classes
 
 
-def run_checks(subject: Subject, checks: list[ModelCheck], progress: Progress | None = None) -> Report:
-    """Run each check; a check that raises is reported as failed with the error, not re-raised."""
+def run_checks(subject: Subject, checks: list[ModelCheck], progress: Progress | None = None,
+               threads: int | None = 1) -> Report:
+    """Run each check under a native thread limit; a check that raises is reported as
+    failed with the error, not re-raised."""
+    if threads:
+        subject.notes.append(f"checks ran with {threads} native thread(s) (gates.test.threads)")
+    with subject.few_threads(threads):
+        return _run_checks(subject, checks, progress)
+
+
+def _run_checks(subject: Subject, checks: list[ModelCheck], progress: Progress | None) -> Report:
     progress = progress or (lambda note, fraction: None)
     report = Report(stage="test")
     families: dict[str, str] = {}

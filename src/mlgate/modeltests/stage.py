@@ -27,7 +27,7 @@ def run_test(ctx: StageContext) -> Report:
     subject = build_subject(loaded, data.test, reference=data.train, target=data.target,
                             protected=list(config.data.protected), seed=seed,
                             fit_rows=_fit_rows(loaded.info, data.train, data.target, seed))
-    return run_checks(subject, checks, ctx.progress)
+    return run_checks(subject, checks, ctx.progress, config.gates.test.threads)
 
 
 def _fit_rows(info: dict[str, Any], train: pd.DataFrame, target: str, seed: int) -> pd.DataFrame | None:

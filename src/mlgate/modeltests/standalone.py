@@ -65,7 +65,7 @@ def run_request(req: TestRequest, cfg: Config | None, progress: Progress | None 
     seed = loaded.info.get("seed", cfg.seed if cfg else None)
     subject = build_subject(loaded, data, reference=reference, target=target, protected=protected,
                             seed=None if seed is None else int(seed), fit_rows=fit_rows)
-    return run_checks(subject, checks, progress)
+    return run_checks(subject, checks, progress, gate.threads)
 
 
 def _model_spec(model: str | None, cfg: Config | None) -> tuple[str, bool]:

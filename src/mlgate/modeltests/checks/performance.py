@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mlgate.modeltests import metrics as M
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
@@ -23,6 +23,15 @@ class Performance(ModelCheck):
     name: ClassVar[str] = "performance"
     thresholds: dict[str, float] | None = Field(None, description="metric -> minimum (maximum for "
                                                 "log_loss, rmse, mae); None: the seed's defaults")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        unknown = sorted(set(value or {}) - set(M.CLASSIFICATION_METRICS) - set(M.REGRESSION_METRICS))
+        if unknown:
+            known = ", ".join(M.CLASSIFICATION_METRICS + M.REGRESSION_METRICS)
+            raise ValueError(f"unknown metric(s) {unknown} (known: {known})")
+        return value
 
     def run(self, subject: Subject) -> Outcome:
         values = M.compute(subject.task, subject.y, subject.predict(), subject.proba(), subject.classes)

@@ -1,0 +1,197 @@
+"""Conformance over MODEL_CHECKS and the behaviour of each check on crafted models."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+from modeltests_support import FAST
+
+import mlgate.modeltests.checks as checks_pkg
+from mlgate.errors import ConfigError
+from mlgate.modeltests import MODEL_CHECKS, run
+from mlgate.modeltests.base import ModelCheck
+
+EXPECTED = ["performance", "consistency", "robustness", "feature_importance", "data_distribution",
+            "fairness", "inference", "interpretability", "edge_cases", "reproducibility"]
+
+
+def test_table_has_the_ten_stable_names_in_the_seed_order() -> None:
+    assert list(MODEL_CHECKS) == EXPECTED
+
+
+def test_every_check_class_is_in_the_table() -> None:
+    import pkgutil
+    from importlib import import_module
+
+    found = set()
+    for info in pkgutil.iter_modules(checks_pkg.__path__):
+        module = import_module(f"{checks_pkg.__name__}.{info.name}")
+        found |= {obj for _, obj in inspect.getmembers(module, inspect.isclass)
+                  if issubclass(obj, ModelCheck) and obj is not ModelCheck}
+    assert found == set(MODEL_CHECKS.values())
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_check_conformance(name: str, any_case) -> None:  # type: ignore[no-untyped-def]
+    """Every check: defaults valid, unknown keys rejected, runs on each task, rows named after it."""
+    cls = MODEL_CHECKS[name]
+    assert cls.name == name and cls.__doc__
+    cls()  # every key has a default
+    with pytest.raises(ConfigError, match=f"gates -> test -> {name}.*no_such_key"):
+        run(any_case.model, any_case.test, {name: {"no_such_key": 1}}, checks=[name])
+    config = {name: FAST.get(name, {})} if name != "performance" else {}
+    report = run(any_case.model, any_case.test, config, reference=any_case.train,
+                 protected=["group"] if "group" in any_case.test else ["gender"], checks=[name])
+    assert report.checks and all(c.name == name for c in report.checks)
+    assert all(c.message for c in report.checks)
+    assert report.extras["families"][name] in ("passed", "failed", "skipped")
+    assert not any("could not complete" in c.message for c in report.checks), report.checks
+
+
+def test_performance_defaults_are_the_seeds_and_config_replaces_them(binary_case) -> None:  # type: ignore[no-untyped-def]
+    default = run(binary_case.model, binary_case.test, checks=["performance"])
+    assert default.checks[0].expected == {"accuracy": 0.85, "precision": 0.8, "recall": 0.8, "f1": 0.8}
+    custom = run(binary_case.model, binary_case.test, {"performance": {"roc_auc": 0.6, "log_loss": 0.9}},
+                 checks=["performance"])
+    assert custom.checks[0].passed, custom.checks[0].message
+    failing = run(binary_case.model, binary_case.test, {"performance": {"log_loss": 0.01}},
+                  checks=["performance"])
+    assert "log_loss" in failing.checks[0].message and "above the maximum 0.01" in failing.checks[0].message
+    with pytest.raises(ConfigError, match="unknown metric"):
+        run(binary_case.model, binary_case.test, {"performance": {"rmse": 1.0}}, checks=["performance"])
+
+
+def test_robustness_reports_a_curve_and_fails_a_fragile_model(regression_case) -> None:  # type: ignore[no-untyped-def]
+    ok = run(regression_case.model, regression_case.test, {"robustness": {"n_rows": 300}},
+             checks=["robustness"])
+    curve = ok.extras["details"]["robustness"]["curve"]
+    assert [p["level"] for p in curve] == [0.01, 0.05, 0.1, 0.2]
+    assert curve[-1]["drop"] > curve[0]["drop"]  # more noise, larger drop
+    strict = run(regression_case.model, regression_case.test,
+                 {"robustness": {"n_rows": 300, "max_drop": 0.0001}}, checks=["robustness"])
+    assert not strict.passed and "drops by" in strict.checks[0].message
+
+
+def test_feature_importance_resamples_and_flags_a_dominant_feature(multiclass_case) -> None:  # type: ignore[no-untyped-def]
+    report = run(multiclass_case.model, multiclass_case.test,
+                 {"feature_importance": {"n_bootstrap": 4, "n_rows": 300, "max_single_share": 0.3}},
+                 checks=["feature_importance"])
+    details = report.extras["details"]["feature_importance"]
+    top = details["importances"][0]
+    assert top["feature"] == "x1" and top["std"] > 0  # resamples differ, so the std is real
+    assert not report.passed and "'x1' carries" in report.checks[0].message
+
+
+def test_data_distribution_flags_a_shifted_column(binary_case) -> None:  # type: ignore[no-untyped-def]
+    shifted = binary_case.test.copy()
+    shifted["monthly_charges"] = shifted["monthly_charges"] + 30
+    report = run(binary_case.model, shifted, reference=binary_case.train, checks=["data_distribution"])
+    assert not report.passed and "'monthly_charges': KS distance" in report.checks[0].message
+    same = run(binary_case.model, binary_case.test, reference=binary_case.train,
+               checks=["data_distribution"])
+    assert same.passed, same.checks[0].message
+
+
+class _NanCrasher:
+    """A classifier whose predict raises on any missing value, as some hand-made models do."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def _guard(self, X: pd.DataFrame) -> None:
+        if X.isna().to_numpy().any():
+            raise RuntimeError("cannot handle NaN")
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        self._guard(X)
+        return self.inner.predict(X)  # type: ignore[attr-defined, no-any-return]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        self._guard(X)
+        return self.inner.predict_proba(X)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_edge_cases_report_a_model_that_crashes_on_nan(binary_case) -> None:  # type: ignore[no-untyped-def]
+    test = binary_case.test.dropna()
+    report = run(_NanCrasher(binary_case.model), test, reference=binary_case.train,
+                 checks=["edge_cases"])
+    (row,) = report.checks
+    assert not row.passed
+    assert "nan[satisfaction_score]: rejected (RuntimeError: cannot handle NaN)" in row.message
+    cases = {c["case"]: c for c in report.extras["details"]["edge_cases"]["cases"]}
+    assert cases["nan[gender]"]["outcome"] == "rejected"  # reported, but gender never had NaN
+    assert cases["single_row"]["outcome"] == "ok"
+    healthy = run(binary_case.model, test, reference=binary_case.train, checks=["edge_cases"])
+    assert healthy.passed, healthy.checks[0].message
+
+
+class _WrongShape:
+    """Returns one prediction too many: an invalid output, not an error."""
+
+    classes_ = np.array([0, 1])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(X) + 1, dtype=int)
+
+
+def test_edge_cases_flag_invalid_outputs(binary_case) -> None:  # type: ignore[no-untyped-def]
+    report = run(_WrongShape(), binary_case.test, checks=["edge_cases"])
+    assert not report.passed and "invalid (2 predictions for 1 rows)" in report.checks[0].message
+
+
+class _Flaky:
+    """A classifier whose probabilities change from call to call."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.rng.random(len(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+
+def test_consistency_fails_a_nondeterministic_model(binary_case) -> None:  # type: ignore[no-untyped-def]
+    report = run(_Flaky(), binary_case.test, {"consistency": {"n_rows": 100, "single_rows": 5}},
+                 checks=["consistency"])
+    assert not report.passed and "max repeat difference" in report.checks[0].message
+
+
+def test_reproducibility_retrains_and_catches_an_unseeded_model(binary_case) -> None:  # type: ignore[no-untyped-def]
+    from modeltests_support import pipeline_for as _pipeline
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = binary_case.train.drop(columns=["target"]), binary_case.train["target"]
+    seeded = _pipeline(RandomForestClassifier(n_estimators=10, random_state=1)).fit(X, y)
+    ok = run(seeded, binary_case.test, reference=binary_case.train, checks=["reproducibility"])
+    assert ok.passed, ok.checks[0].message
+    unseeded = _pipeline(RandomForestClassifier(n_estimators=10)).fit(X, y)
+    bad = run(unseeded, binary_case.test, reference=binary_case.train, checks=["reproducibility"])
+    assert not bad.passed and "model__random_state" in bad.checks[0].message
+    skipped = run(seeded, binary_case.test, checks=["reproducibility"])
+    assert skipped.extras["families"]["reproducibility"] == "skipped"
+
+
+def test_interpretability_rejects_a_forbidden_top_feature(multiclass_case) -> None:  # type: ignore[no-untyped-def]
+    report = run(multiclass_case.model, multiclass_case.test,
+                 {"interpretability": {"method": "permutation", "forbidden_top_features": ["x1"],
+                                       "top_k": 2}}, checks=["interpretability"])
+    assert not report.passed and "forbidden feature(s) ['x1']" in report.checks[0].message
+
+
+def test_inference_measures_latency_and_throughput(binary_case) -> None:  # type: ignore[no-untyped-def]
+    report = run(binary_case.model, binary_case.test, {"inference": FAST["inference"]},
+                 checks=["inference"])
+    m = report.metrics
+    assert 0 < m["latency_p50_ms"] <= m["latency_p95_ms"] <= m["latency_p99_ms"]
+    assert m["throughput_rows_per_s"] > 0 and m["model_mb"] > 0
+    assert any(f.title == "Single-row latency" for f in report.figures)
