@@ -15,6 +15,7 @@ from mlgate.cli.app import app, state
 _COMMAND_MODULES = (
     "mlgate.cli.project",   # init, run, status
     "mlgate.cli.demo",      # demo
+    "mlgate.cli.serve",     # serve, smoke, keys
     "mlgate.cli.validate",  # validate
     "mlgate.cli.train",     # train, tune
     "mlgate.cli.ci",        # ci

@@ -1,0 +1,77 @@
+"""``mlgate serve``, ``mlgate smoke`` and ``mlgate keys create``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlgate.cli._common import ConfigOpt, OutputOpt, console, maybe_load
+from mlgate.cli.app import app
+
+keys_app = typer.Typer(help="Manage the API keys of `mlgate serve`.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option("--model", "-m", help="An MLflow model folder, a "
+                                       "models:/NAME@ALIAS URI, or a .joblib/.pkl file.")],
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes [default: 1].")] = None,
+    api_keys_file: Annotated[Path | None, typer.Option(help="File of SHA-256 key hashes "
+                                                       "(see `mlgate keys create`).")] = None,
+    insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without API keys.")] = False,
+    model_version: Annotated[str | None, typer.Option(help="Version to report for a model folder.")] = None,
+    prediction_log: Annotated[Path | None, typer.Option(help="Folder of the prediction log "
+                                                        "[default: .mlgate/predictions].")] = None,
+    no_prediction_log: Annotated[bool, typer.Option(help="Do not log predictions.")] = False,
+    access_log: Annotated[bool, typer.Option(help="JSON access log on stderr.")] = True,
+) -> int:
+    """Serve a model over HTTP: /predict, /invocations, /model-info, /metrics, /health, /ready."""
+    from mlgate.serve.runner import ServeOptions, limit_model_threads
+    from mlgate.serve.runner import serve as run_server
+
+    limit_model_threads()  # before anything imports scikit-learn's OpenMP runtime
+    options = ServeOptions(model=model, host=host, port=port, workers=workers,
+                           api_keys_file=api_keys_file, insecure=insecure,
+                           model_version=model_version, prediction_log=prediction_log,
+                           no_prediction_log=no_prediction_log, access_log=access_log)
+    return run_server(options, maybe_load(config))
+
+
+@app.command()
+def smoke(
+    url: Annotated[str, typer.Option("--url", help="Base URL of the server.")],
+    api_key: Annotated[str | None, typer.Option(envvar="MLGATE_API_KEY",
+                                                help="API key for /predict.")] = None,
+    expect_version: Annotated[str | None, typer.Option(help="Registry version that must be served.")] = None,
+    requests: Annotated[int, typer.Option(min=1, help="Requests for the latency check.")] = 50,
+    max_p95_ms: Annotated[float, typer.Option(help="Latency budget for p95.")] = 500.0,
+    output: OutputOpt = None,
+) -> int:
+    """Run the deployment test suite against a running server; exit 1 on any failure."""
+    from mlgate.cli._common import finish
+    from mlgate.smoke import run_smoke
+
+    report = run_smoke(url, api_key=api_key, expect_version=expect_version, n_requests=requests,
+                       max_p95_ms=max_p95_ms)
+    return finish(report, output or Path(".mlgate/smoke"))
+
+
+@keys_app.command("create")
+def keys_create(
+    file: Annotated[Path, typer.Option("--file", "-f", help="Keys file to append the hash to.")] = Path(
+        ".mlgate/api-keys"),
+    label: Annotated[str, typer.Option(help="A note stored beside the hash.")] = "",
+) -> int:
+    """Create an API key: print it once, store only its SHA-256 hash."""
+    from mlgate.serve.auth import add_key
+
+    key = add_key(file, label)
+    console.print(f"New API key (shown once, store it now): [bold]{key}[/]")
+    console.print(f"Its hash was appended to {file}; serve with --api-keys-file {file}")
+    return 0

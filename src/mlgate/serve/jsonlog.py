@@ -1,0 +1,131 @@
+"""Background JSON-lines writers: access log and prediction log, never blocking a request.
+
+A request only appends a dict to a queue; a daemon thread serializes and writes. The
+prediction log rotates by size (``predictions.<pid>.jsonl`` -> ``.1`` ... ``.N``), one file
+set per worker process so workers never interleave lines; ``read_prediction_log`` reads
+them all back for ``mlgate monitor``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+_STOP = object()
+
+
+class JsonLineWriter:
+    """Write dicts as JSON lines from a background thread; ``put`` never blocks on I/O."""
+
+    def __init__(self, sink: IO[str] | None = None, *, folder: Path | None = None,
+                 stem: str = "predictions", max_bytes: int = 50_000_000, backups: int = 5,
+                 max_queue: int = 100_000,
+                 expand: Callable[[Any], Iterable[dict[str, Any]]] | None = None) -> None:
+        self._sink = sink
+        # Turning a batch into per-row records happens here, off the request path.
+        self._expand = expand
+        self._folder = folder
+        self._path = folder / f"{stem}.{os.getpid()}.jsonl" if folder else None
+        self._max_bytes = max_bytes
+        self._backups = backups
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name=f"mlgate-{stem}-log", daemon=True)
+        self._file: IO[str] | None = None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def put(self, record: Any) -> None:
+        """Queue a record; when the writer falls behind, count it as dropped instead of waiting."""
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued and stop the thread."""
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch = [item]
+            while True:  # drain what is there to write it in one call
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(b is _STOP for b in batch)
+            try:
+                self._write([line for b in batch if b is not _STOP for line in self._lines(b)])
+            except (OSError, ValueError) as exc:  # a full disk must not kill the server
+                print(f"mlgate: cannot write log: {exc}", file=sys.stderr)
+            if stop:
+                if self._file:
+                    self._file.close()
+                return
+
+    def _lines(self, item: Any) -> list[str]:
+        records = self._expand(item) if self._expand else [item]
+        return [json.dumps(r, default=str, allow_nan=False) + "\n" for r in records]
+
+    def _write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self._path is None:
+            sink = self._sink or sys.stderr
+            sink.write("".join(lines))
+            sink.flush()
+            return
+        if self._file is None:
+            self._file = self._path.open("a", encoding="utf-8")
+        size = self._file.tell()
+        for line in lines:  # rotate between lines, so no file grows far past the limit
+            if size >= self._max_bytes:
+                self._rotate()
+                size = 0
+            self._file.write(line)
+            size += len(line.encode("utf-8")) if not line.isascii() else len(line)
+        self._file.flush()
+
+    def _rotate(self) -> None:
+        assert self._file is not None and self._path is not None
+        self._file.flush()
+        self._file.close()
+        for i in range(self._backups - 1, 0, -1):
+            older = self._path.with_name(f"{self._path.name}.{i}")
+            if older.exists():
+                os.replace(older, self._path.with_name(f"{self._path.name}.{i + 1}"))
+        os.replace(self._path, self._path.with_name(f"{self._path.name}.1"))
+        self._file = self._path.open("a", encoding="utf-8")
+
+
+def read_prediction_log(folder: Path) -> list[dict[str, Any]]:
+    """Every record in a prediction-log folder (all workers, rotated files included), by time."""
+    records: list[dict[str, Any]] = []
+    for file in sorted(folder.glob("predictions.*.jsonl*")):
+        with file.open(encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if line:
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError:
+                        continue  # a line cut by a crash; the rest of the file is good
+    records.sort(key=lambda r: str(r.get("time", "")))
+    return records

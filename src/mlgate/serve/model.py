@@ -1,0 +1,239 @@
+"""The model as the server sees it: estimator, input schema, example row, and batch predict."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlgate.errors import ModelLoadError
+from mlgate.serve.loading import load_estimator
+from mlgate.serve.schema import Feature, InputSchema, kind_of_dtype
+
+
+@dataclass
+class Predictions:
+    """Outputs for a batch of rows: labels, plus class probabilities for classifiers."""
+
+    labels: list[Any]
+    probabilities: list[list[float]] | None = None
+
+
+@dataclass
+class ServedModel:
+    """A loaded model with what the server needs to validate input and answer /model-info."""
+
+    estimator: Any
+    info: dict[str, Any]
+    schema: InputSchema
+    version: str
+    source: str
+    path: str
+    example: dict[str, Any] = field(default_factory=dict)
+    classes: list[Any] | None = None
+    frame_input: bool = True
+
+    @classmethod
+    def load(cls, path: str | Path, *, version: str, source: str | None = None) -> ServedModel:
+        """Load a model folder or pickle without MLflow, infer its schema and probe nullability."""
+        folder = Path(path)
+        estimator, info = load_estimator(folder)
+        if not hasattr(estimator, "predict"):
+            raise ModelLoadError(f"{folder} holds a {type(estimator).__name__}, which has no predict()")
+        schema, frame_input = _schema(estimator, info, folder)
+        classes = getattr(estimator, "classes_", None)
+        model = cls(estimator=estimator, info=info, schema=schema, version=version,
+                    source=source or str(folder), path=str(folder),
+                    classes=[_plain(c) for c in classes] if classes is not None else None,
+                    frame_input=frame_input)
+        rows = _example_rows(folder, info, schema)
+        model.schema = schema.with_nullable(model._nullable(rows[0] if rows else None))
+        model.example = model._pick_example(rows)
+        return model
+
+    @property
+    def task(self) -> str:
+        task = self.info.get("task")
+        if task:
+            return str(task)
+        if self.classes is None:
+            return "regression"
+        return "binary" if len(self.classes) == 2 else "multiclass"
+
+    def predict(self, columns: dict[str, np.ndarray]) -> Predictions:
+        """Predict a batch given as validated column arrays (see ``InputSchema.columns``)."""
+        X = self._frame(columns)
+        if self.classes is not None and hasattr(self.estimator, "predict_proba"):
+            proba = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+            # argmax of the probabilities is what predict() returns for sklearn classifiers,
+            # and it saves a second pass through the pipeline.
+            labels = [self.classes[i] for i in proba.argmax(axis=1)]
+            if not np.isfinite(proba).all():
+                raise ValueError("the model returned non-finite probabilities")
+            return Predictions(labels, proba.round(6).tolist())
+        out = np.asarray(self.estimator.predict(X))
+        labels = [_plain(v) for v in out.tolist()]
+        if out.dtype.kind == "f" and not np.isfinite(out).all():
+            raise ValueError("the model returned a non-finite prediction")
+        return Predictions(labels)
+
+    def _frame(self, columns: dict[str, np.ndarray]) -> Any:
+        if not self.frame_input:
+            return np.column_stack([columns[n] for n in self.schema.names])
+        import pandas as pd
+
+        return pd.DataFrame(columns, copy=False)
+
+    def describe(self) -> dict[str, Any]:
+        """The body of ``GET /model-info``."""
+        info = self.info
+        return {
+            "name": info.get("name") or Path(self.path).name,
+            "version": self.version,
+            "model_type": info.get("model_type") or type(_final_step(self.estimator)).__name__,
+            "task": self.task,
+            "features": self.schema.names,
+            "feature_types": {f.name: f.kind for f in self.schema.features},
+            "nullable": [f.name for f in self.schema.features if f.nullable],
+            "classes": self.classes,
+            "metrics": info.get("metrics", {}),
+            "git_commit": info.get("git_commit"),
+            "trained_at": info.get("trained_at"),
+            "source": self.source,
+            "input_example": self.example,
+        }
+
+    # -- start-up probes ------------------------------------------------------------
+
+    def _try(self, row: dict[str, Any]) -> bool:
+        try:
+            cols = self.schema.columns([row], "probe", False, 1)
+            out = self.predict(cols)
+            return all(_finite(v) for v in out.labels)
+        except Exception:  # any failure means the model cannot take this input
+            return False
+
+    def _nullable(self, example: dict[str, Any] | None) -> set[str]:
+        """Features that accept null: from ``mlgate.json`` ``nullable`` when given, else probed.
+
+        The probe sets one numeric feature of a working example row to missing and keeps it
+        nullable when the model still predicts (an imputer or native missing-value support);
+        columns the MLflow signature marks optional are nullable too.
+        """
+        declared = self.info.get("nullable")
+        if isinstance(declared, list):
+            return {str(n) for n in declared}
+        optional = {s["name"] for s in _signature_inputs(Path(self.path))
+                    if s.get("required") is False and "name" in s}
+        if example is None:
+            return optional
+        open_schema = self.schema.with_nullable(set(self.schema.names))
+        strict, self.schema = self.schema, open_schema
+        try:
+            if not self._try(example):
+                return optional
+            # A string column taking None usually means "unknown category" (a one-hot encoder
+            # ignoring unknowns), not "trained with missing values": only numbers are probed.
+            probed = {f.name for f in strict.features if f.kind in ("number", "integer", "boolean")
+                      and self._try({**example, f.name: None})}
+            return probed | optional
+        finally:
+            self.schema = strict
+
+    def _pick_example(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        for row in rows:
+            if self._try(row):
+                return row
+        return {}
+
+
+def _schema(estimator: Any, info: dict[str, Any], folder: Path) -> tuple[InputSchema, bool]:
+    names = info.get("features")
+    dtypes: dict[str, str] = dict(info.get("dtypes") or {})
+    if not names:
+        signature = _signature_inputs(folder)
+        names = [s["name"] for s in signature if "name" in s]
+        dtypes = {s["name"]: str(s.get("type", "")) for s in signature if "name" in s}
+    frame_input = True
+    if not names:
+        fitted = getattr(estimator, "feature_names_in_", None)
+        if fitted is not None:
+            names = [str(n) for n in fitted]
+        else:
+            n = getattr(estimator, "n_features_in_", None)
+            if n is None:
+                raise ModelLoadError(f"{folder}: cannot tell which features the model takes; save it "
+                                     "with mlgate.json 'features' or an MLflow signature")
+            names, frame_input = [f"x{i}" for i in range(int(n))], False
+    features = [Feature(str(n), kind_of_dtype(dtypes.get(str(n), "")) if dtypes else "any")
+                for n in names]
+    # A model fitted on a plain array warns on every call given a DataFrame: give it an array.
+    frame_input = frame_input and hasattr(estimator, "feature_names_in_")
+    return InputSchema(features), frame_input
+
+
+def _signature_inputs(folder: Path) -> list[dict[str, Any]]:
+    mlmodel = folder / "MLmodel"
+    if not folder.is_dir() or not mlmodel.exists():
+        return []
+    import yaml
+
+    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+    inputs = (spec.get("signature") or {}).get("inputs")
+    try:
+        parsed = json.loads(inputs) if isinstance(inputs, str) else []
+    except ValueError:
+        return []
+    return [p for p in parsed if isinstance(p, dict)]
+
+
+def _example_rows(folder: Path, info: dict[str, Any], schema: InputSchema) -> list[dict[str, Any]]:
+    """Rows from the model's saved input example (MLflow's ``input_example.json``)."""
+    rows: list[dict[str, Any]] = []
+    file = folder / "input_example.json" if folder.is_dir() else None
+    if file is not None and file.exists():
+        try:
+            ex = json.loads(file.read_text(encoding="utf-8"))
+        except ValueError:
+            ex = {}
+        if isinstance(ex, dict) and isinstance(ex.get("data"), list):
+            cols = ex.get("columns") or schema.names
+            rows = [dict(zip(cols, r, strict=False)) for r in ex["data"] if isinstance(r, list)]
+        elif isinstance(ex, list):
+            rows = [r for r in ex if isinstance(r, dict)]
+    if isinstance(info.get("input_example"), dict):
+        rows.insert(0, info["input_example"])
+    clean = []
+    for row in rows:
+        if set(schema.names) <= set(row):
+            clean.append({n: _json_value(row[n]) for n in schema.names})
+    # rows without missing values first: they make the best example for a client
+    clean.sort(key=lambda r: sum(v is None for v in r.values()))
+    if not clean:
+        zero = {"number": 0.0, "integer": 0, "boolean": False, "string": "", "any": 0}
+        clean = [{f.name: zero[f.kind] for f in schema.features}]
+    return clean
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the matching Python value, for JSON."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _finite(value: Any) -> bool:
+    return not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _final_step(estimator: Any) -> Any:
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator

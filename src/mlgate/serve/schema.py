@@ -1,0 +1,295 @@
+"""Request bodies to validated feature columns, checked against the model's signature.
+
+Every rejection is an ``InputError`` naming the field (``features.age``, ``records[3].age``)
+so a client can fix its request; nothing a client sends reaches the model unchecked.
+
+JSON is parsed with hooks that turn ``NaN``, ``Infinity``, numbers beyond float range and
+integers too long to parse into a ``NonFinite`` marker instead of failing the whole parse,
+so the validator can name the field that held them (DESIGN: 422 naming the field).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+Kind = Literal["number", "integer", "boolean", "string", "any"]
+_MAX_FLOAT = 1.7976931348623157e308
+_INT64 = 2**63
+
+
+class InputError(Exception):
+    """A request the server refuses: HTTP ``status``, the offending ``field`` and why."""
+
+    def __init__(self, status: int, message: str, field: str | None = None, reason: str = "invalid_input") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.reason = reason
+
+
+class NonFinite:
+    """Stands in for a JSON number that is not a finite float (NaN, Infinity, 1e400)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _parse_float(text: str) -> float | NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(text[:40])
+
+
+def _parse_int(text: str) -> int | NonFinite:
+    try:
+        return int(text)
+    except ValueError:  # longer than Python's int-parsing digit limit
+        return NonFinite(text[:20] + "...")
+
+
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int,
+                            parse_constant=NonFinite)
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body; malformed JSON (or not UTF-8) is a 400."""
+    try:
+        text = body.decode("utf-8")
+        return _DECODER.decode(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}",
+                         reason="malformed_json") from exc
+    except ValueError as exc:
+        raise InputError(400, f"body is not valid JSON: {exc}", reason="malformed_json") from exc
+    except RecursionError as exc:
+        raise InputError(400, "body is not valid JSON: nested too deeply",
+                         reason="malformed_json") from exc
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column: its name, the kind of JSON value it takes, and whether null is allowed."""
+
+    name: str
+    kind: Kind
+    nullable: bool = False
+
+
+_KIND_WORDS = {"number": "a number", "integer": "an integer", "boolean": "true or false",
+               "string": "a string", "any": "a number, string or boolean"}
+
+
+def kind_of_dtype(dtype: str) -> Kind:
+    """Map a pandas dtype name (``int64``, ``float64``, ``bool``, ``str``) or an MLflow
+    signature type (``long``, ``double``, ``boolean``, ``string``) to a JSON value kind."""
+    d = dtype.lower()
+    if d.startswith(("int", "uint", "long")):
+        return "integer"
+    if d.startswith(("float", "double")):
+        return "number"
+    if d in ("bool", "boolean"):
+        return "boolean"
+    if d in ("str", "string", "object", "category"):
+        return "string"
+    return "any"
+
+
+class InputSchema:
+    """The features a model takes, in training order, and how to turn rows into columns."""
+
+    def __init__(self, features: list[Feature]) -> None:
+        self.features = features
+        self.names = [f.name for f in features]
+        self.index = {f.name: i for i, f in enumerate(features)}
+
+    def with_nullable(self, names: set[str]) -> InputSchema:
+        """A copy in which the named features accept null."""
+        return InputSchema([Feature(f.name, f.kind, f.name in names) for f in self.features])
+
+    # -- request shapes -------------------------------------------------------------
+
+    def rows_from_predict(self, body: Any) -> tuple[list[Any], bool, str]:
+        """Rows of a ``/predict`` body, whether it was a batch, and the field name used.
+
+        ``{"features": [...]}`` (training order) or ``{"features": {name: value}}`` is one
+        row; ``{"instances": [[...], ...]}``, ``{"records": [{...}, ...]}`` or a list of
+        rows under ``features`` is a batch.
+        """
+        if not isinstance(body, dict):
+            raise InputError(422, "body must be a JSON object with 'features', 'instances' or "
+                             f"'records', got {_json_type(body)}", field="(body)")
+        keys = [k for k in ("features", "instances", "records") if k in body]
+        if len(keys) != 1:
+            found = ", ".join(map(repr, body)) or "none"
+            raise InputError(422, "body must have exactly one of 'features', 'instances' or "
+                             f"'records' (keys found: {found})", field="(body)")
+        key = keys[0]
+        value = body[key]
+        if key == "features" and isinstance(value, list) and value and all(
+                isinstance(v, list | dict) for v in value):
+            return value, True, key
+        if key == "features":
+            return [value], False, key
+        if not isinstance(value, list):
+            raise InputError(422, f"{key} must be a list of rows, got {_json_type(value)}", field=key)
+        return value, True, key
+
+    def columns(self, rows: list[Any], field: str, batch: bool, max_rows: int) -> dict[str, np.ndarray]:
+        """Validate rows (lists in training order or objects by name) into typed column arrays."""
+        if not rows:
+            raise InputError(422, f"{field} holds no rows", field=field)
+        if len(rows) > max_rows:
+            raise InputError(422, f"{field} holds {len(rows)} rows; the limit is {max_rows} per request",
+                             field=field)
+        n = len(self.features)
+        values: list[list[Any]] = [[None] * len(rows) for _ in range(n)]
+        for r, row in enumerate(rows):
+            where = f"{field}[{r}]" if batch else field
+            if isinstance(row, list):
+                if len(row) != n:
+                    raise InputError(422, f"{where}: expected {n} values in training column order "
+                                     f"({', '.join(self.names)}), got {len(row)}", field=where)
+                for i, value in enumerate(row):
+                    values[i][r] = self._check(self.features[i], value, where)
+            elif isinstance(row, dict):
+                for name in row:
+                    if name not in self.index:
+                        raise InputError(422, f"{where}.{name}: unknown feature; the model takes "
+                                         f"{', '.join(self.names)}", field=f"{where}.{name}")
+                for i, feature in enumerate(self.features):
+                    if feature.name not in row:
+                        raise InputError(422, f"{where}.{feature.name}: missing feature "
+                                         f"(expected {_KIND_WORDS[feature.kind]})",
+                                         field=f"{where}.{feature.name}")
+                    values[i][r] = self._check(feature, row[feature.name], where)
+            else:
+                raise InputError(422, f"{where} must be a list of {n} values or an object of "
+                                 f"features, got {_json_type(row)}", field=where)
+        return {f.name: _as_array(f, v) for f, v in zip(self.features, values, strict=True)}
+
+    def _check(self, feature: Feature, value: Any, where: str) -> Any:
+        # A list row names its field by position too, so the client can find it.
+        name = f"{where}.{feature.name}"
+        if value is None:
+            if feature.nullable:
+                return None
+            raise InputError(422, f"{name}: null is not allowed (the model was not trained with "
+                             "missing values here)", field=name)
+        if isinstance(value, NonFinite):
+            raise InputError(422, f"{name}: {value.text} is not allowed; send a finite number "
+                             f"{'or null ' if feature.nullable else ''}instead", field=name)
+        kind = feature.kind
+        ok: bool
+        if kind == "number":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if ok and abs(value) > _MAX_FLOAT:
+                raise InputError(422, f"{name}: {str(value)[:20]}... is outside float range", field=name)
+        elif kind == "integer":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if not ok and isinstance(value, float) and value.is_integer():
+                value, ok = int(value), True
+            if ok and abs(value) >= _INT64:
+                raise InputError(422, f"{name}: {str(value)[:20]}... is outside the 64-bit integer range",
+                                 field=name)
+        elif kind == "boolean":
+            ok = isinstance(value, bool) or (type(value) is int and value in (0, 1))
+            value = bool(value) if ok else value
+        elif kind == "string":
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, str | int | float) and not (
+                isinstance(value, float) and not math.isfinite(value))
+        if not ok:
+            raise InputError(422, f"{name}: expected {_KIND_WORDS[kind]}, got {_json_type(value)} "
+                             f"{_short(value)}", field=name)
+        return value
+
+    # -- MLflow scoring protocol ----------------------------------------------------
+
+    def rows_from_invocations(self, body: Any) -> tuple[list[Any], str]:
+        """Rows of an MLflow ``/invocations`` body (dataframe_split, dataframe_records,
+        instances or inputs)."""
+        if not isinstance(body, dict):
+            raise InputError(400, "body must be a JSON object with one of dataframe_split, "
+                             f"dataframe_records, instances, inputs; got {_json_type(body)}", field="(body)")
+        keys = [k for k in ("dataframe_split", "dataframe_records", "instances", "inputs") if k in body]
+        extra = set(body) - set(keys) - {"params"}
+        if len(keys) != 1 or extra:
+            raise InputError(400, "body must hold exactly one of dataframe_split, dataframe_records, "
+                             f"instances, inputs (keys found: {', '.join(map(repr, body)) or 'none'})",
+                             field="(body)")
+        key = keys[0]
+        value = body[key]
+        if key == "dataframe_split":
+            if not isinstance(value, dict) or not isinstance(value.get("data"), list):
+                raise InputError(400, "dataframe_split needs {'columns': [...], 'data': [[...], ...]}",
+                                 field=key)
+            columns = value.get("columns")
+            if columns is None:
+                return value["data"], f"{key}.data"
+            if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                raise InputError(400, "dataframe_split.columns must be a list of column names",
+                                 field=f"{key}.columns")
+            rows = []
+            for r, row in enumerate(value["data"]):
+                if not isinstance(row, list) or len(row) != len(columns):
+                    raise InputError(400, f"{key}.data[{r}] must be a list of {len(columns)} values",
+                                     field=f"{key}.data[{r}]")
+                rows.append(dict(zip(columns, row, strict=True)))
+            return rows, f"{key}.data"
+        if isinstance(value, dict):  # columnar: {"age": [..], "tenure": [..]} or one record
+            lists = [v for v in value.values() if isinstance(v, list)]
+            if lists and len(lists) == len(value):
+                length = len(lists[0])
+                if any(len(v) != length for v in lists):
+                    raise InputError(400, f"{key}: all columns must have the same length", field=key)
+                names = list(value)
+                return [{n: value[n][i] for n in names} for i in range(length)], key
+            return [value], key
+        if not isinstance(value, list):
+            raise InputError(400, f"{key} must be a list of rows, got {_json_type(value)}", field=key)
+        return value, key
+
+
+def _as_array(feature: Feature, values: list[Any]) -> np.ndarray:
+    has_null = any(v is None for v in values)
+    if feature.kind == "number" or (feature.kind == "integer" and has_null):
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if feature.kind == "integer":
+        return np.array(values, dtype=np.int64)
+    if feature.kind == "boolean" and not has_null:
+        return np.array(values, dtype=bool)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | NonFinite):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, NonFinite) else value.text
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,56 @@
+"""Everything a server worker needs, resolved once by the parent process.
+
+Workers receive it as JSON in ``MLGATE_SERVE_SETTINGS`` (uvicorn starts each worker from an
+import string, so there is no other way to hand over objects); keys are only ever hashes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SETTINGS_ENV = "MLGATE_SERVE_SETTINGS"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class ServeSettings(BaseModel):
+    """The resolved serving options of one server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: str
+    model_source: str
+    model_version: str
+    key_hashes: list[str] = Field(default_factory=list)
+    admin_key_hash: str | None = None
+    rate_limit: str = "100/minute"
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    max_batch_rows: int = Field(10_000, ge=1)
+    prediction_log: str | None = None
+    prediction_log_max_bytes: int = Field(50_000_000, gt=0)
+    access_log: bool = True
+    slot: str = "stable"
+    model_threads: int = Field(1, ge=1)
+
+    def to_env(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_env(cls) -> ServeSettings:
+        raw = os.environ.get(SETTINGS_ENV)
+        if not raw:
+            from mlgate.errors import ServeError
+
+            raise ServeError(f"{SETTINGS_ENV} is not set; start the server with `mlgate serve`")
+        return cls.model_validate_json(raw)
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach."""
+    return host in LOOPBACK or host.startswith("127.")
+
+
+def log_folder(path: str | None) -> Path | None:
+    return Path(path) if path else None

@@ -1,0 +1,33 @@
+"""The background JSON-lines writer: non-blocking, rotated, read back for monitoring."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from mlgate.serve.jsonlog import JsonLineWriter, read_prediction_log
+
+
+def test_rotation_and_read_back(tmp_path: Path) -> None:
+    writer = JsonLineWriter(folder=tmp_path, max_bytes=2000, backups=3)
+    for i in range(200):
+        writer.put({"time": f"2026-01-01T00:00:{i:03d}", "i": i})
+    writer.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 4  # the live file and three backups; the oldest were dropped
+    records = read_prediction_log(tmp_path)
+    assert records and [r["i"] for r in records] == sorted(r["i"] for r in records)
+    assert records[-1]["i"] == 199
+
+
+def test_expand_turns_one_item_into_rows() -> None:
+    sink = io.StringIO()
+    writer = JsonLineWriter(sink, expand=lambda item: [{"n": n} for n in range(item)])
+    writer.put(3)
+    writer.close()
+    assert sink.getvalue().splitlines() == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+
+
+def test_a_cut_line_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "predictions.1.jsonl").write_text('{"time": "a"}\n{"time": "b", "cut')
+    assert read_prediction_log(tmp_path) == [{"time": "a"}]

@@ -1,0 +1,129 @@
+"""Request validation: every rejection names its field; nothing unchecked reaches the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlgate.serve.schema import Feature, InputError, InputSchema, NonFinite, kind_of_dtype, parse_json
+
+SCHEMA = InputSchema([Feature("age", "integer"), Feature("charges", "number", nullable=True),
+                      Feature("plan", "string"), Feature("paperless", "boolean")])
+ROW = {"age": 30, "charges": 50.5, "plan": "basic", "paperless": True}
+
+
+def reject(rows: list, status: int = 422, field: str | None = None, batch: bool = False) -> InputError:
+    with pytest.raises(InputError) as info:
+        SCHEMA.columns(rows, "features", batch, 100)
+    assert info.value.status == status
+    if field is not None:
+        assert info.value.field == field
+        assert field in info.value.message
+    return info.value
+
+
+@pytest.mark.parametrize("text", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}', b'{"a": 1e400}',
+                                  b'{"a": ' + b"9" * 5000 + b"}"])
+def test_non_finite_numbers_parse_to_a_marker(text: bytes) -> None:
+    assert isinstance(parse_json(text)["a"], NonFinite)
+
+
+@pytest.mark.parametrize("text", [b"{", b"[1, 2", b"\xff\xfe", b"[" * 100_000, b""])
+def test_malformed_bodies_are_400(text: bytes) -> None:
+    with pytest.raises(InputError) as info:
+        parse_json(text)
+    assert info.value.status == 400
+    assert info.value.reason == "malformed_json"
+
+
+def test_valid_rows_become_typed_columns() -> None:
+    cols = SCHEMA.columns([ROW, [31, None, "pro", 0]], "records", True, 100)
+    assert cols["age"].dtype.kind == "i" and cols["age"].tolist() == [30, 31]
+    assert cols["charges"].dtype.kind == "f" and cols["charges"][1] != cols["charges"][1]
+    assert cols["plan"].tolist() == ["basic", "pro"]
+    assert cols["paperless"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize(("row", "field"), [
+    ({**ROW, "age": "30"}, "features.age"),
+    ({**ROW, "age": 30.5}, "features.age"),
+    ({**ROW, "age": True}, "features.age"),
+    ({**ROW, "age": 2**70}, "features.age"),
+    ({**ROW, "charges": "1"}, "features.charges"),
+    ({**ROW, "charges": 10**400}, "features.charges"),
+    ({**ROW, "charges": NonFinite("NaN")}, "features.charges"),
+    ({**ROW, "plan": 3}, "features.plan"),
+    ({**ROW, "plan": None}, "features.plan"),
+    ({**ROW, "paperless": "yes"}, "features.paperless"),
+    ({k: v for k, v in ROW.items() if k != "plan"}, "features.plan"),
+    ({**ROW, "colour": "red"}, "features.colour"),
+    ([30, 1.0, "basic"], "features"),
+    ("a row", "features"),
+])
+def test_bad_rows_are_422_naming_the_field(row: object, field: str) -> None:
+    reject([row], field=field)
+
+
+def test_batch_errors_name_the_row() -> None:
+    reject([ROW, {**ROW, "age": "x"}], field="features[1].age", batch=True)
+
+
+def test_null_is_accepted_only_where_the_feature_is_nullable() -> None:
+    SCHEMA.columns([{**ROW, "charges": None}], "features", False, 10)
+    reject([{**ROW, "age": None}], field="features.age")
+
+
+def test_row_limits() -> None:
+    reject([], field="features")
+    with pytest.raises(InputError, match="limit is 2"):
+        SCHEMA.columns([ROW] * 3, "records", True, 2)
+
+
+@pytest.mark.parametrize(("body", "n", "batch"), [
+    ({"features": ROW}, 1, False),
+    ({"features": list(ROW.values())}, 1, False),
+    ({"features": [ROW, ROW]}, 2, True),
+    ({"instances": [list(ROW.values())]}, 1, True),
+    ({"records": [ROW, ROW, ROW]}, 3, True),
+])
+def test_predict_body_shapes(body: dict, n: int, batch: bool) -> None:
+    rows, is_batch, field = SCHEMA.rows_from_predict(body)
+    assert (len(rows), is_batch) == (n, batch)
+    assert len(SCHEMA.columns(rows, field, is_batch, 10)["age"]) == n
+
+
+@pytest.mark.parametrize("body", [[ROW], {"features": ROW, "records": [ROW]}, {"rows": [ROW]},
+                                  {"records": ROW}])
+def test_predict_body_shape_errors(body: object) -> None:
+    with pytest.raises(InputError) as info:
+        SCHEMA.rows_from_predict(body)
+    assert info.value.status == 422
+
+
+@pytest.mark.parametrize("body", [
+    {"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values())]}},
+    {"dataframe_split": {"data": [list(ROW.values())]}},
+    {"dataframe_records": [ROW]},
+    {"instances": [ROW]},
+    {"inputs": {k: [v] for k, v in ROW.items()}},
+    {"inputs": ROW},
+])
+def test_mlflow_invocation_formats(body: dict) -> None:
+    rows, field = SCHEMA.rows_from_invocations(body)
+    cols = SCHEMA.columns(rows, field, True, 10)
+    assert cols["plan"].tolist() == ["basic"]
+
+
+@pytest.mark.parametrize("body", [{"dataframe_split": {"columns": ["age"], "data": [[1, 2]]}},
+                                  {"instances": [ROW], "inputs": [ROW]}, [ROW], {"foo": 1},
+                                  {"inputs": {"age": [1, 2], "plan": ["a"]}}])
+def test_mlflow_invocation_errors_are_400(body: object) -> None:
+    with pytest.raises(InputError) as info:
+        SCHEMA.rows_from_invocations(body)
+    assert info.value.status == 400
+
+
+@pytest.mark.parametrize(("dtype", "kind"), [("int64", "integer"), ("long", "integer"), ("float64", "number"),
+                                             ("double", "number"), ("bool", "boolean"), ("str", "string"),
+                                             ("object", "string"), ("datetime64[ns]", "any")])
+def test_kind_of_dtype(dtype: str, kind: str) -> None:
+    assert kind_of_dtype(dtype) == kind
