@@ -7,12 +7,16 @@ Checks with a ``dimension`` count their failing cells in the quality score.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlgate.data.rowmatch import duplicate_mask, leaked_rows
 from mlgate.data.table import TableView, fullmatch_mask, jsonable
 from mlgate.reports.model import Check, Severity
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Dimension = Literal["validity", "uniqueness"]
 
@@ -193,17 +197,13 @@ class UnseenCategories(DataCheck):
     dimension: ClassVar[Dimension | None] = "validity"
 
     def run(self, view: TableView) -> list[Check]:
-        import pandas as pd
-
         out = []
         for col in view.present():
             allowed = view.schema.columns[col].categories
             if allowed is None or not view.kind_ok(col):
                 continue
             s = view.frame[col]
-            uniques = s.cat.categories[s.cat.codes.unique()] if isinstance(s.dtype, pd.CategoricalDtype) \
-                else s.unique()
-            seen = {str(u) for u in uniques if not pd.isna(u)}
+            seen = {str(u) for u in view.uniques(col)}
             unseen = sorted(seen - set(allowed))
             if not unseen:
                 out.append(self.result(view, True, f"{col!r}: {len(seen)} categories, all known",
@@ -248,10 +248,7 @@ class DuplicateRows(DataCheck):
     max_share: float = Field(0.0, ge=0, le=1)
 
     def run(self, view: TableView) -> list[Check]:
-        import pandas as pd
-
-        hashes = view.row_hashes(view.content_columns())
-        mask = pd.Series(hashes).duplicated(keep="first").to_numpy()
+        mask = duplicate_mask(view, view.content_columns())
         n = int(mask.sum())
         share = n / view.rows if view.rows else 0.0
         extra = {"bad_cells": n * view.frame.shape[1], **view.samples(mask)} if n else {}
@@ -302,6 +299,8 @@ def _at_most_one_value(view: TableView, col: str) -> bool:
     if view.kind(col) in ("int", "float"):
         lo, hi = view.min_max(col)
         return lo is None or lo == hi
+    if view.schema.columns[col].categories is not None:
+        return len(view.uniques(col)) <= 1  # already computed by unseen_categories
     s = view.frame[col].dropna()
     return s.empty or bool((s == s.iloc[0]).all())
 
@@ -382,23 +381,15 @@ class TrainTestLeakage(DataCheck):
     max_rows: int = Field(0, ge=0)
 
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
-        import pandas as pd
-
-        cols = test.content_columns()
-        if not cols or any(c not in train.frame.columns for c in cols):
-            cols = tuple(c for c in cols if c in train.frame.columns)
+        cols = tuple(c for c in test.content_columns() if c in train.frame.columns)
         if not cols:
             return []
-        train_h = train.row_hashes(cols)
-        test_h = test.row_hashes(cols)
-        mask = pd.Series(test_h).isin(pd.Index(train_h)).to_numpy()
+        mask, matches = leaked_rows(train, test, cols)
         n = int(mask.sum())
         extra: dict[str, Any] = {}
         if n:
             extra = {"bad_cells": n * len(cols), **test.samples(mask)}
-            first = pd.Series(range(len(train_h)), index=train_h)
-            first = first[~first.index.duplicated()]
-            extra["train_rows"] = [int(first[test_h[r]]) for r in extra["rows"]]
+            extra["train_rows"] = [matches[r] for r in extra["rows"]]
         return [self.result(test, n <= self.max_rows, f"{n} rows identical to a row of {train.label} "
                             f"(limit {self.max_rows}, compared on {len(cols)} columns)",
                             observed=n, expected=self.max_rows, **extra)]
@@ -421,8 +412,7 @@ class TargetDistribution(DataCheck):
         return [self._ks(train, test, t)]
 
     def _classes(self, train: TableView, test: TableView, t: str) -> Check:
-        p = train.frame[t].astype("str").value_counts(normalize=True)
-        q = test.frame[t].astype("str").value_counts(normalize=True)
+        p, q = _shares(train.frame[t]), _shares(test.frame[t])
         classes = sorted(set(p.index) | set(q.index))
         p, q = p.reindex(classes, fill_value=0.0), q.reindex(classes, fill_value=0.0)
         tvd = float(0.5 * (p - q).abs().sum())
@@ -444,6 +434,18 @@ class TargetDistribution(DataCheck):
         return self.result(test, stat <= self.max_ks, f"target {t!r}: KS statistic {stat:.3f} to "
                            f"{train.label} (limit {self.max_ks:g})", column=t, observed=round(stat, 4),
                            expected=self.max_ks)
+
+
+def _shares(target: pd.Series) -> pd.Series:
+    """Class shares keyed by the class as text (so 1 and 1.0 and '1' meet across files)."""
+    shares = target.value_counts(normalize=True)
+    shares.index = [_class_key(k) for k in shares.index]
+    return shares.groupby(level=0).sum()
+
+
+def _class_key(value: Any) -> str:
+    value = jsonable(value)
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _sample(values: Any, limit: int = 200_000) -> Any:

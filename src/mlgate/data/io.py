@@ -50,10 +50,7 @@ def _read_one(file: Path) -> pd.DataFrame:
     if file.stat().st_size == 0:
         raise DataError(f"{file} is empty (0 bytes)")
     try:
-        if kind == "parquet":
-            frame = _read_parquet(file)
-        else:
-            frame = _read_csv(file)
+        frame = _read_parquet(file) if kind == "parquet" else _read_csv(file)
     except DataError:
         raise
     except UnicodeDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ _TASKS = {"binary": "classification", "multiclass": "classification", "regressio
 
 def run_validate(ctx: StageContext) -> Report:
     """Validate the project's train and test tables against its schema (inferred when absent)."""
+    t0 = time.perf_counter()
     cfg = ctx.config
     train, test = _project_tables(cfg)
     if cfg.data.schema_file:
@@ -37,7 +39,7 @@ def run_validate(ctx: StageContext) -> Report:
     if test is not None:
         views.append(TableView(test, "test", schema, cfg.data.target, keys, task))
     pair = (views[0], views[1]) if test is not None else None
-    return _run(views, pair, cfg.gates.validate_, schema_path, ctx.progress)
+    return _run(views, pair, cfg.gates.validate_, schema_path, ctx.progress, t0)
 
 
 def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -79,6 +81,7 @@ class StandaloneRequest:
 
 def validate_files(req: StandaloneRequest, config: Config | None = None) -> Report:
     """Validate one data file (optionally against a reference) without a pipeline run."""
+    t0 = time.perf_counter()
     if req.schema and req.infer_schema_to:
         raise UsageError("give either --schema FILE (validate against it) or --infer-schema FILE "
                          "(write one), not both")
@@ -112,7 +115,7 @@ def validate_files(req: StandaloneRequest, config: Config | None = None) -> Repo
         assert req.reference is not None
         pair = (TableView(reference, req.reference.name, schema, target, keys, task), view)
     gate = _gate(req.thresholds, config)
-    return _run([view], pair, gate, schema_path, None)
+    return _run([view], pair, gate, schema_path, None, t0)
 
 
 def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
@@ -137,7 +140,7 @@ def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
 
 
 def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, gate: ValidateGate,
-         schema_path: Path | None, progress: Any) -> Report:
+         schema_path: Path | None, progress: Any, started: float) -> Report:
     from mlgate.data.profile import profile_section, profile_table
     from mlgate.data.validator import build_checks, validate_tables
 
@@ -154,5 +157,6 @@ def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, gate:
         "reference": pair[0].label if pair else None,
         "profile": profiles,
     }
+    report.duration_s = round(time.perf_counter() - started, 3)  # reading and profile included
     return report
 

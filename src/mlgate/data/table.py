@@ -56,18 +56,25 @@ class TableView:
             return float(s.min()), float(s.max())
         return self._memo(("minmax", column), compute)
 
+    def uniques(self, column: str) -> list[Any]:
+        """The distinct non-null values of a column (from the categories when categorical)."""
+        def compute() -> list[Any]:
+            import pandas as pd
+
+            s = self.frame[column]
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                codes = s.cat.codes.unique()
+                return list(s.cat.categories[codes[codes >= 0]])
+            return [u for u in s.unique() if not pd.isna(u)]
+        return self._memo(("uniques", column), compute)
+
     def row_hashes(self, columns: tuple[str, ...]) -> np.ndarray:
         """A 64-bit hash per row over ``columns``; numbers hash as float64, text as strings.
 
         The normalization makes a row hash the same in a CSV that loaded a column as int and
         in one that loaded it as float (because of a missing value elsewhere in the column).
         """
-        def compute() -> np.ndarray:
-            import pandas as pd
-
-            part = _normalized(self.frame, columns)
-            return pd.util.hash_pandas_object(part, index=False).to_numpy()
-        return self._memo(("hash", columns), compute)
+        return self._memo(("hash", columns), lambda: hash_rows(self.frame, columns))
 
     def content_columns(self) -> tuple[str, ...]:
         """The columns that say what a row is: all but the key columns."""
@@ -100,6 +107,14 @@ class TableView:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+
+def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | None = None) -> np.ndarray:
+    """A 64-bit hash per row (of ``rows``, default all) over ``columns``, normalized types."""
+    import pandas as pd
+
+    part = frame if rows is None else frame.iloc[rows]
+    return pd.util.hash_pandas_object(_normalized(part, columns), index=False).to_numpy()
 
 
 def _compatible(expected: str, actual: str, series: pd.Series) -> bool:

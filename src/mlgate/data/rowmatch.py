@@ -1,0 +1,67 @@
+"""Find identical rows (duplicates in a table, test rows leaked from train) by 64-bit row hashes.
+
+Hashing every column of 10M rows dominates the gate's cost, so rows are first hashed on a
+few high-cardinality columns only: rows equal on all columns are equal on those, so the few
+candidates that collide there are the only rows hashed on every column.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlgate.data.table import TableView, hash_rows
+
+if TYPE_CHECKING:
+    import numpy as np
+
+PREFILTER_COLUMNS = 3
+PROBE_ROWS = 10_000
+
+
+def prefilter_columns(view: TableView, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``PREFILTER_COLUMNS`` columns with the most distinct values in a strided probe."""
+    if len(columns) <= PREFILTER_COLUMNS:
+        return columns
+    step = max(1, view.rows // PROBE_ROWS)
+    probe = view.frame.iloc[::step]
+    distinct = {c: int(probe[c].nunique(dropna=False)) for c in columns}
+    best = sorted(columns, key=lambda c: -distinct[c])[:PREFILTER_COLUMNS]
+    return tuple(c for c in columns if c in best)
+
+
+def duplicate_mask(view: TableView, columns: tuple[str, ...]) -> np.ndarray:
+    """True for each row equal (on ``columns``) to an earlier row."""
+    import numpy as np
+    import pandas as pd
+
+    coarse = view.row_hashes(prefilter_columns(view, columns))
+    candidates = np.flatnonzero(pd.Series(coarse).duplicated(keep=False).to_numpy())
+    mask = np.zeros(view.rows, dtype=bool)
+    if len(candidates):
+        full = hash_rows(view.frame, columns, candidates)
+        mask[candidates[pd.Series(full).duplicated(keep="first").to_numpy()]] = True
+    return mask
+
+
+def leaked_rows(train: TableView, test: TableView,
+                columns: tuple[str, ...]) -> tuple[np.ndarray, dict[int, int]]:
+    """Test rows equal (on ``columns``) to a training row, and each one's first training row."""
+    import numpy as np
+    import pandas as pd
+
+    pre = prefilter_columns(test, columns)
+    test_coarse, train_coarse = test.row_hashes(pre), train.row_hashes(pre)
+    test_cand = np.flatnonzero(pd.Series(test_coarse).isin(pd.Index(train_coarse)).to_numpy())
+    mask = np.zeros(test.rows, dtype=bool)
+    if not len(test_cand):
+        return mask, {}
+    train_cand = np.flatnonzero(pd.Series(train_coarse).isin(pd.Index(test_coarse[test_cand])).to_numpy())
+    test_full = hash_rows(test.frame, columns, test_cand)
+    train_full = hash_rows(train.frame, columns, train_cand)
+    hit = pd.Series(test_full).isin(pd.Index(train_full)).to_numpy()
+    mask[test_cand[hit]] = True
+    first: dict[int, int] = {}
+    for h, row in zip(train_full.tolist(), train_cand.tolist(), strict=True):
+        first.setdefault(h, row)
+    matches = {int(r): first[h] for r, h in zip(test_cand[hit].tolist(), test_full[hit].tolist(), strict=True)}
+    return mask, matches
