@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from mlgate._paths import CONFIG_NAME, config_file
 from mlgate.errors import ConfigError
 
-CONFIG_NAME = "mlgate.yaml"
+__all__ = ["CONFIG_NAME", "Config", "config_from_dict", "load_config"]
 Task = Literal["binary", "multiclass", "regression"]
 
 
@@ -224,9 +225,7 @@ class Config(_Strict):
 
 def load_config(path: str | Path | None = None) -> Config:
     """Read and validate a config file (default ``./mlgate.yaml``)."""
-    file = Path(path) if path else Path.cwd() / CONFIG_NAME
-    if file.is_dir():
-        file = file / CONFIG_NAME
+    file = config_file(path)
     if not file.exists():
         hint = "" if path else " Run `mlgate init` to write one, or pass --config FILE."
         raise ConfigError(f"no config file at {file}.{hint}")

@@ -1,17 +1,10 @@
-"""The stage graph, the content-hash cache and the run records of ``mlgate run``.
+"""The stage graph and the content-hash cache of ``mlgate run``.
 
 A stage's cache key is a SHA-256 over the mlgate version, the stage's config sections, the
 bytes of the data files it reads and the keys of the stages it needs, so changing the test
 file re-runs only the stages that read data or depend on one that did. File hashes are
-remembered by (size, mtime) as DVC does, so a no-op run reads no data.
-
-Layout under the project's ``.mlgate/``::
-
-    state.json                 last passing key and output folder of each stage
-    hashes.json                file hash memo
-    runs/<run-id>/run.json     the run record: which stages ran, were cached, passed, failed
-    runs/<run-id>/<stage>/     a stage's outputs and reports
-    runs/<run-id>/junit.xml    all stages' JUnit files merged
+remembered by (size, mtime) as DVC does, so a no-op run reads no data. Run records and the
+state on disk are in ``mlgate.runs``.
 """
 
 from __future__ import annotations
@@ -19,26 +12,23 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
-import secrets
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
 from mlgate.errors import MlgateError, UsageError
+from mlgate.runs import RunRecord, RunStore, StageRecord, Status, iter_runs, read_json, write_json
 
 if TYPE_CHECKING:
     from mlgate.config import Config
     from mlgate.context import ProgressHook
     from mlgate.reports.model import Report
 
-Status = Literal["ran", "cached", "failed", "blocked", "error", "skipped"]
-REPORT_FILES = ("report.json", "junit.xml", "summary.md", "report.html")
+__all__ = ["STAGES", "STAGE_NAMES", "Pipeline", "RunRecord", "StageRecord", "StageSpec", "iter_runs",
+           "select_stages"]
 
 
 @dataclass(frozen=True)
@@ -82,47 +72,6 @@ STAGES: tuple[StageSpec, ...] = (
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
 
-@dataclass
-class StageRecord:
-    """What happened to one stage in one run."""
-
-    name: str
-    status: Status
-    passed: bool | None = None
-    key: str = ""
-    out_dir: str = ""
-    duration_s: float = 0.0
-    key_figure: str = ""
-    message: str = ""
-
-
-@dataclass
-class RunRecord:
-    """The run record written to ``runs/<run-id>/run.json``."""
-
-    run_id: str
-    run_dir: str
-    started: str
-    finished: str = ""
-    mlgate_version: str = __version__
-    stages: list[StageRecord] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(s.status in ("ran", "cached", "skipped") for s in self.stages)
-
-    @property
-    def exit_code(self) -> int:
-        codes = [2 if s.status == "error" else 1 for s in self.stages
-                 if s.status in ("failed", "error")]
-        return max(codes, default=0)
-
-    def to_dict(self) -> dict[str, Any]:
-        body = asdict(self)
-        body["passed"] = self.passed
-        return body
-
-
 def select_stages(config: Config, *, only: str | None = None, until: str | None = None,
                   stages: tuple[StageSpec, ...] = STAGES) -> list[StageSpec]:
     """The enabled stages in order, cut by ``--only`` or ``--until``."""
@@ -146,59 +95,40 @@ class Pipeline:
                  stages: tuple[StageSpec, ...] = STAGES) -> None:
         self.config = config
         self.stages = stages
-        self.state_dir = config.root / ".mlgate"
+        self.store = RunStore(config.root)
         self._on_event = on_event or (lambda kind, stage, payload: None)
         self._hashes: dict[str, Any] | None = None
-
-    # ---- public -------------------------------------------------------------------------
 
     def run(self, *, only: str | None = None, until: str | None = None,
             force: bool = False, progress_for: Callable[[StageSpec], ProgressHook] | None = None) -> RunRecord:
         """Run the selected stages; return the run record (also written to disk)."""
         stages = select_stages(self.config, only=only, until=until, stages=self.stages)
-        state = self._read_state()
-        record = self._new_run()
-        run_dir = Path(record.run_dir)
+        state = self.store.read_state()
+        state.pop("noop", None)  # any run may change a stage's outputs: re-stamp at the end
+        record = self.store.new_run()
         keys: dict[str, str] = {}
         blocked_by: str | None = None
         try:
             for spec in stages:
-                stage = self._stage(spec, keys, state, run_dir, force, blocked_by, progress_for)
+                stage = self._stage(spec, keys, state, Path(record.run_dir), force, blocked_by, progress_for)
                 record.stages.append(stage)
                 self._on_event("done", spec, stage)
                 if stage.status in ("failed", "error"):
                     blocked_by = spec.name
+            complete = only is None and until is None and self.config.source is not None
+            if complete and record.passed:
+                assert self.config.source is not None
+                self.store.stamp(state, self.config.source, self._input_paths(), [s.name for s in stages])
         finally:
-            record.finished = _now()
-            self._finish(record, state)
+            if self._hashes is not None:
+                write_json(self.store.state_dir / "hashes.json", self._hashes)
+            self.store.finish(record, state)
         return record
-
-    def _stage(self, spec: StageSpec, keys: dict[str, str], state: dict[str, Any], run_dir: Path,
-               force: bool, blocked_by: str | None,
-               progress_for: Callable[[StageSpec], ProgressHook] | None) -> StageRecord:
-        key = self._stage_key(spec, keys, state)
-        keys[spec.name] = key
-        if blocked_by:
-            return StageRecord(spec.name, "blocked", message=f"not run: '{blocked_by}' did not pass")
-        cached = state.get(spec.name, {})
-        if not force and cached.get("key") == key and self._abs(cached.get("out_dir", "")).is_dir():
-            return self._reuse(spec, cached, run_dir, key)
-        return self._execute(spec, key, run_dir, state, progress_for(spec) if progress_for else None)
 
     def stage_dirs(self) -> dict[str, Path]:
         """The output folder of each stage's last passing run."""
-        return {name: self._abs(s["out_dir"]) for name, s in self._read_state().items()}
-
-    # state.json keeps paths relative to the project, so a CI job that receives `.mlgate/`
-    # as an artifact in another checkout folder still finds the outputs.
-    def _rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.config.root))
-        except ValueError:
-            return str(path)
-
-    def _abs(self, path: str) -> Path:
-        return self.config.root / path if path else Path("/nonexistent")
+        return {name: self.store.abs(s["out_dir"]) for name, s in self.store.read_state().items()
+                if isinstance(s, dict) and "out_dir" in s}
 
     # ---- keys ---------------------------------------------------------------------------
 
@@ -211,25 +141,28 @@ class Pipeline:
                       if n in keys or n in state},
         }
         if spec.reads_data:
-            parts["data"] = {self._rel(p): self._file_hash(p) for p in self._data_files()}
+            parts["data"] = {self.store.rel(p): self._file_hash(p) for p in self._data_files()}
         blob = json.dumps(parts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
+
+    def _data_paths(self) -> list[Path]:
+        data = self.config.data
+        return [self.config.resolve(rel) for rel in (data.path, data.train, data.test, data.schema_file) if rel]
 
     def _data_files(self) -> list[Path]:
         from mlgate.data.io import table_files
 
-        data = self.config.data
-        files: list[Path] = []
-        for rel in (data.path, data.train, data.test, data.schema_file):
-            if rel:
-                files.extend(table_files(self.config.resolve(rel)))
-        return files
+        return [f for path in self._data_paths() for f in table_files(path)]
+
+    def _input_paths(self) -> list[Path]:
+        """Every file whose change can change a key: data files, and folders (for added files)."""
+        return self._data_files() + [p for p in self._data_paths() if p.is_dir()]
 
     def _file_hash(self, path: Path) -> str:
         from mlgate.data.io import file_sha256
 
         if self._hashes is None:
-            self._hashes = _read_json(self.state_dir / "hashes.json")
+            self._hashes = read_json(self.store.state_dir / "hashes.json")
         stat = path.stat()
         memo = self._hashes.get(str(path))
         if memo and memo["size"] == stat.st_size and memo["mtime_ns"] == stat.st_mtime_ns:
@@ -240,6 +173,18 @@ class Pipeline:
 
     # ---- stages -------------------------------------------------------------------------
 
+    def _stage(self, spec: StageSpec, keys: dict[str, str], state: dict[str, Any], run_dir: Path,
+               force: bool, blocked_by: str | None,
+               progress_for: Callable[[StageSpec], ProgressHook] | None) -> StageRecord:
+        key = self._stage_key(spec, keys, state)
+        keys[spec.name] = key
+        if blocked_by:
+            return StageRecord(spec.name, "blocked", message=f"not run: '{blocked_by}' did not pass")
+        cached = state.get(spec.name, {})
+        if not force and cached.get("key") == key and self.store.abs(cached.get("out_dir", "")).is_dir():
+            return self.store.reuse(spec.name, cached, run_dir, key)
+        return self._execute(spec, key, run_dir, state, progress_for(spec) if progress_for else None)
+
     def _execute(self, spec: StageSpec, key: str, run_dir: Path, state: dict[str, Any],
                  hook: ProgressHook | None) -> StageRecord:
         from mlgate.context import StageContext
@@ -247,7 +192,7 @@ class Pipeline:
 
         out_dir = run_dir / spec.name
         out_dir.mkdir(parents=True, exist_ok=True)
-        upstream = {n: self._abs(state[n]["out_dir"]) for n in spec.needs if n in state}
+        upstream = {n: self.store.abs(state[n]["out_dir"]) for n in spec.needs if n in state}
         ctx = StageContext(config=self.config, out_dir=out_dir, run_id=run_dir.name, upstream=upstream)
         if hook:
             ctx.progress = hook
@@ -265,84 +210,10 @@ class Pipeline:
         write_report(report, out_dir)
         status: Status = "ran" if report.passed else "failed"
         if report.passed:
-            state[spec.name] = {"key": key, "out_dir": self._rel(out_dir), "key_figure": report.key_figure,
+            state[spec.name] = {"key": key, "out_dir": self.store.rel(out_dir), "key_figure": report.key_figure,
                                 "run_id": run_dir.name}
         else:
             state.pop(spec.name, None)
-        _write_json(self.state_dir / "state.json", state)
+        self.store.write_state(state)
         return StageRecord(spec.name, status, report.passed, key, str(out_dir), report.duration_s,
                            report.key_figure)
-
-    def _reuse(self, spec: StageSpec, cached: dict[str, Any], run_dir: Path, key: str) -> StageRecord:
-        """Copy the cached stage's small report files into this run; point at its outputs."""
-        source = self._abs(cached["out_dir"])
-        out_dir = run_dir / spec.name
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in REPORT_FILES:
-            if (source / name).exists():
-                shutil.copy2(source / name, out_dir / name)
-        (out_dir / "cached.json").write_text(json.dumps({"outputs": str(source), "key": key}) + "\n")
-        return StageRecord(spec.name, "cached", True, key, str(source), 0.0, cached.get("key_figure", ""),
-                           message=f"unchanged since run {cached.get('run_id', '?')}")
-
-    # ---- records ------------------------------------------------------------------------
-
-    def _new_run(self) -> RunRecord:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        run_id = f"{stamp}-{secrets.token_hex(2)}"
-        run_dir = self.state_dir / "runs" / run_id
-        run_dir.mkdir(parents=True)
-        return RunRecord(run_id=run_id, run_dir=str(run_dir), started=_now())
-
-    def _finish(self, record: RunRecord, state: dict[str, Any]) -> None:
-        from mlgate.reports.junit import merge_junit
-
-        run_dir = Path(record.run_dir)
-        junits = [run_dir / s.name / "junit.xml" for s in record.stages
-                  if (run_dir / s.name / "junit.xml").exists()]
-        if junits:
-            merge_junit(junits, run_dir / "junit.xml")
-        _write_json(run_dir / "run.json", record.to_dict())
-        _write_json(self.state_dir / "state.json", state)
-        if self._hashes is not None:
-            _write_json(self.state_dir / "hashes.json", self._hashes)
-        latest = self.state_dir / "runs" / "latest"
-        _write_text(self.state_dir / "runs" / "LATEST", record.run_id + "\n")
-        if latest.is_symlink() or not latest.exists():
-            latest.unlink(missing_ok=True)
-            latest.symlink_to(record.run_id, target_is_directory=True)
-
-    def _read_state(self) -> dict[str, Any]:
-        return _read_json(self.state_dir / "state.json")
-
-
-def iter_runs(state_dir: Path) -> Iterator[dict[str, Any]]:
-    """Run records, newest first."""
-    runs = state_dir / "runs"
-    if not runs.is_dir():
-        return
-    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True):
-        if (folder / "run.json").exists():
-            yield _read_json(folder / "run.json")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_json(path: Path, body: Any) -> None:
-    _write_text(path, json.dumps(body, indent=2, default=str) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -150,3 +150,31 @@ def test_moved_project_keeps_its_cache(project: Config, tmp_path: Path) -> None:
     CALLS.clear()
     record = Pipeline(load_config(moved / "mlgate.yaml"), stages=_table()).run()
     assert CALLS == [] and {s.status for s in record.stages} == {"cached"}
+
+
+def test_noop_replay_matches_the_cache_and_stops_at_any_change(project: Config) -> None:
+    from mlgate.runs import RunStore
+
+    store = RunStore(project.root)
+    config_file = project.root / "mlgate.yaml"
+    assert store.replay_if_unchanged(config_file) is None  # nothing ran yet
+    Pipeline(project, stages=_table()).run()
+    replay = store.replay_if_unchanged(config_file)
+    assert replay is not None and [s.status for s in replay.stages] == ["cached"] * 3
+    assert (Path(replay.run_dir) / "run.json").exists()
+
+    (project.root / "data" / "train.csv").write_text("a,target\n1,0\n5,1\n")
+    assert store.replay_if_unchanged(config_file) is None
+
+    Pipeline(project, stages=_table()).run()
+    assert store.replay_if_unchanged(config_file) is not None
+    config_file.write_text("data: {train: data/train.csv}\nseed: 1\n")
+    assert store.replay_if_unchanged(config_file) is None
+
+
+def test_partial_run_removes_the_noop_stamp(project: Config) -> None:
+    from mlgate.runs import RunStore
+
+    Pipeline(project, stages=_table()).run()
+    Pipeline(project, stages=_table()).run(only="train", force=True)
+    assert RunStore(project.root).replay_if_unchanged(project.root / "mlgate.yaml") is None

@@ -12,7 +12,8 @@ from rich.table import Table
 from mlgate.cli._common import console
 
 if TYPE_CHECKING:
-    from mlgate.pipeline import RunRecord, StageRecord, StageSpec
+    from mlgate.pipeline import StageSpec
+    from mlgate.runs import RunRecord, StageRecord
 
 _STYLE = {"ran": "green", "cached": "cyan", "failed": "red", "error": "red", "blocked": "yellow",
           "skipped": "dim"}

@@ -12,7 +12,7 @@ from mlgate.cli.app import app
 
 if TYPE_CHECKING:
     from mlgate.config import Config
-    from mlgate.pipeline import RunRecord
+    from mlgate.runs import RunRecord
 
 
 @app.command()
@@ -40,26 +40,41 @@ def run(
 
     Stages: validate, tune (when enabled), train, test, evaluate, compare, register.
     """
+    if not (only or until or force):
+        from mlgate._paths import config_file
+        from mlgate.runs import RunStore
+
+        file = config_file(config).resolve()
+        replayed = RunStore(file.parent).replay_if_unchanged(file)
+        if replayed is not None:  # nothing changed: skip loading the config and the libraries
+            _print_outcome(replayed)
+            return replayed.exit_code
     return run_with_display(load(config), only=only, until=until, force=force).exit_code
 
 
 def run_with_display(cfg: Config, *, only: str | None = None, until: str | None = None,
                      force: bool = False) -> RunRecord:
     """Run the pipeline under a Rich progress display, then print the final table."""
-    from mlgate.cli._display import RunDisplay, final_table
+    from mlgate.cli._display import RunDisplay
     from mlgate.pipeline import Pipeline, select_stages
 
     display = RunDisplay([s.name for s in select_stages(cfg, only=only, until=until)])
     with display.live():
         record = Pipeline(cfg, on_event=display.on_event).run(
             only=only, until=until, force=force, progress_for=display.hook_for)
+    _print_outcome(record)
+    return record
+
+
+def _print_outcome(record: RunRecord) -> None:
+    from mlgate.cli._display import final_table
+
     console.print(final_table(record))
     _explain_problems(record)
     cached = sum(s.status == "cached" for s in record.stages)
     if cached == len(record.stages):
         console.print(f"All {cached} stages unchanged: nothing to do (use --force to re-run).")
     console.print(f"Run folder: {record.run_dir}")
-    return record
 
 
 def _explain_problems(record: RunRecord) -> None:
@@ -76,7 +91,7 @@ def status(config: ConfigOpt = None,
     """Show recent runs and the stages' last passing outputs."""
     from rich.table import Table
 
-    from mlgate.pipeline import iter_runs
+    from mlgate.runs import iter_runs
 
     cfg = load(config)
     table = Table(title="recent runs", title_justify="left")

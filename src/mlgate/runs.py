@@ -1,0 +1,209 @@
+"""Run records and the pipeline's state on disk, under the project's ``.mlgate/``.
+
+    state.json                 each stage's last passing key and output folder, and the
+                               no-op stamp of the last complete passing run
+    hashes.json                file hash memo (size, mtime -> SHA-256)
+    runs/<run-id>/run.json     the run record: which stages ran, were cached, passed, failed
+    runs/<run-id>/<stage>/     a stage's outputs and reports
+    runs/<run-id>/junit.xml    all stages' JUnit files merged
+    runs/latest -> <run-id>
+
+Paths in state.json are relative to the project, so a CI job that receives ``.mlgate/`` as
+an artifact in another checkout folder still finds the outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from mlgate import __version__
+
+Status = Literal["ran", "cached", "failed", "blocked", "error", "skipped"]
+REPORT_FILES = ("report.json", "junit.xml", "summary.md", "report.html")
+
+
+@dataclass
+class StageRecord:
+    """What happened to one stage in one run."""
+
+    name: str
+    status: Status
+    passed: bool | None = None
+    key: str = ""
+    out_dir: str = ""
+    duration_s: float = 0.0
+    key_figure: str = ""
+    message: str = ""
+
+
+@dataclass
+class RunRecord:
+    """The run record written to ``runs/<run-id>/run.json``."""
+
+    run_id: str
+    run_dir: str
+    started: str
+    finished: str = ""
+    mlgate_version: str = __version__
+    stages: list[StageRecord] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(s.status in ("ran", "cached", "skipped") for s in self.stages)
+
+    @property
+    def exit_code(self) -> int:
+        codes = [2 if s.status == "error" else 1 for s in self.stages if s.status in ("failed", "error")]
+        return max(codes, default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["passed"] = self.passed
+        return body
+
+
+class RunStore:
+    """Reads and writes the state and run folders of one project."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state_dir = root / ".mlgate"
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def abs(self, path: str) -> Path:
+        return self.root / path if path else Path("/nonexistent")
+
+    def read_state(self) -> dict[str, Any]:
+        return read_json(self.state_dir / "state.json")
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        write_json(self.state_dir / "state.json", state)
+
+    def new_run(self) -> RunRecord:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        run_id = f"{stamp}-{secrets.token_hex(2)}"
+        run_dir = self.state_dir / "runs" / run_id
+        run_dir.mkdir(parents=True)
+        return RunRecord(run_id=run_id, run_dir=str(run_dir), started=now())
+
+    def reuse(self, name: str, cached: dict[str, Any], run_dir: Path, key: str) -> StageRecord:
+        """Copy a cached stage's small report files into this run; point at its outputs."""
+        source = self.abs(cached["out_dir"])
+        out_dir = run_dir / name
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for report in REPORT_FILES:
+            if (source / report).exists():
+                shutil.copy2(source / report, out_dir / report)
+        (out_dir / "cached.json").write_text(json.dumps({"outputs": str(source), "key": key}) + "\n")
+        return StageRecord(name, "cached", True, key, str(source), 0.0, cached.get("key_figure", ""),
+                           message=f"unchanged since run {cached.get('run_id', '?')}")
+
+    def finish(self, record: RunRecord, state: dict[str, Any]) -> None:
+        """Write the run record, the merged JUnit file, the state and the `latest` link."""
+        from mlgate.reports.junit import merge_junit
+
+        record.finished = now()
+        run_dir = Path(record.run_dir)
+        junits = [run_dir / s.name / "junit.xml" for s in record.stages
+                  if (run_dir / s.name / "junit.xml").exists()]
+        if junits:
+            merge_junit(junits, run_dir / "junit.xml")
+        write_json(run_dir / "run.json", record.to_dict())
+        self.write_state(state)
+        write_text(self.state_dir / "runs" / "LATEST", record.run_id + "\n")
+        latest = self.state_dir / "runs" / "latest"
+        if latest.is_symlink() or not latest.exists():
+            latest.unlink(missing_ok=True)
+            latest.symlink_to(record.run_id, target_is_directory=True)
+
+    # ---- the no-op stamp ----------------------------------------------------------------
+    # A complete passing run leaves a stamp: the config file's hash and the size and mtime of
+    # every input. While all of them are unchanged, every stage key is unchanged too (keys
+    # depend only on the version, the config, the inputs' bytes and each other), so
+    # `mlgate run` can replay the cached verdicts without importing pydantic or hashing.
+
+    def stamp(self, state: dict[str, Any], config_file: Path, inputs: list[Path], stages: list[str]) -> None:
+        state["noop"] = {
+            "version": __version__,
+            "config": self.rel(config_file),
+            "config_sha256": _sha256(config_file),
+            "inputs": {self.rel(p): _stat(p) for p in inputs},
+            "stages": stages,
+        }
+
+    def replay_if_unchanged(self, config_file: Path) -> RunRecord | None:
+        """A run record of all-cached stages if nothing changed since the stamp, else None."""
+        state = self.read_state()
+        stamp = state.get("noop")
+        if not stamp or stamp.get("version") != __version__ or not config_file.exists():
+            return None
+        if stamp.get("config") != self.rel(config_file) or stamp.get("config_sha256") != _sha256(config_file):
+            return None
+        if any(_stat(self.abs(p)) != list(v) for p, v in stamp.get("inputs", {}).items()):
+            return None
+        names = stamp.get("stages", [])
+        if not all(n in state and self.abs(state[n].get("out_dir", "")).is_dir() for n in names):
+            return None
+        record = self.new_run()
+        record.stages = [self.reuse(n, state[n], Path(record.run_dir), state[n]["key"]) for n in names]
+        self.finish(record, state)
+        return record
+
+
+def iter_runs(state_dir: Path) -> Iterator[dict[str, Any]]:
+    """Run records, newest first."""
+    runs = state_dir / "runs"
+    if not runs.is_dir():
+        return
+    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True):
+        if (folder / "run.json").exists():
+            yield read_json(folder / "run.json")
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return {}
+
+
+def write_json(path: Path, body: Any) -> None:
+    write_text(path, json.dumps(body, indent=2, default=str) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
