@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +23,29 @@ CONTRACT_KEYS = {"name", "model_type", "params", "seed", "task", "target", "feat
                  "trained_at", "git_commit"}
 
 
+@pytest.fixture(autouse=True)
+def _project_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's project uses its own store: ``mlflow.set_tracking_uri`` exports
+    MLFLOW_TRACKING_URI, which mlgate.tracking would otherwise take for every later project."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="module")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty MLflow SQLite store: copying it skips seconds of migrations per test."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def _with_store(project: Path, template: Path) -> Path:
+    (project / ".mlgate").mkdir(exist_ok=True)
+    shutil.copy(template, project / ".mlgate" / "mlflow.db")
+    return project
+
+
 def _small_models(project: Path) -> None:
     """Keep the candidates quick: the example's matrix with fewer trees."""
     cfg = yaml.safe_load((project / "mlgate.yaml").read_text())
@@ -31,11 +56,13 @@ def _small_models(project: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> tuple[Path, object]:
     from mlgate.examples.churn import write_example
 
     project = tmp_path_factory.mktemp("train") / "project"
     write_example(project, n_rows=1500)
+    _with_store(project, mlflow_template)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)  # see _project_store
     _small_models(project)
     out = project / "out" / "train"
     out.mkdir(parents=True)
@@ -122,7 +149,9 @@ def test_cli_bad_type_and_bad_param_exit_2(churn_project: Path, mlgate_bin: list
     assert "Traceback" not in bad.stderr
 
 
-def test_cli_trains_one_type_with_params(churn_project: Path, mlgate_bin: list[str], tmp_path: Path) -> None:
+def test_cli_trains_one_type_with_params(churn_project: Path, mlgate_bin: list[str], tmp_path: Path,
+                                         mlflow_template: Path) -> None:
+    _with_store(churn_project, mlflow_template)
     params = tmp_path / "p.yaml"
     params.write_text("max_iter: 30\n")
     out = tmp_path / "out"

@@ -36,8 +36,9 @@ def train(
     for row in report.extras.get("candidates", []):
         value = row["metrics"].get(metric)
         shown = f"{metric} {value:.4f}" if value is not None else f"failed: {row['error']}"
+        tuned = ", tuned" if row["tuned"] else ""
         console.print(f"  {'✓' if row['chosen'] else ' '} {row['label']:<24} {shown}  "
-                      f"({row['fit_seconds']:.1f} s)", markup=False)
+                      f"({row['fit_seconds']:.1f} s{tuned})", markup=False)
     console.print(f"Model: {report.extras.get('model_dir')}  ({report.extras.get('model_uri')})")
     return finish(report, out_dir)
 

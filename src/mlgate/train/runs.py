@@ -6,12 +6,17 @@ the tuning parent run and its nested trial runs never depend on a global "active
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from mlgate.config import Config
 
 MAX_PARAM_CHARS = 500  # MLflow's historic limit; newer stores allow more
 
@@ -47,6 +52,42 @@ class RunLogger:
 
     def end(self, run_id: str, ok: bool = True) -> None:
         self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+
+def open_logger(config: Config, tags: dict[str, str]) -> RunLogger:
+    """A RunLogger on the project's store, with commit and CI tags on every run.
+
+    Parallel workers opening a brand-new SQLite store would race on its schema migration
+    (one fails with "table _alembic_tmp_... already exists"), so opening a local SQLite store
+    holds an exclusive file lock beside it.
+    """
+    from mlgate.tracking import experiment_id, lineage_tags, setup_mlflow, tracking_uri
+
+    with _store_lock(tracking_uri(config)):
+        client = setup_mlflow(config)
+        exp = experiment_id(config, client)
+    return RunLogger(client, exp, {**lineage_tags(config.root), **tags})
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    prefix = "sqlite:///"
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        yield
+        return
+    if not uri.startswith(prefix):
+        yield
+        return
+    lock = Path(uri[len(prefix):] + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def param_text(value: Any) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError, GateFailed
 from mlgate.reports.model import Check, Report, Section, Timer
+from mlgate.train.training import project_on_path
+from mlgate.train.zoo import build_estimator
 
 if TYPE_CHECKING:
     from mlgate.context import StageContext
@@ -22,10 +25,10 @@ MODEL_DIR = "model"
 def run_train(ctx: StageContext) -> Report:
     """Train every candidate of ``config.models``, pick the best on validation, save it."""
     from mlgate.data.io import frame_fingerprint
-    from mlgate.tracking import experiment_id, git_commit, lineage_tags, setup_mlflow
+    from mlgate.tracking import git_commit
     from mlgate.train.metrics import primary_metric
     from mlgate.train.preprocess import feature_set, infer_task
-    from mlgate.train.runs import RunLogger
+    from mlgate.train.runs import open_logger
     from mlgate.train.training import VALIDATION_FRACTION, make_candidates, pick_best, train_all, validation_split
 
     config = ctx.config
@@ -42,10 +45,9 @@ def run_train(ctx: StageContext) -> Report:
         metric, greater = primary_metric(task)
 
         ctx.progress("opening the MLflow store", 0.02)
-        client = setup_mlflow(config)
-        tags = {**lineage_tags(config.root), "mlgate.stage": "train", "mlgate.task": task,
-                "mlgate.pipeline_run": ctx.run_id}
-        logger = RunLogger(client, experiment_id(config, client), tags)
+        logger = open_logger(config, {"mlgate.stage": "train", "mlgate.task": task,
+                                      "mlgate.pipeline_run": ctx.run_id})
+        client = logger.client
         total = len(candidates)
 
         def on_start(i: int, cand: Any) -> None:
@@ -162,10 +164,189 @@ def read_best_params(path: Path) -> dict[str, Any] | None:
 
 
 def run_tune(ctx: StageContext) -> Report:
-    """Run the Optuna study of ``config.tune`` and write ``best_params.yaml``."""
-    from mlgate.train.tuning import tune_stage
+    """Run ``tune.n_trials`` trials of the Optuna study of ``config.tune``; write best_params.yaml."""
+    import optuna
 
-    return tune_stage(ctx)
+    from mlgate.data.io import frame_fingerprint
+    from mlgate.train.preprocess import feature_set, infer_task
+    from mlgate.train.runs import open_logger
+    from mlgate.train.tuning import cross_validate, open_study, safe_url
+
+    config, tune = ctx.config, ctx.config.tune
+    report = Report(stage="tune")
+    with Timer(report):
+        ds = ctx.dataset()
+        frame = ds.train.dropna(subset=[ds.target])
+        task = config.task or infer_task(frame[ds.target], ds.target)
+        setup = tune_setup(config, task)
+        features = feature_set(frame, ds.target, config.data.id_columns)
+        fingerprint = frame_fingerprint(ds.train)
+        study = open_study(setup, config.seed)
+        if study.user_attrs.get("data_fingerprint") in (None, fingerprint):
+            study.set_user_attr("data_fingerprint", fingerprint)
+        else:
+            report.add(Check(name="same_data", passed=False, severity="warning",
+                             message=f"study '{setup.study_name}' has trials on other training "
+                                     "data; its best trial may come from them (use a new "
+                                     "--study-name after the data changes)"))
+
+        logger = open_logger(config, {"mlgate.stage": "tune", "mlgate.pipeline_run": ctx.run_id})
+        parent = logger.start(f"tune:{setup.study_name}", {"mlgate.model_type": setup.model_type})
+        logger.log(parent, params={"model_type": setup.model_type, "study_name": setup.study_name,
+                                   "n_trials": tune.n_trials, "cv_folds": tune.cv_folds,
+                                   "metric": setup.metric, **setup.base_params})
+
+        def objective(trial: optuna.Trial) -> float:
+            params = {name: dim.suggest(trial, name) for name, dim in setup.space.items()}
+            estimator = build_estimator(setup.model_type, task, {**setup.base_params, **params},
+                                        config.seed)
+            try:
+                return cross_validate(trial, setup, estimator, features, frame, ds.target,
+                                      tune.cv_folds, config.seed)
+            except (ValueError, ArithmeticError) as exc:  # a combination the estimator rejects
+                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+                return float("nan")  # Optuna records NaN as a failed trial
+
+        started, done = time.perf_counter(), [0]
+
+        def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            done[0] += 1
+            run = logger.start(f"trial-{trial.number}", {"optuna.state": trial.state.name,
+                                                         "optuna.study": setup.study_name}, parent)
+            metrics = {f"cv_{setup.metric}": trial.value} if trial.value is not None else {}
+            metrics.update({f"fold{i}_{setup.metric}": v
+                            for i, v in enumerate(trial.user_attrs.get("fold_scores", []))})
+            logger.log(run, params=trial.params, metrics=metrics)
+            logger.end(run, ok=trial.state != optuna.trial.TrialState.FAIL)
+            fraction = done[0] / tune.n_trials
+            if tune.timeout:
+                fraction = max(fraction, (time.perf_counter() - started) / tune.timeout)
+            best = _best_value(study)
+            ctx.progress(f"trial {done[0]}/{tune.n_trials}"
+                         + (f" · best {setup.metric} {best:.4f}" if best is not None else ""),
+                         min(fraction, 1.0))
+
+        ctx.progress(f"tuning {setup.model_type}", 0.0)
+        with project_on_path(config.root):
+            study.optimize(objective, n_trials=tune.n_trials, timeout=tune.timeout,
+                           callbacks=[after_trial], gc_after_trial=False)
+        report.add(_tune_summary(report, study, setup, done[0]))
+        best_file = ctx.out_dir / BEST_PARAMS_FILE
+        if _best_value(study) is not None:
+            doc = _best_params_doc(study, setup, config.seed, fingerprint)
+            best_file.write_text(_yaml(doc), encoding="utf-8")
+            logger.log(parent, metrics={f"best_cv_{setup.metric}": study.best_value},
+                       tags={"mlgate.best_params": json.dumps(study.best_params, default=str)})
+        logger.end(parent, ok=_best_value(study) is not None)
+        report.extras.update({"study_name": setup.study_name, "storage": safe_url(setup.storage),
+                              "model_type": setup.model_type, "metric": setup.metric,
+                              "search_space": {k: v.model_dump(exclude_none=True)
+                                               for k, v in setup.space.items()},
+                              "best_params_file": str(best_file) if best_file.exists() else None,
+                              "mlflow_parent_run_id": parent, "trials": _trial_rows(study)})
+        report.figures.append(_history_figure(study, setup))
+    return report
+
+
+def tune_setup(config: Any, task: str) -> Any:
+    """The model type to tune (``tune.model``, else the first candidate) and its study."""
+    from mlgate.train.metrics import primary_metric
+    from mlgate.train.tuning import TuneSetup, default_storage, search_space
+
+    tune = config.tune
+    model_type = tune.model or (config.models[0].type if config.models else "gradient-boosting")
+    spec = next((m for m in config.models if m.type == model_type), None)
+    base = dict(spec.params) if spec else {}
+    space = search_space(model_type, task, tune.search_space or None)
+    fixed = {k: v for k, v in base.items() if k not in space}
+    build_estimator(model_type, task, fixed, config.seed)  # bad fixed params fail before any trial
+    metric, greater = primary_metric(task)
+    return TuneSetup(model_type=model_type, base_params=fixed, space=space, task=task,
+                     metric=metric, greater=greater,
+                     study_name=tune.study_name or f"{config.project}-{model_type}",
+                     storage=default_storage(config))
+
+
+def _best_value(study: Any) -> float | None:
+    try:
+        return float(study.best_value)
+    except ValueError:  # no completed trial yet
+        return None
+
+
+def _tune_summary(report: Report, study: Any, setup: Any, ran: int) -> Check:
+    import optuna
+
+    states = [t.state for t in study.trials]
+    counts = {s.name.lower(): states.count(s) for s in optuna.trial.TrialState}
+    best = _best_value(study)
+    report.metrics = {"trials_total": len(states), "trials_this_call": ran,
+                      "complete": counts["complete"], "pruned": counts["pruned"],
+                      "failed": counts["fail"]}
+    if best is None:
+        return Check(name="trials_completed", passed=False, observed=0, expected=">= 1",
+                     message=f"no trial of study '{setup.study_name}' completed "
+                             f"({counts['pruned']} pruned, {counts['fail']} failed)")
+    report.metrics[f"best_cv_{setup.metric}"] = round(best, 6)
+    report.score = best if setup.greater else None
+    report.key_figure = (f"{setup.model_type}: best cv {setup.metric} {best:.4f} "
+                         f"(trial {study.best_trial.number}; {ran} run, {counts['pruned']} pruned, "
+                         f"{len(states)} in study)")
+    return Check(name="trials_completed", passed=True, observed=counts["complete"], expected=">= 1",
+                 message=f"{counts['complete']} of {len(states)} trials completed; best cv "
+                         f"{setup.metric} {best:.4f} with {study.best_params}")
+
+
+def _best_params_doc(study: Any, setup: Any, seed: int, fingerprint: str) -> dict[str, Any]:
+    from mlgate.train.tuning import safe_url
+
+    return {"model_type": setup.model_type, "params": dict(study.best_params),
+            "metric": setup.metric, "direction": "maximize" if setup.greater else "minimize",
+            "best_value": float(study.best_value), "best_trial": study.best_trial.number,
+            "study_name": setup.study_name, "storage": safe_url(setup.storage),
+            "n_trials": len(study.trials), "seed": seed, "data_fingerprint": fingerprint,
+            "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def _trial_rows(study: Any) -> list[dict[str, Any]]:
+    rows = []
+    for t in study.trials:
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds() \
+            if t.datetime_complete and t.datetime_start else None
+        rows.append({"number": t.number, "state": t.state.name.lower(), "value": t.value,
+                     "params": t.params, "seconds": round(seconds, 3) if seconds else None})
+    return rows
+
+
+def _history_figure(study: Any, setup: Any) -> Any:
+    from mlgate.reports.figures import new_figure, to_figure
+
+    fig = new_figure()
+    ax = fig.add_subplot()
+    done = [(t.number, t.value) for t in study.trials if t.value is not None]
+    pruned = [(t.number, t.intermediate_values[max(t.intermediate_values)])
+              for t in study.trials if t.state.name == "PRUNED" and t.intermediate_values]
+    if done:
+        ax.plot(*zip(*done, strict=True), "o", label="complete")
+        best, run = [], None
+        for _, v in done:
+            run = v if run is None else (max(run, v) if setup.greater else min(run, v))
+            best.append(run)
+        ax.step([n for n, _ in done], best, where="post", label="best so far")
+    if pruned:
+        ax.plot(*zip(*pruned, strict=True), "x", color="grey", label="pruned (last fold mean)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"cv {setup.metric}")
+    ax.legend(loc="best", fontsize="small")
+    return to_figure(fig, "Optimization history",
+                     f"{setup.model_type}, study '{setup.study_name}'")
+
+
+def _yaml(doc: dict[str, Any]) -> str:
+    import yaml
+
+    header = "# Written by `mlgate tune`; `mlgate train` applies these params to the model type.\n"
+    return header + yaml.safe_dump(doc, sort_keys=False)
 
 
 def _estimator_params(estimator: Any) -> dict[str, Any]:

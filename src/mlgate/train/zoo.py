@@ -127,9 +127,9 @@ class GradientBoostingType(ModelType):
         return HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
 
     def search_space(self, task: str) -> dict[str, dict[str, Any]]:
-        return {"learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
-                "max_iter": {"type": "int", "low": 50, "high": 400, "log": True},
-                "max_leaf_nodes": {"type": "int", "low": 8, "high": 64, "log": True},
+        return {"learning_rate": {"type": "float", "low": 0.03, "high": 0.3, "log": True},
+                "max_iter": {"type": "int", "low": 50, "high": 300, "log": True},
+                "max_leaf_nodes": {"type": "int", "low": 8, "high": 48, "log": True},
                 "min_samples_leaf": {"type": "int", "low": 5, "high": 100, "log": True},
                 "l2_regularization": {"type": "float", "low": 1e-6, "high": 1.0, "log": True}}
 
