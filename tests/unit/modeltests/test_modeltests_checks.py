@@ -195,3 +195,13 @@ def test_inference_measures_latency_and_throughput(binary_case) -> None:  # type
     assert 0 < m["latency_p50_ms"] <= m["latency_p95_ms"] <= m["latency_p99_ms"]
     assert m["throughput_rows_per_s"] > 0 and m["model_mb"] > 0
     assert any(f.title == "Single-row latency" for f in report.figures)
+
+
+def test_interpretability_uses_shap_when_installed(any_case) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("shap")
+    report = run(any_case.model, any_case.test, {"interpretability": {"method": "shap", "n_rows": 50}},
+                 reference=any_case.train, checks=["interpretability"])
+    ranking = report.extras["details"]["interpretability"]["ranking"]
+    assert report.extras["details"]["interpretability"]["method"] == "shap"
+    assert {r["feature"] for r in ranking} == set(any_case.test.columns) - {"target"}
+    assert ranking[0]["feature"] in ("x1", "contract", "tenure_months")  # the strongest signal

@@ -67,14 +67,14 @@ class Interpretability(ModelCheck):
     top_k: int = Field(5, ge=1)
     forbidden_top_features: list[str] = Field(default_factory=list,
                                               description="features that must not be in the top k")
-    n_rows: int = Field(200, ge=10, description="rows explained by SHAP")
+    n_rows: int = Field(100, ge=10, description="rows explained by SHAP")
 
     def run(self, subject: Subject) -> Outcome:
         method, note = self.method, ""
         ranked: list[tuple[str, float]] = []
         if method in ("auto", "shap"):
             try:
-                ranked = _shap_ranking(subject, self.n_rows)
+                ranked = _shap_ranking(subject, self.n_rows, agnostic=method == "shap")
                 method = "shap"
             except ImportError:
                 if method == "shap":
@@ -101,31 +101,144 @@ class Interpretability(ModelCheck):
         return Outcome(checks=[row], details=details)
 
 
-def _shap_ranking(subject: Subject, n_rows: int) -> list[tuple[str, float]]:
-    """Mean |SHAP| per input feature; the explainer shap picks for the model (tree, linear,
-    or permutation over the raw rows for pipelines). Raises ImportError without shap."""
+def _shap_ranking(subject: Subject, n_rows: int, agnostic: bool) -> list[tuple[str, float]]:
+    """Mean |SHAP| per raw input feature, with the explainer that fits the model.
+
+    Trees (a tree ensemble, alone or as a pipeline's last step) get ``TreeExplainer`` and
+    linear models ``LinearExplainer``, on the pipeline's transformed matrix, with the
+    values of encoded columns (one-hot, ...) summed back to the input feature they come
+    from. Anything else gets the model-agnostic permutation explainer on 30 rows, and only
+    with ``method: shap``: it costs seconds per row on slow models, so ``auto`` falls back to
+    permutation importance. Raises ImportError without shap.
+    """
     import shap
 
-    rows = subject.sample(n_rows, salt=8)
-    X = subject.X.iloc[rows]
+    X = subject.X.iloc[subject.sample(n_rows, salt=8)]
     est = subject.estimator
+    prep, final = _split_pipeline(est)
+    kind = _model_kind(final)
+    if kind != "other":
+        Z = _dense(prep.transform(X)) if prep is not None else X.to_numpy(dtype=float)
+        names = _output_names(prep, list(X.columns), Z.shape[1])
+        if kind == "tree":
+            raw = shap.TreeExplainer(final).shap_values(Z, check_additivity=False)
+        else:
+            raw = shap.LinearExplainer(final, Z[: min(100, len(Z))]).shap_values(Z)
+        values = _mean_abs(raw)
+        totals = dict.fromkeys(X.columns, 0.0)
+        for name, value in zip(names, values, strict=True):
+            totals[_source_feature(name, list(X.columns))] += float(value)
+        return sorted(totals.items(), key=lambda kv: -kv[1])
+    if not agnostic:  # seconds per row on slow models: only when asked for by method: shap
+        raise LookupError(f"no tree or linear SHAP explainer fits a {type(final).__name__}")
+    X = X.iloc[: min(len(X), 30)]  # the permutation explainer costs ~features x rows x 50 calls
+    codec = _Codec(subject.reference if subject.reference is not None else subject.X)
     if subject.is_classifier and hasattr(est, "predict_proba"):
-        def fn(frame: Any) -> np.ndarray:
-            return np.asarray(est.predict_proba(_as_frame(frame, X)))[:, -1]
+        def fn(z: np.ndarray) -> np.ndarray:
+            return np.asarray(est.predict_proba(codec.decode(z)))[:, -1]
     else:
-        def fn(frame: Any) -> np.ndarray:
-            return np.asarray(est.predict(_as_frame(frame, X)), dtype=float)
-    background = X.iloc[: min(50, len(X))]
-    explainer = shap.Explainer(fn, background)
-    values = np.abs(np.asarray(explainer(X).values, dtype=float)).mean(axis=0)
+        def fn(z: np.ndarray) -> np.ndarray:
+            return np.asarray(est.predict(codec.decode(z)), dtype=float)
+    background = codec.encode(X.iloc[: min(20, len(X))])
+    explainer = shap.Explainer(fn, shap.maskers.Independent(background, max_samples=20),
+                               feature_names=list(X.columns))
+    values = np.abs(np.asarray(explainer(codec.encode(X), silent=True).values, dtype=float)).mean(axis=0)
     order = np.argsort(-values)
     return [(str(X.columns[i]), float(values[i])) for i in order]
 
 
-def _as_frame(data: Any, like: Any) -> Any:
-    import pandas as pd
+def _split_pipeline(est: Any) -> tuple[Any, Any]:
+    steps = getattr(est, "steps", None)
+    if steps:
+        from sklearn.pipeline import Pipeline
 
-    return data if isinstance(data, pd.DataFrame) else pd.DataFrame(data, columns=like.columns)
+        prep = Pipeline(steps[:-1]) if len(steps) > 1 else None
+        return prep, steps[-1][1]
+    return None, est
+
+
+def _model_kind(final: Any) -> str:
+    name = type(final).__name__
+    if any(k in name for k in ("Forest", "Tree", "GradientBoosting", "XGB", "LGBM")):
+        return "tree"
+    if hasattr(final, "coef_") and "SVC" not in name:
+        return "linear"
+    return "other"
+
+
+def _dense(Z: Any) -> np.ndarray:
+    return np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=float)
+
+
+def _output_names(prep: Any, inputs: list[str], width: int) -> list[str]:
+    if prep is None:
+        return inputs
+    try:
+        names = [str(n) for n in prep.get_feature_names_out()]
+    except Exception:  # a step without get_feature_names_out: no mapping back
+        names = []
+    if len(names) != width:
+        raise ValueError("cannot map the pipeline's output columns back to its input features")
+    return names
+
+
+def _source_feature(name: str, inputs: list[str]) -> str:
+    """``cat__contract_month-to-month`` -> ``contract``: the longest input name it starts with."""
+    bare = name.split("__", 1)[1] if "__" in name else name
+    matches = [f for f in inputs if bare == f or bare.startswith(f"{f}_")]
+    if not matches:
+        raise ValueError(f"output column {name!r} matches no input feature")
+    return max(matches, key=len)
+
+
+def _mean_abs(raw: Any) -> np.ndarray:
+    """Mean |SHAP| per column; for several outputs (classes) summed over them."""
+    arr = np.asarray(raw if not isinstance(raw, list) else np.stack(raw, axis=-1), dtype=float)
+    values = np.abs(arr).mean(axis=0)
+    return values.sum(axis=-1) if values.ndim > 1 else values
+
+
+class _Codec:
+    """Frame <-> float matrix: numbers as they are, other columns as codes of their values."""
+
+    def __init__(self, frame: Any) -> None:
+        import pandas as pd
+
+        from mlgate.modeltests.columns import categorical_columns
+
+        self.columns = list(frame.columns)
+        self.dtypes = frame.dtypes
+        self.levels = {c: pd.unique(frame[c].dropna().to_numpy()) for c in categorical_columns(frame)}
+
+    def encode(self, frame: Any) -> np.ndarray:
+        import pandas as pd
+
+        out = np.empty((len(frame), len(self.columns)))
+        for j, col in enumerate(self.columns):
+            if col in self.levels:
+                codes = pd.Index(self.levels[col]).get_indexer(frame[col].to_numpy())
+                out[:, j] = np.where(codes < 0, np.nan, codes)
+            else:
+                out[:, j] = frame[col].to_numpy(dtype=float, na_value=np.nan)
+        return out
+
+    def decode(self, z: np.ndarray) -> Any:
+        import pandas as pd
+
+        data = {}
+        for j, col in enumerate(self.columns):
+            v = z[:, j]
+            if col in self.levels:
+                levels = self.levels[col]
+                picked = levels[np.nan_to_num(v, nan=0).astype(int).clip(0, len(levels) - 1)]
+                data[col] = pd.Series(np.where(np.isnan(v), None, picked), dtype=object)
+                if self.dtypes[col] == bool and not np.isnan(v).any():
+                    data[col] = data[col].astype(bool)
+            elif pd.api.types.is_integer_dtype(self.dtypes[col]) and not np.isnan(v).any():
+                data[col] = np.round(v).astype(self.dtypes[col])
+            else:
+                data[col] = v
+        return pd.DataFrame(data)
 
 
 def _bars(imp: Importance):  # type: ignore[no-untyped-def]
