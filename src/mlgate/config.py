@@ -97,7 +97,7 @@ class TestGate(_Strict):
     checks: list[str] | None = None
     # OpenMP models (gradient boosting) oversubscribe busy CI runners: 1 thread ran the churn
     # suite in 11 s where the default took 27 s on a loaded 2-core machine. None: no limit.
-    threads: int | None = Field(1, ge=1)
+    threads: int | None = Field(default=1, ge=1)
 
 
 class EvaluateGate(_Strict):

@@ -34,7 +34,7 @@ class Subject:
     groups: dict[str, pd.Series] = field(default_factory=dict)  # protected attribute values
     seed: int = 42
     notes: list[str] = field(default_factory=list)  # subsampling and other caveats
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def estimator(self) -> Any:

@@ -111,8 +111,13 @@ def scorer(task: str, metric: str, classes: np.ndarray | None) -> Any:
     needs_proba = metric in ("roc_auc", "pr_auc", "log_loss")
 
     def score(estimator: Any, X: Any, y: np.ndarray) -> float:
-        proba = estimator.predict_proba(X) if needs_proba else None
-        pred = estimator.predict(X) if not needs_proba else classes[np.argmax(proba, axis=1)]  # type: ignore[index]
+        proba = None
+        if needs_proba:
+            assert classes is not None  # probability metrics exist for classifiers only
+            proba = np.asarray(estimator.predict_proba(X))
+            pred = classes[np.argmax(proba, axis=1)]
+        else:
+            pred = estimator.predict(X)
         if task == "regression":
             return sign * regression_metrics(y, pred)[metric]
         if metric in ("accuracy",):

@@ -29,8 +29,9 @@ class Fairness(ModelCheck):
             return self.skip("no protected attributes (set data.protected or --protected)")
         if subject.task == "regression":
             return self._regression(subject)
+        assert subject.classes is not None  # set by the runner for every classifier
         labels = [self.positive_label] if self.positive_label is not None else (
-            [subject.classes[-1]] if subject.task == "binary" else list(subject.classes))  # type: ignore[index]
+            [subject.classes[-1]] if subject.task == "binary" else list(subject.classes))
         pred = subject.predict()
         rows, figures, details = [], [], {}
         for attr, values in subject.groups.items():

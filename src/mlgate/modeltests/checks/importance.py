@@ -232,7 +232,7 @@ class _Codec:
                 levels = self.levels[col]
                 picked = levels[np.nan_to_num(v, nan=0).astype(int).clip(0, len(levels) - 1)]
                 data[col] = pd.Series(np.where(np.isnan(v), None, picked), dtype=object)
-                if self.dtypes[col] == bool and not np.isnan(v).any():
+                if pd.api.types.is_bool_dtype(self.dtypes[col]) and not np.isnan(v).any():
                     data[col] = data[col].astype(bool)
             elif pd.api.types.is_integer_dtype(self.dtypes[col]) and not np.isnan(v).any():
                 data[col] = np.round(v).astype(self.dtypes[col])
