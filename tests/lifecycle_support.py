@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from mlgate.config import Config, config_from_dict
 
@@ -62,4 +63,5 @@ def project(root: Path, frame: pd.DataFrame, **overrides: Any) -> Config:
                            "registry": {"model_name": "churn"}}
     for key, value in overrides.items():
         raw[key] = value
+    (root / "mlgate.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
     return config_from_dict(raw, root)

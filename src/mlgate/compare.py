@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +54,13 @@ def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel |
         failed = [c.message for c in report.failures]
         decision = {"decision": "pass" if report.passed else "fail",
                     "reason": "; ".join(failed) if failed else f"candidate {outcome.verdict}, every rule holds",
-                    "significance": outcome.verdict, "candidate": candidate.source,
-                    "baseline": {"uri": baseline.source, "version": baseline.version},
-                    **{k: v for k, v in asdict(outcome).items() if k != "table"},
+                    "significance": outcome.verdict, "metric": outcome.metric,
+                    "greater_is_better": outcome.greater_is_better,
+                    "candidate": {"source": candidate.source, "value": outcome.candidate},
+                    "baseline": {"uri": baseline.source, "version": baseline.version, "value": outcome.baseline},
+                    "delta": outcome.delta, "improvement": outcome.improvement,
+                    "improvement_ci": list(outcome.ci), "confidence": outcome.level,
+                    "p_value": outcome.p_value, "mcnemar": outcome.mcnemar,
                     "metrics": outcome.table, "rules": [c.model_dump() for c in report.checks]}
         report.extras = {"significance": outcome.verdict, "baseline_version": baseline.version,
                          "metric": outcome.metric, "comparison": outcome.table}
@@ -78,9 +81,9 @@ def find_baseline(config: Config, alias: str | None = None) -> tuple[LoadedModel
     if store is not None and not store.exists():
         return None, f"no registry yet ({store} does not exist): no {alias} model to compare with, pass"
     from mlgate.models import load_model
-    from mlgate.tracking import setup_mlflow
+    from mlgate.registry import open_store
 
-    client = setup_mlflow(config)
+    client = open_store(config)
     try:
         version = client.get_model_version_by_alias(name, alias)
     except Exception as exc:  # MLflow raises MlflowException for a missing model or alias
@@ -108,6 +111,7 @@ def compare_path(config: Config, model_spec: str, baseline_spec: str | None, dat
     from mlgate.models import load_model
 
     candidate = load_model(model_spec, config)
+    baseline: LoadedModel | None
     if baseline_spec:
         baseline, note = load_model(baseline_spec, config), f"baseline {baseline_spec}"
     else:

@@ -6,10 +6,9 @@ outside a pipeline run. The work itself lives in ``mlgate.evaluation``.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import time
 
 from mlgate.reports.model import Report
 

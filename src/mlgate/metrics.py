@@ -232,7 +232,10 @@ def _ap_one(p: Predictions, w: np.ndarray, k: int) -> np.ndarray:
         return np.nansum(pos * precision, axis=1) / pos.sum(axis=1)  # type: ignore[no-any-return]
 
 
-def _ranked(one: Callable[[Predictions, np.ndarray, int], np.ndarray]) -> Callable[[Predictions, np.ndarray], np.ndarray]:
+MetricFn = Callable[["Predictions", "np.ndarray"], "np.ndarray"]
+
+
+def _ranked(one: Callable[[Predictions, np.ndarray, int], np.ndarray]) -> MetricFn:
     def metric(p: Predictions, w: np.ndarray) -> np.ndarray:
         import numpy as np
 

@@ -167,15 +167,17 @@ def _numbers(values: dict[str, Any]) -> dict[str, float]:
 
 def register(config: Config, request: Registration) -> Registered:
     """Create a registry version of ``request.folder`` (or of the train run's model), tag it, alias it."""
-    from mlgate.tracking import experiment_id, setup_mlflow
+    from mlgate.tracking import experiment_id
 
-    client = retry(lambda: setup_mlflow(config), "open the MLflow store")
-    digest = model_sha256(request.folder)
-    tags = {**request.tags, "mlgate.model_sha256": digest}
+    client = open_store(config)
+    tags = dict(request.tags)
     if request.metrics:
         tags["mlgate.metrics"] = json.dumps({k: round(v, 6) for k, v in request.metrics.items()})
     _ensure_registered_model(client, request.name)
     run_id, source = _existing_run_source(client, request.model_uri)
+    # hash what the version will serve: the train run's artifact when it is a local file
+    digest = _local_artifact_sha256(source) or model_sha256(request.folder)
+    tags["mlgate.model_sha256"] = digest
     if run_id is None:
         run_id, source = _log_folder(client, experiment_id(config, client), request.folder, tags)
     if request.metrics:
@@ -183,11 +185,36 @@ def register(config: Config, request: Registration) -> Registered:
     version = retry(lambda: client.create_model_version(request.name, source, run_id=run_id, tags=tags),
                     f"create a version of {request.name!r}")
     number = str(version.version)
-    if request.alias:
-        retry(lambda: client.set_registered_model_alias(request.name, request.alias, number),
-              f"set alias {request.alias!r}")
+    alias = request.alias
+    if alias:
+        retry(lambda: client.set_registered_model_alias(request.name, alias, number), f"set alias {alias!r}")
     return Registered(request.name, number, request.alias, f"models:/{request.name}/{number}", run_id,
                       source, digest, tags)
+
+
+def open_store(config: Config) -> MlflowClient:
+    """``setup_mlflow`` with a file lock around a SQLite store, so parallel jobs do not race
+    on creating its tables (MLflow's migrations are not safe to run twice at once)."""
+    from mlgate.tracking import quiet_mlflow, setup_mlflow, tracking_uri
+
+    quiet_mlflow()
+    import mlflow  # noqa: F401  (imported before the lock: the import alone takes seconds)
+
+    uri = tracking_uri(config)
+    if not uri.startswith("sqlite:///"):
+        return retry(lambda: setup_mlflow(config), "open the MLflow store")
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; a lone job needs none
+        return retry(lambda: setup_mlflow(config), "open the MLflow store")
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return retry(lambda: setup_mlflow(config), "open the MLflow store")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def retry(action: Callable[[], T], what: str, attempts: int = 12) -> T:
@@ -237,6 +264,16 @@ def _has_model(client: MlflowClient, run_id: str, path: str) -> bool:
         return any(f.path.endswith("MLmodel") for f in client.list_artifacts(run_id, path or "model"))
     except Exception:  # an unreachable artifact store: log the local folder instead
         return False
+
+
+def _local_artifact_sha256(source: str) -> str | None:
+    """The model file's SHA-256 of a ``file://`` artifact folder, else None."""
+    from urllib.parse import unquote, urlparse
+
+    if not source.startswith("file:"):
+        return None
+    folder = Path(unquote(urlparse(source).path))
+    return model_sha256(folder) if (folder / "MLmodel").exists() else None
 
 
 def _log_folder(client: MlflowClient, experiment: str, folder: Path, tags: dict[str, str]) -> tuple[str, str]:

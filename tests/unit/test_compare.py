@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from lifecycle_support import WEAK, churn, fit, project, save
 from scipy.stats import binomtest
 
+from lifecycle_support import WEAK, churn, fit, project, save
 from mlgate.compare import find_baseline, run_compare_stage
 from mlgate.config import CompareGate
 from mlgate.context import StageContext
@@ -27,6 +27,12 @@ from mlgate.evaluation.comparison import (
 )
 from mlgate.metrics import Predictions
 from mlgate.models import LoadedModel
+
+
+@pytest.fixture(autouse=True)
+def _own_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which would point later tests at an old store."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
 def _loaded(est: object) -> LoadedModel:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from lifecycle_support import churn, fit, project, save
 from sklearn import metrics as skm
 
+from lifecycle_support import churn, fit, project, save
 from mlgate.config import EvaluateGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError, DataError
@@ -54,7 +54,7 @@ def _sklearn(name: str, p: Predictions) -> float:
         "precision": lambda: skm.precision_score(y, pred),
         "recall": lambda: skm.recall_score(y, pred),
         "f1": lambda: skm.f1_score(y, pred),
-        "roc_auc": lambda: skm.roc_auc_score(y, proba[:, 1]) if binary else skm.roc_auc_score(y, proba, multi_class="ovr"),
+        "roc_auc": lambda: skm.roc_auc_score(y, proba[:, 1] if binary else proba, multi_class="ovr"),
         "pr_auc": lambda: skm.average_precision_score(y, proba[:, 1] if binary else proba),
         "log_loss": lambda: skm.log_loss(y, proba),
         "brier": lambda: skm.brier_score_loss(y, proba[:, 1]),
@@ -137,7 +137,8 @@ def test_evaluate_model_report(frame: pd.DataFrame, model: LoadedModel) -> None:
     verdicts = {c.name: c.passed for c in report.checks if c.severity == "error"}
     assert verdicts == {"roc_auc_min": True, "accuracy_min": False}
     assert not report.passed
-    assert [f.title for f in report.figures] == ["ROC curve", "Precision-recall curve", "Confusion matrix", "Calibration"]
+    titles = ["ROC curve", "Precision-recall curve", "Confusion matrix", "Calibration"]
+    assert [f.title for f in report.figures] == titles
     assert all(f.svg.startswith("<svg") for f in report.figures)
     contract = {row["value"]: row for row in result.slices["contract"]}
     assert set(contract) == {"month-to-month", "one-year", "two-year"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -57,8 +56,10 @@ def compare(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = No
 
 @app.command()
 def register(config: ConfigOpt = None, model: ModelOpt = None,
-             name: Annotated[str | None, typer.Option(help="Registered model name (default: registry.model_name).")] = None,
-             alias: Annotated[str | None, typer.Option(help="Alias for the new version (default: registry.alias).")] = None,
+             name: Annotated[str | None, typer.Option(
+                 help="Registered model name (default: registry.model_name).")] = None,
+             alias: Annotated[str | None, typer.Option(
+                 help="Alias for the new version (default: registry.alias).")] = None,
              data: DataOpt = None,
              trust: Annotated[bool, typer.Option(help="Load a pickle without the import allow list.")] = False,
              output: OutputOpt = None) -> int:

@@ -17,6 +17,7 @@ from mlgate.errors import ConfigError, UsageError
 from mlgate.reports.model import Check, Report, Section
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from mlgate.config import CompareGate
@@ -203,10 +204,13 @@ def headline(outcome: Outcome) -> str:
     return f"{outcome.metric} {outcome.delta:+.3f} [{shown[0]:+.3f}, {shown[1]:+.3f}]: {outcome.verdict}"
 
 
+_COLUMNS = ("candidate", "baseline", "delta", "ci_low", "ci_high")
+
+
 def _table_section(outcome: Outcome) -> Section:
     rows = "".join(
         f"<tr><td>{html.escape(k)}{' (decisive)' if k == outcome.metric else ''}</td>"
-        + "".join(f"<td class='num'>{_cell(v[c])}</td>" for c in ("candidate", "baseline", "delta", "ci_low", "ci_high"))
+        + "".join(f"<td class='num'>{_cell(v[c])}</td>" for c in _COLUMNS)
         + "</tr>" for k, v in outcome.table.items())
     head = "".join(f"<th>{h}</th>" for h in ("metric", "candidate", "baseline", "delta",
                                               "delta low", "delta high"))

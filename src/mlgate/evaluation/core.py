@@ -63,7 +63,10 @@ class Evaluation:
         return path
 
 
-def measure(preds: Predictions, gate: EvaluateGate, seed: int) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+Intervals = dict[str, tuple[float, float]]
+
+
+def measure(preds: Predictions, gate: EvaluateGate, seed: int) -> tuple[dict[str, float], Intervals]:
     """Point estimates of every metric and their bootstrap intervals."""
     from mlgate.metrics import bootstrap, compute, interval, usable_metrics
 
