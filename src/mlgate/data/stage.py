@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.data.io import load_table, require_columns
 from mlgate.data.schema import infer_schema, load_schema, save_schema
 from mlgate.data.table import TableView
+from mlgate.data.validator import build_checks
 from mlgate.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
     from mlgate.config import Config, ValidateGate
     from mlgate.context import StageContext
+    from mlgate.data.checks import DataCheck
     from mlgate.reports.model import Report
 
 _TASKS = {"binary": "classification", "multiclass": "classification", "regression": "regression"}
@@ -26,20 +28,23 @@ def run_validate(ctx: StageContext) -> Report:
     """Validate the project's train and test tables against its schema (inferred when absent)."""
     t0 = time.perf_counter()
     cfg = ctx.config
+    gate = cfg.gates.validate_
+    checks = build_checks(gate.checks)  # a config mistake fails before any data is read
+    schema = load_schema(cfg.resolve(cfg.data.schema_file)) if cfg.data.schema_file else None
     train, test = _project_tables(cfg)
     if cfg.data.schema_file:
         schema_path = cfg.resolve(cfg.data.schema_file)
-        schema = load_schema(schema_path)
     else:
         schema = infer_schema(train, target=cfg.data.target, keys=cfg.data.id_columns)
         schema_path = save_schema(schema, ctx.out_dir / "schema.yaml", source="the training data")
+    assert schema is not None
     keys = cfg.data.id_columns or schema.keys
     task = _TASKS.get(cfg.task or "")
     views = [TableView(train, "train", schema, cfg.data.target, keys, task)]
     if test is not None:
         views.append(TableView(test, "test", schema, cfg.data.target, keys, task))
     pair = (views[0], views[1]) if test is not None else None
-    return _run(views, pair, cfg.gates.validate_, schema_path, ctx.progress, t0)
+    return _run(views, pair, checks, gate.min_quality_score, schema_path, ctx.progress, t0)
 
 
 def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -85,15 +90,19 @@ def validate_files(req: StandaloneRequest, config: Config | None = None) -> Repo
     if req.schema and req.infer_schema_to:
         raise UsageError("give either --schema FILE (validate against it) or --infer-schema FILE "
                          "(write one), not both")
+    gate = _gate(req.thresholds, config)
+    where = f"{req.thresholds} -> checks" if req.thresholds else "gates -> validate -> checks"
+    checks = build_checks(gate.checks, where)
+    schema_file = req.schema or (config.resolve(config.data.schema_file)
+                                 if config and config.data.schema_file and not req.infer_schema_to
+                                 else None)
+    given = load_schema(schema_file) if schema_file else None  # fail on a bad schema before reading data
     frame = load_table(req.data)
     reference = load_table(req.reference) if req.reference else None
     target = req.target or (config.data.target if config else None)
     keys = list(req.keys) or (list(config.data.id_columns) if config else [])
-    schema_file = req.schema or (config.resolve(config.data.schema_file)
-                                 if config and config.data.schema_file and not req.infer_schema_to
-                                 else None)
-    if schema_file:
-        schema = load_schema(schema_file)
+    if given is not None:
+        schema = given
         target = target or schema.target
         schema_path: Path | None = schema_file
     else:
@@ -114,8 +123,7 @@ def validate_files(req: StandaloneRequest, config: Config | None = None) -> Repo
     if reference is not None:
         assert req.reference is not None
         pair = (TableView(reference, req.reference.name, schema, target, keys, task), view)
-    gate = _gate(req.thresholds, config)
-    return _run([view], pair, gate, schema_path, None, t0)
+    return _run([view], pair, checks, gate.min_quality_score, schema_path, None, t0)
 
 
 def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
@@ -139,14 +147,12 @@ def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
         raise ConfigError(format_validation_error(exc, thresholds, text)) from exc
 
 
-def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, gate: ValidateGate,
-         schema_path: Path | None, progress: Any, started: float) -> Report:
+def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, checks: list[DataCheck],
+         min_score: float, schema_path: Path | None, progress: Any, started: float) -> Report:
     from mlgate.data.profile import profile_section, profile_table
-    from mlgate.data.validator import build_checks, validate_tables
+    from mlgate.data.validator import validate_tables
 
-    where = "gates -> validate -> checks"
-    report = validate_tables(views, build_checks(gate.checks, where), min_score=gate.min_quality_score,
-                             pair=pair, progress=progress)
+    report = validate_tables(views, checks, min_score=min_score, pair=pair, progress=progress)
     profiles = {}
     for view in views:
         profiles[view.label] = profile_table(view)
