@@ -53,7 +53,7 @@ def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel |
                                          id_columns=config.data.id_columns)
         failed = [c.message for c in report.failures]
         decision = {"decision": "pass" if report.passed else "fail",
-                    "reason": "; ".join(failed) if failed else f"candidate {outcome.verdict}, every rule holds",
+                    "reason": "; ".join(failed) if failed else f"{outcome.metric}: {outcome.verdict}, every rule holds",
                     "significance": outcome.verdict, "metric": outcome.metric,
                     "greater_is_better": outcome.greater_is_better,
                     "candidate": {"source": candidate.source, "value": outcome.candidate},

@@ -84,6 +84,13 @@ def run_register_stage(ctx: StageContext) -> Report:
     folder = candidate_path(ctx)
     info = read_metadata(folder)
     gates = upstream_gates(ctx.upstream)
+    failed = sorted(stage for stage, verdict in gates.items() if not verdict["passed"])
+    if failed:  # never give a version to a model that did not pass its gates
+        report = Report(stage="register", key_figure=f"not registered: {', '.join(failed)} failed")
+        report.add(Check(name="upstream_gates", passed=False, observed=failed, expected=[],
+                         message=f"not registered: the gate(s) {', '.join(failed)} did not pass"))
+        report.duration_s = round(time.perf_counter() - t0, 3)
+        return report
     metrics = _evaluation_metrics(ctx.upstream.get("evaluate")) or _numbers(info.get("metrics", {}))
     request = Registration(folder, ctx.config.model_name, ctx.config.registry.alias,
                            model_uri=info.get("model_uri"), metrics=metrics,

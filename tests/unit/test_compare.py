@@ -131,3 +131,12 @@ def test_no_registry_passes_without_creating_a_store(tmp_path: Path, frame: pd.D
     assert report.passed and decision["decision"] == "pass" and decision["baseline"] is None
     assert "no registry yet" in decision["reason"]
     assert not (tmp_path / ".mlgate" / "mlflow.db").exists()
+
+
+def test_docs_example_runs() -> None:
+    from doc_examples import python_blocks
+
+    blocks = python_blocks("compare.md")
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/compare.md", "exec"), {})

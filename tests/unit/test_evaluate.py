@@ -180,3 +180,12 @@ def test_bad_inputs_name_the_column(frame: pd.DataFrame, model: LoadedModel) -> 
         evaluate_model(model, frame, "target", EvaluateGate(bootstrap=10, slices=["nope"]))
     with pytest.raises(DataError, match="no target column 'churned'"):
         evaluate_model(model, frame, "churned", gate)
+
+
+def test_docs_example_runs() -> None:
+    from doc_examples import python_blocks
+
+    blocks = python_blocks("evaluate.md")
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/evaluate.md", "exec"), {})

@@ -109,3 +109,27 @@ def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, 
     assert client.get_model_version("churn", "2").tags["mlgate.data_fingerprint"] == "unknown"
     with pytest.raises(UsageError, match="--model nope"):
         register_path(cfg, "nope")
+
+
+def test_failed_upstream_gate_is_not_registered(tmp_path: Path, frame: pd.DataFrame, estimator: object) -> None:
+    cfg = project(tmp_path, frame)
+    save(estimator, tmp_path / "train" / "model", frame)
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "report.json").write_text(json.dumps({"passed": False}))
+    report = run_register_stage(StageContext(cfg, tmp_path / "out",
+                                             upstream={"train": tmp_path / "train", "test": tmp_path / "test"}))
+    assert not report.passed and report.key_figure == "not registered: test failed"
+    assert not (tmp_path / "out" / "registered.json").exists()
+    assert not (tmp_path / ".mlgate" / "mlflow.db").exists()
+
+
+def test_docs_example_reads_the_version_back(tmp_path: Path, frame: pd.DataFrame, estimator: object,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from doc_examples import python_blocks
+
+    cfg = project(tmp_path, frame)
+    joblib.dump(estimator, tmp_path / "model.joblib")
+    register_path(cfg, str(tmp_path / "model.joblib"))
+    monkeypatch.chdir(tmp_path)
+    for block in python_blocks("register.md"):
+        exec(compile(block, "docs/register.md", "exec"), {})
