@@ -28,9 +28,11 @@ def profile_table(view: TableView) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for col in frame.columns:
         name = str(col)
-        kind = view.kind(name) if name in view.schema.columns else _kind(frame[col])
-        nulls = view.nulls(name) if name in view.schema.columns else int(frame[col].isna().sum())
-        entry: dict[str, Any] = {"kind": kind, "missing": nulls,
+        known = name in view.schema.columns
+        kind = view.kind(name) if known else _kind(frame[col])
+        nulls = view.nulls(name) if known else int(frame[col].isna().sum())
+        entry: dict[str, Any] = {"kind": kind, "schema_dtype": view.schema.columns[name].dtype if known else None,
+                                 "missing": nulls,
                                  "missing_share": round(nulls / max(len(frame), 1), 6)}
         s = sample[col].dropna()
         if kind in ("int", "float") and len(s):
@@ -38,7 +40,10 @@ def profile_table(view: TableView) -> dict[str, dict[str, Any]]:
         elif len(s):
             top = s.astype("str").value_counts().head(TOP)
             entry["distinct_in_sample"] = int(s.nunique())
-            entry["top"] = {str(k): int(v) for k, v in top.items()}
+            if entry["distinct_in_sample"] < len(s):  # an id-like column has no useful top values
+                entry["top"] = {str(k): int(v) for k, v in top.items()}
+            else:
+                entry["example"] = str(s.iloc[0])
         out[name] = entry
     return out
 
@@ -73,9 +78,13 @@ def profile_section(label: str, profile: dict[str, dict[str, Any]]) -> Section:
         elif "top" in p:
             chart = _bars(list(p["top"].values()), ", ".join(list(p["top"])[:TOP]))
             summary = "<br>".join(f"{html.escape(k)}: {v}" for k, v in list(p["top"].items())[:4])
+        elif "example" in p:
+            chart = ""
+            summary = f"all {p['distinct_in_sample']} distinct (sample), e.g. {html.escape(p['example'])}"
         else:
             chart, summary = "", ""
-        rows.append(f"<tr><td><code>{html.escape(col)}</code></td><td>{html.escape(p['kind'])}</td>"
+        kind = p["kind"] if p["schema_dtype"] in (None, p["kind"]) else f"{p['schema_dtype']} ({p['kind']})"
+        rows.append(f"<tr><td><code>{html.escape(col)}</code></td><td>{html.escape(kind)}</td>"
                     f"<td class=num>{p['missing']} ({p['missing_share']:.2%})</td>"
                     f"<td>{summary}</td><td>{chart}</td></tr>")
     body = ("<table><tr><th>column</th><th>type</th><th>missing</th><th>values</th>"
