@@ -105,3 +105,17 @@ def test_standalone_usage_errors(project: Path, tmp_path: Path) -> None:
                                          infer_schema_to=tmp_path / "b.yaml"))
     with pytest.raises(DataError, match=r"test.csv has no column 'churned'"):
         validate_files(StandaloneRequest(data=project / "data/test.csv", target="churned"))
+
+
+def test_parquet_file_and_folder_of_csvs(project: Path, tmp_path: Path) -> None:
+    test = pd.read_csv(project / "data/test.csv")
+    test.to_parquet(tmp_path / "test.parquet")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    test.iloc[:300].to_csv(folder / "a.csv", index=False)
+    test.iloc[300:].to_csv(folder / "b.csv", index=False)
+    for data in (tmp_path / "test.parquet", folder):
+        report = validate_files(StandaloneRequest(data=data, reference=project / "data/train.csv",
+                                                  target="target"))
+        assert report.passed, [c.message for c in report.failures]
+        assert report.extras["tables"][data.name]["rows"] == 600
