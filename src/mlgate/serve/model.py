@@ -36,6 +36,7 @@ class ServedModel:
     example: dict[str, Any] = field(default_factory=dict)
     classes: list[Any] | None = None
     frame_input: bool = True
+    _fast: Any = None
 
     @classmethod
     def load(cls, path: str | Path, *, version: str, source: str | None = None) -> ServedModel:
@@ -53,6 +54,7 @@ class ServedModel:
         rows = _example_rows(folder, info, schema)
         model.schema = schema.with_nullable(model._nullable(rows[0] if rows else None))
         model.example = model._pick_example(rows)
+        model._compile(rows)
         return model
 
     @property
@@ -66,20 +68,45 @@ class ServedModel:
 
     def predict(self, columns: dict[str, np.ndarray]) -> Predictions:
         """Predict a batch given as validated column arrays (see ``InputSchema.columns``)."""
-        X = self._frame(columns)
-        if self.classes is not None and hasattr(self.estimator, "predict_proba"):
-            proba = np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+        fast = self._fast
+        if fast is not None:
+            try:
+                return self._outputs(fast.final, fast(columns))  # type: ignore[attr-defined]
+            except Exception:  # the verified fast path met an input it cannot take: use sklearn's
+                pass
+        return self._outputs(self.estimator, self._frame(columns))
+
+    def _outputs(self, estimator: Any, X: Any) -> Predictions:
+        if self.classes is not None and hasattr(estimator, "predict_proba"):
+            proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
             # argmax of the probabilities is what predict() returns for sklearn classifiers,
             # and it saves a second pass through the pipeline.
             labels = [self.classes[i] for i in proba.argmax(axis=1)]
             if not np.isfinite(proba).all():
                 raise ValueError("the model returned non-finite probabilities")
             return Predictions(labels, proba.round(6).tolist())
-        out = np.asarray(self.estimator.predict(X))
+        out = np.asarray(estimator.predict(X))
         labels = [_plain(v) for v in out.tolist()]
         if out.dtype.kind == "f" and not np.isfinite(out).all():
             raise ValueError("the model returned a non-finite prediction")
         return Predictions(labels)
+
+    @property
+    def fast_path(self) -> bool:
+        """True when predictions skip the per-request DataFrame (see ``serve.fastpath``)."""
+        return self._fast is not None
+
+    def _compile(self, rows: list[dict[str, Any]]) -> None:
+        from mlgate.serve.fastpath import compile_fast_path
+
+        good = [r for r in rows if self._try(r)]
+        if not good or not self.frame_input:
+            return
+        variants = [{**good[0], f.name: None} for f in self.schema.features if f.nullable]
+        samples = [self.schema.columns([r], "sample", False, 1) for r in good[:3]]
+        samples.append(self.schema.columns(good + variants, "sample", True, len(good) + len(variants)))
+        proba = self.classes is not None and hasattr(self.estimator, "predict_proba")
+        self._fast = compile_fast_path(self.estimator, self.schema.names, samples, proba)
 
     def _frame(self, columns: dict[str, np.ndarray]) -> Any:
         if not self.frame_input:
@@ -105,6 +132,7 @@ class ServedModel:
             "trained_at": info.get("trained_at"),
             "source": self.source,
             "input_example": self.example,
+            "fast_path": self.fast_path,
         }
 
     # -- start-up probes ------------------------------------------------------------

@@ -104,3 +104,42 @@ def test_load_errors(tmp_path: Path, make: str) -> None:
             resolve_model(str(target))
         else:
             load_estimator(target)
+
+
+def test_fast_path_is_used_and_agrees_with_the_pipeline(served) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import pandas as pd
+
+    assert served.fast_path
+    rows = [served.example, {**served.example, "total_charges": None, "age": 90},
+            {**served.example, "gender": "unseen-category"}]
+    cols = served.schema.columns(rows, "records", True, 10)
+    fast = served.predict(cols)
+    slow = served.estimator.predict_proba(pd.DataFrame(cols))
+    assert np.allclose(fast.probabilities, slow, atol=1e-6)
+
+
+def test_fast_path_falls_back_when_it_fails(served) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    cols = served.schema.columns([served.example], "features", False, 1)
+    broken = served._fast
+    try:
+        def boom(columns):  # type: ignore[no-untyped-def]
+            raise RuntimeError("fast path broke")
+        boom.final = broken.final  # type: ignore[attr-defined]
+        served._fast = boom
+        out = served.predict(cols)
+    finally:
+        served._fast = broken
+    assert np.allclose(out.probabilities, served.predict(cols).probabilities)
+
+
+@pytest.mark.parametrize("kind", ["gbm"])
+def test_fast_path_for_gradient_boosting(tmp_path: Path, kind: str) -> None:
+    from support import build_model
+
+    from mlgate.serve.model import ServedModel
+
+    model = ServedModel.load(build_model(tmp_path / "m", kind, n_rows=600), version="1")
+    assert model.fast_path and model.describe()["model_type"] == "hist-gradient-boosting"
