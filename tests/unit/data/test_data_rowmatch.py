@@ -52,3 +52,14 @@ def test_leaked_rows_match_a_merge(seed: int) -> None:
 def test_prefilter_picks_high_cardinality_columns() -> None:
     frame = _frame(1000, 0).assign(g=np.arange(1000.0))
     assert set(prefilter_columns(_view(frame), tuple(frame.columns))) >= {"g", "f"}
+
+
+def test_duplicates_in_a_high_cardinality_table_match_pandas() -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"x": rng.normal(size=2000), "y": rng.normal(size=2000),
+                          "z": rng.normal(size=2000), "w": rng.integers(0, 3, 2000)})
+    frame = pd.concat([frame, frame.iloc[[7, 7, 99]]], ignore_index=True)
+    frame.loc[5, ["x", "y", "z"]] = frame.loc[6, ["x", "y", "z"]].to_numpy()  # equal on x,y,z only
+    expected = frame.duplicated(keep="first").to_numpy()
+    assert expected.sum() == 3 + bool((frame.loc[5] == frame.loc[6]).all())
+    np.testing.assert_array_equal(duplicate_mask(_view(frame), tuple(frame.columns)), expected)
