@@ -140,3 +140,17 @@ def test_docs_example_runs() -> None:
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/compare.md", "exec"), {})
+
+
+def test_regression_models_compare_on_rmse(frame: pd.DataFrame) -> None:
+    rows = frame.drop(columns=["target"])
+
+    def loaded(columns: list[str] | None) -> LoadedModel:
+        est = fit(frame, columns, rows=slice(0, 1500), regression_target="monthly_charges")
+        return LoadedModel(est, "memory", info={"features": list(est.feature_names_in_), "task": "regression"})
+
+    good, weak = loaded(["internet_service", "tenure_months"]), loaded(["region", "gender"])
+    report, outcome = compare_models(good, weak, rows.iloc[1500:], "monthly_charges", CompareGate(bootstrap=300),
+                                     id_columns=["customer_id"])
+    assert outcome.metric == "rmse" and not outcome.greater_is_better
+    assert outcome.verdict == BETTER and outcome.mcnemar is None and report.passed

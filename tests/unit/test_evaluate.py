@@ -189,3 +189,19 @@ def test_docs_example_runs() -> None:
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/evaluate.md", "exec"), {})
+
+
+def test_multiclass_model_end_to_end() -> None:
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = make_classification(900, 6, n_informative=4, n_classes=3, random_state=0)
+    data = pd.DataFrame(x, columns=[f"f{i}" for i in range(6)]).assign(label=np.array(["a", "b", "c"])[y])
+    est = RandomForestClassifier(n_estimators=30, random_state=0).fit(data.iloc[:600, :6], data["label"][:600])
+    gate = EvaluateGate(thresholds={"f1_macro": 0.5, "log_loss": {"max": 2.0}}, bootstrap=200)
+    report, result = evaluate_model(LoadedModel(est, "memory"), data.iloc[600:], "label", gate)
+    assert result.task == "multiclass" and report.key_figure.startswith("f1_weighted ")
+    assert report.passed and "brier" not in result.metrics and "f1" not in result.metrics
+    assert [f.title for f in report.figures] == ["ROC curve", "Precision-recall curve", "Confusion matrix"]
+    assert result.metrics["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(data["label"][600:], est.predict_proba(data.iloc[600:, :6]), multi_class="ovr"))

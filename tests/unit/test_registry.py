@@ -78,9 +78,11 @@ def test_pickle_scan_refuses_system_calls(tmp_path: Path, estimator: object) -> 
     assert not refused("sklearn.pipeline", "Pipeline")
 
 
-def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, estimator: object) -> None:
+def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, estimator: object,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
+    from doc_examples import python_blocks
     from mlgate.tracking import tracking_uri
 
     cfg = project(tmp_path, frame, registry={"model_name": "churn", "alias": "candidate"})
@@ -110,6 +112,11 @@ def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, 
     with pytest.raises(UsageError, match="--model nope"):
         register_path(cfg, "nope")
 
+    # the "Reading it back" example of docs/register.md runs against this store
+    monkeypatch.chdir(tmp_path)
+    for block in python_blocks("register.md"):
+        exec(compile(block, "docs/register.md", "exec"), {})
+
 
 def test_failed_upstream_gate_is_not_registered(tmp_path: Path, frame: pd.DataFrame, estimator: object) -> None:
     cfg = project(tmp_path, frame)
@@ -122,14 +129,3 @@ def test_failed_upstream_gate_is_not_registered(tmp_path: Path, frame: pd.DataFr
     assert not (tmp_path / "out" / "registered.json").exists()
     assert not (tmp_path / ".mlgate" / "mlflow.db").exists()
 
-
-def test_docs_example_reads_the_version_back(tmp_path: Path, frame: pd.DataFrame, estimator: object,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from doc_examples import python_blocks
-
-    cfg = project(tmp_path, frame)
-    joblib.dump(estimator, tmp_path / "model.joblib")
-    register_path(cfg, str(tmp_path / "model.joblib"))
-    monkeypatch.chdir(tmp_path)
-    for block in python_blocks("register.md"):
-        exec(compile(block, "docs/register.md", "exec"), {})
