@@ -52,6 +52,7 @@ def artifact_root(config: Config) -> str:
 def quiet_mlflow() -> None:
     """Keep MLflow's and Alembic's start-up chatter out of the user's terminal."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is first imported
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     for name in ("mlflow", "alembic", "sqlalchemy", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)

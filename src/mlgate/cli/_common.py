@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from mlgate.config import Config
     from mlgate.reports.model import Report
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # long paths and commands stay copy-pastable
 err_console = Console(stderr=True, highlight=False)
 
 ConfigOpt = Annotated[Path | None, typer.Option(

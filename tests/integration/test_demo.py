@@ -1,0 +1,74 @@
+"""The demo path end to end: real SQLite MLflow store, real server on loopback, real smoke."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    import sys
+
+    script = Path(sys.executable).with_name("mlgate")
+    folder = tmp_path_factory.mktemp("demo") / "mlgate-demo"
+    out = subprocess.run([str(script), "demo", "--dir", str(folder), "--rows", "5000"],
+                         capture_output=True, text=True, timeout=600)
+    return folder, out
+
+
+def test_demo_finishes_and_registers_a_version_with_an_alias(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, out = demo_run
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "smoke: PASSED" in out.stdout
+    assert "mlflow ui --backend-store-uri" in out.stdout
+
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{folder / '.mlgate' / 'mlflow.db'}"
+    version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("churn", "staging")
+    assert str(version.version) == "1"  # MLflow 3.17 gives an int here, older clients a str
+    assert version.tags["mlgate.model_sha256"]
+
+
+def test_demo_writes_reports_for_every_stage(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, _ = demo_run
+    run_dir = (folder / ".mlgate" / "runs" / "latest").resolve()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["passed"] is True
+    names = [s["name"] for s in record["stages"]]
+    assert names == ["validate", "tune", "train", "test", "evaluate", "compare", "register"]
+    for name in [*names, "smoke"]:
+        for report in ("report.json", "junit.xml", "summary.md", "report.html"):
+            assert (run_dir / name / report).exists(), f"{name}/{report}"
+    assert json.loads((run_dir / "smoke" / "report.json").read_text())["passed"] is True
+
+
+def test_second_run_in_the_demo_folder_skips_every_stage(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]], mlgate_bin: list[str]) -> None:
+    folder, _ = demo_run
+    out = subprocess.run([*mlgate_bin, "run"], cwd=folder, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "All 7 stages unchanged" in out.stdout
+    record = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "run.json").read_text())
+    assert {s["status"] for s in record["stages"]} == {"cached"}
+
+
+def test_changed_config_reruns_only_the_affected_stages(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]], mlgate_bin: list[str]) -> None:
+    folder, _ = demo_run
+    config = folder / "mlgate.yaml"
+    config.write_text(config.read_text().replace("thresholds: {roc_auc: 0.75, accuracy: 0.75}",
+                                                 "thresholds: {roc_auc: 0.7, accuracy: 0.7}"))
+    out = subprocess.run([*mlgate_bin, "run", "--until", "evaluate"], cwd=folder, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    record = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "run.json").read_text())
+    status = {s["name"]: s["status"] for s in record["stages"]}
+    assert status == {"validate": "cached", "tune": "cached", "train": "cached", "test": "cached",
+                      "evaluate": "ran"}
