@@ -87,7 +87,7 @@ class Schema(_Strict):
 
 
 def column_kind(series: pd.Series) -> str:
-    """The schema kind of a pandas column: int, float, bool, string, category, datetime or mixed."""
+    """The schema kind of a pandas column: int, float, bool, string, category or datetime."""
     import pandas as pd
     from pandas.api import types
 
@@ -105,7 +105,8 @@ def column_kind(series: pd.Series) -> str:
     if types.is_string_dtype(dtype) and not types.is_object_dtype(dtype):
         return "string"
     inferred = types.infer_dtype(series, skipna=True)
-    return {"boolean": "bool", "string": "string", "empty": "string"}.get(inferred, "mixed")
+    # mixed object columns (numbers and text) validate as text, as a CSV reader would load them
+    return {"boolean": "bool", "datetime": "datetime"}.get(inferred, "string")
 
 
 def infer_schema(frame: pd.DataFrame, *, target: str | None = None,
@@ -142,8 +143,6 @@ def _infer_column(series: pd.Series) -> ColumnSchema:
             spec["categories"] = sorted(str(u) for u in uniques)
         else:
             spec["pattern"] = _guess_pattern(values.astype(str))
-    elif kind == "mixed":
-        kind = "string"
     return ColumnSchema(dtype=kind, **spec)  # type: ignore[arg-type]
 
 

@@ -87,7 +87,7 @@ class TableView:
         if self.task:
             return self.task
         kind = self.kind(self.target)
-        if kind in ("bool", "string", "category", "mixed"):
+        if kind in ("bool", "string", "category"):
             return "classification"
         if kind == "int" and self.frame[self.target].nunique() <= CLASSIFICATION_MAX_CLASSES:
             return "classification"
