@@ -80,3 +80,24 @@ def test_missing_and_non_utf8_schema(tmp_path: Path) -> None:
     bad.write_bytes("columns:\n  caf\xe9: {dtype: int}\n".encode("latin-1"))
     with pytest.raises(SchemaError, match="latin.yaml is not UTF-8"):
         load_schema(bad)
+
+
+def test_a_table_always_fits_the_schema_inferred_from_it() -> None:
+    import io
+
+    import numpy as np
+
+    flags = pd.read_csv(io.StringIO("b,c\nTrue,1\nFalse,2\n,3\nTrue,4\n"))["b"]  # object: bools + NaN
+    frame = pd.DataFrame({
+        "mixed": pd.Series([1, "a", 2.5, None] * 10, dtype=object),
+        "when": pd.date_range("2020-01-01", periods=40),
+        "empty": [np.nan] * 40,
+        "flag": pd.Series(flags.tolist() * 10, dtype=object),
+        "y": [0, 1] * 20,
+    })
+    schema = infer_schema(frame, target="y")
+    assert {c: s.dtype for c, s in schema.columns.items()} == {
+        "mixed": "category", "when": "datetime", "empty": "float", "flag": "bool", "y": "int"}
+    report = validate_tables([TableView(frame, "t", schema, "y")], build_checks({}), min_score=0.0)
+    assert report.passed
+    assert [(c.name, c.column) for c in report.warnings] == [("constant_columns", "empty")]
