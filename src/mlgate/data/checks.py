@@ -95,26 +95,28 @@ class DtypeMismatch(DataCheck):
                 out.append(self.result(view, True, f"{col!r} is {actual}", column=col,
                                        observed=actual, expected=expected))
                 continue
-            bad = _not_of_kind(view, col, expected)
+            mask = _not_of_kind(view, col, expected)
+            bad = view.samples(mask, col)
+            n = int(mask.sum())
             example = f" (e.g. {bad['values'][0]!r} in row {bad['rows'][0]})" if bad["rows"] else ""
-            out.append(self.result(view, False, f"{col!r}: expected {expected}, found {actual}{example}",
-                                   column=col, observed=actual, expected=expected,
-                                   bad_cells=view.rows - view.nulls(col), **bad))
+            out.append(self.result(view, False, f"{col!r}: expected {expected}, found {actual}{example}; "
+                                   f"{n} values do not fit", column=col, observed=actual,
+                                   expected=expected, bad_cells=n, count=n, **bad))
         return out
 
 
-def _not_of_kind(view: TableView, col: str, expected: str) -> dict[str, Any]:
+def _not_of_kind(view: TableView, col: str, expected: str) -> Any:
     """Rows whose value is not of the expected kind (for numbers: does not parse as one)."""
     import pandas as pd
 
     s = view.frame[col]
     if expected in ("int", "float"):
-        mask = s.notna() & pd.to_numeric(s, errors="coerce").isna()
+        numbers = pd.to_numeric(s, errors="coerce")
+        mask = s.notna() & numbers.isna()
         if expected == "int" and not mask.any():
-            numbers = pd.to_numeric(s, errors="coerce")
             mask = numbers.notna() & (numbers % 1 != 0)
-        return view.samples(mask.to_numpy(dtype=bool), col)
-    return view.samples(s.notna().to_numpy(dtype=bool), col)
+        return mask.to_numpy(dtype=bool)
+    return s.notna().to_numpy(dtype=bool)
 
 
 class NullsInNonNullable(DataCheck):

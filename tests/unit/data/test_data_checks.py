@@ -251,3 +251,10 @@ def test_table_lists_every_check_class() -> None:
 
     assert subclasses(DataCheck) == set(DATA_CHECKS.values())
     assert len({c.name for c in DATA_CHECKS.values()}) == len(DATA_CHECKS)
+
+
+def test_dtype_mismatch_counts_only_values_that_do_not_parse(fresh: pd.DataFrame, schema: Schema) -> None:
+    check = failed(run(_with_dtype_fault(fresh), schema), "dtype_mismatch")[0]
+    assert check.observed == "string" and check.expected == "int"
+    assert check.details["count"] == 1 and check.details["rows"] == [3] and check.details["values"] == ["abc"]
+    assert "e.g. 'abc' in row 3" in check.message
