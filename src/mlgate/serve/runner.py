@@ -93,8 +93,10 @@ def serve(options: ServeOptions, config: Config | None) -> int:
     auth = "API keys required" if settings.key_hashes else "no API keys (open)"
     print(f"mlgate serve: {model.source} version {model.version} on http://{host}:{port} "
           f"({workers} worker{'s' if workers > 1 else ''}, {auth})", file=sys.stderr, flush=True)
+    # proxy_headers off: the client address is the rate-limit identity, so a header a
+    # client can forge must not replace it (put a trusted proxy's own limits in front).
     common = {"host": host, "port": port, "access_log": False, "log_level": "warning",
-              "timeout_graceful_shutdown": 5}
+              "timeout_graceful_shutdown": 5, "proxy_headers": False}
     if workers == 1:
         from mlgate.serve.app import create_app
 
