@@ -118,7 +118,7 @@ class GitHubExporter(CiExporter):
                 job["concurrency"] = {"group": "mlgate-registry"}
             jobs[name] = job
             previous = name
-        doc = {
+        doc: dict[str, object] = {
             "name": f"mlgate {config.project}",
             "on": {"push": {"branches": ["main"]}, "pull_request": {"branches": ["main"]},
                    "workflow_dispatch": {}},
