@@ -204,8 +204,9 @@ def open_store(config: Config) -> MlflowClient:
     on creating its tables (MLflow's migrations are not safe to run twice at once)."""
     from mlgate.tracking import quiet_mlflow, setup_mlflow, tracking_uri
 
-    quiet_mlflow()
     import mlflow  # noqa: F401  (imported before the lock: the import alone takes seconds)
+
+    quiet_mlflow()  # again after the import, which sets MLflow's loggers back to INFO
 
     uri = tracking_uri(config)
     if not uri.startswith("sqlite:///"):
@@ -355,6 +356,15 @@ def register_path(config: Config, spec: str, *, name: str | None = None, alias: 
     report = registration_report(result, {})
     report.duration_s = round(time.perf_counter() - t0, 3)
     return report
+
+
+def bare_config(name: str, root: Path) -> Config:
+    """A config for registering without mlgate.yaml: the store from MLFLOW_TRACKING_URI or
+    ``root/.mlgate/mlflow.db``, the experiment and model named ``name``."""
+    from mlgate.config import config_from_dict
+
+    # `data` is required by the schema; registering never reads it
+    return config_from_dict({"project": name, "data": {"path": "."}}, root)
 
 
 def wrap_pickle(path: Path, folder: Path, *, trust: bool = False) -> tuple[Path, dict[str, Any]]:

@@ -112,6 +112,10 @@ def test_mcnemar_counts_discordant_rows() -> None:
     assert result["p_value"] == pytest.approx(binomtest(4, 5, 0.5).pvalue)
 
 
+def test_every_rule_is_in_the_table() -> None:
+    assert set(Rule.__subclasses__()) == set(RULES.values())
+
+
 @pytest.mark.parametrize("rule", list(RULES.values()), ids=list(RULES))
 def test_rule_conformance(rule: type[Rule]) -> None:
     assert rule.name and rule.__doc__

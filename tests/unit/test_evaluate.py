@@ -104,6 +104,10 @@ def test_interval_narrows_with_more_rows() -> None:
     assert (large[1] - large[0]) < 0.6 * (small[1] - small[0])
 
 
+def test_every_bound_is_in_the_table() -> None:
+    assert set(Bound.__subclasses__()) == set(BOUNDS.values())
+
+
 @pytest.mark.parametrize("bound", list(BOUNDS.values()), ids=list(BOUNDS))
 def test_bound_conformance(bound: type[Bound]) -> None:
     assert bound.name and bound.__doc__

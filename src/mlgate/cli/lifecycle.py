@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, load
+from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, load, maybe_load
 from mlgate.cli.app import app
 
 if TYPE_CHECKING:
@@ -63,10 +64,19 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
              data: DataOpt = None,
              trust: Annotated[bool, typer.Option(help="Load a pickle without the import allow list.")] = False,
              output: OutputOpt = None) -> int:
-    """Register a model version with lineage tags and an alias (an MLflow folder or a .joblib file)."""
-    from mlgate.registry import register_path
+    """Register a model version with lineage tags and an alias (an MLflow folder or a .joblib file).
 
-    cfg = load(config)
+    Without mlgate.yaml, give --model and --name; the store is MLFLOW_TRACKING_URI or
+    ./.mlgate/mlflow.db.
+    """
+    from mlgate.errors import UsageError
+    from mlgate.registry import bare_config, register_path
+
+    cfg = maybe_load(config)
+    if cfg is None:
+        if not (model and name):
+            raise UsageError("no mlgate.yaml here: pass --model PATH and --name NAME, or --config FILE")
+        cfg = bare_config(name, Path.cwd())
     out_dir = output or cfg.root / "mlgate-reports" / "register"
     fingerprint = None
     if data is not None:
