@@ -118,6 +118,16 @@ def test_pytest_plugin_yields_one_test_per_check(project: Path) -> None:
     assert "1 failed, 2 passed" in proc.stdout
 
 
+def test_pytest_plugin_reports_bad_input_without_a_traceback(project: Path) -> None:
+    proc = subprocess.run(
+        [PYTEST, "-p", "no:cacheprovider", "--mlgate-model", "model.joblib", "--mlgate-data",
+         "test.csv", "--mlgate-target", "churned", "--mlgate-checks", "performance,fairness"],
+        cwd=project, capture_output=True, text=True, timeout=180, env=_env())
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.count("mlgate: the test data has no column 'churned'") >= 2
+    assert "Traceback" not in proc.stdout and "2 failed" in proc.stdout
+
+
 def test_pipeline_stage_tests_the_trained_model(project: Path, tmp_path: Path) -> None:
     """run_test(ctx) loads train's MLflow model folder and reads data and thresholds from config."""
     from mlgate.config import load_config

@@ -50,12 +50,16 @@ class ModelCheckItem(pytest.Item):
         self.check = check
 
     def runtest(self) -> None:
-        from mlgate.modeltests.runner import _run_one, build_checks
+        from mlgate.errors import MlgateError
+        from mlgate.modeltests.runner import build_checks, run_one
 
-        subject, gate = _subject(self.config)
+        try:
+            subject, gate = _subject(self.config)
+        except MlgateError as exc:  # bad model or data: one clear line, no traceback
+            pytest.fail(f"mlgate: {exc}", pytrace=False)
         (instance,) = build_checks(gate, [self.check])
         with subject.few_threads(gate.threads):
-            outcome = _run_one(instance, subject)
+            outcome = run_one(instance, subject)
         if outcome.skipped:
             pytest.skip(outcome.checks[0].message)
         failed = [c for c in outcome.checks if c.blocks]
@@ -76,7 +80,17 @@ class ModelCheckFailed(Exception):
 
 
 def _subject(config: Any) -> tuple[Any, Any]:
-    """The model, data and thresholds, loaded once per pytest session."""
+    """The model, data and thresholds, loaded once per pytest session (a failure too)."""
+    if "error" in _STATE:
+        raise _STATE["error"]
+    try:
+        return _load(config)
+    except Exception as exc:
+        _STATE["error"] = exc
+        raise
+
+
+def _load(config: Any) -> tuple[Any, Any]:
     if "subject" not in _STATE:
         from mlgate.config import TestGate, load_config
         from mlgate.data.io import load_table

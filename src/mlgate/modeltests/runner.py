@@ -170,7 +170,7 @@ def _run_checks(subject: Subject, checks: list[ModelCheck], progress: Progress |
         for i, check in enumerate(checks):
             progress(f"{check.name} ({i + 1}/{len(checks)})", i / len(checks))
             t0 = time.perf_counter()
-            outcome = _run_one(check, subject)
+            outcome = run_one(check, subject)
             timings[check.name] = round(time.perf_counter() - t0, 3)
             for row in outcome.checks:
                 row.observed, row.expected = _jsonable(row.observed), _jsonable(row.expected)
@@ -193,7 +193,8 @@ def _run_checks(subject: Subject, checks: list[ModelCheck], progress: Progress |
     return report
 
 
-def _run_one(check: ModelCheck, subject: Subject) -> Outcome:
+def run_one(check: ModelCheck, subject: Subject) -> Outcome:
+    """One check's outcome; an exception from the model becomes a failed row."""
     try:
         return check.run(subject)
     except MlgateError:
