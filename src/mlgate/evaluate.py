@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from mlgate.reports.model import Report
 
 if TYPE_CHECKING:
-    from mlgate.config import Config
+    from mlgate.config import Config, EvaluateGate
     from mlgate.context import StageContext
 
 
@@ -27,12 +27,20 @@ def run_evaluate_stage(ctx: StageContext) -> Report:
     model = load_candidate(ctx)
     data = ctx.dataset()
     ctx.progress(f"bootstrapping {ctx.config.gates.evaluate.bootstrap} resamples", 0.3)
-    report, result = evaluate_model(model, data.test, data.target, ctx.config.gates.evaluate,
+    report, result = evaluate_model(model, data.test, data.target, gate_with_slices(ctx.config),
                                     task=ctx.config.task, seed=ctx.config.seed,
                                     id_columns=ctx.config.data.id_columns)
     result.write(ctx.out_dir)
     report.duration_s = round(time.perf_counter() - t0, 3)
     return report
+
+
+def gate_with_slices(config: Config) -> EvaluateGate:
+    """The evaluate gate, slicing by the protected attributes when no slices are configured."""
+    gate = config.gates.evaluate
+    if gate.slices or not config.data.protected:
+        return gate
+    return gate.model_copy(update={"slices": list(config.data.protected)})
 
 
 def evaluate_path(config: Config, model_spec: str, data: Path | None, out_dir: Path) -> Report:
@@ -44,7 +52,7 @@ def evaluate_path(config: Config, model_spec: str, data: Path | None, out_dir: P
     t0 = time.perf_counter()
     model = load_model(model_spec, config)
     frame = load_table(data) if data else load_dataset(config).test
-    report, result = evaluate_model(model, frame, config.data.target, config.gates.evaluate,
+    report, result = evaluate_model(model, frame, config.data.target, gate_with_slices(config),
                                     task=config.task, seed=config.seed,
                                     id_columns=config.data.id_columns)
     result.write(out_dir)

@@ -72,7 +72,7 @@ class NotSignificantlyWorse(Rule):
         low, high = outcome.ci
         return Check(name=self.name, passed=outcome.verdict != WORSE, observed=[_r(low), _r(high)],
                      expected="interval reaching 0 or above",
-                     message=f"{outcome.metric}: candidate {outcome.verdict} "
+                     message=f"{outcome.metric}: {outcome.verdict} "
                              f"(change {outcome.delta:+.4f}, {outcome.level:.0%} interval of the "
                              f"improvement [{low:+.4f}, {high:+.4f}], {_fmt_p(outcome.p_value, gate.bootstrap)})")
 
