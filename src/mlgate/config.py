@@ -143,6 +143,7 @@ class TuneConfig(_Strict):
     study_name: str | None = None
     storage: str | None = None
     cv_folds: int = Field(3, ge=2)
+    max_rows: int | None = Field(None, ge=100)  # trials use a seeded stratified sample of this size
     search_space: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 

@@ -131,17 +131,25 @@ def test_unknown_search_space_parameter_fails_before_any_trial(churn_project: Pa
         run_tune(StageContext(config=load_config(churn_project / "mlgate.yaml"), out_dir=tmp_path))
 
 
-@pytest.mark.parametrize("url", ["sqlite:////nonexistent-dir-xyz/sub/optuna.db", "nosuchdb://host/x"])
-def test_cli_storage_that_cannot_be_opened_exits_2(churn_project: Path, mlgate_bin: list[str],
-                                                    url: str) -> None:
+def test_cli_storage_that_cannot_be_opened_exits_2(churn_project: Path, mlgate_bin: list[str]) -> None:
+    url = "sqlite:////nonexistent-dir-xyz/sub/optuna.db"
     done = subprocess.run([*mlgate_bin, "tune", "--n-trials", "1", "--storage", url],
                           cwd=churn_project, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
     assert url in done.stderr and "Traceback" not in done.stderr
 
 
+def test_unknown_storage_dialect_names_the_url(churn_project: Path, tmp_path: Path) -> None:
+    from mlgate.train.standalone import override
+
+    config = override(load_config(churn_project / "mlgate.yaml"), tune={"storage": "nosuchdb://host/x"})
+    with pytest.raises(ConfigError, match=r"cannot open Optuna study .* storage nosuchdb://host/x"):
+        run_tune(StageContext(config=config, out_dir=tmp_path))
+
+
 def test_two_processes_share_one_sqlite_storage(churn_project: Path, mlgate_bin: list[str],
-                                                tmp_path: Path) -> None:
+                                                tmp_path: Path, mlflow_template: Path) -> None:
+    _with_store(churn_project, mlflow_template)
     _configure(churn_project, cv_folds=2)
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     cmd = [*mlgate_bin, "tune", "--n-trials", "3", "--study-name", "shared", "--storage", storage,

@@ -170,7 +170,7 @@ def run_tune(ctx: StageContext) -> Report:
     from mlgate.data.io import frame_fingerprint
     from mlgate.train.preprocess import feature_set, infer_task
     from mlgate.train.runs import open_logger
-    from mlgate.train.tuning import cross_validate, open_study, safe_url
+    from mlgate.train.tuning import cross_validate, open_study, safe_url, sample_rows
 
     config, tune = ctx.config, ctx.config.tune
     report = Report(stage="tune")
@@ -178,6 +178,7 @@ def run_tune(ctx: StageContext) -> Report:
         ds = ctx.dataset()
         frame = ds.train.dropna(subset=[ds.target])
         task = config.task or infer_task(frame[ds.target], ds.target)
+        frame = sample_rows(frame, ds.target, task, tune.max_rows, config.seed)
         setup = tune_setup(config, task)
         features = feature_set(frame, ds.target, config.data.id_columns)
         fingerprint = frame_fingerprint(ds.train)
@@ -238,7 +239,7 @@ def run_tune(ctx: StageContext) -> Report:
             logger.log(parent, metrics={f"best_cv_{setup.metric}": study.best_value},
                        tags={"mlgate.best_params": json.dumps(study.best_params, default=str)})
         logger.end(parent, ok=_best_value(study) is not None)
-        report.extras.update({"study_name": setup.study_name, "storage": safe_url(setup.storage),
+        report.extras.update({"study_name": setup.study_name, "rows": len(frame), "storage": safe_url(setup.storage),
                               "model_type": setup.model_type, "metric": setup.metric,
                               "search_space": {k: v.model_dump(exclude_none=True)
                                                for k, v in setup.space.items()},
@@ -289,9 +290,8 @@ def _tune_summary(report: Report, study: Any, setup: Any, ran: int) -> Check:
                              f"({counts['pruned']} pruned, {counts['fail']} failed)")
     report.metrics[f"best_cv_{setup.metric}"] = round(best, 6)
     report.score = best if setup.greater else None
-    report.key_figure = (f"{setup.model_type}: best cv {setup.metric} {best:.4f} "
-                         f"(trial {study.best_trial.number}; {ran} run, {counts['pruned']} pruned, "
-                         f"{len(states)} in study)")
+    report.key_figure = (f"{setup.model_type} cv {setup.metric} {best:.4f} · {len(states)} trials, "
+                         f"{counts['pruned']} pruned")
     return Check(name="trials_completed", passed=True, observed=counts["complete"], expected=">= 1",
                  message=f"{counts['complete']} of {len(states)} trials completed; best cv "
                          f"{setup.metric} {best:.4f} with {study.best_params}")

@@ -112,12 +112,15 @@ def fit_candidate(candidate: Candidate, features: FeatureSet, task: str,
 
     from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
 
     pipeline = build_pipeline(features, clone(candidate.estimator))
     t0 = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
             # A neural network stopping at max_iter is reported by its metrics, not a warning.
+            # One OpenMP/BLAS thread: OpenMP on busy cores (other jobs, parallel workers) is
+            # many times slower than one thread; forests still use n_jobs (joblib threads).
             warnings.simplefilter("ignore", ConvergenceWarning)
             pipeline.fit(fit[features.columns], fit[target])
             metrics = score(task, pipeline, val[features.columns], val[target])
