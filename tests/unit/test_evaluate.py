@@ -209,3 +209,13 @@ def test_multiclass_model_end_to_end() -> None:
     assert [f.title for f in report.figures] == ["ROC curve", "Precision-recall curve", "Confusion matrix"]
     assert result.metrics["roc_auc"] == pytest.approx(
         skm.roc_auc_score(data["label"][600:], est.predict_proba(data.iloc[600:, :6]), multi_class="ovr"))
+
+
+def test_slices_default_to_the_protected_attributes(tmp_path: Path) -> None:
+    from mlgate.config import config_from_dict
+    from mlgate.evaluate import gate_with_slices
+
+    base = {"data": {"train": "t.csv", "protected": ["gender"]}}
+    assert gate_with_slices(config_from_dict(base, tmp_path)).slices == ["gender"]
+    chosen = {**base, "gates": {"evaluate": {"slices": ["contract"]}}}
+    assert gate_with_slices(config_from_dict(chosen, tmp_path)).slices == ["contract"]
