@@ -17,7 +17,7 @@ from mlgate.serve.process import ServerProcess, free_port  # noqa: E402
 from mlgate.smoke import SMOKE_CHECKS, run_smoke  # noqa: E402
 
 pytestmark = pytest.mark.integration
-KEYS = ["smoke-a", "smoke-b"]
+KEYS = ["smoke-a", "smoke-b", "smoke-docs"]
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +56,9 @@ def test_cli_smoke_against_nothing_exits_1(tmp_path: Path, mlgate_bin: list[str]
     result = subprocess.run([*mlgate_bin, "smoke", "--url", url, "--output", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "cannot reach" in result.stdout
+
+
+def test_docs_example_runs(server) -> None:  # type: ignore[no-untyped-def]
+    text = (Path(__file__).parents[2] / "docs" / "smoke.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/smoke.md", "exec"), {"url": server.url, "key": KEYS[2], "version": "2"})
