@@ -21,11 +21,17 @@ def test_model(
     protected: Annotated[list[str] | None, typer.Option(
         help="Protected attribute for the fairness check (repeatable or comma-separated).")] = None,
     checks: Annotated[str | None, typer.Option(
-        help="Comma-separated checks to run (default: all ten).")] = None,
+        help="Comma-separated checks (default: all): performance, consistency, robustness, "
+             "feature_importance, data_distribution, fairness, inference, interpretability, "
+             "edge_cases, reproducibility.")] = None,
     config: ConfigOpt = None,
     output: OutputOpt = None,
 ) -> int:
-    """Run the ten model checks; exit 1 when one fails, 2 on bad input."""
+    """Run the ten model checks; exit 1 when one fails, 2 on bad input.
+
+    In a project after `mlgate run --until train`: [bold]mlgate test[/]. Anywhere:
+    [bold]mlgate test --model model.joblib --data test.csv --reference train.csv --protected gender[/]
+    """
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from mlgate.modeltests.standalone import TestRequest, run_request, split_list
