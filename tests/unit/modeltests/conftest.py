@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def _one_native_thread():  # type: ignore[no-untyped-def]
     """OpenMP models on a busy 2-core machine can take 10x longer with 2 threads than with 1."""
     from threadpoolctl import threadpool_limits
