@@ -66,7 +66,9 @@ def as_gate(config: Any) -> TestGate:
     try:
         return TestGate.model_validate(config)
     except ValidationError as exc:
-        raise ConfigError(_explain("gates -> test", exc)) from exc
+        problems = _problems("gates -> test", exc)
+        raise ConfigError(f"the model test config is invalid ({len(problems)} problem"
+                          f"{'s' if len(problems) > 1 else ''})\n" + "\n".join(problems)) from exc
 
 
 def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
@@ -80,25 +82,32 @@ def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
     if unknown:
         raise ConfigError(f"gates -> test -> checks: unknown check(s) {unknown}; "
                           f"known: {', '.join(MODEL_CHECKS)}")
-    out = []
-    for name in names:
+    out, problems, first = [], [], None
+    for name in MODEL_CHECKS:  # validate every family, so all mistakes are reported at once
         raw: dict[str, Any] = getattr(gate, name)
         if name == "performance":
             raw = {"thresholds": raw} if raw else {}
         try:
-            out.append(MODEL_CHECKS[name].model_validate(raw))
+            check = MODEL_CHECKS[name].model_validate(raw)
         except ValidationError as exc:
-            raise ConfigError(_explain(f"gates -> test -> {name}", exc)) from exc
-    return out
+            problems += _problems(f"gates -> test -> {name}", exc)
+            first = first or exc
+            continue
+        if name in names:
+            out.append(check)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise ConfigError(f"the model test config is invalid ({count})\n" + "\n".join(problems)) from first
+    return sorted(out, key=lambda c: names.index(c.name))
 
 
-def _explain(prefix: str, exc: Any) -> str:
+def _problems(prefix: str, exc: Any) -> list[str]:
     lines = []
     for err in exc.errors():
         path = " -> ".join([prefix, *(str(p) for p in err["loc"])])
         what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         lines.append(f"  {path}: {what} (got {err.get('input')!r})")
-    return f"the model test config is invalid ({len(lines)} problem(s))\n" + "\n".join(lines)
+    return lines
 
 
 def build_subject(loaded: LoadedModel, data: pd.DataFrame, *, reference: pd.DataFrame | None,

@@ -205,3 +205,13 @@ def test_interpretability_uses_shap_when_installed(any_case) -> None:  # type: i
     assert report.extras["details"]["interpretability"]["method"] == "shap"
     assert {r["feature"] for r in ranking} == set(any_case.test.columns) - {"target"}
     assert ranking[0]["feature"] in ("x1", "contract", "tenure_months")  # the strongest signal
+
+
+def test_config_errors_of_every_family_are_reported_at_once(binary_case) -> None:  # type: ignore[no-untyped-def]
+    bad = {"robustness": {"max_dorp": 0.1}, "fairness": {"max_parity_difference": 1.5}}
+    with pytest.raises(ConfigError, match=r"\(2 problems\)") as info:
+        run(binary_case.model, binary_case.test, bad, checks=["performance"])
+    assert "gates -> test -> robustness -> max_dorp: unknown key" in str(info.value)
+    assert "gates -> test -> fairness -> max_parity_difference" in str(info.value)
+    with pytest.raises(ConfigError, match=r"unknown check\(s\) \['speed'\]"):
+        run(binary_case.model, binary_case.test, {"checks": ["speed"]})
