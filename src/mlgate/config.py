@@ -61,6 +61,17 @@ class ModelSpec(_Strict):
     name: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _known_type(self) -> ModelSpec:
+        from mlgate.train.zoo import MODEL_TYPES, get_model_type
+
+        if self.type not in MODEL_TYPES:  # the message lists the types and a close match
+            try:
+                get_model_type(self.type)
+            except Exception as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
     @property
     def label(self) -> str:
         return self.name or self.type

@@ -162,3 +162,76 @@ def test_cli_trains_one_type_with_params(churn_project: Path, mlgate_bin: list[s
     info = json.loads((out / "model" / "mlgate.json").read_text())
     assert info["model_type"] == "gradient-boosting" and info["params"] == {"max_iter": 30, "learning_rate": 0.08}
     assert (out / "report.json").exists() and "PASSED" in done.stdout
+
+
+def _synthetic_project(root: Path, template: Path, task: str) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame({"row_id": range(n), "x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                          "colour": rng.choice(["red", "green", "blue"], n)})
+    signal = frame["x1"] + (frame["colour"] == "red") * 1.5
+    if task == "multiclass":
+        frame["label"] = np.where(signal < -0.5, "low", np.where(signal < 0.8, "mid", "high"))
+        models = [{"type": "logistic-regression"}, {"type": "random-forest", "params": {"n_estimators": 20}}]
+    else:
+        frame["label"] = signal * 3 + rng.normal(scale=0.5, size=n)
+        models = [{"type": "linear-regression"}, {"type": "gradient-boosting", "params": {"max_iter": 30}}]
+    root.mkdir()
+    frame.to_csv(root / "data.csv", index=False)
+    (root / "mlgate.yaml").write_text(yaml.safe_dump({
+        "project": f"syn-{task}", "data": {"path": "data.csv", "target": "label", "id_columns": ["row_id"]},
+        "models": models}))
+    return _with_store(root, template)
+
+
+@pytest.mark.parametrize(("task", "metric"), [("multiclass", "f1_macro"), ("regression", "rmse")])
+def test_task_is_inferred_and_drives_model_and_metric(tmp_path: Path, mlflow_template: Path,
+                                                      task: str, metric: str) -> None:
+    project = _synthetic_project(tmp_path / "p", mlflow_template, task)
+    out = tmp_path / "out"
+    out.mkdir()
+    report = run_train(StageContext(config=load_config(project / "mlgate.yaml"), out_dir=out))
+    info = json.loads((out / "model" / "mlgate.json").read_text())
+    assert info["task"] == task and report.extras["selection_metric"] == metric
+    assert "row_id" not in info["features"]
+    rows = report.extras["candidates"]
+    values = [r["metrics"][metric] for r in rows]
+    best = (min if metric == "rmse" else max)(values)
+    assert [r["chosen"] for r in rows] == [v == best for v in values]
+    if task == "multiclass":
+        assert info["classes"] == ["high", "low", "mid"]
+    else:
+        assert "classes" not in info
+
+
+def test_tuned_params_for_a_type_not_trained_is_a_warning(tmp_path: Path, mlflow_template: Path) -> None:
+    project = _synthetic_project(tmp_path / "p", mlflow_template, "regression")
+    tune_dir = tmp_path / "tune"
+    tune_dir.mkdir()
+    (tune_dir / "best_params.yaml").write_text(yaml.safe_dump(
+        {"model_type": "random-forest", "params": {"n_estimators": 10}}))
+    out = tmp_path / "out"
+    out.mkdir()
+    report = run_train(StageContext(config=load_config(project / "mlgate.yaml"), out_dir=out,
+                                    upstream={"tune": tune_dir}))
+    assert report.passed
+    assert [c.name for c in report.warnings] == ["tuned_params_unused"]
+    assert not any(r["tuned"] for r in report.extras["candidates"])
+
+
+def test_same_seed_same_model(trained: tuple[Path, object]) -> None:
+    from mlgate.train.preprocess import feature_set
+    from mlgate.train.training import fit_candidate, make_candidates, validation_split
+
+    out, report = trained
+    project = out.parent.parent
+    config = load_config(project / "mlgate.yaml")
+    frame = pd.read_csv(project / "data" / "train.csv").drop(columns=["customer_id"])
+    features = feature_set(frame, "target")
+    fit, val = validation_split(frame, "target", "binary", config.seed)
+    (cand,) = make_candidates(config.models[1:2], "binary", config.seed)
+    first, second = (fit_candidate(cand, features, "binary", fit, val, "target") for _ in range(2))
+    # Forest threads sum in any order: equal up to float rounding.
+    assert first.metrics == pytest.approx(second.metrics, rel=1e-9)

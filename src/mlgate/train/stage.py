@@ -39,6 +39,11 @@ def run_train(ctx: StageContext) -> Report:
         task = config.task or infer_task(ds.train[target], target)
         tuned = read_tuned(ctx)
         candidates = make_candidates(config.models, task, config.seed, tuned, config.root)
+        if tuned and not any(c.tuned for c in candidates):
+            report.add(Check(name="tuned_params_unused", passed=False, severity="warning",
+                             observed=tuned["model_type"], expected=[c.model_type for c in candidates],
+                             message=f"tuned params for {tuned['model_type']} ({tuned['source']}) "
+                                     "not used: no candidate has that type"))
         features = feature_set(ds.train, target, config.data.id_columns)
         train_rows = ds.train.dropna(subset=[target])
         fit, val = validation_split(train_rows, target, task, config.seed)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError
+from mlgate.train.zoo import get_model_type
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -28,6 +29,8 @@ def override(config: Config, *, model_types: list[str] | None = None,
     from mlgate.config import config_from_dict
 
     raw = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for name in model_types or ():
+        get_model_type(name)  # the flag's own error, rather than "mlgate.yaml is invalid"
     if model_types:
         configured = {m["type"]: m for m in raw.get("models", [])}
         raw["models"] = [configured.get(t, {"type": t}) for t in model_types]
