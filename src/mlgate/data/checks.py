@@ -99,8 +99,9 @@ class DtypeMismatch(DataCheck):
             bad = view.samples(mask, col)
             n = int(mask.sum())
             example = f" (e.g. {bad['values'][0]!r} in row {bad['rows'][0]})" if bad["rows"] else ""
+            verb = "does" if n == 1 else "do"
             out.append(self.result(view, False, f"{col!r}: expected {expected}, found {actual}{example}; "
-                                   f"{n} values do not fit", column=col, observed=actual,
+                                   f"{_count(n, 'value')} {verb} not fit", column=col, observed=actual,
                                    expected=expected, bad_cells=n, count=n, **bad))
         return out
 
@@ -131,7 +132,7 @@ class NullsInNonNullable(DataCheck):
                 continue
             n = view.nulls(col)
             extra = view.samples(view.frame[col].isna().to_numpy(), None) if n else {}
-            out.append(self.result(view, n == 0, f"{col!r}: {n} missing values (allowed 0)",
+            out.append(self.result(view, n == 0, f"{col!r}: {_count(n, 'missing value')} (allowed 0)",
                                    column=col, observed=n, expected=0, **extra))
         return out
 
@@ -186,7 +187,7 @@ class OutOfRange(DataCheck):
             if above:
                 mask |= values > spec.max
             n = int(mask.sum())
-            out.append(self.result(view, False, f"{col!r}: {n} values outside {expected} "
+            out.append(self.result(view, False, f"{col!r}: {_count(n, 'value')} outside {expected} "
                                    f"(observed range [{lo}, {hi}])", column=col, observed=[lo, hi],
                                    expected=expected, bad_cells=n, count=n, **view.samples(mask, col)))
         return out
@@ -215,7 +216,7 @@ class UnseenCategories(DataCheck):
             n = int(mask.sum())
             shown = ", ".join(map(repr, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
             out.append(self.result(view, False, f"{col!r}: {len(unseen)} unseen categor"
-                                   f"{'y' if len(unseen) == 1 else 'ies'} {shown} in {n} rows",
+                                   f"{'y' if len(unseen) == 1 else 'ies'} {shown} in {_count(n, 'row')}",
                                    column=col, observed=unseen[:50], expected=allowed, bad_cells=n,
                                    count=n, **view.samples(mask, col)))
         return out
@@ -236,7 +237,8 @@ class PatternMismatch(DataCheck):
             mask = fullmatch_mask(view.frame[col], pattern)
             n = int(mask.sum())
             extra = {"bad_cells": n, "count": n, **view.samples(mask, col)} if n else {}
-            out.append(self.result(view, n == 0, f"{col!r}: {n} values do not match /{pattern}/",
+            verb = "does" if n == 1 else "do"
+            out.append(self.result(view, n == 0, f"{col!r}: {_count(n, 'value')} {verb} not match /{pattern}/",
                                    column=col, observed=n, expected=0, **extra))
         return out
 
@@ -254,7 +256,7 @@ class DuplicateRows(DataCheck):
         n = int(mask.sum())
         share = n / view.rows if view.rows else 0.0
         extra = {"bad_cells": n * view.frame.shape[1], **view.samples(mask)} if n else {}
-        return [self.result(view, share <= self.max_share, f"{n} duplicate rows ({share:.2%}, "
+        return [self.result(view, share <= self.max_share, f"{_count(n, 'duplicate row')} ({share:.2%}, "
                             f"limit {self.max_share:.2%})", observed=n, expected=0, **extra)]
 
 
@@ -277,7 +279,8 @@ class DuplicateKeys(DataCheck):
             mask = pd.Series(view.row_hashes(tuple(keys))).duplicated(keep="first").to_numpy()
         n = int(mask.sum())
         extra = view.samples(mask, keys[0] if len(keys) == 1 else None) if n else {}
-        return [self.result(view, n == 0, f"{label!r}: {n} rows repeat a key", column=label,
+        verb = "repeats" if n == 1 else "repeat"
+        return [self.result(view, n == 0, f"{label!r}: {_count(n, 'row')} {verb} a key", column=label,
                             observed=n, expected=0, **extra)]
 
 
@@ -318,7 +321,7 @@ class TargetMissing(DataCheck):
             return []
         n = view.nulls(t)
         extra = view.samples(view.frame[t].isna().to_numpy()) if n else {}
-        return [self.result(view, n == 0, f"target {t!r}: {n} missing values (allowed 0)",
+        return [self.result(view, n == 0, f"target {t!r}: {_count(n, 'missing value')} (allowed 0)",
                             column=t, observed=n, expected=0, **extra)]
 
 
@@ -392,7 +395,7 @@ class TrainTestLeakage(DataCheck):
         if n:
             extra = {"bad_cells": n * len(cols), **test.samples(mask)}
             extra["train_rows"] = [matches[r] for r in extra["rows"]]
-        return [self.result(test, n <= self.max_rows, f"{n} rows identical to a row of {train.label} "
+        return [self.result(test, n <= self.max_rows, f"{_count(n, 'row')} identical to a row of {train.label} "
                             f"(limit {self.max_rows}, compared on {len(cols)} columns)",
                             observed=n, expected=self.max_rows, **extra)]
 
@@ -448,6 +451,11 @@ def _shares(target: pd.Series) -> pd.Series:
 def _class_key(value: Any) -> str:
     value = jsonable(value)
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _sample(values: Any, limit: int = 200_000) -> Any:
