@@ -189,8 +189,17 @@ def register(config: Config, request: Registration) -> Registered:
         run_id, source = _log_folder(client, experiment_id(config, client), request.folder, tags)
     if request.metrics:
         _log_metrics(client, run_id, request.metrics)
-    version = retry(lambda: client.create_model_version(request.name, source, run_id=run_id, tags=tags),
-                    f"create a version of {request.name!r}")
+    if request.model_uri and source:
+        # the train run's model: MLflow resolves the URI and links the version to the run
+        import mlflow
+
+        uri = request.model_uri
+        version = retry(lambda: mlflow.register_model(uri, request.name, await_registration_for=0, tags=tags),
+                        f"register {uri} as {request.name!r}")
+        source = str(version.source)
+    else:
+        version = retry(lambda: client.create_model_version(request.name, source, run_id=run_id, tags=tags),
+                        f"create a version of {request.name!r}")
     number = str(version.version)
     alias = request.alias
     if alias:
@@ -204,6 +213,7 @@ def open_store(config: Config) -> MlflowClient:
     on creating its tables (MLflow's migrations are not safe to run twice at once)."""
     from mlgate.tracking import quiet_mlflow, setup_mlflow, tracking_uri
 
+    quiet_mlflow()
     import mlflow  # noqa: F401  (imported before the lock: the import alone takes seconds)
 
     quiet_mlflow()  # again after the import, which sets MLflow's loggers back to INFO

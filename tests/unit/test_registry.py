@@ -83,10 +83,16 @@ def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, 
     from mlflow.tracking import MlflowClient
 
     from doc_examples import python_blocks
-    from mlgate.tracking import tracking_uri
+    from mlgate.registry import open_store
+    from mlgate.tracking import experiment_id, tracking_uri
 
     cfg = project(tmp_path, frame, registry={"model_name": "churn", "alias": "candidate"})
-    save(estimator, tmp_path / "train" / "model", frame, data_fingerprint="f" * 64, git_commit="abc123")
+    # the train stage's run: the model folder logged as its artifacts, its URI in mlgate.json
+    client = open_store(cfg)
+    train_run = client.create_run(experiment_id(cfg, client)).info.run_id
+    folder = save(estimator, tmp_path / "train" / "model", frame, data_fingerprint="f" * 64,
+                  git_commit="abc123", model_uri=f"runs:/{train_run}/model")
+    client.log_artifacts(train_run, str(folder), "model")
     (tmp_path / "evaluate").mkdir()
     (tmp_path / "evaluate" / "report.json").write_text(json.dumps({"passed": True, "key_figure": "roc_auc 0.8"}))
     (tmp_path / "evaluate" / "metrics.json").write_text(json.dumps({"metrics": {"roc_auc": {"value": 0.81}}}))
@@ -95,6 +101,7 @@ def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, 
     registered = json.loads((tmp_path / "out" / "registered.json").read_text())
     assert report.passed and report.key_figure == "churn v1 @candidate"
     assert registered["version"] == "1" and registered["model_uri"] == "models:/churn/1"
+    assert registered["run_id"] == train_run and registered["source"].endswith(f"{train_run}/artifacts/model")
     client = MlflowClient(tracking_uri(cfg), registry_uri=tracking_uri(cfg))
     version = client.get_model_version_by_alias("churn", "candidate")
     assert str(version.version) == "1"  # the SQL store answers an int here, the REST client a str

@@ -39,7 +39,7 @@ def roc(p: Predictions) -> Figure:
     ax = fig.add_subplot()
     for label, k in _curves(p):
         fpr, tpr, _ = roc_curve(p.y == k, p.proba[:, k])
-        ax.plot(fpr, tpr, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
+        ax.plot(fpr, tpr, label=f"class {label} (AUC {auc(fpr, tpr):.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate")
     ax.legend(loc="lower right", fontsize=8)
@@ -55,7 +55,7 @@ def precision_recall(p: Predictions) -> Figure:
     for label, k in _curves(p):
         precision, recall, _ = precision_recall_curve(p.y == k, p.proba[:, k])
         ap = average_precision_score(p.y == k, p.proba[:, k])
-        ax.step(recall, precision, where="post", label=f"{label} (AP {ap:.3f})")
+        ax.step(recall, precision, where="post", label=f"class {label} (AP {ap:.3f})")
         ax.axhline(float((p.y == k).mean()), ls="--", color="grey", lw=0.8)
     ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
     ax.legend(loc="lower left", fontsize=8)
