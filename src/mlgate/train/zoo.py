@@ -286,7 +286,8 @@ def check_param_names(label: str, estimator: str, params: dict[str, Any], accept
 def validate_values(estimator: Any, label: str) -> None:
     """Check parameter values now, not minutes into training (scikit-learn's own checks)."""
     check = getattr(estimator, "_validate_params", None)
-    if check is None:
+    # Third-party estimators inherit _validate_params without the constraints it reads.
+    if check is None or not hasattr(type(estimator), "_parameter_constraints"):
         return
     try:
         check()
