@@ -22,7 +22,9 @@ def _own_store(monkeypatch: pytest.MonkeyPatch) -> None:
 JOBS = 3
 
 
-def test_parallel_registrations_on_one_sqlite_store(tmp_path: Path, mlgate_bin: list[str]) -> None:
+@pytest.mark.parametrize("fresh", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["existing-store", "fresh-store"])
+def test_parallel_registrations_on_one_sqlite_store(tmp_path: Path, mlgate_bin: list[str], fresh: bool) -> None:
     from mlflow.tracking import MlflowClient
 
     from mlgate.registry import open_store
@@ -31,9 +33,10 @@ def test_parallel_registrations_on_one_sqlite_store(tmp_path: Path, mlgate_bin: 
     frame = churn(600)
     cfg = project(tmp_path, frame)
     model = save(fit(frame), tmp_path / "model", frame)
-    # The store exists, as in CI with a shared store; the jobs race on the registered model
-    # and its version numbers. (Races on a fresh store's tables are serialized by a file lock.)
-    open_store(cfg)
+    # With an existing store (CI with a shared store) the jobs race on the registered model and
+    # its version numbers; on a fresh one also on creating the tables (serialized by a file lock).
+    if not fresh:
+        open_store(cfg)
     procs = [subprocess.Popen([*mlgate_bin, "register", "--model", str(model), "--output", f"out{i}"],
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={"CI_JOB_ID": f"job-{i}", "PATH": "/usr/bin:/bin"})
