@@ -145,7 +145,7 @@ def _metrics_section(result: Evaluation) -> Section:
         for k, v in result.metrics.items())
     caption = (f"{result.bootstrap} bootstrap resamples of {result.n_rows} rows, seed {result.seed}"
                if result.bootstrap else f"{result.n_rows} rows, no bootstrap")
-    return Section(title="Metrics", html=(
+    return Section(title=f"Metrics with {level} confidence intervals", html=(
         f"<p>{html.escape(caption)}</p><table><tr><th>metric</th><th>value</th>"
         f"<th>{level} interval</th></tr>{rows}</table>"))
 
