@@ -65,3 +65,16 @@ def test_sixty_seconds_at_concurrency_32(tmp_path_factory: pytest.TempPathFactor
     assert not errors, errors
     assert set(statuses) == {200, 422}, statuses
     assert statuses[200] > 3 * statuses[422] > 0
+
+
+def test_two_workers_share_metrics(tmp_path_factory: pytest.TempPathFactory) -> None:
+    model = shared_model(tmp_path_factory.getbasetemp())
+    with ServerProcess(str(model), api_keys=[KEY], extra_args=["--workers", "2", "--no-prediction-log"]) as server:
+        example = httpx.get(f"{server.url}/model-info").json()["input_example"]
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": KEY}) as client:
+            codes = {client.post("/predict", json={"features": example}).status_code for _ in range(20)}
+            assert codes == {200}
+            text = client.get("/metrics").text
+    total = next(float(line.split()[-1]) for line in text.splitlines()
+                 if line.startswith("ml_predictions_total{"))
+    assert total == 20  # summed over both workers' files
