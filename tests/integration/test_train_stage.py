@@ -177,8 +177,14 @@ def _synthetic_project(root: Path, template: Path, task: str) -> Path:
         models = [{"type": "logistic-regression"}, {"type": "random-forest", "params": {"n_estimators": 20}}]
     else:
         frame["label"] = signal * 3 + rng.normal(scale=0.5, size=n)
-        models = [{"type": "linear-regression"}, {"type": "gradient-boosting", "params": {"max_iter": 30}}]
-    root.mkdir()
+        models = [{"type": "linear-regression"}, {"type": "gradient-boosting", "params": {"max_iter": 30}},
+                  {"type": "custom", "name": "tree", "params": {"factory": "my_models:tree", "max_depth": 3}}]
+        root.mkdir()
+        # A custom factory in the project folder, imported by "module:function".
+        (root / "my_models.py").write_text(
+            "from sklearn.tree import DecisionTreeRegressor\n\n"
+            "def tree():\n    return DecisionTreeRegressor()\n")
+    root.mkdir(exist_ok=True)
     frame.to_csv(root / "data.csv", index=False)
     (root / "mlgate.yaml").write_text(yaml.safe_dump({
         "project": f"syn-{task}", "data": {"path": "data.csv", "target": "label", "id_columns": ["row_id"]},
@@ -204,6 +210,8 @@ def test_task_is_inferred_and_drives_model_and_metric(tmp_path: Path, mlflow_tem
         assert info["classes"] == ["high", "low", "mid"]
     else:
         assert "classes" not in info
+        tree = next(r for r in rows if r["label"] == "tree")
+        assert tree["error"] is None and tree["model_type"] == "custom"
 
 
 def test_tuned_params_for_a_type_not_trained_is_a_warning(tmp_path: Path, mlflow_template: Path) -> None:
