@@ -12,7 +12,7 @@ import os
 import subprocess
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import RegistryError
 
@@ -68,13 +68,29 @@ def setup_mlflow(config: Config) -> MlflowClient:
 
     uri = tracking_uri(config)
     try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
+        _set_uris_keeping_environment(mlflow, uri)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         experiment_id(config, client)
     except Exception as exc:  # MLflow raises many kinds for an unreachable or broken store
         raise RegistryError(f"cannot open the MLflow store at {uri}: {_first_line(exc)}") from exc
     return client
+
+
+def _set_uris_keeping_environment(mlflow: Any, uri: str) -> None:
+    """Point MLflow's fluent API at ``uri`` without leaving it in the environment.
+
+    ``mlflow.set_tracking_uri`` also writes MLFLOW_TRACKING_URI into ``os.environ``; left
+    there, it would win over the next project's config in the same process (tests, the
+    demo) and leak into child processes. Only a variable the user set should win.
+    """
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def experiment_name(config: Config) -> str:
