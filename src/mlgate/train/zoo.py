@@ -178,7 +178,8 @@ class XGBoostType(ModelType):
         return xgb.XGBRegressor if task == "regression" else xgb.XGBClassifier
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
-        return {"random_state": seed, "n_jobs": -1, "n_estimators": 200, "tree_method": "hist"}
+        # One thread: OpenMP spin-waits collapse on busy (CI) cores; set n_jobs to use more.
+        return {"random_state": seed, "n_jobs": 1, "n_estimators": 200, "tree_method": "hist"}
 
     def search_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {"learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
@@ -198,7 +199,7 @@ class LightGBMType(ModelType):
         return lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
-        return {"random_state": seed, "n_jobs": -1, "verbose": -1}
+        return {"random_state": seed, "n_jobs": 1, "verbose": -1}  # one thread, as xgboost
 
     def search_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {"learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},

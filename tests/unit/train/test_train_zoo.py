@@ -114,4 +114,5 @@ def test_custom_factory_errors_name_the_factory(factory: str | None) -> None:
 def test_frame_input_works_for_defaults() -> None:
     X, y = _xy("binary")
     est = build_estimator("gradient-boosting", "binary", {"max_iter": 20}, 0)
-    est.fit(pd.DataFrame(X, columns=list("abcd")), y)
+    with threadpool_limits(1):
+        est.fit(pd.DataFrame(X, columns=list("abcd")), y)
