@@ -107,8 +107,9 @@ def run_train(ctx: StageContext) -> Report:
         if info["classes"] is None:
             info.pop("classes")
         model_dir = save_trained(best, ctx.out_dir / MODEL_DIR, info, fit[features.columns].head(5))
-        client.log_artifacts(best.run_id, str(model_dir), MODEL_DIR)
-        client.set_tag(best.run_id, "mlgate.chosen", "true")
+        run_id = str(best.run_id)  # set by on_done for every trained candidate
+        client.log_artifacts(run_id, str(model_dir), MODEL_DIR)
+        client.set_tag(run_id, "mlgate.chosen", "true")
 
         rows = [_candidate_row(r, best) for r in results]
         best_doc = {"model_type": best.candidate.model_type, "label": best.candidate.label,

@@ -70,9 +70,9 @@ def make_candidates(specs: list[ModelSpec], task: str, seed: int,
     with project_on_path(root):
         for spec in specs:
             params = dict(spec.params)
-            is_tuned = bool(tuned) and tuned.get("model_type") == spec.type
-            if is_tuned:
-                params.update((tuned or {}).get("params") or {})
+            is_tuned = tuned is not None and tuned.get("model_type") == spec.type
+            if tuned is not None and is_tuned:
+                params.update(tuned.get("params") or {})
             estimator = build_estimator(spec.type, task, params, seed, spec.label)
             out.append(Candidate(spec.label, spec.type, params, is_tuned, estimator))
     return out

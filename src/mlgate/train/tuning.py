@@ -116,7 +116,7 @@ def open_study(setup: TuneSetup, seed: int, attempts: int = 5) -> optuna.Study:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    direction = "maximize" if setup.greater else "minimize"
+    direction: Literal["maximize", "minimize"] = "maximize" if setup.greater else "minimize"
     for attempt in range(attempts):
         try:
             study = optuna.create_study(

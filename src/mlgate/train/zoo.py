@@ -301,7 +301,7 @@ def _param_names(cls: type) -> set[str]:
     getter = getattr(cls, "_get_param_names", None)
     if getter is not None:
         return set(getter())
-    return set(_signature_params(cls.__init__)) - {"self"}
+    return set(_signature_params(cls)) - {"self"}
 
 
 def _signature_params(func: Any) -> list[str]:
