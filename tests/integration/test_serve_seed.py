@@ -33,10 +33,11 @@ def register(folder: Path, store: Path) -> str:
 
     uri = f"sqlite:///{store / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # an earlier test in this process may have set another one
     experiment = mlflow.create_experiment("serve-test", artifact_location=(store / "artifacts").as_uri())
     with mlflow.start_run(experiment_id=experiment) as run:
         mlflow.log_artifacts(str(folder), "model")
-    client = MlflowClient(uri)
+    client = MlflowClient(uri, registry_uri=uri)
     client.create_registered_model("churn")
     version = client.create_model_version("churn", f"runs:/{run.info.run_id}/model", run.info.run_id)
     client.set_registered_model_alias("churn", "staging", version.version)
