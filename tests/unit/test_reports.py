@@ -67,3 +67,16 @@ def test_merge_junit(tmp_path: Path) -> None:
     merge_junit([a, b], tmp_path / "all.xml")
     root = ET.parse(tmp_path / "all.xml").getroot()
     assert root.tag == "testsuites" and root.get("tests") == "4" and root.get("failures") == "1"
+
+
+def test_junit_names_carry_the_table_and_markdown_folds_passing_checks(tmp_path: Path) -> None:
+    report = Report(stage="validate", checks=[
+        Check(name="out_of_range", column="age", passed=False, details={"table": "train"}),
+        Check(name="out_of_range", column="age", passed=True, details={"table": "test"}),
+    ])
+    paths = write_report(report, tmp_path)
+    names = [c.get("name") for c in ET.parse(paths["junit"]).getroot().findall("testcase")]
+    assert names == ["train: out_of_range[age]", "test: out_of_range[age]"]
+    md = paths["markdown"].read_text()
+    assert "<details><summary>1 passing checks</summary>" in md
+    assert md.index("train: out_of_range") < md.index("<details>")

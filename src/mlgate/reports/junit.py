@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from mlgate.reports.model import Report
+from mlgate.reports.model import Check, Report
 
 
 def report_to_junit(report: Report) -> ET.Element:
@@ -22,8 +22,7 @@ def report_to_junit(report: Report) -> ET.Element:
         timestamp=report.started,
     )
     for check in report.checks:
-        name = check.name if check.column is None else f"{check.name}[{check.column}]"
-        case = ET.SubElement(suite, "testcase", classname=f"mlgate.{report.stage}", name=name)
+        case = ET.SubElement(suite, "testcase", classname=f"mlgate.{report.stage}", name=testcase_name(check))
         if check.blocks:
             failure = ET.SubElement(case, "failure", message=check.message or check.name)
             failure.text = _describe(check.observed, check.expected)
@@ -31,6 +30,13 @@ def report_to_junit(report: Report) -> ET.Element:
             out = ET.SubElement(case, "system-out")
             out.text = f"warning: {check.message}"
     return suite
+
+
+def testcase_name(check: Check) -> str:
+    """``name[column]``, prefixed with the table (``test: out_of_range[age]``) when a check names one."""
+    name = check.name if check.column is None else f"{check.name}[{check.column}]"
+    table = check.details.get("table")
+    return f"{table}: {name}" if table else name
 
 
 def _describe(observed: object, expected: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mlgate.reports.model import Check, Report
 
 _ICON = {True: "✅", False: "❌"}
+_HEADER = "| check | column | verdict | message |"
 
 
 def report_to_markdown(report: Report) -> str:
@@ -15,10 +16,17 @@ def report_to_markdown(report: Report) -> str:
         lines += [f"**{report.key_figure}**", ""]
     if report.score is not None:
         lines += [f"Score: **{report.score:.3f}**", ""]
-    if report.checks:
-        lines += ["| check | column | verdict | message |", "|---|---|---|---|"]
-        lines += [_row(c) for c in _failed_first(report.checks)]
+    shown = [c for c in report.checks if not c.passed]
+    passing = [c for c in report.checks if c.passed]
+    if shown:
+        lines += [_HEADER, "|---|---|---|---|"]
+        lines += [_row(c) for c in _failed_first(shown)]
         lines.append("")
+    if passing:
+        # A merge-request comment stays short: passing checks fold away.
+        lines += [f"<details><summary>{len(passing)} passing checks</summary>", "", _HEADER, "|---|---|---|---|"]
+        lines += [_row(c) for c in passing]
+        lines += ["", "</details>", ""]
     if report.metrics:
         lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in report.metrics.items() if _is_scalar(v)]
@@ -36,7 +44,9 @@ def _failed_first(checks: list[Check]) -> list[Check]:
 def _row(c: Check) -> str:
     verdict = "pass" if c.passed else ("**FAIL**" if c.severity == "error" else "warn")
     message = c.message.replace("|", "\\|").replace("\n", " ")
-    return f"| {c.name} | {c.column or ''} | {verdict} | {message} |"
+    table = c.details.get("table")
+    name = f"{table}: {c.name}" if table else c.name
+    return f"| {name} | {c.column or ''} | {verdict} | {message} |"
 
 
 def _is_scalar(v: object) -> bool:
