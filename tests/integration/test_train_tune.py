@@ -163,4 +163,6 @@ def test_two_processes_share_one_sqlite_storage(churn_project: Path, mlgate_bin:
     assert len(study.trials) == 6
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     assert all(t.state in finished for t in study.trials)
+    # Seeded by trial number: the two workers did not repeat each other's samples.
+    assert len({t.params["C"] for t in study.trials}) == 6
     assert all((tmp_path / f"w{i}" / BEST_PARAMS_FILE).exists() for i in range(2))

@@ -176,7 +176,7 @@ def run_tune(ctx: StageContext) -> Report:
     from mlgate.data.io import frame_fingerprint
     from mlgate.train.preprocess import feature_set, infer_task
     from mlgate.train.runs import open_logger
-    from mlgate.train.tuning import cross_validate, open_study, safe_url, sample_rows
+    from mlgate.train.tuning import cross_validate, open_study, run_trials, safe_url, sample_rows
 
     config, tune = ctx.config, ctx.config.tune
     report = Report(stage="tune")
@@ -212,7 +212,7 @@ def run_tune(ctx: StageContext) -> Report:
                                       tune.cv_folds, config.seed)
             except (ValueError, ArithmeticError) as exc:  # a combination the estimator rejects
                 trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-                return float("nan")  # Optuna records NaN as a failed trial
+                return float("nan")  # recorded as a failed trial
 
         started, done = time.perf_counter(), [0]
 
@@ -235,8 +235,7 @@ def run_tune(ctx: StageContext) -> Report:
 
         ctx.progress(f"tuning {setup.model_type}", 0.0)
         with project_on_path(config.root):
-            study.optimize(objective, n_trials=tune.n_trials, timeout=tune.timeout,
-                           callbacks=[after_trial], gc_after_trial=False)
+            run_trials(study, objective, tune.n_trials, tune.timeout, config.seed, after_trial)
         report.add(_tune_summary(report, study, setup, done[0]))
         best_file = ctx.out_dir / BEST_PARAMS_FILE
         if _best_value(study) is not None:

@@ -9,6 +9,7 @@ default), so a second call resumes the study and parallel workers can share one.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -137,9 +138,42 @@ def open_study(setup: TuneSetup, seed: int, attempts: int = 5) -> optuna.Study:
         raise ConfigError(f"Optuna study '{setup.study_name}' exists and is set to "
                           f"{study.direction.name.lower()}, but {setup.metric} needs {direction}; "
                           "use another --study-name")
-    # A resumed study continues with a new random stream instead of repeating its first trials.
-    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     return study
+
+
+def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int,
+               timeout: float | None, seed: int,
+               callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None]) -> int:
+    """Run up to ``n_trials`` trials (fewer once ``timeout`` seconds have passed).
+
+    The TPE sampler of trial ``n`` is seeded with ``seed + n``. Trial numbers are handed out
+    by the storage, so one worker's search is reproducible, a resumed study does not repeat
+    its first trials, and parallel workers on one study draw different samples instead of
+    the same ones (``constant_liar`` also keeps them away from each other's running trials).
+    Returns the number of trials run.
+    """
+    import optuna
+
+    deadline = time.monotonic() + timeout if timeout else None
+    ran = 0
+    while ran < n_trials and (deadline is None or time.monotonic() < deadline):
+        trial = study.ask()
+        # TPE keeps no state but its random generator, so a fresh sampler per trial is cheap.
+        study.sampler = optuna.samplers.TPESampler(seed=seed + trial.number, constant_liar=True)
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        else:
+            failed = value != value  # NaN: the estimator rejected this combination
+            frozen = study.tell(trial, None if failed else value,
+                                state=optuna.trial.TrialState.FAIL if failed else None)
+        ran += 1
+        callback(study, frozen)
+    return ran
 
 
 def _storage(url: str) -> Any:
