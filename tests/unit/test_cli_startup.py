@@ -18,5 +18,6 @@ def test_cli_import_loads_no_heavy_library() -> None:
 
 def test_help_lists_every_command_with_one_line(mlgate_bin: list[str]) -> None:
     out = subprocess.run([*mlgate_bin, "--help"], capture_output=True, text=True, check=True)
-    for command in ("init", "run", "status", "demo"):
+    for command in ("init", "run", "status", "demo", "validate", "train", "tune", "test", "evaluate",
+                    "compare", "register", "serve", "smoke", "keys", "ci"):
         assert f" {command} " in out.stdout

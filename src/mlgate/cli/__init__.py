@@ -13,14 +13,14 @@ from mlgate.cli.app import app, state
 
 # One module per concern; each registers its commands on `app` when imported.
 _COMMAND_MODULES = (
-    "mlgate.cli.project",   # init, run, status
-    "mlgate.cli.demo",      # demo
-    "mlgate.cli.serve",     # serve, smoke, keys
-    "mlgate.cli.validate",  # validate
-    "mlgate.cli.train",     # train, tune
-    "mlgate.cli.ci",        # ci
-    "mlgate.cli.lifecycle", # evaluate, compare, register
-    "mlgate.cli.modeltest", # test
+    "mlgate.cli.project",    # init, run, status
+    "mlgate.cli.demo",       # demo
+    "mlgate.cli.validate",   # validate
+    "mlgate.cli.train",      # train, tune
+    "mlgate.cli.modeltest",  # test
+    "mlgate.cli.lifecycle",  # evaluate, compare, register
+    "mlgate.cli.serve",      # serve, smoke, keys
+    "mlgate.cli.ci",         # ci
 )
 
 for _module in _COMMAND_MODULES:
