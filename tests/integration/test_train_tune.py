@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -166,3 +167,23 @@ def test_two_processes_share_one_sqlite_storage(churn_project: Path, mlgate_bin:
     # Seeded by trial number: the two workers did not repeat each other's samples.
     assert len({t.params["C"] for t in study.trials}) == 6
     assert all((tmp_path / f"w{i}" / BEST_PARAMS_FILE).exists() for i in range(2))
+
+
+def test_pipeline_runs_tune_then_train_with_the_tuned_params(churn_project: Path,
+                                                             mlflow_template: Path) -> None:
+    from mlgate.pipeline import STAGES, Pipeline
+
+    _with_store(churn_project, mlflow_template)
+    _configure(churn_project, n_trials=2, cv_folds=2)
+    config = load_config(churn_project / "mlgate.yaml")
+    stages = tuple(s for s in STAGES if s.name in ("tune", "train"))  # validate is not ours
+    record = Pipeline(config, stages=stages).run()
+    assert [(s.name, s.status) for s in record.stages] == [("tune", "ran"), ("train", "ran")]
+    tune_dir, train_dir = (Path(s.out_dir) for s in record.stages)
+    best = yaml.safe_load((tune_dir / BEST_PARAMS_FILE).read_text())
+    report = json.loads((train_dir / "report.json").read_text())
+    lr = next(r for r in report["candidates"] if r["model_type"] == "logistic-regression")
+    assert lr["tuned"] and lr["params"]["C"] == pytest.approx(best["params"]["C"])
+    assert report["tuned_from"] == str(tune_dir / BEST_PARAMS_FILE)
+    again = Pipeline(config, stages=stages).run()  # unchanged: both cached
+    assert [s.status for s in again.stages] == ["cached", "cached"]
