@@ -47,7 +47,11 @@ def override(config: Config, *, model_types: list[str] | None = None,
 def _apply_params(models: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
     """``{label_or_type: {param: value}}`` per model, or one flat mapping for every model."""
     keys = {m.get("name") or m["type"] for m in models} | {m["type"] for m in models}
-    per_model = all(isinstance(v, dict) for v in params.values()) and set(params) <= keys
+    per_model = all(isinstance(v, dict) for v in params.values()) and bool(set(params) & keys)
+    strays = sorted(set(params) - keys) if per_model else []
+    if strays:
+        raise ConfigError(f"--params names {strays[0]!r}, which is not a candidate; candidates: "
+                          f"{', '.join(sorted(keys))}")
     out = []
     for m in models:
         extra = ({**params.get(m["type"], {}), **params.get(m.get("name") or m["type"], {})}
