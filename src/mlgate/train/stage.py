@@ -54,15 +54,17 @@ def run_train(ctx: StageContext) -> Report:
                                       "mlgate.pipeline_run": ctx.run_id})
         client = logger.client
         total = len(candidates)
+        run_ids: list[str] = []
 
         def on_start(i: int, cand: Any) -> None:
             ctx.progress(f"training {cand.label} ({i + 1}/{total})", 0.05 + 0.8 * i / total)
+            # Started before the fit, so the run's duration in MLflow is the training time.
+            run_ids.append(logger.start(cand.label, {"mlgate.model_type": cand.model_type,
+                                                     "mlgate.tuned": str(cand.tuned).lower()}))
 
         def on_done(i: int, result: Trained) -> None:
             cand = result.candidate
-            run_id = logger.start(cand.label, {"mlgate.model_type": cand.model_type,
-                                              "mlgate.tuned": str(cand.tuned).lower()})
-            result.run_id = run_id
+            run_id = result.run_id = run_ids[i]
             params = {"model_type": cand.model_type, **_estimator_params(cand.estimator)}
             metrics = {f"val_{k}": v for k, v in result.metrics.items()}
             metrics["fit_seconds"] = result.fit_seconds
