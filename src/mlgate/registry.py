@@ -209,30 +209,10 @@ def register(config: Config, request: Registration) -> Registered:
 
 
 def open_store(config: Config) -> MlflowClient:
-    """``setup_mlflow`` with a file lock around a SQLite store, so parallel jobs do not race
-    on creating its tables (MLflow's migrations are not safe to run twice at once)."""
-    from mlgate.tracking import quiet_mlflow, setup_mlflow, tracking_uri
+    """``setup_mlflow`` (which locks a SQLite store while opening it), retrying a busy store."""
+    from mlgate.tracking import setup_mlflow
 
-    quiet_mlflow()
-    import mlflow  # noqa: F401  (imported before the lock: the import alone takes seconds)
-
-    quiet_mlflow()  # again after the import, which sets MLflow's loggers back to INFO
-
-    uri = tracking_uri(config)
-    if not uri.startswith("sqlite:///"):
-        return retry(lambda: setup_mlflow(config), "open the MLflow store")
-    db = Path(uri.removeprefix("sqlite:///"))
-    db.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; a lone job needs none
-        return retry(lambda: setup_mlflow(config), "open the MLflow store")
-    with open(db.with_name(db.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return retry(lambda: setup_mlflow(config), "open the MLflow store")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return retry(lambda: setup_mlflow(config), "open the MLflow store")
 
 
 def retry(action: Callable[[], T], what: str, attempts: int = 12) -> T:

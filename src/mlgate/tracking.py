@@ -7,10 +7,12 @@ server. mlflow is imported only here and only when a stage needs it (about 1.6 s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +70,39 @@ def setup_mlflow(config: Config) -> MlflowClient:
 
     uri = tracking_uri(config)
     try:
-        _set_uris_keeping_environment(mlflow, uri)
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        experiment_id(config, client)
+        with _store_lock(uri):
+            _set_uris_keeping_environment(mlflow, uri)
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            experiment_id(config, client)
     except Exception as exc:  # MLflow raises many kinds for an unreachable or broken store
         raise RegistryError(f"cannot open the MLflow store at {uri}: {_first_line(exc)}") from exc
     return client
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """An exclusive file lock beside a local SQLite store while it is opened.
+
+    Parallel jobs opening a brand-new store would race on MLflow's schema migration (one
+    fails with "table _alembic_tmp_... already exists"); other stores need no lock.
+    """
+    prefix = "sqlite:///"
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory locks; a lone job needs none
+        yield
+        return
+    if not uri.startswith(prefix):
+        yield
+        return
+    lock = Path(uri[len(prefix):] + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _set_uris_keeping_environment(mlflow: Any, uri: str) -> None:

@@ -66,6 +66,8 @@ def main() -> None:
 
 def _print_error(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {message}",
+    # escape: messages quote user text and extras like "mlgate[xgboost]", not markup
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {escape(message)}",
                                                                 markup=True, emoji=False)

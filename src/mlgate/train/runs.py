@@ -6,11 +6,8 @@ the tuning parent run and its nested trial runs never depend on a global "active
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,39 +52,11 @@ class RunLogger:
 
 
 def open_logger(config: Config, tags: dict[str, str]) -> RunLogger:
-    """A RunLogger on the project's store, with commit and CI tags on every run.
+    """A RunLogger on the project's store, with commit and CI tags on every run."""
+    from mlgate.tracking import experiment_id, lineage_tags, setup_mlflow
 
-    Parallel workers opening a brand-new SQLite store would race on its schema migration
-    (one fails with "table _alembic_tmp_... already exists"), so opening a local SQLite store
-    holds an exclusive file lock beside it.
-    """
-    from mlgate.tracking import experiment_id, lineage_tags, setup_mlflow, tracking_uri
-
-    with _store_lock(tracking_uri(config)):
-        client = setup_mlflow(config)
-        exp = experiment_id(config, client)
-    return RunLogger(client, exp, {**lineage_tags(config.root), **tags})
-
-
-@contextlib.contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    prefix = "sqlite:///"
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, as before
-        yield
-        return
-    if not uri.startswith(prefix):
-        yield
-        return
-    lock = Path(uri[len(prefix):] + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    client = setup_mlflow(config)
+    return RunLogger(client, experiment_id(config, client), {**lineage_tags(config.root), **tags})
 
 
 def param_text(value: Any) -> str:
