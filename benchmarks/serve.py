@@ -117,6 +117,52 @@ def in_process_floor(folder: Path, n: int = 300) -> dict[str, float]:
                 "mlgate_columns_ms": median_ms(lambda: model.predict(cols))}
 
 
+def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
+    """Median microseconds of each part of one single-row request, measured in-process."""
+    import pandas as pd
+    from threadpoolctl import threadpool_limits
+
+    from mlgate.serve.app import _render
+    from mlgate.serve.jsonlog import JsonLineWriter
+    from mlgate.serve.metrics import ServerMetrics
+    from mlgate.serve.model import ServedModel
+    from mlgate.serve.schema import parse_json
+
+    model = ServedModel.load(folder, version="1")
+    row = model.example
+    raw = json.dumps({"dataframe_split": {"columns": list(row), "data": [list(row.values())]}}).encode()
+    body = parse_json(raw)
+    rows, field = model.schema.rows_from_invocations(body)
+    cols = model.schema.columns(rows, field, True, 10)
+    out = model.predict(cols)
+    metrics = ServerMetrics("1")
+    with tempfile.TemporaryDirectory() as log_dir:
+        writer = JsonLineWriter(folder=Path(log_dir), expand=lambda item: [item])
+        parts = {
+            "json_parse": lambda: parse_json(raw),
+            "validate_to_columns": lambda: model.schema.columns(
+                model.schema.rows_from_invocations(body)[0], field, True, 10),
+            "dataframe_build": lambda: pd.DataFrame(cols, copy=False),
+            "sklearn_predict_proba_dataframe": lambda: model.estimator.predict_proba(pd.DataFrame(cols)),
+            "mlgate_fast_path_predict": lambda: model.predict(cols),
+            "response_json": lambda: _render(out, True, True, model, "rid"),
+            "metrics_update": lambda: metrics.answered("invocations", 1, 0.001),
+            "prediction_log_put": lambda: writer.put({"x": 1}),
+        }
+        result = {}
+        with threadpool_limits(1):
+            for name, call in parts.items():
+                call()
+                times = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    call()
+                    times.append((time.perf_counter() - t0) * 1e6)
+                result[name] = statistics.median(times)
+        writer.close()
+    return result
+
+
 def bench_server(name: str, start: Any, url: str, body: str, key: str | None, args: argparse.Namespace,
                  script: Path) -> dict[int, dict[str, Any]]:
     results = {}
@@ -137,7 +183,8 @@ def bench_server(name: str, start: Any, url: str, body: str, key: str | None, ar
 
 
 class MlflowServer:
-    def __init__(self, folder: Path, port: int, log: Path) -> None:
+    def __init__(self, folder: Path, port: int, log: Path, env: dict[str, str] | None = None) -> None:
+        self.extra_env = env or {}
         self.cmd = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", str(folder),
                     "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
         self.log = log
@@ -146,7 +193,7 @@ class MlflowServer:
     def __enter__(self) -> MlflowServer:
         # MLflow starts `uvicorn` from PATH: make it this environment's.
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        env = {**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true", "PATH": path}
+        env = {**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true", "PATH": path, **self.extra_env}
         with self.log.open("wb") as fh:
             self.proc = subprocess.Popen(self.cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
@@ -169,6 +216,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--models", nargs="+", default=["lr", "gbm"], choices=["lr", "gbm"])
+    parser.add_argument("--mlflow-one-thread", action="store_true",
+                        help="also run MLflow with OMP_NUM_THREADS=1 (mlgate's thread setting)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -190,6 +239,9 @@ def main() -> int:
         for kind in args.models:
             folder = build_model(tmp / f"model-{kind}", kind, n_rows=5000)
             floor = in_process_floor(folder)
+            parts = breakdown(folder)
+            print(f"{kind}: one request's parts (median us): "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()), flush=True)
             from mlgate.serve.model import ServedModel
 
             row = ServedModel.load(folder, version="1").example
@@ -199,6 +251,12 @@ def main() -> int:
             port = free_port()
             mlflow = bench_server("mlflow", MlflowServer(folder, port, tmp / f"mlflow-{kind}.log"),
                                   f"http://127.0.0.1:{port}", body, None, args, script)
+            mlflow1 = None
+            if args.mlflow_one_thread:
+                port1 = free_port()
+                mlflow1 = bench_server("mlflow1", MlflowServer(folder, port1, tmp / f"mlflow1-{kind}.log",
+                                                               {"OMP_NUM_THREADS": "1"}),
+                                       f"http://127.0.0.1:{port1}", body, None, args, script)
             gate_port = free_port()
             mlgate = bench_server(
                 "mlgate",
@@ -212,7 +270,10 @@ def main() -> int:
             for c, r in ratios.items():
                 print(f"  ratio   c={c:<3d} throughput {r['throughput_x']:.2f}x  p50 {r['p50_ratio']:.2f}  "
                       f"p99 {r['p99_ratio']:.2f} (mlgate / mlflow)", flush=True)
-            report["models"][kind] = {"floor": floor, "mlflow": mlflow, "mlgate": mlgate, "ratios": ratios}
+            report["models"][kind] = {"floor": floor, "breakdown_us": parts, "mlflow": mlflow,
+                                      "mlgate": mlgate, "ratios": ratios}
+            if mlflow1 is not None:
+                report["models"][kind]["mlflow_omp1"] = mlflow1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
