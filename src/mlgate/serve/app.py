@@ -180,15 +180,12 @@ class Server:
                 batch = True
             else:
                 rows, batch, field = schema.rows_from_predict(body)
-            try:
-                columns = schema.columns(rows, field, batch, self.settings.max_batch_rows)
-            except InputError as exc:
-                if mlflow_style:  # MLflow answers schema errors with 400 BAD_REQUEST
-                    exc.status = 400
-                raise
+            columns = schema.columns(rows, field, batch, self.settings.max_batch_rows)
             n = len(rows)
             out = await self.batcher.submit(columns, n)
         except InputError as exc:
+            if mlflow_style and exc.status == 422:  # MLflow answers bad input with 400 BAD_REQUEST
+                exc.status = 400
             self.metrics.rejected[exc.reason].inc()
             return self._error(exc, rid, mlflow_style, wait if exc.status == 429 else 0.0)
         elapsed = time.perf_counter() - started
