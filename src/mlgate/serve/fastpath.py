@@ -39,6 +39,8 @@ def _without_feature_names(estimator: Any) -> Any:
 
 def _block(columns: Columns, names: list[str]) -> np.ndarray:
     arrays = [columns[n] for n in names]
+    if all(a.dtype.kind == "b" for a in arrays):  # e.g. one-hot encoded booleans: keep bool
+        return np.column_stack(arrays)
     if all(a.dtype.kind in "biuf" for a in arrays):
         return np.column_stack(arrays).astype(np.float64, copy=False)
     return np.column_stack([a.astype(object) for a in arrays])

@@ -150,7 +150,8 @@ class ServedModel:
 
         The probe sets one numeric feature of a working example row to missing and keeps it
         nullable when the model still predicts (an imputer or native missing-value support);
-        columns the MLflow signature marks optional are nullable too.
+        columns the MLflow signature marks optional are nullable too. String and boolean
+        columns are nullable only when declared.
         """
         declared = self.info.get("nullable")
         if isinstance(declared, list):
@@ -164,9 +165,10 @@ class ServedModel:
         try:
             if not self._try(example):
                 return optional
-            # A string column taking None usually means "unknown category" (a one-hot encoder
-            # ignoring unknowns), not "trained with missing values": only numbers are probed.
-            probed = {f.name for f in strict.features if f.kind in ("number", "integer", "boolean")
+            # A string or boolean column taking None usually means "unknown category" (a
+            # one-hot encoder ignoring unknowns), not "trained with missing values": only
+            # numeric columns are probed.
+            probed = {f.name for f in strict.features if f.kind in ("number", "integer")
                       and self._try({**example, f.name: None})}
             return probed | optional
         finally:

@@ -143,3 +143,38 @@ def test_fast_path_for_gradient_boosting(tmp_path: Path, kind: str) -> None:
 
     model = ServedModel.load(build_model(tmp_path / "m", kind, n_rows=600), version="1")
     assert model.fast_path and model.describe()["model_type"] == "hist-gradient-boosting"
+
+
+def test_fast_path_with_one_hot_booleans_and_constant_imputed_strings(tmp_path: Path) -> None:
+    """The train stage's layout: booleans one-hot encoded, strings imputed with a constant."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from mlgate.examples.churn import generate
+    from mlgate.models import save_model
+    from mlgate.serve.model import ServedModel
+
+    frame = generate(800)
+    X = frame.drop(columns=["customer_id", "target"])
+    boolean = ["senior_citizen", "has_partner", "paperless_billing"]
+    strings = ["gender", "region", "contract", "internet_service", "payment_method"]
+    numeric = [c for c in X.columns if c not in boolean + strings]
+    pre = ColumnTransformer([
+        ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
+        ("categorical", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+                                  ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]), strings),
+        ("boolean", OneHotEncoder(handle_unknown="ignore", sparse_output=False), boolean),
+    ])
+    pipe = Pipeline([("preprocess", pre), ("model", LogisticRegression(max_iter=300))]).fit(X, frame["target"])
+    info = {"features": list(X.columns), "dtypes": {c: str(X[c].dtype) for c in X.columns}, "task": "binary"}
+    model = ServedModel.load(save_model(pipe, tmp_path / "m", info, X.head(5)), version="1")
+    assert model.fast_path
+    assert not {"senior_citizen", "gender"} & {f.name for f in model.schema.features if f.nullable}
+    rows = [model.example, {**model.example, "has_partner": not model.example["has_partner"]}]
+    cols = model.schema.columns(rows, "records", True, 10)
+    assert np.allclose(model.predict(cols).probabilities, pipe.predict_proba(pd.DataFrame(cols)), atol=1e-6)
