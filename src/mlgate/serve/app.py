@@ -30,10 +30,11 @@ from mlgate.serve.jsonlog import JsonLineWriter
 from mlgate.serve.metrics import ServerMetrics
 from mlgate.serve.model import Predictions, ServedModel
 from mlgate.serve.ratelimit import RateLimiter, parse_rate, retry_after
-from mlgate.serve.schema import InputError, parse_json
+from mlgate.serve.schema import InputError, parse_json, rows_from_csv
 from mlgate.serve.settings import ServeSettings, log_folder
 
 JSON = "application/json"
+CSV = "text/csv"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PREDICT_DOC = {
     "requestBody": {"required": True, "content": {JSON: {"schema": {
@@ -171,15 +172,16 @@ class Server:
                 what = "a wrong API key" if presented else "no API key"
                 raise InputError(401, f"{what}: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
                                  reason="unauthorized")
-            if mlflow_style:
-                _check_content_type(request)
-            body = parse_json(await _read_body(request, self.settings.max_body_bytes))
+            csv_body = mlflow_style and _content_type(request) == CSV
+            raw = await _read_body(request, self.settings.max_body_bytes)
             schema = self.model.schema
-            if mlflow_style:
-                rows, field = schema.rows_from_invocations(body)
+            if csv_body:
+                rows, field, batch = rows_from_csv(raw, schema), "csv", True
+            elif mlflow_style:
+                rows, field = schema.rows_from_invocations(parse_json(raw))
                 batch = True
             else:
-                rows, batch, field = schema.rows_from_predict(body)
+                rows, batch, field = schema.rows_from_predict(parse_json(raw))
             columns = schema.columns(rows, field, batch, self.settings.max_batch_rows)
             n = len(rows)
             out = await self.batcher.submit(columns, n)
@@ -259,12 +261,13 @@ def _request_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
-def _check_content_type(request: Request) -> None:
-    content_type = request.headers.get("content-type", JSON)
-    mime = content_type.split(";")[0].strip().lower()
-    if mime != JSON:
-        raise InputError(415, f"this server takes {JSON} on /invocations (got {mime!r})",
+def _content_type(request: Request) -> str:
+    """The MIME type of an /invocations body: JSON or CSV, as MLflow's server takes; else 415."""
+    mime = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    if mime not in (JSON, CSV):
+        raise InputError(415, f"/invocations takes {JSON} or {CSV} (got {mime!r})",
                          reason="unsupported_media_type")
+    return mime
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -261,6 +261,63 @@ class InputSchema:
         return value, key
 
 
+_TRUE = {"true", "1", "t", "yes"}
+_FALSE = {"false", "0", "f", "no"}
+
+
+def rows_from_csv(body: bytes, schema: InputSchema) -> list[dict[str, Any]]:
+    """Rows of a ``text/csv`` body (a header row of column names), as MLflow's server takes.
+
+    CSV has no types: each cell is read as the feature's kind (an empty cell is null), and a
+    cell that does not parse is an ``InputError`` naming the row and column.
+    """
+    import csv
+    import io
+
+    try:
+        reader = csv.reader(io.StringIO(body.decode("utf-8")))
+        header = next(reader, None)
+        lines = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(400, f"body is not valid UTF-8 CSV: {exc}", reason="malformed_json") from exc
+    if not header:
+        raise InputError(400, "CSV body has no header row of column names", field="(body)")
+    kinds = {f.name: f.kind for f in schema.features}
+    rows = []
+    for r, line in enumerate(lines):
+        if len(line) != len(header):
+            raise InputError(400, f"csv row {r + 1}: {len(line)} cells for {len(header)} columns",
+                             field=f"csv[{r}]")
+        rows.append({name: _cell(cell, kinds.get(name, "any"), f"csv[{r}].{name}")
+                     for name, cell in zip(header, line, strict=True)})
+    return rows
+
+
+def _cell(text: str, kind: Kind, field: str) -> Any:
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        if kind == "integer":
+            value = float(text)
+            return int(value) if value.is_integer() else value
+        if kind == "number":
+            return _parse_float(text)
+        if kind == "boolean":
+            low = text.lower()
+            if low in _TRUE or low in _FALSE:
+                return low in _TRUE
+            return text
+        if kind == "any":
+            try:
+                return _parse_float(text)
+            except ValueError:
+                return text
+    except ValueError:
+        return text  # left as a string: validation names the field and the expected kind
+    return text
+
+
 def _as_array(feature: Feature, values: list[Any]) -> np.ndarray:
     has_null = any(v is None for v in values)
     if feature.kind == "number" or (feature.kind == "integer" and has_null):

@@ -82,8 +82,26 @@ def test_refusals(app, kwargs: dict, status: int, reason: str) -> None:  # type:
 def test_invocations_speaks_mlflow_errors(app) -> None:  # type: ignore[no-untyped-def]
     bad = call(app, "POST", "/invocations", json={"dataframe_records": [{"age": 1}]}, headers=AUTH)
     assert bad.status_code == 400 and bad.json()["error_code"] == "BAD_REQUEST"
-    csv = call(app, "POST", "/invocations", content=b"a,b\n1,2", headers={**AUTH, "Content-Type": "text/csv"})
-    assert csv.status_code == 415
+    text = call(app, "POST", "/invocations", content=b"a,b\n1,2", headers={**AUTH, "Content-Type": "text/plain"})
+    assert text.status_code == 415
+
+
+def test_invocations_takes_csv_like_mlflow(app, served) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(served.schema.names)
+    writer.writerow(["" if v is None else v for v in served.example.values()])
+    writer.writerow(["" if v is None else v for v in served.example.values()])
+    headers = {**AUTH, "Content-Type": "text/csv; charset=utf-8"}
+    answer = call(app, "POST", "/invocations", content=buf.getvalue().encode(), headers=headers)
+    single = call(app, "POST", "/invocations", json={"dataframe_records": [served.example]}, headers=AUTH)
+    assert answer.status_code == 200 and answer.json()["predictions"] == single.json()["predictions"] * 2
+    bad = buf.getvalue().replace(str(served.example["age"]), "old", 1)
+    refused = call(app, "POST", "/invocations", content=bad.encode(), headers=headers)
+    assert refused.status_code == 400 and refused.json()["field"] == "csv[0].age"
 
 
 def test_rate_limit_429_with_retry_after(served, lr_model_dir: Path) -> None:  # type: ignore[no-untyped-def]

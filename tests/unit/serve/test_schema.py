@@ -127,3 +127,31 @@ def test_mlflow_invocation_errors_are_400(body: object) -> None:
                                              ("object", "string"), ("datetime64[ns]", "any")])
 def test_kind_of_dtype(dtype: str, kind: str) -> None:
     assert kind_of_dtype(dtype) == kind
+
+
+def test_csv_cells_are_read_as_the_feature_kind() -> None:
+    from mlgate.serve.schema import rows_from_csv
+
+    body = b"age,charges,plan,paperless\n30,50.5,basic,true\n31,,pro,0\n"
+    rows = rows_from_csv(body, SCHEMA)
+    assert rows == [{"age": 30, "charges": 50.5, "plan": "basic", "paperless": True},
+                    {"age": 31, "charges": None, "plan": "pro", "paperless": False}]
+    SCHEMA.columns(rows, "csv", True, 10)
+
+
+@pytest.mark.parametrize(("body", "field"), [(b"age,charges,plan,paperless\nx,1,a,true\n", "csv[0].age"),
+                                             (b"age,charges,plan,paperless\n1,nan,a,true\n", "csv[0].charges"),
+                                             (b"age,charges,plan,paperless\n1,2,a,maybe\n", "csv[0].paperless")])
+def test_csv_bad_cells_name_the_field(body: bytes, field: str) -> None:
+    from mlgate.serve.schema import rows_from_csv
+
+    reject(rows_from_csv(body, SCHEMA), field=field.replace("csv[0]", "features[0]"), batch=True)
+
+
+@pytest.mark.parametrize("body", [b"", b"age,charges\n1\n", b"\xff\xfe"])
+def test_csv_shape_errors_are_400(body: bytes) -> None:
+    from mlgate.serve.schema import rows_from_csv
+
+    with pytest.raises(InputError) as info:
+        rows_from_csv(body, SCHEMA)
+    assert info.value.status == 400
