@@ -66,7 +66,7 @@ STAGES: tuple[StageSpec, ...] = (
               (_DATA, ("task",), ("gates", "evaluate")), summary="metrics with confidence intervals"),
     StageSpec("compare", "mlgate.compare:run_compare_stage", ("train", "evaluate"),
               (_DATA, ("gates", "compare"), ("registry",)), summary="candidate versus production"),
-    StageSpec("register", "mlgate.registry:run_register_stage", ("train", "test", "evaluate", "compare"),
+    StageSpec("register", "mlgate.registry:run_register_stage", ("validate", "train", "test", "evaluate", "compare"),
               (("registry",),), reads_data=False, summary="registry version with tags and alias"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
