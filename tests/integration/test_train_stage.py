@@ -243,3 +243,17 @@ def test_same_seed_same_model(trained: tuple[Path, object]) -> None:
     first, second = (fit_candidate(cand, features, "binary", fit, val, "target") for _ in range(2))
     # Forest threads sum in any order: equal up to float rounding.
     assert first.metrics == pytest.approx(second.metrics, rel=1e-9)
+
+
+def test_mlgate_json_lists_the_columns_trained_with_missing_values(tmp_path: Path) -> None:
+    from mlgate.examples.churn import write_example
+    from mlgate.pipeline import Pipeline
+
+    write_example(tmp_path, n_rows=1500)
+    config = load_config(tmp_path / "mlgate.yaml")
+    config.tune.enabled = False
+    config.models = config.models[:1]
+    record = Pipeline(config).run(until="train")
+    train_dir = Path(record.stages[-1].out_dir)
+    info = json.loads((train_dir / "model" / "mlgate.json").read_text())
+    assert set(info["nullable"]) == {"total_charges", "last_login_days", "satisfaction_score"}

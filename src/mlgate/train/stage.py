@@ -92,6 +92,8 @@ def run_train(ctx: StageContext) -> Report:
             "target": target,
             "features": features.columns,
             "dtypes": {c: str(ds.train[c].dtype) for c in features.columns},
+            # the serving contract: JSON null is accepted where training saw missing values
+            "nullable": [c for c in features.columns if ds.train[c].isna().any()],
             "ignored_columns": features.ignored,
             "classes": _classes(best.pipeline) if task != "regression" else None,
             "metrics": best.metrics,
