@@ -42,12 +42,20 @@ class StageSpec:
     reads_data: bool = True
     enabled: Callable[[Config], bool] = lambda config: True
     summary: str = ""
+    # state outside the project that the stage depends on (e.g. the production alias)
+    external: Callable[[Config], dict[str, Any] | None] | None = None
 
     def load(self) -> Callable[..., Report]:
         if callable(self.entry):
             return self.entry
         module, _, func = self.entry.partition(":")
         return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+def _baseline_marker(config: Config) -> dict[str, Any] | None:
+    from mlgate.registry_peek import baseline_marker
+
+    return baseline_marker(config)
 
 
 _DATA = ("data",)
@@ -65,7 +73,8 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("evaluate", "mlgate.evaluate:run_evaluate_stage", ("train",),
               (_DATA, ("task",), ("gates", "evaluate")), summary="metrics with confidence intervals"),
     StageSpec("compare", "mlgate.compare:run_compare_stage", ("train", "evaluate"),
-              (_DATA, ("gates", "compare"), ("registry",)), summary="candidate versus production"),
+              (_DATA, ("gates", "compare"), ("registry",)), summary="candidate versus production",
+              external=_baseline_marker),
     StageSpec("register", "mlgate.registry:run_register_stage", ("validate", "train", "test", "evaluate", "compare"),
               (("registry",),), reads_data=False, summary="registry version with tags and alias"),
 )
@@ -111,6 +120,7 @@ class Pipeline:
         self.store = RunStore(config.root)
         self._on_event = on_event or (lambda kind, stage, payload: None)
         self._hashes: dict[str, Any] | None = None
+        self._markers: list[dict[str, Any]] = []
 
     def run(self, *, only: str | None = None, until: str | None = None,
             force: bool = False, progress_for: Callable[[StageSpec], ProgressHook] | None = None) -> RunRecord:
@@ -118,6 +128,7 @@ class Pipeline:
         stages = select_stages(self.config, only=only, until=until, stages=self.stages)
         state = self.store.read_state()
         state.pop("noop", None)  # any run may change a stage's outputs: re-stamp at the end
+        self._markers = []
         record = self.store.new_run()
         keys: dict[str, str] = {}
         blocked_by: str | None = None
@@ -131,7 +142,8 @@ class Pipeline:
             complete = only is None and until is None and self.config.source is not None
             if complete and record.passed:
                 assert self.config.source is not None
-                self.store.stamp(state, self.config.source, self._input_paths(), [s.name for s in stages])
+                self.store.stamp(state, self.config.source, self._input_paths(), [s.name for s in stages],
+                                 self._markers)
         finally:
             if self._hashes is not None:
                 write_json(self.store.state_dir / "hashes.json", self._hashes)
@@ -155,6 +167,11 @@ class Pipeline:
         }
         if spec.reads_data:
             parts["data"] = {self.store.rel(p): self._file_hash(p) for p in self._data_files()}
+        if spec.external is not None:
+            marker = spec.external(self.config)
+            parts["external"] = marker
+            if marker is not None:
+                self._markers.append(marker)
         blob = json.dumps(parts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 

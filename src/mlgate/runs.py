@@ -135,9 +135,12 @@ class RunStore:
     # every input. While all of them are unchanged, every stage key is unchanged too (keys
     # depend only on the version, the config, the inputs' bytes and each other), so
     # `mlgate run` can replay the cached verdicts without importing pydantic or hashing.
+    # Markers of state outside the project (the production alias) are re-read too.
 
-    def stamp(self, state: dict[str, Any], config_file: Path, inputs: list[Path], stages: list[str]) -> None:
+    def stamp(self, state: dict[str, Any], config_file: Path, inputs: list[Path], stages: list[str],
+              markers: list[dict[str, Any]] | None = None) -> None:
         state["noop"] = {
+            "markers": markers or [],
             "version": __version__,
             "config": self.rel(config_file),
             "config_sha256": _sha256(config_file),
@@ -154,6 +157,10 @@ class RunStore:
         if stamp.get("config") != self.rel(config_file) or stamp.get("config_sha256") != _sha256(config_file):
             return None
         if any(_stat(self.abs(p)) != list(v) for p, v in stamp.get("inputs", {}).items()):
+            return None
+        from mlgate.registry_peek import marker_unchanged
+
+        if not all(marker_unchanged(m) for m in stamp.get("markers", [])):
             return None
         names = stamp.get("stages", [])
         if not all(n in state and self.abs(state[n].get("out_dir", "")).is_dir() for n in names):

@@ -72,3 +72,21 @@ def test_changed_config_reruns_only_the_affected_stages(
     status = {s["name"]: s["status"] for s in record["stages"]}
     assert status == {"validate": "cached", "tune": "cached", "train": "cached", "test": "cached",
                       "evaluate": "ran"}
+
+
+def test_moving_the_production_alias_reruns_compare(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]], mlgate_bin: list[str]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    folder, _ = demo_run
+    first = subprocess.run([*mlgate_bin, "run"], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr
+    uri = f"sqlite:///{folder / '.mlgate' / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias("churn", "production", "1")
+    out = subprocess.run([*mlgate_bin, "run"], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    record = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "run.json").read_text())
+    status = {s["name"]: s["status"] for s in record["stages"]}
+    assert status["train"] == "cached" and status["compare"] == "ran"
+    compare = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "compare" / "report.json").read_text())
+    assert "no production model" not in compare["key_figure"]
