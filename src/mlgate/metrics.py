@@ -187,13 +187,18 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def _per_class(kind: str, p: Predictions, w: np.ndarray) -> np.ndarray:
-    tp, support, predicted = _confusion(p, w)
+def class_scores(kind: str, tp: np.ndarray, support: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per-class precision, recall or F1 from true-positive, support and predicted counts."""
     if kind == "precision":
         return _ratio(tp, predicted)
     if kind == "recall":
         return _ratio(tp, support)
+    # 2PR/(P+R) written on the counts: equal, and defined (0) when P+R is 0
     return _ratio(2 * tp, support + predicted)
+
+
+def _per_class(kind: str, p: Predictions, w: np.ndarray) -> np.ndarray:
+    return class_scores(kind, *_confusion(p, w))
 
 
 def _averaged(kind: str, average: str) -> Callable[[Predictions, np.ndarray], np.ndarray]:
@@ -246,13 +251,25 @@ def _ranked(one: Callable[[Predictions, np.ndarray, int], np.ndarray]) -> Metric
     return metric
 
 
-def _log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
+def log_loss_terms(proba: np.ndarray, codes: np.ndarray, sklearn: bool = False) -> np.ndarray:
+    """Per-row log loss: minus the log of the probability given to the true class.
+
+    By default rows are renormalized and the probability clipped to [1e-15, 1]; with
+    ``sklearn`` it is clipped to [eps, 1 - eps] of its dtype, unnormalized, as
+    scikit-learn's ``log_loss`` does (the two differ when a probability is exactly 0 or 1).
+    """
     import numpy as np
 
+    if sklearn:
+        eps = np.finfo(proba.dtype).eps if np.issubdtype(proba.dtype, np.floating) else np.finfo(float).eps
+        return -np.log(np.clip(proba, eps, 1 - eps)[np.arange(len(codes)), codes])  # type: ignore[no-any-return]
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return -np.log(np.clip(proba[np.arange(len(codes)), codes], _EPS, 1.0))  # type: ignore[no-any-return]
+
+
+def _log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
     assert p.proba is not None
-    proba = p.proba / p.proba.sum(axis=1, keepdims=True)
-    loss = -np.log(np.clip(proba[np.arange(p.n), p.y], _EPS, 1.0))
-    return w @ loss / _total(p, w)  # type: ignore[no-any-return]
+    return w @ log_loss_terms(p.proba, p.y) / _total(p, w)  # type: ignore[no-any-return]
 
 
 def _brier(p: Predictions, w: np.ndarray) -> np.ndarray:
@@ -318,6 +335,23 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 # The metric named in key figures and used by compare when the config names none.
 PRIMARY = {"binary": "roc_auc", "multiclass": "f1_weighted", "regression": "rmse"}
 
+# The metric that picks the best training candidate and guides tuning. It differs from
+# PRIMARY for multiclass (f1_macro, not f1_weighted): the train stage has always selected on
+# macro F1, so its choice of model does not change.
+SELECTION = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "rmse"}
+
+# The metric the model tests track (perturbation checks, importance, key figure).
+TRACKED = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
+
+# The metrics of the model tests' performance check. There "precision", "recall" and "f1"
+# are the support-weighted averages (the seed's naming, kept so existing thresholds keep
+# their meaning), not the positive-class values METRICS gives under those names.
+TEST_METRICS = {
+    "classification": ("accuracy", "precision", "recall", "f1", "precision_macro", "recall_macro",
+                       "f1_macro", "roc_auc", "pr_auc", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
 
 def metric_names(task: str, has_proba: bool = True) -> list[str]:
     """The metrics that apply to a task (and to a model with or without probabilities)."""
@@ -328,6 +362,17 @@ def primary_metric(task: str, has_proba: bool = True) -> str:
     """The headline metric of a task: roc_auc, f1_weighted or rmse (accuracy without proba)."""
     name = PRIMARY[task]
     return name if name in metric_names(task, has_proba) else "accuracy"
+
+
+def selection_metric(task: str) -> tuple[str, bool]:
+    """The train stage's selection metric of a task and its direction (greater is better)."""
+    name = SELECTION[task]
+    return name, greater_is_better(name)
+
+
+def tracked_metric(task: str) -> str:
+    """The metric the model tests track: accuracy, or r2 for regression."""
+    return TRACKED["regression" if task == "regression" else "binary"]
 
 
 def greater_is_better(name: str) -> bool:
@@ -394,3 +439,111 @@ def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(finite, [tail, 100 - tail])
     return float(low), float(high)
+
+
+# ---- point estimates in scikit-learn's conventions (model tests, train stage) --------------
+# The metrics above macro-average over every class of the model and give NaN where a metric
+# is undefined (evaluate/compare). The model tests and the train stage have always reported
+# scikit-learn's values instead (macro averages over the labels present, AUCs over the
+# classes present, log-loss clipped at machine epsilon), so these keep those conventions while
+# sharing the per-class and ranking formulas above.
+
+
+def encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class positions of labels ``y`` in ``classes``; -1 for a label not among them."""
+    import numpy as np
+
+    order = np.argsort(classes)
+    found = np.searchsorted(classes[order], y)
+    found = np.clip(found, 0, len(classes) - 1)
+    codes = order[found]
+    return np.where(classes[codes] == y, codes, -1)  # type: ignore[no-any-return]
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """k x k confusion counts (rows true, columns predicted) over ``classes``."""
+    import numpy as np
+
+    k = len(classes)
+    t, p = encode(y_true, classes), encode(y_pred, classes)
+    keep = (t >= 0) & (p >= 0)
+    return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)  # type: ignore[no-any-return]
+
+
+def confusion_counts(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, support and predicted counts per class of a confusion matrix, as floats."""
+    import numpy as np
+
+    return np.diag(cm).astype(float), cm.sum(axis=1).astype(float), cm.sum(axis=0).astype(float)
+
+
+def label_metrics(cm: np.ndarray) -> dict[str, float]:
+    """Accuracy, and precision, recall and F1 averaged over the classes of a confusion matrix.
+
+    Keys: ``accuracy``, ``{precision,recall,f1}_weighted`` (by support) and ``..._macro``
+    (over the labels present in the truth or the predictions, as scikit-learn averages).
+    """
+    tp, support, predicted = confusion_counts(cm)
+    total = cm.sum()
+    present = (support + predicted) > 0
+    weights = support / total if total else support
+    out = {"accuracy": float(tp.sum() / total) if total else 0.0}
+    for kind in ("precision", "recall", "f1"):
+        values = class_scores(kind, tp, support, predicted)
+        out[f"{kind}_weighted"] = float((values * weights).sum())
+        out[f"{kind}_macro"] = float(values[present].mean()) if present.any() else 0.0
+    return out
+
+
+def _scored(truth: np.ndarray, score: np.ndarray) -> Predictions:
+    import numpy as np
+
+    y = np.asarray(truth).astype(np.int64)
+    return Predictions("binary", y, y, np.column_stack([np.zeros(len(y)), np.asarray(score, dtype=float)]), [0, 1])
+
+
+def roc_auc(truth: np.ndarray, score: np.ndarray) -> float:
+    """ROC-AUC of boolean ``truth`` ranked by ``score`` (ties one half); NaN with one class only."""
+    import numpy as np
+
+    return float(_auc_one(_scored(truth, score), np.ones((1, len(truth))), 1)[0])
+
+
+def average_precision(truth: np.ndarray, score: np.ndarray) -> float:
+    """Average precision of boolean ``truth`` ranked by ``score``; NaN without positives."""
+    import numpy as np
+
+    return float(_ap_one(_scored(truth, score), np.ones((1, len(truth))), 1)[0])
+
+
+def probability_metrics(codes: np.ndarray, proba: np.ndarray, log_loss_only: bool = False) -> dict[str, float]:
+    """log_loss (scikit-learn's clipping), and roc_auc and pr_auc unless one class only.
+
+    ``codes`` index the columns of ``proba``; with several classes the AUCs are the macro
+    averages over the classes present (one-vs-rest). Unknown labels and non-finite
+    probabilities are ValueErrors, as in scikit-learn.
+    """
+    import numpy as np
+
+    if len(codes) and (codes.min() < 0 or codes.max() >= proba.shape[1]):
+        raise ValueError("y_true contains values not belonging to the passed labels")
+    if not np.isfinite(proba).all():
+        raise ValueError("Input contains NaN or infinity.")
+    out = {"log_loss": float(log_loss_terms(proba, codes, sklearn=True).mean())}
+    if log_loss_only or len(np.unique(codes)) < 2:
+        return out  # AUCs are undefined with a single class present
+    ks = [1] if proba.shape[1] == 2 else [k for k in range(proba.shape[1]) if (codes == k).any()]
+    out["roc_auc"] = float(np.mean([roc_auc(codes == k, proba[:, k]) for k in ks]))
+    out["pr_auc"] = float(np.mean([average_precision(codes == k, proba[:, k]) for k in ks]))
+    return out
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray, exact_constant_r2: float = 0.0) -> dict[str, float]:
+    """RMSE, MAE and R2; R2 of a constant target is 0.0 (``exact_constant_r2`` for exact predictions)."""
+    import numpy as np
+
+    err = np.asarray(pred, dtype=float) - np.asarray(y, dtype=float)
+    y = np.asarray(y, dtype=float)
+    ss_res, ss_tot = float((err**2).sum()), float(((y - np.mean(y)) ** 2).sum())
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (exact_constant_r2 if ss_res == 0 else 0.0)
+    return {"rmse": float(np.sqrt((err**2).mean())), "mae": float(np.abs(err).mean()), "r2": r2}

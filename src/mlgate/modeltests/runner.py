@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.errors import ConfigError, DataError, MlgateError
+from mlgate.metrics import tracked_metric
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 from mlgate.reports.model import Report, Section, Timer
 
@@ -221,7 +222,7 @@ def _key_figure(families: dict[str, str], metrics: dict[str, Any], task: str) ->
     skipped = len(families) - len(ran)
     if skipped:
         text += f" ({skipped} skipped)"
-    metric = "r2" if task == "regression" else "accuracy"
+    metric = tracked_metric(task)
     if metric in metrics:
         text += f", {metric} {metrics[metric]:.2f}"
     return text
