@@ -22,7 +22,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     return folder, out
 
 
-def test_demo_finishes_and_registers_a_version_with_an_alias(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+Demo = tuple[Path, subprocess.CompletedProcess[str]]
+
+
+def test_demo_finishes_and_registers_a_version_with_an_alias(demo_run: Demo) -> None:
     folder, out = demo_run
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "smoke: PASSED" in out.stdout

@@ -18,11 +18,6 @@ from mlgate.registry import register_path, run_register_stage
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _own_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which would point later tests at an old store."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-
 
 def test_register_then_compare_with_production(tmp_path: Path, mlgate_bin: list[str]) -> None:
     import mlflow

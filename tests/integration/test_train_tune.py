@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,21 +19,6 @@ from mlgate.train.stage import BEST_PARAMS_FILE, run_train, run_tune
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _project_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test's project uses its own store: ``mlflow.set_tracking_uri`` exports
-    MLFLOW_TRACKING_URI, which mlgate.tracking would otherwise take for every later project."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-
-
-@pytest.fixture(scope="module")
-def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated, empty MLflow SQLite store: copying it skips seconds of migrations per test."""
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
 
 
 def _with_store(project: Path, template: Path) -> Path:
@@ -59,7 +43,6 @@ def tuned(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> tu
     project = tmp_path_factory.mktemp("tune") / "project"
     write_example(project, n_rows=1500)
     _with_store(project, mlflow_template)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)  # see _project_store
     _configure(project)
     out = project / "out" / "tune"
     out.mkdir(parents=True)
