@@ -21,3 +21,11 @@ def test_help_lists_every_command_with_one_line(mlgate_bin: list[str]) -> None:
     for command in ("init", "run", "status", "demo", "validate", "train", "tune", "test", "evaluate",
                     "compare", "register", "serve", "smoke", "keys", "ci"):
         assert f" {command} " in out.stdout
+
+
+def test_status_summary_names_what_ran_and_counts_what_was_cached() -> None:
+    from mlgate.cli.project import _stage_summary
+
+    stages = [{"name": n, "status": "cached"} for n in ("validate", "tune", "train")]
+    stages += [{"name": "test", "status": "failed"}, {"name": "evaluate", "status": "blocked"}]
+    assert _stage_summary(stages) == "failed: test · blocked: evaluate · cached: 3"

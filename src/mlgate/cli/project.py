@@ -95,11 +95,22 @@ def status(config: ConfigOpt = None,
 
     cfg = load(config)
     table = Table(title="recent runs", title_justify="left")
-    for col in ("run", "passed", "stages"):
+    for col in ("run", "verdict", "stages"):
         table.add_column(col)
     for i, record in enumerate(iter_runs(cfg.root / ".mlgate")):
         if i >= runs:
             break
-        stages = " ".join(f"{s['name']}:{s['status']}" for s in record.get("stages", []))
-        table.add_row(record["run_id"], str(record.get("passed")), stages)
+        table.add_row(record["run_id"], "passed" if record.get("passed") else "[red]failed[/]",
+                      _stage_summary(record.get("stages", [])))
     console.print(table)
+
+
+def _stage_summary(stages: list[dict[str, str]]) -> str:
+    """``ran: train, test · cached: 5`` (ran and failed stages by name, the rest counted)."""
+    parts = []
+    for status in ("failed", "error", "ran", "blocked", "cached"):
+        names = [s["name"] for s in stages if s["status"] == status]
+        if names:
+            shown = ", ".join(names) if status != "cached" or len(names) < 3 else str(len(names))
+            parts.append(f"{status}: {shown}")
+    return " · ".join(parts)
