@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -98,7 +99,8 @@ def run(rows: int, resamples: int, sk_resamples: int, seed: int = 42) -> dict[st
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")),
                platform.processor())
     return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}"
 
