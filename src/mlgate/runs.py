@@ -123,6 +123,7 @@ class RunStore:
         if junits:
             merge_junit(junits, run_dir / "junit.xml")
         write_json(run_dir / "run.json", record.to_dict())
+        write_text(run_dir / "index.html", run_index_html(record))
         self.write_state(state)
         write_text(self.state_dir / "runs" / "LATEST", record.run_id + "\n")
         latest = self.state_dir / "runs" / "latest"
@@ -169,6 +170,30 @@ class RunStore:
         record.stages = [self.reuse(n, state[n], Path(record.run_dir), state[n]["key"]) for n in names]
         self.finish(record, state)
         return record
+
+
+_COLOURS = {"ran": "#1a7f37", "cached": "#0969da", "failed": "#cf222e", "error": "#cf222e",
+            "blocked": "#9a6700", "skipped": "#57606a"}
+
+
+def run_index_html(record: RunRecord) -> str:
+    """``runs/<run-id>/index.html``: the run's verdict and a link to each stage's report."""
+    from html import escape
+
+    rows = []
+    for s in record.stages:
+        link = f'<a href="{escape(s.name)}/report.html">report</a>' if s.status in ("ran", "cached", "failed") else ""
+        rows.append(f'<tr><td>{escape(s.name)}</td><td style="color:{_COLOURS[s.status]}">{escape(s.status)}</td>'
+                    f"<td>{escape(s.key_figure or s.message)}</td><td>{s.duration_s:.1f} s</td><td>{link}</td></tr>")
+    verdict = "passed" if record.passed else "failed"
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mlgate run {record.run_id}</title>'
+            "<style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:900px}"
+            "td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
+            f"<h1>mlgate run {escape(record.run_id)}: {verdict}</h1>"
+            f"<p>{escape(record.started)} to {escape(record.finished)} · mlgate {escape(record.mlgate_version)}"
+            ' · <a href="junit.xml">junit.xml</a> · <a href="run.json">run.json</a></p>'
+            "<table><tr><th>stage</th><th>status</th><th>key figure</th><th>duration</th><th></th></tr>"
+            + "".join(rows) + "</table></body></html>\n")
 
 
 def iter_runs(state_dir: Path) -> Iterator[dict[str, Any]]:

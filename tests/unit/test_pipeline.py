@@ -178,3 +178,11 @@ def test_partial_run_removes_the_noop_stamp(project: Config) -> None:
     Pipeline(project, stages=_table()).run()
     Pipeline(project, stages=_table()).run(only="train", force=True)
     assert RunStore(project.root).replay_if_unchanged(project.root / "mlgate.yaml") is None
+
+
+def test_run_index_links_every_stage_report(project: Config) -> None:
+    record = Pipeline(project, stages=_table(fail="train")).run()
+    index = (Path(record.run_dir) / "index.html").read_text()
+    assert "failed" in index
+    assert 'href="validate/report.html"' in index and 'href="train/report.html"' in index
+    assert 'href="register/report.html"' not in index  # blocked: it wrote no report

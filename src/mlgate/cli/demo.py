@@ -31,7 +31,8 @@ def demo(
     console.print(f"Serving {model.uri} (version {model.version}) on 127.0.0.1 and smoke-testing it ...")
     smoke = lib.serve_and_smoke(config, model, Path(record.run_dir) / "smoke")
     print_verdict(smoke)
-    console.print(f"\n[bold]Reports[/]: {record.run_dir}/<stage>/report.html (merged JUnit: junit.xml)")
+    console.print(f"\n[bold]Reports[/]: {record.run_dir}/index.html (links every stage's report.html; "
+                  "merged JUnit: junit.xml)")
     console.print(f"[bold]Registry[/]: model '{model.name}' version {model.version} "
                   f"with alias '{model.alias}' in {config.root / '.mlgate' / 'mlflow.db'}")
     console.print(f"[bold]MLflow UI[/]: cd {config.root} && {lib.mlflow_ui_command(config)}")

@@ -74,7 +74,7 @@ def _print_outcome(record: RunRecord) -> None:
     cached = sum(s.status == "cached" for s in record.stages)
     if cached == len(record.stages):
         console.print(f"All {cached} stages unchanged: nothing to do (use --force to re-run).")
-    console.print(f"Run folder: {record.run_dir}")
+    console.print(f"Run folder: {record.run_dir} (open index.html for every stage's report)")
 
 
 def _explain_problems(record: RunRecord) -> None:
