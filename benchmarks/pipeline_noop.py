@@ -76,7 +76,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         mlgate_times = _mlgate(root / "mlgate", args.repeats)
+        help_times = _time([str(Path(sys.executable).with_name("mlgate")), "--help"], root, args.repeats)
         print(f"machine: {_machine()}")
+        print(f"mlgate --help:      median {statistics.median(help_times):.3f} s, min {min(help_times):.3f} s")
         print(f"mlgate run (no-op): median {statistics.median(mlgate_times):.3f} s, "
               f"min {min(mlgate_times):.3f} s over {args.repeats} runs")
         if Path(args.dvc).exists():
