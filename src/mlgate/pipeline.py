@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
-from mlgate.errors import MlgateError, UsageError
+from mlgate.errors import DataError, MlgateError, UsageError
 from mlgate.runs import RunRecord, RunStore, StageRecord, Status, iter_runs, read_json, write_json
 
 if TYPE_CHECKING:
@@ -150,6 +150,10 @@ class Pipeline:
             self.store.finish(record, state)
         return record
 
+    def check_inputs(self) -> None:
+        """Raise a DataError naming the config key of a data path that does not exist."""
+        self._data_paths()
+
     def stage_dirs(self) -> dict[str, Path]:
         """The output folder of each stage's last passing run."""
         return {name: self.store.abs(s["out_dir"]) for name, s in self.store.read_state().items()
@@ -176,8 +180,19 @@ class Pipeline:
         return hashlib.sha256(blob).hexdigest()
 
     def _data_paths(self) -> list[Path]:
+        """The data paths of the config; a missing one is an error naming its key."""
         data = self.config.data
-        return [self.config.resolve(rel) for rel in (data.path, data.train, data.test, data.schema_file) if rel]
+        paths = []
+        for key, rel in (("path", data.path), ("train", data.train), ("test", data.test), ("schema", data.schema_file)):
+            if not rel:
+                continue
+            path = self.config.resolve(rel)
+            if not path.exists():
+                where = self.config.source.name if self.config.source else "the config"
+                raise DataError(f"data.{key} in {where} is {rel!r}, but {path} does not exist; "
+                                f"put the file there or change data.{key}")
+            paths.append(path)
+        return paths
 
     def _data_files(self) -> list[Path]:
         from mlgate.data.io import table_files

@@ -186,3 +186,9 @@ def test_run_index_links_every_stage_report(project: Config) -> None:
     assert "failed" in index
     assert 'href="validate/report.html"' in index and 'href="train/report.html"' in index
     assert 'href="register/report.html"' not in index  # blocked: it wrote no report
+
+
+def test_missing_data_file_names_the_config_key(project: Config) -> None:
+    (project.root / "data" / "train.csv").unlink()
+    with pytest.raises(DataError, match=r"data.train in mlgate.yaml is 'data/train.csv', but .* does not exist"):
+        Pipeline(project, stages=_table()).run()

@@ -59,8 +59,10 @@ def run_with_display(cfg: Config, *, only: str | None = None, until: str | None 
     from mlgate.pipeline import Pipeline, select_stages
 
     display = RunDisplay([s.name for s in select_stages(cfg, only=only, until=until)])
+    pipeline = Pipeline(cfg, on_event=display.on_event)
+    pipeline.check_inputs()  # before the progress display, so a missing file is the only output
     with display.live():
-        record = Pipeline(cfg, on_event=display.on_event).run(
+        record = pipeline.run(
             only=only, until=until, force=force, progress_for=display.hook_for)
     _print_outcome(record)
     return record
