@@ -37,3 +37,21 @@ def test_unknown_platform_is_a_usage_error() -> None:
 def test_gitlab_smoke_job_uses_the_staging_environment(tmp_path: Path) -> None:
     doc = yaml.safe_load(render("gitlab", load_config(CONFIG_TEMPLATE))[0])
     assert "http://127.0.0.1:8001" in doc["smoke-staging"]["script"][0]
+
+
+@pytest.mark.parametrize(("platform", "schema"), [("github", "vendor.github-workflows"),
+                                                  ("gitlab", "vendor.gitlab-ci")])
+def test_rendered_file_passes_the_platform_schema(platform: str, schema: str, tmp_path: Path) -> None:
+    """Validated against the official schemas that check-jsonschema ships (no network)."""
+    import shutil
+    import subprocess
+    import sys
+
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    if not tool.exists() and shutil.which("check-jsonschema") is None:
+        pytest.skip("check-jsonschema is not installed (pip install -e '.[dev]')")
+    file = tmp_path / f"{platform}.yml"
+    file.write_text(render(platform, load_config(CONFIG_TEMPLATE))[0])
+    out = subprocess.run([str(tool) if tool.exists() else "check-jsonschema", "--builtin-schema", schema, str(file)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
