@@ -25,6 +25,11 @@ ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", help="An MLflow model folder, a models:/NAME@ALIAS URI, or a .joblib/.pkl file.")]
 
 
+def report_dir(root: Path, stage: str) -> Path:
+    """Where a gate run as a standalone command writes its reports: ``./mlgate-reports/<stage>``."""
+    return root / "mlgate-reports" / stage
+
+
 def load(config_path: Path | None) -> Config:
     """Load the config from ``--config`` or ./mlgate.yaml."""
     from mlgate.config import load_config

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, load, maybe_load
+from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, load, maybe_load, report_dir
 from mlgate.cli.app import app
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def evaluate(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = N
     from mlgate.evaluate import evaluate_path
 
     cfg = load(config)
-    out_dir = output or cfg.root / "mlgate-reports" / "evaluate"
+    out_dir = output or report_dir(cfg.root, "evaluate")
     report = evaluate_path(cfg, _candidate(cfg, model), data, out_dir)
     console.print(f"metrics: {out_dir / 'metrics.json'}")
     return finish(report, out_dir)
@@ -49,7 +49,7 @@ def compare(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = No
     from mlgate.compare import compare_path
 
     cfg = load(config)
-    out_dir = output or cfg.root / "mlgate-reports" / "compare"
+    out_dir = output or report_dir(cfg.root, "compare")
     report = compare_path(cfg, _candidate(cfg, model), baseline, data, out_dir)
     console.print(f"decision: {out_dir / 'decision.json'}")
     return finish(report, out_dir)
@@ -77,7 +77,7 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
         if not (model and name):
             raise UsageError("no mlgate.yaml here: pass --model PATH and --name NAME, or --config FILE")
         cfg = bare_config(name, Path.cwd())
-    out_dir = output or cfg.root / "mlgate-reports" / "register"
+    out_dir = output or report_dir(cfg.root, "register")
     fingerprint = None
     if data is not None:
         from mlgate.data.io import frame_fingerprint, load_table

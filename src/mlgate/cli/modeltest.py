@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load
+from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load, report_dir
 from mlgate.cli.app import app
 
 
@@ -48,5 +48,5 @@ def test_model(
     for name, state in report.extras["families"].items():
         mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]"}[state]
         console.print(f"  {mark} {name:<18} {report.extras['timings_s'][name]:6.2f} s")
-    out_dir = output or (cfg.root if cfg else Path.cwd()) / "mlgate-reports" / "test"
+    out_dir = output or report_dir(cfg.root if cfg else Path.cwd(), "test")
     return finish(report, out_dir)

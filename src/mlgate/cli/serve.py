@@ -54,12 +54,12 @@ def smoke(
     output: OutputOpt = None,
 ) -> int:
     """Run the deployment test suite against a running server; exit 1 on any failure."""
-    from mlgate.cli._common import finish
+    from mlgate.cli._common import finish, report_dir
     from mlgate.smoke import run_smoke
 
     report = run_smoke(url, api_key=api_key, expect_version=expect_version, n_requests=requests,
                        max_p95_ms=max_p95_ms)
-    return finish(report, output or Path(".mlgate/smoke"))
+    return finish(report, output or report_dir(Path.cwd(), "smoke"))
 
 
 @keys_app.command("create")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, maybe_load
+from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, maybe_load, report_dir
 from mlgate.cli.app import app
 
 
@@ -32,13 +32,18 @@ def validate(
 
     cfg = maybe_load(config)
     root = cfg.root if cfg else Path.cwd()
-    out_dir = output or root / "mlgate-reports" / "validate"
+    out_dir = output or report_dir(root, "validate")
     if data is None:
         if cfg is None:
             raise UsageError("no mlgate.yaml here: pass --data FILE (and --schema, --infer-schema "
                              "or --reference), or --config FILE")
         from mlgate.context import StageContext
+        from mlgate.data.stage import write_project_schema
 
+        if infer_schema:  # infer from the project's training table, then validate against it
+            cfg.data.schema_file = str(write_project_schema(cfg, infer_schema).resolve())
+        elif schema:
+            cfg.data.schema_file = str(schema.resolve())
         out_dir.mkdir(parents=True, exist_ok=True)
         report = run_validate(StageContext(config=cfg, out_dir=out_dir))
     else:

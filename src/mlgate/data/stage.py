@@ -47,6 +47,13 @@ def run_validate(ctx: StageContext) -> Report:
     return _run(views, pair, checks, gate.min_quality_score, schema_path, ctx.progress, t0)
 
 
+def write_project_schema(cfg: Config, path: Path) -> Path:
+    """Infer a schema from the project's training table and save it to ``path``."""
+    train, _ = _project_tables(cfg)
+    schema = infer_schema(train, target=cfg.data.target, keys=cfg.data.id_columns)
+    return save_schema(schema, path, source="the training data")
+
+
 def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Train and test as the config names them, id columns kept (they are checked for duplicates)."""
     from mlgate.data.io import split_frame
