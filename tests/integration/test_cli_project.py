@@ -32,3 +32,15 @@ def test_status_after_a_partial_run(mlgate_bin: list[str], churn_project: Path) 
     assert (churn_project / ".mlgate" / "runs" / "latest" / "index.html").exists()
     status = subprocess.run([*mlgate_bin, "status"], cwd=churn_project, capture_output=True, text=True, timeout=60)
     assert status.returncode == 0 and "ran: validate" in status.stdout
+
+
+def test_a_failing_gate_names_its_check_and_blocks_the_rest(mlgate_bin: list[str], churn_project: Path) -> None:
+    config = yaml.safe_load((churn_project / "mlgate.yaml").read_text())
+    config["tune"]["enabled"] = False
+    config["models"] = [{"type": "logistic-regression"}]
+    config["gates"]["test"]["performance"] = {"accuracy": 0.99}
+    (churn_project / "mlgate.yaml").write_text(yaml.safe_dump(config))
+    out = subprocess.run([*mlgate_bin, "run"], cwd=churn_project, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "test: ✗ performance" in out.stdout and "below the minimum 0.99" in out.stdout
+    assert out.stdout.count("blocked") >= 3

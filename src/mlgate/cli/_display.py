@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.console import RenderableType
+from rich.progress import BarColumn, Progress, SpinnerColumn, Task, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from mlgate.cli._common import console
 
@@ -17,8 +19,21 @@ if TYPE_CHECKING:
 
 _STYLE = {"ran": "green", "cached": "cyan", "failed": "red", "error": "red", "blocked": "yellow",
           "skipped": "dim"}
+_ICON = {"ran": "✓", "cached": "✓", "failed": "✗", "error": "✗", "blocked": "–", "skipped": "–"}
 _WORD = {"ran": "passed", "cached": "cached", "failed": "FAILED", "error": "ERROR",
          "blocked": "blocked", "skipped": "skipped"}
+
+
+class _StageSpinner(SpinnerColumn):
+    """A spinner only while a stage runs: a dot while it waits, a tick once it is done."""
+
+    def render(self, task: Task) -> RenderableType:
+        if not task.started:
+            return Text("·", style="dim")
+        status = task.fields.get("status")
+        if status:
+            return Text(_ICON.get(status, "?"), style=_STYLE.get(status, ""))
+        return super().render(task)
 
 
 class RunDisplay:
@@ -26,10 +41,10 @@ class RunDisplay:
 
     def __init__(self, stage_names: list[str]) -> None:
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(bar_width=24),
+            _StageSpinner(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(bar_width=24),
             TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False)
         self.tasks: dict[str, TaskID] = {
-            name: self.progress.add_task("waiting", stage=name, total=None, start=False)
+            name: self.progress.add_task("waiting", stage=name, status="", total=None, start=False)
             for name in stage_names}
 
     def hook_for(self, spec: StageSpec) -> Callable[[str, float | None], None]:
@@ -54,7 +69,7 @@ class RunDisplay:
             record: StageRecord = payload
             style = _STYLE[record.status]
             note = record.key_figure or record.message
-            self.progress.update(task, total=1.0, completed=1.0,
+            self.progress.update(task, total=1.0, completed=1.0, status=record.status,
                                  description=f"[{style}]{_WORD[record.status]}[/] {_short(note)}")
             self.progress.stop_task(task)
 
