@@ -102,3 +102,26 @@ def test_no_protected_attribute_skips(binary_case) -> None:  # type: ignore[no-u
     report = run(binary_case.model, binary_case.test, checks=["fairness"])
     assert report.checks[0].severity == "info" and "skipped" in report.checks[0].message
     assert report.extras["families"]["fairness"] == "skipped"
+
+
+def test_a_failing_difference_carries_its_bootstrap_interval(binary_case) -> None:  # type: ignore[no-untyped-def]
+    report = run(_Biased(binary_case.model), binary_case.test, checks=["fairness"], protected=["gender"])
+    (row,) = report.checks
+    assert "demographic parity difference" in row.message and "(95% CI [" in row.message
+    info = row.details["per_label"]["1"]
+    low, high = info["intervals"]["parity_difference"]
+    assert low <= info["parity_difference"] <= high
+
+
+def test_bootstrap_interval_is_wide_on_few_rows_and_narrow_on_many() -> None:
+    from mlgate.modeltests.fairness import bootstrap_interval, parity_difference
+
+    rng = np.random.default_rng(3)
+
+    def width(n: int) -> float:
+        group = rng.choice(["a", "b"], n)
+        pred = (rng.random(n) < 0.3).astype(int)  # no real difference between the groups
+        low, high = bootstrap_interval(pred, pred, group, 1, parity_difference, seed=1)
+        return high - low
+
+    assert width(200) > 2 * width(20_000)

@@ -23,6 +23,7 @@ class Fairness(ModelCheck):
     max_accuracy_difference: float | None = Field(None, ge=0, le=1)
     min_group_size: int = Field(30, ge=1, description="smaller groups are reported, not gated")
     positive_label: Any = Field(None, description="the favorable outcome; default: the last class")
+    n_boot: int = Field(200, ge=20, le=5000, description="resamples for the interval of a failing difference")
 
     def run(self, subject: Subject) -> Outcome:
         if not subject.groups:
@@ -58,13 +59,16 @@ class Fairness(ModelCheck):
             per_label[str(label)] = {"groups": all_rates.table(), **figures}
             if len(rates.groups) < 2:
                 continue
-            problems += self._judge(attr, label, rates, figures, len(labels) > 1)
+            found = self._judge(attr, label, rates, figures, len(labels) > 1)
+            if found:  # only a failing check pays for the bootstrap
+                found = self._with_intervals(found, y, pred, sensitive, label, per_label[str(label)])
+            problems += found
         info = {"per_label": per_label, "small_groups": small, "min_group_size": self.min_group_size}
         if shown is None or len(shown.groups) < 2:
             note = f"{attr}: fewer than 2 groups with at least {self.min_group_size} rows"
             return self.result(True, f"skipped: {note}", column=attr), info, None
         first = next(iter(per_label.values()))
-        observed = {k: round(v, 6) for k, v in first.items() if k != "groups"}
+        observed = {k: round(v, 6) for k, v in first.items() if k not in ("groups", "intervals")}
         expected = {"max_parity_difference": self.max_parity_difference,
                     "max_equalized_odds_difference": self.max_equalized_odds_difference,
                     "min_disparate_impact": self.min_disparate_impact}
@@ -76,6 +80,23 @@ class Fairness(ModelCheck):
                    f"{observed['disparate_impact']:.2f} across {len(shown.groups)} groups") + tail
         return self.result(not problems, message, column=attr, observed=observed,
                            expected=expected, details=info), info, shown
+
+    def _with_intervals(self, problems: list[str], y: np.ndarray, pred: np.ndarray, sensitive: np.ndarray,
+                        label: Any, info: dict[str, Any]) -> list[str]:
+        """Add the 95% bootstrap interval of each broken difference, so noise can be told apart."""
+        out = []
+        for text in problems:
+            for phrase, key, figure in (("demographic parity difference", "parity_difference", F.parity_difference),
+                                        ("equalized odds difference", "equalized_odds_difference",
+                                         F.equalized_odds_difference)):
+                if phrase in text:
+                    low, high = F.bootstrap_interval(y, pred, sensitive, label, figure,
+                                                     min_group_size=self.min_group_size, n_boot=self.n_boot)
+                    info.setdefault("intervals", {})[key] = [low, high]
+                    text = text.replace(f"{phrase} {info[key]:.3f}",
+                                        f"{phrase} {info[key]:.3f} (95% CI [{low:.3f}, {high:.3f}])")
+            out.append(text)
+        return out
 
     def _judge(self, attr: str, label: Any, r: F.GroupRates, fig: dict[str, float],
                name_label: bool) -> list[str]:
