@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Registered:
+class RegisteredModel:
     """The registry version the pipeline just produced."""
 
     name: str
@@ -47,16 +47,18 @@ def prepare(folder: Path, rows: int = 20_000) -> tuple[Config, bool]:
     return load_config(folder / CONFIG_NAME), created
 
 
-def registered_model(record: RunRecord) -> Registered:
+def registered_model(record: RunRecord) -> RegisteredModel:
     """Read ``registered.json`` from the run's register stage (or its cached outputs)."""
     stage = next((s for s in record.stages if s.name == "register"), None)
     if stage is None or not stage.out_dir:
         raise UsageError("the pipeline did not reach the register stage")
-    body = json.loads((Path(stage.out_dir) / "registered.json").read_text(encoding="utf-8"))
-    return Registered(name=body["name"], version=str(body["version"]), alias=body["alias"])
+    from mlgate.registry import REGISTERED_FILE
+
+    body = json.loads((Path(stage.out_dir) / REGISTERED_FILE).read_text(encoding="utf-8"))
+    return RegisteredModel(name=body["name"], version=str(body["version"]), alias=body["alias"])
 
 
-def serve_and_smoke(config: Config, model: Registered, out_dir: Path) -> Report:
+def serve_and_smoke(config: Config, model: RegisteredModel, out_dir: Path) -> Report:
     """Serve the model on a free loopback port with a new API key and smoke-test it."""
     from mlgate.reports import write_report
     from mlgate.serve.process import ServerProcess

@@ -192,10 +192,15 @@ def register(config: Config, request: Registration) -> Registered:
     if request.model_uri and source:
         # the train run's model: MLflow resolves the URI and links the version to the run
         import mlflow
+        from mlflow.utils.logging_utils import disable_logging, enable_logging
 
         uri = request.model_uri
-        version = retry(lambda: mlflow.register_model(uri, request.name, await_registration_for=0, tags=tags),
-                        f"register {uri} as {request.name!r}")
+        disable_logging()  # register_model prints "Created version ..." to stderr; mlgate reports it itself
+        try:
+            version = retry(lambda: mlflow.register_model(uri, request.name, await_registration_for=0, tags=tags),
+                            f"register {uri} as {request.name!r}")
+        finally:
+            enable_logging()
         source = str(version.source)
     else:
         version = retry(lambda: client.create_model_version(request.name, source, run_id=run_id, tags=tags),

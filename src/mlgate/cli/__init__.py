@@ -31,14 +31,9 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the CLI; print ``Error: ...`` and exit with the error's code on failure."""
-    import os
-
     import click
 
     from mlgate.errors import MlgateError
-
-    # MLflow logs table migrations and run links at INFO; a CLI user needs only warnings.
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
     try:
         result = app(standalone_mode=False)
