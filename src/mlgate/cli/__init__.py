@@ -31,19 +31,18 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the CLI; print ``Error: ...`` and exit with the error's code on failure."""
-    import click
-
     from mlgate.errors import MlgateError
 
+    click_error, click_abort = _click_exception_types()
     try:
         result = app(standalone_mode=False)
     except MlgateError as exc:
         _print_error(str(exc))
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click_error as exc:
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    except click_abort:
         _print_error("aborted")
         sys.exit(130)
     except KeyboardInterrupt:
@@ -57,6 +56,27 @@ def main() -> None:
                      "for the traceback.")
         sys.exit(3)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _click_exception_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Click's error and abort classes, from every copy of click that Typer may raise.
+
+    Typer 0.29 vendors click as ``typer._click`` (its Abort lives in ``typer.exceptions``);
+    older Typers raise the ``click`` package's classes. Catching every copy keeps usage errors
+    at exit 2 under each Typer the bounds allow.
+    """
+    errors: list[type[BaseException]] = []
+    aborts: list[type[BaseException]] = []
+    for name in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for found, attr in ((errors, "ClickException"), (aborts, "Abort")):
+            cls = getattr(module, attr, None)
+            if isinstance(cls, type) and cls not in found:
+                found.append(cls)
+    return tuple(errors), tuple(aborts)
 
 
 def _print_error(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,14 @@ from mlgate.cli._common import ConfigOpt, console, load
 from mlgate.cli.app import app
 
 
+class Platform(str, Enum):
+    gitlab = "gitlab"
+    github = "github"
+
+
 @app.command()
 def ci(
-    platform: Annotated[str, typer.Argument(help="gitlab or github.")],
+    platform: Annotated[Platform, typer.Argument(help="gitlab or github.", show_default=False)],
     config: ConfigOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o",
                       help="File to write (default: .gitlab-ci.yml or .github/workflows/mlgate.yml); "
@@ -23,7 +29,7 @@ def ci(
     from mlgate.ci import render
 
     cfg = load(config)
-    text, default = render(platform, cfg)
+    text, default = render(platform.value, cfg)
     if str(output) == "-":
         console.print(text, markup=False, highlight=False, soft_wrap=True)
         return
