@@ -53,7 +53,7 @@ class StageSpec:
 
 
 def _baseline_marker(config: Config) -> dict[str, Any] | None:
-    from mlgate.registry_peek import baseline_marker
+    from mlgate.registry.peek import baseline_marker
 
     return baseline_marker(config)
 
@@ -70,12 +70,12 @@ STAGES: tuple[StageSpec, ...] = (
               summary="train every candidate, pick the best"),
     StageSpec("test", "mlgate.modeltests.stage:run_test", ("train",),
               (_DATA, ("task",), ("gates", "test")), summary="the model test framework"),
-    StageSpec("evaluate", "mlgate.evaluate:run_evaluate_stage", ("train",),
+    StageSpec("evaluate", "mlgate.evaluation.stage:run_evaluate", ("train",),
               (_DATA, ("task",), ("gates", "evaluate")), summary="metrics with confidence intervals"),
-    StageSpec("compare", "mlgate.compare:run_compare_stage", ("train", "evaluate"),
+    StageSpec("compare", "mlgate.evaluation.stage:run_compare", ("train", "evaluate"),
               (_DATA, ("gates", "compare"), ("registry",)), summary="candidate versus production",
               external=_baseline_marker),
-    StageSpec("register", "mlgate.registry:run_register_stage", ("validate", "train", "test", "evaluate", "compare"),
+    StageSpec("register", "mlgate.registry.stage:run_register", ("validate", "train", "test", "evaluate", "compare"),
               (("registry",),), reads_data=False, summary="registry version with tags and alias"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)

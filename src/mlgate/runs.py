@@ -159,7 +159,7 @@ class RunStore:
             return None
         if any(_stat(self.abs(p)) != list(v) for p, v in stamp.get("inputs", {}).items()):
             return None
-        from mlgate.registry_peek import marker_unchanged
+        from mlgate.registry.peek import marker_unchanged
 
         if not all(marker_unchanged(m) for m in stamp.get("markers", [])):
             return None

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from lifecycle_support import WEAK, churn, fit, project, save
-from mlgate.compare import run_compare_stage
 from mlgate.context import StageContext
-from mlgate.registry import register_path, run_register_stage
+from mlgate.evaluation.stage import run_compare
+from mlgate.registry import register_path, run_register
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_register_then_compare_with_production(tmp_path: Path, mlgate_bin: list[
     # the pipeline's candidate: better, so compare passes against production v1
     save(fit(frame, rows=slice(0, 1200)), tmp_path / "train" / "model", frame, data_fingerprint="d" * 64)
     compare_dir = tmp_path / "compare"
-    report = run_compare_stage(StageContext(cfg, compare_dir, upstream={"train": tmp_path / "train"}))
+    report = run_compare(StageContext(cfg, compare_dir, upstream={"train": tmp_path / "train"}))
     decision = json.loads((compare_dir / "decision.json").read_text())
     assert report.passed and decision["decision"] == "pass"
     assert decision["baseline"]["version"] == "1" and decision["significance"] == "significantly better"
@@ -44,7 +44,7 @@ def test_register_then_compare_with_production(tmp_path: Path, mlgate_bin: list[
     (compare_dir / "report.json").write_text(json.dumps({"passed": report.passed, "key_figure": report.key_figure}))
 
     # register the candidate: version 2 @staging with the compare verdict among its gates
-    reg = run_register_stage(StageContext(cfg, tmp_path / "register",
+    reg = run_register(StageContext(cfg, tmp_path / "register",
                                           upstream={"train": tmp_path / "train", "compare": compare_dir}))
     assert reg.key_figure == "churn v2 @staging"
     mlflow.set_tracking_uri(tracking_uri(cfg))
@@ -59,7 +59,7 @@ def test_register_then_compare_with_production(tmp_path: Path, mlgate_bin: list[
     # the other way round: the weak model as candidate fails against a better production
     client.set_registered_model_alias("churn", "production", "2")
     save(fit(frame, WEAK, rows=slice(0, 1200)), tmp_path / "train2" / "model", frame)
-    worse = run_compare_stage(StageContext(cfg, tmp_path / "compare2", upstream={"train": tmp_path / "train2"}))
+    worse = run_compare(StageContext(cfg, tmp_path / "compare2", upstream={"train": tmp_path / "train2"}))
     assert not worse.passed and "significantly worse" in worse.key_figure
 
     # the console script: exit 0 with the version, exit 2 naming the refused import

@@ -11,10 +11,10 @@ import pytest
 from scipy.stats import binomtest
 
 from lifecycle_support import WEAK, churn, fit, project, save
-from mlgate.compare import find_baseline, run_compare_stage
 from mlgate.config import CompareGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError
+from mlgate.evaluation.baseline import find_baseline
 from mlgate.evaluation.comparison import (
     BETTER,
     RULES,
@@ -25,6 +25,7 @@ from mlgate.evaluation.comparison import (
     compare_models,
     mcnemar,
 )
+from mlgate.evaluation.stage import run_compare
 from mlgate.metrics import Predictions
 from mlgate.models import LoadedModel
 
@@ -130,7 +131,7 @@ def test_no_registry_passes_without_creating_a_store(tmp_path: Path, frame: pd.D
     cfg = project(tmp_path, frame)
     save(fit(frame, rows=slice(0, 1500)), tmp_path / "train" / "model", frame)
     assert find_baseline(cfg)[0] is None
-    report = run_compare_stage(StageContext(cfg, tmp_path / "out", upstream={"train": tmp_path / "train"}))
+    report = run_compare(StageContext(cfg, tmp_path / "out", upstream={"train": tmp_path / "train"}))
     decision = json.loads((tmp_path / "out" / "decision.json").read_text())
     assert report.passed and decision["decision"] == "pass" and decision["baseline"] is None
     assert "no registry yet" in decision["reason"]

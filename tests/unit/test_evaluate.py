@@ -15,8 +15,8 @@ from lifecycle_support import churn, fit, project, save
 from mlgate.config import EvaluateGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError, DataError
-from mlgate.evaluate import run_evaluate_stage
 from mlgate.evaluation import evaluate_model
+from mlgate.evaluation.stage import run_evaluate
 from mlgate.evaluation.thresholds import BOUNDS, Bound, MaxBound, MinBound, parse_thresholds
 from mlgate.metrics import METRICS, Predictions, bootstrap, compute, interval, metric_names
 from mlgate.models import LoadedModel
@@ -156,7 +156,7 @@ def test_evaluate_stage_writes_metrics_json(tmp_path: Path, frame: pd.DataFrame)
     cfg = project(tmp_path, frame, gates={"evaluate": {"thresholds": {"roc_auc": 0.75}, "bootstrap": 300}})
     save(fit(frame, rows=slice(0, 1000)), tmp_path / "train" / "model", frame)
     ctx = StageContext(cfg, tmp_path / "out", upstream={"train": tmp_path / "train"})
-    report = run_evaluate_stage(ctx)
+    report = run_evaluate(ctx)
     body = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert report.passed and body["task"] == "binary" and body["n_rows"] == 1000
     auc = body["metrics"]["roc_auc"]
@@ -213,7 +213,7 @@ def test_multiclass_model_end_to_end() -> None:
 
 def test_slices_default_to_the_protected_attributes(tmp_path: Path) -> None:
     from mlgate.config import config_from_dict
-    from mlgate.evaluate import gate_with_slices
+    from mlgate.evaluation.stage import gate_with_slices
 
     base = {"data": {"train": "t.csv", "protected": ["gender"]}}
     assert gate_with_slices(config_from_dict(base, tmp_path)).slices == ["gender"]

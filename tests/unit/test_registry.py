@@ -15,7 +15,7 @@ from mlgate.context import StageContext
 from mlgate.data.io import file_sha256
 from mlgate.errors import ModelLoadError, RegistryError, UsageError
 from mlgate.pickle_scan import refused, safe_load
-from mlgate.registry import model_sha256, register_path, retry, run_register_stage, upstream_gates
+from mlgate.registry import model_sha256, register_path, retry, run_register, upstream_gates
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +97,7 @@ def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, 
     (tmp_path / "evaluate" / "report.json").write_text(json.dumps({"passed": True, "key_figure": "roc_auc 0.8"}))
     (tmp_path / "evaluate" / "metrics.json").write_text(json.dumps({"metrics": {"roc_auc": {"value": 0.81}}}))
     ctx = StageContext(cfg, tmp_path / "out", upstream={"train": tmp_path / "train", "evaluate": tmp_path / "evaluate"})
-    report = run_register_stage(ctx)
+    report = run_register(ctx)
     registered = json.loads((tmp_path / "out" / "registered.json").read_text())
     assert report.passed and report.key_figure == "churn v1 @candidate"
     assert registered["version"] == "1" and registered["model_uri"] == "models:/churn/1"
@@ -130,7 +130,7 @@ def test_failed_upstream_gate_is_not_registered(tmp_path: Path, frame: pd.DataFr
     save(estimator, tmp_path / "train" / "model", frame)
     (tmp_path / "test").mkdir()
     (tmp_path / "test" / "report.json").write_text(json.dumps({"passed": False}))
-    report = run_register_stage(StageContext(cfg, tmp_path / "out",
+    report = run_register(StageContext(cfg, tmp_path / "out",
                                              upstream={"train": tmp_path / "train", "test": tmp_path / "test"}))
     assert not report.passed and report.key_figure == "not registered: test failed"
     assert not (tmp_path / "out" / "registered.json").exists()

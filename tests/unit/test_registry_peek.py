@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from mlgate.registry_peek import alias_version, marker_unchanged
+from mlgate.registry.peek import alias_version, marker_unchanged
 
 
 def _store(path: Path) -> Path:

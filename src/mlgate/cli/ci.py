@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +12,7 @@ from mlgate.cli._common import ConfigOpt, console, load
 from mlgate.cli.app import app
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     gitlab = "gitlab"
     github = "github"
 

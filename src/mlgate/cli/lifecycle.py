@@ -31,7 +31,7 @@ def _candidate(cfg: Config, model: str | None) -> str:
 def evaluate(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = None,
              output: OutputOpt = None) -> int:
     """Metrics with bootstrap confidence intervals, thresholds, slices and plots."""
-    from mlgate.evaluate import evaluate_path
+    from mlgate.evaluation.stage import evaluate_path
 
     cfg = load(config)
     out_dir = output or report_dir(cfg.root, "evaluate")
@@ -46,7 +46,7 @@ def compare(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = No
                 help="Baseline model (path or URI); default: models:/NAME@production.")] = None,
             output: OutputOpt = None) -> int:
     """Candidate versus production on the same rows: paired bootstrap, McNemar, decision rules."""
-    from mlgate.compare import compare_path
+    from mlgate.evaluation.stage import compare_path
 
     cfg = load(config)
     out_dir = output or report_dir(cfg.root, "compare")

@@ -1,6 +1,7 @@
 """Model evaluation: metrics with bootstrap intervals, thresholds, slices and plots.
 
-``mlgate.evaluate`` holds the stage entry; ``mlgate.compare`` reuses the inputs helpers.
+``stage`` holds the evaluate and compare stage entries; ``baseline`` finds the production
+model and runs the comparison against it.
 """
 
 from __future__ import annotations

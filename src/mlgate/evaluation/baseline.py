@@ -1,6 +1,6 @@
-"""The compare stage: the candidate against the model behind the ``production`` alias.
+"""The candidate against the model behind the ``production`` alias.
 
-No registry yet, no such model or no such alias: the stage passes and says so, without
+No registry yet, no such model or no such alias: the gate passes and says so, without
 importing MLflow when the project's SQLite store does not even exist.
 """
 
@@ -17,22 +17,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlgate.config import Config
-    from mlgate.context import StageContext
     from mlgate.models import LoadedModel
 
 DECISION_FILE = "decision.json"
-
-
-def run_compare_stage(ctx: StageContext) -> Report:
-    """Compare the train stage's model with production on the test rows; write decision.json."""
-    from mlgate.evaluation.inputs import load_candidate
-
-    ctx.progress("looking up the production model", 0.1)
-    baseline, note = find_baseline(ctx.config)
-    candidate = load_candidate(ctx)
-    frame = ctx.dataset().test if baseline is not None else None
-    ctx.progress("paired bootstrap", 0.4)
-    return compare_with(ctx.config, candidate, baseline, note, frame, ctx.out_dir)
 
 
 def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel | None, note: str,
@@ -102,21 +89,3 @@ def _sqlite_file(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI, else None."""
     prefix = "sqlite:///"
     return Path(uri[len(prefix):]) if uri.startswith(prefix) else None
-
-
-def compare_path(config: Config, model_spec: str, baseline_spec: str | None, data: Path | None,
-                 out_dir: Path) -> Report:
-    """``mlgate compare``: any candidate against ``--baseline`` or the production alias."""
-    from mlgate.data.io import load_dataset, load_table
-    from mlgate.models import load_model
-
-    candidate = load_model(model_spec, config)
-    baseline: LoadedModel | None
-    if baseline_spec:
-        baseline, note = load_model(baseline_spec, config), f"baseline {baseline_spec}"
-    else:
-        baseline, note = find_baseline(config)
-    frame = None
-    if baseline is not None:
-        frame = load_table(data) if data else load_dataset(config).test
-    return compare_with(config, candidate, baseline, note, frame, out_dir)

@@ -1,0 +1,62 @@
+"""The register stage: register the candidate once every upstream gate has passed."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.registry.register import (
+    Registration,
+    evaluation_metrics,
+    numbers,
+    register,
+    registration_report,
+    version_tags,
+)
+from mlgate.reports.model import Check, Report
+
+if TYPE_CHECKING:
+    from mlgate.context import StageContext
+
+
+def run_register(ctx: StageContext) -> Report:
+    """Register the train stage's model with the evaluation metrics and the gates' verdicts."""
+    from mlgate.evaluation.inputs import candidate_path
+    from mlgate.models import read_metadata
+
+    t0 = time.perf_counter()
+    folder = candidate_path(ctx)
+    info = read_metadata(folder)
+    gates = upstream_gates(ctx.upstream)
+    failed = sorted(stage for stage, verdict in gates.items() if not verdict["passed"])
+    if failed:  # never give a version to a model that did not pass its gates
+        report = Report(stage="register", key_figure=f"not registered: {', '.join(failed)} failed")
+        report.add(Check(name="upstream_gates", passed=False, observed=failed, expected=[],
+                         message=f"not registered: the gate(s) {', '.join(failed)} did not pass"))
+        report.duration_s = round(time.perf_counter() - t0, 3)
+        return report
+    metrics = evaluation_metrics(ctx.upstream.get("evaluate")) or numbers(info.get("metrics", {}))
+    request = Registration(folder, ctx.config.model_name, ctx.config.registry.alias,
+                           model_uri=info.get("model_uri"), metrics=metrics,
+                           tags=version_tags(ctx.config, info, gates))
+    ctx.progress(f"registering {request.name}", 0.3)
+    result = register(ctx.config, request)
+    result.write(ctx.out_dir)
+    report = registration_report(result, gates)
+    report.duration_s = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def upstream_gates(upstream: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """``{stage: {passed, key_figure}}`` read from each upstream stage's report.json."""
+    gates: dict[str, dict[str, Any]] = {}
+    for stage, folder in sorted(upstream.items()):
+        path = Path(folder) / "report.json"
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        gates[stage] = {"passed": bool(body.get("passed")), "key_figure": body.get("key_figure", "")}
+    return gates
