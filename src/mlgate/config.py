@@ -177,11 +177,62 @@ class ServeConfig(_Strict):
     max_batch_rows: int = Field(10_000, ge=1)
     api_keys_file: str | None = None
     prediction_log: str | None = ".mlgate/predictions"
+    tls: TlsConfig | None = None
+
+
+class TlsConfig(_Strict):
+    """HTTPS for ``mlgate serve`` (``certfile``/``keyfile``) and the CA clients verify it with."""
+
+    certfile: str | None = None
+    keyfile: str | None = None
+    ca_file: str | None = None
 
 
 class Environment(_Strict):
     url: str
     alias: str | None = None
+
+
+class CanaryCheckConfig(_Strict):
+    """One canary comparison: significance ``alpha``, materiality bound, minimum requests per slot."""
+
+    alpha: float = Field(0.01, gt=0, lt=1)
+    material: float = Field(ge=0)
+    min_requests: int = Field(200, ge=1)
+
+
+class CanaryConfig(_Strict):
+    """Canary steps and the analysis between them (the seed's ``canary_thresholds.yaml``).
+
+    ``error_rate.material`` is an increase of the canary's error rate (0.01 = one point);
+    ``latency.material`` is Mann-Whitney's effect (probability that a canary request is
+    slower than a stable one, minus one half); ``predictions.material`` is the total
+    variation distance between the two distributions of predicted labels.
+    """
+
+    steps: list[float] = Field(default_factory=lambda: [10.0, 25.0, 50.0, 100.0])
+    error_rate: CanaryCheckConfig = Field(default_factory=lambda: CanaryCheckConfig(material=0.01))
+    latency: CanaryCheckConfig = Field(default_factory=lambda: CanaryCheckConfig(material=0.1))
+    predictions: CanaryCheckConfig = Field(default_factory=lambda: CanaryCheckConfig(material=0.1))
+    interval_s: float = Field(30.0, gt=0)
+    max_wait_s: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _steps_in_range(self) -> CanaryConfig:
+        if not self.steps or any(not 0 < s <= 100 for s in self.steps) or self.steps != sorted(self.steps):
+            raise ValueError(f"steps must be increasing percents in (0, 100], got {self.steps}")
+        return self
+
+
+class DeployConfig(_Strict):
+    """How ``mlgate deploy`` rolls out a version (see docs/deploy.md)."""
+
+    strategy: Literal["direct", "canary", "blue-green", "shadow"] = "blue-green"
+    keep_previous_s: float = Field(3600.0, ge=0)
+    smoke_requests: int = Field(20, ge=1)
+    max_p95_ms: float = Field(500.0, gt=0)
+    shadow_percent: float = Field(100.0, gt=0, le=100)
+    canary: CanaryConfig = Field(default_factory=CanaryConfig)
 
 
 class Config(_Strict):
@@ -197,6 +248,7 @@ class Config(_Strict):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     environments: dict[str, Environment] = Field(default_factory=dict)
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
