@@ -10,13 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mlgate._paths import CONFIG_NAME, config_file
 from mlgate.errors import ConfigError
 
 __all__ = ["CONFIG_NAME", "Config", "config_from_dict", "load_config"]
 Task = Literal["binary", "multiclass", "regression"]
+Thresholds = dict[str, float | dict[str, float]]
+# Below a few hundred resamples a percentile interval's ends are noise, and one resample
+# makes any difference "significant": fewer is a config error (0 switches evaluate's off).
+MIN_BOOTSTRAP = 200
 
 
 class _Strict(BaseModel):
@@ -87,15 +91,16 @@ class ValidateGate(_Strict):
 class TestGate(_Strict):
     """Thresholds of the model test framework, one mapping per check family.
 
-    ``performance`` maps metric names to thresholds (a minimum, or a maximum for log_loss,
-    rmse and mae) and replaces the defaults when given; every other family takes the keys
+    ``performance`` maps metric names to thresholds (a plain number is a minimum for a score
+    and a maximum for a loss such as log_loss, rmse and mae; ``{min: , max: }`` is explicit)
+    and replaces the defaults when given; every other family takes the keys
     of its check class in ``mlgate.modeltests`` (validated there, so typos are errors).
     ``checks`` selects families to run (default: all ten).
     """
 
     __test__ = False  # not a pytest test class, despite the name
 
-    performance: dict[str, float] = Field(default_factory=dict)
+    performance: Thresholds = Field(default_factory=dict)
     consistency: dict[str, Any] = Field(default_factory=dict)
     robustness: dict[str, Any] = Field(default_factory=dict)
     feature_importance: dict[str, Any] = Field(default_factory=dict)
@@ -110,17 +115,43 @@ class TestGate(_Strict):
     # suite in 11 s where the default took 27 s on a loaded 2-core machine. None: no limit.
     threads: int | None = Field(default=1, ge=1)
 
+    @field_validator("performance")
+    @classmethod
+    def _renamed(cls, value: Thresholds) -> Thresholds:
+        from mlgate.metrics import renamed_message
+
+        for name in value:
+            moved = renamed_message(name)
+            if moved:
+                raise ValueError(f"{name}: {moved}")
+        return value
+
+
+def _enough_resamples(value: int, off_allowed: bool) -> int:
+    if value == 0 and off_allowed:
+        return value
+    if value < MIN_BOOTSTRAP:
+        off = " (or 0 for no intervals)" if off_allowed else ""
+        raise ValueError(f"must be at least {MIN_BOOTSTRAP} resamples{off}: fewer give intervals "
+                         "and p-values that are noise")
+    return value
+
 
 class EvaluateGate(_Strict):
-    """Metric thresholds: ``{roc_auc: 0.7}`` means at least 0.7; ``{log_loss: {max: 0.5}}``."""
+    """Metric thresholds: ``{roc_auc: 0.7}`` means at least 0.7, ``{rmse: 5}`` at most 5; ``{log_loss: {max: 0.5}}``."""
 
-    thresholds: dict[str, float | dict[str, float]] = Field(default_factory=dict)
+    thresholds: Thresholds = Field(default_factory=dict)
     bootstrap: int = Field(1000, ge=0)
     confidence: float = Field(0.95, gt=0, lt=1)
     threshold_on: Literal["estimate", "interval"] = "estimate"
     slices: list[str] = Field(default_factory=list)
     min_slice_rows: int = Field(30, ge=1)
     max_slice_values: int = Field(20, ge=2)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _resamples(cls, value: int) -> int:
+        return _enough_resamples(value, off_allowed=True)
 
 
 class CompareGate(_Strict):
@@ -133,6 +164,11 @@ class CompareGate(_Strict):
     greater_is_better: bool | None = None
     significance: float = Field(0.05, gt=0, lt=1)
     bootstrap: int = Field(1000, ge=0)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _resamples(cls, value: int) -> int:
+        return _enough_resamples(value, off_allowed=False)
 
 
 class Gates(_Strict):
@@ -166,6 +202,8 @@ class RegistryConfig(_Strict):
     experiment: str | None = None
     alias: str = "staging"
     tags: dict[str, str] = Field(default_factory=dict)
+    # how long registry writes retry a busy or unreachable store before exit 2 (docs/scale.md)
+    retry_seconds: float = Field(30.0, ge=0, le=3600)
 
 
 class ServeConfig(_Strict):
@@ -235,6 +273,50 @@ class DeployConfig(_Strict):
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
 
 
+class CiConfig(_Strict):
+    """How ``mlgate ci`` writes the GitLab and GitHub files (see docs/ci.md)."""
+
+    python: str = "3.11"
+    requirements: str | None = None  # installed instead of the pinned mlgate version when set
+    tests: str | None = None  # the project's own test command, e.g. "pytest tests/unit"
+    branch: str = "main"
+    schedule: str = "0 2 * * *"  # cron of the scheduled monitor (and retraining) pipeline
+    tune_workers: int = Field(4, ge=1, le=64)  # parallel tune jobs when tune.storage is shared
+    data_cache: list[str] = Field(default_factory=lambda: ["data/cache/"])
+
+
+class MonitorColumn(_Strict):
+    """Per-column drift settings; a key left out keeps the statistics core's default."""
+
+    method: str | None = None
+    alpha: float | None = Field(None, gt=0, lt=1)
+    material: float | None = Field(None, ge=0)
+    min_n: int | None = Field(None, ge=1)
+    critical: bool = False
+
+
+class MonitorConfig(_Strict):
+    """``mlgate monitor``: drift and live performance; the stage is off until ``current`` or ``from_log``."""
+
+    reference: str | None = None  # models:/NAME@ALIAS, a profile.json or data; default models:/<model>@production
+    current: str | None = None
+    from_log: str | None = None
+    labels: str | None = None
+    window: str = "24h"
+    drift_share: float = Field(0.5, gt=0, le=1)
+    correction: Literal["holm", "bh", "none"] = "holm"
+    columns: dict[str, MonitorColumn] = Field(default_factory=dict)
+    critical: list[str] = Field(default_factory=list)
+    performance_alpha: float = Field(0.01, gt=0, lt=1)
+    performance_material: float = Field(0.02, ge=0)
+    min_window_rows: int = Field(50, ge=1)
+    push: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.current or self.from_log)
+
+
 class Config(_Strict):
     """The whole ``mlgate.yaml``."""
 
@@ -249,6 +331,8 @@ class Config(_Strict):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     environments: dict[str, Environment] = Field(default_factory=dict)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
+    ci: CiConfig = Field(default_factory=CiConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

@@ -6,10 +6,16 @@ estimate). Writing metrics as weighted sums turns 1000 resamples into a few matr
 products instead of 1000 calls of scikit-learn, and gives every metric of two models the
 same resamples (a paired bootstrap) for free.
 
+This is the one metric table and the one engine of mlgate: train's selection, tuning, the
+model tests, evaluate and compare all compute here, so a name means one formula everywhere.
+``f1``, ``precision`` and ``recall`` are the positive class's (binary only, scikit-learn's
+default ``average="binary"``); ``*_weighted`` and ``*_macro`` name the averages.
+
 The point estimates equal scikit-learn's (``accuracy_score``, ``precision_recall_fscore_support``,
 ``roc_auc_score`` (one-vs-rest macro for several classes), ``average_precision_score``,
 ``log_loss``, ``brier_score_loss``, ``root_mean_squared_error``, ``mean_absolute_error``,
-``r2_score``); the unit tests check that.
+``r2_score``); the unit tests check that. Macro averages run over every class the model
+knows, and a metric that is undefined on the rows (an AUC with one class present) is NaN.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ if TYPE_CHECKING:
 
 # Keep each chunk of the weight matrix near 16 MB whatever the number of rows.
 _CHUNK_CELLS = 2_000_000
-_EPS = 1e-15
 
 
 @dataclass
@@ -106,6 +111,55 @@ def predict(estimator: Any, features: pd.DataFrame, target: pd.Series, task: str
     classes = sorted(set(np.asarray(target).tolist()) | set(labels.tolist()), key=str)
     return Predictions(task, _codes(target, classes, "the test target"),
                        _codes(labels, classes, "the model's predictions"), proba, classes)
+
+
+def outputs(task: str, y: Any, pred: Any, proba: np.ndarray | None = None,
+            classes: Any = None) -> Predictions:
+    """Predictions from a model's outputs already at hand (labels, and probabilities per class)."""
+    import numpy as np
+
+    if task == "regression":
+        return Predictions(task, np.asarray(y, dtype=float), np.asarray(pred, dtype=float).ravel())
+    known = list(classes) if classes is not None else sorted(set(np.asarray(y).tolist())
+                                                               | set(np.asarray(pred).tolist()), key=str)
+    codes = _codes(y, known, "the test target")
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        return Predictions(task, codes, proba.argmax(axis=1), proba, known)
+    return Predictions(task, codes, _codes(pred, known, "the model's predictions"), None, known)
+
+
+def scores(estimator: Any, features: pd.DataFrame, target: Any, task: str) -> dict[str, float]:
+    """Every metric of the task for a fitted model on these rows (train's validation metrics)."""
+    return compute(predict(estimator, features, target, task))
+
+
+def scorer(task: str, metric: str, classes: Any = None) -> Callable[[Any, Any, Any], float]:
+    """``score(estimator, X, y) -> float`` where higher is better (a loss is negated)."""
+    import numpy as np
+
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    needs_proba = METRICS[metric].needs_proba
+
+    def score(estimator: Any, X: Any, y: Any) -> float:
+        if task == "regression":
+            return sign * compute(outputs(task, y, estimator.predict(X)), [metric])[metric]
+        proba = np.asarray(estimator.predict_proba(X)) if needs_proba else None
+        pred = None if proba is not None else estimator.predict(X)
+        return sign * compute(outputs(task, y, pred, proba, classes), [metric])[metric]
+
+    return score
+
+
+def encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class positions of labels ``y`` in ``classes``; -1 for a label not among them."""
+    import numpy as np
+
+    order = np.argsort(classes)
+    found = np.searchsorted(classes[order], y)
+    found = np.clip(found, 0, len(classes) - 1)
+    codes = order[found]
+    return np.where(classes[codes] == y, codes, -1)  # type: ignore[no-any-return]
 
 
 def _codes(values: Any, classes: list[Any], what: str) -> np.ndarray:
@@ -251,20 +305,16 @@ def _ranked(one: Callable[[Predictions, np.ndarray, int], np.ndarray]) -> Metric
     return metric
 
 
-def log_loss_terms(proba: np.ndarray, codes: np.ndarray, sklearn: bool = False) -> np.ndarray:
+def log_loss_terms(proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Per-row log loss: minus the log of the probability given to the true class.
 
-    By default rows are renormalized and the probability clipped to [1e-15, 1]; with
-    ``sklearn`` it is clipped to [eps, 1 - eps] of its dtype, unnormalized, as
-    scikit-learn's ``log_loss`` does (the two differ when a probability is exactly 0 or 1).
+    The probability is clipped to [eps, 1 - eps] of float64, as scikit-learn's ``log_loss``
+    does, so a confident wrong answer of a tree costs the same here as there.
     """
     import numpy as np
 
-    if sklearn:
-        eps = np.finfo(proba.dtype).eps if np.issubdtype(proba.dtype, np.floating) else np.finfo(float).eps
-        return -np.log(np.clip(proba, eps, 1 - eps)[np.arange(len(codes)), codes])  # type: ignore[no-any-return]
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    return -np.log(np.clip(proba[np.arange(len(codes)), codes], _EPS, 1.0))  # type: ignore[no-any-return]
+    eps = np.finfo(np.float64).eps
+    return -np.log(np.clip(proba[np.arange(len(codes)), codes], eps, 1 - eps))  # type: ignore[no-any-return]
 
 
 def _log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
@@ -332,25 +382,25 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("r2", _REG, _r2),
 )}
 
-# The metric named in key figures and used by compare when the config names none.
-PRIMARY = {"binary": "roc_auc", "multiclass": "f1_weighted", "regression": "rmse"}
+# The headline metric of each task: it picks train's best candidate, guides tuning, is the
+# key figure of train, test and evaluate, compare's decisive metric and the test gate's
+# tracked figure, unless the config names another.
+HEADLINE = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "rmse"}
 
-# The metric that picks the best training candidate and guides tuning. It differs from
-# PRIMARY for multiclass (f1_macro, not f1_weighted): the train stage has always selected on
-# macro F1, so its choice of model does not change.
-SELECTION = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "rmse"}
+# Names whose formula changed: the key a config should use for the old meaning.
+RENAMED = {"precision": "precision_weighted", "recall": "recall_weighted", "f1": "f1_weighted",
+           "roc_auc_ovr": "roc_auc"}
 
-# The metric the model tests track (perturbation checks, importance, key figure).
-TRACKED = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
 
-# The metrics of the model tests' performance check. There "precision", "recall" and "f1"
-# are the support-weighted averages (the seed's naming, kept so existing thresholds keep
-# their meaning), not the positive-class values METRICS gives under those names.
-TEST_METRICS = {
-    "classification": ("accuracy", "precision", "recall", "f1", "precision_macro", "recall_macro",
-                       "f1_macro", "roc_auc", "pr_auc", "log_loss"),
-    "regression": ("rmse", "mae", "r2"),
-}
+def renamed_message(name: str) -> str | None:
+    """Why a threshold name is no longer accepted, naming the key to use; None when it is fine."""
+    new = RENAMED.get(name)
+    if new is None:
+        return None
+    if name == "roc_auc_ovr":
+        return f"'{name}' is now '{new}' (one-vs-rest macro ROC-AUC for several classes): rename the key"
+    return (f"'{name}' here meant the support-weighted average and now means the positive class's "
+            f"{name} (binary only), as in evaluate and scikit-learn: write '{new}' for the old meaning")
 
 
 def metric_names(task: str, has_proba: bool = True) -> list[str]:
@@ -358,21 +408,10 @@ def metric_names(task: str, has_proba: bool = True) -> list[str]:
     return [m.name for m in METRICS.values() if task in m.tasks and (has_proba or not m.needs_proba)]
 
 
-def primary_metric(task: str, has_proba: bool = True) -> str:
-    """The headline metric of a task: roc_auc, f1_weighted or rmse (accuracy without proba)."""
-    name = PRIMARY[task]
+def headline_metric(task: str, has_proba: bool = True) -> str:
+    """The headline metric of a task: roc_auc, f1_macro or rmse (accuracy without probabilities)."""
+    name = HEADLINE[task]
     return name if name in metric_names(task, has_proba) else "accuracy"
-
-
-def selection_metric(task: str) -> tuple[str, bool]:
-    """The train stage's selection metric of a task and its direction (greater is better)."""
-    name = SELECTION[task]
-    return name, greater_is_better(name)
-
-
-def tracked_metric(task: str) -> str:
-    """The metric the model tests track: accuracy, or r2 for regression."""
-    return TRACKED["regression" if task == "regression" else "binary"]
 
 
 def greater_is_better(name: str) -> bool:
@@ -439,111 +478,3 @@ def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(finite, [tail, 100 - tail])
     return float(low), float(high)
-
-
-# ---- point estimates in scikit-learn's conventions (model tests, train stage) --------------
-# The metrics above macro-average over every class of the model and give NaN where a metric
-# is undefined (evaluate/compare). The model tests and the train stage have always reported
-# scikit-learn's values instead (macro averages over the labels present, AUCs over the
-# classes present, log-loss clipped at machine epsilon), so these keep those conventions while
-# sharing the per-class and ranking formulas above.
-
-
-def encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Class positions of labels ``y`` in ``classes``; -1 for a label not among them."""
-    import numpy as np
-
-    order = np.argsort(classes)
-    found = np.searchsorted(classes[order], y)
-    found = np.clip(found, 0, len(classes) - 1)
-    codes = order[found]
-    return np.where(classes[codes] == y, codes, -1)  # type: ignore[no-any-return]
-
-
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """k x k confusion counts (rows true, columns predicted) over ``classes``."""
-    import numpy as np
-
-    k = len(classes)
-    t, p = encode(y_true, classes), encode(y_pred, classes)
-    keep = (t >= 0) & (p >= 0)
-    return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)  # type: ignore[no-any-return]
-
-
-def confusion_counts(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True positives, support and predicted counts per class of a confusion matrix, as floats."""
-    import numpy as np
-
-    return np.diag(cm).astype(float), cm.sum(axis=1).astype(float), cm.sum(axis=0).astype(float)
-
-
-def label_metrics(cm: np.ndarray) -> dict[str, float]:
-    """Accuracy, and precision, recall and F1 averaged over the classes of a confusion matrix.
-
-    Keys: ``accuracy``, ``{precision,recall,f1}_weighted`` (by support) and ``..._macro``
-    (over the labels present in the truth or the predictions, as scikit-learn averages).
-    """
-    tp, support, predicted = confusion_counts(cm)
-    total = cm.sum()
-    present = (support + predicted) > 0
-    weights = support / total if total else support
-    out = {"accuracy": float(tp.sum() / total) if total else 0.0}
-    for kind in ("precision", "recall", "f1"):
-        values = class_scores(kind, tp, support, predicted)
-        out[f"{kind}_weighted"] = float((values * weights).sum())
-        out[f"{kind}_macro"] = float(values[present].mean()) if present.any() else 0.0
-    return out
-
-
-def _scored(truth: np.ndarray, score: np.ndarray) -> Predictions:
-    import numpy as np
-
-    y = np.asarray(truth).astype(np.int64)
-    return Predictions("binary", y, y, np.column_stack([np.zeros(len(y)), np.asarray(score, dtype=float)]), [0, 1])
-
-
-def roc_auc(truth: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC of boolean ``truth`` ranked by ``score`` (ties one half); NaN with one class only."""
-    import numpy as np
-
-    return float(_auc_one(_scored(truth, score), np.ones((1, len(truth))), 1)[0])
-
-
-def average_precision(truth: np.ndarray, score: np.ndarray) -> float:
-    """Average precision of boolean ``truth`` ranked by ``score``; NaN without positives."""
-    import numpy as np
-
-    return float(_ap_one(_scored(truth, score), np.ones((1, len(truth))), 1)[0])
-
-
-def probability_metrics(codes: np.ndarray, proba: np.ndarray, log_loss_only: bool = False) -> dict[str, float]:
-    """log_loss (scikit-learn's clipping), and roc_auc and pr_auc unless one class only.
-
-    ``codes`` index the columns of ``proba``; with several classes the AUCs are the macro
-    averages over the classes present (one-vs-rest). Unknown labels and non-finite
-    probabilities are ValueErrors, as in scikit-learn.
-    """
-    import numpy as np
-
-    if len(codes) and (codes.min() < 0 or codes.max() >= proba.shape[1]):
-        raise ValueError("y_true contains values not belonging to the passed labels")
-    if not np.isfinite(proba).all():
-        raise ValueError("Input contains NaN or infinity.")
-    out = {"log_loss": float(log_loss_terms(proba, codes, sklearn=True).mean())}
-    if log_loss_only or len(np.unique(codes)) < 2:
-        return out  # AUCs are undefined with a single class present
-    ks = [1] if proba.shape[1] == 2 else [k for k in range(proba.shape[1]) if (codes == k).any()]
-    out["roc_auc"] = float(np.mean([roc_auc(codes == k, proba[:, k]) for k in ks]))
-    out["pr_auc"] = float(np.mean([average_precision(codes == k, proba[:, k]) for k in ks]))
-    return out
-
-
-def regression_metrics(y: np.ndarray, pred: np.ndarray, exact_constant_r2: float = 0.0) -> dict[str, float]:
-    """RMSE, MAE and R2; R2 of a constant target is 0.0 (``exact_constant_r2`` for exact predictions)."""
-    import numpy as np
-
-    err = np.asarray(pred, dtype=float) - np.asarray(y, dtype=float)
-    y = np.asarray(y, dtype=float)
-    ss_res, ss_tot = float((err**2).sum()), float(((y - np.mean(y)) ** 2).sum())
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (exact_constant_r2 if ss_res == 0 else 0.0)
-    return {"rmse": float(np.sqrt((err**2).mean())), "mae": float(np.abs(err).mean()), "r2": r2}

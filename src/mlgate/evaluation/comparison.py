@@ -146,16 +146,16 @@ def measure_outcome(cand: Predictions, base: Predictions, gate: CompareGate, see
     """Point values, paired bootstrap intervals of every delta and the verdict on the decisive metric."""
     import numpy as np
 
-    from mlgate.metrics import bootstrap, compute, greater_is_better, interval, primary_metric, usable_metrics
+    from mlgate.metrics import bootstrap, compute, greater_is_better, headline_metric, interval, usable_metrics
 
     names = [n for n in usable_metrics(cand) if n in usable_metrics(base)]
-    metric = gate.metric or primary_metric(cand.task, cand.proba is not None and base.proba is not None)
+    metric = gate.metric or headline_metric(cand.task, cand.proba is not None and base.proba is not None)
     if metric not in names:
         raise ConfigError(f"gates -> compare -> metric: {metric!r} is not available for these models; "
                           f"choose one of {', '.join(names)}")
     level = 1.0 - gate.significance
     values_c, values_b = compute(cand, names), compute(base, names)
-    n_boot = max(gate.bootstrap, 1)
+    n_boot = gate.bootstrap
     samples_c, samples_b = bootstrap([cand, base], names, n_boot, seed)
     table = {}
     for name in names:

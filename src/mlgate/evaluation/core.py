@@ -85,14 +85,14 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
     from mlgate.evaluation.inputs import resolve_task, split_xy
     from mlgate.evaluation.slices import slice_metrics
     from mlgate.evaluation.thresholds import parse_thresholds
-    from mlgate.metrics import predict, primary_metric, usable_metrics
+    from mlgate.metrics import headline_metric, predict, usable_metrics
 
     features, y = split_xy(model, frame, target, id_columns)
     task = resolve_task(task, model, y)
     preds = predict(model.estimator, features, y, task)
     bounds = parse_thresholds(gate.thresholds, usable_metrics(preds))
     values, intervals = measure(preds, gate, seed)
-    primary = primary_metric(task, preds.proba is not None)
+    primary = headline_metric(task, preds.proba is not None)
     slice_names = sorted({primary, *(b.metric for b in bounds)} | ({"accuracy"} if task != "regression" else {"mae"}))
     slices = slice_metrics(preds, frame.reset_index(drop=True), gate.slices, slice_names,
                            min_rows=gate.min_slice_rows, max_values=gate.max_slice_values)

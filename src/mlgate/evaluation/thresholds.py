@@ -1,4 +1,9 @@
-"""Metric thresholds of the evaluate gate: ``{roc_auc: 0.8}`` (a minimum) or ``{log_loss: {max: 0.5}}``."""
+"""Metric thresholds of every gate: ``{roc_auc: 0.8}``, ``{rmse: 5}`` or ``{log_loss: {max: 0.5}}``.
+
+A plain number is a minimum for a score and a maximum for a loss (the metric table's
+direction decides: ``rmse: 5`` means rmse at most 5), in evaluate and test alike; ``{min: }``
+and ``{max: }`` say the direction explicitly.
+"""
 
 from __future__ import annotations
 
@@ -67,19 +72,23 @@ class MaxBound(Bound):
 BOUNDS: dict[str, type[Bound]] = {b.name: b for b in (MinBound, MaxBound)}
 
 
-def parse_thresholds(raw: dict[str, float | dict[str, float]], available: list[str]) -> list[Bound]:
-    """Bounds from ``gates.evaluate.thresholds``; unknown metrics or bound kinds are ConfigErrors."""
+def parse_thresholds(raw: dict[str, float | dict[str, float]], available: list[str],
+                     key: str = "gates -> evaluate -> thresholds") -> list[Bound]:
+    """Bounds from a thresholds mapping; unknown metrics or bound kinds are ConfigErrors naming ``key``."""
+    from mlgate.metrics import greater_is_better
+
     bounds: list[Bound] = []
     for metric, spec in raw.items():
-        key = f"gates -> evaluate -> thresholds -> {metric}"
+        where = f"{key} -> {metric}"
         if metric not in available:
-            raise ConfigError(f"{key}: unknown metric for this model; available: {', '.join(available)}")
+            raise ConfigError(f"{where}: unknown metric for this model; available: {', '.join(available)}")
         if isinstance(spec, int | float):
-            bounds.append(MinBound(metric, float(spec)))
+            kind = MinBound if greater_is_better(metric) else MaxBound
+            bounds.append(kind(metric, float(spec)))
             continue
         unknown = sorted(set(spec) - set(BOUNDS))
         if unknown or not spec:
-            raise ConfigError(f"{key}: expected a number (a minimum) or a mapping with 'min' and/or "
-                              f"'max', got {spec!r}")
-        bounds.extend(BOUNDS[kind](metric, float(limit)) for kind, limit in spec.items())
+            raise ConfigError(f"{where}: expected a number (a minimum for a score, a maximum for a loss) "
+                              f"or a mapping with 'min' and/or 'max', got {spec!r}")
+        bounds.extend(BOUNDS[kind_name](metric, float(limit)) for kind_name, limit in spec.items())
     return bounds

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlgate.modeltests import metrics as M
+from mlgate import metrics as M
 from mlgate.modeltests.base import Subject
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.errors import ConfigError, DataError, MlgateError
-from mlgate.metrics import tracked_metric
+from mlgate.metrics import headline_metric
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 from mlgate.reports.model import Report, Section, Timer
 
@@ -222,7 +222,9 @@ def _key_figure(families: dict[str, str], metrics: dict[str, Any], task: str) ->
     skipped = len(families) - len(ran)
     if skipped:
         text += f" ({skipped} skipped)"
-    metric = tracked_metric(task)
+    metric = headline_metric(task)
+    if metric not in metrics:
+        metric = headline_metric(task, has_proba=False)
     if metric in metrics:
         text += f", {metric} {metrics[metric]:.2f}"
     return text

@@ -25,8 +25,8 @@ MODEL_DIR = "model"
 def run_train(ctx: StageContext) -> Report:
     """Train every candidate of ``config.models``, pick the best on validation, save it."""
     from mlgate.data.io import frame_fingerprint
+    from mlgate.metrics import greater_is_better, headline_metric
     from mlgate.tracking import git_commit
-    from mlgate.train.metrics import primary_metric
     from mlgate.train.preprocess import feature_set, infer_task
     from mlgate.train.runs import open_logger
     from mlgate.train.training import VALIDATION_FRACTION, make_candidates, pick_best, train_all, validation_split
@@ -47,7 +47,7 @@ def run_train(ctx: StageContext) -> Report:
         features = feature_set(ds.train, target, config.data.id_columns)
         train_rows = ds.train.dropna(subset=[target])
         fit, val = validation_split(train_rows, target, task, config.seed)
-        metric, greater = primary_metric(task)
+        metric = headline_metric(task)
 
         ctx.progress("opening the MLflow store", 0.02)
         logger = open_logger(config, {"mlgate.stage": "train", "mlgate.task": task,
@@ -74,6 +74,9 @@ def run_train(ctx: StageContext) -> Report:
 
         results = train_all(candidates, features, task, fit, val, target, on_done, on_start)
         best = pick_best(results, task)
+        if best is not None and metric not in best.metrics:
+            metric = headline_metric(task, has_proba=False)
+        greater = greater_is_better(metric)
         for result in results:
             report.add(_candidate_check(result, metric, best))
         if best is None:
@@ -260,7 +263,7 @@ def run_tune(ctx: StageContext) -> Report:
 
 def tune_setup(config: Any, task: str) -> Any:
     """The model type to tune (``tune.model``, else the first candidate) and its study."""
-    from mlgate.train.metrics import primary_metric
+    from mlgate.metrics import greater_is_better, headline_metric
     from mlgate.train.tuning import TuneSetup, default_storage, search_space
 
     tune = config.tune
@@ -270,7 +273,8 @@ def tune_setup(config: Any, task: str) -> Any:
     space = search_space(model_type, task, tune.search_space or None)
     fixed = {k: v for k, v in base.items() if k not in space}
     build_estimator(model_type, task, fixed, config.seed)  # bad fixed params fail before any trial
-    metric, greater = primary_metric(task)
+    metric = headline_metric(task)
+    greater = greater_is_better(metric)
     return TuneSetup(model_type=model_type, base_params=fixed, space=space, task=task,
                      metric=metric, greater=greater,
                      study_name=tune.study_name or f"{config.project}-{model_type}",

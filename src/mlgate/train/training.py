@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError
-from mlgate.train.metrics import primary_metric, score
+from mlgate.metrics import greater_is_better, headline_metric, scores
 from mlgate.train.preprocess import FeatureSet, build_pipeline
 from mlgate.train.zoo import build_estimator
 
@@ -123,7 +123,7 @@ def fit_candidate(candidate: Candidate, features: FeatureSet, task: str,
             # many times slower than one thread; forests still use n_jobs (joblib threads).
             warnings.simplefilter("ignore", ConvergenceWarning)
             pipeline.fit(fit[features.columns], fit[target])
-            metrics = score(task, pipeline, val[features.columns], val[target])
+            metrics = scores(pipeline, val[features.columns], val[target], task)
     except (ValueError, TypeError, ArithmeticError, MemoryError) as exc:
         return Trained(candidate, error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
                        fit_seconds=round(time.perf_counter() - t0, 3))
@@ -132,7 +132,10 @@ def fit_candidate(candidate: Candidate, features: FeatureSet, task: str,
 
 def pick_best(results: list[Trained], task: str) -> Trained | None:
     """The candidate with the best selection metric; the first one on a tie."""
-    name, greater = primary_metric(task)
+    name = headline_metric(task)
+    if not any(name in r.metrics for r in results if r.error is None):
+        name = headline_metric(task, has_proba=False)  # no candidate gives probabilities
+    greater = greater_is_better(name)
     scored = [r for r in results if r.error is None and name in r.metrics]
     if not scored:
         return None

@@ -199,7 +199,7 @@ def cross_validate(trial: optuna.Trial | None, setup: TuneSetup, estimator: Any,
     from sklearn.model_selection import KFold, StratifiedKFold
     from threadpoolctl import threadpool_limits
 
-    from mlgate.train.metrics import cv_score
+    from mlgate.metrics import compute, predict
     from mlgate.train.preprocess import build_pipeline
 
     X, y = frame[features.columns], frame[target]
@@ -213,7 +213,8 @@ def cross_validate(trial: optuna.Trial | None, setup: TuneSetup, estimator: Any,
         # 1.9 s on one thread, 64 s on two threads with the 2 cores busy).
         with threadpool_limits(limits=1):
             model.fit(X.iloc[fit_idx], y.iloc[fit_idx])
-            scores.append(cv_score(setup.task, model, X.iloc[val_idx], y.iloc[val_idx]))
+            fold = predict(model, X.iloc[val_idx], y.iloc[val_idx], setup.task)
+            scores.append(compute(fold, [setup.metric])[setup.metric])
         mean = sum(scores) / len(scores)
         if trial is not None:
             trial.set_user_attr("fold_scores", scores)

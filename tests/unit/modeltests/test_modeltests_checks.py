@@ -53,7 +53,8 @@ def test_check_conformance(name: str, any_case) -> None:  # type: ignore[no-unty
 
 def test_performance_defaults_are_the_seeds_and_config_replaces_them(binary_case) -> None:  # type: ignore[no-untyped-def]
     default = run(binary_case.model, binary_case.test, checks=["performance"])
-    assert default.checks[0].expected == {"accuracy": 0.85, "precision": 0.8, "recall": 0.8, "f1": 0.8}
+    assert default.checks[0].expected == {"accuracy": 0.85, "precision_weighted": 0.8, "recall_weighted": 0.8,
+                                          "f1_weighted": 0.8}
     custom = run(binary_case.model, binary_case.test, {"performance": {"roc_auc": 0.6, "log_loss": 0.9}},
                  checks=["performance"])
     assert custom.checks[0].passed, custom.checks[0].message

@@ -14,5 +14,5 @@ def test_python_example_runs(capsys) -> None:  # type: ignore[no-untyped-def]
     for block in blocks:
         exec(compile(block, str(DOC), "exec"), {})
     printed = capsys.readouterr().out
-    assert re.search(r"3/3 checks passed, accuracy 0\.\d\d", printed), printed
+    assert re.search(r"3/3 checks passed, roc_auc 0\.\d\d", printed), printed
     assert "'reproducibility'" in printed

@@ -59,7 +59,7 @@ def _output_fn(subject: Subject) -> Any:
 
 
 def _codes(pred: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-    from mlgate.modeltests.metrics import encode
+    from mlgate.metrics import encode
 
     return encode(pred, classes).astype(float) if classes is not None else pred.astype(float)
 

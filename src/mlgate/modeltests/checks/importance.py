@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from mlgate.modeltests import metrics as M
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 from mlgate.modeltests.importance import Importance, permutation_importance
 
@@ -17,7 +16,7 @@ def _importance_metric(subject: Subject, metric: str | None) -> str:
         return metric
     if subject.task == "binary" and hasattr(subject.estimator, "predict_proba"):
         return "roc_auc"  # smoother than accuracy, so small importances are not rounded away
-    return M.default_metric(subject.task)
+    return "r2" if subject.task == "regression" else "accuracy"
 
 
 class FeatureImportance(ModelCheck):

@@ -8,7 +8,6 @@ import numpy as np
 from pydantic import Field
 
 from mlgate.modeltests import columns as C
-from mlgate.modeltests import metrics as M
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 
 
@@ -20,12 +19,15 @@ class Robustness(ModelCheck):
     max_drop: float = Field(0.05, ge=0, description="largest allowed metric drop at a gated level")
     gate_levels_up_to: float = Field(0.1, ge=0, description="levels above this are reported only")
     swap_categories: bool = True
-    metric: str | None = Field(None, description="default: accuracy (r2 for regression)")
+    metric: str | None = Field(None, description="default: accuracy (r2 for regression), whose drop "
+                               "reads as a share of rows (of variance) the noise costs")
     n_rows: int = Field(2000, ge=10)
 
     def run(self, subject: Subject) -> Outcome:
-        metric = self.metric or M.default_metric(subject.task)
-        score = M.scorer(subject.task, metric, subject.classes)
+        from mlgate.metrics import greater_is_better, scorer
+
+        metric = self.metric or ("r2" if subject.task == "regression" else "accuracy")
+        score = scorer(subject.task, metric, subject.classes)
         rows = subject.sample(self.n_rows, salt=2)
         X, y = subject.X.iloc[rows], subject.y[rows]
         basis = subject.reference if subject.reference is not None else subject.X
@@ -46,7 +48,7 @@ class Robustness(ModelCheck):
                           "changed_predictions": float(np.mean(pred != base_pred))})
         gated = [p for p in curve if p["level"] <= self.gate_levels_up_to]
         bad = [p for p in gated if p["drop"] > self.max_drop]
-        sign = "-" if metric in M.LOWER_IS_BETTER else ""
+        sign = "" if greater_is_better(metric) else "-"
         shown = ", ".join(f"{p['level']:g}: {p['drop']:+.4f}" for p in curve)
         if bad:
             worst = max(bad, key=lambda p: p["drop"])
