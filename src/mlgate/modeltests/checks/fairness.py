@@ -1,7 +1,14 @@
-"""Fairness per protected attribute: parity, equalized odds, equal opportunity, 80% rule."""
+"""Fairness per protected attribute: parity, equalized odds, equal opportunity, the 80% rule.
+
+A bound fails only when the gap is both material (beyond the configured limit) and
+significant (a permutation test of the group labels, Holm-corrected over every figure the
+check judges): on a small test set a gap of 0.15 is often noise, and a gate that fails noise
+gets switched off.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,6 +17,35 @@ from pydantic import Field
 from mlgate.modeltests import fairness as F
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 from mlgate.reports.model import Check
+
+
+@dataclass
+class _Test:
+    """One judged figure: attribute, label, figure name, its values, p-value and interval."""
+
+    attr: str
+    label: Any
+    name: str
+    bound: float
+    value: float  # fairlearn's figure (an undefined rate counts as 0)
+    judged: float  # the figure over the groups where each rate is defined
+    p_value: float
+    pair: dict[str, Any] | None
+    adjusted_p: float = 1.0
+
+    @property
+    def material(self) -> bool:
+        if np.isnan(self.judged):
+            return False
+        return self.judged < self.bound if self.name == "disparate_impact" else self.judged > self.bound
+
+    def failed(self, alpha: float) -> bool:
+        return self.material and self.adjusted_p < alpha
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"figure": self.name, "value": self.value, "judged_value": self.judged, "bound": self.bound,
+                "p_value": self.p_value, "adjusted_p": self.adjusted_p, "material": self.material,
+                "pair": self.pair}
 
 
 class Fairness(ModelCheck):
@@ -23,7 +59,18 @@ class Fairness(ModelCheck):
     max_accuracy_difference: float | None = Field(None, ge=0, le=1)
     min_group_size: int = Field(30, ge=1, description="smaller groups are reported, not gated")
     positive_label: Any = Field(None, description="the favorable outcome; default: the last class")
-    n_boot: int = Field(200, ge=20, le=5000, description="resamples for the interval of a failing difference")
+    alpha: float = Field(0.05, gt=0, lt=1, description="family-wise error rate of the check (Holm)")
+    n_permutations: int = Field(999, ge=99, le=100_000, description="group relabellings per figure")
+    level: float = Field(0.95, gt=0, lt=1, description="confidence level of the pairwise intervals")
+
+    def bounds(self) -> dict[str, float]:
+        """Figure name -> configured bound (a maximum, or a minimum for disparate impact)."""
+        raw = {"parity_difference": self.max_parity_difference,
+               "disparate_impact": self.min_disparate_impact,
+               "equalized_odds_difference": self.max_equalized_odds_difference,
+               "equal_opportunity_difference": self.max_equal_opportunity_difference,
+               "accuracy_difference": self.max_accuracy_difference}
+        return {k: v for k, v in raw.items() if v is not None}
 
     def run(self, subject: Subject) -> Outcome:
         if not subject.groups:
@@ -34,100 +81,91 @@ class Fairness(ModelCheck):
         labels = [self.positive_label] if self.positive_label is not None else (
             [subject.classes[-1]] if subject.task == "binary" else list(subject.classes))
         pred = subject.predict()
-        rows, figures, details = [], [], {}
-        for attr, values in subject.groups.items():
-            row, info, rates = self._attribute(attr, values.to_numpy(), subject.y, pred, labels)
-            rows.append(row)
-            details[attr] = info
-            if rates is not None:
-                figures.append(_bars(attr, rates))
-        return Outcome(checks=rows, details=details, figures=figures)
+        infos, tests, shown = {}, [], {}
+        for a, (attr, values) in enumerate(subject.groups.items()):
+            info, found, rates = self._measure(attr, values.to_numpy(), subject.y, pred, labels,
+                                               seed=subject.seed + 1000 * a)
+            infos[attr], shown[attr] = info, rates
+            tests += found
+        _holm(tests)
+        rows = [self._row(attr, infos[attr], [t for t in tests if t.attr == attr], shown[attr], len(labels) > 1)
+                for attr in subject.groups]
+        figures = [_bars(attr, r) for attr, r in shown.items() if r is not None and len(r.groups) >= 2]
+        return Outcome(checks=rows, details={**infos, "alpha": self.alpha, "correction": "holm"}, figures=figures)
 
-    def _attribute(self, attr: str, sensitive: np.ndarray, y: np.ndarray, pred: np.ndarray,
-                   labels: list[Any]) -> tuple[Check, dict[str, Any], F.GroupRates | None]:
-        problems: list[str] = []
+    def _measure(self, attr: str, sensitive: np.ndarray, y: np.ndarray, pred: np.ndarray, labels: list[Any],
+                 seed: int) -> tuple[dict[str, Any], list[_Test], F.GroupRates | None]:
+        """Figures, p-values and intervals of one attribute for every label."""
         per_label: dict[str, Any] = {}
+        tests: list[_Test] = []
         shown: F.GroupRates | None = None
         small: list[dict[str, Any]] = []
-        for label in labels:
+        for j, label in enumerate(labels):
             all_rates = F.group_rates(y, pred, sensitive, positive=label)
-            keep = all_rates.count >= self.min_group_size
             small = [g for g in all_rates.table() if g["count"] < self.min_group_size]
-            rates = all_rates.subset(keep)
+            rates = all_rates.subset(all_rates.count >= self.min_group_size)
             shown = shown or rates
-            figures = _figures(rates)
-            per_label[str(label)] = {"groups": all_rates.table(), **figures}
+            entry: dict[str, Any] = {"groups": all_rates.table(), **_figures(rates),
+                                     "undefined": rates.undefined()}
+            per_label[str(label)] = entry
             if len(rates.groups) < 2:
                 continue
-            found = self._judge(attr, label, rates, figures, len(labels) > 1)
-            if found:  # only a failing check pays for the bootstrap
-                found = self._with_intervals(found, y, pred, sensitive, label, per_label[str(label)])
-            problems += found
+            found = [_Test(attr, label, name, bound, F.figure(rates, name),
+                           F.figure(rates, name, undefined_as_zero=False),
+                           F.permutation_p_value(rates, name, n_permutations=self.n_permutations,
+                                                 seed=seed + 10 * j + i),
+                           F.widest_pair(rates, name, level=self.level))
+                     for i, (name, bound) in enumerate(self.bounds().items())]
+            entry["tests"] = found  # replaced by plain dicts once the p-values are adjusted
+            entry["pairwise"] = {rate: F.pairwise_differences(rates, rate, level=self.level)
+                                 for rate in ("selection_rate", "tpr", "fpr")}
+            tests += found
         info = {"per_label": per_label, "small_groups": small, "min_group_size": self.min_group_size}
+        return info, tests, shown
+
+    def _row(self, attr: str, info: dict[str, Any], tests: list[_Test], shown: F.GroupRates | None,
+             name_label: bool) -> Check:
+        for entry in info["per_label"].values():
+            entry["tests"] = [t.as_dict() for t in entry.get("tests", [])]
+        tail = f"; groups under {self.min_group_size} rows reported, not gated: " + ", ".join(
+            f"{g['group']!r} (n={g['count']})" for g in info["small_groups"]) if info["small_groups"] else ""
         if shown is None or len(shown.groups) < 2:
             note = f"{attr}: fewer than 2 groups with at least {self.min_group_size} rows"
-            return self.result(True, f"skipped: {note}", column=attr), info, None
-        first = next(iter(per_label.values()))
-        observed = {k: round(v, 6) for k, v in first.items() if k not in ("groups", "intervals")}
-        expected = {"max_parity_difference": self.max_parity_difference,
-                    "max_equalized_odds_difference": self.max_equalized_odds_difference,
-                    "min_disparate_impact": self.min_disparate_impact}
-        tail = f"; groups under {self.min_group_size} rows reported, not gated: " + ", ".join(
-            f"{g['group']!r} (n={g['count']})" for g in small) if small else ""
-        message = ("; ".join(problems) if problems else
-                   f"{attr}: parity difference {observed['parity_difference']:.3f}, equalized odds "
-                   f"difference {observed['equalized_odds_difference']:.3f}, disparate impact "
-                   f"{observed['disparate_impact']:.2f} across {len(shown.groups)} groups") + tail
-        return self.result(not problems, message, column=attr, observed=observed,
-                           expected=expected, details=info), info, shown
+            return self.result(True, f"skipped: {note}{tail}", column=attr, details=info)
+        failed = [t for t in tests if t.failed(self.alpha)]
+        noise = [t for t in tests if t.material and not t.failed(self.alpha)]
+        if failed:
+            text = "; ".join(self._sentence(t, name_label) for t in failed)
+        else:
+            first = next(iter(info["per_label"].values()))
+            text = (f"{attr}: parity difference {first['parity_difference']:.3f}, equalized odds "
+                    f"difference {first['equalized_odds_difference']:.3f}, disparate impact "
+                    f"{_num(first['disparate_impact'], '.2f')} across {len(shown.groups)} groups")
+            if noise:
+                text += "; within sampling noise: " + "; ".join(self._sentence(t, name_label) for t in noise)
+        text += _undefined_note(info) + tail
+        first_tests = {t.name: t for t in tests if t.label == tests[0].label} if tests else {}
+        observed = {name: {"value": _round(t.value), "p_value": round(t.adjusted_p, 6)}
+                    for name, t in first_tests.items()}
+        expected = {**self.bounds(), "alpha": self.alpha}
+        return self.result(not failed, text, column=attr, observed=observed, expected=expected, details=info)
 
-    def _with_intervals(self, problems: list[str], y: np.ndarray, pred: np.ndarray, sensitive: np.ndarray,
-                        label: Any, info: dict[str, Any]) -> list[str]:
-        """Add the 95% bootstrap interval of each broken difference, so noise can be told apart."""
-        out = []
-        for text in problems:
-            for phrase, key, figure in (("demographic parity difference", "parity_difference", F.parity_difference),
-                                        ("equalized odds difference", "equalized_odds_difference",
-                                         F.equalized_odds_difference)):
-                if phrase in text:
-                    low, high = F.bootstrap_interval(y, pred, sensitive, label, figure,
-                                                     min_group_size=self.min_group_size, n_boot=self.n_boot)
-                    info.setdefault("intervals", {})[key] = [low, high]
-                    text = text.replace(f"{phrase} {info[key]:.3f}",
-                                        f"{phrase} {info[key]:.3f} (95% CI [{low:.3f}, {high:.3f}])")
-            out.append(text)
-        return out
-
-    def _judge(self, attr: str, label: Any, r: F.GroupRates, fig: dict[str, float],
-               name_label: bool) -> list[str]:
-        """One sentence per broken bound, naming the disadvantaged group."""
-        out = []
-        of = f" (outcome {label!r})" if name_label else ""
-        low, high = int(np.argmin(r.selection_rate)), int(np.argmax(r.selection_rate))
-        sel = (f"group {r.groups[low]!r} is selected at {r.selection_rate[low]:.1%} vs "
-               f"{r.selection_rate[high]:.1%} for {r.groups[high]!r}")
-        if fig["parity_difference"] > self.max_parity_difference:
-            out.append(f"{attr}{of}: demographic parity difference {fig['parity_difference']:.3f} "
-                       f"> {self.max_parity_difference}; {sel}")
-        if fig["disparate_impact"] < self.min_disparate_impact:
-            out.append(f"{attr}{of}: disparate impact {fig['disparate_impact']:.2f} < "
-                       f"{self.min_disparate_impact} (80% rule); disadvantaged group {r.groups[low]!r}")
-        worst_tpr = int(np.nanargmin(r.tpr)) if not np.isnan(r.tpr).all() else low
-        if fig["equalized_odds_difference"] > self.max_equalized_odds_difference:
-            out.append(f"{attr}{of}: equalized odds difference {fig['equalized_odds_difference']:.3f} "
-                       f"> {self.max_equalized_odds_difference}; lowest true positive rate in group "
-                       f"{r.groups[worst_tpr]!r} ({r.tpr[worst_tpr]:.1%})")
-        bound = self.max_equal_opportunity_difference
-        if bound is not None and fig["equal_opportunity_difference"] > bound:
-            out.append(f"{attr}{of}: equal opportunity difference "
-                       f"{fig['equal_opportunity_difference']:.3f} > {bound}; group "
-                       f"{r.groups[worst_tpr]!r} has the lowest true positive rate")
-        bound = self.max_accuracy_difference
-        if bound is not None and fig["accuracy_difference"] > bound:
-            worst = int(np.argmin(r.accuracy))
-            out.append(f"{attr}: accuracy difference {fig['accuracy_difference']:.3f} > {bound}; "
-                       f"lowest accuracy in group {r.groups[worst]!r} ({r.accuracy[worst]:.1%})")
-        return out
+    def _sentence(self, t: _Test, name_label: bool) -> str:
+        """'gender: demographic parity difference 0.243 > 0.1 (p=0.001, Holm 0.004 < 0.05); ...'."""
+        title = F.FIGURES[t.name].title
+        of = f" (outcome {F._jsonable(t.label)!r})" if name_label else ""
+        op = "<" if t.name == "disparate_impact" else ">"
+        rule = " (80% rule)" if t.name == "disparate_impact" else ""
+        verdict = "<" if t.failed(self.alpha) else ">="
+        head = (f"{t.attr}{of}: {title} {t.judged:.3f} {op} {t.bound}{rule} (permutation p={t.p_value:.3g}, "
+                f"Holm-adjusted {t.adjusted_p:.3g} {verdict} {self.alpha})")
+        pair = t.pair
+        if pair is None:
+            return head
+        what = {"selection_rate": "is selected at", "tpr": "has a true positive rate of",
+                "fpr": "has a false positive rate of", "accuracy": "has an accuracy of"}[pair["rate"]]
+        return (f"{head}; group {pair['a']!r} {what} {pair['rate_a']:.1%} vs {pair['rate_b']:.1%} for {pair['b']!r}, "
+                f"difference {pair['difference']:.3f} ({pair['level']:.0%} CI [{pair['low']:.3f}, {pair['high']:.3f}])")
 
     def _regression(self, subject: Subject) -> Outcome:
         pred, rows, details = subject.predict().astype(float), [], {}
@@ -140,12 +178,39 @@ class Fairness(ModelCheck):
         return Outcome(checks=rows, details=details)
 
 
+def _holm(tests: list[_Test]) -> None:
+    """Holm-adjusted p-values over every figure the check judges, in place."""
+    from mlgate.stats import adjust_p_values
+
+    adjusted = adjust_p_values([t.p_value for t in tests], method="holm")
+    for t, p in zip(tests, adjusted, strict=True):
+        t.adjusted_p = float(p) if p is not None else 1.0
+
+
 def _figures(r: F.GroupRates) -> dict[str, float]:
-    return {"parity_difference": F.parity_difference(r), "parity_ratio": F.parity_ratio(r),
-            "disparate_impact": F.parity_ratio(r),
-            "equalized_odds_difference": F.equalized_odds_difference(r),
-            "equal_opportunity_difference": F.equal_opportunity_difference(r),
-            "accuracy_difference": float(np.ptp(r.accuracy)) if len(r.groups) else 0.0}
+    """fairlearn's figures; ``parity_ratio`` is the name fairlearn uses for disparate impact."""
+    out = {name: F.figure(r, name) for name in F.FIGURES}
+    out["parity_ratio"] = out["disparate_impact"]
+    return out
+
+
+def _undefined_note(info: dict[str, Any]) -> str:
+    notes = []
+    for label, entry in info["per_label"].items():
+        for rate, groups in entry.get("undefined", {}).items():
+            what = "positives" if rate == "tpr" else "negatives"
+            notes.append(f"{rate} undefined for group(s) {', '.join(map(repr, groups))} (no {what}"
+                         f"{'' if len(info['per_label']) == 1 else f' for outcome {label!r}'}; fairlearn's "
+                         "figures count it as 0, the verdict leaves it out)")
+    return "; " + "; ".join(notes) if notes else ""
+
+
+def _num(value: float, fmt: str) -> str:
+    return "undefined" if np.isnan(value) else format(value, fmt)
+
+
+def _round(value: float) -> float | None:
+    return None if np.isnan(value) else round(value, 6)
 
 
 def _regression_groups(sensitive: np.ndarray, y: np.ndarray, pred: np.ndarray) -> list[dict[str, Any]]:
