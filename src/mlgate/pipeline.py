@@ -1,8 +1,12 @@
 """The stage graph and the content-hash cache of ``mlgate run``.
 
-A stage's cache key is a SHA-256 over the mlgate version, the stage's config sections, the
-bytes of the data files it reads and the keys of the stages it needs, so changing the test
-file re-runs only the stages that read data or depend on one that did. File hashes are
+A stage's cache key is a SHA-256 over exactly its inputs: the mlgate version, the config
+sections it reads, the bytes of the data files it reads (by role: tune and train read the
+train table, evaluate and compare the test table, test and validate both) and the keys of the
+upstream stages whose outputs it reads. Changing only the test file re-runs validate, test,
+evaluate, compare and register, never tune or train; a change to ``gates.evaluate`` re-runs
+evaluate and what reads its output. With ``data.path`` and a split, both tables come from
+the one file, so it is an input of every data stage. File hashes are
 remembered by (size, mtime) as DVC does, so a no-op run reads no data. Run records and the
 state on disk are in ``mlgate.runs``.
 """
@@ -37,13 +41,20 @@ class StageSpec:
 
     name: str
     entry: str | Callable[..., Report]  # "module:function", imported only when the stage runs
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # run after these, and not when one of them failed
     config_keys: tuple[tuple[str, ...], ...] = ()
     reads_data: bool = True
+    data_roles: tuple[str, ...] = ("train", "test")  # which tables it reads: train, test, schema
+    # upstream stages whose outputs it reads (their keys are part of its key); None: needs
+    inputs: tuple[str, ...] | None = None
     enabled: Callable[[Config], bool] = lambda config: True
     summary: str = ""
     # state outside the project that the stage depends on (e.g. the production alias)
     external: Callable[[Config], dict[str, Any] | None] | None = None
+
+    @property
+    def input_stages(self) -> tuple[str, ...]:
+        return self.needs if self.inputs is None else self.inputs
 
     def load(self) -> Callable[..., Report]:
         if callable(self.entry):
@@ -58,25 +69,41 @@ def _baseline_marker(config: Config) -> dict[str, Any] | None:
     return baseline_marker(config)
 
 
-_DATA = ("data",)
-_MODEL = (("data",), ("task",), ("seed",), ("models",))
+def _monitor_inputs(config: Config) -> dict[str, Any] | None:
+    from mlgate.monitor.stage import input_marker
+
+    return input_marker(config)
+
+
+# The data keys every reader of a table depends on; the paths themselves are in the key as
+# the hashes of the files each stage reads.
+_TABLE = (("data", "target"), ("data", "id_columns"), ("data", "split"))
+_MODEL = (*_TABLE, ("task",), ("seed",), ("models",))
+_TRAIN, _TEST = ("train",), ("test",)
 
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("validate", "mlgate.data.stage:run_validate", (),
-              (_DATA, ("gates", "validate")), summary="data schema and quality gate"),
-    StageSpec("tune", "mlgate.train.stage:run_tune", ("validate",), (*_MODEL, ("tune",)),
-              enabled=lambda c: c.tune.enabled, summary="Optuna search for one model type"),
-    StageSpec("train", "mlgate.train.stage:run_train", ("validate", "tune"), _MODEL,
-              summary="train every candidate, pick the best"),
+              (("data",), ("gates", "validate")), data_roles=("train", "test", "schema"),
+              summary="data schema and quality gate"),
+    StageSpec("tune", "mlgate.train.stage:run_tune", ("validate",), (*_MODEL, ("tune",)), data_roles=_TRAIN,
+              inputs=(), enabled=lambda c: c.tune.enabled, summary="Optuna search for one model type"),
+    StageSpec("train", "mlgate.train.stage:run_train", ("validate", "tune"), _MODEL, data_roles=_TRAIN,
+              inputs=("tune",), summary="train every candidate, pick the best"),
+    # test reads the train table too: the reference of data_distribution and reproducibility
     StageSpec("test", "mlgate.modeltests.stage:run_test", ("train",),
-              (_DATA, ("task",), ("gates", "test")), summary="the model test framework"),
+              (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "test")),
+              summary="the model test framework"),
     StageSpec("evaluate", "mlgate.evaluation.stage:run_evaluate", ("train",),
-              (_DATA, ("task",), ("gates", "evaluate")), summary="metrics with confidence intervals"),
+              (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "evaluate")),
+              data_roles=_TEST, summary="metrics with confidence intervals"),
     StageSpec("compare", "mlgate.evaluation.stage:run_compare", ("train", "evaluate"),
-              (_DATA, ("gates", "compare"), ("registry",)), summary="candidate versus production",
-              external=_baseline_marker),
+              (*_TABLE, ("task",), ("seed",), ("gates", "compare"), ("registry",)), data_roles=_TEST,
+              inputs=("train",), summary="candidate versus production", external=_baseline_marker),
     StageSpec("register", "mlgate.registry.stage:run_register", ("validate", "train", "test", "evaluate", "compare"),
               (("registry",),), reads_data=False, summary="registry version with tags and alias"),
+    StageSpec("monitor", "mlgate.monitor.stage:run_monitor", (), (("monitor",), ("registry",), ("data", "target")),
+              reads_data=False, enabled=lambda c: c.monitor.enabled, summary="drift and live performance",
+              external=_monitor_inputs),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
@@ -166,11 +193,11 @@ class Pipeline:
             "mlgate": __version__,
             "stage": spec.name,
             "config": {".".join(k): self.config.section(*k) for k in spec.config_keys},
-            "needs": {n: keys.get(n) or state.get(n, {}).get("key", "") for n in spec.needs
+            "needs": {n: keys.get(n) or state.get(n, {}).get("key", "") for n in spec.input_stages
                       if n in keys or n in state},
         }
         if spec.reads_data:
-            parts["data"] = {self.store.rel(p): self._file_hash(p) for p in self._data_files()}
+            parts["data"] = {self.store.rel(p): self._file_hash(p) for p in self._data_files(spec.data_roles)}
         if spec.external is not None:
             marker = spec.external(self.config)
             parts["external"] = marker
@@ -179,12 +206,16 @@ class Pipeline:
         blob = json.dumps(parts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def _data_paths(self) -> list[Path]:
-        """The data paths of the config; a missing one is an error naming its key."""
+    def _data_paths(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[Path]:
+        """The data paths the roles read; a missing one is an error naming its key."""
         data = self.config.data
+        # one file split in two (data.path, or data.train without data.test) is both tables
+        test_key = "test" if data.test else ("path" if data.path else "train")
+        wanted = {"schema"} & set(roles) | {"path" if data.path else "train" for r in roles if r == "train"}
+        wanted |= {test_key for r in roles if r == "test"}
         paths = []
         for key, rel in (("path", data.path), ("train", data.train), ("test", data.test), ("schema", data.schema_file)):
-            if not rel:
+            if not rel or key not in wanted:
                 continue
             path = self.config.resolve(rel)
             if not path.exists():
@@ -194,10 +225,10 @@ class Pipeline:
             paths.append(path)
         return paths
 
-    def _data_files(self) -> list[Path]:
+    def _data_files(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[Path]:
         from mlgate.data.io import table_files
 
-        return [f for path in self._data_paths() for f in table_files(path)]
+        return [f for path in self._data_paths(roles) for f in table_files(path)]
 
     def _input_paths(self) -> list[Path]:
         """Every file whose change can change a key: data files, and folders (for added files)."""

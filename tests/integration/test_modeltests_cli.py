@@ -68,7 +68,7 @@ def test_cli_runs_all_checks_and_writes_the_reports(project: Path) -> None:
     proc = _mlgate(project, "--model", "model.joblib", "--data", "test.csv", "--reference",
                    "train.csv", "--protected", "gender", "--config", "fast.yaml", "--output", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "test: PASSED · 10/10 checks passed, accuracy" in proc.stdout
+    assert "test: PASSED · 10/10 checks passed, roc_auc" in proc.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["passed"] and list(report["families"]) == list(FAST_ORDER)
     assert report["key_figure"].startswith("10/10 checks passed")
@@ -154,7 +154,7 @@ def test_pipeline_stage_tests_the_trained_model(project: Path, tmp_path: Path) -
                        progress=lambda note, fraction: notes.append(note))
     report = run_test(ctx)
     assert report.passed, [c.message for c in report.failures]
-    assert report.key_figure.startswith("10/10 checks passed, accuracy 0.")
+    assert report.key_figure.startswith("10/10 checks passed, roc_auc 0.")
     assert [c.column for c in report.checks if c.name == "fairness"] == ["gender"]
     assert report.extras["model"]["reference_rows"] == 1050
     assert any(n.startswith("reproducibility (10/10)") for n in notes)

@@ -192,3 +192,74 @@ def test_missing_data_file_names_the_config_key(project: Config) -> None:
     (project.root / "data" / "train.csv").unlink()
     with pytest.raises(DataError, match=r"data.train in mlgate.yaml is 'data/train.csv', but .* does not exist"):
         Pipeline(project, stages=_table()).run()
+
+
+# ---- the real stage table: each stage's key holds exactly what it reads -------------------
+
+
+def _real_table() -> tuple[StageSpec, ...]:
+    from dataclasses import replace
+
+    return tuple(replace(spec, entry=_stage(spec.name)) for spec in STAGES)
+
+
+@pytest.fixture
+def two_tables(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("a,target\n1,0\n2,1\n")
+    (tmp_path / "data" / "test.csv").write_text("a,target\n3,0\n4,1\n")
+    (tmp_path / "mlgate.yaml").write_text(
+        "data: {train: data/train.csv, test: data/test.csv}\ntune: {enabled: true}\n")
+    CALLS.clear()
+    return tmp_path / "mlgate.yaml"
+
+
+def _rerun(config_file: Path) -> list[str]:
+    Pipeline(load_config(config_file), stages=_real_table()).run()
+    CALLS.clear()
+    return CALLS
+
+
+def test_a_test_table_change_reruns_only_the_stages_that_read_it(two_tables: Path) -> None:
+    calls = _rerun(two_tables)
+    (two_tables.parent / "data" / "test.csv").write_text("a,target\n3,1\n4,0\n")
+    Pipeline(load_config(two_tables), stages=_real_table()).run()
+    assert calls == ["validate", "test", "evaluate", "compare", "register"]  # not tune, not train
+
+
+def test_a_train_table_change_reruns_tune_train_and_what_reads_the_model(two_tables: Path) -> None:
+    calls = _rerun(two_tables)
+    (two_tables.parent / "data" / "train.csv").write_text("a,target\n1,1\n2,0\n")
+    Pipeline(load_config(two_tables), stages=_real_table()).run()
+    assert calls == ["validate", "tune", "train", "test", "evaluate", "compare", "register"]
+
+
+@pytest.mark.parametrize(("section", "expected"), [
+    ("gates: {evaluate: {confidence: 0.9}}", ["evaluate", "register"]),
+    ("gates: {test: {threads: 2}}", ["test", "register"]),
+    ("gates: {validate: {min_quality_score: 0.8}}", ["validate", "register"]),
+    ("models: [random-forest]", ["tune", "train", "test", "evaluate", "compare", "register"]),
+    ("data: {train: data/train.csv, test: data/test.csv, protected: [a]}",
+     ["validate", "test", "evaluate", "register"]),
+], ids=["gates.evaluate", "gates.test", "gates.validate", "models", "data.protected"])
+def test_a_change_in_one_config_section_reruns_only_its_readers(two_tables: Path, section: str,
+                                                                 expected: list[str]) -> None:
+    calls = _rerun(two_tables)
+    text = two_tables.read_text()
+    if section.startswith("data:"):
+        text = text.replace("data: {train: data/train.csv, test: data/test.csv}", section)
+    else:
+        text += section + "\n"
+    two_tables.write_text(text)
+    Pipeline(load_config(two_tables), stages=_real_table()).run()
+    assert calls == expected
+
+
+def test_one_file_split_in_two_is_an_input_of_every_data_stage(tmp_path: Path) -> None:
+    (tmp_path / "all.csv").write_text("a,target\n1,0\n2,1\n")
+    (tmp_path / "mlgate.yaml").write_text("data: {path: all.csv}\n")
+    CALLS.clear()
+    calls = _rerun(tmp_path / "mlgate.yaml")
+    (tmp_path / "all.csv").write_text("a,target\n1,0\n3,1\n")
+    Pipeline(load_config(tmp_path / "mlgate.yaml"), stages=_real_table()).run()
+    assert calls == ["validate", "train", "test", "evaluate", "compare", "register"]
