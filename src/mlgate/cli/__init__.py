@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "mlgate.cli.lifecycle",  # evaluate, compare, register
     "mlgate.cli.serve",      # serve, smoke, keys
     "mlgate.cli.ci",         # ci
+    "mlgate.cli.monitor",    # monitor
 )
 
 for _module in _COMMAND_MODULES:

@@ -1,0 +1,44 @@
+"""``mlgate monitor``: drift and live performance against the registered reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlgate.cli._common import ConfigOpt, OutputOpt, finish, maybe_load, report_dir
+from mlgate.cli.app import app
+
+
+@app.command()
+def monitor(
+    config: ConfigOpt = None,
+    reference: Annotated[str | None, typer.Option(
+        help="models:/NAME@ALIAS (the profile stored at registration), a profile.json, or training data. "
+             "Default: monitor.reference, else models:/<model>@production.")] = None,
+    current: Annotated[Path | None, typer.Option(
+        help="Current data: a CSV or Parquet file or a folder of them, read in batches.")] = None,
+    from_log: Annotated[Path | None, typer.Option(
+        "--from-log", help="The server's prediction-log folder; its latest window is the current batch.")] = None,
+    window: Annotated[str | None, typer.Option(
+        help="Window length for --from-log and the performance trend, e.g. 24h, 30m, 7d (default 24h).")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        help="Delayed labels (CSV/Parquet: request_id, label[, row]) joined with --from-log.")] = None,
+    push: Annotated[str | None, typer.Option(
+        help="Prometheus Pushgateway URL to send the drift gauges to.")] = None,
+    dask: Annotated[str | None, typer.Option(
+        help="Dask scheduler address: profile the --current files on that cluster "
+             "(pip install 'mlgate\\[dask]').")] = None,
+    output: OutputOpt = None,
+) -> int:
+    """Drift per feature, prediction and target, and live performance; exit 1 on dataset drift,
+    a critical column's drift or a performance decay."""
+    from mlgate.monitor.stage import monitor as run_monitor
+    from mlgate.monitor.stage import request_from_config
+
+    cfg = maybe_load(config)
+    root = cfg.root if cfg else Path.cwd()
+    request = request_from_config(cfg, reference=reference, current=current, from_log=from_log, window=window,
+                                  labels=labels, push=push, dask=dask)
+    return finish(run_monitor(request, cfg, root), output or report_dir(root, "monitor"))

@@ -1,0 +1,237 @@
+"""Tables read in batches (pyarrow datasets), the reference spec, and the current data's shape checks.
+
+Memory stays flat as the data grows: a Parquet or CSV file (or a folder of them) is read one
+record batch at a time, each batch profiled and dropped. The reference's bin edges come from a
+systematic sample spread over the whole reference (every k-th row of every batch), so a file
+sorted by time still gives edges from all of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import DataError
+from mlgate.monitor.profile import (
+    MAX_LEVELS,
+    PERCENTILES,
+    ColumnSpec,
+    ProfileSpec,
+    Role,
+    TableProfile,
+    empty_profile,
+    numeric_values,
+    profile_table,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+BATCH_ROWS = 131_072
+SPEC_ROWS = 200_000  # sample size for the reference's percentiles and levels
+DECILES = 10
+
+
+def open_dataset(path: Path) -> ds.Dataset:
+    """A pyarrow dataset over a CSV/Parquet file or a folder of them; DataError naming the file otherwise."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from mlgate.data.io import TABLE_SUFFIXES, table_files
+
+    files = table_files(path)
+    kinds = {TABLE_SUFFIXES.get(f.suffix.lower()) for f in files}
+    if None in kinds or len(kinds) != 1:
+        raise DataError(f"{path}: monitor reads .csv or .parquet files, one kind per folder "
+                        f"(found {', '.join(sorted({f.suffix for f in files}))})")
+    for file in files:
+        if file.stat().st_size == 0:
+            raise DataError(f"{file} is empty (0 bytes)")
+    fmt = "parquet" if kinds == {"parquet"} else "csv"
+    try:
+        return ds.dataset([str(f) for f in files], format=fmt)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"cannot read {path} as {fmt}: {str(exc).splitlines()[0]}") from exc
+
+
+def iter_batches(source: Any, columns: Sequence[str] | None = None,
+                 batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Record batches of a dataset, an Arrow table or a pandas frame; reading errors become DataErrors."""
+    import pyarrow as pa
+
+    if not hasattr(source, "to_batches"):  # a pandas frame
+        source = pa.Table.from_pandas(source, preserve_index=False)
+    cols = list(columns) if columns is not None else None
+    try:
+        if isinstance(source, pa.Table):
+            table = source.select(cols) if cols is not None else source
+            yield from table.to_batches(max_chunksize=batch_rows)
+        else:
+            yield from source.to_batches(columns=cols, batch_size=batch_rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}") from exc
+
+
+def as_source(data: Any) -> Any:
+    """A path becomes a dataset; frames and Arrow tables pass through."""
+    return open_dataset(Path(data)) if isinstance(data, str | Path) else data
+
+
+def schema_of(source: Any) -> pa.Schema:
+    import pyarrow as pa
+
+    if hasattr(source, "schema") and isinstance(source.schema, pa.Schema):
+        return source.schema
+    return pa.Schema.from_pandas(source, preserve_index=False)
+
+
+def dtype_class(arrow_type: pa.DataType) -> str | None:
+    """'numeric', 'bool', 'string', or None for a type monitor does not profile (dates, lists)."""
+    import pyarrow.types as t
+
+    if t.is_boolean(arrow_type):
+        return "bool"
+    if t.is_integer(arrow_type) or t.is_floating(arrow_type) or t.is_decimal(arrow_type):
+        return "numeric"
+    if t.is_string(arrow_type) or t.is_large_string(arrow_type):
+        return "string"
+    if t.is_dictionary(arrow_type):
+        return dtype_class(arrow_type.value_type)
+    return None
+
+
+# ---- the reference spec -------------------------------------------------------------------
+
+
+def infer_spec(source: Any, *, roles: dict[str, Role] | None = None, ignore: Sequence[str] = ()) -> ProfileSpec:
+    """Bin edges and levels for every profiled column, from (a sample of) the reference."""
+    schema = schema_of(source)
+    roles = roles or {}
+    ignored = [c for c in schema.names if c in set(ignore)]
+    kept = [c for c in schema.names if c not in set(ignore)]
+    sample = _spread_sample(source, kept)
+    specs = []
+    for name in kept:
+        cls = dtype_class(schema.field(name).type)
+        if cls is None:
+            ignored.append(name)
+            continue
+        spec = _column_spec(name, cls, sample.column(name), roles.get(name, "feature"))
+        if spec is None:
+            ignored.append(name)
+        else:
+            specs.append(spec)
+    return ProfileSpec(tuple(specs), tuple(ignored))
+
+
+def _column_spec(name: str, cls: str, array: Any, role: Role) -> ColumnSpec | None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if cls == "numeric":
+        values = numeric_values(array)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return ColumnSpec(name, "numeric", role, cls)
+        deciles = tuple(float(e) for e in decile_edges(values))
+        return ColumnSpec(name, "numeric", role, cls, numeric_edges(values), deciles=deciles)
+    strings = pc.cast(array, pa.string())
+    counts = Counter({item["values"]: int(item["counts"]) for item in pc.value_counts(strings).to_pylist()
+                      if item["values"] is not None})
+    non_missing = sum(counts.values())
+    if cls == "string" and role == "feature" and len(counts) > max(100, non_missing // 2):
+        return None  # nearly one value per row: an identifier or free text, not a distribution
+    levels = [level for level, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LEVELS]]
+    return ColumnSpec(name, "categorical", role, cls, levels=tuple(levels))
+
+
+def numeric_edges(values: Any) -> tuple[float, ...]:
+    """The reference's percentiles plus its deciles exactly as the PSI method computes them, so
+    decile counts (``coarse_counts``) are sums of percentile bins."""
+    import numpy as np
+
+    fine = np.quantile(values, np.linspace(0, 1, PERCENTILES + 1))
+    return tuple(float(e) for e in np.unique(np.concatenate([fine, decile_edges(values)])))
+
+
+def decile_edges(values: Any) -> Any:
+    import numpy as np
+
+    return np.unique(np.quantile(values, np.linspace(0, 1, DECILES + 1)[1:-1]))
+
+
+def _spread_sample(source: Any, columns: list[str]) -> pa.Table:
+    """Every k-th row of every batch, at most about SPEC_ROWS rows: all of a small reference."""
+    import pyarrow as pa
+
+    total = source.count_rows() if hasattr(source, "count_rows") else len(source)
+    if not total:
+        raise DataError("the reference data has no rows")
+    step = max(1, -(-total // SPEC_ROWS))
+    parts = [b.take(pa.array(range(0, b.num_rows, step))) if step > 1 else b
+             for b in iter_batches(source, columns)]
+    return pa.Table.from_batches(parts, schema=parts[0].schema if parts else None)
+
+
+# ---- profiling ----------------------------------------------------------------------------
+
+
+def profile_source(source: Any, spec: ProfileSpec, *, where: str = "the current data",
+                   allow_missing: Sequence[str] = ()) -> TableProfile:
+    """Profile a dataset, table or frame batch by batch on ``spec`` (checking its columns first)."""
+    schema = schema_of(source)
+    check_columns(schema, spec, where, allow_missing=allow_missing)
+    columns = [c for c in spec.names if c in schema.names]
+    profile = empty_profile(spec)
+    for batch in iter_batches(source, columns):
+        profile = profile.merge(profile_table(batch, spec))
+    return profile
+
+
+def check_columns(schema: pa.Schema, spec: ProfileSpec, where: str, *, allow_missing: Sequence[str] = ()) -> None:
+    """DataError when the current data lacks a reference column, has one the reference never had,
+    or holds another kind of value (numbers versus text) in a column."""
+    names = set(schema.names)
+    missing = [c for c in spec.names if c not in names and c not in set(allow_missing)]
+    known = set(spec.names) | set(spec.ignored) | set(allow_missing)
+    extra = [c for c in schema.names if c not in known]
+    problems = []
+    if missing:
+        problems.append(f"lacks the reference column(s) {', '.join(map(repr, missing))}")
+    if extra:
+        problems.append(f"has column(s) the reference does not: {', '.join(map(repr, extra))}")
+    for col in spec.columns:
+        if col.name in names:
+            got = dtype_class(schema.field(col.name).type)
+            if got != col.dtype and not _all_null(schema.field(col.name).type):
+                problems.append(f"column {col.name!r} holds {got or schema.field(col.name).type} values, "
+                                f"the reference holds {col.dtype} values")
+    if problems:
+        raise DataError(f"{where} does not match the reference profile: {'; '.join(problems)}. "
+                        "Monitor compares the same columns with the same kinds of values as the training "
+                        "data; fix the export, or re-register the model with the new columns.")
+
+
+def _all_null(arrow_type: pa.DataType) -> bool:
+    import pyarrow.types as t
+
+    return bool(t.is_null(arrow_type))
+
+
+def frame_source(frame: pd.DataFrame) -> pa.Table:
+    """A pandas frame as an Arrow table (object columns of mixed types become text)."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        fixed = frame.copy()
+        for col in fixed.columns:
+            if fixed[col].dtype == object:
+                fixed[col] = fixed[col].map(lambda v: None if v is None or v != v else str(v))
+        return pa.Table.from_pandas(fixed, preserve_index=False)

@@ -1,0 +1,199 @@
+"""``mlgate monitor`` and the pipeline's monitor stage: reference, current batch, drift, performance."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import DataError, UsageError
+from mlgate.monitor.drift import ColumnOverride, DriftSettings
+from mlgate.monitor.profile import TableProfile
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlgate.config import Config, MonitorConfig
+    from mlgate.context import StageContext
+    from mlgate.monitor.performance import Decay, Window
+    from mlgate.reports.model import Report
+
+
+@dataclass
+class MonitorRequest:
+    """Everything one monitor run needs; the CLI and the pipeline stage both build one."""
+
+    reference: str
+    current: Path | None = None
+    from_log: Path | None = None
+    labels: Path | None = None
+    window: str = "24h"
+    settings: DriftSettings = field(default_factory=DriftSettings)
+    performance_alpha: float = 0.01
+    performance_material: float = 0.02
+    min_window_rows: int = 50
+    push: str | None = None
+    dask: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.current is None) == (self.from_log is None):
+            raise UsageError("give the current data as --current PATH or the server's log as --from-log DIR "
+                             "(exactly one)")
+        if self.labels is not None and self.from_log is None:
+            raise UsageError("--labels are joined on request id with the prediction log: give --from-log DIR too")
+
+
+def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
+    """A request from the ``monitor:`` section, each given flag taking precedence."""
+    from mlgate.config import MonitorConfig
+
+    section = config.monitor if config else MonitorConfig()
+
+    def path(value: Any, key: str) -> Path | None:
+        raw = value if value is not None else getattr(section, key)
+        if raw is None:
+            return None
+        p = Path(raw).expanduser()
+        return p if p.is_absolute() or config is None else config.resolve(p)
+
+    reference = flags.get("reference") or section.reference
+    if reference is None:
+        if config is None:
+            raise UsageError("--reference is needed without an mlgate.yaml: models:/NAME@ALIAS, a profile.json "
+                             "or the training data")
+        reference = f"models:/{config.model_name}@production"
+    return MonitorRequest(reference=str(reference), current=path(flags.get("current"), "current"),
+                          from_log=path(flags.get("from_log"), "from_log"), labels=path(flags.get("labels"), "labels"),
+                          window=flags.get("window") or section.window, settings=drift_settings(section),
+                          performance_alpha=section.performance_alpha,
+                          performance_material=section.performance_material,
+                          min_window_rows=section.min_window_rows, push=flags.get("push") or section.push,
+                          dask=flags.get("dask"))
+
+
+def drift_settings(section: MonitorConfig) -> DriftSettings:
+    columns = {name: ColumnOverride(c.method, c.alpha, c.material, c.min_n, c.critical)
+               for name, c in section.columns.items()}
+    for name in section.critical:
+        old = columns.get(name, ColumnOverride())
+        columns[name] = ColumnOverride(old.method, old.alpha, old.material, old.min_n, True)
+    return DriftSettings(columns, section.drift_share, section.correction)
+
+
+def monitor(request: MonitorRequest, config: Config | None = None, root: Path | None = None) -> Report:
+    """Run drift (and live performance when labels are given) and return the report."""
+    from mlgate.monitor.drift import column_drift
+    from mlgate.monitor.reference import load_reference
+    from mlgate.monitor.report import build_report
+
+    t0 = time.perf_counter()
+    reference = load_reference(request.reference, config, root or (config.root if config else Path.cwd()))
+    _check_overrides(request.settings, reference)
+    wins: list[Window] | None = None
+    decay: Decay | None = None
+    if request.from_log is not None:
+        current, wins, decay = _from_log(request, reference)
+    else:
+        assert request.current is not None
+        current = current_profile(request.current, reference, request.dask)
+    result = column_drift(reference, current, request.settings)
+    report = build_report(result, reference, current, wins, decay)
+    if request.push:
+        from mlgate.monitor.push import push_drift
+
+        report.extras["pushed"] = push_drift(request.push, result, decay, reference)
+    report.duration_s = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _check_overrides(settings: DriftSettings, reference: TableProfile) -> None:
+    known = set(reference.spec.names)
+    unknown = [c for c in settings.columns if c not in known]
+    if unknown:
+        raise UsageError(f"monitor.columns / monitor.critical name column(s) the reference profile does not have: "
+                         f"{', '.join(map(repr, unknown))} (profiled: {', '.join(reference.spec.names)})")
+
+
+def _optional_columns(reference: TableProfile) -> list[str]:
+    """Columns the current data may lack: the predictions and the target (labels arrive later)."""
+    return [c.name for c in reference.spec.columns if c.role != "feature"]
+
+
+def current_profile(path: Path, reference: TableProfile, dask: str | None = None) -> TableProfile:
+    """Profile the current data on the reference's spec, in batches (or per file on a Dask cluster)."""
+    from mlgate.monitor.batches import open_dataset, profile_source
+
+    if dask:
+        from mlgate.monitor.distributed import profile_on_dask
+
+        profile = profile_on_dask(dask, path, reference.spec, allow_missing=_optional_columns(reference))
+    else:
+        profile = profile_source(open_dataset(path), reference.spec, where=str(path),
+                                 allow_missing=_optional_columns(reference))
+    if profile.rows == 0:
+        raise DataError(f"{path} has no rows: an empty batch cannot be compared with the reference")
+    return profile
+
+
+def _from_log(request: MonitorRequest, reference: TableProfile) -> tuple[TableProfile, list[Window] | None,
+                                                                           Decay | None]:
+    """The latest window of the prediction log as the current batch; the performance trend when labelled."""
+    from mlgate.monitor.performance import join_labels, judge_latest, log_frame, parse_window, read_labels, windows
+
+    assert request.from_log is not None
+    seconds = parse_window(request.window)
+    log = log_frame(request.from_log)
+    bucket = (log["when"].astype("int64") // 1_000_000_000 // seconds).astype("int64")
+    latest = log[bucket == bucket.max()]
+    wins = decay = None
+    target = reference.meta.get("target")
+    if request.labels is not None:
+        joined = join_labels(log, read_labels(request.labels), str(request.labels))
+        if joined.empty:
+            raise DataError(f"{request.labels}: no label matches a logged prediction")
+        wins = windows(joined, seconds, reference.meta.get("task"))
+        material = request.performance_material if wins and wins[-1].metric == "accuracy" else \
+            max(request.performance_material, 0.1)
+        decay = judge_latest(wins, reference.meta.get("baseline"), alpha=request.performance_alpha,
+                             material=material, min_rows=request.min_window_rows)
+        labelled = joined[(joined["when"].astype("int64") // 1_000_000_000 // seconds) == bucket.max()]
+        if target:
+            latest = latest.merge(labelled[["request_id", "row", "label"]].rename(columns={"label": target}),
+                                  on=["request_id", "row"], how="left")
+    return _profile_log_rows(latest, reference, str(request.from_log)), wins, decay
+
+
+def _profile_log_rows(rows: pd.DataFrame, reference: TableProfile, where: str) -> TableProfile:
+    from mlgate.monitor.batches import frame_source, profile_source
+
+    frame = rows.drop(columns=["request_id", "time", "model_version", "row", "when", "prediction"])
+    prediction = reference.meta.get("prediction")
+    frame = frame.rename(columns={"score": prediction}) if prediction else frame.drop(columns=["score"])
+    ids = [c for c in reference.spec.ignored if c in frame.columns]
+    if rows.empty:
+        raise DataError(f"{where}: the latest window holds no predictions")
+    return profile_source(frame_source(frame.drop(columns=ids)), reference.spec,
+                          where=f"the latest window of the prediction log {where}",
+                          allow_missing=[*_optional_columns(reference), *reference.spec.ignored])
+
+
+def run_monitor(ctx: StageContext) -> Report:
+    """The pipeline's monitor stage: the ``monitor:`` section of mlgate.yaml."""
+    request = request_from_config(ctx.config)
+    ctx.progress("profiling the current data", 0.2)
+    return monitor(request, ctx.config)
+
+
+def input_marker(config: Config) -> dict[str, Any] | None:
+    """Size and modification time of the files monitor reads, so a new batch re-runs the stage."""
+    section = config.monitor
+    marker: dict[str, Any] = {}
+    for key in ("current", "from_log", "labels"):
+        raw = getattr(section, key)
+        if not raw:
+            continue
+        path = config.resolve(raw)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        marker[key] = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()]
+    return {"monitor": marker} if marker else None
