@@ -7,51 +7,17 @@ Checks with a ``dimension`` count their failing cells in the quality score.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from mlgate.data.base import DataCheck, Dimension
+from mlgate.data.distribution import FeatureDistribution, TargetDistribution
 from mlgate.data.rowmatch import duplicate_mask, leaked_rows
 from mlgate.data.table import TableView, fullmatch_mask, jsonable
 from mlgate.reports.model import Check, Severity
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-Dimension = Literal["validity", "uniqueness"]
-
-
-class DataCheck(BaseModel):
-    """Base of every data check: severity, on/off, and how to build a report entry."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: ClassVar[str]
-    default_severity: ClassVar[Severity] = "error"
-    pair: ClassVar[bool] = False  # True: runs once on (train, test) instead of per table
-    dimension: ClassVar[Dimension | None] = None
-
-    severity: Severity | None = None
-    enabled: bool = True
-
-    @property
-    def level(self) -> Severity:
-        return self.severity or self.default_severity
-
-    def run(self, view: TableView) -> list[Check]:
-        """Check one table."""
-        raise NotImplementedError
-
-    def run_pair(self, train: TableView, test: TableView) -> list[Check]:
-        """Check a training table against a test table."""
-        raise NotImplementedError
-
-    def result(self, view: TableView, passed: bool, message: str, *, column: str | None = None,
-               observed: Any = None, expected: Any = None, **details: Any) -> Check:
-        details = {"table": view.label, **details}
-        return Check(name=self.name, passed=passed, severity=self.level, column=column,
-                     observed=observed, expected=expected, message=f"{view.label}: {message}",
-                     details=details)
+__all__ = ["DATA_CHECKS", "DataCheck", "Dimension"]
 
 
 class MissingColumns(DataCheck):
@@ -400,75 +366,14 @@ class TrainTestLeakage(DataCheck):
                             observed=n, expected=self.max_rows, **extra)]
 
 
-class TargetDistribution(DataCheck):
-    """Target distribution of test matches train: class-share distance or KS statistic."""
-
-    name: ClassVar[str] = "target_distribution"
-    pair: ClassVar[bool] = True
-    max_distance: float = Field(0.05, ge=0, le=1, description="total variation distance of class shares")
-    max_ks: float = Field(0.1, ge=0, le=1, description="two-sample KS statistic (regression)")
-
-    def run_pair(self, train: TableView, test: TableView) -> list[Check]:
-        t = train.target
-        if t is None or t not in train.frame.columns or t not in test.frame.columns:
-            return []
-        if train.target_task() == "classification":
-            return [self._classes(train, test, t)]
-        return [self._ks(train, test, t)]
-
-    def _classes(self, train: TableView, test: TableView, t: str) -> Check:
-        p, q = _shares(train.frame[t]), _shares(test.frame[t])
-        classes = sorted(set(p.index) | set(q.index))
-        p, q = p.reindex(classes, fill_value=0.0), q.reindex(classes, fill_value=0.0)
-        tvd = float(0.5 * (p - q).abs().sum())
-        new = sorted(set(q.index[q > 0]) - set(p.index[p > 0]))
-        note = f"; classes not in {train.label}: {new}" if new else ""
-        return self.result(test, tvd <= self.max_distance and not new,
-                           f"target {t!r}: class-share distance {tvd:.3f} to {train.label} "
-                           f"(limit {self.max_distance:g}){note}", column=t, observed=round(tvd, 4),
-                           expected=self.max_distance,
-                           train_shares={k: round(float(v), 4) for k, v in p.items()},
-                           test_shares={k: round(float(v), 4) for k, v in q.items()})
-
-    def _ks(self, train: TableView, test: TableView, t: str) -> Check:
-        from scipy.stats import ks_2samp
-
-        a = _sample(train.frame[t].dropna().to_numpy(dtype="float64"))
-        b = _sample(test.frame[t].dropna().to_numpy(dtype="float64"))
-        stat = float(ks_2samp(a, b).statistic) if len(a) and len(b) else 0.0
-        return self.result(test, stat <= self.max_ks, f"target {t!r}: KS statistic {stat:.3f} to "
-                           f"{train.label} (limit {self.max_ks:g})", column=t, observed=round(stat, 4),
-                           expected=self.max_ks)
-
-
-def _shares(target: pd.Series) -> pd.Series:
-    """Class shares keyed by the class as text (so 1 and 1.0 and '1' meet across files)."""
-    shares = target.value_counts(normalize=True)
-    shares.index = [_class_key(k) for k in shares.index]
-    return shares.groupby(level=0).sum()
-
-
-def _class_key(value: Any) -> str:
-    value = jsonable(value)
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
 def _count(n: int, noun: str) -> str:
     """``1 row``, ``2 rows``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _sample(values: Any, limit: int = 200_000) -> Any:
-    import numpy as np
-
-    if len(values) <= limit:
-        return values
-    return np.random.default_rng(0).choice(values, limit, replace=False)
 
 
 DATA_CHECKS: dict[str, type[DataCheck]] = {c.name: c for c in (
     MissingColumns, UnexpectedColumns, DtypeMismatch, NullsInNonNullable, NullRatio, OutOfRange,
     UnseenCategories, PatternMismatch, DuplicateRows, DuplicateKeys, ConstantColumns,
     TargetMissing, TargetSingleClass, ClassImbalance, RowCount, TrainTestLeakage,
-    TargetDistribution,
+    TargetDistribution, FeatureDistribution,
 )}

@@ -89,6 +89,12 @@ def _shifted_target(f: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.Data
     return out
 
 
+def _shifted_charges(f: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
+    out = f.copy()
+    out["monthly_charges"] = out["monthly_charges"] + ref["monthly_charges"].std()
+    return out
+
+
 def _leaked(f: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     copied = ref.iloc[[10, 20, 30]].copy()
     copied["customer_id"] = ["C900001", "C900002", "C900003"]  # new ids: leakage ignores keys
@@ -114,6 +120,7 @@ FAULTS: dict[str, tuple[Callable[..., pd.DataFrame], str | None, dict[str, Any],
     "row_count": (lambda f: f, None, {"row_count": {"min": 10_000}}, False),
     "train_test_leakage": (_leaked, None, {}, True),
     "target_distribution": (_shifted_target, "target", {}, True),
+    "feature_distribution": (_shifted_charges, "monthly_charges", {}, True),
 }
 
 
@@ -190,7 +197,7 @@ def test_regression_target_uses_ks(schema: Schema) -> None:
     check = DATA_CHECKS["target_distribution"]()
     assert check.run_pair(*views(same))[0].passed
     bad = check.run_pair(*views(shifted))[0]
-    assert not bad.passed and "KS statistic" in bad.message
+    assert not bad.passed and "KS distance" in bad.message and "target 'y' vs train" in bad.message
 
 
 def test_quality_score_formula() -> None:
@@ -213,6 +220,7 @@ def test_default_severities() -> None:
     assert errors == {"missing_columns", "dtype_mismatch", "nulls_in_non_nullable", "out_of_range",
                       "unseen_categories", "pattern_mismatch", "target_missing",
                       "target_single_class", "train_test_leakage", "target_distribution",
+                      "feature_distribution",
                       "row_count"}
 
 

@@ -1,0 +1,94 @@
+"""Column-by-column comparison of two tables through the core, one Holm family per call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from mlgate.stats.compare import compare_samples
+from mlgate.stats.comparison import Comparison
+from mlgate.stats.rules import Decision, Rule, decide
+from mlgate.stats.settings import ShiftSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SAMPLE_LIMIT = 200_000  # per side; beyond it a seeded subsample decides (KS D then has a standard error ~0.003)
+
+
+def column_kind(series: pd.Series) -> str:
+    """``numeric`` for numbers (booleans excluded), else ``categorical``."""
+    from pandas.api import types
+
+    if types.is_bool_dtype(series.dtype) or not types.is_numeric_dtype(series.dtype):
+        return "categorical"
+    return "numeric"
+
+
+def compare_columns(reference: pd.DataFrame, current: pd.DataFrame, columns: Iterable[str],
+                    settings: ShiftSettings, kinds: dict[str, str] | None = None) -> dict[str, Decision]:
+    """Compare each column present in both tables under its rule; disabled columns are left out.
+
+    A column whose kind differs between the tables (numbers in one, text in the other) is compared
+    as categorical text, so a type change still shows as a shift instead of an error.
+    """
+    comparisons: dict[str, Comparison | None] = {}
+    rules: dict[str, Rule] = {}
+    for col in columns:
+        if col not in reference.columns or col not in current.columns:
+            continue
+        kind = (kinds or {}).get(col) or _shared_kind(reference[col], current[col])
+        rule = settings.rule_for(col, kind)
+        if rule is None:
+            continue
+        rules[col] = rule
+        comparisons[col] = _compare(reference[col], current[col], kind, rule)
+    return decide(comparisons, rules, settings.correction)
+
+
+def _shared_kind(ref: pd.Series, cur: pd.Series) -> str:
+    a, b = column_kind(ref), column_kind(cur)
+    return a if a == b else "categorical"
+
+
+def _compare(ref: pd.Series, cur: pd.Series, kind: str, rule: Rule) -> Comparison:
+    from mlgate.stats.methods import SAMPLE_METHODS
+
+    if kind == "numeric" or (rule.method in SAMPLE_METHODS and rule.method != "psi"):
+        return compare_samples(_limit(_numbers(ref)), _limit(_numbers(cur)), rule.method)
+    return compare_samples(_text(ref), _text(cur), rule.method)
+
+
+def _numbers(s: pd.Series) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _text(s: pd.Series) -> Any:
+    """Values as text keys, so 1, 1.0 and '1' meet across files; missing stays missing."""
+    from pandas.api import types
+
+    values = s.dropna()
+    if len(values) > SAMPLE_LIMIT:
+        values = values.sample(SAMPLE_LIMIT, random_state=0)
+    if types.is_float_dtype(values.dtype) or types.is_object_dtype(values.dtype):
+        return values.map(_key).to_numpy(dtype=object)
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def _key(value: Any) -> str:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _limit(values: Any) -> Any:
+    import numpy as np
+
+    if len(values) <= SAMPLE_LIMIT:
+        return values
+    return np.random.default_rng(0).choice(values, SAMPLE_LIMIT, replace=False)
