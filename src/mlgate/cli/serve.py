@@ -16,9 +16,12 @@ app.add_typer(keys_app, name="keys")
 
 @app.command()
 def serve(
-    model: Annotated[str, typer.Option("--model", "-m", help="An MLflow model folder, a "
-                                       "models:/NAME@ALIAS URI, or a .joblib/.pkl file.")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="An MLflow model folder, a "
+                                              "models:/NAME@ALIAS URI, or a .joblib/.pkl file.")] = None,
     config: ConfigOpt = None,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Serve an environment of mlgate.yaml: "
+                                            "the versions its registry aliases name (stable, canary, "
+                                            "shadow), re-read on POST /admin/reload.")] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes [default: 1].")] = None,
@@ -30,8 +33,17 @@ def serve(
                                                         "[default: .mlgate/predictions].")] = None,
     no_prediction_log: Annotated[bool, typer.Option(help="Do not log predictions.")] = False,
     access_log: Annotated[bool, typer.Option(help="JSON access log on stderr.")] = True,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM): serve HTTPS "
+                                                      "[default: serve.tls.certfile].")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) [default: "
+                                                     "serve.tls.keyfile].")] = None,
 ) -> int:
-    """Serve a model over HTTP: /predict, /invocations, /model-info, /metrics, /health, /ready."""
+    """Serve a model over HTTP: /predict, /invocations, /model-info, /metrics, /health, /ready.
+
+    With --env E it serves the environment's registry aliases in slots (stable, canary,
+    shadow, and a blue/green pair for instant rollback) that `mlgate deploy`, `rollback` and
+    `canary` switch through the /admin endpoints (key: MLGATE_ADMIN_KEY).
+    """
     from mlgate.serve.runner import ServeOptions, limit_model_threads
     from mlgate.serve.runner import serve as run_server
 
@@ -39,7 +51,8 @@ def serve(
     options = ServeOptions(model=model, host=host, port=port, workers=workers,
                            api_keys_file=api_keys_file, insecure=insecure,
                            model_version=model_version, prediction_log=prediction_log,
-                           no_prediction_log=no_prediction_log, access_log=access_log)
+                           no_prediction_log=no_prediction_log, access_log=access_log, env=env,
+                           ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     return run_server(options, maybe_load(config))
 
 

@@ -25,8 +25,11 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from mlgate import __version__
+from mlgate.serve.admin import install_admin, with_slot_prefix
 from mlgate.serve.auth import KeyStore, presented_key
+from mlgate.serve.deployment import Deployment
 from mlgate.serve.jsonlog import JsonLineWriter
+from mlgate.serve.lanes import Lane, Routing
 from mlgate.serve.metrics import ServerMetrics
 from mlgate.serve.model import Predictions, ServedModel
 from mlgate.serve.ratelimit import RateLimiter, parse_rate, retry_after
@@ -142,6 +145,9 @@ class Server:
         self.limiter = RateLimiter(capacity, rate)
         self.metrics = ServerMetrics(model.version, settings.slot)
         self.batcher = MicroBatcher(model, self.metrics)
+        # the slots (stable, canary, shadow, candidate, previous); Deployment replaces it on a switch
+        self.routing = Routing(0, Lane("stable", model, self.batcher, self.metrics))
+        self.deployment: Deployment = None  # type: ignore[assignment]  # set by create_app
         folder = log_folder(settings.prediction_log)
         self.prediction_log = (JsonLineWriter(folder=folder, max_bytes=settings.prediction_log_max_bytes,
                                               expand=self._prediction_records)
@@ -160,6 +166,7 @@ class Server:
         started = time.perf_counter()
         rid = _request_id(request)
         mlflow_style = endpoint == "invocations"
+        routing, lane = self.routing, None
         try:
             presented = presented_key(request.headers)
             valid = self.keys.check(presented)
@@ -174,7 +181,8 @@ class Server:
                                  reason="unauthorized")
             csv_body = mlflow_style and _content_type(request) == CSV
             raw = await _read_body(request, self.settings.max_body_bytes)
-            schema = self.model.schema
+            lane = request.scope.get("mlgate.lane") or routing.pick(request.headers)
+            schema = lane.model.schema
             if csv_body:
                 rows, field, batch = rows_from_csv(raw, schema), "csv", True
             elif mlflow_style:
@@ -184,17 +192,22 @@ class Server:
                 rows, batch, field = schema.rows_from_predict(parse_json(raw))
             columns = schema.columns(rows, field, batch, self.settings.max_batch_rows)
             n = len(rows)
-            out = await self.batcher.submit(columns, n)
+            out = await lane.batcher.submit(columns, n)
         except InputError as exc:
+            if lane is not None and routing.recorder is not None:
+                self.deployment.observe(routing, lane, time.perf_counter() - started, None, None, 0)
             if mlflow_style and exc.status == 422:  # MLflow answers bad input with 400 BAD_REQUEST
                 exc.status = 400
             self.metrics.rejected[exc.reason].inc()
             return self._error(exc, rid, mlflow_style, wait if exc.status == 429 else 0.0)
         elapsed = time.perf_counter() - started
-        self.metrics.answered(endpoint, n, elapsed)
+        lane.metrics.answered(endpoint, n, elapsed)
+        if routing.recorder is not None:
+            self.deployment.observe(routing, lane, elapsed, out, columns, n)
         if self.prediction_log is not None:
-            self.prediction_log.put((rid, endpoint, datetime.now(UTC).isoformat(), columns, out))
-        return Response(_render(out, batch, mlflow_style, self.model, rid), media_type=JSON,
+            self.prediction_log.put((rid, endpoint, datetime.now(UTC).isoformat(), columns, out,
+                                     lane.model.version, lane.role))
+        return Response(_render(out, batch, mlflow_style, lane.model, rid), media_type=JSON,
                         headers={"x-request-id": rid})
 
     def _error(self, exc: InputError, rid: str, mlflow_style: bool, wait: float) -> Response:
@@ -212,15 +225,15 @@ class Server:
         return Response(json.dumps(body), status_code=exc.status, media_type=JSON, headers=headers)
 
     def _prediction_records(self, item: Any) -> list[dict[str, Any]]:
-        rid, endpoint, when, columns, out = item
+        rid, endpoint, when, columns, out, version, slot = item
         names = list(columns)
         values = [[None if isinstance(v, float) and v != v else v for v in columns[k].tolist()]
                   for k in names]
         records = []
         for i, label in enumerate(out.labels):
             record: dict[str, Any] = {
-                "time": when, "request_id": rid, "model_version": self.model.version,
-                "slot": self.settings.slot, "endpoint": endpoint,
+                "time": when, "request_id": rid, "model_version": version,
+                "slot": slot, "endpoint": endpoint,
                 "inputs": {k: values[j][i] for j, k in enumerate(names)},
                 "prediction": label,
             }
@@ -298,10 +311,15 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
         model = ServedModel.load(settings.model_path, version=settings.model_version,
                                  source=settings.model_source)
     server = Server(settings, model)
+    server.deployment = Deployment(server, settings)
+    server.deployment.start(model)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        watcher = asyncio.ensure_future(server.deployment.watcher.run())
         yield
+        watcher.cancel()
+        server.deployment.close()
         server.close()
 
     app = FastAPI(title="mlgate model server", version=__version__, lifespan=lifespan,
@@ -314,17 +332,18 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
         return Response(b'{"status":"ok"}', media_type=JSON)
 
     @app.get("/ready", tags=["probes"])
-    async def ready() -> Response:
+    async def ready(request: Request) -> Response:
         """200 once a model is loaded and answering, else 503."""
-        if server.model is None:
+        model = _slot_model(request, server)
+        if model is None:
             return Response(b'{"status":"loading"}', status_code=503, media_type=JSON)
-        return Response(json.dumps({"status": "ready", "model_version": server.model.version}),
+        return Response(json.dumps({"status": "ready", "model_version": model.version}),
                         media_type=JSON)
 
     @app.get("/model-info", tags=["model"])
-    async def model_info() -> Response:
+    async def model_info(request: Request) -> Response:
         """Name, registry version, type, features, metrics, commit, training time, an example row."""
-        return Response(json.dumps(server.model.describe(), default=str), media_type=JSON)
+        return Response(json.dumps(_slot_model(request, server).describe(), default=str), media_type=JSON)
 
     @app.post("/predict", tags=["predict"], openapi_extra=_PREDICT_DOC)
     async def predict(request: Request) -> Response:
@@ -352,10 +371,17 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
         body, content_type = server.metrics.render()
         return Response(body, media_type=content_type)
 
-    outer = _with_hot_path(app, server)
+    install_admin(app, server)
+    outer = with_slot_prefix(_with_hot_path(app, server), server)
     if server.access_log is not None:
         outer = _with_access_log(outer, server)
     return outer  # type: ignore[no-any-return]
+
+
+def _slot_model(request: Request, server: Server) -> ServedModel:
+    """The model of the slot a ``/_slot/<role>/...`` request names, else the stable one."""
+    lane = request.scope.get("mlgate.lane")
+    return lane.model if lane is not None else server.model
 
 
 def _with_hot_path(app: FastAPI, server: Server) -> Any:

@@ -34,6 +34,10 @@ class ServerMetrics:
                                 registry=self.registry)
         self._rejected = Counter("ml_requests_rejected", "Requests refused before or instead of a "
                                  "prediction, by reason.", (*labels, "reason"), registry=self.registry)
+        self._bind(version, slot)
+
+    def _bind(self, version: str, slot: str) -> None:
+        self.version, self.slot = version, slot
         self.predictions = self._predictions.labels(version, slot)
         self.latency = self._latency.labels(version, slot)
         self.batch_rows = self._batch.labels(version, slot)
@@ -42,6 +46,14 @@ class ServerMetrics:
         # Every reason is exported from the start, at 0, so dashboards and the smoke suite
         # see the metric names before the first rejection.
         self.rejected = {r: self._rejected.labels(version, slot, r) for r in REJECT_REASONS}
+
+    def bound(self, version: str, slot: str) -> ServerMetrics:
+        """A view on the same registry whose samples carry another version and slot (one per slot)."""
+        import copy
+
+        view = copy.copy(self)
+        view._bind(version, slot)
+        return view
 
     def answered(self, endpoint: str, rows: int, seconds: float) -> None:
         """Count a successful prediction request."""

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgate.errors import ServeError
+from mlgate.errors import ServeError, UsageError
 from mlgate.serve.auth import ADMIN_KEY_ENV, hash_key, key_hashes_from_env, read_keys_file
+from mlgate.serve.converge import StateDir
 from mlgate.serve.settings import SETTINGS_ENV, ServeSettings, is_loopback
 
 if TYPE_CHECKING:
     from mlgate.config import Config
+    from mlgate.serve.plan import Plan
 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -29,7 +31,7 @@ def limit_model_threads(n: int = 1) -> None:
 class ServeOptions:
     """What ``mlgate serve`` was asked for; None means "take it from the config"."""
 
-    model: str
+    model: str | None
     host: str | None = None
     port: int | None = None
     workers: int | None = None
@@ -39,12 +41,14 @@ class ServeOptions:
     prediction_log: Path | None = None
     no_prediction_log: bool = False
     access_log: bool = True
+    env: str | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
 
 
 def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeSettings, str, int, int]:
     """Resolve the model and keys into worker settings, plus host, port and worker count."""
     from mlgate.config import ServeConfig
-    from mlgate.serve.loading import resolve_model
     from mlgate.serve.ratelimit import parse_rate
 
     section = config.serve if config is not None else ServeConfig.model_validate({})
@@ -62,7 +66,8 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
                          "port could use the model. Create a key with `mlgate keys create`, pass "
                          "--api-keys-file FILE (or set MLGATE_API_KEYS), or add --insecure")
     admin = os.environ.get(ADMIN_KEY_ENV)
-    resolved = resolve_model(options.model, config, options.model_version)
+    plan = _first_plan(options, config)
+    resolved = plan.stable
     log_dir: Path | None = None
     if not options.no_prediction_log:
         if options.prediction_log is not None:
@@ -70,19 +75,70 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
         elif section.prediction_log:
             log_dir = config.resolve(section.prediction_log) if config is not None else Path(section.prediction_log)
     settings = ServeSettings(  # type: ignore[call-arg]
-        model_path=resolved.path, model_source=resolved.spec, model_version=resolved.version,
+        model_path=resolved.path, model_source=resolved.source, model_version=resolved.version,
         key_hashes=hashes, admin_key_hash=hash_key(admin) if admin else None,
         rate_limit=section.rate_limit, max_body_bytes=section.max_body_bytes,
         max_batch_rows=section.max_batch_rows,
         prediction_log=str(log_dir.resolve()) if log_dir else None,
-        access_log=options.access_log)
+        access_log=options.access_log, workers=workers, env=options.env,
+        config_path=str(config.source.resolve()) if config is not None and config.source else None,
+        keep_previous_s=config.deploy.keep_previous_s if config is not None else 3600.0)
+    settings.state_dir = tempfile.mkdtemp(prefix="mlgate-state-")
+    StateDir(settings.state_dir).start(plan)
     return settings, host, port, workers
+
+
+def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
+    """What the server starts with: the environment's aliases (--env), else the --model given."""
+    from mlgate.serve.loading import resolve_model
+    from mlgate.serve.plan import ModelRef, initial_plan
+
+    if options.env:
+        if options.model:
+            raise UsageError("give --env (serve what the registry's aliases say) or --model, not both")
+        if config is None:
+            raise UsageError("--env needs the config (mlgate.yaml, or --config FILE) for the registry and "
+                             "the environment")
+        from mlgate.deploy.state import env_refs
+
+        state, refs = env_refs(config, options.env)
+        return initial_plan(refs["stable"], refs.get("canary"), state.canary_weight, refs.get("shadow"),
+                            state.shadow_share)
+    if not options.model:
+        raise UsageError("give --model PATH|URI, or --env E to serve an environment's registry aliases")
+    resolved = resolve_model(options.model, config, options.model_version)
+    return initial_plan(ModelRef(resolved.version, resolved.path, resolved.spec))
+
+
+def tls_files(options: ServeOptions, config: Config | None) -> tuple[str | None, str | None]:
+    """The certificate and key files from the flags, else from ``serve.tls``; both or neither."""
+    tls = config.serve.tls if config is not None else None
+    cert = options.ssl_certfile or (config.resolve(tls.certfile) if config and tls and tls.certfile else None)
+    key = options.ssl_keyfile or (config.resolve(tls.keyfile) if config and tls and tls.keyfile else None)
+    if bool(cert) != bool(key):
+        raise UsageError("TLS needs both a certificate and its key: give --ssl-certfile and --ssl-keyfile "
+                         "(or serve -> tls -> certfile and keyfile)")
+    for path in (cert, key):
+        if path is not None and not Path(path).is_file():
+            raise UsageError(f"TLS file {path} does not exist")
+    return (str(cert), str(key)) if cert and key else (None, None)
 
 
 def serve(options: ServeOptions, config: Config | None) -> int:
     """Run the server until interrupted; returns the exit code."""
     limit_model_threads()
+    certfile, keyfile = tls_files(options, config)
     settings, host, port, workers = build_settings(options, config)
+    try:
+        return _run(settings, host, port, workers, certfile, keyfile)
+    finally:
+        import shutil
+
+        shutil.rmtree(str(settings.state_dir), ignore_errors=True)
+
+
+def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: str | None,
+         keyfile: str | None) -> int:
     import uvicorn
 
     from mlgate.serve.model import ServedModel
@@ -91,12 +147,19 @@ def serve(options: ServeOptions, config: Config | None) -> int:
     model = ServedModel.load(settings.model_path, version=settings.model_version,
                              source=settings.model_source)
     auth = "API keys required" if settings.key_hashes else "no API keys (open)"
-    print(f"mlgate serve: {model.source} version {model.version} on http://{host}:{port} "
-          f"({workers} worker{'s' if workers > 1 else ''}, {auth})", file=sys.stderr, flush=True)
+    scheme = "https" if certfile else "http"
+    env = f", environment {settings.env}" if settings.env else ""
+    print(f"mlgate serve: {model.source} version {model.version} on {scheme}://{host}:{port} "
+          f"({workers} worker{'s' if workers > 1 else ''}, {auth}{env})", file=sys.stderr, flush=True)
+    if not certfile and not is_loopback(host):
+        print(f"mlgate serve: warning: serving on {host} over plain HTTP: requests, answers and keys cross "
+              "the network unencrypted; give --ssl-certfile and --ssl-keyfile (or serve.tls)",
+              file=sys.stderr, flush=True)
     # proxy_headers off: the client address is the rate-limit identity, so a header a
     # client can forge must not replace it (put a trusted proxy's own limits in front).
     common = {"host": host, "port": port, "access_log": False, "log_level": "warning",
-              "timeout_graceful_shutdown": 5, "proxy_headers": False}
+              "timeout_graceful_shutdown": 5, "proxy_headers": False,
+              "ssl_certfile": certfile, "ssl_keyfile": keyfile}
     if workers == 1:
         from mlgate.serve.app import create_app
 

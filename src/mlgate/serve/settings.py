@@ -33,6 +33,13 @@ class ServeSettings(BaseModel):
     access_log: bool = True
     slot: str = "stable"
     model_threads: int = Field(1, ge=1)
+    # deployment (see serve/converge.py): the shared state folder of all workers, their
+    # number, the environment served and the config whose registry it converges to
+    state_dir: str | None = None
+    workers: int = Field(1, ge=1)
+    env: str | None = None
+    config_path: str | None = None
+    keep_previous_s: float = Field(3600.0, ge=0)
 
     def to_env(self) -> str:
         return self.model_dump_json()

@@ -1,0 +1,212 @@
+"""The admin endpoints ``mlgate deploy``, ``rollback`` and ``canary`` call, and per-slot access.
+
+Every admin call needs the key in ``MLGATE_ADMIN_KEY`` (header ``X-Admin-Key``), checked
+against its SHA-256 in constant time; the key is never logged (the access log records
+method, path and status only). Without a configured key the admin endpoints answer 403.
+
+    GET  /admin/state                     the plan: version per slot, weights, generation
+    GET  /admin/observations?since=T      per-request observations for canary analysis
+    POST /admin/stage    {version, role}  load a version as candidate, canary or shadow (0% traffic)
+    POST /admin/route    {canary, shadow} set the canary weight and the shadow share, percent
+    POST /admin/switch                    the candidate becomes live (blue-green switch)
+    POST /admin/promote                   the canary (or shadow) becomes live
+    POST /admin/discard  {role}           drop the candidate, canary or shadow
+    POST /admin/rollback                  drop canary/shadow, else the previous version goes live
+    POST /admin/reload                    converge to the environment's registry aliases
+
+``/_slot/<role>/<path>`` (admin key required) sends a request to one slot, so the smoke
+suite can test a staged candidate before it takes traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from mlgate.errors import MlgateError, ModelLoadError, RegistryError, UsageError
+from mlgate.serve.converge import commit_plan
+from mlgate.serve.lanes import clear_observations, read_observations
+from mlgate.serve.plan import ROLES, Plan
+
+if TYPE_CHECKING:
+    from mlgate.serve.app import Server
+    from mlgate.serve.deployment import Deployment
+
+ADMIN_HEADER = "x-admin-key"
+SLOT_PREFIX = "/_slot/"
+JSON = "application/json"
+_STATUS = ((UsageError, 409), (ModelLoadError, 422), (RegistryError, 404))
+
+
+def admin_denied(headers: Mapping[str, str], key_hash: str | None) -> tuple[int, str] | None:
+    """None when the admin key is right, else (status, message); constant time in the key."""
+    if not key_hash:
+        return 403, "admin endpoints are disabled: start the server with MLGATE_ADMIN_KEY set"
+    presented = headers.get(ADMIN_HEADER) or ""
+    digest = hashlib.sha256(presented.encode("utf-8", "replace")).digest()
+    if not presented or not hmac.compare_digest(digest, bytes.fromhex(key_hash)):
+        return 401, f"{'a wrong' if presented else 'no'} admin key: send the key of MLGATE_ADMIN_KEY as X-Admin-Key"
+    return None
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, default=str), status_code=status, media_type=JSON)
+
+
+def _error(exc: MlgateError) -> Response:
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 503)
+    return _json({"error": type(exc).__name__, "message": str(exc)}, status)
+
+
+def describe(plan: Plan) -> dict[str, Any]:
+    """The body of /admin/state."""
+    return {"generation": plan.generation, "slots": plan.versions(), "live_colour": plan.live,
+            "canary_weight": plan.canary_weight, "shadow_share": plan.shadow_share,
+            "observe_since": plan.observe_since, "keep_previous_until": plan.keep_until}
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"admin request body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise UsageError("admin request body must be a JSON object")
+    return body
+
+
+def install_admin(app: FastAPI, server: Server) -> None:
+    """Register the /admin routes on the FastAPI app."""
+    dep: Deployment = server.deployment
+    key_hash = server.settings.admin_key_hash
+    keep = server.settings.keep_previous_s
+
+    async def apply(request: Request, change: Callable[[Plan, dict[str, Any]], Awaitable[Plan]]) -> Response:
+        denied = admin_denied(request.headers, key_hash)
+        if denied:
+            return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
+        try:
+            body = await _body(request)
+            async with dep.state.locked():
+                before = dep.state.current()
+                plan = await commit_plan(dep.state, await change(before, body), dep.workers)
+        except MlgateError as exc:
+            return _error(exc)
+        return _json({"before": before.versions(), **describe(plan)})
+
+    async def resolve(version: Any) -> Any:
+        from mlgate.deploy.state import resolve_for_server
+
+        if not isinstance(version, str | int) or not str(version):
+            raise UsageError("give 'version': the registry version to load")
+        return await asyncio.to_thread(resolve_for_server, server.settings, str(version), dep.plan)
+
+    @app.get("/admin/state", tags=["admin"])
+    async def state(request: Request) -> Response:
+        """The slots this server serves (admin key required)."""
+        denied = admin_denied(request.headers, key_hash)
+        if denied:
+            return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
+        return _json({**describe(dep.state.current()), "workers": dep.workers, "env": server.settings.env})
+
+    @app.get("/admin/observations", tags=["admin"])
+    async def observations(request: Request) -> Response:
+        """Per-request observations since ``since`` (UNIX time; default: the plan's)."""
+        denied = admin_denied(request.headers, key_hash)
+        if denied:
+            return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
+        plan = dep.state.current()
+        try:
+            since = float(request.query_params.get("since", plan.observe_since))
+        except ValueError:
+            return _json({"error": "bad_request", "message": "since must be a UNIX time"}, 400)
+        await asyncio.sleep(0.3)  # every worker's watcher flushes its file within this time
+        rows = await asyncio.to_thread(read_observations, dep.state.folder, since)
+        return _json({**describe(plan), "since": since, "columns": ["time", "role", "version", "latency_ms",
+                                                                    "ok", "labels", "agree"], "rows": rows})
+
+    async def stage(plan: Plan, body: dict[str, Any]) -> Plan:
+        role = str(body.get("role", "candidate"))
+        ref = await resolve(body.get("version"))
+        if role in ("canary", "shadow"):
+            clear_observations(dep.state.folder)
+        return plan.stage(ref, role)
+
+    async def route(plan: Plan, body: dict[str, Any]) -> Plan:
+        def percent(name: str) -> float | None:
+            value = body.get(name)
+            if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+                raise UsageError(f"{name} must be a number of percent")
+            return None if value is None else float(value)
+
+        return plan.route(canary=percent("canary"), shadow=percent("shadow"))
+
+    async def switch(plan: Plan, body: dict[str, Any]) -> Plan:
+        return plan.switch(keep)
+
+    async def promote(plan: Plan, body: dict[str, Any]) -> Plan:
+        return plan.promote(keep)
+
+    async def discard(plan: Plan, body: dict[str, Any]) -> Plan:
+        role = str(body.get("role", ""))
+        if role not in ("candidate", "canary", "shadow"):
+            raise UsageError(f"role must be candidate, canary or shadow (got {role!r})")
+        return plan.discard(role)
+
+    async def rollback(plan: Plan, body: dict[str, Any]) -> Plan:
+        return plan.rollback()
+
+    async def reload(plan: Plan, body: dict[str, Any]) -> Plan:
+        from mlgate.deploy.state import converge_plan
+
+        return await asyncio.to_thread(converge_plan, server.settings, plan, dep.plan)
+
+    for name, change in (("stage", stage), ("route", route), ("switch", switch), ("promote", promote),
+                         ("discard", discard), ("rollback", rollback), ("reload", reload)):
+        app.add_api_route(f"/admin/{name}", _endpoint(apply, change), methods=["POST"], tags=["admin"],
+                          summary=f"admin: {name} (admin key required)")
+
+
+def _endpoint(apply: Callable[..., Awaitable[Response]],
+              change: Callable[[Plan, dict[str, Any]], Awaitable[Plan]]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await apply(request, change)
+
+    return endpoint
+
+
+def with_slot_prefix(app: Any, server: Server) -> Any:
+    """``/_slot/<role>/<path>``: the request goes to one slot; needs the admin key."""
+
+    async def asgi(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                   send: Callable[[Any], Awaitable[None]]) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(SLOT_PREFIX):
+            await app(scope, receive, send)
+            return
+        role, _, rest = path[len(SLOT_PREFIX):].partition("/")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        denied = admin_denied(headers, server.settings.admin_key_hash)
+        lane = server.routing.lane(role) if role in ROLES else None
+        if denied or lane is None:
+            status, message = denied or (404, f"no {role!r} slot on this server (slots: "
+                                         f"{', '.join(server.deployment.state.current().versions())})")
+            await _json({"error": "slot", "message": message}, status)(scope, receive, send)
+            return
+        inner = dict(scope, path="/" + rest, raw_path=("/" + rest).encode())
+        inner["mlgate.lane"] = lane
+        await app(inner, receive, send)
+
+    asgi.state = app.state  # type: ignore[attr-defined]
+    asgi.app = getattr(app, "app", app)  # type: ignore[attr-defined]
+    return asgi

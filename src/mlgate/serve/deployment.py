@@ -1,0 +1,160 @@
+"""A worker's deployment state: the loaded models, its routing, its watcher and observations.
+
+``Deployment`` turns a plan into lanes (loading, warming up and self-testing models it has
+not loaded yet), swaps them into the server in one assignment, and after each answered
+request records the observation canary analysis needs and sends the shadow its copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import ModelLoadError
+from mlgate.serve.converge import StateDir, Watcher
+from mlgate.serve.lanes import Lane, Recorder, Routing
+from mlgate.serve.plan import ModelRef, Plan, initial_plan
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlgate.serve.app import Server
+    from mlgate.serve.model import Predictions, ServedModel
+    from mlgate.serve.settings import ServeSettings
+
+WARM_UP_CALLS = 20
+
+
+def self_test(model: ServedModel, stable: ServedModel | None) -> None:
+    """Raise ModelLoadError unless ``model`` predicts its own input example and takes stable's features.
+
+    A version that fails here is never given traffic. The example calls also warm it up
+    (first calls pay for lazy imports and caches).
+    """
+    if not model.example:
+        raise ModelLoadError(f"version {model.version} failed its self-test: it cannot predict any row of "
+                             "its own input example")
+    if stable is not None and model.schema.names != stable.schema.names:
+        missing = sorted(set(stable.schema.names) - set(model.schema.names))
+        extra = sorted(set(model.schema.names) - set(stable.schema.names))
+        raise ModelLoadError(f"version {model.version} failed its self-test: its features differ from "
+                             f"version {stable.version}'s (missing {missing}, extra {extra}, or another "
+                             "order), so clients' requests would be refused")
+    columns = model.schema.columns([model.example], "self-test", False, 1)
+    for _ in range(WARM_UP_CALLS):
+        out = model.predict(columns)
+    if not out.labels:
+        raise ModelLoadError(f"version {model.version} failed its self-test: no prediction for its example")
+
+
+class Deployment:
+    """The slots of one worker and the machinery that keeps them equal to the plan."""
+
+    def __init__(self, server: Server, settings: ServeSettings) -> None:
+        self.server = server
+        self.settings = settings
+        folder = settings.state_dir or tempfile.mkdtemp(prefix="mlgate-state-")
+        self.state = StateDir(folder)
+        self.workers = settings.workers
+        self.cache: dict[tuple[str, str], ServedModel] = {}
+        self.recorder = Recorder(Path(folder))
+        self.watcher = Watcher(self.state, self._load, self._swap, self.recorder.flush)
+        self.plan: Plan | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self, model: ServedModel) -> None:
+        """Serve the committed plan (writing a first plan of ``model`` when there is none)."""
+        self.cache[(model.path, model.version)] = model
+        if self.state.committed() == 0:
+            self.state.start(initial_plan(ModelRef(model.version, model.path, model.source)))
+        self.watcher.start_sync()
+
+    # -- plan -> lanes ----------------------------------------------------------------
+
+    def _get(self, ref: ModelRef) -> tuple[ServedModel, bool]:
+        from mlgate.serve.model import ServedModel
+
+        key = (ref.path, ref.version)
+        if key in self.cache:
+            return self.cache[key], False
+        model = ServedModel.load(ref.path, version=ref.version, source=ref.source or ref.path)
+        self.cache[key] = model
+        return model, True
+
+    def _load(self, plan: Plan) -> dict[str, ServedModel]:
+        stable, _ = self._get(plan.stable)
+        models = {"stable": stable}
+        kept = {(r.path, r.version) for r in plan.refs()}
+        for role in ("candidate", "previous", "canary", "shadow"):
+            ref = plan.slot(role)
+            if ref is None or (ref.path, ref.version) not in kept:
+                continue
+            model, new = self._get(ref)
+            if new and role != "previous":
+                try:
+                    self_test(model, stable)
+                except ModelLoadError:
+                    self.cache.pop((ref.path, ref.version), None)
+                    raise
+            models[role] = model
+        return models
+
+    def _swap(self, plan: Plan, models: dict[str, ServedModel]) -> None:
+        from mlgate.serve.app import MicroBatcher
+
+        base = self.server.metrics
+        lanes = {}
+        for role, model in models.items():
+            metrics = base.bound(model.version, role)
+            lanes[role] = Lane(role, model, MicroBatcher(model, metrics), metrics)
+        observe = plan.canary is not None or plan.shadow is not None
+        routing = Routing(plan.generation, lanes["stable"], lanes.get("canary"), plan.canary_weight,
+                          lanes.get("shadow"), plan.shadow_share,
+                          {r: lanes[r] for r in ("candidate", "previous") if r in lanes},
+                          self.recorder if observe else None)
+        server = self.server
+        # one assignment each; the event loop runs no request between them
+        server.routing = routing
+        server.model = routing.stable.model
+        server.batcher = routing.stable.batcher
+        server.metrics = routing.stable.metrics
+        self.plan = plan
+        keep = {(m.path, m.version) for m in models.values()}
+        for key in [k for k in self.cache if k not in keep]:
+            del self.cache[key]
+
+    # -- per request ------------------------------------------------------------------
+
+    def observe(self, routing: Routing, lane: Lane, elapsed: float, out: Predictions | None,
+                columns: dict[str, np.ndarray] | None, n: int) -> None:
+        """Record one request of ``lane`` and send the shadow its copy (never affects the answer)."""
+        recorder = routing.recorder
+        if recorder is None:
+            return
+        recorder.record(lane.role, lane.model.version, elapsed, out is not None,
+                        out.labels if out is not None else [])
+        if out is None or columns is None or lane is not routing.stable:
+            return
+        shadow = routing.shadow_lane()
+        if shadow is not None:
+            task = asyncio.ensure_future(self._shadow(recorder, shadow, columns, n, out.labels))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _shadow(self, recorder: Recorder, lane: Lane, columns: dict[str, np.ndarray], n: int,
+                      stable_labels: list[Any]) -> None:
+        started = time.perf_counter()
+        try:
+            out = await lane.batcher.submit(columns, n)
+        except Exception:  # a shadow failure is recorded, never seen by a client
+            recorder.record(lane.role, lane.model.version, time.perf_counter() - started, False, [])
+            return
+        agree = sum(a == b for a, b in zip(out.labels, stable_labels, strict=False))
+        lane.metrics.answered("predict", n, time.perf_counter() - started)
+        recorder.record(lane.role, lane.model.version, time.perf_counter() - started, True, out.labels, agree)
+
+    def close(self) -> None:
+        self.recorder.close()
