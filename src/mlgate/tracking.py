@@ -2,7 +2,8 @@
 
 The default store is SQLite inside the project (``.mlgate/mlflow.db``) with artifacts in
 ``.mlgate/mlartifacts``; ``MLFLOW_TRACKING_URI`` or ``registry.tracking_uri`` switches to a
-server. mlflow is imported only here and only when a stage needs it (about 1.6 s).
+server (then nothing is written under ``.mlgate/`` for tracking: runs, artifacts and versions
+all go to the server). mlflow is imported only here and only when a stage needs it (about 1.6 s).
 """
 
 from __future__ import annotations
@@ -69,14 +70,48 @@ def setup_mlflow(config: Config) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri(config)
+    if uri.startswith(("http://", "https://")):
+        bound_http_retries()
     try:
         with _store_lock(uri):
             _set_uris_keeping_environment(mlflow, uri)
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             experiment_id(config, client)
     except Exception as exc:  # MLflow raises many kinds for an unreachable or broken store
-        raise RegistryError(f"cannot open the MLflow store at {uri}: {_first_line(exc)}") from exc
+        raise RegistryError(f"cannot open {describe_store(uri)}: {_first_line(exc)}") from exc
     return client
+
+
+# MLflow's client retries a failed HTTP request 7 times with backoff (about 250 s) and waits
+# 120 s for an answer; mlgate retries registry writes itself within registry.retry_seconds.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+
+
+def bound_http_retries() -> None:
+    """Switch MLflow's own HTTP retries off (unless the user set them) so mlgate's budget holds."""
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def is_remote(uri: str) -> bool:
+    """True for a tracking server (``http(s)://``, ``databricks``) or a database URL: no project file."""
+    return uri.startswith("databricks") or ("://" in uri and not uri.startswith(("sqlite:", "file:")))
+
+
+def describe_store(uri: str) -> str:
+    """'the MLflow tracking server at http://host:5000' or 'the MLflow store at sqlite:///...' (no password)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    shown = uri
+    try:
+        parts = urlsplit(uri)
+        if parts.password:
+            netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+            shown = urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        pass
+    kind = "tracking server" if uri.startswith(("http://", "https://")) else "store"
+    return f"the MLflow {kind} at {shown}"
 
 
 @contextlib.contextmanager
@@ -132,8 +167,7 @@ def experiment_id(config: Config, client: MlflowClient) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    local = tracking_uri(config).startswith(("sqlite:", "file:")) or "://" not in tracking_uri(config)
-    location = artifact_root(config) if local else None
+    location = None if is_remote(tracking_uri(config)) else artifact_root(config)
     try:
         return str(client.create_experiment(name, artifact_location=location))
     except Exception:  # another process created it between our lookup and create

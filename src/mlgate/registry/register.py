@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ModelLoadError, UsageError
 from mlgate.registry.store import (
+    create_version,
     ensure_registered_model,
     existing_run_source,
     local_artifact_sha256,
@@ -23,7 +24,7 @@ from mlgate.registry.store import (
     log_metrics,
     model_sha256,
     open_store,
-    retry,
+    set_alias_or_undo,
 )
 from mlgate.reports.model import Check, Report
 
@@ -147,18 +148,22 @@ def register(config: Config, request: Registration) -> Registered:
         uri = request.model_uri
         disable_logging()  # register_model prints "Created version ..." to stderr; mlgate reports it itself
         try:
-            version = retry(lambda: mlflow.register_model(uri, request.name, await_registration_for=0, tags=tags),
-                            f"register {uri} as {request.name!r}")
+            version = create_version(
+                client, request.name, tags,
+                lambda: mlflow.register_model(uri, request.name, await_registration_for=0, tags=tags),
+                f"register {uri} as {request.name!r}")
         finally:
             enable_logging()
         source = str(version.source)
     else:
-        version = retry(lambda: client.create_model_version(request.name, source, run_id=run_id, tags=tags),
-                        f"create a version of {request.name!r}")
+        # the version and all its tags in one call: one transaction in the store, never a bare version
+        version = create_version(client, request.name, tags,
+                                 lambda: client.create_model_version(request.name, source, run_id=run_id, tags=tags),
+                                 f"create a version of {request.name!r}")
     number = str(version.version)
     alias = request.alias
     if alias:
-        retry(lambda: client.set_registered_model_alias(request.name, alias, number), f"set alias {alias!r}")
+        set_alias_or_undo(client, request.name, alias, number)
     return Registered(request.name, number, request.alias, f"models:/{request.name}/{number}", run_id,
                       source, digest, tags)
 
