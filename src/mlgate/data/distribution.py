@@ -14,7 +14,7 @@ from mlgate.data.base import DataCheck
 from mlgate.data.table import TableView, jsonable
 from mlgate.reports.model import Check
 from mlgate.stats import METHODS, Decision, decide, default_rule
-from mlgate.stats.frames import compare_columns
+from mlgate.stats.frames import compare_columns, compare_series
 from mlgate.stats.settings import ShiftSettings, renamed_keys
 
 if TYPE_CHECKING:
@@ -64,8 +64,6 @@ class TargetDistribution(DataCheck):
         return value
 
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
-        from mlgate.stats.frames import _compare
-
         t = train.target
         if t is None or t not in train.frame.columns or t not in test.frame.columns:
             return []
@@ -73,7 +71,7 @@ class TargetDistribution(DataCheck):
         kind = "categorical" if classes else "numeric"
         rule = default_rule("target" if classes else "numeric").replace(
             method=self.method, alpha=self.alpha, material=self.material, min_n=self.min_n)
-        cmp = _compare(train.frame[t], test.frame[t], kind, rule)
+        cmp = compare_series(train.frame[t], test.frame[t], kind, rule)
         d = decide({t: cmp}, {t: rule})[t]
         details: dict[str, Any] = {}
         if classes:

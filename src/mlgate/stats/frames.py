@@ -27,11 +27,20 @@ def column_kind(series: pd.Series) -> str:
 
 def compare_columns(reference: pd.DataFrame, current: pd.DataFrame, columns: Iterable[str],
                     settings: ShiftSettings, kinds: dict[str, str] | None = None) -> dict[str, Decision]:
-    """Compare each column present in both tables under its rule; disabled columns are left out.
+    """Compare each column present in both tables under its rule and decide them as one family;
+    disabled columns are left out.
 
     A column whose kind differs between the tables (numbers in one, text in the other) is compared
     as categorical text, so a type change still shows as a shift instead of an error.
     """
+    comparisons, rules = column_comparisons(reference, current, columns, settings, kinds)
+    return decide(comparisons, rules, settings.correction)
+
+
+def column_comparisons(reference: pd.DataFrame, current: pd.DataFrame, columns: Iterable[str],
+                       settings: ShiftSettings, kinds: dict[str, str] | None = None,
+                       ) -> tuple[dict[str, Comparison | None], dict[str, Rule]]:
+    """The comparisons and rules ``compare_columns`` decides on (for a caller that adds to the family)."""
     comparisons: dict[str, Comparison | None] = {}
     rules: dict[str, Rule] = {}
     for col in columns:
@@ -42,8 +51,8 @@ def compare_columns(reference: pd.DataFrame, current: pd.DataFrame, columns: Ite
         if rule is None:
             continue
         rules[col] = rule
-        comparisons[col] = _compare(reference[col], current[col], kind, rule)
-    return decide(comparisons, rules, settings.correction)
+        comparisons[col] = compare_series(reference[col], current[col], kind, rule)
+    return comparisons, rules
 
 
 def _shared_kind(ref: pd.Series, cur: pd.Series) -> str:
@@ -51,7 +60,8 @@ def _shared_kind(ref: pd.Series, cur: pd.Series) -> str:
     return a if a == b else "categorical"
 
 
-def _compare(ref: pd.Series, cur: pd.Series, kind: str, rule: Rule) -> Comparison:
+def compare_series(ref: pd.Series, cur: pd.Series, kind: str, rule: Rule) -> Comparison:
+    """One column of each table under ``rule``: as numbers (numeric kind or a numeric method), else as text."""
     from mlgate.stats.methods import SAMPLE_METHODS
 
     if kind == "numeric" or (rule.method in SAMPLE_METHODS and rule.method != "psi"):

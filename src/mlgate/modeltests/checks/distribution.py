@@ -1,96 +1,112 @@
-"""Data distribution: test rows against the training reference (missing values and shift)."""
+"""Data distribution: test rows against the training reference (missing values and shift).
+
+Every comparison goes through ``mlgate.stats`` and is decided in one Holm family per run: each
+feature's shift (KS for numbers, chi-square for categories) and each column's rise in missing share
+(Fisher's exact test). A column is flagged only when significant AND material.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from mlgate.modeltests import columns as C
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.stats import Comparison, Decision, Rule, compare_proportions, decide, default_rule
+from mlgate.stats.frames import column_comparisons
+from mlgate.stats.settings import ShiftSettings, renamed_keys
+
+_MISSING = " (missing share)"
 
 
-class DataDistribution(ModelCheck):
-    """Missing share per column and per-feature shift: KS distance (numeric), total variation
-    distance (categorical). Distances, not p-values: at large n every test rejects."""
+class DataDistribution(ModelCheck, ShiftSettings):
+    """Per-feature shift and rise in missing share against the reference: significant after Holm
+    across all of them AND material. Without a reference, only the overall missing share is judged."""
 
     name: ClassVar[str] = "data_distribution"
-    max_missing_share: float = Field(0.05, ge=0, le=1, description="overall missing share")
-    max_missing_increase: float = Field(0.05, ge=0, le=1, description="per column, vs reference")
-    max_ks: float = Field(0.1, ge=0, le=1, description="numeric: two-sample KS statistic")
-    max_tvd: float = Field(0.1, ge=0, le=1, description="categorical: total variation distance")
+    max_missing_share: float = Field(0.05, ge=0, le=1, description="overall missing share (without a "
+                                     "reference, or when set explicitly)")
+    max_missing_increase: float = Field(0.05, ge=0, le=1, description="material rise of a column's "
+                                        "missing share vs the reference (tested with Fisher's exact test)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, raw: Any) -> Any:
+        return renamed_keys(raw, {
+            "max_ks": "use 'numeric: {material: ...}' (smallest KS distance that counts, default 0.05)",
+            "max_tvd": "use 'categorical: {material: ...}' (smallest share distance that counts, default 0.05)"})
 
     def run(self, subject: Subject) -> Outcome:
         X, ref = subject.X, subject.reference
-        missing = X.isna().mean()
         overall = float(X.isna().to_numpy().mean()) if X.size else 0.0
-        problems = []
-        if overall > self.max_missing_share:
+        problems: list[str] = []
+        if (ref is None or "max_missing_share" in self.model_fields_set) and overall > self.max_missing_share:
             problems.append(f"{overall:.1%} of test cells missing (limit {self.max_missing_share:.0%})")
-        columns: dict[str, dict[str, Any]] = {c: {"missing": float(missing[c])} for c in X.columns}
+        columns: dict[str, dict[str, Any]] = {c: {"missing": float(X[c].isna().mean())} for c in X.columns}
+        decisions: dict[str, Decision] = {}
         if ref is None:
             subject.notes.append("data_distribution: no reference data, shift not measured")
         else:
-            problems += self._shift(X, ref, columns)
-        shifted = sorted(c for c, v in columns.items() if v.get("shifted"))
+            for c in X.columns:
+                if c in ref.columns:
+                    columns[c]["reference_missing"] = float(ref[c].isna().mean())
+            decisions = self._decide(X, ref)
+            problems += self._record(decisions, columns)
+        shifted = sorted({d.column.removesuffix(_MISSING) for d in decisions.values() if d.outcome == "differs"})
+        undecided = [d.reason for d in decisions.values() if d.outcome == "undecided"]
+        if undecided:
+            subject.notes.append(f"data_distribution: {len(undecided)} comparisons undecided: {undecided[0]}")
         message = "; ".join(problems) if problems else (
             f"{overall:.1%} cells missing; " + ("no reference given, shift not measured" if ref is None
-                                                else f"no feature shifted beyond KS {self.max_ks} / "
-                                                     f"TVD {self.max_tvd}"))
-        row = self.result(not problems, message,
-                          observed={"missing_share": overall, "shifted": shifted},
-                          expected={"max_missing_share": self.max_missing_share,
-                                    "max_ks": self.max_ks, "max_tvd": self.max_tvd})
-        return Outcome(checks=[row], details={"columns": columns, "has_reference": ref is not None},
+                                                else f"no feature shifted (significant after "
+                                                     f"{self.correction} and material) over {len(decisions)} "
+                                                     "comparisons"))
+        row = self.result(not problems, message, observed={"missing_share": overall, "shifted": shifted},
+                          expected={"max_missing_share": self.max_missing_share, "alpha": self._alpha(),
+                                    "correction": self.correction})
+        return Outcome(checks=[row], details={"columns": columns, "has_reference": ref is not None,
+                                              "decisions": {k: d.to_dict() for k, d in decisions.items()}},
                        metrics={"missing_share": overall})
 
-    def _shift(self, X: pd.DataFrame, ref: pd.DataFrame, columns: dict[str, dict[str, Any]]) -> list[str]:
+    def _alpha(self) -> float:
+        return self.alpha if self.alpha is not None else default_rule("numeric").alpha
+
+    def _decide(self, X: pd.DataFrame, ref: pd.DataFrame) -> dict[str, Decision]:
+        shared = [c for c in X.columns if c in ref.columns]
+        comparisons, rules = column_comparisons(ref, X, shared, self)
+        missing_rule = Rule("fisher", alpha=self._alpha(), material=self.max_missing_increase,
+                            min_n=default_rule("proportion").min_n)
+        for col in shared:
+            own = self.columns.get(col)
+            if (own is not None and not own.enabled) or not (ref[col].isna().any() or X[col].isna().any()):
+                continue  # nothing missing on either side: no test, and a smaller Holm family
+            comparisons[col + _MISSING] = _missing(ref[col], X[col])
+            rules[col + _MISSING] = missing_rule
+        return decide(comparisons, rules, self.correction)
+
+    def _record(self, decisions: dict[str, Decision], columns: dict[str, dict[str, Any]]) -> list[str]:
         problems = []
-        numeric = set(C.numeric_columns(X))
-        for col in X.columns:
-            if col not in ref.columns:
-                continue
+        for key, d in decisions.items():
+            col = key.removesuffix(_MISSING)
             entry = columns[col]
-            entry["reference_missing"] = float(ref[col].isna().mean())
-            increase = entry["missing"] - entry["reference_missing"]
-            if increase > self.max_missing_increase:
+            cmp = d.comparison
+            if cmp is not None and not key.endswith(_MISSING):
+                entry.update(kind="categorical" if cmp.method in ("chi2", "tvd", "js") else "numeric",
+                             method=cmp.method, effect=_round(cmp.effect), p_value=_round(cmp.p_value),
+                             adjusted_p=_round(d.adjusted_p), outcome=d.outcome)
+            if d.outcome == "differs" and not (key.endswith(_MISSING) and cmp is not None and cmp.effect < 0):
                 entry["shifted"] = True
-                problems.append(f"{col!r}: missing share {entry['missing']:.1%} vs "
-                                f"{entry['reference_missing']:.1%} in the reference")
-            if col in numeric and pd.api.types.is_numeric_dtype(ref[col]):
-                stat = _ks(X[col].to_numpy(float, na_value=np.nan), ref[col].to_numpy(float, na_value=np.nan))
-                entry.update(kind="numeric", ks=stat)
-                if stat > self.max_ks:
-                    entry["shifted"] = True
-                    problems.append(f"{col!r}: KS distance {stat:.3f} (limit {self.max_ks})")
-            else:
-                tvd, unseen = _tvd(X[col], ref[col])
-                entry.update(kind="categorical", tvd=tvd, unseen=unseen[:10])
-                if tvd > self.max_tvd:
-                    entry["shifted"] = True
-                    extra = f", unseen {unseen[:3]}" if unseen else ""
-                    problems.append(f"{col!r}: total variation distance {tvd:.3f} "
-                                    f"(limit {self.max_tvd}){extra}")
+                problems.append(d.reason)
         return problems
 
 
-def _ks(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic over the non-missing values (0 when one is empty)."""
-    a, b = np.sort(a[~np.isnan(a)]), np.sort(b[~np.isnan(b)])
-    if not len(a) or not len(b):
-        return 0.0
-    grid = np.concatenate([a, b])
-    cdf_a = np.searchsorted(a, grid, side="right") / len(a)
-    cdf_b = np.searchsorted(b, grid, side="right") / len(b)
-    return float(np.abs(cdf_a - cdf_b).max())
+def _missing(ref: pd.Series, cur: pd.Series) -> Comparison:
+    return compare_proportions(int(ref.isna().sum()), len(ref), int(cur.isna().sum()), len(cur))
 
 
-def _tvd(test: pd.Series, ref: pd.Series) -> tuple[float, list[Any]]:
-    """Total variation distance of the category shares, and categories the reference lacks."""
-    p = test.astype(str).value_counts(normalize=True)
-    q = ref.astype(str).value_counts(normalize=True)
-    both = p.index.union(q.index)
-    tvd = 0.5 * float(np.abs(p.reindex(both, fill_value=0) - q.reindex(both, fill_value=0)).sum())
-    return tvd, sorted(set(p.index) - set(q.index))
+def _round(value: float | None) -> float | None:
+    if value is None or value != value:
+        return None
+    return round(float(value), 6)
+
