@@ -95,6 +95,9 @@ def read_labels(path: Path) -> pd.DataFrame:
 
 def join_labels(log: pd.DataFrame, labels: pd.DataFrame, where: str) -> pd.DataFrame:
     """Log rows that have a label; labels for request ids the log never saw are an error."""
+    labels = labels.assign(request_id=labels["request_id"].astype(str))
+    if "row" not in labels.columns:
+        labels = labels.assign(row=0)
     known = set(log["request_id"])
     unknown = labels.loc[~labels["request_id"].isin(known), "request_id"]
     if len(unknown):
@@ -133,8 +136,7 @@ def windows(joined: pd.DataFrame, seconds: float, task: str | None) -> list[Wind
     import numpy as np
     import pandas as pd
 
-    epoch = joined["when"].astype("int64") // 1_000_000_000
-    bucket = (epoch // seconds).astype("int64")
+    bucket = window_index(joined["when"], seconds)
     out = []
     for b, group in joined.groupby(bucket, sort=True):
         start = datetime.fromtimestamp(float(b) * seconds, UTC)
@@ -153,6 +155,14 @@ def windows(joined: pd.DataFrame, seconds: float, task: str | None) -> list[Wind
             low, high = _t_interval(err)
             out.append(Window(*span, len(group), "mae", float(err.mean()), low, high, errors=err.tolist()))
     return out
+
+
+def window_index(when: pd.Series, seconds: float) -> pd.Series:
+    """The window number of each UTC timestamp, windows aligned on the epoch."""
+    import pandas as pd
+
+    elapsed = (when - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    return (elapsed // seconds).astype("int64")
 
 
 def _is_classification(task: str | None, group: pd.DataFrame) -> bool:

@@ -139,12 +139,20 @@ def current_profile(path: Path, reference: TableProfile, dask: str | None = None
 def _from_log(request: MonitorRequest, reference: TableProfile) -> tuple[TableProfile, list[Window] | None,
                                                                            Decay | None]:
     """The latest window of the prediction log as the current batch; the performance trend when labelled."""
-    from mlgate.monitor.performance import join_labels, judge_latest, log_frame, parse_window, read_labels, windows
+    from mlgate.monitor.performance import (
+        join_labels,
+        judge_latest,
+        log_frame,
+        parse_window,
+        read_labels,
+        window_index,
+        windows,
+    )
 
     assert request.from_log is not None
     seconds = parse_window(request.window)
     log = log_frame(request.from_log)
-    bucket = (log["when"].astype("int64") // 1_000_000_000 // seconds).astype("int64")
+    bucket = window_index(log["when"], seconds)
     latest = log[bucket == bucket.max()]
     wins = decay = None
     target = reference.meta.get("target")
@@ -157,7 +165,7 @@ def _from_log(request: MonitorRequest, reference: TableProfile) -> tuple[TablePr
             max(request.performance_material, 0.1)
         decay = judge_latest(wins, reference.meta.get("baseline"), alpha=request.performance_alpha,
                              material=material, min_rows=request.min_window_rows)
-        labelled = joined[(joined["when"].astype("int64") // 1_000_000_000 // seconds) == bucket.max()]
+        labelled = joined[window_index(joined["when"], seconds) == bucket.max()]
         if target:
             latest = latest.merge(labelled[["request_id", "row", "label"]].rename(columns={"label": target}),
                                   on=["request_id", "row"], how="left")
