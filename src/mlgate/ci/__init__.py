@@ -1,7 +1,7 @@
-"""CI exporters: render the pipeline as GitLab CI or GitHub Actions jobs."""
+"""CI exporters: the pipeline as GitLab CI or GitHub Actions jobs, and the CI train matrix."""
 
 from __future__ import annotations
 
-from mlgate.ci.exporters import CI_EXPORTERS, render
+from mlgate.ci.exporters import CI_EXPORTERS, render, stale_diff
 
-__all__ = ["CI_EXPORTERS", "render"]
+__all__ = ["CI_EXPORTERS", "render", "stale_diff"]

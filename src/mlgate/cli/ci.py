@@ -1,4 +1,4 @@
-"""``mlgate ci gitlab|github``: write the pipeline as CI jobs."""
+"""``mlgate ci gitlab|github``: write the pipeline as CI jobs, or check the committed file."""
 
 from __future__ import annotations
 
@@ -24,16 +24,33 @@ def ci(
     output: Annotated[Path | None, typer.Option("--output", "-o",
                       help="File to write (default: .gitlab-ci.yml or .github/workflows/mlgate.yml); "
                            "'-' prints it.")] = None,
-) -> None:
-    """Write the pipeline as GitLab CI or GitHub Actions jobs, one job per stage."""
-    from mlgate.ci import render
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 with a diff when the "
+                                        "file differs from what mlgate.yaml generates.")] = False,
+) -> int:
+    """Write the pipeline as GitLab CI or GitHub Actions jobs, in the seed's shape.
+
+    Validate (data gate, project tests, security scan), a train matrix with one job per
+    candidate and a job that picks the best, manual tuning, test, evaluate, compare, a
+    merge-request report, register, staging, canary and blue-green production, and a
+    scheduled monitor job. See docs/ci.md.
+    """
+    from mlgate.ci import render, stale_diff
 
     cfg = load(config)
     text, default = render(platform.value, cfg)
     if str(output) == "-":
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
-        return
+        console.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+        return 0
     path = output or cfg.root / default
+    if check:
+        diff = stale_diff(platform.value, cfg, path)
+        if diff:
+            console.print(diff, markup=False, highlight=False, soft_wrap=True, end="")
+            console.print(f"{path} is stale: run `mlgate ci {platform.value}` and commit it")
+            return 1
+        console.print(f"{path} is current")
+        return 0
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     console.print(f"wrote {path}")
+    return 0

@@ -24,12 +24,24 @@ def train(
         help="YAML of hyper-parameters: {param: value} or {model: {param: value}}.")] = None,
     data: DataOpt = None,
     output: OutputOpt = None,
+    candidate: Annotated[list[str] | None, typer.Option(
+        help="Train only this candidate of `models` (by name or type; repeatable): one job of a CI matrix.")] = None,
+    pick_best: Annotated[Path | None, typer.Option(
+        help="Instead of training, pick the best of the candidates in this folder (one subfolder per "
+             "--candidate job) and record it as the pipeline's train stage.")] = None,
 ) -> int:
     """Train every candidate model, pick the best on validation, save it as an MLflow model."""
     from mlgate.train.standalone import override, read_params_file, run_standalone
 
+    if pick_best is not None:
+        from mlgate.ci.matrix import pick_best as pick
+        from mlgate.cli._display import final_table
+
+        record = pick(load(config), pick_best)
+        console.print(final_table(record))
+        return record.exit_code
     extra = read_params_file(params) if params else None
-    cfg = override(load(config), model_types=model_type, params=extra, data=data)
+    cfg = override(load(config), model_types=model_type, params=extra, data=data, candidates=candidate)
     with _progress("train") as hook:
         report, out_dir = run_standalone(cfg, "train", output, hook)
     metric = report.extras.get("selection_metric", "")

