@@ -39,13 +39,9 @@ class LoadedModel:
 
     @property
     def task(self) -> str | None:
-        task = self.info.get("task")
-        if task:
-            return str(task)
-        classes = getattr(self.estimator, "classes_", None)
-        if classes is None:
-            return "regression" if hasattr(self.estimator, "predict") else None
-        return "binary" if len(classes) == 2 else "multiclass"
+        from mlgate.tasks import task_of_model
+
+        return task_of_model(self.estimator, self.info)
 
 
 def load_model(spec: str | Path, config: Config | None = None) -> LoadedModel:
@@ -60,9 +56,9 @@ def load_model(spec: str | Path, config: Config | None = None) -> LoadedModel:
     if path.is_dir():
         if not (path / "MLmodel").exists():
             raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
-        return _load_mlflow_folder(path, text)
+        return _load_mlflow_folder(path, text, config)
     if path.suffix.lower() in PICKLE_SUFFIXES:
-        return _load_pickle(path)
+        return _load_pickle(path, config)
     raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; "
                          f"use {', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
 
@@ -77,30 +73,22 @@ def read_metadata(folder: Path) -> dict[str, Any]:
         raise ModelLoadError(f"{meta} is not valid JSON: {exc}") from exc
 
 
-def _load_mlflow_folder(path: Path, source: str) -> LoadedModel:
-    from mlgate.tracking import quiet_mlflow
+def _load_mlflow_folder(path: Path, source: str, config: Config | None = None,
+                        expected_sha256: str | None = None) -> LoadedModel:
+    # every model file goes through the fail-closed loader (mlgate.security), never mlflow's unpickling
+    from mlgate.security.folders import load_folder, policy_for, verify_if_configured
 
-    quiet_mlflow()
-    import mlflow
-
-    try:
-        estimator = mlflow.sklearn.load_model(str(path))
-    except Exception as sklearn_exc:  # not a sklearn flavor: fall back to pyfunc
-        try:
-            estimator = mlflow.pyfunc.load_model(str(path))
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load the MLflow model at {path}: {sklearn_exc}; "
-                                 f"as pyfunc: {exc}") from exc
+    verify_if_configured(path, config, source)
+    estimator = load_folder(path, policy_for(config), expected_sha256=expected_sha256)
     return LoadedModel(estimator=estimator, source=source, path=path, info=read_metadata(path))
 
 
-def _load_pickle(path: Path) -> LoadedModel:
-    import joblib
+def _load_pickle(path: Path, config: Config | None = None) -> LoadedModel:
+    from mlgate.security.folders import policy_for, verify_if_configured
+    from mlgate.security.loader import load_file
 
-    try:
-        estimator = joblib.load(path)
-    except Exception as exc:  # unpickling raises anything the pickled code raises
-        raise ModelLoadError(f"cannot load {path} with joblib: {exc}") from exc
+    verify_if_configured(path, config, str(path))
+    estimator = load_file(path, policy_for(config))
     if not hasattr(estimator, "predict"):
         raise ModelLoadError(f"{path} holds a {type(estimator).__name__}, which has no predict()")
     return LoadedModel(estimator=estimator, source=str(path), path=path)
@@ -121,8 +109,13 @@ def _load_uri(uri: str, config: Config | None) -> LoadedModel:
     except Exception as exc:
         raise ModelLoadError(f"cannot resolve {uri} in the registry at "
                              f"{mlflow.get_tracking_uri()}: {str(exc).splitlines()[0]}") from exc
-    loaded = _load_mlflow_folder(local, uri)
-    loaded.version = _registry_version(uri)
+    from mlgate.security.folders import check_pin, pinned_version
+
+    version, pin = pinned_version(uri)
+    if version is not None:
+        check_pin(local, pin, uri)  # before anything is unpickled; the load re-checks the same bytes
+    loaded = _load_mlflow_folder(local, uri, config, expected_sha256=pin)
+    loaded.version = version if version is not None else _registry_version(uri)
     return loaded
 
 

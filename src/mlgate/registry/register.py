@@ -136,6 +136,11 @@ def register(config: Config, request: Registration) -> Registered:
     # hash what the version will serve: the train run's artifact when it is a local file
     digest = local_artifact_sha256(source) or model_sha256(request.folder)
     tags["mlgate.model_sha256"] = digest
+    from mlgate.security.signing import sign_registration
+
+    signature = sign_registration(config, request.folder, source, client, run_id)
+    if signature:
+        tags["mlgate.signature"] = signature
     if run_id is None:
         run_id, source = log_folder(client, experiment_id(config, client), request.folder, tags)
     if request.metrics:
@@ -187,8 +192,14 @@ def register_path(config: Config, spec: str, *, name: str | None = None, alias: 
             if not (path / "MLmodel").exists():
                 raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
             folder, info = path, read_metadata(path)
+            if not trust:  # the pickle inside a folder is checked like a bare one, before registering
+                from mlgate.security.folders import inspect_folder, policy_for
+
+                inspection = inspect_folder(folder, policy_for(config))
+                if not inspection.safe:
+                    raise inspection.refusal()
         elif path.suffix.lower() in PICKLE_SUFFIXES:
-            folder, info = wrap_pickle(path, Path(tmp) / "model", trust=trust)
+            folder, info = wrap_pickle(path, Path(tmp) / "model", trust=trust, config=config)
         else:
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; use "
                                  f"{', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
@@ -214,17 +225,20 @@ def bare_config(name: str, root: Path) -> Config:
     return config_from_dict({"project": name, "data": {"path": "."}}, root)
 
 
-def wrap_pickle(path: Path, folder: Path, *, trust: bool = False) -> tuple[Path, dict[str, Any]]:
-    """Scan a joblib/pickle file, load it, and save it as an MLflow model folder with mlgate.json."""
+def wrap_pickle(path: Path, folder: Path, *, trust: bool = False,
+                config: Config | None = None) -> tuple[Path, dict[str, Any]]:
+    """Check a joblib/pickle file, load it, and save it as an MLflow model folder with mlgate.json."""
     from mlgate.models import save_model
-    from mlgate.pickle_scan import safe_load
+    from mlgate.security.folders import policy_for
+    from mlgate.security.loader import load_file
+    from mlgate.tasks import task_of_model
 
-    estimator = safe_load(path, trust=trust)
+    estimator = load_file(path, policy_for(config, trust_all=trust))
     if not hasattr(estimator, "predict"):
         raise ModelLoadError(f"{path} holds a {type(estimator).__name__}, which has no predict()")
     features = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
     classes = getattr(estimator, "classes_", None)
-    task = "regression" if classes is None else "binary" if len(classes) == 2 else "multiclass"
+    task = task_of_model(estimator)
     info: dict[str, Any] = {"name": path.stem, "model_type": type(estimator).__name__, "task": task,
                             "features": features, "source_file": str(path.resolve())}
     if classes is not None:

@@ -36,6 +36,7 @@ def resolve_model(spec: str, config: Config | None = None, version: str | None =
     """
     if spec.startswith(("models:/", "runs:/")):
         local, registry_version = _download(spec, config)
+        _verify(Path(local), config, spec)
         return ResolvedModel(spec, local, version or registry_version or "local")
     path = Path(spec).expanduser()
     if not path.is_absolute() and config is not None and not path.exists():
@@ -43,6 +44,7 @@ def resolve_model(spec: str, config: Config | None = None, version: str | None =
     if not path.exists():
         raise ModelLoadError(f"model path {path} does not exist; give an MLflow model folder, "
                              "a .joblib/.pkl file, or a models:/NAME@ALIAS URI")
+    _verify(path, config, spec)
     meta = read_metadata(path) if path.is_dir() else {}
     return ResolvedModel(spec, str(path.resolve()), version or str(meta.get("version") or "local"))
 
@@ -72,7 +74,19 @@ def _download(uri: str, config: Config | None) -> tuple[str, str | None]:
     except Exception as exc:  # MLflow raises its own exception types for missing names
         raise ModelLoadError(f"cannot resolve {uri} in the registry at {mlflow.get_tracking_uri()}: "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    from mlgate.security.folders import check_pin, pinned_version
+
+    if version is not None:  # serve refuses to start on a file that is not the one registered
+        check_pin(Path(local), pinned_version(uri)[1], uri)
     return local, version
+
+
+def _verify(path: Path, config: Config | None, source: str) -> None:
+    """Signature (when configured) before the server starts; workers inherit the trusted types."""
+    from mlgate.security.folders import export_trusted_types, verify_if_configured
+
+    verify_if_configured(path, config, source)
+    export_trusted_types(config)
 
 
 def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
@@ -81,7 +95,7 @@ def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
         if path.suffix.lower() not in PICKLE_SUFFIXES:
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; "
                                  f"use {', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
-        return _load_pickle(path, use_joblib=True), {}
+        return _checked_load(path), {}
     mlmodel = path / "MLmodel"
     if not mlmodel.exists():
         raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
@@ -95,30 +109,14 @@ def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
     if not flavor:
         raise ModelLoadError(f"{mlmodel} has no sklearn flavor; mlgate serve serves scikit-learn "
                              f"models (flavors found: {sorted(spec.get('flavors') or {})})")
-    file = path / str(flavor.get("pickled_model", "model.pkl"))
-    fmt = str(flavor.get("serialization_format", "cloudpickle"))
-    if fmt == "skops":
-        import skops.io
-
-        try:
-            estimator = skops.io.load(file, trusted=flavor.get("skops_trusted_types") or None)
-        except Exception as exc:  # skops raises its own types for untrusted or broken files
-            raise ModelLoadError(f"cannot load {file} with skops: {exc}") from exc
-    else:
-        estimator = _load_pickle(file)
+    estimator = _checked_load(path)
     info = read_metadata(path) if (path / METADATA_FILE).exists() else {}
     return estimator, info
 
 
-def _load_pickle(file: Path, use_joblib: bool = False) -> Any:
-    try:
-        if use_joblib:  # joblib reads plain pickles as well as its own (compressed) files
-            import joblib
+def _checked_load(path: Path) -> Any:
+    """Through mlgate's fail-closed loader; skops types from mlgate's list, never from MLmodel."""
+    from mlgate.security.allowlist import policy_from
+    from mlgate.security.folders import load_path
 
-            return joblib.load(file)
-        import cloudpickle
-
-        with file.open("rb") as fh:
-            return cloudpickle.load(fh)
-    except Exception as exc:  # unpickling raises anything the pickled code raises
-        raise ModelLoadError(f"cannot load {file}: {exc}") from exc
+    return load_path(path, policy_from())

@@ -1,0 +1,143 @@
+"""MLflow model folders and registry versions through the fail-closed loader.
+
+An MLflow folder's ``MLmodel`` names the serialized file and its format (``model.skops``,
+or a pickle/cloudpickle ``model.pkl``). mlgate reads that file itself, through
+:mod:`mlgate.security.loader`, instead of ``mlflow.sklearn.load_model`` (which unpickles
+with no check and takes skops' trusted types from the folder that is being checked).
+
+A registered version is pinned: ``mlgate.model_sha256`` on the version must equal the
+SHA-256 of the file that is about to be loaded. With ``security.public_key`` configured, a
+folder must also carry a valid OpenSSF signature (``model.sig``, see ``signing``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import ModelLoadError
+from mlgate.security.allowlist import TRUST_ENV, TrustPolicy, policy_from
+from mlgate.security.loader import Inspection, ModelRefused, file_format, inspect_file, load_file, read_checked
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+
+PIN_TAG = "mlgate.model_sha256"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """The serialized file of a model folder and its format."""
+
+    path: Path
+    format: str
+
+
+def policy_for(config: Config | None, *, trust_all: bool = False) -> TrustPolicy:
+    """The trust policy of a command: the config's ``security.trusted_types`` plus ``--trust-type``."""
+    extra = _security(config).trusted_types if config is not None else []
+    return policy_from(extra, trust_all=trust_all)
+
+
+def model_file(folder: Path) -> ModelFile:
+    """The file ``folder/MLmodel`` names in its sklearn flavor, and how it is serialized."""
+    import yaml
+
+    mlmodel = folder / "MLmodel"
+    try:
+        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelLoadError(f"cannot read {mlmodel}: {exc}") from exc
+    flavors = spec.get("flavors") if isinstance(spec, dict) else None
+    flavor = (flavors or {}).get("sklearn")
+    if not isinstance(flavor, dict):
+        raise ModelRefused(f"{mlmodel} has no sklearn flavor (flavors: {sorted(flavors or {})}); mlgate "
+                           "loads scikit-learn, LightGBM and XGBoost models saved with the sklearn flavor, "
+                           "whose file it can check before loading")
+    name = str(flavor.get("pickled_model", "model.pkl"))
+    file = (folder / name).resolve()
+    if folder.resolve() not in file.parents:
+        raise ModelRefused(f"{mlmodel} names {name!r}, which is outside the model folder")
+    fmt = str(flavor.get("serialization_format", "cloudpickle"))
+    return ModelFile(file, "skops" if fmt == "skops" else "pickle")
+
+
+def inspect_folder(folder: Path, policy: TrustPolicy) -> Inspection:
+    """Check a folder's model file without loading it."""
+    found = model_file(folder)
+    return inspect_file(found.path, policy, found.format)
+
+
+def load_folder(folder: Path, policy: TrustPolicy, *, expected_sha256: str | None = None) -> Any:
+    """The estimator of an MLflow model folder, checked before it is built."""
+    found = model_file(folder)
+    if not found.path.is_file():
+        raise ModelLoadError(f"{folder / 'MLmodel'} names {found.path.name}, which does not exist")
+    return load_file(found.path, policy, fmt=found.format, expected_sha256=expected_sha256)
+
+
+def load_path(path: Path, policy: TrustPolicy, *, expected_sha256: str | None = None) -> Any:
+    """A folder or a single .joblib/.pkl/.skops file."""
+    if path.is_dir():
+        return load_folder(path, policy, expected_sha256=expected_sha256)
+    return load_file(path, policy, fmt=file_format(path), expected_sha256=expected_sha256)
+
+
+def check_pin(folder: Path, expected_sha256: str | None, source: str) -> None:
+    """Refuse a folder whose model file does not hash to the registered pin (no loading)."""
+    if not expected_sha256:
+        print(f"WARNING: {source} has no {PIN_TAG} tag, so its file cannot be checked against a pinned hash",
+              file=sys.stderr)
+        return
+    try:
+        read_checked(model_file(folder).path, expected_sha256)
+    except ModelRefused as exc:
+        raise ModelRefused(f"{source}: {exc}") from None
+
+
+def pinned_version(uri: str) -> tuple[str | None, str | None]:
+    """The registry version behind a ``models:/`` URI and its pinned SHA-256 (MLflow must be set up)."""
+    if not uri.startswith("models:/"):
+        return None, None
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    body = uri.removeprefix("models:/").rstrip("/")
+    name, _, alias = body.partition("@")
+    try:
+        if alias:
+            version = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, number = body.rpartition("/")
+            if not number.isdigit():
+                return None, None  # a stage name ("Production"): MLflow resolves it; no pin to read
+            version = client.get_model_version(name, number)
+    except Exception as exc:  # MLflow raises its own types for a missing name or alias
+        raise ModelLoadError(f"cannot resolve {uri} in the registry: {str(exc).splitlines()[0]}") from exc
+    return str(version.version), (version.tags or {}).get(PIN_TAG)
+
+
+def verify_if_configured(path: Path, config: Config | None, source: str) -> None:
+    """Verify the model's signature when ``security.public_key`` is configured."""
+    if config is None or not _security(config).public_key:
+        return
+    from mlgate.security.signing import verify_model
+
+    verify_model(path, config.resolve(str(_security(config).public_key)), source=source)
+
+
+def export_trusted_types(config: Config | None) -> None:
+    """Put the config's trusted types into ``MLGATE_TRUST_TYPES`` so server workers load with them."""
+    if config is None or not _security(config).trusted_types:
+        return
+    current = [t for t in os.environ.get(TRUST_ENV, "").split(",") if t]
+    os.environ[TRUST_ENV] = ",".join(dict.fromkeys([*current, *_security(config).trusted_types]))
+
+
+def _security(config: Config) -> Any:
+    from mlgate.config import SecurityConfig
+
+    return getattr(config, "security", None) or SecurityConfig()

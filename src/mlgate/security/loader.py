@@ -1,0 +1,226 @@
+"""The one fail-closed loader for model files: decide from the opcodes, then load.
+
+Every command reads a model through here (``mlgate.models.load_model`` and the server's
+``load_estimator`` call it). A file is read into memory once; its SHA-256 is checked against
+a pinned hash when one is given, its globals are listed without building anything
+(:mod:`mlgate.security.opcodes`), and only when every global is allowed
+(:mod:`mlgate.security.allowlist`) is it unpickled, from the same bytes, by an unpickler
+whose ``find_class`` checks the list again. skops files are loaded with trusted types taken
+from mlgate's list, never from the file or its ``MLmodel``.
+
+    >>> inspect_bytes(pickle.dumps(os.system), "evil.pkl", TrustPolicy()).refused
+    ['posix.system']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import ModelLoadError
+from mlgate.security.allowlist import TrustPolicy
+from mlgate.security.opcodes import UNRESOLVABLE, compat_name, stream_globals
+
+PICKLE_FORMATS = ("pickle", "cloudpickle", "joblib")
+_SHOWN = 5
+
+
+class ModelRefused(ModelLoadError):
+    """A model file names code it may not run, or does not match its pinned hash or signature."""
+
+
+@dataclass
+class Inspection:
+    """What a model file would import, decided without loading it."""
+
+    path: str
+    format: str
+    sha256: str
+    globals: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    error: str | None = None
+    second_opinion: list[str] = field(default_factory=list)
+
+    @property
+    def safe(self) -> bool:
+        return not self.refused and self.error is None
+
+    def refusal(self) -> ModelRefused:
+        """The error a loader raises for this file: the file, the first refused global, the way out."""
+        if self.error is not None:
+            return ModelRefused(f"{self.path} was refused: {self.error}")
+        first, more = self.refused[0], self.refused[1:_SHOWN]
+        also = f" (and {', '.join(more)})" if more else ""
+        head = (f"{self.path} was refused: it imports {first}{also}, which is not on mlgate's allow-list "
+                "of model types, so it was not loaded (nothing in it ran).")
+        if _dangerous(first) or first in self.second_opinion:
+            return ModelRefused(f"{head} {first} runs commands, code or file access when unpickled: "
+                                "this file is an attack or a serious mistake; do not --trust it.")
+        return ModelRefused(
+            f"{head} If you trust this type, allow it with `mlgate --trust-type {first} COMMAND ...` or "
+            "security.trusted_types in mlgate.yaml; for a file you wrote yourself, `mlgate register --trust` "
+            "loads it without checks.")
+
+
+_DANGEROUS_MODULES = ("os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy",
+                      "pty", "ctypes", "pickle", "_pickle", "marshal", "code", "webbrowser", "pathlib", "io")
+_DANGEROUS_BUILTINS = ("eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "input",
+                       "breakpoint", "globals", "vars")
+
+
+def _dangerous(dotted: str) -> bool:
+    module, _, name = dotted.rpartition(".")
+    return module.split(".")[0] in _DANGEROUS_MODULES or (module == "builtins" and name in _DANGEROUS_BUILTINS)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_checked(path: Path, expected_sha256: str | None = None) -> bytes:
+    """The file's bytes, refused when they do not match the pinned SHA-256."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {path}: {exc.strerror}") from exc
+    if expected_sha256:
+        actual = sha256_of(data)
+        if actual != expected_sha256:
+            raise ModelRefused(f"{path} does not match the hash pinned at registration "
+                               f"(mlgate.model_sha256): expected sha256 {expected_sha256}, actual {actual}; "
+                               "the file was changed after it was registered, so it is not loaded")
+    return data
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return "skops" if suffix == ".skops" else "joblib" if suffix == ".joblib" else "pickle"
+
+
+def inspect_file(path: Path, policy: TrustPolicy, fmt: str | None = None) -> Inspection:
+    """Decide whether ``path`` may be loaded, without loading it (``mlgate scan`` uses this)."""
+    data = read_checked(path)
+    return inspect_bytes(data, str(path), policy, fmt or file_format(path))
+
+
+def inspect_bytes(data: bytes, source: str, policy: TrustPolicy, fmt: str = "pickle") -> Inspection:
+    """Globals of a pickle/joblib/skops payload and those the policy refuses."""
+    result = Inspection(path=source, format=fmt, sha256=sha256_of(data))
+    if fmt == "skops":
+        return _inspect_skops(data, result, policy)
+    try:
+        stream = _decompressed(data)
+        walk = stream_globals(stream)
+    except ValueError as exc:
+        result.error = f"it is not a readable pickle/joblib file ({exc})"
+        return result
+    distinct = list(dict.fromkeys(walk.globals))
+    result.globals = [_label(g) for g in distinct]
+    result.refused = [_label(g) for g in distinct if g == UNRESOLVABLE or not policy.allows(*g)]
+    result.second_opinion = _picklescan(stream, source)
+    return result
+
+
+def _label(name: tuple[str, str]) -> str:
+    return "an unresolvable global (its name is computed at load time)" if name == UNRESOLVABLE else ".".join(name)
+
+
+def load_bytes(data: bytes, source: str, policy: TrustPolicy, fmt: str = "pickle") -> Any:
+    """Load a model payload after inspecting it; ``policy.trust_all`` skips the check, loudly."""
+    if policy.trust_all:
+        print(f"WARNING: --trust: {source} is loaded WITHOUT the allow-list check; a malicious file "
+              "runs any code it wants", file=sys.stderr)
+    else:
+        inspection = inspect_bytes(data, source, policy, fmt)
+        if not inspection.safe:
+            raise inspection.refusal()
+    if fmt == "skops":
+        return _load_skops(data, source, policy)
+    return _guarded_load(data, source, policy)
+
+
+def load_file(path: Path, policy: TrustPolicy, *, fmt: str | None = None, expected_sha256: str | None = None) -> Any:
+    """Read, pin-check, inspect and load one model file."""
+    data = read_checked(path, expected_sha256)
+    return load_bytes(data, str(path), policy, fmt or file_format(path))
+
+
+# ---- internals ------------------------------------------------------------------------------
+
+
+def _decompressed(data: bytes) -> bytes:
+    """The pickle stream of a (possibly zlib/gzip/bz2/xz/lzma-compressed) joblib or pickle file."""
+    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
+
+    with _validate_fileobject_and_memmap(io.BytesIO(data), "", None) as (fobj, _):
+        return bytes(fobj.read())
+
+
+def _guarded_load(data: bytes, source: str, policy: TrustPolicy) -> Any:
+    """Unpickle with joblib's unpickler (plain pickles too), re-checking every global it resolves."""
+    from joblib import numpy_pickle
+
+    class Guarded(numpy_pickle.NumpyUnpickler):  # type: ignore[misc]
+        def find_class(self, module: str, name: str) -> Any:
+            if not policy.allows(*compat_name(module, name, self.proto)):
+                raise ModelRefused(f"{source} asked for {module}.{name} while loading; refused")
+            return super().find_class(module, name)
+
+    try:
+        with io.BytesIO(_decompressed(data)) as fobj:
+            return Guarded(source, fobj, True).load()
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # a corrupt file raises anything the unpickler meets
+        raise ModelLoadError(f"cannot load {source}: {type(exc).__name__}: {exc}") from exc
+
+
+def _inspect_skops(data: bytes, result: Inspection, policy: TrustPolicy) -> Inspection:
+    import skops.io
+
+    try:
+        untrusted = skops.io.get_untrusted_types(data=data)
+    except Exception as exc:  # skops raises zipfile/JSON errors for broken files
+        result.error = f"it is not a readable skops file ({type(exc).__name__}: {exc})"
+        return result
+    result.globals = list(untrusted)
+    result.refused = [t for t in untrusted if not policy.allows(*_module_name(t))]
+    return result
+
+
+def _load_skops(data: bytes, source: str, policy: TrustPolicy) -> Any:
+    import skops.io
+
+    # the trusted list is what mlgate's policy accepted, never skops_trusted_types from MLmodel
+    untrusted = skops.io.get_untrusted_types(data=data)
+    trusted = [t for t in untrusted if policy.allows(*_module_name(t))]
+    try:
+        return skops.io.loads(data, trusted=trusted)
+    except Exception as exc:  # skops raises its own types for untrusted or broken files
+        raise ModelLoadError(f"cannot load {source} with skops: {exc}") from exc
+
+
+def _module_name(dotted: str) -> tuple[str, str]:
+    module, _, name = dotted.rpartition(".")
+    return module, name
+
+
+def _picklescan(stream: bytes, source: str) -> list[str]:
+    """picklescan's dangerous globals, as a second opinion (empty when it is not installed)."""
+    try:
+        import logging
+
+        from picklescan.scanner import SafetyLevel, scan_pickle_bytes
+    except ImportError:
+        return []
+    logging.getLogger("picklescan").setLevel(logging.CRITICAL)
+    try:
+        found = scan_pickle_bytes(io.BytesIO(stream), source)
+    except Exception:  # a second opinion must never decide alone; the allow-list has
+        return []
+    return sorted({f"{g.module}.{g.name}" for g in found.globals if g.safety == SafetyLevel.Dangerous})
+
