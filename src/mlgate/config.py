@@ -317,6 +317,33 @@ class MonitorConfig(_Strict):
         return bool(self.current or self.from_log)
 
 
+class ScanConfig(_Strict):
+    """``mlgate scan``: what to scan and the lowest severity that fails the gate."""
+
+    fail_on: Literal["low", "medium", "high"] = "high"
+    src: list[str] = Field(default_factory=lambda: ["src"])
+    models: list[str] = Field(default_factory=list)
+    audit: bool = True
+    audit_timeout_s: float = Field(300.0, gt=0)
+    sbom: bool = True
+
+
+class SecurityConfig(_Strict):
+    """Model-file trust, signing keys and the scan job (see docs/security.md)."""
+
+    trusted_types: list[str] = Field(default_factory=list)
+    signing_key: str | None = None
+    public_key: str | None = None
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+
+    @model_validator(mode="after")
+    def _dotted_types(self) -> SecurityConfig:
+        bad = [t for t in self.trusted_types if "." not in t or not all(p.isidentifier() for p in t.split("."))]
+        if bad:
+            raise ValueError(f"trusted_types must be dotted names like 'mypackage.module.MyTransformer' (got {bad})")
+        return self
+
+
 class Config(_Strict):
     """The whole ``mlgate.yaml``."""
 
@@ -333,6 +360,7 @@ class Config(_Strict):
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     ci: CiConfig = Field(default_factory=CiConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
