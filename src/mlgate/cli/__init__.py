@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "mlgate.cli.modeltest",  # test
     "mlgate.cli.lifecycle",  # evaluate, compare, register
     "mlgate.cli.serve",      # serve, smoke, keys
+    "mlgate.cli.deploy",     # deploy, rollback, canary
     "mlgate.cli.ci",         # ci
     "mlgate.cli.monitor",    # monitor
 )

@@ -116,6 +116,22 @@ def status(config: ConfigOpt = None,
         table.add_row(record["run_id"], "passed" if record.get("passed") else "[red]failed[/]",
                       _stage_summary(record.get("stages", [])))
     console.print(table)
+    if cfg.environments:
+        _print_deployments(cfg, runs)
+
+
+def _print_deployments(cfg: Config, limit: int) -> None:
+    """The environments' registry versions and the recent deployment history (mlgate.deploy.state)."""
+    from rich.markup import escape
+
+    from mlgate.deploy.state import deployment_summary, describe_event, describe_state
+
+    states, events = deployment_summary(cfg, limit=max(limit, 10))
+    for state in states:
+        console.print(escape(describe_state(state)))
+    console.print("deployments (newest first):" if events else "deployments: none recorded yet")
+    for event in events:
+        console.print(f"  {escape(describe_event(event))}")
 
 
 def _stage_summary(stages: list[dict[str, str]]) -> str:

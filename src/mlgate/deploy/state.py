@@ -218,14 +218,22 @@ class Registry:
         return ModelRef(version, resolved.path, uri)
 
 
-def history_lines(config: Config, limit: int = 10) -> list[Event]:
-    """The recent deployment history, or [] when the store has none (never creates a store)."""
+def deployment_summary(config: Config, limit: int = 10) -> tuple[list[EnvState], list[Event]]:
+    """Each environment's registry state and the recent history; nothing when there is no store yet."""
     from mlgate.tracking import tracking_uri
 
     uri = tracking_uri(config)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        return []
-    return Registry(config).history(limit)
+        return [], []
+    registry = Registry(config)
+    return [registry.env_state(env) for env in sorted(config.environments)], registry.history(limit)
+
+
+def describe_state(state: EnvState) -> str:
+    """``production: version 2 (canary 3 at 10%)``."""
+    sides = [f"{role} {v} at {p:g}%" for role, v, p in (("canary", state.canary, state.canary_weight),
+                                                       ("shadow", state.shadow, state.shadow_share)) if v]
+    return f"{state.env}: version {state.stable or 'none'}" + (f" ({', '.join(sides)})" if sides else "")
 
 
 # ---- the server side: resolving versions and converging to the registry ------------------

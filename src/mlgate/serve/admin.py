@@ -152,7 +152,10 @@ def install_admin(app: FastAPI, server: Server) -> None:
         return plan.route(canary=percent("canary"), shadow=percent("shadow"))
 
     async def switch(plan: Plan, body: dict[str, Any]) -> Plan:
-        return plan.switch(keep)
+        keep_s = body.get("keep_s", keep)
+        if not isinstance(keep_s, int | float) or isinstance(keep_s, bool) or keep_s < 0:
+            raise UsageError(f"keep_s must be a number of seconds >= 0 (got {keep_s!r})")
+        return plan.switch(float(keep_s))
 
     async def promote(plan: Plan, body: dict[str, Any]) -> Plan:
         return plan.promote(keep)

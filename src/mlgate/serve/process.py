@@ -41,7 +41,7 @@ class ServerProcess:
     def __init__(self, model: str, *, config_path: Path | None = None, host: str = "127.0.0.1",
                  port: int = 0, api_keys: list[str] | None = None, admin_key: str | None = None,
                  extra_args: Sequence[str] = (), env: dict[str, str] | None = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, ca_file: str | None = None) -> None:
         self.model = str(model)
         self.config_path = config_path
         self.host = host
@@ -51,17 +51,20 @@ class ServerProcess:
         self.extra_args = list(extra_args)
         self.env = env
         self.timeout = timeout
+        self.ca_file = ca_file  # TLS: the CA that signed --ssl-certfile, to verify /ready
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (held open until __exit__)
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if "--ssl-certfile" in self.extra_args else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def command(self) -> list[str]:
-        cmd = [mlgate_executable(), "serve", "--model", self.model, "--host", self.host,
-               "--port", str(self.port)]
+        """``mlgate serve`` with these options (no --model when empty: serve --env E)."""
+        cmd = [mlgate_executable(), "serve", *(["--model", self.model] if self.model else []),
+               "--host", self.host, "--port", str(self.port)]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]
         return cmd + self.extra_args
@@ -81,13 +84,18 @@ class ServerProcess:
     def _wait_ready(self) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + self.timeout
+        context = None
+        if self.url.startswith("https"):
+            import ssl
+
+            context = ssl.create_default_context(cafile=self.ca_file)
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code is not None:
                 raise ServeError(f"`mlgate serve` exited with code {code} before it was ready:\n"
                                  f"{self.stderr_tail()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.url}/ready", timeout=2, context=context) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, OSError):

@@ -1,0 +1,177 @@
+"""The deploy commands as library functions: deploy, rollback, canary analyze/promote/abort.
+
+Each returns a Report (written by the CLI through ``write_report``); a check that fell
+short makes it fail (exit 1); bad input raises before anything changes (exit 2).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from mlgate.deploy.canary import Analysis, analysis_report, analyze, next_step
+from mlgate.deploy.context import DeployContext, check_percent, default_version, open_context
+from mlgate.deploy.strategies import STRATEGIES, rollback_after_failed_tests
+from mlgate.errors import UsageError
+from mlgate.reports.model import Check, Report
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+
+
+def deploy(config: Config, env: str, *, strategy: str | None = None, version: str | None = None,
+           percent: float | None = None, wait: bool = False, url: str | None = None, ca_file: str | None = None,
+           api_key: str | None = None, reason: str = "") -> Report:
+    """Deploy a registry version to an environment's server with a strategy."""
+    started = time.perf_counter()
+    name = strategy or config.deploy.strategy
+    if name not in STRATEGIES:
+        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    check_percent(percent)
+    ctx = open_context(config, env, url=url, ca_file=ca_file, api_key=api_key, reason=reason)
+    with ctx.client:
+        target = ctx.registry.check_version(version) if version else default_version(ctx)
+        ctx.report.extras.update({"strategy": name, "version": target, "before": ctx.server.get("slots", {})})
+        ok = STRATEGIES[name]().run(ctx, target, percent)
+        if ok and wait and name == "canary":
+            _wait_for_canary(ctx)
+        ctx.report.key_figure = f"{env}: {name} of version {target} " + ("done" if ctx.report.passed else "failed")
+    ctx.report.duration_s = round(time.perf_counter() - started, 3)
+    return ctx.report
+
+
+def rollback(config: Config, env: str, *, url: str | None = None, ca_file: str | None = None,
+             reason: str = "") -> Report:
+    """Back to the previous version: the server first (its previous slot is still loaded), then
+    the registry alias and the history, so clients get the old answers as soon as possible."""
+    started = time.perf_counter()
+    ctx = open_context(config, env, url=url, ca_file=ca_file, reason=reason, stage="rollback")
+    with ctx.client:
+        before = ctx.server.get("slots", {})
+        after = ctx.client.rollback()
+        slots = after.get("slots", {})
+        registry = ctx.registry
+        alias = config.environments[env].alias or env
+        dropped = [r for r in ("canary", "shadow") if r in before]
+        for side in dropped:
+            registry.set_side(env, side, None)
+        if not dropped:
+            registry.set_alias(alias, slots.get("stable"))
+        what = (f"dropped the {' and '.join(dropped)} slot ({', '.join(before[r] for r in dropped)})" if dropped
+                else f"switched from version {before.get('stable')} back to {slots.get('stable')}")
+        ctx.check("rolled_back", True, f"{env}: {what}; stable version {slots.get('stable')}",
+                  observed=slots, expected=None)
+        ctx.record("rollback", "", before.get(dropped[0]) if dropped else before.get("stable"), slots.get("stable"),
+                   "rolled back", reason or "manual rollback")
+        ctx.report.key_figure = f"{env}: serving version {slots.get('stable')}"
+        ctx.report.extras.update({"before": before, "after": slots})
+    ctx.report.duration_s = round(time.perf_counter() - started, 3)
+    return ctx.report
+
+
+def _side(ctx: DeployContext) -> str:
+    slots = ctx.server.get("slots", {})
+    if "canary" in slots:
+        return "canary"
+    if "shadow" in slots:
+        return "shadow"
+    raise UsageError(f"{ctx.env} has no canary or shadow running (slots: {', '.join(slots)}); start one with "
+                     f"`mlgate deploy --env {ctx.env} --strategy canary`")
+
+
+def run_analysis(ctx: DeployContext, *, dry_run: bool = False) -> tuple[Analysis, str]:
+    """Analyze the current step and act on the verdict unless ``dry_run``; return it and the action."""
+    role = _side(ctx)
+    observed = ctx.client.observations()
+    analysis = analyze(observed["rows"], ctx.config.deploy.canary, role)
+    weight = float(ctx.server.get("canary_weight", 0.0))
+    if analysis.verdict == "rollback":
+        action = "rolled back" if not dry_run else "would roll back"
+        if not dry_run:
+            abort(ctx, role, why=f"canary analysis: {analysis.reasons()}")
+    elif analysis.verdict == "continue":
+        action = "waiting for more requests"
+    elif role == "shadow":
+        action = "recommend promotion (`mlgate canary promote`)"
+    else:
+        step = next_step(ctx.config.deploy.canary.steps, weight)
+        action = (f"{'would promote' if dry_run else 'promoted'} to {'production' if step is None else f'{step:g}%'}")
+        if not dry_run:
+            promote(ctx, step, why=f"canary analysis at {weight:g}%: every comparison same")
+    return analysis, action
+
+
+def abort(ctx: DeployContext, role: str, why: str) -> None:
+    """Drop the canary (or shadow) slot on the server, then its alias; record why."""
+    slots = ctx.server.get("slots", {})
+    ctx.client.discard(role)
+    ctx.registry.set_side(ctx.env, role, None)
+    ctx.record(f"{role}-rollback", role, slots.get(role), slots.get("stable"), "rolled back", why)
+
+
+def promote(ctx: DeployContext, step: float | None, why: str) -> None:
+    """Raise the canary to ``step`` percent, or (None) make it the stable version."""
+    slots = ctx.server.get("slots", {})
+    role = "canary" if "canary" in slots else "shadow"
+    version = slots[role]
+    if step is not None:
+        ctx.client.route(canary=step)
+        ctx.registry.set_side(ctx.env, "canary", version, step)
+        ctx.record("canary-step", "canary", slots.get("stable"), version, f"{step:g}%", why)
+        ctx.server = ctx.client.state()
+        return
+    ctx.client.promote()
+    alias = ctx.config.environments[ctx.env].alias or ctx.env
+    ctx.registry.set_alias(alias, version)
+    ctx.registry.set_side(ctx.env, role, None)
+    ctx.record(f"{role}-promote", role, slots.get("stable"), version, "promoted", why)
+    ctx.server = ctx.client.state()
+    if not ctx.smoke("production_tests", None, version):
+        rollback_after_failed_tests(ctx, slots.get("stable"), version, role)
+
+
+def canary(config: Config, env: str, command: str, *, dry_run: bool = False, url: str | None = None,
+           ca_file: str | None = None, api_key: str | None = None, reason: str = "") -> Report:
+    """``mlgate canary analyze|promote|abort``."""
+    started = time.perf_counter()
+    ctx = open_context(config, env, url=url, ca_file=ca_file, api_key=api_key, reason=reason, stage="canary")
+    with ctx.client:
+        if command == "analyze":
+            analysis, action = run_analysis(ctx, dry_run=dry_run)
+            report = analysis_report(analysis, env=env, versions=ctx.server.get("slots", {}), action=action)
+            report.checks[:0] = [c for c in ctx.report.checks]  # production tests after a promotion
+        else:
+            role = _side(ctx)
+            if command == "abort":
+                abort(ctx, role, why=reason or "manual abort")
+                action = f"dropped the {role} slot"
+            elif command == "promote":
+                weight = float(ctx.server.get("canary_weight", 0.0))
+                step = next_step(config.deploy.canary.steps, weight) if role == "canary" else None
+                promote(ctx, step, why=reason or "manual promotion")
+                action = f"promoted to {'production' if step is None else f'{step:g}%'}"
+            else:
+                raise UsageError(f"unknown canary command {command!r}; use analyze, promote or abort")
+            report = ctx.report
+            report.add(Check(name=command, passed=True, message=f"{env}: {action}"))
+            report.key_figure = f"{env}: {action}"
+    report.duration_s = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _wait_for_canary(ctx: DeployContext) -> None:
+    """``deploy --wait``: analyze every ``interval_s`` until promoted to production or rolled back."""
+    settings = ctx.config.deploy.canary
+    deadline = time.monotonic() + settings.max_wait_s
+    while time.monotonic() < deadline:
+        time.sleep(settings.interval_s)
+        ctx.server = ctx.client.state()
+        if "canary" not in ctx.server.get("slots", {}):
+            return
+        analysis, action = run_analysis(ctx)
+        ctx.check(f"canary_{analysis.verdict}", analysis.verdict != "rollback",
+                  f"at {ctx.server.get('canary_weight', 0):g}%: {action}; {analysis.reasons()}")
+        if analysis.verdict == "rollback" or "production" in action:
+            return
+    ctx.check("canary_timeout", False, f"the canary was neither promoted nor rolled back within "
+              f"{settings.max_wait_s:g} s (deploy -> canary -> max_wait_s)")

@@ -1,0 +1,104 @@
+"""The client side of a server's /admin endpoints, and the TLS settings every client shares."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import ModelLoadError, RegistryError, ServeError, UsageError
+
+ADMIN_KEY_ENV = "MLGATE_ADMIN_KEY"
+
+
+def tls_verify(ca_file: str | Path | None) -> ssl.SSLContext | bool:
+    """An SSL context trusting ``ca_file`` (a private CA), else the system's CAs."""
+    if ca_file is None:
+        return True
+    path = Path(ca_file)
+    if not path.is_file():
+        raise UsageError(f"CA file {path} does not exist (--ca-file or serve -> tls -> ca_file)")
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError as exc:
+        raise UsageError(f"CA file {path} is not a PEM certificate: {exc}") from exc
+
+
+def admin_key(env: dict[str, str] | None = None) -> str:
+    key = (env if env is not None else os.environ).get(ADMIN_KEY_ENV, "")
+    if not key:
+        raise UsageError(f"set {ADMIN_KEY_ENV} to the admin key the server was started with; deploy actions "
+                         "go through the server's /admin endpoints")
+    return key
+
+
+class AdminClient:
+    """Calls one server's /admin endpoints; every failure is an MlgateError naming the URL."""
+
+    def __init__(self, url: str, key: str, verify: ssl.SSLContext | bool = True, timeout: float = 180.0) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.key = key
+        self.verify = verify
+        self._http = httpx.Client(timeout=timeout, verify=verify, headers={"X-Admin-Key": key})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             params: dict[str, Any] | None = None) -> dict[str, Any]:
+        import httpx
+
+        try:
+            response = self._http.request(method, f"{self.url}{path}", json=body, params=params)
+        except httpx.HTTPError as exc:
+            raise ServeError(f"cannot reach the server at {self.url}: {exc or type(exc).__name__}. Is "
+                             "`mlgate serve --env E` running there? (environments -> E -> url, or --url)") from exc
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {"message": response.text[:300]}
+        if response.status_code == 200:
+            return dict(payload)
+        message = str(payload.get("message") or payload)
+        if response.status_code in (401, 403):
+            raise UsageError(f"the server at {self.url} refused the admin call: {message}")
+        if response.status_code == 404 and path.startswith("/admin/") and "error" not in payload:
+            raise ServeError(f"{self.url} has no {path} endpoint: is it an `mlgate serve` server?")
+        error = {409: UsageError, 422: ModelLoadError, 404: RegistryError}.get(response.status_code, ServeError)
+        raise error(f"{self.url}{path}: {message}")
+
+    def state(self) -> dict[str, Any]:
+        return self.call("GET", "/admin/state")
+
+    def stage(self, version: str, role: str) -> dict[str, Any]:
+        return self.call("POST", "/admin/stage", {"version": version, "role": role})
+
+    def route(self, canary: float | None = None, shadow: float | None = None) -> dict[str, Any]:
+        return self.call("POST", "/admin/route", {"canary": canary, "shadow": shadow})
+
+    def switch(self, keep_s: float | None = None) -> dict[str, Any]:
+        return self.call("POST", "/admin/switch", {} if keep_s is None else {"keep_s": keep_s})
+
+    def promote(self) -> dict[str, Any]:
+        return self.call("POST", "/admin/promote")
+
+    def discard(self, role: str) -> dict[str, Any]:
+        return self.call("POST", "/admin/discard", {"role": role})
+
+    def rollback(self) -> dict[str, Any]:
+        return self.call("POST", "/admin/rollback")
+
+    def reload(self) -> dict[str, Any]:
+        return self.call("POST", "/admin/reload")
+
+    def observations(self, since: float | None = None) -> dict[str, Any]:
+        return self.call("GET", "/admin/observations", params={"since": since} if since is not None else None)

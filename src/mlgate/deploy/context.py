@@ -1,0 +1,118 @@
+"""What one deploy action works with: the environment, its server, the registry, the report.
+
+Everything that can be wrong with the input is checked in ``open_context`` before anything
+changes: the environment, the percent, the version, the server's reachability and the
+admin key. A deploy action then records each step as a Check of its Report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlgate.deploy.client import AdminClient, admin_key, tls_verify
+from mlgate.deploy.state import Event, Registry, env_alias, who
+from mlgate.errors import UsageError
+from mlgate.reports.model import Check, Report
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
+
+# The smoke checks run against a slot before it takes traffic and after a switch: rate
+# limiting would drain the real clients' bucket, and authentication needs a key to pass.
+CANDIDATE_CHECKS = ["health", "model_version", "prediction", "input_validation", "latency_p95"]
+LIVE_CHECKS = [*CANDIDATE_CHECKS, "monitoring"]
+
+
+@dataclass
+class DeployContext:
+    """The environment acted on and everything a strategy needs."""
+
+    config: Config
+    env: str
+    url: str
+    client: AdminClient
+    report: Report
+    api_key: str | None = None
+    reason: str = ""
+    server: dict[str, Any] = field(default_factory=dict)
+    _registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The registry, opened on first use (importing MLflow costs about 1.6 s: a rollback
+        switches the server first)."""
+        if self._registry is None:
+            self._registry = Registry(self.config)
+        return self._registry
+
+    def check(self, name: str, passed: bool, message: str, **extra: Any) -> bool:
+        self.report.add(Check(name=name, passed=passed, message=message, **extra))
+        return passed
+
+    def record(self, action: str, strategy: str, from_version: str | None, to_version: str | None,
+               outcome: str, why: str = "") -> None:
+        """Add the event to the registry's deployment history."""
+        when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.registry.record(Event(when, self.env, action, strategy, from_version or "", to_version or "",
+                                   who(), why or self.reason, outcome))
+
+    def smoke(self, name: str, slot: str | None, version: str) -> bool:
+        """Run the smoke suite against a slot (``/_slot/<slot>``) or the live URL; add one Check."""
+        import httpx
+
+        from mlgate.smoke import run_smoke
+
+        base = f"{self.url}/_slot/{slot}" if slot else self.url
+        checks = CANDIDATE_CHECKS if slot else LIVE_CHECKS + (["authentication"] if self.api_key else [])
+        deploy = self.config.deploy
+        with httpx.Client(timeout=30, verify=self.client.verify, headers={"X-Admin-Key": self.client.key}) as http:
+            result = run_smoke(base, api_key=self.api_key, expect_version=version, checks=checks,
+                               n_requests=deploy.smoke_requests, max_p95_ms=deploy.max_p95_ms, client=http)
+        failed = [c for c in result.checks if not c.passed]
+        where = f"the {slot} slot" if slot else "the live server"
+        message = (f"smoke suite on {where} (version {version}): {len(result.checks) - len(failed)} of "
+                   f"{len(result.checks)} checks passed" + (": " + "; ".join(f"{c.name}: {c.message}" for c in failed)
+                                                            if failed else ""))
+        return self.check(name, not failed, message, observed=[c.name for c in failed], expected=[],
+                          details={"smoke": [c.model_dump() for c in result.checks]})
+
+
+def open_context(config: Config, env: str, *, url: str | None = None, ca_file: str | None = None,
+                 api_key: str | None = None, reason: str = "", stage: str = "deploy") -> DeployContext:
+    """Check the environment, the server and the admin key; nothing is changed here."""
+    env_alias(config, env)  # an unknown environment is a UsageError naming the known ones
+    target = url or config.environments[env].url
+    if not target.startswith(("http://", "https://")):
+        raise UsageError(f"environments -> {env} -> url must start with http:// or https:// (got {target!r})")
+    tls = config.serve.tls
+    ca = ca_file or (str(config.resolve(tls.ca_file)) if tls and tls.ca_file else None)
+    client = AdminClient(target, admin_key(), tls_verify(ca))
+    try:
+        server = client.state()  # unreachable server or wrong key: an error before any change
+    except Exception:
+        client.close()
+        raise
+    if server.get("env") not in (None, env):
+        client.close()
+        raise UsageError(f"the server at {target} serves environment {server['env']!r}, not {env!r}")
+    report = Report(stage=stage, extras={"env": env, "url": target})
+    return DeployContext(config, env, target, client, report, api_key, reason, server)
+
+
+def check_percent(percent: float | None) -> None:
+    if percent is not None and not 0 <= percent <= 100:
+        raise UsageError(f"--canary-percent must be between 0 and 100 (got {percent:g})")
+
+
+def default_version(ctx: DeployContext) -> str:
+    """The version to deploy when none is given: staging's for other environments, else the newest."""
+    versions = ctx.registry.versions()
+    if not versions:
+        raise UsageError(f"model {ctx.registry.name!r} has no versions in the registry: run `mlgate register` first")
+    if ctx.env != "staging" and "staging" in ctx.config.environments:
+        staged = ctx.registry.alias(env_alias(ctx.config, "staging"))
+        if staged:
+            return staged
+    return versions[-1]

@@ -1,0 +1,79 @@
+"""A real deploy setup for tests and benchmarks: a project, a SQLite registry with churn versions, a server.
+
+Versions are registered through mlgate's own register path: "good" versions are logistic
+regressions on the churn example, a "broken" version is the same preprocessing in front of
+a classifier that always answers the minority class.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ID_COLUMNS = ("customer_id", "target")
+ADMIN_KEY = "test-admin-key"
+
+
+def model_folder(folder: Path, kind: str = "good", seed: int = 0, n_rows: int = 1500) -> Path:
+    """Save a churn model: ``good`` (logistic regression) or ``broken`` (always the minority class)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.dummy import DummyClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from mlgate.examples.churn import generate
+    from mlgate.models import save_model
+
+    frame = generate(n_rows, seed=seed + 1)
+    X, y = frame.drop(columns=list(ID_COLUMNS)), frame["target"]
+    categorical = [c for c in X.columns if X[c].dtype.kind not in "biuf"]
+    numeric = [c for c in X.columns if c not in categorical]
+    pre = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
+                             ("cat", OneHotEncoder(handle_unknown="ignore"), categorical)])
+    minority = int(y.value_counts().idxmin())
+    final = (LogisticRegression(max_iter=500) if kind == "good"
+             else DummyClassifier(strategy="constant", constant=minority))
+    pipeline = Pipeline([("pre", pre), ("model", final)]).fit(X, y)
+    info = {"name": "churn", "model_type": kind, "task": "binary", "target": "target", "features": list(X.columns),
+            "dtypes": {c: str(X[c].dtype) for c in X.columns}, "classes": [0, 1]}
+    return save_model(pipeline, folder, info, X.head(5))
+
+
+def project(root: Path, template: Path | None = None, port: int = 0, **deploy: Any) -> Path:
+    """A project folder with mlgate.yaml (registry in .mlgate/, environments on loopback)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if template is not None:
+        (root / ".mlgate").mkdir(exist_ok=True)
+        shutil.copy(template, root / ".mlgate" / "mlflow.db")
+    raw = {"project": "churn", "data": {"path": "data.csv"}, "registry": {"model_name": "churn"},
+           "serve": {"rate_limit": "off", "prediction_log": None},
+           "environments": {"production": {"url": f"http://127.0.0.1:{port}"},
+                            "staging": {"url": "http://127.0.0.1:9"}},
+           "deploy": {"smoke_requests": 5, **deploy}}
+    (root / "mlgate.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return root / "mlgate.yaml"
+
+
+def register(config_path: Path, folder: Path, alias: str = "staging") -> str:
+    """Register a model folder; return its version."""
+    from mlgate.config import load_config
+    from mlgate.registry import register_path
+
+    report = register_path(load_config(config_path), str(folder), alias=alias)
+    return str(report.metrics["version"])
+
+
+def set_port(config_path: Path, port: int) -> None:
+    raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    raw["environments"]["production"]["url"] = f"http://127.0.0.1:{port}"
+    config_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+
+def admin_env() -> dict[str, str]:
+    return {**os.environ, "MLGATE_ADMIN_KEY": ADMIN_KEY}
