@@ -50,5 +50,7 @@ def validate(
         req = StandaloneRequest(data, schema, infer_schema, reference, target, tuple(key or ()), thresholds)
         report = validate_files(req, cfg)
     if infer_schema:
-        console.print(f"wrote schema {infer_schema}")
+        from mlgate.data.schema import inferred_summary
+
+        console.print(f"wrote schema {infer_schema}: {inferred_summary(infer_schema)}")
     return finish(report, out_dir)

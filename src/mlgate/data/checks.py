@@ -98,8 +98,11 @@ class NullsInNonNullable(DataCheck):
                 continue
             n = view.nulls(col)
             extra = view.samples(view.frame[col].isna().to_numpy(), None) if n else {}
-            out.append(self.result(view, n == 0, f"{col!r}: {_count(n, 'missing value')} (allowed 0)",
-                                   column=col, observed=n, expected=0, **extra))
+            row = self.result(view, n == 0, f"{col!r}: {_count(n, 'missing value')} (allowed 0)",
+                              column=col, observed=n, expected=0, **extra)
+            if view.schema.columns[col].on_null == "warning":
+                row.severity = "warning"  # inferred: the reference merely had none
+            out.append(row)
         return out
 
 
@@ -124,7 +127,8 @@ class NullRatio(DataCheck):
 
 
 class OutOfRange(DataCheck):
-    """Numeric values lie within the schema's ``min``/``max``."""
+    """Numeric values lie within the schema's ``min``/``max`` (an error past them); a value past
+    ``warn_min``/``warn_max`` but inside ``min``/``max`` is a warning (just past the usual range)."""
 
     name: ClassVar[str] = "out_of_range"
     dimension: ClassVar[Dimension | None] = "validity"
@@ -133,30 +137,59 @@ class OutOfRange(DataCheck):
         out = []
         for col in view.present():
             spec = view.schema.columns[col]
-            if (spec.min is None and spec.max is None) or view.kind(col) not in ("int", "float") \
-                    or not view.kind_ok(col):
+            if all(b is None for b in (spec.min, spec.max, spec.warn_min, spec.warn_max)) \
+                    or view.kind(col) not in ("int", "float") or not view.kind_ok(col):
                 continue
             lo, hi = view.min_max(col)
-            expected = [spec.min, spec.max]
-            below = lo is not None and spec.min is not None and lo < spec.min
-            above = hi is not None and spec.max is not None and hi > spec.max
-            if not (below or above):
-                out.append(self.result(view, True, f"{col!r}: values in [{lo}, {hi}] within {expected}",
-                                       column=col, observed=[lo, hi], expected=expected))
+            hard = [spec.min, spec.max]
+            soft = [_first(spec.warn_min, spec.min), _first(spec.warn_max, spec.max)]
+            if not (_past(lo, hi, *soft)):
+                out.append(self.result(view, True, f"{col!r}: values in [{lo}, {hi}] within {soft}",
+                                       column=col, observed=[lo, hi], expected=soft))
                 continue
-            import numpy as np
-
-            values = view.frame[col].to_numpy(dtype="float64", na_value=np.nan)
-            mask = np.zeros(len(values), dtype=bool)
-            if below:
-                mask |= values < spec.min
-            if above:
-                mask |= values > spec.max
-            n = int(mask.sum())
-            out.append(self.result(view, False, f"{col!r}: {_count(n, 'value')} outside {expected} "
-                                   f"(observed range [{lo}, {hi}])", column=col, observed=[lo, hi],
-                                   expected=expected, bad_cells=n, count=n, **view.samples(mask, col)))
+            out += self._failures(view, col, lo, hi, hard, soft)
         return out
+
+    def _failures(self, view: TableView, col: str, lo: float | None, hi: float | None,
+                  hard: list[Any], soft: list[Any]) -> list[Check]:
+        import numpy as np
+
+        values = view.frame[col].to_numpy(dtype="float64", na_value=np.nan)
+        far = _outside(values, *hard)
+        near = _outside(values, *soft) & ~far
+        out = []
+        if far.any():
+            n = int(far.sum())
+            out.append(self.result(view, False, f"{col!r}: {_count(n, 'value')} outside {hard} "
+                                   f"(observed range [{lo}, {hi}])", column=col, observed=[lo, hi],
+                                   expected=hard, bad_cells=n, count=n, **view.samples(far, col)))
+        if near.any():
+            n = int(near.sum())
+            row = self.result(view, False, f"{col!r}: {_count(n, 'value')} just past the usual range {soft} "
+                              f"(observed range [{lo}, {hi}]; an error only outside {hard})", column=col,
+                              observed=[lo, hi], expected=soft, count=n, **view.samples(near, col))
+            row.severity = "warning"  # plausible fresh values: shown, not blocking, not in the score
+            out.append(row)
+        return out
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def _past(lo: float | None, hi: float | None, low: Any, high: Any) -> bool:
+    return (lo is not None and low is not None and lo < low) or (hi is not None and high is not None and hi > high)
+
+
+def _outside(values: Any, low: Any, high: Any) -> Any:
+    import numpy as np
+
+    mask = np.zeros(len(values), dtype=bool)
+    if low is not None:
+        mask |= values < low
+    if high is not None:
+        mask |= values > high
+    return mask
 
 
 class UnseenCategories(DataCheck):
@@ -181,10 +214,15 @@ class UnseenCategories(DataCheck):
             mask = (s.notna() & ~s.astype("str").isin(allowed)).to_numpy(dtype=bool)
             n = int(mask.sum())
             shown = ", ".join(map(repr, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
-            out.append(self.result(view, False, f"{col!r}: {len(unseen)} unseen categor"
-                                   f"{'y' if len(unseen) == 1 else 'ies'} {shown} in {_count(n, 'row')}",
-                                   column=col, observed=unseen[:50], expected=allowed, bad_cells=n,
-                                   count=n, **view.samples(mask, col)))
+            soft = view.schema.columns[col].on_unseen == "warning"
+            note = " (a long-tailed column: new levels are expected)" if soft else ""
+            row = self.result(view, False, f"{col!r}: {len(unseen)} unseen categor"
+                              f"{'y' if len(unseen) == 1 else 'ies'} {shown} in {_count(n, 'row')}{note}",
+                              column=col, observed=unseen[:50], expected=allowed, count=n,
+                              **({} if soft else {"bad_cells": n}), **view.samples(mask, col))
+            if soft:
+                row.severity = "warning"
+            out.append(row)
         return out
 
 

@@ -1,9 +1,18 @@
 """A readable, editable YAML data schema: infer it from reference data, save it, load it.
 
-Inference rule for numeric bounds (so a fresh clean sample from the same source passes):
-the reference's ``[min, max]`` widened on each side by the larger of 25% of its range and
-3 standard deviations; a column that is never negative in the reference keeps 0 as its lower
-bound; integer columns round outward.
+Inference rules (each a claim about fresh clean data from the same source, measured in
+benchmarks/false_alarms.py and stated in docs/validate.md):
+
+- numeric ranges: ``warn_min``/``warn_max`` are the reference's ``[min, max]`` widened on each side
+  by the larger of 25% of its range and 3 standard deviations (a value past them is a warning);
+  ``min``/``max`` lie a further ``FAR_RANGES`` reference ranges out (a value past them is an error).
+  A column never negative in the reference keeps 0 as both lower bounds; whole-valued columns round
+  outward. A float column stays float even when every reference value is whole.
+- categories: a column with a level seen at most ``RARE_LEVEL`` times has a long tail, so fresh data
+  will hold levels the reference lacks: its unseen categories are warnings (``on_unseen: warning``).
+- nulls: a column without nulls in the reference is ``nullable: false`` with ``on_null: warning``.
+
+A hand-written schema without ``warn_*``/``on_*`` keys keeps the strict meaning: errors.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ if TYPE_CHECKING:
 
 Kind = Literal["int", "float", "bool", "string", "category", "datetime"]
 RANGE_MARGIN, STD_MARGIN = 0.25, 3.0
+FAR_RANGES = 3.0
+RARE_LEVEL = 5
 NULL_SHARE_FACTOR, NULL_SHARE_SLACK = 2.0, 0.01
 MAX_CATEGORIES = 50
 # Patterns tried in order on string columns; the first that every value matches is kept.
@@ -47,8 +58,12 @@ class ColumnSchema(_Strict):
     max_null_share: float | None = Field(None, ge=0, le=1)
     min: int | float | None = None
     max: int | float | None = None
+    warn_min: int | float | None = None
+    warn_max: int | float | None = None
     categories: list[str] | None = None
     pattern: str | None = None
+    on_unseen: Literal["error", "warning"] | None = None
+    on_null: Literal["error", "warning"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnSchema:
@@ -59,6 +74,10 @@ class ColumnSchema(_Strict):
                 raise ValueError(f"pattern {self.pattern!r} is not a regular expression: {exc}") from exc
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is above max {self.max}")
+        if self.warn_min is not None and self.min is not None and self.warn_min < self.min:
+            raise ValueError(f"warn_min {self.warn_min} is below min {self.min} (warnings lie inside the errors)")
+        if self.warn_max is not None and self.max is not None and self.warn_max > self.max:
+            raise ValueError(f"warn_max {self.warn_max} is above max {self.max} (warnings lie inside the errors)")
         return self
 
 
@@ -69,10 +88,20 @@ class RowBounds(_Strict):
     max: int | None = Field(None, ge=0)
 
 
+class Inferred(_Strict):
+    """Where an inferred schema came from."""
+
+    rows: int
+    source: str | None = None
+    rules: str = ("ranges: warn past [warn_min, warn_max], error past [min, max]; unseen categories warn in "
+                  "long-tailed columns; nulls warn in columns without reference nulls")
+
+
 class Schema(_Strict):
     """The schema file: columns, key columns, the target and row-count bounds."""
 
     version: int = 1
+    inferred: Inferred | None = None
     target: str | None = None
     keys: list[str] = Field(default_factory=list)
     rows: RowBounds = Field(default_factory=lambda: RowBounds.model_validate({}))
@@ -119,7 +148,7 @@ def infer_schema(frame: pd.DataFrame, *, target: str | None = None,
             raise SchemaError(f"key column {key!r} is not in the data (columns: {list(columns)[:12]})")
     if target is not None and target not in columns:
         raise SchemaError(f"target column {target!r} is not in the data")
-    return Schema(target=target, keys=inferred_keys, columns=columns)
+    return Schema(target=target, keys=inferred_keys, columns=columns, inferred=Inferred(rows=len(frame)))
 
 
 def _infer_column(series: pd.Series) -> ColumnSchema:
@@ -127,20 +156,22 @@ def _infer_column(series: pd.Series) -> ColumnSchema:
     n = len(series)
     nulls = int(series.isna().sum())
     spec: dict[str, Any] = {"nullable": nulls > 0}
-    if nulls:
+    if not nulls:
+        spec["on_null"] = "warning"
+    else:
         share = nulls / n
         spec["max_null_share"] = _ceil(min(1.0, share * NULL_SHARE_FACTOR + NULL_SHARE_SLACK), 3)
     values = series.dropna()
-    if kind == "float" and len(values) and bool(((values % 1) == 0).all()):
-        kind = "int"  # integers with missing values, as CSV readers load them
     if kind in ("int", "float") and len(values):
-        spec.update(_bounds(float(values.min()), float(values.max()), float(values.std(ddof=0)),
-                            integral=kind == "int"))
+        whole = kind == "int" or bool(((values % 1) == 0).all())
+        spec.update(_bounds(float(values.min()), float(values.max()), float(values.std(ddof=0)), integral=whole))
     elif kind in ("string", "category"):
-        uniques = values.astype(str).unique()
-        if kind == "category" or (len(uniques) <= MAX_CATEGORIES and len(uniques) < 0.5 * len(values)):
+        counts = values.astype(str).value_counts()
+        if kind == "category" or (len(counts) <= MAX_CATEGORIES and len(counts) < 0.5 * len(values)):
             kind = "category"
-            spec["categories"] = sorted(str(u) for u in uniques)
+            spec["categories"] = sorted(str(u) for u in counts.index)
+            if len(counts) and int(counts.min()) <= RARE_LEVEL:
+                spec["on_unseen"] = "warning"  # a long tail: fresh data will hold levels never seen here
         else:
             spec["pattern"] = _guess_pattern(values.astype(str))
     return ColumnSchema(dtype=kind, **spec)  # type: ignore[arg-type]
@@ -149,12 +180,12 @@ def _infer_column(series: pd.Series) -> ColumnSchema:
 def _bounds(lo: float, hi: float, std: float, *, integral: bool) -> dict[str, int | float]:
     span = hi - lo
     margin = max(RANGE_MARGIN * span, STD_MARGIN * std) if span > 0 else max(abs(hi) * RANGE_MARGIN, 1.0)
-    low, high = lo - margin, hi + margin
-    if lo >= 0:
-        low = max(low, 0.0)  # never negative in the reference: keep that property
-    if integral:
-        return {"min": math.floor(low), "max": math.ceil(high)}
-    return {"min": _floor(low), "max": _ceil(high)}
+    far = FAR_RANGES * span if span > 0 else margin
+    bounds = {"warn_min": lo - margin, "warn_max": hi + margin, "min": lo - margin - far, "max": hi + margin + far}
+    if lo >= 0:  # never negative in the reference: keep that property
+        bounds["warn_min"], bounds["min"] = max(bounds["warn_min"], 0.0), max(bounds["min"], 0.0)
+    down, up = (math.floor, math.ceil) if integral else (_floor, _ceil)
+    return {k: down(v) if k.endswith("min") else up(v) for k, v in bounds.items()}
 
 
 def _sig_step(x: float, digits: int = 4) -> float:
@@ -196,15 +227,21 @@ def save_schema(schema: Schema, path: Path, *, source: str = "") -> Path:
     """Write the schema as commented YAML a user can edit and commit."""
     import yaml
 
+    header = ("# mlgate data schema. Edit freely: dtype (int|float|bool|string|category|datetime),\n"
+              "# nullable, max_null_share, min/max (errors past them), warn_min/warn_max (warnings),\n"
+              "# categories, on_unseen/on_null (error|warning), pattern (a regular expression).\n"
+              "# Inferred ranges: warn_* = the reference's min/max widened by max(25% of the range, 3 std),\n"
+              f"# min/max = {FAR_RANGES:g} reference ranges further out.\n")
+    if schema.inferred is not None:
+        note = schema.inferred.model_copy(update={"source": source or schema.inferred.source})
+        schema = schema.model_copy(update={"inferred": note})
+        header += f"# Inferred from {note.source or 'the data'} ({note.rows:,} rows)\n"
+    elif source:
+        header += f"# Inferred from {source}\n"
     body = schema.model_dump(mode="json", exclude_none=True)
     for col in body["columns"].values():
         if col.get("nullable") is True:
             col.pop("nullable")  # the default; keeps the file short
-    header = ("# mlgate data schema. Edit freely: dtype (int|float|bool|string|category|datetime),\n"
-              "# nullable, max_null_share, min/max, categories, pattern (a regular expression).\n"
-              "# Inferred bounds: the reference's min/max widened by max(25% of the range, 3 std).\n")
-    if source:
-        header += f"# Inferred from {source}\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
@@ -235,3 +272,18 @@ def load_schema(path: str | Path) -> Schema:
         return Schema.model_validate(raw)
     except ValidationError as exc:
         raise SchemaError("schema " + format_validation_error(exc, file, text)) from exc
+
+
+def inferred_summary(path: Path) -> str:
+    """One line on what an inferred schema file holds and from how many rows, for the CLI."""
+    schema = load_schema(path)
+    cols = schema.columns.values()
+    ranges = sum(1 for c in cols if c.warn_max is not None or c.warn_min is not None)
+    cats = [c for c in cols if c.categories is not None]
+    tails = sum(1 for c in cats if c.on_unseen == "warning")
+    strict = sum(1 for c in cols if not c.nullable)
+    origin = f" from {schema.inferred.rows:,} rows" if schema.inferred else ""
+    origin += f" of {schema.inferred.source}" if schema.inferred and schema.inferred.source else ""
+    return (f"inferred{origin}: {len(schema.columns)} columns, {ranges} numeric ranges (warning past warn_min/"
+            f"warn_max, error past min/max), {len(cats)} categorical ({tails} long-tailed: unseen levels warn), "
+            f"{strict} without reference nulls (nulls warn)")

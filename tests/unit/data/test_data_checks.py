@@ -146,8 +146,20 @@ def test_injected_fault_is_caught(name: str, fresh: pd.DataFrame, schema: Schema
     assert hits, f"{name} did not fire"
     assert hits[0].column == column
     assert hits[0].message.startswith("test: ")
-    blocking = DATA_CHECKS[name]().level == "error"
+    blocking = DATA_CHECKS[name]().level == "error" and name not in INFERRED_WARNINGS
     assert report.passed is not blocking
+    assert hits[0].severity == ("warning" if name in INFERRED_WARNINGS else DATA_CHECKS[name]().level)
+
+
+# an inferred schema's "no nulls in the reference" is a warning (the schema file can say error)
+INFERRED_WARNINGS = {"nulls_in_non_nullable"}
+
+
+def test_schema_can_make_nulls_an_error(fresh: pd.DataFrame, schema: Schema) -> None:
+    strict = schema.model_copy(deep=True)
+    strict.columns["age"].on_null = "error"
+    hits = failed(run(_nulls_age(fresh), strict), "nulls_in_non_nullable")
+    assert hits and hits[0].severity == "error"
 
 
 @pytest.mark.parametrize("name", [n for n, c in DATA_CHECKS.items() if c().level == "error"])
@@ -156,6 +168,8 @@ def test_error_check_configured_as_warning_does_not_block(name: str, fresh: pd.D
     fault, _, settings, pair = FAULTS[name]
     frame = fault(fresh, reference) if pair else fault(fresh)
     settings = {**settings, name: {**settings.get(name, {}), "severity": "warning"}}
+    if name in INFERRED_WARNINGS:
+        return
     if name == "target_single_class":  # a single class also shifts the target distribution
         settings["target_distribution"] = {"enabled": False}
     report = run(frame, schema, reference if pair else None, settings)
