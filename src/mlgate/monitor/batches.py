@@ -111,7 +111,7 @@ def infer_spec(source: Any, *, roles: dict[str, Role] | None = None, ignore: Seq
     """Bin edges and levels for every profiled column, from (a sample of) the reference."""
     schema = schema_of(source)
     roles = roles or {}
-    ignored = [c for c in schema.names if c in set(ignore)]
+    ignored = list(dict.fromkeys(ignore))  # id columns stay allowed in current data even when absent here
     kept = [c for c in schema.names if c not in set(ignore)]
     sample = _spread_sample(source, kept)
     specs = []

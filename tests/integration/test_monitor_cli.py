@@ -1,0 +1,143 @@
+"""mlgate monitor end to end: the profile stored at registration in a real SQLite MLflow store, the
+console script on a shifted batch, a prediction log with labels a day later, bad input, the pipeline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from lifecycle_support import churn, fit, project, save
+from mlgate.context import StageContext
+from mlgate.registry import run_register
+from mlgate.serve.jsonlog import JsonLineWriter
+
+pytestmark = pytest.mark.integration
+SHIFTED = ["monthly_charges", "payment_method", "tenure_months"]
+
+
+def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=240)
+
+
+def _shift(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["monthly_charges"] = out["monthly_charges"] + 6.0
+    out["tenure_months"] = (out["tenure_months"] * 1.3).round()
+    out.loc[np.random.default_rng(0).random(len(out)) < 0.2, "payment_method"] = "credit-card"
+    return out
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    root = tmp_path_factory.mktemp("monitor-project")
+    frame = churn(2400)
+    cfg = project(root, frame, monitor={"critical": ["monthly_charges"]})
+    model = fit(frame, rows=slice(0, 1200))
+    save(model, root / "train" / "model", frame)
+    report = run_register(StageContext(cfg, root / "register", upstream={"train": root / "train"}))
+    assert report.extras["monitor_profile"].startswith("monitor profile"), report.extras["monitor_profile"]
+    return root, model
+
+
+@pytest.mark.slow  # about 30 s on a busy 2-core machine: registration in a fresh MLflow store
+def test_registered_profile_flags_the_shifted_columns(registered, mlgate_bin):
+    root, _ = registered
+    profile = json.loads((root / "register" / "profile.json").read_text())
+    assert profile["meta"]["baseline"]["metric"] == "accuracy" and profile["meta"]["target"] == "target"
+    _shift(churn(1500, seed=99)).drop(columns=["target"]).to_csv(root / "shifted.csv", index=False)
+    done = _run([*mlgate_bin, "monitor", "--reference", "models:/churn@staging", "--current", "shifted.csv",
+                 "-o", "out"], root)
+    assert done.returncode == 1, done.stderr  # monthly_charges is critical
+    body = json.loads((root / "out" / "report.json").read_text())
+    drifted = sorted(r["column"] for r in body["drift"] if r["role"] == "feature" and r["outcome"] == "differs")
+    assert drifted == SHIFTED
+    assert [c["column"] for c in body["checks"] if not c["passed"] and c["severity"] == "error"] == ["monthly_charges"]
+    assert {"report.json", "junit.xml", "summary.md", "report.html"} <= {p.name for p in (root / "out").iterdir()}
+    assert "Reference versus current" in (root / "out" / "report.html").read_text()
+    assert "monthly_charges" in done.stdout and "FAILED" in done.stdout
+
+
+def _write_log(folder: Path, model: object | None, rows: pd.DataFrame, days: int) -> pd.DataFrame:
+    """The server's record shape through its own writer; labels arrive a day later, wrong on the last day."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    x = rows.drop(columns=["target", "customer_id"])
+    probs = model.predict_proba(x) if model is not None else np.full((len(x), 2), 0.5)  # type: ignore[attr-defined]
+    writer = JsonLineWriter(folder=folder)
+    labels = []
+    per_day = len(rows) // days
+    for i, (record, p) in enumerate(zip(x.to_dict("records"), probs, strict=True)):
+        day = min(i // per_day, days - 1)
+        when = start + timedelta(days=day, minutes=i % 1400)
+        pred = int(p[1] > 0.5)
+        rid = f"req-{i}"
+        inputs = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+        writer.put({"time": when.isoformat(), "request_id": rid, "model_version": "1", "slot": "blue",
+                    "endpoint": "/predict", "inputs": inputs, "prediction": pred, "probabilities": list(map(float, p))})
+        truth = int(rows["target"].iloc[i])
+        if day == days - 1 and i % 3 == 0:
+            truth = 1 - pred  # an injected decay: a third of the last day's predictions turn wrong
+        labels.append({"request_id": rid, "label": truth})
+    writer.close()
+    return pd.DataFrame(labels)
+
+
+@pytest.mark.slow
+def test_prediction_log_with_delayed_labels_shows_windows_and_catches_decay(registered, mlgate_bin):
+    root, model = registered
+    labels = _write_log(root / "log", model, churn(1600, seed=5), days=4)
+    labels.to_csv(root / "labels.csv", index=False)
+    done = _run([*mlgate_bin, "monitor", "--reference", "models:/churn@staging", "--from-log", "log",
+                 "--labels", "labels.csv", "--window", "24h", "-o", "perf"], root)
+    body = json.loads((root / "perf" / "report.json").read_text())
+    wins = body["performance"]["windows"]
+    assert [w["rows"] for w in wins] == [400, 400, 400, 400]
+    assert all(w["low"] <= w["value"] <= w["high"] for w in wins)
+    decay = next(c for c in body["checks"] if c["name"] == "performance_decay")
+    assert not decay["passed"] and done.returncode == 1, done.stdout
+    assert wins[-1]["value"] < wins[0]["value"] - 0.1
+    roles = {r["role"] for r in body["drift"]}
+    assert roles == {"feature", "prediction", "target"}  # predictions from the log, target from the labels
+    assert "Performance by window" in (root / "perf" / "report.html").read_text()
+
+
+def test_bad_input_exits_2_with_a_message(mlgate_bin, tmp_path):
+    root = tmp_path
+    churn(1000, seed=7).to_csv(root / "reference.csv", index=False)
+    base = churn(300, seed=8)
+    cases = {
+        "missing.csv": (base.drop(columns=["age"]), "lacks the reference column(s) 'age'"),
+        "extra.csv": (base.assign(colour="red"), "has column(s) the reference does not: 'colour'"),
+        "dtype.csv": (base.assign(age="old"), "column 'age' holds string values, the reference holds numeric"),
+        "empty.csv": (base.head(0), "has no rows: an empty batch cannot be compared"),
+    }
+    ref = "reference.csv"
+    for name, (frame, message) in cases.items():
+        frame.to_csv(tmp_path / name, index=False)
+        done = _run([*mlgate_bin, "monitor", "--reference", ref, "--current", str(tmp_path / name)], root)
+        assert done.returncode == 2, (name, done.stdout, done.stderr)
+        assert message in " ".join(done.stderr.split()), (name, done.stderr)
+        assert "Traceback" not in done.stderr
+    _write_log(tmp_path / "log", None, base, days=1)
+    pd.DataFrame({"request_id": ["req-1", "never-seen"], "label": [0, 1]}).to_csv(tmp_path / "l.csv", index=False)
+    done = _run([*mlgate_bin, "monitor", "--reference", ref, "--from-log", str(tmp_path / "log"),
+                 "--labels", str(tmp_path / "l.csv")], root)
+    assert done.returncode == 2 and "request ids the prediction log does not have" in " ".join(done.stderr.split())
+
+
+def test_run_only_monitor_in_a_project(mlgate_bin, tmp_path):
+    root = tmp_path
+    project(root, churn(1200))
+    raw = yaml.safe_load((root / "mlgate.yaml").read_text())
+    churn(800, seed=31).to_csv(root / "batch.csv", index=False)
+    raw["monitor"] = {"reference": "data/train.csv", "current": "batch.csv"}
+    (root / "mlgate.yaml").write_text(yaml.safe_dump(raw))
+    done = _run([*mlgate_bin, "run", "--only", "monitor"], root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "monitor" in done.stdout
