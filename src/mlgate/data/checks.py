@@ -13,7 +13,7 @@ from pydantic import Field
 
 from mlgate.data.base import DataCheck, Dimension
 from mlgate.data.distribution import FeatureDistribution, TargetDistribution
-from mlgate.data.rowmatch import duplicate_mask, leaked_rows
+from mlgate.data.rowmatch import duplicate_mask, leaked_rows, repeated_rows, repetition_is_natural
 from mlgate.data.table import TableView, fullmatch_mask, jsonable
 from mlgate.reports.model import Check, Severity
 
@@ -256,9 +256,15 @@ class DuplicateRows(DataCheck):
     max_share: float = Field(0.0, ge=0, le=1)
 
     def run(self, view: TableView) -> list[Check]:
-        mask = duplicate_mask(view, view.content_columns())
+        columns = view.content_columns()
+        mask = duplicate_mask(view, columns)
         n = int(mask.sum())
         share = n / view.rows if view.rows else 0.0
+        if n and repetition_is_natural(view, columns):
+            # discrete columns only: rows repeat by chance, so repetition is reported, not counted
+            return [self.result(view, True, f"{_count(n, 'duplicate row')} ({share:.2%}); every column is "
+                                "discrete, so rows repeat naturally: not counted", observed=n,
+                                expected=self.max_share, explained=True, **view.samples(mask))]
         extra = {"bad_cells": n * view.frame.shape[1], **view.samples(mask)} if n else {}
         return [self.result(view, share <= self.max_share, f"{_count(n, 'duplicate row')} ({share:.2%}, "
                             f"limit {self.max_share:.2%})", observed=n, expected=0, **extra)]
@@ -382,12 +388,21 @@ class RowCount(DataCheck):
 
 
 class TrainTestLeakage(DataCheck):
-    """No test row is identical to a training row (key columns ignored)."""
+    """No test row is identical to a training row (key columns ignored), beyond what the table's own
+    repetition explains.
+
+    In a table with a near-continuous column, identical rows do not happen by chance: every match is
+    leakage. In a table of discrete columns (integer-coded answers, categories), rows repeat naturally:
+    the share of train rows that equal another train row predicts the share of test rows that equal a
+    train row, and only an excess is leakage: more than ``max_rows`` rows above the prediction AND
+    Fisher's exact test of the two shares below ``alpha``.
+    """
 
     name: ClassVar[str] = "train_test_leakage"
     pair: ClassVar[bool] = True
     dimension: ClassVar[Dimension | None] = "uniqueness"
-    max_rows: int = Field(0, ge=0)
+    max_rows: int = Field(0, ge=0, description="leaked rows tolerated above the expected number")
+    alpha: float = Field(0.001, gt=0, lt=1, description="significance of the excess (discrete tables)")
 
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
         cols = tuple(c for c in test.content_columns() if c in train.frame.columns)
@@ -395,13 +410,28 @@ class TrainTestLeakage(DataCheck):
             return []
         mask, matches = leaked_rows(train, test, cols)
         n = int(mask.sum())
-        extra: dict[str, Any] = {}
+        expected, p_value, leaked = 0.0, None, n
+        if n and repetition_is_natural(train, cols):
+            from mlgate.stats import compare_proportions
+
+            repeated = repeated_rows(train, cols)
+            expected = test.rows * repeated / max(train.rows, 1)
+            cmp = compare_proportions(repeated, train.rows, n, test.rows)
+            p_value = cmp.p_value
+            significant = cmp.effect > 0 and p_value is not None and p_value < self.alpha
+            leaked = max(0, round(n - expected)) if significant else 0
+        passed = leaked <= self.max_rows
+        extra: dict[str, Any] = {"identical_rows": n, "expected_rows": round(expected, 2), "p_value": p_value}
         if n:
-            extra = {"bad_cells": n * len(cols), **test.samples(mask)}
+            extra.update(test.samples(mask))
             extra["train_rows"] = [matches[r] for r in extra["rows"]]
-        return [self.result(test, n <= self.max_rows, f"{_count(n, 'row')} identical to a row of {train.label} "
-                            f"(limit {self.max_rows}, compared on {len(cols)} columns)",
-                            observed=n, expected=self.max_rows, **extra)]
+        if not passed:
+            extra["bad_cells"] = leaked * len(cols)  # only the excess counts in the quality score
+        why = (f" (train repeats itself: {expected:.1f} expected, p {p_value:.2g}, alpha {self.alpha:g})"
+               if p_value is not None else "")
+        return [self.result(test, passed, f"{_count(n, 'row')} identical to a row of {train.label}{why}; "
+                            f"{leaked} counted as leaked (limit {self.max_rows}, compared on {len(cols)} columns)",
+                            observed=leaked, expected=self.max_rows, **extra)]
 
 
 def _count(n: int, noun: str) -> str:

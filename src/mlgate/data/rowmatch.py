@@ -70,3 +70,31 @@ def leaked_rows(train: TableView, test: TableView,
         first.setdefault(h, row)
     matches = {int(r): first[h] for r, h in zip(test_cand[hit].tolist(), test_full[hit].tolist(), strict=True)}
     return mask, matches
+
+
+def repeated_rows(view: TableView, columns: tuple[str, ...]) -> int:
+    """How many rows equal (on ``columns``) at least one other row of the same table."""
+    import numpy as np
+    import pandas as pd
+
+    coarse = view.row_hashes(prefilter_columns(view, columns))
+    counts = pd.Series(coarse).value_counts()
+    shared = counts.index[counts.to_numpy() > 1]
+    if not len(shared):
+        return 0
+    candidates = np.flatnonzero(pd.Series(coarse).isin(shared).to_numpy())
+    full = hash_rows(view.frame, columns, candidates)
+    return int(pd.Series(full).duplicated(keep=False).sum())
+
+
+def repetition_is_natural(view: TableView, columns: tuple[str, ...]) -> bool:
+    """True when identical rows can arise by chance: no column is near-continuous (in a strided
+    probe, no column has distinct values for half its non-missing rows or more). A table with such a
+    column repeats a row only by copying it."""
+    step = max(1, view.rows // PROBE_ROWS)
+    probe = view.frame.iloc[::step]
+    for col in columns:
+        values = probe[col].dropna()
+        if len(values) >= 20 and values.nunique() >= 0.5 * len(values):
+            return False
+    return True
