@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -21,5 +23,12 @@ state = {"debug": False}
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an unexpected error."),
+    trust_type: Annotated[list[str] | None, typer.Option(
+        "--trust-type", metavar="MODULE.NAME",
+        help="Allow one more class in model files you trust (repeatable); see docs/security.md.")] = None,
 ) -> None:
     state["debug"] = debug
+    if trust_type:  # an env var, so server worker processes load with the same trust
+        import os
+
+        os.environ["MLGATE_TRUST_TYPES"] = ",".join([os.environ.get("MLGATE_TRUST_TYPES", ""), *trust_type])

@@ -1,4 +1,4 @@
-"""``mlgate serve``, ``mlgate smoke`` and ``mlgate keys create``."""
+"""``mlgate serve``, ``mlgate smoke``, ``mlgate keys create`` (API keys) and ``mlgate keys signing``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from mlgate.cli._common import ConfigOpt, OutputOpt, console, maybe_load
 from mlgate.cli.app import app
 
-keys_app = typer.Typer(help="Manage the API keys of `mlgate serve`.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of `mlgate serve`, and model-signing key pairs.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
@@ -87,4 +87,21 @@ def keys_create(
     key = add_key(file, label)
     console.print(f"New API key (shown once, store it now): [bold]{key}[/]")
     console.print(f"Its hash was appended to {file}; serve with --api-keys-file {file}")
+    return 0
+
+
+@keys_app.command("signing")
+def keys_signing(
+    private_key: Annotated[Path, typer.Option(help="Where to write the private key (PEM, mode 0600).")] = Path(
+        ".mlgate/keys/signing-key.pem"),
+    public_key: Annotated[Path, typer.Option(help="Where to write the public key (PEM).")] = Path(
+        ".mlgate/keys/signing-key.pub.pem"),
+    overwrite: Annotated[bool, typer.Option(help="Replace existing key files.")] = False,
+) -> int:
+    """Create a model-signing key pair (ECDSA P-256, offline) for security.signing_key / public_key."""
+    from mlgate.security.signing import create_key_pair
+
+    private, public = create_key_pair(private_key, public_key, overwrite=overwrite)
+    console.print(f"Private key: {private} (keep it secret; register signs with security.signing_key)")
+    console.print(f"Public key: {public} (serve/test verify with security.public_key)")
     return 0

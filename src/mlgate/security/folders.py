@@ -86,6 +86,16 @@ def load_path(path: Path, policy: TrustPolicy, *, expected_sha256: str | None = 
     return load_file(path, policy, fmt=file_format(path), expected_sha256=expected_sha256)
 
 
+def refuse_unsafe(path: Path, config: Config | None) -> None:
+    """Raise the loader's refusal for a folder or file that would not load, without loading it."""
+    policy = policy_for(config)
+    if policy.trust_all or not path.exists():
+        return
+    found = inspect_folder(path, policy) if path.is_dir() else inspect_file(path, policy)
+    if not found.safe:
+        raise found.refusal()
+
+
 def check_pin(folder: Path, expected_sha256: str | None, source: str) -> None:
     """Refuse a folder whose model file does not hash to the registered pin (no loading)."""
     if not expected_sha256:

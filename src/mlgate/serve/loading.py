@@ -83,10 +83,11 @@ def _download(uri: str, config: Config | None) -> tuple[str, str | None]:
 
 def _verify(path: Path, config: Config | None, source: str) -> None:
     """Signature (when configured) before the server starts; workers inherit the trusted types."""
-    from mlgate.security.folders import export_trusted_types, verify_if_configured
+    from mlgate.security.folders import export_trusted_types, refuse_unsafe, verify_if_configured
 
     verify_if_configured(path, config, source)
     export_trusted_types(config)
+    refuse_unsafe(path, config)  # the parent refuses before any worker starts
 
 
 def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
