@@ -107,7 +107,7 @@ class PostgresCluster:
 class MlflowServer:
     """``mlflow server`` on a backend store URI, proxying artifacts into ``artifacts``."""
 
-    def __init__(self, backend: str, artifacts: Path, port: int | None = None, workers: int = 2) -> None:
+    def __init__(self, backend: str, artifacts: Path, port: int | None = None, workers: int = 1) -> None:
         self.backend = backend
         self.artifacts = artifacts
         self.port = port or free_port()
@@ -124,6 +124,8 @@ class MlflowServer:
                str(self.artifacts), "--serve-artifacts", "--host", "127.0.0.1", "--port", str(self.port),
                "--workers", str(self.workers)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        # no background job runner (huey consumers): the tests and benchmarks use none of its jobs
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
         self.artifacts.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -162,9 +164,12 @@ class Stack:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        t0 = time.monotonic()
         self.pg = PostgresCluster()
+        self.timings = {"postgres_s": round(time.monotonic() - t0, 1)}
         try:
             self.server = MlflowServer(self.pg.create_database("mlflow"), root / "artifacts")
+            self.timings["mlflow_server_s"] = round(time.monotonic() - t0 - self.timings["postgres_s"], 1)
         except BaseException:
             self.pg.close()
             raise

@@ -188,7 +188,8 @@ class TuneConfig(_Strict):
     n_trials: int = Field(20, ge=1)
     timeout: float | None = Field(None, gt=0)
     study_name: str | None = None
-    storage: str | None = None
+    storage: str | None = None  # ${VAR} is read from the environment (a password kept out of the file)
+    workers: int = Field(1, ge=1, le=64)  # local worker processes on the study (docs/scale.md)
     cv_folds: int = Field(3, ge=2)
     max_rows: int | None = Field(None, ge=100)  # trials use a seeded stratified sample of this size
     search_space: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -61,7 +61,10 @@ def tune(
     n_trials: Annotated[int | None, typer.Option(min=1, help="Trials to run in this call.")] = None,
     study_name: Annotated[str | None, typer.Option(help="Optuna study (resumed if it exists).")] = None,
     storage: Annotated[str | None, typer.Option(
-        help="Optuna storage URL (default sqlite:///.mlgate/optuna.db).")] = None,
+        help="Optuna storage URL (default sqlite:///.mlgate/optuna.db); postgresql://USER:PASS@HOST/DB to "
+             "share one study between machines or CI jobs.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Local worker processes on the study; the trials are split between them.")] = None,
     timeout: Annotated[float | None, typer.Option(min=0.001, help="Stop starting trials after S seconds.")] = None,
     model_type: Annotated[str | None, typer.Option("--model-type", "-t", help="The model type to tune.")] = None,
     output: OutputOpt = None,
@@ -70,7 +73,7 @@ def tune(
     from mlgate.train.standalone import override, run_standalone
 
     tune_keys = {"n_trials": n_trials, "study_name": study_name, "storage": storage,
-                 "timeout": timeout, "model": model_type, "enabled": True}
+                 "timeout": timeout, "model": model_type, "workers": workers, "enabled": True}
     cfg = override(load(config), tune=tune_keys)
     with _progress("tune") as hook:
         report, out_dir = run_standalone(cfg, "tune", output, hook)

@@ -184,6 +184,7 @@ def run_tune(ctx: StageContext) -> Report:
     from mlgate.train.preprocess import feature_set, infer_task
     from mlgate.train.runs import open_logger
     from mlgate.train.tuning import cross_validate, open_study, run_trials, safe_url, sample_rows
+    from mlgate.train.workers import split_trials, start_workers, wait_workers, workers_check
 
     config, tune = ctx.config, ctx.config.tune
     report = Report(stage="tune")
@@ -196,6 +197,9 @@ def run_tune(ctx: StageContext) -> Report:
         features = feature_set(frame, ds.target, config.data.id_columns)
         fingerprint = frame_fingerprint(ds.train)
         study = open_study(setup, config.seed)
+        # this process runs the first share; the others start now on the study it just opened
+        shares = split_trials(tune.n_trials, tune.workers)
+        workers = start_workers(config, setup, shares[1:], ctx.out_dir)
         if study.user_attrs.get("data_fingerprint") in (None, fingerprint):
             study.set_user_attr("data_fingerprint", fingerprint)
         else:
@@ -232,18 +236,23 @@ def run_tune(ctx: StageContext) -> Report:
                             for i, v in enumerate(trial.user_attrs.get("fold_scores", []))})
             logger.log(run, params=trial.params, metrics=metrics)
             logger.end(run, ok=trial.state != optuna.trial.TrialState.FAIL)
-            fraction = done[0] / tune.n_trials
+            fraction = done[0] / shares[0]
             if tune.timeout:
                 fraction = max(fraction, (time.perf_counter() - started) / tune.timeout)
             best = _best_value(study)
-            ctx.progress(f"trial {done[0]}/{tune.n_trials}"
+            ctx.progress(f"trial {done[0]}/{shares[0]}" + (f" (+{len(workers)} workers)" if workers else "")
                          + (f" · best {setup.metric} {best:.4f}" if best is not None else ""),
                          min(fraction, 1.0))
 
         ctx.progress(f"tuning {setup.model_type}", 0.0)
         with project_on_path(config.root):
-            run_trials(study, objective, tune.n_trials, tune.timeout, config.seed, after_trial)
-        report.add(_tune_summary(report, study, setup, done[0]))
+            run_trials(study, objective, shares[0], tune.timeout, config.seed, after_trial)
+        if workers:
+            ctx.progress(f"waiting for {len(workers)} workers", None)
+        results = wait_workers(workers)
+        report.add(_tune_summary(report, study, setup, done[0] + sum(r.trials_run for r in results)))
+        if results:
+            report.add(workers_check(results, done[0]))
         best_file = ctx.out_dir / BEST_PARAMS_FILE
         if _best_value(study) is not None:
             doc = _best_params_doc(study, setup, config.seed, fingerprint)

@@ -102,11 +102,13 @@ def search_space(model_type: str, task: str, raw: dict[str, dict[str, Any]] | No
 
 
 def default_storage(config: Config) -> str:
-    """``tune.storage`` (relative SQLite paths against the project) or ``.mlgate/optuna.db``."""
+    """``tune.storage`` (``${VAR}`` filled from the environment; relative SQLite paths against the
+    project) or ``.mlgate/optuna.db``."""
     from mlgate.tracking import resolve_sqlite_uri
+    from mlgate.train.workers import expand_storage
 
     if config.tune.storage:
-        return resolve_sqlite_uri(config.tune.storage, config.root)
+        return resolve_sqlite_uri(expand_storage(config.tune.storage), config.root)
     folder = config.root / ".mlgate"
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / STORAGE_FILE}"
