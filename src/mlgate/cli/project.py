@@ -18,13 +18,28 @@ if TYPE_CHECKING:
 @app.command()
 def init(
     folder: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    data: Annotated[Path | None, typer.Option(
+        help="A table to split into train and test, or a folder with train/test tables. Default: data/, "
+             "then train.csv/test.csv (or .parquet) in the folder.")] = None,
+    target: Annotated[str | None, typer.Option(
+        help="The column to predict. Default: a column named target, label, y, class or outcome.")] = None,
     example: Annotated[str | None, typer.Option(help="Write a bundled example with data: churn.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing mlgate.yaml.")] = False,
 ) -> None:
-    """Write a commented mlgate.yaml (and, with --example, generated data)."""
+    """Write a commented mlgate.yaml that fits the project's data.
+
+    With data it reads it and infers the target, the task (binary, multiclass, regression),
+    id columns, models and thresholds, and prints what it inferred and why. Without data it
+    writes the commented template; with --example, a runnable example with generated data.
+    """
+    from rich.markup import escape
+
     from mlgate.project import init_project
 
-    for path in init_project(folder, example, force=force):
+    result = init_project(folder, example, force=force, data=data, target=target)
+    for reason in result.reasons:
+        console.print(f"inferred {escape(reason)}")
+    for path in result.written:
         console.print(f"wrote {path}")
     console.print(f"Next: cd {folder} && mlgate run")
 
