@@ -1,0 +1,190 @@
+"""Benchmark `mlgate monitor` drift against Evidently's DataDriftPreset, and its false-alarm rate.
+
+    python benchmarks/drift.py --evidently-python /tmp/evvenv/bin/python     # 1M x 20, both tools
+    python benchmarks/drift.py --rows 200000                                  # a quicker run
+    python benchmarks/drift.py --false-alarms 200                             # clean churn batches
+
+Reference and current tables of ``--rows`` rows x 20 columns (15 numeric, 5 categorical) as
+Parquet; the current table shifts 3 columns (num_00 mean +0.5 sd, num_07 sd x1.5, cat_2 moves 20%
+of rows to one level). Each measurement runs in its own child process (this script with
+``--worker``), so its peak memory (ru_maxrss) is its own:
+
+* ``mlgate``: ``monitor()`` end to end from the two Parquet files (reference spec and profile,
+  current profile in batches, drift for every column, the four report files);
+* ``mlgate-10x``: the same with a current table 10 times larger (memory must stay flat);
+* ``evidently``: pandas reads both files and runs ``Report([DataDriftPreset()])`` (its defaults:
+  Wasserstein/IQR-normed and Jensen-Shannon at 0.1 above 1,000 rows), in the other interpreter;
+* ``*-psi``: both tools with PSI at 0.1 on every column, the same method and threshold.
+
+``--false-alarms N`` profiles N clean churn batches (generate() with other seeds) against one
+reference and counts batches with any flagged feature and with a dataset-drift alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+N_NUM, N_CAT = 15, 5
+SHIFTED = ["cat_2", "num_00", "num_07"]
+
+
+def generate(path: Path, rows: int, seed: int, shifted: bool) -> None:
+    """Write ``rows`` rows in row groups of 500k, so generating 10M rows stays small too."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    writer = None
+    for start in range(0, rows, 500_000):
+        n = min(500_000, rows - start)
+        cols: dict[str, pa.Array] = {}
+        for i in range(N_NUM):
+            mean, sd = i * 10.0, 1.0 + i
+            if shifted and i == 0:
+                mean += 0.5 * sd
+            if shifted and i == 7:
+                sd *= 1.5
+            values = rng.normal(mean, sd, n)
+            if i in (3, 11):
+                values[rng.random(n) < 0.01] = np.nan
+            cols[f"num_{i:02d}"] = pa.array(values)
+        for j, size in enumerate((3, 5, 8, 12, 30)):
+            codes = rng.integers(0, size, n)
+            if shifted and j == 2:
+                codes[rng.random(n) < 0.2] = 0
+            cols[f"cat_{j}"] = pa.array([f"level_{j}_{k}" for k in range(size)]).take(pa.array(codes))
+        table = pa.table(cols)
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    assert writer is not None
+    writer.close()
+
+
+def _mlgate(ref: Path, cur: Path, out: Path, psi: bool) -> list[str]:
+    import pyarrow.parquet as pq
+
+    from mlgate.monitor.drift import ColumnOverride, DriftSettings
+    from mlgate.monitor.stage import MonitorRequest, monitor
+    from mlgate.reports import write_report
+
+    names = pq.read_schema(ref).names
+    columns = {c: ColumnOverride(method="psi", material=0.1) for c in names} if psi else {}
+    report = monitor(MonitorRequest(reference=str(ref), current=cur, settings=DriftSettings(columns)))
+    write_report(report, out)
+    return sorted(r["column"] for r in report.extras["drift"] if r["outcome"] == "differs")
+
+
+def _evidently(ref: Path, cur: Path, psi: bool) -> list[str]:
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    reference, current = pd.read_parquet(ref), pd.read_parquet(cur)
+    num = [c for c in reference.columns if c.startswith("num_")]
+    cat = [c for c in reference.columns if c.startswith("cat_")]
+    definition = DataDefinition(numerical_columns=num, categorical_columns=cat)
+    preset = DataDriftPreset(method="psi", threshold=0.1) if psi else DataDriftPreset()
+    snapshot = Report([preset]).run(Dataset.from_pandas(current, data_definition=definition),
+                                    Dataset.from_pandas(reference, data_definition=definition))
+    flagged = []
+    for metric in snapshot.dict()["metrics"]:
+        cfg = metric["config"]
+        if cfg.get("type", "").endswith("ValueDrift"):
+            value, threshold = float(metric["value"]), float(cfg["threshold"])
+            p_value_method = "p_value" in cfg["method"].lower() or "test" in cfg["method"].lower()
+            if (value < threshold) if p_value_method else (value >= threshold):
+                flagged.append(cfg["column"])
+    return sorted(flagged)
+
+
+def worker(tool: str, ref: Path, cur: Path, out: Path) -> None:
+    t0 = time.perf_counter()
+    psi = tool.endswith("-psi")
+    flagged = _evidently(ref, cur, psi) if tool.startswith("evidently") else _mlgate(ref, cur, out, psi)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"tool": tool, "wall_s": round(wall, 3), "peak_mb": round(peak, 1), "flagged": flagged}))
+
+
+def _child(python: str, tool: str, ref: Path, cur: Path, out: Path) -> dict:
+    cmd = [python, __file__, "--worker", tool, "--ref", str(ref), "--cur", str(cur), "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode:
+        raise SystemExit(f"{tool} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def false_alarms(batches: int, rows: int = 2000) -> dict:
+    """Clean churn batches against one reference: batches with any flagged feature, and alerts."""
+    from mlgate.examples.churn import generate as churn
+    from mlgate.monitor.batches import frame_source, infer_spec, profile_source
+    from mlgate.monitor.drift import DriftSettings, column_drift
+
+    ref = churn(16_000, seed=1)
+    spec = infer_spec(frame_source(ref), roles={"target": "target"}, ignore=["customer_id"])
+    reference = profile_source(frame_source(ref), spec)
+    any_flag = alerts = columns = 0
+    for seed in range(batches):
+        result = column_drift(reference, profile_source(frame_source(churn(rows, seed=1000 + seed)), spec),
+                              DriftSettings())
+        any_flag += bool(result.drifted_features)
+        columns += len(result.drifted_features)
+        alerts += result.dataset_drift
+    return {"batches": batches, "rows_per_batch": rows, "reference_rows": 16_000,
+            "batches_with_a_flagged_feature": any_flag, "flagged_columns": columns, "dataset_drift_alerts": alerts,
+            "features": len([c for c in spec.columns if c.role == "feature"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/mlgate-drift-bench"))
+    ap.add_argument("--evidently-python", default=None)
+    ap.add_argument("--false-alarms", type=int, default=0)
+    ap.add_argument("--worker", default=None)
+    ap.add_argument("--ref", type=Path)
+    ap.add_argument("--cur", type=Path)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.ref, args.cur, args.out)
+        return
+    if args.false_alarms:
+        print(json.dumps(false_alarms(args.false_alarms), indent=2))
+        return
+    args.dir.mkdir(parents=True, exist_ok=True)
+    ref, cur, big = (args.dir / f"{name}-{args.rows}.parquet" for name in ("reference", "current", "current10x"))
+    for path, rows, seed, shifted in ((ref, args.rows, 1, False), (cur, args.rows, 2, True),
+                                      (big, 10 * args.rows, 3, True)):
+        if not path.exists():
+            generate(path, rows, seed, shifted)
+    results = [_child(sys.executable, "mlgate", ref, cur, args.dir / "out"),
+               _child(sys.executable, "mlgate-psi", ref, cur, args.dir / "out-psi"),
+               _child(sys.executable, "mlgate-10x", ref, big, args.dir / "out-10x")]
+    if args.evidently_python:
+        results += [_child(args.evidently_python, "evidently", ref, cur, args.dir / "ev"),
+                    _child(args.evidently_python, "evidently-psi", ref, cur, args.dir / "ev")]
+    by = {r["tool"]: r for r in results}
+    summary = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}, "
+                          f"load {os.getloadavg()[0]:.1f}",
+               "rows": args.rows, "columns": N_NUM + N_CAT, "shifted": SHIFTED, "results": results,
+               "memory_ratio_10x": round(by["mlgate-10x"]["peak_mb"] / by["mlgate"]["peak_mb"], 3)}
+    if "evidently" in by:
+        summary["speedup"] = round(by["evidently"]["wall_s"] / by["mlgate"]["wall_s"], 1)
+        summary["flagged_agree_default"] = by["evidently"]["flagged"] == by["mlgate"]["flagged"]
+        summary["flagged_agree_psi"] = by["evidently-psi"]["flagged"] == by["mlgate-psi"]["flagged"]
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
