@@ -1,0 +1,132 @@
+"""Real tables end to end, as a new user tries them: an i.i.d. split, `mlgate init .`, `mlgate run`.
+
+The tables ship inside scikit-learn (no download) or are generated here: binary, multiclass and
+regression, an integer-coded survey that repeats its rows, a table with a constant column. On
+a clean split no default gate may fail except on the model's own skill; with one feature
+shifted by one standard deviation in the test table, validate or test must fail naming it.
+
+The config is the one `init` writes, with three test-only overrides that keep the run fast or
+stable on a busy 2-core machine: the linear model alone (not also gradient boosting), 5
+importance resamples, and inference timing as a warning (as docs/test.md advises for shared
+runners). One clean case and one shifted case run by default; the full matrix is `slow`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn import datasets
+from sklearn.model_selection import train_test_split
+
+pytestmark = pytest.mark.integration
+
+
+def _sklearn(loader: Callable[..., object]) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        frame = loader(as_frame=True).frame  # type: ignore[attr-defined]
+        frame.columns = [str(c) for c in frame.columns]
+        return frame
+
+    return load
+
+
+def _survey() -> pd.DataFrame:
+    """1,600 answers to 8 questions on a 1-5 scale: a table made of repeated rows."""
+    rng = np.random.default_rng(11)
+    n = 1600
+    mood = rng.normal(size=n)
+    answers = {f"q{i}": np.clip(np.round(3 + mood * rng.uniform(0.5, 1.2) + rng.normal(0, 0.8, n)), 1, 5).astype(int)
+               for i in range(8)}
+    frame = pd.DataFrame(answers)
+    frame["target"] = (mood + rng.normal(0, 0.7, n) > 0.3).astype(int)
+    return frame
+
+
+def _with_constant() -> pd.DataFrame:
+    frame = _sklearn(datasets.load_wine)()
+    frame.insert(0, "site", 1)  # the same value in every row
+    return frame
+
+
+TABLES: dict[str, Callable[[], pd.DataFrame]] = {
+    "breast_cancer": _sklearn(datasets.load_breast_cancer), "wine": _sklearn(datasets.load_wine),
+    "iris": _sklearn(datasets.load_iris), "diabetes": _sklearn(datasets.load_diabetes),
+    "digits": _sklearn(datasets.load_digits), "survey": _survey, "constant_column": _with_constant,
+}
+SHIFTED = {"breast_cancer": "mean radius", "wine": "alcohol", "diabetes": "bmi", "survey": "q3",
+           "constant_column": "alcohol", "digits": "pixel_3_3", "iris": "sepal length (cm)"}
+
+
+def _project(folder: Path, table: str, seed: int, shift: str | None = None) -> Path:
+    frame = TABLES[table]()
+    train, test = train_test_split(frame, test_size=0.25, random_state=seed)
+    if shift is not None:
+        test = test.copy()
+        test[shift] = test[shift] + frame[shift].std()  # one standard deviation
+    (folder / "data").mkdir(parents=True)
+    train.to_csv(folder / "data" / "train.csv", index=False)
+    test.to_csv(folder / "data" / "test.csv", index=False)
+    return folder
+
+
+def _mlgate(mlgate_bin: list[str], folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*mlgate_bin, *args], cwd=folder, capture_output=True, text=True, timeout=600, env=env)
+
+
+def _init_and_run(mlgate_bin: list[str], folder: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, dict]]:
+    init = _mlgate(mlgate_bin, folder, "init", ".")
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert "inferred target: 'target'" in init.stdout and "inferred task:" in init.stdout
+    config = yaml.safe_load((folder / "mlgate.yaml").read_text())
+    config["models"] = config["models"][:1]  # the linear model: the fast one
+    config["gates"]["test"].update({"feature_importance": {"n_bootstrap": 5},
+                                    "inference": {"severity": "warning", "single_calls": 50, "batches": 2}})
+    (folder / "mlgate.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    run = _mlgate(mlgate_bin, folder, "run", "--until", "test")
+    reports = {}
+    for stage in ("validate", "train", "test"):
+        file = folder / ".mlgate" / "runs" / "latest" / stage / "report.json"
+        if file.exists():
+            reports[stage] = json.loads(file.read_text())
+    return run, reports
+
+
+def _failed(reports: dict[str, dict]) -> list[str]:
+    return [f"{stage}: {c['name']} [{c.get('column')}] {c['message']}" for stage, r in reports.items()
+            for c in r.get("checks", []) if not c["passed"] and c["severity"] == "error"]
+
+
+CLEAN = [pytest.param("breast_cancer", 0, id="breast_cancer-0")] + [
+    pytest.param(table, seed, id=f"{table}-{seed}", marks=pytest.mark.slow)
+    for table in TABLES for seed in (0, 1, 2) if (table, seed) != ("breast_cancer", 0)]
+
+
+@pytest.mark.parametrize(("table", "seed"), CLEAN)
+def test_a_clean_split_passes_every_default_gate(mlgate_bin: list[str], tmp_path: Path, table: str,
+                                                 seed: int) -> None:
+    run, reports = _init_and_run(mlgate_bin, _project(tmp_path, table, seed))
+    failed = _failed(reports)
+    assert run.returncode == 0 and not failed, "\n".join(failed) + run.stdout[-3000:] + run.stderr[-2000:]
+    assert set(reports) == {"validate", "train", "test"}
+
+
+SHIFT = [pytest.param("breast_cancer", id="breast_cancer")] + [
+    pytest.param(table, id=table, marks=pytest.mark.slow) for table in SHIFTED if table != "breast_cancer"]
+
+
+@pytest.mark.parametrize("table", SHIFT)
+def test_one_feature_shifted_by_one_sd_fails_naming_it(mlgate_bin: list[str], tmp_path: Path, table: str) -> None:
+    column = SHIFTED[table]
+    run, reports = _init_and_run(mlgate_bin, _project(tmp_path, table, 0, shift=column))
+    failed = _failed(reports)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert any(f"[{column}]" in f or repr(column) in f for f in failed), "\n".join(failed)
