@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 CONFIG_NAME = "mlgate.yaml"
+# The one output root of a gate run by its own command: ./mlgate-reports/<stage>
+REPORTS_DIR = "mlgate-reports"
 
 
 def config_file(path: str | Path | None = None) -> Path:
     """``path`` (a file, or a folder holding mlgate.yaml), or ./mlgate.yaml."""
     file = Path(path) if path else Path.cwd() / CONFIG_NAME
     return file / CONFIG_NAME if file.is_dir() else file
+
+
+def report_dir(root: Path, stage: str) -> Path:
+    """Where a gate run as a standalone command writes its reports: ``<root>/mlgate-reports/<stage>``."""
+    return root / REPORTS_DIR / stage

@@ -24,7 +24,9 @@ MIN_BOOTSTRAP = 200
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # protected_namespaces=(): pydantic < 2.10 warns on every start-up about `model_name` and
+    # `model_type` keys otherwise (found by the lower-bounds job, pydantic 2.6)
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
 class Split(_Strict):
@@ -47,7 +49,7 @@ class DataConfig(_Strict):
     id_columns: list[str] = Field(default_factory=list)
     schema_file: str | None = Field(None, alias="schema")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -171,13 +173,34 @@ class CompareGate(_Strict):
         return _enough_resamples(value, off_allowed=False)
 
 
+class BusinessConfig(_Strict):
+    """Business metrics: what each answer of the model costs, against a named baseline.
+
+    ``costs`` (classification) maps each actual class to the cost of each predicted class
+    (negative: a gain; a missing cell costs 0): ``{"1": {"0": 100, "1": 10}, "0": {"1": 10}}``.
+    ``cost_per_unit`` (regression) is the cost of one unit of absolute error. They give the
+    metrics ``expected_cost`` (per row) and ``savings`` (per row, versus ``baseline``:
+    ``majority`` predicts the test rows' most common class, ``mean`` their mean target,
+    ``production`` is the model behind the production alias).
+    """
+
+    costs: dict[str, dict[str, float]] = Field(default_factory=dict)
+    cost_per_unit: float | None = Field(None, gt=0)
+    baseline: Literal["majority", "mean", "production"] | None = None
+    unit: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.costs) or self.cost_per_unit is not None
+
+
 class Gates(_Strict):
     validate_: ValidateGate = Field(default_factory=ValidateGate, alias="validate")
     test: TestGate = Field(default_factory=TestGate)
     evaluate: EvaluateGate = Field(default_factory=EvaluateGate)
     compare: CompareGate = Field(default_factory=CompareGate)
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 
 
 class TuneConfig(_Strict):
@@ -362,6 +385,7 @@ class Config(_Strict):
     ci: CiConfig = Field(default_factory=CiConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    business: BusinessConfig = Field(default_factory=BusinessConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

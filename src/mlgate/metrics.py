@@ -48,6 +48,10 @@ class Predictions:
     pred: np.ndarray
     proba: np.ndarray | None = None
     classes: list[Any] = field(default_factory=list)
+    # business metrics (mlgate.evaluation.business): each row's cost of the model's answer and
+    # of the baseline's (a constant answer, or the production model's)
+    costs: np.ndarray | None = None
+    baseline_costs: np.ndarray | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -61,7 +65,9 @@ class Predictions:
     def subset(self, mask: np.ndarray) -> Predictions:
         """The predictions of the rows where ``mask`` is true."""
         proba = None if self.proba is None else self.proba[mask]
-        return Predictions(self.task, self.y[mask], self.pred[mask], proba, self.classes)
+        costs = None if self.costs is None else self.costs[mask]
+        base = None if self.baseline_costs is None else self.baseline_costs[mask]
+        return Predictions(self.task, self.y[mask], self.pred[mask], proba, self.classes, costs, base)
 
     def onehot(self, which: str) -> np.ndarray:
         """(n, K) indicator of the true (``y``) or predicted (``pred``) class, cached."""
@@ -349,6 +355,16 @@ def _r2(p: Predictions, w: np.ndarray) -> np.ndarray:
         return 1.0 - residual / spread  # type: ignore[no-any-return]
 
 
+def _expected_cost(p: Predictions, w: np.ndarray) -> np.ndarray:
+    assert p.costs is not None
+    return w @ p.costs / _total(p, w)  # type: ignore[no-any-return]
+
+
+def _savings(p: Predictions, w: np.ndarray) -> np.ndarray:
+    assert p.costs is not None and p.baseline_costs is not None
+    return w @ (p.baseline_costs - p.costs) / _total(p, w)  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric: its name, the tasks it applies to, its direction and its function."""
@@ -358,6 +374,7 @@ class Metric:
     fn: Callable[[Predictions, np.ndarray], np.ndarray]
     greater_is_better: bool = True
     needs_proba: bool = False
+    needs_costs: bool = False  # a business metric: only with a cost matrix in the config
 
 
 _BIN, _MULTI, _CLS, _REG = ("binary",), ("multiclass",), ("binary", "multiclass"), ("regression",)
@@ -380,6 +397,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("rmse", _REG, _rmse, greater_is_better=False),
     Metric("mae", _REG, _mae, greater_is_better=False),
     Metric("r2", _REG, _r2),
+    Metric("expected_cost", (*_CLS, *_REG), _expected_cost, greater_is_better=False, needs_costs=True),
+    Metric("savings", (*_CLS, *_REG), _savings, needs_costs=True),
 )}
 
 # The headline metric of each task: it picks train's best candidate, guides tuning, is the
@@ -403,9 +422,10 @@ def renamed_message(name: str) -> str | None:
             f"{name} (binary only), as in evaluate and scikit-learn: write '{new}' for the old meaning")
 
 
-def metric_names(task: str, has_proba: bool = True) -> list[str]:
-    """The metrics that apply to a task (and to a model with or without probabilities)."""
-    return [m.name for m in METRICS.values() if task in m.tasks and (has_proba or not m.needs_proba)]
+def metric_names(task: str, has_proba: bool = True, has_costs: bool = False) -> list[str]:
+    """The metrics that apply to a task (and to a model with or without probabilities, costs)."""
+    return [m.name for m in METRICS.values() if task in m.tasks and (has_proba or not m.needs_proba)
+            and (has_costs or not m.needs_costs)]
 
 
 def headline_metric(task: str, has_proba: bool = True) -> str:
@@ -421,7 +441,7 @@ def greater_is_better(name: str) -> bool:
 
 
 def usable_metrics(p: Predictions) -> list[str]:
-    return metric_names(p.task, p.proba is not None)
+    return metric_names(p.task, p.proba is not None, p.costs is not None and p.baseline_costs is not None)
 
 
 def compute(p: Predictions, names: list[str] | None = None) -> dict[str, float]:

@@ -94,10 +94,10 @@ STAGES: tuple[StageSpec, ...] = (
               (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "test")),
               summary="the model test framework"),
     StageSpec("evaluate", "mlgate.evaluation.stage:run_evaluate", ("train",),
-              (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "evaluate")),
+              (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "evaluate"), ("business",)),
               data_roles=_TEST, summary="metrics with confidence intervals"),
     StageSpec("compare", "mlgate.evaluation.stage:run_compare", ("train", "evaluate"),
-              (*_TABLE, ("task",), ("seed",), ("gates", "compare"), ("registry",)), data_roles=_TEST,
+              (*_TABLE, ("task",), ("seed",), ("gates", "compare"), ("registry",), ("business",)), data_roles=_TEST,
               inputs=("train",), summary="candidate versus production", external=_baseline_marker),
     StageSpec("register", "mlgate.registry.stage:run_register", ("validate", "train", "test", "evaluate", "compare"),
               (("registry",),), reads_data=False, summary="registry version with tags and alias"),
@@ -183,8 +183,7 @@ class Pipeline:
 
     def stage_dirs(self) -> dict[str, Path]:
         """The output folder of each stage's last passing run."""
-        return {name: self.store.abs(s["out_dir"]) for name, s in self.store.read_state().items()
-                if isinstance(s, dict) and "out_dir" in s}
+        return self.store.stage_dirs()
 
     # ---- keys ---------------------------------------------------------------------------
 

@@ -93,6 +93,11 @@ class RunStore:
     def write_state(self, state: dict[str, Any]) -> None:
         write_json(self.state_dir / "state.json", state)
 
+    def stage_dirs(self) -> dict[str, Path]:
+        """The output folder of each stage's last passing run."""
+        return {name: self.abs(s["out_dir"]) for name, s in self.read_state().items()
+                if isinstance(s, dict) and "out_dir" in s}
+
     def new_run(self) -> RunRecord:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         run_id = f"{stamp}-{secrets.token_hex(2)}"

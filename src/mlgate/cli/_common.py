@@ -8,6 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from mlgate._paths import report_dir
+
+__all__ = ["ConfigOpt", "DataOpt", "ModelOpt", "OutputOpt", "console", "err_console", "finish", "load",
+           "maybe_load", "print_verdict", "report_dir"]
+
 if TYPE_CHECKING:
     from mlgate.config import Config
     from mlgate.reports.model import Report
@@ -23,11 +28,6 @@ DataOpt = Annotated[Path | None, typer.Option(
     "--data", "-d", help="A CSV or Parquet file, or a folder of them.")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", help="An MLflow model folder, a models:/NAME@ALIAS URI, or a .joblib/.pkl file.")]
-
-
-def report_dir(root: Path, stage: str) -> Path:
-    """Where a gate run as a standalone command writes its reports: ``./mlgate-reports/<stage>``."""
-    return root / "mlgate-reports" / stage
 
 
 def load(config_path: Path | None) -> Config:

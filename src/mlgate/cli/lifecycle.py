@@ -3,41 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, load, maybe_load, report_dir
+from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, load, maybe_load
 from mlgate.cli.app import app
-
-if TYPE_CHECKING:
-    from mlgate.config import Config
-
-
-def _candidate(cfg: Config, model: str | None) -> str:
-    """``--model``, else the model folder of the last passing train stage."""
-    if model:
-        return model
-    from mlgate.errors import UsageError
-    from mlgate.pipeline import Pipeline
-
-    train = Pipeline(cfg).stage_dirs().get("train")
-    if train is None or not (train / "model").exists():
-        raise UsageError("no trained model yet: pass --model PATH|URI, or run `mlgate run --until train`")
-    return str(train / "model")
 
 
 @app.command()
 def evaluate(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = None,
              output: OutputOpt = None) -> int:
-    """Metrics with bootstrap confidence intervals, thresholds, slices and plots."""
-    from mlgate.evaluation.stage import evaluate_path
+    """Metrics with bootstrap confidence intervals, thresholds, slices and plots.
 
-    cfg = load(config)
-    out_dir = output or report_dir(cfg.root, "evaluate")
-    report = evaluate_path(cfg, _candidate(cfg, model), data, out_dir)
-    console.print(f"metrics: {out_dir / 'metrics.json'}")
-    return finish(report, out_dir)
+    Judges --model (default: the last passing train stage's model) on --data (default: the
+    config's test table).
+    """
+    from mlgate.context import standalone_context
+    from mlgate.evaluation.stage import run_evaluate
+
+    ctx = standalone_context("evaluate", load(config), output=output, model=model, data=data)
+    report = run_evaluate(ctx)
+    console.print(f"metrics: {ctx.out_dir / 'metrics.json'}")
+    return finish(report, ctx.out_dir)
 
 
 @app.command()
@@ -46,13 +34,13 @@ def compare(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = No
                 help="Baseline model (path or URI); default: models:/NAME@production.")] = None,
             output: OutputOpt = None) -> int:
     """Candidate versus production on the same rows: paired bootstrap, McNemar, decision rules."""
-    from mlgate.evaluation.stage import compare_path
+    from mlgate.context import standalone_context
+    from mlgate.evaluation.stage import run_compare
 
-    cfg = load(config)
-    out_dir = output or report_dir(cfg.root, "compare")
-    report = compare_path(cfg, _candidate(cfg, model), baseline, data, out_dir)
-    console.print(f"decision: {out_dir / 'decision.json'}")
-    return finish(report, out_dir)
+    ctx = standalone_context("compare", load(config), output=output, model=model, baseline=baseline, data=data)
+    report = run_compare(ctx)
+    console.print(f"decision: {ctx.out_dir / 'decision.json'}")
+    return finish(report, ctx.out_dir)
 
 
 @app.command()
@@ -69,6 +57,7 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
     Without mlgate.yaml, give --model and --name; the store is MLFLOW_TRACKING_URI or
     ./.mlgate/mlflow.db.
     """
+    from mlgate.context import standalone_context
     from mlgate.errors import UsageError
     from mlgate.registry import bare_config, register_path
 
@@ -77,12 +66,12 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
         if not (model and name):
             raise UsageError("no mlgate.yaml here: pass --model PATH and --name NAME, or --config FILE")
         cfg = bare_config(name, Path.cwd())
-    out_dir = output or report_dir(cfg.root, "register")
+    ctx = standalone_context("register", cfg, output=output, model=model)
     fingerprint = None
     if data is not None:
         from mlgate.data.io import frame_fingerprint, load_table
 
         fingerprint = frame_fingerprint(load_table(data))
-    report = register_path(cfg, _candidate(cfg, model), name=name, alias=alias,
-                           data_fingerprint=fingerprint, trust=trust, out_dir=out_dir)
-    return finish(report, out_dir)
+    report = register_path(cfg, ctx.candidate_spec(), name=name, alias=alias,
+                           data_fingerprint=fingerprint, trust=trust, out_dir=ctx.out_dir)
+    return finish(report, ctx.out_dir)

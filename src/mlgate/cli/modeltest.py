@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load, report_dir
+from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load
 from mlgate.cli.app import app
 
 
@@ -34,19 +34,25 @@ def test_model(
     """
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from mlgate.modeltests.standalone import TestRequest, run_request, split_list
+    from mlgate.context import standalone_context
+    from mlgate.modeltests.stage import run_test
 
-    cfg = maybe_load(config)
-    req = TestRequest(model, data, reference, target, split_list(protected),
-                      split_list([checks]) if checks else None)
+    settings = {"data.target": target, "data.protected": _split(protected) or None,
+                "gates.test.checks": _split([checks]) if checks else None}
+    ctx = standalone_context("test", maybe_load(config), output=output, model=model, data=data,
+                             reference=reference, settings=settings)
     columns = (SpinnerColumn(), TextColumn("[bold]test[/]"), BarColumn(bar_width=24),
                TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=1.0)
-        report = run_request(req, cfg, lambda note, f: bar.update(task, description=note,
-                                                                  completed=f or 0.0))
+        ctx.progress = lambda note, f: bar.update(task, description=note, completed=f or 0.0)
+        report = run_test(ctx)
     for name, state in report.extras["families"].items():
         mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]"}[state]
         console.print(f"  {mark} {name:<18} {report.extras['timings_s'][name]:6.2f} s")
-    out_dir = output or report_dir(cfg.root if cfg else Path.cwd(), "test")
-    return finish(report, out_dir)
+    return finish(report, ctx.out_dir)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]``: flags given repeated or comma-separated."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]

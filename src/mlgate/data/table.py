@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE_ROWS = 5
-CLASSIFICATION_MAX_CLASSES = 20
 
 
 @dataclass
@@ -86,12 +85,10 @@ class TableView:
             return None
         if self.task:
             return self.task
-        kind = self.kind(self.target)
-        if kind in ("bool", "string", "category"):
-            return "classification"
-        if kind == "int" and self.frame[self.target].nunique() <= CLASSIFICATION_MAX_CLASSES:
-            return "classification"
-        return "regression"
+        from mlgate.tasks import task_of_target
+
+        task = task_of_target(self.frame[self.target], self.target, strict=False)
+        return "regression" if task == "regression" else "classification"
 
     def samples(self, mask: Any, column: str | None = None) -> dict[str, Any]:
         """The first failing rows (0-based positions) and, with ``column``, their values."""

@@ -37,7 +37,7 @@ def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel |
     else:
         report, outcome = compare_models(candidate, baseline, frame, config.data.target, gate,
                                          task=config.task, seed=config.seed,
-                                         id_columns=config.data.id_columns)
+                                         id_columns=config.data.id_columns, business=config.business)
         failed = [c.message for c in report.failures]
         decision = {"decision": "pass" if report.passed else "fail",
                     "reason": "; ".join(failed) if failed else f"{outcome.metric}: {outcome.verdict}, every rule holds",

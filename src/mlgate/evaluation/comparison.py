@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from mlgate.config import CompareGate
+    from mlgate.config import BusinessConfig, CompareGate
     from mlgate.metrics import Predictions
     from mlgate.models import LoadedModel
 
@@ -114,7 +114,8 @@ RULES: dict[str, type[Rule]] = {r.name: r for r in (NotSignificantlyWorse, MinAb
 
 def compare_models(candidate: LoadedModel, baseline: LoadedModel, frame: pd.DataFrame, target: str,
                    gate: CompareGate, *, task: str | None = None, seed: int = 42,
-                   id_columns: list[str] | None = None) -> tuple[Report, Outcome]:
+                   id_columns: list[str] | None = None,
+                   business: BusinessConfig | None = None) -> tuple[Report, Outcome]:
     """Compare two models on ``frame``; the report's checks are the decision rules."""
     from mlgate.evaluation.inputs import resolve_task, split_xy
     from mlgate.metrics import predict
@@ -126,6 +127,10 @@ def compare_models(candidate: LoadedModel, baseline: LoadedModel, frame: pd.Data
     if cand.is_classification and [str(c) for c in cand.classes] != [str(c) for c in base.classes]:
         raise UsageError(f"the candidate predicts classes {cand.classes} but the baseline "
                          f"{base.classes}; models of different label sets cannot be compared")
+    if business is not None and business.enabled:
+        from mlgate.evaluation.business import attach_pair
+
+        attach_pair(business, cand, base)
     outcome = measure_outcome(cand, base, gate, seed)
     report = Report(stage="compare", metrics={"candidate": _r(outcome.candidate), "baseline": _r(outcome.baseline),
                                               "delta": _r(outcome.delta), "p_value": _r(outcome.p_value)})

@@ -14,7 +14,7 @@ from mlgate.reports.model import Check, Report, Section
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlgate.config import EvaluateGate
+    from mlgate.config import BusinessConfig, EvaluateGate
     from mlgate.metrics import Predictions
     from mlgate.models import LoadedModel
 
@@ -80,8 +80,13 @@ def measure(preds: Predictions, gate: EvaluateGate, seed: int) -> tuple[dict[str
 
 def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: EvaluateGate, *,
                    task: str | None = None, seed: int = 42, id_columns: list[str] | None = None,
-                   plots: bool = True) -> tuple[Report, Evaluation]:
-    """Measure ``model`` on ``frame`` and judge it against the gate's thresholds."""
+                   plots: bool = True, business: BusinessConfig | None = None,
+                   baseline: LoadedModel | None = None) -> tuple[Report, Evaluation]:
+    """Measure ``model`` on ``frame`` and judge it against the gate's thresholds.
+
+    With ``business`` costs, ``expected_cost`` and ``savings`` (against ``baseline``, the
+    production model, or the constant answer) are metrics like the others.
+    """
     from mlgate.evaluation.inputs import resolve_task, split_xy
     from mlgate.evaluation.slices import slice_metrics
     from mlgate.evaluation.thresholds import parse_thresholds
@@ -90,6 +95,7 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
     features, y = split_xy(model, frame, target, id_columns)
     task = resolve_task(task, model, y)
     preds = predict(model.estimator, features, y, task)
+    against = _business(business, preds, baseline, frame, target, id_columns)
     bounds = parse_thresholds(gate.thresholds, usable_metrics(preds))
     values, intervals = measure(preds, gate, seed)
     primary = headline_metric(task, preds.proba is not None)
@@ -110,6 +116,7 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
                          message=f"{primary} is undefined on these {preds.n} test rows "
                                  "(a single class in the target?)"))
     report.extras = {"task": task, "n_rows": preds.n, "primary": primary,
+                     **({"business": {"baseline": against, "unit": business.unit}} if business and against else {}),
                      "intervals": {k: [_num(lo), _num(hi)] for k, (lo, hi) in intervals.items()},
                      "confidence": gate.confidence, "bootstrap": gate.bootstrap, "slices": slices}
     report.sections = [_metrics_section(result), *_slice_sections(slices)]
@@ -118,6 +125,22 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
 
         report.figures = evaluation_figures(preds)
     return report, result
+
+
+def _business(business: BusinessConfig | None, preds: Predictions, baseline: LoadedModel | None,
+              frame: pd.DataFrame, target: str, id_columns: list[str] | None) -> str | None:
+    """Attach the business costs to ``preds``; the baseline's name, or None without costs."""
+    if business is None or not business.enabled:
+        return None
+    from mlgate.evaluation.business import attach_costs
+    from mlgate.evaluation.inputs import split_xy
+    from mlgate.metrics import predict
+
+    base = None
+    if baseline is not None:
+        x_base, y = split_xy(baseline, frame, target, id_columns, where="the test data (for the baseline)")
+        base = predict(baseline.estimator, x_base, y, preds.task)
+    return attach_costs(business, preds, base)
 
 
 def _slice_checks(slices: dict[str, list[dict[str, Any]]], bounds: list[Any]) -> list[Check]:

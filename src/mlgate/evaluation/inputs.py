@@ -1,36 +1,15 @@
-"""The inputs every evaluation needs: the candidate model, the test rows, the task."""
+"""The inputs every evaluation needs: the model's feature columns, the target, the task."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgate.errors import DataError, UsageError
+from mlgate.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlgate.context import StageContext
     from mlgate.models import LoadedModel
-
-MODEL_FOLDER = "model"
-
-
-def candidate_path(ctx: StageContext) -> Path:
-    """The model folder the train stage wrote."""
-    path = ctx.upstream_dir("train") / MODEL_FOLDER
-    if not path.exists():
-        raise UsageError(f"the train stage's output {ctx.upstream_dir('train')} holds no "
-                         f"'{MODEL_FOLDER}' folder; re-run `mlgate run --force --until train`")
-    return path
-
-
-def load_candidate(ctx: StageContext) -> LoadedModel:
-    """The candidate model of a pipeline run."""
-    from mlgate.models import load_model
-
-    return load_model(candidate_path(ctx))
-
 
 def split_xy(model: LoadedModel, frame: pd.DataFrame, target: str,
              id_columns: list[str] | None = None, where: str = "the test data") -> tuple[pd.DataFrame, pd.Series]:
@@ -50,13 +29,6 @@ def split_xy(model: LoadedModel, frame: pd.DataFrame, target: str,
 
 def resolve_task(configured: str | None, model: LoadedModel, y: pd.Series) -> str:
     """The task: the config's, else the model's metadata, else inferred from the target."""
-    if configured:
-        return configured
-    if model.info.get("task"):
-        return str(model.info["task"])
-    classes = getattr(model.estimator, "classes_", None)
-    if classes is not None:
-        return "binary" if len(classes) == 2 else "multiclass"
-    if y.dtype.kind in "fc" and y.nunique() > 20:
-        return "regression"
-    return "binary" if y.nunique() <= 2 else "multiclass"
+    from mlgate.tasks import task_of_model, task_of_target
+
+    return configured or task_of_model(model.estimator, model.info) or task_of_target(y, str(y.name or "target"))

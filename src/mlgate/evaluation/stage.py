@@ -1,16 +1,16 @@
-"""The evaluate and compare stages, and the same two gates run on their own.
+"""The evaluate and compare stages: ``run_evaluate(ctx)`` and ``run_compare(ctx)``, each a Report.
 
-``run_evaluate`` and ``run_compare`` are the pipeline entries; ``evaluate_path`` and
-``compare_path`` serve ``mlgate evaluate`` and ``mlgate compare`` outside a pipeline run.
+In a pipeline run the candidate is train's model and the rows are the project's test table;
+``mlgate evaluate`` and ``mlgate compare`` run the same functions on a context from
+``mlgate.context.standalone_context`` (``--model``, ``--data``, ``--baseline``).
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgate.reports.model import Report
+from mlgate.reports.model import Check, Report
 
 if TYPE_CHECKING:
     from mlgate.config import Config, EvaluateGate
@@ -19,21 +19,36 @@ if TYPE_CHECKING:
 
 
 def run_evaluate(ctx: StageContext) -> Report:
-    """Evaluate the train stage's model on the project's test rows; write metrics.json."""
+    """Evaluate the candidate on the test rows; write metrics.json."""
     from mlgate.evaluation import evaluate_model
-    from mlgate.evaluation.inputs import load_candidate
 
     t0 = time.perf_counter()
     ctx.progress("loading the model and test rows", 0.1)
-    model = load_candidate(ctx)
-    data = ctx.dataset()
+    model = ctx.load_candidate()
+    frame = ctx.test_table()
+    baseline, note = _business_baseline(ctx.config)
     ctx.progress(f"bootstrapping {ctx.config.gates.evaluate.bootstrap} resamples", 0.3)
-    report, result = evaluate_model(model, data.test, data.target, gate_with_slices(ctx.config),
+    report, result = evaluate_model(model, frame, ctx.config.data.target, gate_with_slices(ctx.config),
                                     task=ctx.config.task, seed=ctx.config.seed,
-                                    id_columns=ctx.config.data.id_columns)
+                                    id_columns=ctx.config.data.id_columns, business=ctx.config.business,
+                                    baseline=baseline)
+    if note:
+        report.add(Check(name="business_baseline", passed=True, severity="info", message=note))
     result.write(ctx.out_dir)
     report.duration_s = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _business_baseline(config: Config) -> tuple[LoadedModel | None, str]:
+    """The production model when ``business.baseline`` is production, else None (and why, for the report)."""
+    if config.business.baseline != "production" or not config.business.enabled:
+        return None, ""
+    from mlgate.evaluation.baseline import find_baseline
+
+    baseline, note = find_baseline(config)
+    if baseline is None:
+        return None, f"business savings against the constant answer: {note.split(':')[0]}"
+    return baseline, f"business savings against {note}"
 
 
 def gate_with_slices(config: Config) -> EvaluateGate:
@@ -44,50 +59,19 @@ def gate_with_slices(config: Config) -> EvaluateGate:
     return gate.model_copy(update={"slices": list(config.data.protected)})
 
 
-def evaluate_path(config: Config, model_spec: str, data: Path | None, out_dir: Path) -> Report:
-    """Evaluate any model (folder, file or registry URI) on ``data`` or the config's test rows."""
-    from mlgate.data.io import load_dataset, load_table
-    from mlgate.evaluation import evaluate_model
-    from mlgate.models import load_model
-
-    t0 = time.perf_counter()
-    model = load_model(model_spec, config)
-    frame = load_table(data) if data else load_dataset(config).test
-    report, result = evaluate_model(model, frame, config.data.target, gate_with_slices(config),
-                                    task=config.task, seed=config.seed,
-                                    id_columns=config.data.id_columns)
-    result.write(out_dir)
-    report.duration_s = round(time.perf_counter() - t0, 3)
-    return report
-
-
 def run_compare(ctx: StageContext) -> Report:
-    """Compare the train stage's model with production on the test rows; write decision.json."""
+    """Compare the candidate with ``--baseline`` or the production alias on the test rows; write decision.json."""
     from mlgate.evaluation.baseline import compare_with, find_baseline
-    from mlgate.evaluation.inputs import load_candidate
 
     ctx.progress("looking up the production model", 0.1)
-    baseline, note = find_baseline(ctx.config)
-    candidate = load_candidate(ctx)
-    frame = ctx.dataset().test if baseline is not None else None
+    baseline: LoadedModel | None
+    if ctx.baseline:
+        from mlgate.models import load_model
+
+        baseline, note = load_model(ctx.baseline, ctx.config), f"baseline {ctx.baseline}"
+    else:
+        baseline, note = find_baseline(ctx.config)
+    candidate = ctx.load_candidate()
+    frame = ctx.test_table() if baseline is not None else None
     ctx.progress("paired bootstrap", 0.4)
     return compare_with(ctx.config, candidate, baseline, note, frame, ctx.out_dir)
-
-
-def compare_path(config: Config, model_spec: str, baseline_spec: str | None, data: Path | None,
-                 out_dir: Path) -> Report:
-    """``mlgate compare``: any candidate against ``--baseline`` or the production alias."""
-    from mlgate.data.io import load_dataset, load_table
-    from mlgate.evaluation.baseline import compare_with, find_baseline
-    from mlgate.models import load_model
-
-    candidate = load_model(model_spec, config)
-    baseline: LoadedModel | None
-    if baseline_spec:
-        baseline, note = load_model(baseline_spec, config), f"baseline {baseline_spec}"
-    else:
-        baseline, note = find_baseline(config)
-    frame = None
-    if baseline is not None:
-        frame = load_table(data) if data else load_dataset(config).test
-    return compare_with(config, candidate, baseline, note, frame, out_dir)

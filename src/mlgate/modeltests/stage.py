@@ -12,22 +12,26 @@ if TYPE_CHECKING:
 
 
 def run_test(ctx: StageContext) -> Report:
-    """Run the model checks on ``train``'s model with thresholds from ``gates.test``."""
-    from mlgate.models import load_model
+    """Run the model checks on the candidate with thresholds from ``gates.test``.
+
+    In a pipeline run the candidate is train's model, judged on the test table with the
+    train table as reference; ``mlgate test`` may name another model, data and reference.
+    """
     from mlgate.modeltests.runner import build_checks, build_subject, run_checks
 
     config = ctx.config
-    checks = build_checks(config.gates.test, config.gates.test.checks)  # config errors first
+    gate = config.gates.test
+    checks = build_checks(gate, gate.checks)  # config errors first
     ctx.progress("loading the model", 0.0)
-    loaded = load_model(ctx.upstream_dir("train") / "model", config)
-    if config.task and not loaded.info.get("task"):
-        loaded.info["task"] = config.task
-    data = ctx.dataset()  # id columns are already dropped by load_dataset
+    loaded = ctx.load_candidate()
+    data, reference = ctx.test_table(), ctx.reference_table()  # id columns are dropped by load_dataset
     seed = int(loaded.info.get("seed", config.seed))
-    subject = build_subject(loaded, data.test, reference=data.train, target=data.target,
-                            protected=list(config.data.protected), seed=seed,
-                            fit_rows=_fit_rows(loaded.info, data.train, data.target, seed))
-    return run_checks(subject, checks, ctx.progress, config.gates.test.threads)
+    fit_rows = None
+    if ctx.candidate_from_pipeline and ctx.reference_data is None and reference is not None:
+        fit_rows = _fit_rows(loaded.info, reference, config.data.target, seed)
+    subject = build_subject(loaded, data, reference=reference, target=config.data.target,
+                            protected=list(config.data.protected), seed=seed, fit_rows=fit_rows)
+    return run_checks(subject, checks, ctx.progress, gate.threads)
 
 
 def _fit_rows(info: dict[str, Any], train: pd.DataFrame, target: str, seed: int) -> pd.DataFrame | None:

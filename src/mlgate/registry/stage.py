@@ -23,11 +23,10 @@ if TYPE_CHECKING:
 
 def run_register(ctx: StageContext) -> Report:
     """Register the train stage's model with the evaluation metrics and the gates' verdicts."""
-    from mlgate.evaluation.inputs import candidate_path
     from mlgate.models import read_metadata
 
     t0 = time.perf_counter()
-    folder = candidate_path(ctx)
+    folder = Path(ctx.candidate_spec())
     info = read_metadata(folder)
     gates = upstream_gates(ctx.upstream)
     failed = sorted(stage for stage, verdict in gates.items() if not verdict["passed"])

@@ -59,12 +59,9 @@ class ServedModel:
 
     @property
     def task(self) -> str:
-        task = self.info.get("task")
-        if task:
-            return str(task)
-        if self.classes is None:
-            return "regression"
-        return "binary" if len(self.classes) == 2 else "multiclass"
+        from mlgate.tasks import task_of_model
+
+        return task_of_model(info=self.info, classes=self.classes) or "regression"
 
     def predict(self, columns: dict[str, np.ndarray]) -> Predictions:
         """Predict a batch given as validated column arrays (see ``InputSchema.columns``)."""

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_CATEGORIES = 50
-MAX_CLASSES = 20  # an integer target with more distinct values is treated as regression
 
 
 @dataclass
@@ -104,20 +103,3 @@ def build_pipeline(features: FeatureSet, estimator: Any) -> Any:
     from sklearn.pipeline import Pipeline
 
     return Pipeline([("preprocess", build_preprocessor(features)), ("model", estimator)])
-
-
-def infer_task(y: pd.Series, column: str = "target") -> str:
-    """binary (two values), multiclass (text, or few integer values), else regression."""
-    from pandas.api import types
-
-    values = y.dropna()
-    n = values.nunique()
-    if n < 2:
-        raise DataError(f"target column '{column}' has {n} distinct value(s); a model needs at "
-                        "least two")
-    if n == 2:
-        return "binary"
-    if types.is_bool_dtype(values) or not types.is_numeric_dtype(values):
-        return "multiclass"
-    integral = types.is_integer_dtype(values) or bool(((values % 1) == 0).all())
-    return "multiclass" if integral and n <= MAX_CLASSES else "regression"

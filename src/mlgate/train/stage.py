@@ -26,8 +26,9 @@ def run_train(ctx: StageContext) -> Report:
     """Train every candidate of ``config.models``, pick the best on validation, save it."""
     from mlgate.data.io import frame_fingerprint
     from mlgate.metrics import greater_is_better, headline_metric
+    from mlgate.tasks import task_of_target
     from mlgate.tracking import git_commit
-    from mlgate.train.preprocess import feature_set, infer_task
+    from mlgate.train.preprocess import feature_set
     from mlgate.train.runs import open_logger
     from mlgate.train.training import VALIDATION_FRACTION, make_candidates, pick_best, train_all, validation_split
 
@@ -36,7 +37,7 @@ def run_train(ctx: StageContext) -> Report:
     with Timer(report):
         ds = ctx.dataset()
         target = ds.target
-        task = config.task or infer_task(ds.train[target], target)
+        task = config.task or task_of_target(ds.train[target], target)
         tuned = read_tuned(ctx)
         candidates = make_candidates(config.models, task, config.seed, tuned, config.root)
         if tuned and not any(c.tuned for c in candidates):
@@ -181,7 +182,8 @@ def run_tune(ctx: StageContext) -> Report:
     import optuna
 
     from mlgate.data.io import frame_fingerprint
-    from mlgate.train.preprocess import feature_set, infer_task
+    from mlgate.tasks import task_of_target
+    from mlgate.train.preprocess import feature_set
     from mlgate.train.runs import open_logger
     from mlgate.train.tuning import cross_validate, open_study, run_trials, safe_url, sample_rows
     from mlgate.train.workers import split_trials, start_workers, wait_workers, workers_check
@@ -191,7 +193,7 @@ def run_tune(ctx: StageContext) -> Report:
     with Timer(report):
         ds = ctx.dataset()
         frame = ds.train.dropna(subset=[ds.target])
-        task = config.task or infer_task(frame[ds.target], ds.target)
+        task = config.task or task_of_target(frame[ds.target], ds.target)
         frame = sample_rows(frame, ds.target, task, tune.max_rows, config.seed)
         setup = tune_setup(config, task)
         features = feature_set(frame, ds.target, config.data.id_columns)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlgate.errors import DataError
-from mlgate.train.preprocess import build_pipeline, feature_set, infer_task
+from mlgate.train.preprocess import build_pipeline, feature_set
 
 
 def _frame() -> pd.DataFrame:
@@ -53,21 +53,3 @@ def test_object_column_of_booleans_with_missing_is_boolean() -> None:
 def test_no_usable_feature_is_a_data_error() -> None:
     with pytest.raises(DataError, match="no usable feature columns"):
         feature_set(pd.DataFrame({"id": [1, 2], "t": [0, 1]}), "t", ["id"])
-
-
-@pytest.mark.parametrize(("values", "task"), [
-    ([0, 1, 1, 0], "binary"),
-    (["yes", "no", "no"], "binary"),
-    (["a", "b", "c", "a"], "multiclass"),
-    ([0, 1, 2, 3, 2, 1], "multiclass"),
-    ([0.0, 1.0, 2.0, 2.0], "multiclass"),
-    (list(np.linspace(0, 1, 50)), "regression"),
-    (list(range(100)), "regression"),
-])
-def test_infer_task(values: list, task: str) -> None:
-    assert infer_task(pd.Series(values)) == task
-
-
-def test_constant_target_is_a_data_error() -> None:
-    with pytest.raises(DataError, match="target column 'y' has 1 distinct"):
-        infer_task(pd.Series([1, 1, 1]), "y")
