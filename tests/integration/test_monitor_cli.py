@@ -58,6 +58,7 @@ def test_registered_profile_flags_the_shifted_columns(registered, mlgate_bin):
     body = json.loads((root / "out" / "report.json").read_text())
     drifted = sorted(r["column"] for r in body["drift"] if r["role"] == "feature" and r["outcome"] == "differs")
     assert drifted == SHIFTED
+    assert any(r["role"] == "prediction" for r in body["drift"])  # the registered model scored the batch
     assert [c["column"] for c in body["checks"] if not c["passed"] and c["severity"] == "error"] == ["monthly_charges"]
     assert {"report.json", "junit.xml", "summary.md", "report.html"} <= {p.name for p in (root / "out").iterdir()}
     assert "Reference versus current" in (root / "out" / "report.html").read_text()

@@ -9,7 +9,7 @@ sorted by time still gives edges from all of it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,14 +187,17 @@ def _spread_sample(source: Any, columns: list[str]) -> pa.Table:
 
 
 def profile_source(source: Any, spec: ProfileSpec, *, where: str = "the current data",
-                   allow_missing: Sequence[str] = ()) -> TableProfile:
-    """Profile a dataset, table or frame batch by batch on ``spec`` (checking its columns first)."""
+                   allow_missing: Sequence[str] = (),
+                   transform: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None) -> TableProfile:
+    """Profile a dataset, table or frame batch by batch on ``spec`` (checking its columns first).
+
+    ``transform`` sees each batch first (monitor adds the model's predictions there)."""
     schema = schema_of(source)
     check_columns(schema, spec, where, allow_missing=allow_missing)
-    columns = [c for c in spec.names if c in schema.names]
+    columns = None if transform else [c for c in spec.names if c in schema.names]
     profile = empty_profile(spec)
     for batch in iter_batches(source, columns):
-        profile = profile.merge(profile_table(batch, spec))
+        profile = profile.merge(profile_table(transform(batch) if transform else batch, spec))
     return profile
 
 

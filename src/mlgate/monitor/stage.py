@@ -39,7 +39,7 @@ class MonitorRequest:
     def __post_init__(self) -> None:
         if (self.current is None) == (self.from_log is None):
             raise UsageError("give the current data as --current PATH or the server's log as --from-log DIR "
-                             "(exactly one)")
+                             "(exactly one; or set monitor.current or monitor.from_log in mlgate.yaml)")
         if self.labels is not None and self.from_log is None:
             raise UsageError("--labels are joined on request id with the prediction log: give --from-log DIR too")
 
@@ -96,7 +96,7 @@ def monitor(request: MonitorRequest, config: Config | None = None, root: Path | 
         current, wins, decay = _from_log(request, reference)
     else:
         assert request.current is not None
-        current = current_profile(request.current, reference, request.dask)
+        current = current_profile(request.current, reference, request.dask, config)
     result = column_drift(reference, current, request.settings)
     report = build_report(result, reference, current, wins, decay)
     if request.push:
@@ -120,8 +120,12 @@ def _optional_columns(reference: TableProfile) -> list[str]:
     return [c.name for c in reference.spec.columns if c.role != "feature"]
 
 
-def current_profile(path: Path, reference: TableProfile, dask: str | None = None) -> TableProfile:
-    """Profile the current data on the reference's spec, in batches (or per file on a Dask cluster)."""
+def current_profile(path: Path, reference: TableProfile, dask: str | None = None,
+                    config: Config | None = None) -> TableProfile:
+    """Profile the current data on the reference's spec, in batches (or per file on a Dask cluster).
+
+    When the reference is a registered model and the data has no prediction column, the model
+    scores each batch, so prediction drift is judged too."""
     from mlgate.monitor.batches import open_dataset, profile_source
 
     if dask:
@@ -129,11 +133,34 @@ def current_profile(path: Path, reference: TableProfile, dask: str | None = None
 
         profile = profile_on_dask(dask, path, reference.spec, allow_missing=_optional_columns(reference))
     else:
-        profile = profile_source(open_dataset(path), reference.spec, where=str(path),
-                                 allow_missing=_optional_columns(reference))
+        source = open_dataset(path)
+        profile = profile_source(source, reference.spec, where=str(path), allow_missing=_optional_columns(reference),
+                                 transform=_scorer(reference, source.schema.names, config))
     if profile.rows == 0:
         raise DataError(f"{path} has no rows: an empty batch cannot be compared with the reference")
     return profile
+
+
+def _scorer(reference: TableProfile, names: list[str], config: Config | None) -> Any:
+    """A batch transform adding the registered model's predictions, or None when not needed."""
+    column, uri = reference.meta.get("prediction"), str(reference.meta.get("reference") or "")
+    if not column or column in names or not uri.startswith("models:/"):
+        return None
+    from mlgate.models import load_model
+    from mlgate.monitor.reference import scores
+
+    model = load_model(uri, config)
+    features = model.features or [c.name for c in reference.spec.columns if c.role == "feature"]
+    missing = [f for f in features if f not in names]
+    if missing:
+        return None  # check_columns names the missing columns
+    import pyarrow as pa
+
+    def add(batch: pa.RecordBatch) -> pa.RecordBatch:
+        frame = batch.select(features).to_pandas()
+        return batch.append_column(column, pa.array(scores(model, frame)))
+
+    return add
 
 
 def _from_log(request: MonitorRequest, reference: TableProfile) -> tuple[TableProfile, list[Window] | None,
