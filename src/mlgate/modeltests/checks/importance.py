@@ -41,7 +41,9 @@ class FeatureImportance(ModelCheck):
         imp = permutation_importance(subject, n_bootstrap=self.n_bootstrap, n_rows=self.n_rows, metric=metric)
         units = imp
         if self.group_correlated is not None:
-            groups = correlated_groups(subject.X, self.group_correlated)
+            # the training rows, when known, estimate the correlations better than a small test set
+            basis = subject.reference if subject.reference is not None else subject.X
+            groups = correlated_groups(basis[list(subject.X.columns)], self.group_correlated)
             if any(len(g) > 1 for g in groups):
                 units = permutation_importance(subject, n_bootstrap=self.n_bootstrap, n_rows=self.n_rows,
                                                metric=metric, groups=groups)
