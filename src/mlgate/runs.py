@@ -119,8 +119,6 @@ class RunStore:
 
     def finish(self, record: RunRecord, state: dict[str, Any]) -> None:
         """Write the run record, the merged JUnit file, the state and the `latest` link."""
-        from mlgate.reports.junit import merge_junit
-
         record.finished = now()
         run_dir = Path(record.run_dir)
         junits = [run_dir / s.name / "junit.xml" for s in record.stages
@@ -221,6 +219,30 @@ def _stat(path: Path) -> list[int] | None:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def merge_junit(files: list[Path], path: Path) -> None:
+    """Merge the stages' junit.xml files into one <testsuites> document.
+
+    Here rather than in ``mlgate.reports``: the no-op replay writes it, and importing the
+    report models (pydantic) would cost more than the whole replay.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites")
+    tests = failures = 0
+    for file in files:
+        suite = ET.parse(file).getroot()
+        suites = [suite] if suite.tag == "testsuite" else list(suite)
+        for s in suites:
+            tests += int(s.get("tests", 0))
+            failures += int(s.get("failures", 0))
+            root.append(s)
+    root.set("tests", str(tests))
+    root.set("failures", str(failures))
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
 def now() -> str:

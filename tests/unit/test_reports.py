@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mlgate.reports import Check, Report, write_report
 from mlgate.reports.figures import new_figure, to_figure
-from mlgate.reports.junit import merge_junit
+from mlgate.runs import merge_junit
 
 
 def _report() -> Report:

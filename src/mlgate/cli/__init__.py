@@ -1,15 +1,19 @@
 """Command-line entry point: the only place that turns errors into exit codes.
 
 Command modules import only Typer and Rich at module level; each command imports the
-library it calls inside its body, so ``mlgate --help`` stays fast.
+library it calls inside its body, so ``mlgate --help`` stays fast. Importing this package
+imports neither: ``app`` is built on first use, and ``main`` replays an up-to-date
+``mlgate run`` before Typer is imported at all (``mlgate.cli._fast``).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
-from mlgate.cli.app import app, state
+if TYPE_CHECKING:
+    import typer
 
 # One module per concern; each registers its commands on `app` when imported.
 _COMMAND_MODULES = (
@@ -26,16 +30,35 @@ _COMMAND_MODULES = (
     "mlgate.cli.monitor",    # monitor
 )
 
-for _module in _COMMAND_MODULES:
-    importlib.import_module(_module)
-
 __all__ = ["app", "main"]
+
+
+def _load_app() -> typer.Typer:
+    """The Typer app with every command module registered on it."""
+    from mlgate.cli.app import app
+
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # `from mlgate.cli import app` keeps working, built on first use
+        return _load_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Run the CLI; print ``Error: ...`` and exit with the error's code on failure."""
+    from mlgate.cli._fast import replay_noop
+
+    code = replay_noop(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from mlgate.cli.app import state
     from mlgate.errors import MlgateError
 
+    app = _load_app()
     click_error, click_abort = _click_exception_types()
     try:
         result = app(standalone_mode=False)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from mlgate._paths import report_dir
+from mlgate.cli._console import console, err_console
 
 __all__ = ["ConfigOpt", "DataOpt", "ModelOpt", "OutputOpt", "console", "err_console", "finish", "load",
            "maybe_load", "print_verdict", "report_dir"]
@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from mlgate.config import Config
     from mlgate.reports.model import Report
 
-console = Console(highlight=False, soft_wrap=True)  # long paths and commands stay copy-pastable
-err_console = Console(stderr=True, highlight=False)
 
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Config file (default: ./mlgate.yaml).", show_default=False)]

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, Task, TaskID, Text
 from rich.table import Table
 from rich.text import Text
 
-from mlgate.cli._common import console
+from mlgate.cli._console import console
 
 if TYPE_CHECKING:
     from mlgate.pipeline import StageSpec
@@ -97,3 +97,34 @@ def final_table(record: RunRecord) -> Table:
 def _short(text: str, width: int = 60) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_outcome(record: RunRecord) -> None:
+    """The final table of a run, the failed checks of each failed stage, and where the run folder is."""
+    console.print(final_table(record))
+    _explain_problems(record)
+    cached = sum(s.status == "cached" for s in record.stages)
+    if cached == len(record.stages):
+        console.print(f"All {cached} stages unchanged: nothing to do (use --force to re-run).")
+    console.print(f"Run folder: {record.run_dir} (open index.html for every stage's report)")
+
+
+def _explain_problems(record: RunRecord, shown: int = 5) -> None:
+    """For each failed stage: its error, or its first failed checks and where the rest are."""
+    from pathlib import Path
+
+    from rich.markup import escape
+
+    from mlgate.runs import read_json
+
+    for stage in record.stages:
+        if stage.status in ("failed", "error") and stage.message:
+            console.print(f"[red]{stage.name}:[/] {escape(stage.message)}")
+        elif stage.status == "failed":
+            report = read_json(Path(stage.out_dir) / "report.json")
+            failed = [c for c in report.get("checks", []) if not c["passed"] and c["severity"] == "error"]
+            for check in failed[:shown]:
+                column = f"[{check['column']}]" if check.get("column") else ""
+                console.print(f"[red]{stage.name}: ✗ {check['name']}{escape(column)}[/] {escape(check['message'])}")
+            more = f"{len(failed) - shown} more failed checks; " if len(failed) > shown else ""
+            console.print(f"[red]{stage.name}:[/] {more}see {stage.out_dir}/report.html")

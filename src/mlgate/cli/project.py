@@ -84,33 +84,9 @@ def run_with_display(cfg: Config, *, only: str | None = None, until: str | None 
 
 
 def _print_outcome(record: RunRecord) -> None:
-    from mlgate.cli._display import final_table
+    from mlgate.cli._display import print_outcome
 
-    console.print(final_table(record))
-    _explain_problems(record)
-    cached = sum(s.status == "cached" for s in record.stages)
-    if cached == len(record.stages):
-        console.print(f"All {cached} stages unchanged: nothing to do (use --force to re-run).")
-    console.print(f"Run folder: {record.run_dir} (open index.html for every stage's report)")
-
-
-def _explain_problems(record: RunRecord, shown: int = 5) -> None:
-    """For each failed stage: its error, or its first failed checks and where the rest are."""
-    from rich.markup import escape
-
-    from mlgate.runs import read_json
-
-    for stage in record.stages:
-        if stage.status in ("failed", "error") and stage.message:
-            console.print(f"[red]{stage.name}:[/] {escape(stage.message)}")
-        elif stage.status == "failed":
-            report = read_json(Path(stage.out_dir) / "report.json")
-            failed = [c for c in report.get("checks", []) if not c["passed"] and c["severity"] == "error"]
-            for check in failed[:shown]:
-                column = f"[{check['column']}]" if check.get("column") else ""
-                console.print(f"[red]{stage.name}: ✗ {check['name']}{escape(column)}[/] {escape(check['message'])}")
-            more = f"{len(failed) - shown} more failed checks; " if len(failed) > shown else ""
-            console.print(f"[red]{stage.name}:[/] {more}see {stage.out_dir}/report.html")
+    print_outcome(record)
 
 
 @app.command()

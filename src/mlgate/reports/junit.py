@@ -47,21 +47,3 @@ def write_junit(report: Report, path: Path) -> None:
     tree = ET.ElementTree(report_to_junit(report))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
-
-
-def merge_junit(files: list[Path], path: Path) -> None:
-    """Merge the stages' junit.xml files into one <testsuites> document."""
-    root = ET.Element("testsuites")
-    tests = failures = 0
-    for file in files:
-        suite = ET.parse(file).getroot()
-        suites = [suite] if suite.tag == "testsuite" else list(suite)
-        for s in suites:
-            tests += int(s.get("tests", 0))
-            failures += int(s.get("failures", 0))
-            root.append(s)
-    root.set("tests", str(tests))
-    root.set("failures", str(failures))
-    tree = ET.ElementTree(root)
-    ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
