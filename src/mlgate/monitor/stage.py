@@ -51,13 +51,15 @@ def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
     section = config.monitor if config else MonitorConfig()
 
     def path(value: Any, key: str) -> Path | None:
-        raw = value if value is not None else getattr(section, key)
-        if raw is None:
-            return None
-        p = Path(raw).expanduser()
-        return p if p.is_absolute() or config is None else config.resolve(p)
+        if value is not None:  # a flag: relative to where the command runs
+            return Path(value).expanduser().absolute()
+        raw = getattr(section, key)
+        return None if raw is None else (config.resolve(raw) if config else Path(raw))
 
-    reference = flags.get("reference") or section.reference
+    reference = flags.get("reference")
+    if reference and not str(reference).startswith("models:/"):
+        reference = str(Path(reference).expanduser().absolute())  # a flag's path is relative to the cwd
+    reference = reference or section.reference
     if reference is None:
         if config is None:
             raise UsageError("--reference is needed without an mlgate.yaml: models:/NAME@ALIAS, a profile.json "
