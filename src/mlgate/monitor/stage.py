@@ -65,8 +65,12 @@ def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
             raise UsageError("--reference is needed without an mlgate.yaml: models:/NAME@ALIAS, a profile.json "
                              "or the training data")
         reference = f"models:/{config.model_name}@production"
-    return MonitorRequest(reference=str(reference), current=path(flags.get("current"), "current"),
-                          from_log=path(flags.get("from_log"), "from_log"), labels=path(flags.get("labels"), "labels"),
+    # a --current or --from-log flag replaces the config's source, whichever kind it is
+    given = flags.get("current") is not None or flags.get("from_log") is not None
+    current = path(flags.get("current"), "current") if not given or flags.get("current") else None
+    from_log = path(flags.get("from_log"), "from_log") if not given or flags.get("from_log") else None
+    return MonitorRequest(reference=str(reference), current=current,
+                          from_log=from_log, labels=path(flags.get("labels"), "labels"),
                           window=flags.get("window") or section.window, settings=drift_settings(section),
                           performance_alpha=section.performance_alpha,
                           performance_material=section.performance_material,
