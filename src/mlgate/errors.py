@@ -9,6 +9,7 @@
     ├── RegistryError       the MLflow store or registry refuses an operation
     ├── MissingDependency   an optional extra is not installed
     ├── ServeError          the server cannot start as asked
+    ├── PostError           a CI platform's API refuses or cannot be reached (report --post)
     └── GateFailed (exit 1) a gate ran and a check fell short
 
 The CLI entry point is the only place that catches these; it prints ``Error: <message>``
@@ -64,6 +65,10 @@ class MissingDependency(MlgateError):
 
 class ServeError(MlgateError):
     """The model server cannot start as asked."""
+
+
+class PostError(MlgateError):
+    """A merge-request comment cannot be posted: the CI platform's API refused it or is unreachable."""
 
 
 class GateFailed(MlgateError):
