@@ -339,6 +339,7 @@ class TargetSingleClass(DataCheck):
     """The target has at least two distinct values."""
 
     name: ClassVar[str] = "target_single_class"
+    min_rows: int = Field(20, ge=1, description="rows below which one class is a warning, not an error")
 
     def run(self, view: TableView) -> list[Check]:
         t = view.target
@@ -347,8 +348,12 @@ class TargetSingleClass(DataCheck):
         values = view.frame[t].dropna().unique()
         n = len(values)
         shown = [jsonable(v) for v in values[:5]]
-        return [self.result(view, n >= 2, f"target {t!r}: {n} distinct value{'s' if n != 1 else ''} "
-                            f"{shown} (need at least 2)", column=t, observed=n, expected=">= 2")]
+        row = self.result(view, n >= 2, f"target {t!r}: {n} distinct value{'s' if n != 1 else ''} "
+                          f"{shown} (need at least 2)", column=t, observed=n, expected=">= 2")
+        if n < 2 and view.rows < self.min_rows:
+            row.severity = "warning"  # a handful of rows may well hold one class: not judged
+            row.message += f"; only {view.rows} rows, at least {self.min_rows} needed to judge"
+        return [row]
 
 
 class ClassImbalance(DataCheck):

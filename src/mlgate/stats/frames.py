@@ -83,7 +83,8 @@ def _text(s: pd.Series) -> Any:
     values = s.dropna()
     if len(values) > SAMPLE_LIMIT:
         values = values.sample(SAMPLE_LIMIT, random_state=0)
-    if types.is_float_dtype(values.dtype) or types.is_object_dtype(values.dtype):
+    if types.is_float_dtype(values.dtype) or (types.is_object_dtype(values.dtype)
+                                              and types.infer_dtype(values, skipna=True) != "string"):
         return values.map(_key).to_numpy(dtype=object)
     return values.astype(str).to_numpy(dtype=object)
 

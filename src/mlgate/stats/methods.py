@@ -246,10 +246,11 @@ def level_counts(ref: Any, cur: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]
     """Counts per level of two categorical samples, aligned on the union of levels (missing dropped)."""
     import pandas as pd
 
-    r = pd.Series(np.ravel(np.asarray(ref, dtype=object))).dropna().value_counts()
-    c = pd.Series(np.ravel(np.asarray(cur, dtype=object))).dropna().value_counts()
-    levels = r.index.union(c.index, sort=False)
-    return (r.reindex(levels, fill_value=0).to_numpy(), c.reindex(levels, fill_value=0).to_numpy(), list(levels))
+    r, c = np.ravel(np.asarray(ref, dtype=object)), np.ravel(np.asarray(cur, dtype=object))
+    codes, levels = pd.factorize(np.concatenate([r, c]), use_na_sentinel=True)  # one hash pass; missing -> -1
+    size = len(levels)
+    a, b = codes[: len(r)], codes[len(r):]
+    return (np.bincount(a[a >= 0], minlength=size), np.bincount(b[b >= 0], minlength=size), list(levels))
 
 
 def _spread(ref: np.ndarray) -> float:

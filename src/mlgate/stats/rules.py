@@ -124,6 +124,9 @@ def _rule(rules: Mapping[str, Rule], column: str) -> Rule:
 def _too_little(column: str, cmp: Comparison | None, rule: Rule) -> str:
     if cmp is None:
         return f"{column!r}: not compared (no usable values), undecided"
+    if min(cmp.n) == 0:
+        side = "reference" if cmp.n[0] == 0 else "current"
+        return f"{column!r}: not compared: no non-missing {side} values ({cmp.n[0]} reference, {cmp.n[1]} current)"
     return (f"{column!r}: too little data to decide: {cmp.n[0]} reference and {cmp.n[1]} current values, "
             f"{rule.method} needs at least {rule.min_n} on each side")
 
