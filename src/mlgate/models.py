@@ -121,16 +121,9 @@ def _load_uri(uri: str, config: Config | None) -> LoadedModel:
 
 def _registry_version(uri: str) -> str | None:
     """The registry version a ``models:/`` URI points at (resolving an alias)."""
-    if not uri.startswith("models:/"):
-        return None
-    from mlflow.tracking import MlflowClient
+    from mlgate.registry.uri import resolve_version
 
-    name, _, ref = uri.removeprefix("models:/").partition("@")
-    client = MlflowClient()
-    if ref:
-        return str(client.get_model_version_by_alias(name, ref).version)
-    name, _, version = uri.removeprefix("models:/").rpartition("/")
-    return version or None
+    return resolve_version(uri)
 
 
 def save_model(estimator: Any, folder: Path, info: dict[str, Any], input_example: Any = None) -> Path:

@@ -69,12 +69,9 @@ class Report(BaseModel):
     extras: dict[str, Any] = Field(default_factory=dict)
     figures: list[Figure] = Field(default_factory=list, exclude=True)
     sections: list[Section] = Field(default_factory=list, exclude=True)
-    passed_override: bool | None = Field(default=None, exclude=True)
 
     @property
     def passed(self) -> bool:
-        if self.passed_override is not None:
-            return self.passed_override
         return not any(c.blocks for c in self.checks)
 
     @property

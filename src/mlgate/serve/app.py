@@ -38,6 +38,7 @@ from mlgate.serve.settings import ServeSettings, log_folder
 
 JSON = "application/json"
 CSV = "text/csv"
+IGNORED_HEADER = "x-mlgate-ignored-columns"  # /invocations: the columns dropped as MLflow drops them
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PREDICT_DOC = {
     "requestBody": {"required": True, "content": {JSON: {"schema": {
@@ -190,6 +191,9 @@ class Server:
                 batch = True
             else:
                 rows, batch, field = schema.rows_from_predict(parse_json(raw))
+            ignored: list[str] = []
+            if mlflow_style:
+                rows, ignored = schema.drop_unknown(rows)
             columns = schema.columns(rows, field, batch, self.settings.max_batch_rows)
             n = len(rows)
             out = await lane.batcher.submit(columns, n)
@@ -202,13 +206,16 @@ class Server:
             return self._error(exc, rid, mlflow_style, wait if exc.status == 429 else 0.0)
         elapsed = time.perf_counter() - started
         lane.metrics.answered(endpoint, n, elapsed)
+        headers = {"x-request-id": rid}
+        if ignored:
+            lane.metrics.ignored_columns.inc(len(ignored))
+            headers[IGNORED_HEADER] = ", ".join(ignored[:20]) + (", ..." if len(ignored) > 20 else "")
         if routing.recorder is not None:
             self.deployment.observe(routing, lane, elapsed, out, columns, n)
         if self.prediction_log is not None:
             self.prediction_log.put((rid, endpoint, datetime.now(UTC).isoformat(), columns, out,
                                      lane.model.version, lane.role))
-        return Response(_render(out, batch, mlflow_style, lane.model, rid), media_type=JSON,
-                        headers={"x-request-id": rid})
+        return Response(_render(out, batch, mlflow_style, lane.model, rid), media_type=JSON, headers=headers)
 
     def _error(self, exc: InputError, rid: str, mlflow_style: bool, wait: float) -> Response:
         headers = {"x-request-id": rid}
@@ -333,10 +340,10 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
 
     @app.get("/ready", tags=["probes"])
     async def ready(request: Request) -> Response:
-        """200 once a model is loaded and answering, else 503."""
+        """200 with the model version: the model is loaded (and warmed up) before the server binds,
+        so a server that answers at all is ready; a client waiting for start-up sees a refused
+        connection until then, never a 503."""
         model = _slot_model(request, server)
-        if model is None:
-            return Response(b'{"status":"loading"}', status_code=503, media_type=JSON)
         return Response(json.dumps({"status": "ready", "model_version": model.version}),
                         media_type=JSON)
 

@@ -57,20 +57,15 @@ def _download(uri: str, config: Config | None) -> tuple[str, str | None]:
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    from mlgate.registry.uri import resolve_version
+
     if config is not None:
         from mlgate.tracking import setup_mlflow
 
         setup_mlflow(config)
     try:
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
-        version = None
-        if uri.startswith("models:/"):
-            name, _, alias = uri.removeprefix("models:/").partition("@")
-            if alias:
-                version = str(MlflowClient().get_model_version_by_alias(name, alias).version)
-            else:
-                ref = uri.rstrip("/").rpartition("/")[2]
-                version = ref if ref.isdigit() else None
+        version = resolve_version(uri, MlflowClient())
     except Exception as exc:  # MLflow raises its own exception types for missing names
         raise ModelLoadError(f"cannot resolve {uri} in the registry at {mlflow.get_tracking_uri()}: "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc

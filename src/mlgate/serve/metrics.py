@@ -32,6 +32,9 @@ class ServerMetrics:
         self._batch = Histogram("ml_batch_rows", "Rows per model call after micro-batching.",
                                 labels, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
                                 registry=self.registry)
+        self._ignored = Counter("ml_ignored_columns", "Input columns /invocations dropped because the "
+                                "model does not use them (as MLflow's server does), per request.",
+                                labels, registry=self.registry)
         self._rejected = Counter("ml_requests_rejected", "Requests refused before or instead of a "
                                  "prediction, by reason.", (*labels, "reason"), registry=self.registry)
         self._bind(version, slot)
@@ -41,6 +44,7 @@ class ServerMetrics:
         self.predictions = self._predictions.labels(version, slot)
         self.latency = self._latency.labels(version, slot)
         self.batch_rows = self._batch.labels(version, slot)
+        self.ignored_columns = self._ignored.labels(version, slot)
         self._request_children = {e: self._requests.labels(version, slot, e)
                                   for e in ("predict", "invocations")}
         # Every reason is exported from the start, at 0, so dashboards and the smoke suite

@@ -112,11 +112,19 @@ class ServedModel:
 
         return pd.DataFrame(columns, copy=False)
 
+    @property
+    def name(self) -> str:
+        """The registered model's name when served from ``models:/NAME...``, else mlgate.json's, else the folder's."""
+        from mlgate.registry.uri import parse_model_uri
+
+        registered = parse_model_uri(self.source or "")
+        return registered.name if registered else str(self.info.get("name") or Path(self.path).name)
+
     def describe(self) -> dict[str, Any]:
         """The body of ``GET /model-info``."""
         info = self.info
         return {
-            "name": info.get("name") or Path(self.path).name,
+            "name": self.name,
             "version": self.version,
             "model_type": info.get("model_type") or type(_final_step(self.estimator)).__name__,
             "task": self.task,

@@ -144,6 +144,19 @@ class InputSchema:
             raise InputError(422, f"{key} must be a list of rows, got {_json_type(value)}", field=key)
         return value, True, key
 
+    def drop_unknown(self, rows: list[Any]) -> tuple[list[Any], list[str]]:
+        """Rows without the named columns the model does not use, and those columns' names.
+
+        MLflow's scoring server drops such columns (the raw table's ``customer_id``, say), so
+        ``/invocations`` does too; ``/predict`` stays strict and names them as errors.
+        """
+        unknown = sorted({k for row in rows if isinstance(row, dict) for k in row if k not in self.index})
+        if not unknown:
+            return rows, []
+        drop = set(unknown)
+        return [{k: v for k, v in row.items() if k not in drop} if isinstance(row, dict) else row
+                for row in rows], unknown
+
     def columns(self, rows: list[Any], field: str, batch: bool, max_rows: int) -> dict[str, np.ndarray]:
         """Validate rows (lists in training order or objects by name) into typed column arrays."""
         if not rows:
