@@ -166,7 +166,9 @@ def _gate_jobs(plan: Plan) -> dict[str, Job]:
         "env": {"GITHUB_TOKEN": "${{ secrets.GITHUB_TOKEN }}"},
         "steps": [*_setup(plan), {"uses": ACTIONS["download"], "with": {"pattern": "reports-*", "merge-multiple": True,
                                                                         "path": p.REPORTS}},
-                  {"run": "\n".join(p.report(post=True))}]}
+                  {"run": "\n".join(p.report(post=True))},
+                  {"if": "always()", "uses": ACTIONS["upload"],
+                   "with": {"name": "mlgate-report", "path": f"{p.MERGED}/"}}]}
     register = _gate(plan, "register-model", "register", [previous])
     register["if"] = f"{CHAIN} && {ON_MAIN.format(branch=plan.branch)} && github.event_name != 'pull_request'"
     register["concurrency"] = {"group": "mlgate-registry", "cancel-in-progress": False}

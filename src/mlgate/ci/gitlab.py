@@ -71,14 +71,17 @@ def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
         "script": p.pick_best(), "artifacts": _artifacts([".mlgate/", f"{p.REPORTS}/"],
                                                           f"{p.REPORTS}/train/junit.xml")}
     previous = "evaluate-all-models"
+    chain = [*(["tune"] if plan.tune_in_pipeline else []), "data-validation", "evaluate-all-models"]
     for job, stage in (("model-validation", "test"), ("evaluate-model", "evaluate"), ("compare-models", "compare")):
         if stage in plan.stages:
             jobs[job] = _gate(stage, stage, [previous], not_scheduled)
             previous = job
-    jobs["mr-report"] = {"stage": "compare", "needs": [{"job": previous, "artifacts": True}],
+            chain.append(job)
+    # every gate job's mlgate-reports/ (each holds the stages so far); runs when one failed too
+    jobs["mr-report"] = {"stage": "compare", "needs": [{"job": j, "artifacts": True} for j in chain],
                          "script": p.report(post=True), "rules": [{"if": _MR, "when": "always"}],
                          "artifacts": {"when": "always", "expose_as": "mlgate report",
-                                       "paths": [f"{p.REPORTS}/merged/"], "expire_in": "1 week"}}
+                                       "paths": [f"{p.MERGED}/"], "expire_in": "1 week"}}
     jobs["register-model"] = {**_gate("register", "register", [previous], [{"if": on_main, "when": "manual"}]),
                               "allow_failure": False, "resource_group": "registry"}
     return jobs

@@ -113,8 +113,12 @@ def monitor() -> list[str]:
     return [f"mlgate monitor --output {REPORTS}/monitor"]
 
 
+MERGED = "mlgate-report"
+
+
 def report(post: bool) -> list[str]:
-    return [f"mlgate report --output {REPORTS}/merged" + (" --post" if post else "")]
+    """The stage reports the job gathered from the artifacts, merged (and posted to the MR/PR)."""
+    return [f"mlgate report {REPORTS} --output {MERGED}" + (" --post" if post else "")]
 
 
 def render_k8s(folder: str = "k8s") -> list[str]:

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "mlgate.cli.serve",      # serve, smoke, keys
     "mlgate.cli.deploy",     # deploy, rollback, canary
     "mlgate.cli.ci",         # ci
+    "mlgate.cli.report",     # report
     "mlgate.cli.scan",       # scan
     "mlgate.cli.monitor",    # monitor
 )
