@@ -130,3 +130,16 @@ def test_one_feature_shifted_by_one_sd_fails_naming_it(mlgate_bin: list[str], tm
     failed = _failed(reports)
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
     assert any(f"[{column}]" in f or repr(column) in f for f in failed), "\n".join(failed)
+
+
+def test_init_without_a_recognisable_target_exits_2_listing_the_columns(mlgate_bin: list[str],
+                                                                        tmp_path: Path) -> None:
+    frame = TABLES["iris"]().rename(columns={"target": "species"})
+    (tmp_path / "data").mkdir()
+    frame.to_csv(tmp_path / "data" / "train.csv", index=False)
+    out = _mlgate(mlgate_bin, tmp_path, "init", ".")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "Pass --target COLUMN" in out.stderr and "'species'" in out.stderr
+    assert not (tmp_path / "mlgate.yaml").exists()
+    again = _mlgate(mlgate_bin, tmp_path, "init", ".", "--target", "species")
+    assert again.returncode == 0 and "inferred task: multiclass (3 distinct values" in again.stdout
