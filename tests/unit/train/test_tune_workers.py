@@ -1,0 +1,58 @@
+"""Splitting trials over workers, shared storages and ${VARS} in tune.storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlgate.config import config_from_dict
+from mlgate.errors import ConfigError
+from mlgate.train.tuning import default_storage
+from mlgate.train.workers import expand_storage, fan_out, is_shared, split_trials
+
+
+@pytest.mark.parametrize(("n", "workers", "shares"), [
+    (6, 2, [3, 3]), (7, 3, [3, 2, 2]), (2, 4, [1, 1]), (5, 1, [5]), (1, 1, [1]),
+])
+def test_trials_are_split_exactly_without_empty_shares(n: int, workers: int, shares: list[int]) -> None:
+    assert split_trials(n, workers) == shares and sum(shares) == n
+
+
+def test_only_database_servers_count_as_shared() -> None:
+    assert is_shared("postgresql://u:p@db/optuna") and is_shared("postgresql+psycopg://db/o")
+    assert is_shared("mysql+pymysql://db/o")
+    assert not is_shared("sqlite:///.mlgate/optuna.db") and not is_shared("")
+
+
+def test_storage_variables_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPTUNA_DB_PASSWORD", "s3cret")
+    cfg = config_from_dict({"project": "p", "data": {"path": "."},
+                            "tune": {"storage": "postgresql://optuna:${OPTUNA_DB_PASSWORD}@db/optuna"}}, tmp_path)
+    assert default_storage(cfg) == "postgresql://optuna:s3cret@db/optuna"
+    monkeypatch.delenv("OPTUNA_DB_PASSWORD")
+    with pytest.raises(ConfigError, match=r"tune.storage names the environment variable OPTUNA_DB_PASSWORD, which "
+                                          r"is not set \(storage postgresql://optuna:\$\{\.\.\.\}@db/optuna\)"):
+        default_storage(cfg)
+    assert expand_storage("sqlite:///a$b.db") == "sqlite:///a$b.db"  # only ${NAME} is a variable
+
+
+def test_fan_out_needs_a_shared_storage(tmp_path: Path) -> None:
+    local = config_from_dict({"project": "p", "data": {"path": "."}, "tune": {"n_trials": 10}}, tmp_path)
+    with pytest.raises(ConfigError, match="tune.storage must be a database every CI job reaches"):
+        fan_out(local, 3)
+    shared = config_from_dict({"project": "p", "data": {"path": "."},
+                               "tune": {"n_trials": 10, "storage": "postgresql://db/optuna"}}, tmp_path)
+    jobs = fan_out(shared, 3)
+    assert [job[job.index("--n-trials") + 1] for job in jobs] == ["4", "3", "3"]
+    assert all(job[:4] == ["mlgate", "tune", "--workers", "1"] for job in jobs)
+
+
+def test_workers_need_a_config_file(tmp_path: Path) -> None:
+    from mlgate.train.tuning import TuneSetup
+    from mlgate.train.workers import worker_command
+
+    cfg = config_from_dict({"project": "p", "data": {"path": "."}, "tune": {"workers": 2}}, tmp_path)
+    setup = TuneSetup("logistic-regression", {}, {}, "binary", "roc_auc", True, "s", "sqlite:///x.db")
+    with pytest.raises(ConfigError, match="tune.workers > 1 needs a config file"):
+        worker_command(cfg, setup, 3, tmp_path, "sqlite:///x.db")
