@@ -72,9 +72,17 @@ _DANGEROUS_BUILTINS = ("eval", "exec", "compile", "open", "__import__", "getattr
                        "breakpoint", "globals", "vars")
 
 
+_FILE_CALLS = ("read_pickle", "load", "loads", "save", "savez", "savetxt", "loadtxt", "fromfile", "genfromtxt",
+               "to_pickle", "dump", "dumps", "memmap")
+
+
 def _dangerous(dotted: str) -> bool:
     module, _, name = dotted.rpartition(".")
-    return module.split(".")[0] in _DANGEROUS_MODULES or (module == "builtins" and name in _DANGEROUS_BUILTINS)
+    top = module.split(".")[0]
+    if top in _DANGEROUS_MODULES or (module == "builtins" and name in _DANGEROUS_BUILTINS):
+        return True
+    # the calls that let a pickle read another pickle or write a file (.pth) of its choosing
+    return top in ("numpy", "pandas", "joblib", "cloudpickle", "dill", "torch") and name in _FILE_CALLS
 
 
 def sha256_of(data: bytes) -> str:

@@ -57,7 +57,9 @@ def sign_model(model: Path, private_key: Path) -> Path:
     hashing, signing, _ = _model_signing()
     _need_file(private_key, "security.signing_key")
     target = signature_path(model)
-    config = hashing.Config().set_ignored_paths(paths=[SIGNATURE_NAME]) if model.is_dir() else hashing.Config()
+    # MLflow writes registered_model_meta into a registry download: not part of what was signed
+    ignored = [SIGNATURE_NAME, "registered_model_meta"]
+    config = hashing.Config().set_ignored_paths(paths=ignored) if model.is_dir() else hashing.Config()
     try:
         signing.Config().use_elliptic_key_signer(private_key=private_key).set_hashing_config(config).sign(
             model, target)

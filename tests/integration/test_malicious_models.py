@@ -1,0 +1,212 @@
+"""Model files that would run code are refused by every command, and no payload ever runs.
+
+Each test first proves its payload fires when loaded the unchecked way (the control), then
+runs the real console script (or pytest with the plugin) on it and asserts exit 2, a message
+naming the file and the refused global, and that the marker file was never created. The last
+tests pin and sign registered versions on a real SQLite store and serve one on a real port.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import joblib
+import pytest
+
+from lifecycle_support import churn, fit, project, save
+
+pytestmark = pytest.mark.integration
+
+
+def _payloads() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "unit" / "security" / "payloads.py"
+    spec = importlib.util.spec_from_file_location("security_payloads", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+payloads = _payloads()
+
+
+@pytest.fixture(scope="module")
+def frame() -> Any:
+    return churn(600)
+
+
+@pytest.fixture
+def proj(tmp_path: Path, frame: Any, mlflow_template: Path) -> Path:
+    (tmp_path / ".mlgate").mkdir()
+    shutil.copy(mlflow_template, tmp_path / ".mlgate" / "mlflow.db")
+    project(tmp_path, frame, gates={"evaluate": {"bootstrap": 0}, "compare": {"bootstrap": 200}})
+    return tmp_path
+
+
+def _evil(kind: str, folder: Path, **kwargs: Any) -> tuple[Path, Path]:
+    """The payload file and its marker, after the control showed the payload really fires."""
+    marker = folder / f"{kind}.marker"
+    control = payloads.PAYLOADS[kind](folder / f"control-{kind}.joblib", marker, **kwargs)
+    payloads.fire(control)
+    assert marker.exists(), f"control: the {kind} payload must run when loaded unchecked"
+    marker.unlink()
+    control.unlink()
+    return payloads.PAYLOADS[kind](folder / f"evil-{kind}.joblib", marker, **kwargs), marker
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = 240, env: dict[str, str] | None = None,
+         ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def _refused(done: subprocess.CompletedProcess[str], file: Path, marker: Path, global_name: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    err = " ".join(done.stderr.split())  # rich wraps long lines
+    assert file.name in err and "was refused" in err and global_name in err, err
+    assert "Traceback" not in done.stderr
+    assert not marker.exists()
+
+
+def test_scan_refuses_every_payload(tmp_path: Path, mlgate_bin: list[str]) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    markers = [_evil(kind, models)[1] for kind in sorted(payloads.PAYLOADS)]
+    done = _run([*mlgate_bin, "scan", "--models", str(models), "--no-audit", "--no-sbom", "-o", "out"], tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    text = " ".join(done.stdout.split())
+    for kind in payloads.PAYLOADS:
+        assert f"evil-{kind}.joblib was refused" in text, kind
+    assert not any(m.exists() for m in markers)
+    for name in ("report.json", "junit.xml", "summary.md", "report.html"):
+        assert (tmp_path / "out" / name).exists()
+
+
+def test_test_command_refuses_os_system(proj: Path, mlgate_bin: list[str]) -> None:
+    evil, marker = _evil("os_system", proj)
+    done = _run([*mlgate_bin, "test", "--model", str(evil), "--data", "data/test.csv", "--target", "target"], proj)
+    _refused(done, evil, marker, "posix.system")
+
+
+def test_evaluate_refuses_exec(proj: Path, mlgate_bin: list[str]) -> None:
+    evil, marker = _evil("exec", proj)
+    done = _run([*mlgate_bin, "evaluate", "--model", str(evil)], proj)
+    _refused(done, evil, marker, "builtins.exec")
+
+
+def test_compare_refuses_a_payload_next_to_a_real_model(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
+    good = fit(frame, rows=slice(0, 300))
+    save(good, proj / "candidate", frame)
+    evil, marker = _evil("nested_dict", proj, model=good)
+    done = _run([*mlgate_bin, "compare", "--model", "candidate", "--baseline", str(evil)], proj)
+    _refused(done, evil, marker, "posix.system")
+
+
+def test_register_refuses_read_pickle_bypass_and_a_folder_with_a_payload(proj: Path, frame: Any,
+                                                                          mlgate_bin: list[str]) -> None:
+    evil, marker = _evil("read_pickle", proj)
+    done = _run([*mlgate_bin, "register", "--model", str(evil)], proj)
+    _refused(done, evil, marker, "pandas.read_pickle")
+    # an MLflow folder whose cloudpickle model file is the payload: registered before, refused now
+    folder = proj / "mlflow-model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors:\n  sklearn:\n    pickled_model: model.pkl\n"
+                                    "    serialization_format: cloudpickle\n")
+    shutil.copy(_evil("os_system", proj)[0], folder / "model.pkl")
+    done = _run([*mlgate_bin, "register", "--model", str(folder)], proj)
+    _refused(done, folder / "model.pkl", marker, "posix.system")
+    assert "registered" not in done.stdout
+
+
+def test_serve_refuses_savetxt_bypass_before_starting(proj: Path, mlgate_bin: list[str]) -> None:
+    evil, marker = _evil("savetxt", proj)
+    done = _run([*mlgate_bin, "serve", "--model", str(evil), "--port", "0", "--no-prediction-log"], proj, timeout=120)
+    _refused(done, evil, marker, "numpy.savetxt")
+
+
+def test_pytest_plugin_refuses_object_array_payload(proj: Path) -> None:
+    evil, marker = _evil("object_array", proj)
+    done = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--mlgate-model", str(evil),
+                 "--mlgate-data", "data/test.csv", "--mlgate-target", "target", "--mlgate-checks", "performance"],
+                proj)
+    assert done.returncode == 1, done.stdout + done.stderr
+    text = " ".join(done.stdout.split())
+    assert "evil-object_array.joblib was refused" in text and "posix.system" in text
+    assert not marker.exists()
+
+
+# ---- pinned hashes and signatures on a real registry ---------------------------------------
+
+
+def _registered_file(proj: Path, version: str = "1") -> Path:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{proj / '.mlgate' / 'mlflow.db'}")
+    source = client.get_model_version("churn", version).source
+    run_id = client.get_model_version("churn", version).run_id
+    folder = Path(client.download_artifacts(run_id, "model", str(proj / "peek")))
+    name = next(p.name for p in folder.iterdir() if p.name.startswith("model.") and p.suffix != ".sig")
+    artifact_root = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    assert source
+    return artifact_root / "model" / name
+
+
+def test_one_byte_change_is_refused_by_serve_and_test(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
+    joblib.dump(fit(frame, rows=slice(0, 300)), proj / "good.joblib")
+    assert _run([*mlgate_bin, "register", "--model", "good.joblib"], proj).returncode == 0
+    ok = _run([*mlgate_bin, "test", "--model", "models:/churn@staging", "--data", "data/test.csv",
+               "--checks", "performance"], proj)
+    assert ok.returncode in (0, 1), ok.stderr  # loads: the gate's verdict, not a refusal
+    stored = _registered_file(proj)
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    stored.write_bytes(bytes(data))
+    for cmd in (["test", "--model", "models:/churn@staging", "--data", "data/test.csv"],
+                ["serve", "--model", "models:/churn/1", "--port", "0", "--no-prediction-log"]):
+        done = _run([*mlgate_bin, *cmd], proj, timeout=120)
+        err = " ".join(done.stderr.split())
+        assert done.returncode == 2, (cmd, done.stdout, done.stderr)
+        assert "expected sha256" in err and "actual" in err and "pinned at registration" in err, err
+
+
+def _with_keys(proj: Path, signing: Path | None, public: Path | None) -> None:
+    import yaml
+
+    raw = yaml.safe_load((proj / "mlgate.yaml").read_text())
+    raw["security"] = {k: str(v) for k, v in (("signing_key", signing), ("public_key", public)) if v}
+    (proj / "mlgate.yaml").write_text(yaml.safe_dump(raw))
+
+
+def test_signed_model_round_trips_and_another_key_is_refused(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
+    from mlgate.serve.process import ServerProcess
+
+    for name in ("mine", "other"):
+        done = _run([*mlgate_bin, "keys", "signing", "--private-key", f"keys/{name}.pem",
+                     "--public-key", f"keys/{name}.pub.pem"], proj)
+        assert done.returncode == 0, done.stderr
+    joblib.dump(fit(frame, rows=slice(0, 300)), proj / "good.joblib")
+    _with_keys(proj, None, None)
+    assert _run([*mlgate_bin, "register", "--model", "good.joblib", "--alias", "unsigned"], proj).returncode == 0
+    _with_keys(proj, proj / "keys/mine.pem", None)
+    assert _run([*mlgate_bin, "register", "--model", "good.joblib"], proj).returncode == 0
+    _with_keys(proj, None, proj / "keys/mine.pub.pem")
+    test_cmd = ["test", "--model", "models:/churn@staging", "--data", "data/test.csv", "--checks", "performance"]
+    signed = _run([*mlgate_bin, *test_cmd], proj)
+    assert signed.returncode in (0, 1), signed.stderr
+    with ServerProcess("models:/churn@staging", config_path=proj / "mlgate.yaml",
+                       extra_args=["--no-prediction-log"]) as srv:
+        assert httpx.get(f"{srv.url}/ready", timeout=10).status_code == 200
+    unsigned = _run([*mlgate_bin, "test", "--model", "models:/churn@unsigned", "--data", "data/test.csv"], proj)
+    assert unsigned.returncode == 2 and "is not signed" in " ".join(unsigned.stderr.split())
+    _with_keys(proj, None, proj / "keys/other.pub.pem")
+    for cmd in (test_cmd, ["serve", "--model", "models:/churn@staging", "--port", "0", "--no-prediction-log"]):
+        done = _run([*mlgate_bin, *cmd], proj, timeout=120)
+        assert done.returncode == 2 and "signed with another key" in " ".join(done.stderr.split()), done.stderr
