@@ -82,7 +82,9 @@ def _text(s: pd.Series) -> Any:
 
     values = s.dropna()
     if len(values) > SAMPLE_LIMIT:
-        values = values.sample(SAMPLE_LIMIT, random_state=0)
+        import numpy as np
+
+        values = values.iloc[np.sort(np.random.default_rng(0).choice(len(values), SAMPLE_LIMIT, replace=False))]
     if types.is_float_dtype(values.dtype) or (types.is_object_dtype(values.dtype)
                                               and types.infer_dtype(values, skipna=True) != "string"):
         return values.map(_key).to_numpy(dtype=object)
