@@ -240,3 +240,24 @@ def test_mlgate_json_lists_the_columns_trained_with_missing_values(tmp_path: Pat
     train_dir = Path(record.stages[-1].out_dir)
     info = json.loads((train_dir / "model" / "mlgate.json").read_text())
     assert set(info["nullable"]) == {"total_charges", "last_login_days", "satisfaction_score"}
+
+
+def test_a_train_where_every_candidate_fails_writes_its_report_like_any_gate(tmp_path: Path,
+                                                                              mlflow_template: Path) -> None:
+    from mlgate.pipeline import STAGES, Pipeline
+
+    project = _synthetic_project(tmp_path / "p", mlflow_template, "multiclass")
+    cfg = yaml.safe_load((project / "mlgate.yaml").read_text())
+    cfg["models"] = [{"type": "custom", "name": "broken", "params": {"factory": "broken:model"}}]
+    (project / "mlgate.yaml").write_text(yaml.safe_dump(cfg))
+    (project / "broken.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n\n"
+        "class Broken(LogisticRegression):\n    def fit(self, X, y):\n        raise ValueError('cannot fit')\n\n"
+        "def model():\n    return Broken()\n")
+    train = tuple(s for s in STAGES if s.name == "train")
+    record = Pipeline(load_config(project / "mlgate.yaml"), stages=train).run()
+    assert [s.status for s in record.stages] == ["failed"] and record.exit_code == 1
+    report = json.loads((Path(record.stages[0].out_dir) / "report.json").read_text())
+    failed = [c for c in report["checks"] if not c["passed"] and c["severity"] == "error"]
+    assert report["passed"] is False and [c["name"] for c in failed] == ["candidates_trained"]
+    assert "every candidate failed to train: broken: ValueError: cannot fit" in failed[0]["message"]

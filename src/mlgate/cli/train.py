@@ -51,7 +51,8 @@ def train(
         tuned = ", tuned" if row["tuned"] else ""
         console.print(f"  {'✓' if row['chosen'] else ' '} {row['label']:<24} {shown}  "
                       f"({row['fit_seconds']:.1f} s{tuned})", markup=False)
-    console.print(f"Model: {report.extras.get('model_dir')}  ({report.extras.get('model_uri')})")
+    if report.extras.get("model_dir"):
+        console.print(f"Model: {report.extras['model_dir']}  ({report.extras.get('model_uri')})")
     return finish(report, out_dir)
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.errors import ConfigError, GateFailed
+from mlgate.errors import ConfigError
 from mlgate.reports.model import Check, Report, Section, Timer
 from mlgate.train.training import project_on_path
 from mlgate.train.zoo import build_estimator
@@ -80,9 +80,14 @@ def run_train(ctx: StageContext) -> Report:
         greater = greater_is_better(metric)
         for result in results:
             report.add(_candidate_check(result, metric, best))
-        if best is None:
-            raise GateFailed("train: every candidate failed to train: "
-                             + "; ".join(f"{r.candidate.label}: {r.error}" for r in results))
+        if best is None:  # a failed gate like any other: its report.json says why
+            errors = "; ".join(f"{r.candidate.label}: {r.error}" for r in results)
+            report.add(Check(name="candidates_trained", passed=False, observed=0, expected=">= 1",
+                             message=f"every candidate failed to train: {errors}"))
+            report.key_figure = f"no model: {len(results)} candidate{'s' if len(results) > 1 else ''} failed"
+            report.extras = {"task": task, "selection_metric": metric,
+                             "candidates": [_candidate_row(r, None) for r in results]}
+            return report
 
         ctx.progress(f"saving {best.candidate.label}", 0.9)
         info = {
@@ -399,7 +404,7 @@ def _candidate_check(result: Trained, metric: str, best: Trained | None) -> Chec
                           "mlflow_run_id": result.run_id, "tuned": cand.tuned})
 
 
-def _candidate_row(result: Trained, best: Trained) -> dict[str, Any]:
+def _candidate_row(result: Trained, best: Trained | None) -> dict[str, Any]:
     cand = result.candidate
     return {"label": cand.label, "model_type": cand.model_type, "tuned": cand.tuned,
             "chosen": result is best, "metrics": {k: round(v, 6) for k, v in result.metrics.items()},
