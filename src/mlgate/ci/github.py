@@ -201,7 +201,7 @@ def _delivery_jobs(plan: Plan, staging_url: str | None, production_url: str | No
                       {"uses": ACTIONS["login"], "with": {"registry": "ghcr.io", "username": "${{ github.actor }}",
                                                           "password": "${{ secrets.GITHUB_TOKEN }}"}},
                       {"id": "build", "uses": ACTIONS["build"],
-                       "with": {"context": ".", "file": "k8s/Dockerfile", "push": True, "tags": image,
+                       "with": {"context": "k8s", "file": "k8s/Dockerfile", "push": True, "tags": image,
                                 "labels": "org.opencontainers.image.revision=${{ github.sha }}"}},
                       {"uses": ACTIONS["sbom"], "with": {"image": image, "format": "cyclonedx-json",
                                                          "output-file": "sbom.json"}}]},

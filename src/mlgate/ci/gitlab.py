@@ -112,7 +112,7 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
                           f"{plan.install.replace('pip install', 'pip install --break-system-packages', 1)}"],
         "script": [*p.render_k8s(), 'echo "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" '
                    '--password-stdin "$CI_REGISTRY"',
-                   f'docker build -t "{image}" -f k8s/Dockerfile .', f'docker push "{image}"'],
+                   f'docker build -t "{image}" k8s', f'docker push "{image}"'],
         "artifacts": {"paths": ["k8s/"], "expire_in": "1 week"}}
     jobs["container-security"] = {
         "stage": "deploy", "needs": ["build-image"], "rules": [{"if": on_main}], "allow_failure": True,
