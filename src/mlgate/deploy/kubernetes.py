@@ -65,17 +65,22 @@ class Resources:
 
 
 def render(config: Config, out_dir: Path, *, image: str | None = None, model_uri: str | None = None,
-           environment: str = "production", namespace: str | None = None, replicas: int = 2,
-           max_replicas: int = 10, model_version: str | None = None, rollout: bool = True,
+           env: str = "production", version: str | None = None, apply: bool = False,
+           namespace: str | None = None, replicas: int = 2, max_replicas: int = 10,
+           model_version: str | None = None, rollout: bool = True,
            prometheus: str = "http://prometheus.monitoring.svc:9090",
            limits: Resources | None = None) -> list[Path]:
-    """Write the Dockerfile, manifests and dashboard into ``out_dir``; return the written paths."""
+    """Write the Dockerfile, manifests and dashboard into ``out_dir``; return the written paths.
+
+    The model is ``model_uri``, else registry ``version`` (``models:/NAME/V``), else the alias of
+    environment ``env`` (``models:/NAME@production``). ``apply`` runs ``kubectl apply -f out_dir``.
+    """
     if replicas < 1 or max_replicas < replicas:
         raise UsageError(f"replicas must be at least 1 and max_replicas at least replicas "
                          f"(got {replicas} and {max_replicas})")
-    uri = model_uri or _default_uri(config, environment)
+    uri = model_uri or (f"models:/{config.model_name}/{version}" if version else _default_uri(config, env))
     baked = _local_model(config, uri)
-    name = _dns_name(f"{config.project}-{environment}")
+    name = _dns_name(f"{config.project}-{env}")
     context = _context(config, out_dir, name, namespace, image, uri, baked, replicas, max_replicas,
                        model_version, rollout, prometheus, limits or Resources())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +102,28 @@ def render(config: Config, out_dir: Path, *, image: str | None = None, model_uri
     for template, target_name in files:
         written.append(_write(out_dir / target_name, _env().get_template(template).render(**context)))
     written.append(_write(out_dir / DASHBOARD, dashboard_json()))
+    if apply:
+        apply_manifests(out_dir)
     return written
+
+
+def apply_manifests(folder: Path, kubectl: str | None = None) -> str:
+    """``kubectl apply -f folder`` (its YAML files; the dashboard and Dockerfile are not resources)."""
+    import shutil as sh
+    import subprocess
+
+    tool = kubectl or sh.which("kubectl")
+    if tool is None:
+        raise UsageError("--apply needs kubectl, which is not on PATH: install it "
+                         "(https://kubernetes.io/docs/tasks/tools/) or apply the files yourself: "
+                         f"kubectl apply -f {folder}")
+    files = [str(p) for p in sorted(folder.glob("*.yaml"))]
+    args = [tool, "apply"] + [a for f in files for a in ("-f", f)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise UsageError(f"kubectl apply -f {folder} failed (exit {out.returncode}): "
+                         f"{(out.stderr or out.stdout).strip()[-600:]}")
+    return out.stdout
 
 
 def dashboard_json() -> str:

@@ -172,3 +172,32 @@ def test_bad_inputs_are_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="replicas must be at least 1"):
         render(_config(tmp_path), tmp_path / "k8s", replicas=0)
     assert not (tmp_path / "k8s").exists()
+
+
+def test_version_pins_the_model_uri_and_the_analysis_arg(tmp_path: Path) -> None:
+    render(_config(tmp_path), tmp_path / "k8s", env="staging", version="7")
+    [doc] = _docs(tmp_path / "k8s" / "deployment.yaml")
+    assert doc["metadata"]["name"] == "churn-staging"
+    env = {e["name"]: e for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MLGATE_MODEL_URI"]["value"] == "models:/churn/7"
+    assert '{name: model-version, value: "7"}' in (tmp_path / "k8s" / "rollout.yaml").read_text()
+
+
+def test_apply_runs_kubectl_on_the_manifests_and_says_when_it_is_missing(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlgate.deploy.kubernetes import apply_manifests
+
+    render(_config(tmp_path), tmp_path / "k8s")
+    # no cluster here: a stand-in kubectl that records its arguments, as the real one would take them
+    log = tmp_path / "kubectl.args"
+    fake = tmp_path / "bin" / "kubectl"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$@" > {log}\necho applied\n')
+    fake.chmod(0o755)
+    assert apply_manifests(tmp_path / "k8s", str(fake)).strip() == "applied"
+    args = log.read_text().split()
+    assert args[0] == "apply" and sorted(Path(a).name for a in args[2::2]) == sorted(
+        ["analysis-template.yaml", "deployment.yaml", "hpa.yaml", "rollout.yaml", "service.yaml"])
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(UsageError, match="--apply needs kubectl, which is not on PATH"):
+        apply_manifests(tmp_path / "k8s")
