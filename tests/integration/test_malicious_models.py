@@ -146,31 +146,42 @@ def test_pytest_plugin_refuses_object_array_payload(proj: Path) -> None:
 # ---- pinned hashes and signatures on a real registry ---------------------------------------
 
 
-def _registered_file(proj: Path, version: str = "1") -> Path:
+def _registered_file(proj: Path, version: str) -> Path:
+    """The serialized model file inside the version's artifact folder in the store."""
+    from urllib.parse import unquote, urlparse
+
     from mlflow.tracking import MlflowClient
 
+    from mlgate.security.folders import model_file
+
     client = MlflowClient(f"sqlite:///{proj / '.mlgate' / 'mlflow.db'}")
-    source = client.get_model_version("churn", version).source
-    run_id = client.get_model_version("churn", version).run_id
-    folder = Path(client.download_artifacts(run_id, "model", str(proj / "peek")))
-    name = next(p.name for p in folder.iterdir() if p.name.startswith("model.") and p.suffix != ".sig")
-    artifact_root = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
-    assert source
-    return artifact_root / "model" / name
+    run = client.get_run(client.get_model_version("churn", version).run_id)
+    folder = Path(unquote(urlparse(run.info.artifact_uri).path)) / "model"
+    return model_file(folder).path
+
+
+def _register(proj: Path, model: Path, alias: str = "staging") -> str:
+    """Register in-process (the register command itself is tested above); the version number."""
+    from mlgate.config import load_config
+    from mlgate.registry import register_path
+
+    report = register_path(load_config(proj / "mlgate.yaml"), str(model), alias=alias)
+    return str(report.metrics["version"])
 
 
 def test_one_byte_change_is_refused_by_serve_and_test(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
+    from mlgate.config import load_config
+    from mlgate.models import load_model
+
     joblib.dump(fit(frame, rows=slice(0, 300)), proj / "good.joblib")
-    assert _run([*mlgate_bin, "register", "--model", "good.joblib"], proj).returncode == 0
-    ok = _run([*mlgate_bin, "test", "--model", "models:/churn@staging", "--data", "data/test.csv",
-               "--checks", "performance"], proj)
-    assert ok.returncode in (0, 1), ok.stderr  # loads: the gate's verdict, not a refusal
-    stored = _registered_file(proj)
+    version = _register(proj, proj / "good.joblib")
+    assert load_model("models:/churn@staging", load_config(proj / "mlgate.yaml")).version == version
+    stored = _registered_file(proj, version)
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0x01
     stored.write_bytes(bytes(data))
     for cmd in (["test", "--model", "models:/churn@staging", "--data", "data/test.csv"],
-                ["serve", "--model", "models:/churn/1", "--port", "0", "--no-prediction-log"]):
+                ["serve", "--model", f"models:/churn/{version}", "--port", "0", "--no-prediction-log"]):
         done = _run([*mlgate_bin, *cmd], proj, timeout=120)
         err = " ".join(done.stderr.split())
         assert done.returncode == 2, (cmd, done.stdout, done.stderr)
@@ -186,27 +197,32 @@ def _with_keys(proj: Path, signing: Path | None, public: Path | None) -> None:
 
 
 def test_signed_model_round_trips_and_another_key_is_refused(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
+    from mlgate.config import load_config
+    from mlgate.models import load_model
+    from mlgate.security.loader import ModelRefused
+    from mlgate.security.signing import create_key_pair
     from mlgate.serve.process import ServerProcess
 
-    for name in ("mine", "other"):
-        done = _run([*mlgate_bin, "keys", "signing", "--private-key", f"keys/{name}.pem",
-                     "--public-key", f"keys/{name}.pub.pem"], proj)
-        assert done.returncode == 0, done.stderr
+    done = _run([*mlgate_bin, "keys", "signing", "--private-key", "keys/mine.pem",
+                 "--public-key", "keys/mine.pub.pem"], proj)
+    assert done.returncode == 0 and (proj / "keys/mine.pem").exists(), done.stderr
+    create_key_pair(proj / "keys/other.pem", proj / "keys/other.pub.pem")
     joblib.dump(fit(frame, rows=slice(0, 300)), proj / "good.joblib")
-    _with_keys(proj, None, None)
-    assert _run([*mlgate_bin, "register", "--model", "good.joblib", "--alias", "unsigned"], proj).returncode == 0
+    _register(proj, proj / "good.joblib", alias="unsigned")
     _with_keys(proj, proj / "keys/mine.pem", None)
-    assert _run([*mlgate_bin, "register", "--model", "good.joblib"], proj).returncode == 0
+    _register(proj, proj / "good.joblib")
     _with_keys(proj, None, proj / "keys/mine.pub.pem")
-    test_cmd = ["test", "--model", "models:/churn@staging", "--data", "data/test.csv", "--checks", "performance"]
-    signed = _run([*mlgate_bin, *test_cmd], proj)
-    assert signed.returncode in (0, 1), signed.stderr
+    signed = _run([*mlgate_bin, "test", "--model", "models:/churn@staging", "--data", "data/test.csv",
+                   "--checks", "performance"], proj)
+    assert signed.returncode in (0, 1), signed.stderr  # loaded: the gate's own verdict, not a refusal
     with ServerProcess("models:/churn@staging", config_path=proj / "mlgate.yaml",
                        extra_args=["--no-prediction-log"]) as srv:
         assert httpx.get(f"{srv.url}/ready", timeout=10).status_code == 200
-    unsigned = _run([*mlgate_bin, "test", "--model", "models:/churn@unsigned", "--data", "data/test.csv"], proj)
-    assert unsigned.returncode == 2 and "is not signed" in " ".join(unsigned.stderr.split())
+    with pytest.raises(ModelRefused, match="is not signed"):
+        load_model("models:/churn@unsigned", load_config(proj / "mlgate.yaml"))
     _with_keys(proj, None, proj / "keys/other.pub.pem")
-    for cmd in (test_cmd, ["serve", "--model", "models:/churn@staging", "--port", "0", "--no-prediction-log"]):
-        done = _run([*mlgate_bin, *cmd], proj, timeout=120)
-        assert done.returncode == 2 and "signed with another key" in " ".join(done.stderr.split()), done.stderr
+    with pytest.raises(ModelRefused, match="signed with another key"):
+        load_model("models:/churn@staging", load_config(proj / "mlgate.yaml"))
+    done = _run([*mlgate_bin, "serve", "--model", "models:/churn@staging", "--port", "0", "--no-prediction-log"],
+                proj, timeout=120)
+    assert done.returncode == 2 and "signed with another key" in " ".join(done.stderr.split()), done.stderr
