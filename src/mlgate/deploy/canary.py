@@ -1,5 +1,7 @@
 """Canary analysis: the canary (or shadow) slot against the stable one, the way Kayenta does it.
 
+The canary is compared with the baseline: the stable version answering another share of
+requests as large as the canary's (see ``mlgate.serve.lanes``), so both see the same load.
 Three comparisons of the requests each slot answered since the current step began, each
 with a minimum sample size and a materiality bound from ``deploy.canary`` (defaults in
 ``mlgate.config.CanaryConfig``), decided together by ``mlgate.stats.decide`` with Holm's
@@ -77,10 +79,15 @@ class Analysis:
 
 
 def split(rows: list[list[Any]], role: str) -> tuple[SlotSample, SlotSample]:
-    """The stable slot's sample and the ``role`` slot's, from /admin/observations rows."""
+    """The reference sample and the ``role`` slot's, from /admin/observations rows.
+
+    A canary's reference is the baseline lane (the stable model given the canary's share of
+    traffic); a shadow's is the stable slot, whose requests it receives copies of.
+    """
+    reference = "baseline" if role == "canary" else "stable"
     stable, other = SlotSample(), SlotSample()
     for row in rows:
-        if row[1] == "stable":
+        if row[1] == reference:
             stable.add(row)
         elif row[1] == role:
             other.add(row)

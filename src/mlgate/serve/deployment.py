@@ -111,7 +111,12 @@ class Deployment:
             metrics = base.bound(model.version, role)
             lanes[role] = Lane(role, model, MicroBatcher(model, metrics), metrics)
         observe = plan.canary is not None or plan.shadow is not None
-        routing = Routing(plan.generation, lanes["stable"], lanes.get("canary"), plan.canary_weight,
+        baseline = None
+        if plan.canary is not None:  # the stable model in a lane of the canary's size (see serve.lanes)
+            stable = models["stable"]
+            metrics = base.bound(stable.version, "baseline")
+            baseline = Lane("baseline", stable, MicroBatcher(stable, metrics), metrics)
+        routing = Routing(plan.generation, lanes["stable"], lanes.get("canary"), plan.canary_weight, baseline,
                           lanes.get("shadow"), plan.shadow_share,
                           {r: lanes[r] for r in ("candidate", "previous") if r in lanes},
                           self.recorder if observe else None)

@@ -2,7 +2,13 @@
 
 A request is routed once, after authentication and rate limiting: with no canary the
 cost is one attribute test; with a canary, a CRC-32 of the client id (``X-Client-Id``, so
-a client keeps its slot across requests) or a random draw picks the lane. A ``Routing``
+a client keeps its slot across requests) or a random draw picks the lane.
+
+With a canary at w percent, a ``baseline`` lane (the stable model, its own micro-batcher)
+takes another w percent, as Kayenta deploys a baseline beside the canary: analysis
+compares canary with baseline, two lanes of equal traffic. Compared with the whole stable
+slot, the canary would look slower for no fault of its own: a request of the smaller lane
+more often shares an event-loop turn with, and waits behind, a batch of the larger one. A ``Routing``
 is immutable: a switch replaces the server's reference to it in one assignment, so a
 request sees either the old slots or the new ones, never a mixture.
 
@@ -101,6 +107,7 @@ class Routing:
     stable: Lane
     canary: Lane | None = None
     canary_weight: float = 0.0
+    baseline: Lane | None = None
     shadow: Lane | None = None
     shadow_share: float = 0.0
     others: Mapping[str, Lane] = field(default_factory=dict)
@@ -115,7 +122,13 @@ class Routing:
         canary = self.canary
         if canary is None or self.canary_weight <= 0:
             return self.stable
-        return canary if bucket(headers.get(CLIENT_ID_HEADER)) < self._canary_cut else self.stable
+        cut = self._canary_cut
+        b = bucket(headers.get(CLIENT_ID_HEADER))
+        if b < cut:
+            return canary
+        if self.baseline is not None and b < cut + min(cut, _BUCKETS - cut):
+            return self.baseline
+        return self.stable
 
     def shadow_lane(self) -> Lane | None:
         """The shadow lane when this request is one of the copied share, else None."""
@@ -130,12 +143,14 @@ class Routing:
             return self.stable
         if role == "canary":
             return self.canary
+        if role == "baseline":
+            return self.baseline
         if role == "shadow":
             return self.shadow
         return self.others.get(role)
 
     def lanes(self) -> list[Lane]:
-        out = [self.stable, *(x for x in (self.canary, self.shadow) if x is not None)]
+        out = [self.stable, *(x for x in (self.canary, self.baseline, self.shadow) if x is not None)]
         return out + list(self.others.values())
 
 

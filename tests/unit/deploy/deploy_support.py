@@ -75,5 +75,16 @@ def set_port(config_path: Path, port: int) -> None:
     config_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
 
 
+def request_bodies(n: int = 200, seed: int = 99) -> list[dict[str, Any]]:
+    """``/predict`` bodies of fresh churn rows (the load's mix of both classes)."""
+    import json
+
+    from mlgate.examples.churn import generate
+
+    frame = generate(n, seed=seed).drop(columns=list(ID_COLUMNS))
+    rows = json.loads(frame.to_json(orient="records"))
+    return [{"features": row} for row in rows]
+
+
 def admin_env() -> dict[str, str]:
     return {**os.environ, "MLGATE_ADMIN_KEY": ADMIN_KEY}
