@@ -188,6 +188,7 @@ def _check_same_verdicts(project: Path, tmp_path: Path, last_stage: str) -> dict
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_gitlab_train_matrix_reaches_the_verdicts_of_mlgate_run(tmp_path: Path, mlflow_template: Path) -> None:
     """Validate, two candidates in the matrix, pick-best (tuning off): 5 processes, about 40 s of CPU.
 
@@ -203,6 +204,7 @@ def test_gitlab_train_matrix_reaches_the_verdicts_of_mlgate_run(tmp_path: Path, 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # about 12 processes, each importing MLflow: minutes on a busy 2-core machine
 def test_gitlab_jobs_to_compare_with_three_candidates_and_tuning(tmp_path: Path, mlflow_template: Path) -> None:
     project = _small_project(tmp_path / "project", mlflow_template,
                              [{"type": "logistic-regression"},
