@@ -86,8 +86,7 @@ def _mlgate(ref: Path, cur: Path, out: Path, psi: bool) -> list[str]:
     from mlgate.monitor.stage import MonitorRequest, monitor
     from mlgate.reports import write_report
 
-    names = pq.read_schema(ref).names
-    columns = {c: ColumnOverride(method="psi", material=0.1) for c in names} if psi else {}
+    columns = {c: ColumnOverride(method="psi", material=0.1) for c in pq.read_schema(ref).names} if psi else {}
     report = monitor(MonitorRequest(reference=str(ref), current=cur, settings=DriftSettings(columns)))
     write_report(report, out)
     return sorted(r["column"] for r in report.extras["drift"] if r["outcome"] == "differs")
@@ -135,23 +134,25 @@ def _child(python: str, tool: str, ref: Path, cur: Path, out: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def false_alarms(batches: int, rows: int = 2000) -> dict:
+def false_alarms(batches: int, rows: int = 2000, ref_rows: int = 16_000) -> dict:
     """Clean churn batches against one reference: batches with any flagged feature, and alerts."""
     from mlgate.examples.churn import generate as churn
     from mlgate.monitor.batches import frame_source, infer_spec, profile_source
     from mlgate.monitor.drift import DriftSettings, column_drift
 
-    ref = churn(16_000, seed=1)
+    ref = churn(ref_rows, seed=1)
     spec = infer_spec(frame_source(ref), roles={"target": "target"}, ignore=["customer_id"])
     reference = profile_source(frame_source(ref), spec)
-    any_flag = alerts = columns = 0
+    any_flag = alerts = columns = target = 0
     for seed in range(batches):
         result = column_drift(reference, profile_source(frame_source(churn(rows, seed=1000 + seed)), spec),
                               DriftSettings())
         any_flag += bool(result.drifted_features)
         columns += len(result.drifted_features)
         alerts += result.dataset_drift
-    return {"batches": batches, "rows_per_batch": rows, "reference_rows": 16_000,
+        target += any(c.drifted for c in result.columns if c.role == "target")
+    return {"batches": batches, "rows_per_batch": rows, "reference_rows": ref_rows, "target_flags": target,
+            "path": "exact KS on raw values" if max(rows, ref_rows) <= 10_000 else "chi-square on deciles",
             "batches_with_a_flagged_feature": any_flag, "flagged_columns": columns, "dataset_drift_alerts": alerts,
             "features": len([c for c in spec.columns if c.role == "feature"])}
 
@@ -162,6 +163,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/mlgate-drift-bench"))
     ap.add_argument("--evidently-python", default=None)
     ap.add_argument("--false-alarms", type=int, default=0)
+    ap.add_argument("--batch-rows", type=int, default=2000)
+    ap.add_argument("--reference-rows", type=int, default=16_000)
     ap.add_argument("--worker", default=None)
     ap.add_argument("--ref", type=Path)
     ap.add_argument("--cur", type=Path)
@@ -171,7 +174,7 @@ def main() -> None:
         worker(args.worker, args.ref, args.cur, args.out)
         return
     if args.false_alarms:
-        print(json.dumps(false_alarms(args.false_alarms), indent=2))
+        print(json.dumps(false_alarms(args.false_alarms, args.batch_rows, args.reference_rows), indent=2))
         return
     args.dir.mkdir(parents=True, exist_ok=True)
     ref, cur, big = (args.dir / f"{name}-{args.rows}.parquet" for name in ("reference", "current", "current10x"))
