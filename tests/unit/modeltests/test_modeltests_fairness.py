@@ -249,3 +249,21 @@ def test_no_protected_attribute_skips(binary_case) -> None:  # type: ignore[no-u
     report = run(binary_case.model, binary_case.test, checks=["fairness"])
     assert report.checks[0].severity == "info" and "skipped" in report.checks[0].message
     assert report.extras["families"]["fairness"] == "skipped"
+
+
+def test_a_group_without_positives_is_named_undefined_in_the_report() -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    x = rng.normal(size=n)
+    group = np.where(np.arange(n) < 80, "c", rng.choice(["a", "b"], n))
+    target = np.where(group == "c", 0, (x + rng.normal(0, 1, n) > 0).astype(int))  # 'c' has no positives
+    frame = pd.DataFrame({"x": x, "group": group, "target": target})
+    model = LogisticRegression().fit(frame[["x"]], frame["target"])
+    report = run(model, frame, checks=["fairness"], protected=["group"])
+    (row,) = report.checks
+    assert "tpr undefined for group(s) 'c' (no positives; fairlearn's figures count it as 0" in row.message
+    entry = row.details["per_label"]["1"]
+    assert entry["undefined"] == {"tpr": ["c"]}
+    assert next(g for g in entry["groups"] if g["group"] == "c")["tpr"] is None
+    expected = flm.equalized_odds_difference(frame["target"], model.predict(frame[["x"]]), sensitive_features=group)
+    assert entry["equalized_odds_difference"] == pytest.approx(expected, abs=1e-12)
