@@ -67,16 +67,8 @@ class ModelSpec(_Strict):
     name: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _known_type(self) -> ModelSpec:
-        from mlgate.train.zoo import MODEL_TYPES, get_model_type
-
-        if self.type not in MODEL_TYPES:  # the message lists the types and a close match
-            try:
-                get_model_type(self.type)
-            except Exception as exc:
-                raise ValueError(str(exc)) from None
-        return self
+    # The type is checked against the model zoo by the train stage's preflight
+    # (mlgate.train.zoo.check_models), before any stage runs: config does not import train.
 
     @property
     def label(self) -> str:
@@ -465,16 +457,27 @@ def parse_yaml(text: str, file: Path) -> Any:
 def format_validation_error(exc: ValidationError, source: Path | None, text: str | None) -> str:
     """``mlgate.yaml is invalid (2 problems)`` followed by one line per problem."""
     name = source.name if source else "config"
+    problems = validation_problems(exc, text=text)
+    count = len(problems)
+    return f"{name} is invalid ({count} problem{'s' if count > 1 else ''})\n" + "\n".join(f"  {p}" for p in problems)
+
+
+def validation_problems(exc: ValidationError, prefix: str | tuple[str, ...] = (), text: str | None = None) -> list[str]:
+    """One ``key -> path (line N): what is wrong (got value)`` line per problem of a pydantic error.
+
+    The one formatter of pydantic errors in mlgate: the config, the schema file, the model
+    checks' and data checks' settings and the search space all read the same way.
+    """
+    head = (prefix,) if isinstance(prefix, str) else prefix
     lines = _key_lines(text) if text else {}
     problems = []
     for err in exc.errors():
         loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
-        path = " -> ".join(loc) if loc else "(top level)"
+        path = " -> ".join((*head, *loc)) or "(top level)"
         line = _nearest_line(lines, loc)
         where = f" (line {line})" if line else ""
-        problems.append(f"  {path}{where}: {_explain(err)}")
-    count = len(problems)
-    return f"{name} is invalid ({count} problem{'s' if count > 1 else ''})\n" + "\n".join(problems)
+        problems.append(f"{path}{where}: {_explain(err)}")
+    return problems
 
 
 def _explain(err: Any) -> str:
@@ -489,7 +492,7 @@ def _explain(err: Any) -> str:
     msg = msg.removeprefix("Value error, ")
     if isinstance(value, dict | list):
         return msg
-    return f"{msg} (got {value!r})"
+    return msg if "(got " in msg else f"{msg} (got {value!r})"
 
 
 def _key_lines(text: str) -> dict[tuple[str, ...], int]:

@@ -51,6 +51,9 @@ class StageSpec:
     summary: str = ""
     # state outside the project that the stage depends on (e.g. the production alias)
     external: Callable[[Config], dict[str, Any] | None] | None = None
+    # "module:function" that checks the stage's config before any stage runs (config errors
+    # first, without config importing the domain packages)
+    preflight: str | None = None
 
     @property
     def input_stages(self) -> tuple[str, ...]:
@@ -59,8 +62,17 @@ class StageSpec:
     def load(self) -> Callable[..., Report]:
         if callable(self.entry):
             return self.entry
-        module, _, func = self.entry.partition(":")
-        return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+        return _imported(self.entry)  # type: ignore[no-any-return]
+
+    def check(self, config: Config) -> None:
+        """Run the stage's preflight check of the config, if it has one."""
+        if self.preflight:
+            _imported(self.preflight)(config)
+
+
+def _imported(target: str) -> Any:
+    module, _, func = target.partition(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def _baseline_marker(config: Config) -> dict[str, Any] | None:
@@ -86,9 +98,11 @@ STAGES: tuple[StageSpec, ...] = (
               (("data",), ("gates", "validate")), data_roles=("train", "test", "schema"),
               summary="data schema and quality gate"),
     StageSpec("tune", "mlgate.train.stage:run_tune", ("validate",), (*_MODEL, ("tune",)), data_roles=_TRAIN,
-              inputs=(), enabled=lambda c: c.tune.enabled, summary="Optuna search for one model type"),
+              inputs=(), enabled=lambda c: c.tune.enabled, summary="Optuna search for one model type",
+              preflight="mlgate.train.zoo:check_models"),
     StageSpec("train", "mlgate.train.stage:run_train", ("validate", "tune"), _MODEL, data_roles=_TRAIN,
-              inputs=("tune",), summary="train every candidate, pick the best"),
+              inputs=("tune",), summary="train every candidate, pick the best",
+              preflight="mlgate.train.zoo:check_models"),
     # test reads the train table too: the reference of data_distribution and reproducibility
     StageSpec("test", "mlgate.modeltests.stage:run_test", ("train",),
               (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "test")),
@@ -177,8 +191,11 @@ class Pipeline:
             self.store.finish(record, state)
         return record
 
-    def check_inputs(self) -> None:
-        """Raise a DataError naming the config key of a data path that does not exist."""
+    def check_inputs(self, *, only: str | None = None, until: str | None = None) -> None:
+        """Config and data errors before anything runs: each selected stage's preflight, then
+        a DataError naming the config key of a data path that does not exist."""
+        for spec in select_stages(self.config, only=only, until=until, stages=self.stages):
+            spec.check(self.config)
         self._data_paths()
 
     def stage_dirs(self) -> dict[str, Path]:

@@ -17,7 +17,7 @@ from mlgate.context import StageContext
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation import evaluate_model
 from mlgate.evaluation.stage import run_evaluate
-from mlgate.evaluation.thresholds import BOUNDS, Bound, MaxBound, MinBound, parse_thresholds
+from mlgate.thresholds import BOUNDS, Bound, MaxBound, MinBound, parse_thresholds
 from mlgate.metrics import METRICS, Predictions, bootstrap, compute, interval, metric_names
 from mlgate.models import LoadedModel
 

@@ -10,7 +10,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from mlgate.config import config_from_dict
 from mlgate.errors import ConfigError
-from mlgate.evaluation.thresholds import MaxBound, MinBound, parse_thresholds
+from mlgate.thresholds import MaxBound, MinBound, parse_thresholds
 from mlgate.metrics import HEADLINE, METRICS, compute, encode, headline_metric, outputs, scorer, scores
 
 

@@ -75,7 +75,7 @@ def run_with_display(cfg: Config, *, only: str | None = None, until: str | None 
 
     display = RunDisplay([s.name for s in select_stages(cfg, only=only, until=until)])
     pipeline = Pipeline(cfg, on_event=display.on_event)
-    pipeline.check_inputs()  # before the progress display, so a missing file is the only output
+    pipeline.check_inputs(only=only, until=until)  # before the display: a config or data error alone
     with display.live():
         record = pipeline.run(
             only=only, until=until, force=force, progress_for=display.hook_for)

@@ -32,9 +32,9 @@ def build_checks(settings: dict[str, dict[str, Any]] | None,
         try:
             checks.append(cls.model_validate(settings.get(name) or {}))
         except ValidationError as exc:
-            problems = "; ".join(f"{' -> '.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
-                                 for e in exc.errors())
-            raise ConfigError(f"{where} -> {name}: {problems}") from exc
+            from mlgate.config import validation_problems
+
+            raise ConfigError("; ".join(validation_problems(exc, (where, name)))) from exc
     return [c for c in checks if c.enabled]
 
 

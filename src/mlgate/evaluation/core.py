@@ -89,7 +89,7 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
     """
     from mlgate.evaluation.inputs import resolve_task, split_xy
     from mlgate.evaluation.slices import slice_metrics
-    from mlgate.evaluation.thresholds import parse_thresholds
+    from mlgate.thresholds import parse_thresholds
     from mlgate.metrics import headline_metric, predict, usable_metrics
 
     features, y = split_xy(model, frame, target, id_columns)

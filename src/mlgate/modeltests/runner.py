@@ -103,12 +103,9 @@ def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
 
 
 def _problems(prefix: str, exc: Any) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        path = " -> ".join([prefix, *(str(p) for p in err["loc"])])
-        what = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {path}: {what} (got {err.get('input')!r})")
-    return lines
+    from mlgate.config import validation_problems
+
+    return [f"  {line}" for line in validation_problems(exc, prefix)]
 
 
 def build_subject(loaded: LoadedModel, data: pd.DataFrame, *, reference: pd.DataFrame | None,

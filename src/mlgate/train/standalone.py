@@ -3,7 +3,9 @@
 Flags override the config for this call only: ``--model-type`` (repeatable) replaces the
 candidate list (keeping configured params of the same type), ``--params FILE`` overrides
 hyper-parameters, ``--data`` the training table. A standalone ``mlgate train`` picks up
-the newest ``best_params.yaml`` of a previous ``mlgate tune`` or pipeline tune stage.
+the newest ``best_params.yaml`` of a previous ``mlgate tune`` or pipeline tune stage. The
+context is ``mlgate.context.standalone_context``'s, with the one output root of standalone
+runs, ``./mlgate-reports/<stage>``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,7 @@ from mlgate.train.zoo import get_model_type
 
 if TYPE_CHECKING:
     from mlgate.config import Config
-    from mlgate.context import StageContext
     from mlgate.reports.model import Report
-
-ADHOC_DIR = "adhoc"  # .mlgate/adhoc/<stage>: default output of a standalone command
-
 
 def override(config: Config, *, model_types: list[str] | None = None,
              params: dict[str, Any] | None = None, data: Path | None = None,
@@ -82,28 +80,14 @@ def read_params_file(path: Path) -> dict[str, Any]:
     return doc
 
 
-def standalone_context(config: Config, stage: str, output: Path | None) -> StageContext:
-    """A StageContext for one stage run by its own command."""
-    from mlgate.context import StageContext
-
-    out_dir = Path(output) if output else config.root / ".mlgate" / ADHOC_DIR / stage
-    out_dir.mkdir(parents=True, exist_ok=True)
-    upstream: dict[str, Path] = {}
-    if stage == "train":
-        tuned = latest_tune_dir(config)
-        if tuned is not None:
-            upstream["tune"] = tuned
-    return StageContext(config=config, out_dir=out_dir, run_id=f"{ADHOC_DIR}-{stage}",
-                        upstream=upstream)
-
-
 def latest_tune_dir(config: Config) -> Path | None:
-    """The folder of the newest best_params.yaml: a standalone tune or the pipeline's."""
-    from mlgate.pipeline import Pipeline
+    """The folder of the newest best_params.yaml: a standalone `mlgate tune` or the pipeline's."""
+    from mlgate._paths import report_dir
+    from mlgate.runs import RunStore
     from mlgate.train.stage import BEST_PARAMS_FILE
 
-    found = [config.root / ".mlgate" / ADHOC_DIR / "tune"]
-    pipeline_tune = Pipeline(config).stage_dirs().get("tune")
+    found = [report_dir(config.root, "tune")]
+    pipeline_tune = RunStore(config.root).stage_dirs().get("tune")
     if pipeline_tune is not None:
         found.append(pipeline_tune)
     files = [d / BEST_PARAMS_FILE for d in found if (d / BEST_PARAMS_FILE).exists()]
@@ -115,9 +99,12 @@ def latest_tune_dir(config: Config) -> Path | None:
 def run_standalone(config: Config, stage: str, output: Path | None,
                    progress: Any = None) -> tuple[Report, Path]:
     """Run the train or tune stage by itself; the caller writes the report files."""
+    from mlgate.context import standalone_context
     from mlgate.train.stage import run_train, run_tune
 
-    ctx = standalone_context(config, stage, output)
+    ctx = standalone_context(stage, config, output=output)
+    tuned = latest_tune_dir(config) if stage == "train" else None
+    ctx.upstream = {"tune": tuned} if tuned is not None else {}  # train reads only tune's output
     if progress is not None:
         ctx.progress = progress
     report = (run_train if stage == "train" else run_tune)(ctx)

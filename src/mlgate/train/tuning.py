@@ -92,9 +92,9 @@ def search_space(model_type: str, task: str, raw: dict[str, dict[str, Any]] | No
         try:
             space[name] = SearchParam.model_validate(spec)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: "
-                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-            raise ConfigError(f"{where} -> {name}: {problems}") from exc
+            from mlgate.config import validation_problems
+
+            raise ConfigError("; ".join(validation_problems(exc, (where, name)))) from exc
     if raw and model_type != "custom":
         check_param_names(f"{model_type}' in 'tune -> search_space", model_type, raw,
                           mtype.accepted(task))

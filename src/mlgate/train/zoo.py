@@ -10,9 +10,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlgate.errors import ConfigError, MissingDependency
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -264,6 +267,15 @@ def get_model_type(name: str, label: str | None = None) -> ModelType:
         where = f"model '{label}': " if label and label != name else ""
         raise ConfigError(f"{where}unknown model type '{name}'{hint}; types: "
                           f"{', '.join(MODEL_TYPES)}") from None
+
+
+def check_models(config: Config) -> None:
+    """Every candidate's type is in the zoo; a ConfigError naming ``models -> i -> type`` otherwise."""
+    for i, spec in enumerate(config.models):
+        try:
+            get_model_type(spec.type)
+        except ConfigError as exc:
+            raise ConfigError(f"models -> {i} -> type: {exc}") from None
 
 
 def build_estimator(model_type: str, task: str, params: dict[str, Any], seed: int,

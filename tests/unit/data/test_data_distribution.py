@@ -71,7 +71,7 @@ def test_old_fixed_limit_keys_are_config_errors_naming_the_new_key(old: str) -> 
 
 
 def test_bad_rule_settings_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="feature_distribution: numeric -> method"):
+    with pytest.raises(ConfigError, match="feature_distribution -> numeric -> method"):
         build_checks({"feature_distribution": {"numeric": {"method": "kolmogorov"}}})
     with pytest.raises(ConfigError, match="alpha"):
         build_checks({"feature_distribution": {"alpha": 2}})

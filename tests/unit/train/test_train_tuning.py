@@ -37,7 +37,7 @@ def test_unknown_parameter_in_space_names_it_and_lists_accepted() -> None:
     ({"type": "int", "low": 1, "hi": 2}, "hi"),
 ])
 def test_bad_dimension_names_the_key(spec: dict, msg: str) -> None:
-    with pytest.raises(ConfigError, match=rf"tune -> search_space -> C: .*{msg}"):
+    with pytest.raises(ConfigError, match=rf"tune -> search_space -> C\b.*{msg}"):
         search_space("logistic-regression", "binary", {"C": spec})
 
 

@@ -41,7 +41,7 @@ class Performance(ModelCheck):
         return value
 
     def run(self, subject: Subject) -> Outcome:
-        from mlgate.evaluation.thresholds import parse_thresholds
+        from mlgate.thresholds import parse_thresholds
         from mlgate.metrics import compute, outputs, usable_metrics
 
         preds = outputs(subject.task, subject.y, subject.predict(), subject.proba(), subject.classes)
