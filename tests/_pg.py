@@ -56,7 +56,8 @@ def _as_postgres() -> list[str]:
     """The prefix that runs a command as the ``postgres`` user when we are root."""
     if os.geteuid() != 0:
         return []
-    runuser = shutil.which("runuser")
+    runuser = shutil.which("runuser") or next((p for p in ("/usr/sbin/runuser", "/sbin/runuser") if Path(p).exists()),
+                                              None)
     if runuser is None:
         raise PostgresUnavailable("running as root, but `runuser` is missing to start PostgreSQL as 'postgres'")
     return [runuser, "-u", "postgres", "--"]

@@ -94,7 +94,7 @@ def start_workers(config: Config, setup: TuneSetup, shares: list[int], out_dir: 
     for index, trials in enumerate(shares, start=1):
         folder = out_dir / WORKERS_DIR / str(index)
         folder.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "MLGATE_TUNE_WORKER": str(index), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with (folder / "worker.log").open("wb") as log:
             proc = subprocess.Popen(worker_command(config, setup, trials, folder, storage), cwd=config.root,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
