@@ -269,7 +269,7 @@ def percentile(values: list[float], q: float) -> float:
 def run_smoke(url: str, *, api_key: str | None = None, expect_version: str | None = None,
               n_requests: int = 50, sample: dict[str, Any] | None = None,
               max_p95_ms: float = 500.0, max_burst: int = 300, timeout: float = 10.0,
-              checks: list[str] | None = None, client: Any = None) -> Report:
+              checks: list[str] | None = None, client: Any = None, verify: Any = True) -> Report:
     """Run the deployment tests against ``url``; one Check per test in a "smoke" Report.
 
     ``client`` is an httpx-compatible client to use instead of a new ``httpx.Client``
@@ -285,7 +285,8 @@ def run_smoke(url: str, *, api_key: str | None = None, expect_version: str | Non
     if unknown:
         raise UsageError(f"unknown smoke checks {unknown}; choose from {sorted(SMOKE_CHECKS)}")
     report = Report(stage="smoke", extras={"url": url})
-    own = httpx.Client(timeout=timeout) if client is None else contextlib.nullcontext(client)
+    # verify: True (system CAs) or an ssl.SSLContext trusting a private CA (mlgate.deploy.client.tls_verify)
+    own = httpx.Client(timeout=timeout, verify=verify) if client is None else contextlib.nullcontext(client)
     with Timer(report), own as client:
         ctx = SmokeContext(url=url.rstrip("/"), client=client, api_key=api_key,
                            expect_version=expect_version, n_requests=n_requests, sample=sample,

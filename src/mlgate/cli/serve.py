@@ -64,14 +64,17 @@ def smoke(
     expect_version: Annotated[str | None, typer.Option(help="Registry version that must be served.")] = None,
     requests: Annotated[int, typer.Option(min=1, help="Requests for the latency check.")] = 50,
     max_p95_ms: Annotated[float, typer.Option(help="Latency budget for p95.")] = 500.0,
+    ca_file: Annotated[Path | None, typer.Option(help="CA certificate (PEM) that signed an https server's "
+                                                 "certificate (a private CA).")] = None,
     output: OutputOpt = None,
 ) -> int:
     """Run the deployment test suite against a running server; exit 1 on any failure."""
     from mlgate.cli._common import finish, report_dir
+    from mlgate.deploy.client import tls_verify
     from mlgate.smoke import run_smoke
 
     report = run_smoke(url, api_key=api_key, expect_version=expect_version, n_requests=requests,
-                       max_p95_ms=max_p95_ms)
+                       max_p95_ms=max_p95_ms, verify=tls_verify(ca_file))
     return finish(report, output or report_dir(Path.cwd(), "smoke"))
 
 
