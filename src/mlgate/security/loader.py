@@ -52,7 +52,7 @@ class Inspection:
     def refusal(self) -> ModelRefused:
         """The error a loader raises for this file: the file, the first refused global, the way out."""
         if self.error is not None:
-            return ModelRefused(f"{self.path} was refused: {self.error}")
+            return ModelRefused(f"cannot load {self.path}: {self.error}; nothing in it was run")
         first, more = self.refused[0], self.refused[1:_SHOWN]
         also = f" (and {', '.join(more)})" if more else ""
         head = (f"{self.path} was refused: it imports {first}{also}, which is not on mlgate's allow-list "
