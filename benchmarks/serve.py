@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "unit" / "serve"))
+sys.path.insert(0, str(ROOT / "tests"))  # for the tests' _support package
 
 KEY = "bench-key"
 WRK_SCRIPT = r"""
@@ -224,8 +224,7 @@ def main() -> int:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
 
-    from support import build_model
-
+    from _support.serve import build_model
     from mlgate.serve.process import ServerProcess, free_port
 
     print(machine(), flush=True)

@@ -7,15 +7,11 @@ import datetime
 import ipaddress
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "serve"))
-
-from support import shared_model  # noqa: E402
-
+from _support.serve import shared_model
 from mlgate.deploy.client import AdminClient, tls_verify  # noqa: E402
 from mlgate.errors import ServeError  # noqa: E402
 from mlgate.serve.process import ServerProcess  # noqa: E402

@@ -21,7 +21,7 @@ import httpx
 import joblib
 import pytest
 
-from lifecycle_support import churn, fit, project, save
+from _support.lifecycle import churn, fit, project, save
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lifecycle_support import churn, fit, project, save
+from _support.lifecycle import churn, fit, project, save
 from mlgate.context import StageContext
 from mlgate.registry import run_register
 from mlgate.serve.jsonlog import JsonLineWriter

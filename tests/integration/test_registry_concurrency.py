@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle_support import churn, fit, project, save
+from _support.lifecycle import churn, fit, project, save
 
 pytestmark = pytest.mark.integration
 

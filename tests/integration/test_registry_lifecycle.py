@@ -10,7 +10,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from lifecycle_support import WEAK, churn, fit, project, save
+from _support.lifecycle import WEAK, churn, fit, project, save
 from mlgate.context import StageContext
 from mlgate.evaluation.stage import run_compare
 from mlgate.registry import register_path, run_register

@@ -12,10 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "serve"))
-
-from support import shared_model  # noqa: E402
-
+from _support.serve import shared_model
 from mlgate.serve.process import ServerProcess, free_port  # noqa: E402
 
 pytestmark = pytest.mark.integration

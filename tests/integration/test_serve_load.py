@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "serve"))
-
-from support import shared_model  # noqa: E402
-
+from _support.serve import shared_model
 from mlgate.serve.process import ServerProcess  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -20,9 +20,7 @@ from typing import Any, Dict  # noqa: UP035  (the seed's own imports)
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "serve"))
-
-from support import shared_model  # noqa: E402
+from _support.serve import shared_model
 
 from mlgate.serve.process import ServerProcess, free_port  # noqa: E402
 from mlgate.smoke import SMOKE_CHECKS, run_smoke  # noqa: E402

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from lifecycle_support import WEAK, churn, fit, project, save
+from _support.lifecycle import WEAK, churn, fit, project, save
 from mlgate.config import CompareGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError
@@ -139,7 +139,7 @@ def test_no_registry_passes_without_creating_a_store(tmp_path: Path, frame: pd.D
 
 
 def test_docs_example_runs() -> None:
-    from doc_examples import python_blocks
+    from _support.docs import python_blocks
 
     blocks = python_blocks("compare.md")
     assert blocks

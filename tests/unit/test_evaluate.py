@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from lifecycle_support import churn, fit, project, save
+from _support.lifecycle import churn, fit, project, save
 from mlgate.config import EvaluateGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation import evaluate_model
 from mlgate.evaluation.stage import run_evaluate
-from mlgate.thresholds import BOUNDS, Bound, MaxBound, MinBound, parse_thresholds
 from mlgate.metrics import METRICS, Predictions, bootstrap, compute, interval, metric_names
 from mlgate.models import LoadedModel
+from mlgate.thresholds import BOUNDS, Bound, MaxBound, MinBound, parse_thresholds
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_bad_inputs_name_the_column(frame: pd.DataFrame, model: LoadedModel) -> 
 
 
 def test_docs_example_runs() -> None:
-    from doc_examples import python_blocks
+    from _support.docs import python_blocks
 
     blocks = python_blocks("evaluate.md")
     assert blocks

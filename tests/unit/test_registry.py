@@ -10,7 +10,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from lifecycle_support import churn, fit, project, save
+from _support.lifecycle import churn, fit, project, save
 from mlgate.context import StageContext
 from mlgate.data.io import file_sha256
 from mlgate.errors import ModelLoadError, RegistryError, UsageError
@@ -82,7 +82,7 @@ def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, 
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
-    from doc_examples import python_blocks
+    from _support.docs import python_blocks
     from mlgate.registry import open_store
     from mlgate.tracking import experiment_id, tracking_uri
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
-
-from support import shared_model  # noqa: E402
-
+from _support.serve import shared_model
 from mlgate.errors import ModelLoadError  # noqa: E402
 from mlgate.serve.admin import admin_denied  # noqa: E402
 from mlgate.serve.auth import hash_key  # noqa: E402

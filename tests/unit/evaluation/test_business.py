@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifecycle_support import churn, fit
+from _support.lifecycle import churn, fit
 from mlgate.config import BusinessConfig, CompareGate, EvaluateGate
 from mlgate.errors import ConfigError
 from mlgate.evaluation import evaluate_model

@@ -7,9 +7,9 @@ import inspect
 import numpy as np
 import pandas as pd
 import pytest
-from modeltests_support import FAST
 
 import mlgate.modeltests.checks as checks_pkg
+from _support.modeltests import FAST
 from mlgate.errors import ConfigError
 from mlgate.modeltests import MODEL_CHECKS, run
 from mlgate.modeltests.base import ModelCheck
@@ -168,8 +168,9 @@ def test_consistency_fails_a_nondeterministic_model(binary_case) -> None:  # typ
 
 
 def test_reproducibility_retrains_and_catches_an_unseeded_model(binary_case) -> None:  # type: ignore[no-untyped-def]
-    from modeltests_support import pipeline_for as _pipeline
     from sklearn.ensemble import RandomForestClassifier
+
+    from _support.modeltests import pipeline_for as _pipeline
 
     X, y = binary_case.train.drop(columns=["target"]), binary_case.train["target"]
     seeded = _pipeline(RandomForestClassifier(n_estimators=10, random_state=1)).fit(X, y)

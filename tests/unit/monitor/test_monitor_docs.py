@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from doc_examples import python_blocks
+from _support.docs import python_blocks
 
 
 def test_monitor_page_example_runs():

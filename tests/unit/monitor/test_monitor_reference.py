@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lifecycle_support import churn, fit
+from _support.lifecycle import churn, fit
 from mlgate.models import LoadedModel
 from mlgate.monitor.drift import DriftSettings, column_drift
 from mlgate.monitor.reference import PREDICTION, build_reference, load_reference

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from support import shared_model  # noqa: E402
+from _support.serve import shared_model
 
 
 @pytest.fixture(scope="session")

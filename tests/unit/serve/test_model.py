@@ -45,8 +45,7 @@ def test_probe_keeps_null_out_where_the_model_cannot_take_it(tmp_path: Path) -> 
 
 
 def test_declared_nullable_wins(tmp_path: Path) -> None:
-    from support import build_model
-
+    from _support.serve import build_model
     from mlgate.serve.model import ServedModel
 
     folder = build_model(tmp_path / "m", nullable=["total_charges"])
@@ -137,8 +136,7 @@ def test_fast_path_falls_back_when_it_fails(served) -> None:  # type: ignore[no-
 
 @pytest.mark.parametrize("kind", ["gbm"])
 def test_fast_path_for_gradient_boosting(tmp_path: Path, kind: str) -> None:
-    from support import build_model
-
+    from _support.serve import build_model
     from mlgate.serve.model import ServedModel
 
     model = ServedModel.load(build_model(tmp_path / "m", kind, n_rows=600), version="1")
