@@ -118,9 +118,9 @@ def _shares(col: ColumnDrift, prof: TableProfile) -> tuple[list[str], list[float
         counts = list(cp.counts)
     else:
         by_bin = coarse_counts(spec, cp)
-        bounds = [-math.inf, *spec.deciles, math.inf]
-        labels = [f"{_fmt(bounds[i]) if i else '<'}..{_fmt(bounds[i + 1]) if i + 1 < len(bounds) - 1 else ''}"
-                  for i in range(len(bounds) - 1)]
+        cuts = [_fmt(d) for d in spec.deciles]
+        labels = [f"< {cuts[0]}" if cuts else "all", *(f"{a} to {b}" for a, b in zip(cuts, cuts[1:], strict=False)),
+                  *([f">= {cuts[-1]}"] if cuts else [])]
         counts = [by_bin.get(i, 0) for i in range(len(labels))]
     total = sum(counts) or 1
     return labels, [c / total for c in counts]
