@@ -191,7 +191,7 @@ def run_tune(ctx: StageContext) -> Report:
     from mlgate.train.preprocess import feature_set
     from mlgate.train.runs import open_logger
     from mlgate.train.tuning import cross_validate, open_study, run_trials, safe_url, sample_rows
-    from mlgate.train.workers import split_trials, start_workers, wait_workers, workers_check
+    from mlgate.train.workers import split_trials, start_workers, stop_workers, wait_workers, workers_check
 
     config, tune = ctx.config, ctx.config.tune
     report = Report(stage="tune")
@@ -252,8 +252,12 @@ def run_tune(ctx: StageContext) -> Report:
                          min(fraction, 1.0))
 
         ctx.progress(f"tuning {setup.model_type}", 0.0)
-        with project_on_path(config.root):
-            run_trials(study, objective, shares[0], tune.timeout, config.seed, after_trial)
+        try:
+            with project_on_path(config.root):
+                run_trials(study, objective, shares[0], tune.timeout, config.seed, after_trial)
+        except BaseException:  # a failed or interrupted search must not leave workers running on the study
+            stop_workers(workers)
+            raise
         if workers:
             ctx.progress(f"waiting for {len(workers)} workers", None)
         results = wait_workers(workers)

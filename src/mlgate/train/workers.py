@@ -110,11 +110,22 @@ def wait_workers(workers: list[Worker]) -> list[WorkerResult]:
             code = worker.proc.wait()
             results.append(_result(worker, code))
     except BaseException:  # Ctrl-C or an error here: do not leave workers running on the study
-        for worker in workers:
-            if worker.proc.poll() is None:
-                worker.proc.terminate()
+        stop_workers(workers)
         raise
     return results
+
+
+def stop_workers(workers: list[Worker], grace: float = 10.0) -> None:
+    """Terminate workers still running (their running trial stays RUNNING in the study), then kill."""
+    for worker in workers:
+        if worker.proc.poll() is None:
+            worker.proc.terminate()
+    for worker in workers:
+        try:
+            worker.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            worker.proc.wait()
 
 
 def _result(worker: Worker, code: int) -> WorkerResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,35 @@ def test_workers_need_a_config_file(tmp_path: Path) -> None:
     setup = TuneSetup("logistic-regression", {}, {}, "binary", "roc_auc", True, "s", "sqlite:///x.db")
     with pytest.raises(ConfigError, match="tune.workers > 1 needs a config file"):
         worker_command(cfg, setup, 3, tmp_path, "sqlite:///x.db")
+
+
+def _worker(tmp_path: Path, index: int, script: str, trials: int = 3) -> Any:
+    import subprocess
+
+    from mlgate.train.workers import Worker
+
+    folder = tmp_path / str(index)
+    folder.mkdir()
+    proc = subprocess.Popen(["sh", "-c", script], cwd=folder)
+    return Worker(index, trials, folder, proc)
+
+
+def test_workers_report_their_trials_and_errors(tmp_path: Path) -> None:
+    from mlgate.train.workers import wait_workers, workers_check
+
+    good = _worker(tmp_path, 1, """echo '{"metrics": {"trials_this_call": 3}}' > report.json""")
+    bad = _worker(tmp_path, 2, "echo 'Error: cannot open Optuna study' > worker.log; exit 2")
+    results = wait_workers([good, bad])
+    assert [(r.returncode, r.trials_run) for r in results] == [(0, 3), (2, 0)]
+    check = workers_check(results, own_trials=3)
+    assert not check.passed
+    assert check.message.startswith("3 workers ran 6 trials (this process 3; worker 1: 3 of 3 trials; ")
+    assert "worker 2: 0 of 3 trials, exit 2: Error: cannot open Optuna study" in check.message
+
+
+def test_stopped_workers_do_not_outlive_the_search(tmp_path: Path) -> None:
+    from mlgate.train.workers import stop_workers
+
+    workers = [_worker(tmp_path, i, "sleep 60") for i in (1, 2)]
+    stop_workers(workers, grace=5)
+    assert all(w.proc.poll() is not None for w in workers)
