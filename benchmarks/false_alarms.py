@@ -21,6 +21,10 @@ inferred from train, quality score included), ``test data_distribution`` (the mo
 monitor stage uses). A gate "fails" when its verdict is a failure; power also counts whether the
 shifted column is the one named. ``survey`` adds validate's false-alarm rate on an all-integer survey
 table (six correlated 1-5 answers), whose rows repeat naturally.
+
+Seeds: 200 per cell for the clean scenario at every n up to 100,000 (20 at 1,000,000); the shifted
+scenarios use 200 seeds up to 10,000 rows, 50 at 100,000 and 10 at 1,000,000, where power is 100%
+and a run of every gate costs seconds (all of it on a shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import pandas as pd
 SCENARIOS = ("clean", "mean +0.25 sd", "mean +0.5 sd", "scale 2x", "category +10 pt")
 SHIFTED = {"mean +0.25 sd": "normal", "mean +0.5 sd": "normal", "scale 2x": "normal", "category +10 pt": "cat10"}
 GATES = ("validate", "test data_distribution", "core")
+BASELINE = "fixed limits (before)"  # the rule a user had before: run with --gates 'fixed limits (before)'
 SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
 
 
@@ -109,13 +114,21 @@ def shifted(test: pd.DataFrame, scenario: str, rng: np.random.Generator) -> pd.D
     return out
 
 
+_SCHEMAS: dict[int, Any] = {}
+
+
 def run_validate(train: pd.DataFrame, test: pd.DataFrame) -> tuple[bool, list[str], dict[str, int]]:
-    """mlgate validate's default gate, as run_validate runs it; failed columns and warning counts."""
+    """mlgate validate's default gate, as run_validate runs it; failed columns and warning counts.
+
+    The schema is inferred from train once per seed (every scenario shares the train table)."""
     from mlgate.data.schema import infer_schema
     from mlgate.data.table import TableView
     from mlgate.data.validator import build_checks, validate_tables
 
-    schema = infer_schema(train, target="target")
+    if id(train) not in _SCHEMAS:
+        _SCHEMAS.clear()
+        _SCHEMAS[id(train)] = infer_schema(train, target="target")
+    schema = _SCHEMAS[id(train)]
     views = [TableView(train, "train", schema, "target"), TableView(test, "test", schema, "target")]
     report = validate_tables(views, build_checks({}), min_score=0.9, pair=(views[0], views[1]))
     failed = [f"{c.name}:{c.column}" for c in report.failures]
@@ -148,17 +161,40 @@ def run_core(train: pd.DataFrame, test: pd.DataFrame) -> tuple[bool, list[str], 
     return not failed, failed, {"undecided": undecided} if undecided else {}
 
 
+def run_fixed_limits(train: pd.DataFrame, test: pd.DataFrame) -> tuple[bool, list[str], dict[str, int]]:
+    """The rule before mlgate.stats (test's data_distribution until this benchmark): KS distance above
+    0.1, share distance above 0.1, or a rise in missing share above 5 points fails, whatever the n."""
+    from scipy.stats import ks_2samp
+
+    failed = []
+    for col in (c for c in train.columns if c != "target"):
+        a, b = train[col], test[col]
+        if b.isna().mean() - a.isna().mean() > 0.05:
+            failed.append(f"fixed:{col}")
+        elif pd.api.types.is_numeric_dtype(a):
+            if ks_2samp(a.dropna().to_numpy(float), b.dropna().to_numpy(float)).statistic > 0.1:
+                failed.append(f"fixed:{col}")
+        else:
+            p, q = a.value_counts(normalize=True), b.value_counts(normalize=True)
+            both = p.index.union(q.index)
+            if 0.5 * (p.reindex(both, fill_value=0) - q.reindex(both, fill_value=0)).abs().sum() > 0.1:
+                failed.append(f"fixed:{col}")
+    return not failed, failed, {}
+
+
 RUNNERS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], tuple[bool, list[str], dict[str, int]]]] = {
-    "validate": run_validate, "test data_distribution": run_data_distribution, "core": run_core}
+    "validate": run_validate, "test data_distribution": run_data_distribution, "core": run_core,
+    "fixed limits (before)": run_fixed_limits}
 
 
-def chunk(n: int, seeds: range, gates: tuple[str, ...]) -> dict[str, Counter[str]]:
-    """Counts over some seeds at one size: failures, named columns, clean-split failures and warnings."""
+def chunk(n: int, seeds: range, gates: tuple[str, ...], power_seeds: int) -> dict[str, Counter[str]]:
+    """Counts over some seeds at one size: failures, named columns, clean-split failures and warnings.
+    Seeds from ``power_seeds`` on run the clean scenario only."""
     out: dict[str, Counter[str]] = {k: Counter() for k in ("fails", "named", "clean", "warned", "survey", "time")}
     for seed in seeds:
         rng = np.random.default_rng([n, seed])
         train, test = split(table(n, rng), rng)
-        for scenario in SCENARIOS:
+        for scenario in SCENARIOS if seed < power_seeds else SCENARIOS[:1]:
             current = shifted(test, scenario, rng)
             for gate in gates:
                 t0 = time.perf_counter()
@@ -178,21 +214,24 @@ def chunk(n: int, seeds: range, gates: tuple[str, ...]) -> dict[str, Counter[str
     return out
 
 
-def cell(n: int, seeds: int, gates: tuple[str, ...], jobs: int = 1) -> dict[str, Any]:
-    """Every scenario and gate at one size, over ``seeds`` seeds (in ``jobs`` processes)."""
+def cell(n: int, seeds: int, gates: tuple[str, ...], jobs: int = 1, power_seeds: int | None = None) -> dict[str, Any]:
+    """Every scenario and gate at one size: the clean scenario over ``seeds`` seeds, the shifts over
+    ``power_seeds`` of them (default all), in ``jobs`` processes."""
     from concurrent.futures import ProcessPoolExecutor
 
+    power = min(seeds, power_seeds or seeds)
     parts = [range(i, seeds, jobs) for i in range(jobs)]
     if jobs == 1:
-        counts = [chunk(n, parts[0], gates)]
+        counts = [chunk(n, parts[0], gates, power)]
     else:
         with ProcessPoolExecutor(jobs) as pool:
-            counts = list(pool.map(chunk, [n] * jobs, parts, [gates] * jobs))
+            counts = list(pool.map(chunk, [n] * jobs, parts, [gates] * jobs, [power] * jobs))
     total = {k: sum((c[k] for c in counts), Counter()) for k in counts[0]}
-    rate = {g: {s: total["fails"][f"{g}|{s}"] / seeds for s in SCENARIOS} for g in gates}
-    named = {g: {s: total["named"][f"{g}|{s}"] / seeds for s in SCENARIOS[1:]} for g in gates}
+    rate = {g: {s: total["fails"][f"{g}|{s}"] / (seeds if s == "clean" else power) for s in SCENARIOS}
+            for g in gates}
+    named = {g: {s: total["named"][f"{g}|{s}"] / power for s in SCENARIOS[1:]} for g in gates}
     survey_fails = total["survey"].pop("fails", 0)
-    return {"n": n, "seeds": seeds, "fail_rate": rate, "named_rate": named,
+    return {"n": n, "seeds": seeds, "power_seeds": power, "fail_rate": rate, "named_rate": named,
             "clean_failures": dict(total["clean"]),
             "clean_warning_rate": {k: v / seeds for k, v in total["warned"].items()},
             "survey_false_alarm": survey_fails / seeds if "validate" in gates else None,
@@ -201,16 +240,17 @@ def cell(n: int, seeds: int, gates: tuple[str, ...], jobs: int = 1) -> dict[str,
 
 def markdown(results: list[dict[str, Any]]) -> str:
     """The table for BENCHMARKS.md and the docs: failure rate per gate, size and scenario."""
-    head = "| gate | n | seeds | false alarm | " + " | ".join(SCENARIOS[1:]) + " |"
+    head = "| gate | n | seeds (clean / shifted) | false alarm | " + " | ".join(SCENARIOS[1:]) + " |"
     lines = [head, "|" + "---|" * (4 + len(SCENARIOS) - 1)]
-    for gate in GATES:
+    for gate in (*GATES, BASELINE):
         for r in results:
             if gate not in r["fail_rate"]:
                 continue
             rates = r["fail_rate"][gate]
             named = r["named_rate"][gate]
             cells = [f"{rates[s]:.1%} ({named[s]:.0%})" for s in SCENARIOS[1:]]
-            lines.append(f"| {gate} | {r['n']:,} | {r['seeds']} | {rates['clean']:.1%} | " + " | ".join(cells) + " |")
+            lines.append(f"| {gate} | {r['n']:,} | {r['seeds']} / {r['power_seeds']} | {rates['clean']:.1%} | "
+                         + " | ".join(cells) + " |")
     for r in results:
         if r.get("survey_false_alarm") is not None:
             lines.append(f"| validate, survey table | {r['n']:,} | {r['seeds']} | {r['survey_false_alarm']:.1%} |"
@@ -229,9 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10 seeds per cell, sizes up to 10,000")
     parser.add_argument("--seeds", type=int, default=200, help="seeds per cell (default 200)")
     parser.add_argument("--seeds-1m", type=int, default=20, help="seeds at 1,000,000 rows (default 20)")
-    parser.add_argument("--seeds-100k", type=int, default=200, help="seeds at 100,000 rows (default 200)")
+    parser.add_argument("--power-seeds-100k", type=int, default=50, help="shifted seeds at 100,000 rows (default 50)")
+    parser.add_argument("--power-seeds-1m", type=int, default=10, help="shifted seeds at 1,000,000 rows (default 10)")
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
-    parser.add_argument("--gates", nargs="*", default=list(GATES), choices=GATES)
+    parser.add_argument("--gates", nargs="*", default=list(GATES), choices=[*GATES, BASELINE])
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "false_alarms.json")
     args = parser.parse_args(argv)
@@ -239,9 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     started = time.perf_counter()
     for n in sizes:
-        seeds = 10 if args.quick else {1_000_000: args.seeds_1m, 100_000: args.seeds_100k}.get(n, args.seeds)
+        seeds = 10 if args.quick else {1_000_000: args.seeds_1m}.get(n, args.seeds)
+        power = None if args.quick else {1_000_000: args.power_seeds_1m, 100_000: args.power_seeds_100k}.get(n)
         t0 = time.perf_counter()
-        results.append(cell(n, seeds, tuple(args.gates), args.jobs))
+        results.append(cell(n, seeds, tuple(args.gates), args.jobs, power))
         print(f"n={n:,}: {seeds} seeds in {time.perf_counter() - t0:.0f} s {results[-1]['seconds']}",
               file=sys.stderr, flush=True)
         print(json.dumps({k: v for k, v in results[-1].items() if k != "seconds"}), file=sys.stderr, flush=True)
