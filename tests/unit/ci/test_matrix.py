@@ -76,5 +76,6 @@ def test_pick_best_errors_name_the_folder(project: Path, tmp_path: Path) -> None
 
 
 def test_unknown_candidate_is_a_config_error(project: Path) -> None:
-    with pytest.raises(ConfigError, match="--candidate 'svm' is not a candidate in models; candidates: logistic-regression"):
+    expected = "--candidate 'svm' is not a candidate in models; candidates: logistic-regression"
+    with pytest.raises(ConfigError, match=expected):
         override(load_config(project / "mlgate.yaml"), candidates=["svm"])
