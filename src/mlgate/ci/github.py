@@ -87,7 +87,8 @@ def _state_out(job: str) -> list[Step]:
 def _reports(stage: str) -> list[Step]:
     folder = f"{p.REPORTS}/{stage}"
     return [{"if": "always()", "run": f'cat {folder}/summary.md >> "$GITHUB_STEP_SUMMARY" || true'},
-            {"if": "always()", "uses": ACTIONS["junit"],
+            # a fork's pull request gets a read-only token: no check run then, but the gate's verdict stands
+            {"if": "always()", "uses": ACTIONS["junit"], "continue-on-error": True,
              "with": {"report_paths": f"{folder}/junit.xml", "check_name": f"mlgate {stage}"}}]
 
 
