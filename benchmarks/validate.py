@@ -84,10 +84,10 @@ def cpu_seconds() -> float:
 
 
 def worker_mlgate(p: dict[str, str]) -> dict[str, float]:
-    from mlgate.cli import app
+    from mlgate.cli import get_app
 
     t0 = time.perf_counter()
-    code = app(["validate", "--data", p["data"], "--schema", p["schema"], "--reference",
+    code = get_app()(["validate", "--data", p["data"], "--schema", p["schema"], "--reference",
                 p["reference"], "--target", "target", "--output", p["out"]], standalone_mode=False)
     return {"seconds": time.perf_counter() - t0, "exit_code": code}
 

@@ -21,7 +21,7 @@ def _loaded(code: str, names: tuple[str, ...], cwd: Path | None = None) -> list[
 
 
 def test_cli_app_loads_no_heavy_library_nor_the_report_models() -> None:
-    assert _loaded("import mlgate.cli; mlgate.cli._load_app()", HEAVY + NOT_FOR_HELP) == []
+    assert _loaded("import mlgate.cli; mlgate.cli.get_app()", HEAVY + NOT_FOR_HELP) == []
 
 
 def test_noop_run_replays_without_typer_or_pydantic(tmp_path: Path) -> None:

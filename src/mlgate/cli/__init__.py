@@ -2,15 +2,15 @@
 
 Command modules import only Typer and Rich at module level; each command imports the
 library it calls inside its body, so ``mlgate --help`` stays fast. Importing this package
-imports neither: ``app`` is built on first use, and ``main`` replays an up-to-date
-``mlgate run`` before Typer is imported at all (``mlgate.cli._fast``).
+imports neither: ``get_app()`` builds the app with every command on first use, and ``main``
+replays an up-to-date ``mlgate run`` before Typer is imported at all (``mlgate.cli._fast``).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import typer
@@ -31,22 +31,16 @@ _COMMAND_MODULES = (
     "mlgate.cli.monitor",    # monitor
 )
 
-__all__ = ["app", "main"]
+__all__ = ["get_app", "main"]
 
 
-def _load_app() -> typer.Typer:
-    """The Typer app with every command module registered on it."""
+def get_app() -> typer.Typer:
+    """The Typer app with every command module registered on it (for CliRunner and docs)."""
     from mlgate.cli.app import app
 
     for module in _COMMAND_MODULES:
         importlib.import_module(module)
     return app
-
-
-def __getattr__(name: str) -> Any:
-    if name == "app":  # `from mlgate.cli import app` keeps working, built on first use
-        return _load_app()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
@@ -59,7 +53,7 @@ def main() -> None:
     from mlgate.cli.app import state
     from mlgate.errors import MlgateError
 
-    app = _load_app()
+    app = get_app()
     click_error, click_abort = _click_exception_types()
     try:
         result = app(standalone_mode=False)
