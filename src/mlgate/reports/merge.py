@@ -24,6 +24,8 @@ STAGE_ORDER = ("validate", "scan", "tune", "train", "test", "evaluate", "compare
                "deploy", "canary", "monitor")
 MAX_FIGURES = 4  # per stage: the merged page stays readable, the stage's own page has them all
 MAX_FAILED = 10  # failed checks listed per stage in the comment
+MAX_METRICS = 6  # metrics in the comment when there is no comparison table
+HEADLINE = ("roc_auc", "accuracy", "f1", "f1_macro", "log_loss", "pr_auc", "rmse", "mae", "r2")
 _FIGURE = re.compile(r"<figure>.*?</figure>", re.DOTALL)
 
 
@@ -134,9 +136,13 @@ def key_metrics(merged: Merged) -> list[dict[str, Any]]:
         return [{"metric": k, "candidate": v.get("candidate"), "production": v.get("baseline"),
                  "delta": v.get("delta"), "greater_is_better": v.get("greater_is_better", True)}
                 for k, v in table.items()]
-    metrics = (by_name.get("evaluate") or by_name.get("train") or {}).get("metrics") or {}
-    return [{"metric": k, "candidate": v, "production": None, "delta": None, "greater_is_better": True}
-            for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    source = "evaluate" if "evaluate" in by_name else "train"
+    metrics = (by_name.get(source) or {}).get("metrics") or {}
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    # the headline metrics first, and few of them: a comment is read at a glance
+    ranked = sorted(numbers, key=lambda k: HEADLINE.index(k) if k in HEADLINE else len(HEADLINE))[:MAX_METRICS]
+    return [{"metric": k, "candidate": numbers[k], "production": None, "delta": None, "greater_is_better": True,
+             "source": source} for k in ranked]
 
 
 def as_report(merged: Merged) -> Report:
@@ -169,8 +175,10 @@ def summary_markdown(merged: Merged, report_link: str | None = None) -> str:
     rows = key_metrics(merged)
     if rows:
         compared = any(r["production"] is not None for r in rows)
+        where = "test data" if rows[0].get("source", "evaluate") == "evaluate" else "validation split"
         lines += ["", "**Key metrics**" + (" (candidate against the production model, same test data)"
-                                          if compared else " (no production model to compare with)"), ""]
+                                          if compared else f" (candidate on the {where}; no production model "
+                                                           "to compare with)"), ""]
         lines += ["| metric | candidate | production | change |", "|---|---|---|---|"] if compared else \
             ["| metric | candidate |", "|---|---|"]
         for r in rows:

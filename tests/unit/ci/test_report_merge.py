@@ -44,7 +44,8 @@ def test_summary_has_the_marker_verdicts_metrics_and_capped_failures(tmp_path: P
     text = summary_markdown(merged, "https://ci.example/report.html")
     assert text.startswith("<!-- mlgate-report:churn -->\n### ❌ mlgate churn: test failed (2 of 3 stages passed)")
     assert "| test | ❌ **failed** | 2 failed |" in text
-    assert "(no production model to compare with)" in text and "| roc_auc | 0.8400 |" in text
+    assert "(candidate on the test data; no production model to compare with)" in text
+    assert "| roc_auc | 0.8400 |" in text
     assert "- `edge_case_0` [age]: case 0 \\| broke" in text
     assert "- `edge_case_9`" in text and "- `edge_case_10`" not in text and "and 2 more" in text
     assert "[full report (report.html)](https://ci.example/report.html)" in text
