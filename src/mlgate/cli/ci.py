@@ -50,7 +50,12 @@ def ci(
             return 1
         console.print(f"{path} is current")
         return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        from mlgate.errors import UsageError
+
+        raise UsageError(f"cannot write {path}: {exc.strerror}; give --output a file path") from exc
     console.print(f"wrote {path}")
     return 0

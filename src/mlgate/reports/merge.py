@@ -240,6 +240,8 @@ def write_merged(merged: Merged, out_dir: Path) -> dict[str, Path]:
     from mlgate.reports import write_report
     from mlgate.runs import write_text
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--output {out_dir} is a file; give a folder for the merged report")
     paths = write_report(as_report(merged), out_dir, html=False)
     paths["html"] = out_dir / "report.html"
     write_text(paths["html"], merged_html(merged, out_dir))
