@@ -8,8 +8,11 @@ default), so a second call resumes the study and parallel workers can share one.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +30,10 @@ if TYPE_CHECKING:
 
 STORAGE_FILE = "optuna.db"
 PRUNER_STARTUP_TRIALS = 3  # trials that always run to the end before pruning starts
+# A running trial writes a heartbeat this often; one silent for GRACE_SECONDS belongs to a
+# worker that died (killed, machine lost), and the next worker to start marks it FAIL.
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 120
 
 
 class SearchParam(BaseModel):
@@ -157,13 +164,17 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
     import optuna
 
     deadline = time.monotonic() + timeout if timeout else None
+    fail_stale_trials(study)
     ran = 0
     while ran < n_trials and (deadline is None or time.monotonic() < deadline):
-        trial = study.ask()
+        with warnings.catch_warnings():  # Optuna warns that ask() does not beat: _heartbeat below does
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+            trial = study.ask()
         # TPE keeps no state but its random generator, so a fresh sampler per trial is cheap.
         study.sampler = optuna.samplers.TPESampler(seed=seed + trial.number, constant_liar=True)
         try:
-            value = objective(trial)
+            with _heartbeat(study, trial):
+                value = objective(trial)
         except optuna.TrialPruned:
             frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         except BaseException:
@@ -185,7 +196,43 @@ def _storage(url: str) -> Any:
     if url.startswith("sqlite:"):
         # Parallel workers on one SQLite file wait for the write lock instead of failing.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    return optuna.storages.RDBStorage(url, **kwargs)
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                                          **kwargs)
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Mark FAIL the RUNNING trials whose worker stopped beating, so the study counts them honestly."""
+    import optuna
+
+    with warnings.catch_warnings():  # experimental in Optuna, and used by its own optimize()
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+@contextlib.contextmanager
+def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
+    """Record the trial's heartbeat every HEARTBEAT_SECONDS while it runs (what Optuna's optimize() does)."""
+    storage: Any = study._storage  # no public handle: ask/tell leaves heartbeats to the caller
+    if getattr(storage, "get_heartbeat_interval", lambda: None)() is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial._trial_id)
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-trial-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _transient(exc: Exception) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,26 @@ def test_stopped_workers_do_not_outlive_the_search(tmp_path: Path) -> None:
     workers = [_worker(tmp_path, i, "sleep 60") for i in (1, 2)]
     stop_workers(workers, grace=5)
     assert all(w.proc.poll() is not None for w in workers)
+
+
+def test_a_trial_of_a_dead_worker_is_failed_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-trial leaves it RUNNING; once its heartbeat is older than the grace period,
+    the next worker marks it FAIL and numbers its own trials on."""
+    import optuna
+
+    import mlgate.train.tuning as tuning
+    from mlgate.train.tuning import TuneSetup, open_study, run_trials
+
+    monkeypatch.setattr(tuning, "GRACE_SECONDS", 1)
+    setup = TuneSetup("logistic-regression", {}, {}, "binary", "roc_auc", True, "s",
+                      f"sqlite:///{tmp_path / 'optuna.db'}")
+    dead = open_study(setup, seed=1)
+    with pytest.warns(UserWarning, match="Heartbeat of storage"):
+        orphan = dead.ask()  # the dead worker's trial: started, one heartbeat, then nothing
+    dead._storage.record_heartbeat(orphan._trial_id)  # type: ignore[attr-defined]
+    time.sleep(1.5)
+    alive = open_study(setup, seed=1)
+    assert run_trials(alive, lambda trial: 0.7, 2, None, 1, lambda study, trial: None) == 2
+    states = [(t.number, t.state) for t in alive.get_trials(deepcopy=False)]
+    assert states == [(0, optuna.trial.TrialState.FAIL), (1, optuna.trial.TrialState.COMPLETE),
+                      (2, optuna.trial.TrialState.COMPLETE)]
