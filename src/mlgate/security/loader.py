@@ -46,13 +46,21 @@ class Inspection:
     second_opinion: list[str] = field(default_factory=list)
 
     @property
+    def disputed(self) -> list[str]:
+        """Globals picklescan calls dangerous that the allow-list accepted (refused too: fail closed)."""
+        return [g for g in self.second_opinion if g not in self.refused]
+
+    @property
     def safe(self) -> bool:
-        return not self.refused and self.error is None
+        return not self.refused and self.error is None and not self.disputed
 
     def refusal(self) -> ModelRefused:
         """The error a loader raises for this file: the file, the first refused global, the way out."""
         if self.error is not None:
             return ModelRefused(f"cannot load {self.path}: {self.error}; nothing in it was run")
+        if not self.refused:
+            return ModelRefused(f"{self.path} was refused: picklescan calls {', '.join(self.disputed)} dangerous "
+                                "although mlgate's allow-list accepts it; refused to be safe (please report it)")
         first, more = self.refused[0], self.refused[1:_SHOWN]
         also = f" (and {', '.join(more)})" if more else ""
         head = (f"{self.path} was refused: it imports {first}{also}, which is not on mlgate's allow-list "
