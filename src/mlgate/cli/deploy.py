@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, OutputOpt, load
+from mlgate.cli._common import ConfigOpt, OutputOpt, console, load
 from mlgate.cli.app import app
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
 
 canary_app = typer.Typer(help="Analyze, promote or abort the canary (or shadow) of an environment.",
                          no_args_is_help=True)
@@ -70,22 +73,16 @@ def deploy(
     return _finish(report, output, "deploy")
 
 
-def _kubernetes(cfg: object, env: str, render: Path | None, apply: bool, version: str | None) -> int:
-    from mlgate.errors import MissingDependency, UsageError
+def _kubernetes(cfg: Config, env: str, render: Path | None, apply: bool, version: str | None) -> int:
+    from mlgate.errors import UsageError
 
     if render is None:
         raise UsageError("--target kubernetes needs --render DIR (the folder for the Dockerfile and manifests)")
-    try:
-        from mlgate.deploy.kubernetes import render as render_manifests  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise MissingDependency("mlgate.deploy.kubernetes", "kubernetes", "--target kubernetes") from exc
-    import inspect
+    from mlgate.deploy.kubernetes import render as render_manifests
 
-    # the renderer is the "ci" helper's: pass the options its signature takes
-    accepted = inspect.signature(render_manifests).parameters
-    options = {k: v for k, v in {"env": env, "version": version, "apply": apply}.items() if k in accepted}
-    result = render_manifests(cfg, render, **options)
-    return result if isinstance(result, int) else 0
+    for path in render_manifests(cfg, render, env=env, version=version, apply=apply):
+        console.print(f"wrote {path}")
+    return 0
 
 
 @app.command()
