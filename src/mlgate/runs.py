@@ -112,7 +112,7 @@ class RunStore:
         out_dir.mkdir(parents=True, exist_ok=True)
         for report in REPORT_FILES:
             if (source / report).exists():
-                shutil.copy2(source / report, out_dir / report)
+                _link_or_copy(source / report, out_dir / report)
         (out_dir / "cached.json").write_text(json.dumps({"outputs": str(source), "key": key}) + "\n")
         return StageRecord(name, "cached", True, key, str(source), 0.0, cached.get("key_figure", ""),
                            message=f"unchanged since run {cached.get('run_id', '?')}")
@@ -243,6 +243,16 @@ def merge_junit(files: list[Path], path: Path) -> None:
     tree = ET.ElementTree(root)
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows (the no-op replay then writes no report bytes:
+    a report.html with plots is megabytes), else a copy. Reports are replaced atomically, never
+    rewritten in place, so a link never sees a later run's content."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def now() -> str:

@@ -65,3 +65,14 @@ def test_status_summary_names_what_ran_and_counts_what_was_cached() -> None:
     stages = [{"name": n, "status": "cached"} for n in ("validate", "tune", "train")]
     stages += [{"name": "test", "status": "failed"}, {"name": "evaluate", "status": "blocked"}]
     assert _stage_summary(stages) == "failed: test · blocked: evaluate · cached: 3"
+
+
+def test_an_all_cached_replay_prints_a_plain_table() -> None:
+    from mlgate.cli._fast import plain_outcome
+    from mlgate.runs import RunRecord, StageRecord
+
+    record = RunRecord("r1", "/x/runs/r1", "now", stages=[StageRecord("validate", "cached", True, key_figure="q 1.0"),
+                                                          StageRecord("train", "cached", True, key_figure="auc 0.8")])
+    lines = plain_outcome(record).splitlines()
+    assert lines[0] == "mlgate run r1" and lines[3].split() == ["validate", "cached", "q", "1.0", "-"]
+    assert "All 2 stages unchanged: nothing to do" in lines[-2] and lines[-1].startswith("Run folder: /x/runs/r1")

@@ -10,6 +10,10 @@ when the arguments are not exactly a plain ``run`` or the replay finds a change.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlgate.runs import RunRecord
 
 
 def config_argument(argv: list[str]) -> tuple[bool, str | None]:
@@ -45,7 +49,27 @@ def replay_noop(argv: list[str]) -> int | None:
         return None
     if replayed is None:
         return None
-    from mlgate.cli._display import print_outcome
+    if all(stage.status == "cached" for stage in replayed.stages):
+        print(plain_outcome(replayed), flush=True)
+    else:  # a replay with something to explain: the full Rich rendering
+        from mlgate.cli._outcome import print_outcome
 
-    print_outcome(replayed)
+        print_outcome(replayed)
     return replayed.exit_code
+
+
+def plain_outcome(record: RunRecord) -> str:
+    """The all-cached run table as plain text: Rich's table module alone costs more to import
+    than the whole replay (measured in benchmarks/startup.py)."""
+    rows = [("stage", "verdict", "key figure", "duration")]
+    rows += [(s.name, "cached", s.key_figure or s.message, "-") for s in record.stages]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"mlgate run {record.run_id}"]
+    for i, row in enumerate(rows):
+        cells = [c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"All {len(record.stages)} stages unchanged: nothing to do (use --force to re-run).")
+    lines.append(f"Run folder: {record.run_dir} (open index.html for every stage's report)")
+    return "\n".join(lines)

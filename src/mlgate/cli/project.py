@@ -84,7 +84,7 @@ def run_with_display(cfg: Config, *, only: str | None = None, until: str | None 
 
 
 def _print_outcome(record: RunRecord) -> None:
-    from mlgate.cli._display import print_outcome
+    from mlgate.cli._outcome import print_outcome
 
     print_outcome(record)
 
