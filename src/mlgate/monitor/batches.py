@@ -74,11 +74,27 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None,
             table = source.select(cols) if cols is not None else source
             yield from table.to_batches(max_chunksize=batch_rows)
         else:
-            # little read-ahead: the default (16 batches, 4 files) holds hundreds of MB in flight
-            yield from source.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=0,
-                                         fragment_readahead=0)
+            yield from _dataset_batches(source, cols, batch_rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}") from exc
+
+
+def _dataset_batches(source: ds.Dataset, cols: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """A dataset's batches, one Parquet row group at a time.
+
+    A scan over a whole file reads row groups ahead of a slow consumer whatever its read-ahead
+    settings (measured: 230 MB of Arrow memory in flight with a 10M-row file, against 95 MB, one
+    row group, this way), so memory would grow with the file instead of staying flat.
+    """
+    import pyarrow.dataset as pads
+
+    if not isinstance(source.format, pads.ParquetFileFormat):
+        yield from source.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=0, fragment_readahead=0)
+        return
+    for fragment in source.get_fragments():
+        for row_group in fragment.split_by_row_group():
+            yield from row_group.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=0,
+                                            fragment_readahead=0)
 
 
 def as_source(data: Any) -> Any:
