@@ -77,36 +77,43 @@ class NotSignificantlyWorse(Rule):
                              f"improvement [{low:+.4f}, {high:+.4f}], {_fmt_p(outcome.p_value, gate.bootstrap)})")
 
 
-class MinAbsoluteChange(Rule):
+class _MinChange(Rule):
+    """The improvement (``observed``) must reach the gate's ``key`` when that is set."""
+
+    key: ClassVar[str] = ""  # the gate's field, and the rule's name
+    what: ClassVar[str] = ""
+    field: ClassVar[str] = ""  # the Outcome attribute judged
+
+    def applies(self, gate: CompareGate) -> bool:
+        return getattr(gate, self.key) is not None
+
+    def shown(self, value: float, limit: bool = False) -> str:
+        return f"{value:+g}" if limit else f"{value:+.4f}"
+
+    def check(self, outcome: Outcome, gate: CompareGate) -> Check:
+        limit = float(getattr(gate, self.key) or 0.0)
+        value = float(getattr(outcome, self.field))
+        ok = value >= limit
+        return Check(name=self.name, passed=ok, observed=_r(value), expected=f">= {limit:g}",
+                     message=f"{outcome.metric}: {self.what} {self.shown(value)} "
+                             f"{'reaches' if ok else 'falls short of'} the required {self.shown(limit, True)}")
+
+
+class MinAbsoluteChange(_MinChange):
     """The improvement must reach ``min_absolute_change`` (MLflow's MetricThreshold rule)."""
 
-    name: ClassVar[str] = "min_absolute_change"
-
-    def applies(self, gate: CompareGate) -> bool:
-        return gate.min_absolute_change is not None
-
-    def check(self, outcome: Outcome, gate: CompareGate) -> Check:
-        limit = float(gate.min_absolute_change or 0.0)
-        ok = outcome.improvement >= limit
-        return Check(name=self.name, passed=ok, observed=_r(outcome.improvement), expected=f">= {limit:g}",
-                     message=f"{outcome.metric}: improvement {outcome.improvement:+.4f} "
-                             f"{'reaches' if ok else 'falls short of'} the required {limit:+g}")
+    name = key = "min_absolute_change"
+    what = field = "improvement"
 
 
-class MinRelativeChange(Rule):
+class MinRelativeChange(_MinChange):
     """The improvement relative to the baseline must reach ``min_relative_change``."""
 
-    name: ClassVar[str] = "min_relative_change"
+    name = key = "min_relative_change"
+    what, field = "relative improvement", "relative"
 
-    def applies(self, gate: CompareGate) -> bool:
-        return gate.min_relative_change is not None
-
-    def check(self, outcome: Outcome, gate: CompareGate) -> Check:
-        limit = float(gate.min_relative_change or 0.0)
-        ok = outcome.relative >= limit
-        return Check(name=self.name, passed=ok, observed=_r(outcome.relative), expected=f">= {limit:g}",
-                     message=f"{outcome.metric}: relative improvement {outcome.relative:+.2%} "
-                             f"{'reaches' if ok else 'falls short of'} the required {limit:+.2%}")
+    def shown(self, value: float, limit: bool = False) -> str:
+        return f"{value:+.2%}"
 
 
 RULES: dict[str, type[Rule]] = {r.name: r for r in (NotSignificantlyWorse, MinAbsoluteChange, MinRelativeChange)}

@@ -89,8 +89,8 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
     """
     from mlgate.evaluation.inputs import resolve_task, split_xy
     from mlgate.evaluation.slices import slice_metrics
-    from mlgate.thresholds import parse_thresholds
     from mlgate.metrics import headline_metric, predict, usable_metrics
+    from mlgate.thresholds import parse_thresholds
 
     features, y = split_xy(model, frame, target, id_columns)
     task = resolve_task(task, model, y)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mlgate.reports.figures import new_figure, to_figure
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mlgate.metrics import Predictions
     from mlgate.reports.model import Figure
 
@@ -31,15 +34,24 @@ def _curves(p: Predictions) -> list[tuple[str, int]]:
     return [(str(c), k) for k, c in enumerate(p.classes)][:10]
 
 
-def roc(p: Predictions) -> Figure:
-    from sklearn.metrics import auc, roc_curve
-
+def _class_curves(p: Predictions, draw: Callable[[Any, np.ndarray, np.ndarray, str], None]) -> tuple[Any, Any]:
+    """A figure with ``draw(ax, truth, score, label)`` called for each class that gets a curve."""
     assert p.proba is not None
     fig = new_figure()
     ax = fig.add_subplot()
     for label, k in _curves(p):
-        fpr, tpr, _ = roc_curve(p.y == k, p.proba[:, k])
+        draw(ax, p.y == k, p.proba[:, k], label)
+    return fig, ax
+
+
+def roc(p: Predictions) -> Figure:
+    from sklearn.metrics import auc, roc_curve
+
+    def draw(ax: Any, truth: np.ndarray, score: np.ndarray, label: str) -> None:
+        fpr, tpr, _ = roc_curve(truth, score)
         ax.plot(fpr, tpr, label=f"class {label} (AUC {auc(fpr, tpr):.3f})")
+
+    fig, ax = _class_curves(p, draw)
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate")
     ax.legend(loc="lower right", fontsize=8)
@@ -49,14 +61,13 @@ def roc(p: Predictions) -> Figure:
 def precision_recall(p: Predictions) -> Figure:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    assert p.proba is not None
-    fig = new_figure()
-    ax = fig.add_subplot()
-    for label, k in _curves(p):
-        precision, recall, _ = precision_recall_curve(p.y == k, p.proba[:, k])
-        ap = average_precision_score(p.y == k, p.proba[:, k])
+    def draw(ax: Any, truth: np.ndarray, score: np.ndarray, label: str) -> None:
+        precision, recall, _ = precision_recall_curve(truth, score)
+        ap = average_precision_score(truth, score)
         ax.step(recall, precision, where="post", label=f"class {label} (AP {ap:.3f})")
-        ax.axhline(float((p.y == k).mean()), ls="--", color="grey", lw=0.8)
+        ax.axhline(float(truth.mean()), ls="--", color="grey", lw=0.8)
+
+    fig, ax = _class_curves(p, draw)
     ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
     ax.legend(loc="lower left", fontsize=8)
     return to_figure(fig, "Precision-recall curve", "dashed: the share of positives")

@@ -41,8 +41,8 @@ class Performance(ModelCheck):
         return value
 
     def run(self, subject: Subject) -> Outcome:
-        from mlgate.thresholds import parse_thresholds
         from mlgate.metrics import compute, outputs, usable_metrics
+        from mlgate.thresholds import parse_thresholds
 
         preds = outputs(subject.task, subject.y, subject.predict(), subject.proba(), subject.classes)
         values = compute(preds)
