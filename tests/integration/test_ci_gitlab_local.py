@@ -163,7 +163,9 @@ def _check_same_verdicts(project: Path, tmp_path: Path, last_stage: str) -> dict
     from mlgate.ci import render
     from mlgate.config import load_config
 
-    doc = yaml.safe_load(render("gitlab", load_config(project / "mlgate.yaml"))[0])
+    text, path = render("gitlab", load_config(project / "mlgate.yaml"))
+    (project / path).write_text(text)  # committed, as `mlgate ci gitlab` wrote it: ci-file-check passes
+    doc = yaml.safe_load(text)
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "CI": "true",
            "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main"}
     runs = run_pipeline(doc, project, tmp_path / "jobs", env, last_stage=last_stage,
@@ -198,6 +200,7 @@ def test_gitlab_train_matrix_reaches_the_verdicts_of_mlgate_run(tmp_path: Path, 
                              [{"type": "logistic-regression"},
                               {"type": "random-forest", "params": {"n_estimators": 20, "max_depth": 5}}], tune=False)
     runs = _check_same_verdicts(project, tmp_path, "train")
+    assert runs["ci-file-check"][0].returncode == 0, runs["ci-file-check"][0].output
     assert [r.name for r in runs["train-model"]] == ["train-model: [logistic-regression]",
                                                      "train-model: [random-forest]"]
     assert "hyperparameter-tuning" not in runs and "register-model" not in runs  # manual

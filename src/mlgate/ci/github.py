@@ -123,6 +123,8 @@ def _gate_jobs(plan: Plan) -> dict[str, Job]:
     if plan.tests:
         jobs["unit-tests"] = {"runs-on": "ubuntu-latest", "permissions": _READ, "if": CHAIN,
                               "steps": [*_setup(plan), {"run": plan.tests}]}
+    jobs["ci-file-check"] = {"runs-on": "ubuntu-latest", "permissions": _READ, "if": CHAIN,
+                             "steps": [*_setup(plan), {"run": "\n".join(p.file_check("github"))}]}
     jobs["security-scan"] = {"runs-on": "ubuntu-latest", "permissions": _GATE, "if": CHAIN,
                              "steps": [*_setup(plan), {"run": "\n".join(p.scan())}, *_reports("scan")]}
     before = "data-validation"

@@ -46,6 +46,8 @@ def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
     jobs: dict[str, Job] = {"data-validation": _gate("validate", "validate", [], not_scheduled)}
     if plan.tests:
         jobs["unit-tests"] = {"stage": "validate", "needs": [], "script": [plan.tests], "rules": not_scheduled}
+    jobs["ci-file-check"] = {"stage": "validate", "needs": [], "script": p.file_check("gitlab"),
+                             "rules": not_scheduled}
     jobs["security-scan"] = {"stage": "validate", "needs": [], "script": p.scan(), "rules": not_scheduled,
                              "artifacts": _artifacts([f"{p.REPORTS}/scan/"], f"{p.REPORTS}/scan/junit.xml")}
     before_train = "data-validation"

@@ -96,6 +96,11 @@ def tune_worker(plan: Plan) -> list[str]:
     return [f"mlgate tune --n-trials {trials} --output {out}"]
 
 
+def file_check(platform: str) -> list[str]:
+    """Fail when the committed CI file is not what mlgate.yaml generates (edited by hand, or stale)."""
+    return [f"mlgate ci {platform} --check"]
+
+
 def scan() -> list[str]:
     return [f"mlgate scan --output {REPORTS}/scan"]
 

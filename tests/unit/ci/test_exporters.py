@@ -152,6 +152,12 @@ def test_github_secrets_come_through_env() -> None:
     assert jobs["deploy-production"]["env"]["MLGATE_ADMIN_KEY"] == "${{ secrets.MLGATE_ADMIN_KEY }}"
 
 
+@pytest.mark.parametrize("platform", sorted(CI_EXPORTERS))
+def test_a_job_keeps_the_file_current(platform: str) -> None:
+    jobs = _jobs(platform, _doc(platform, make_config("example")))
+    assert _commands(platform, jobs["ci-file-check"])[-1] == f"mlgate ci {platform} --check"
+
+
 def test_project_tests_job_only_when_configured() -> None:
     assert "unit-tests" not in _doc("gitlab", make_config("example"))
     assert _doc("gitlab", make_config("variant"))["unit-tests"]["script"] == ["pytest tests/unit"]
