@@ -183,12 +183,18 @@ def load_dataset(config: Config) -> Dataset:
 
 
 def split_frame(frame: pd.DataFrame, target: str, test_size: float, seed: int,
-                *, stratify: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A seeded train/test split, stratified on the target when it looks like classes."""
+                *, stratify: bool = True, classes: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded split, stratified on the target when it looks like classes.
+
+    The one splitter of mlgate: ``data.split`` (train/test) and train's validation split.
+    ``classes`` says whether the target is classes (the task is known) instead of guessing
+    from its values; either way every class needs two rows to stratify.
+    """
     from sklearn.model_selection import train_test_split
 
     y = frame[target]
-    strata = y if stratify and _looks_categorical(y) else None
+    looks = _looks_categorical(y) if classes is None else classes and y.value_counts().min() >= 2
+    strata = y if stratify and looks else None
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=strata)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 

@@ -95,14 +95,9 @@ def project_on_path(root: Path | None) -> Iterator[None]:
 def validation_split(frame: pd.DataFrame, target: str, task: str, seed: int,
                      fraction: float = VALIDATION_FRACTION) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded split of the train table, stratified on the target for classification."""
-    from sklearn.model_selection import train_test_split
+    from mlgate.data.io import split_frame
 
-    y = frame[target]
-    strata = None
-    if task != "regression" and y.value_counts().min() >= 2:
-        strata = y
-    fit, val = train_test_split(frame, test_size=fraction, random_state=seed, stratify=strata)
-    return fit.reset_index(drop=True), val.reset_index(drop=True)
+    return split_frame(frame, target, fraction, seed, classes=task != "regression")
 
 
 def fit_candidate(candidate: Candidate, features: FeatureSet, task: str,
