@@ -352,12 +352,13 @@ class SecurityConfig(_Strict):
     public_key: str | None = None
     scan: ScanConfig = Field(default_factory=ScanConfig)
 
-    @model_validator(mode="after")
-    def _dotted_types(self) -> SecurityConfig:
-        bad = [t for t in self.trusted_types if "." not in t or not all(p.isidentifier() for p in t.split("."))]
+    @field_validator("trusted_types")
+    @classmethod
+    def _dotted_types(cls, types: list[str]) -> list[str]:
+        bad = [t for t in types if "." not in t or not all(p.isidentifier() for p in t.split("."))]
         if bad:
-            raise ValueError(f"trusted_types must be dotted names like 'mypackage.module.MyTransformer' (got {bad})")
-        return self
+            raise ValueError(f"must be dotted names like 'mypackage.module.MyTransformer' (got {bad})")
+        return types
 
 
 class Config(_Strict):
