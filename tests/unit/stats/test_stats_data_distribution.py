@@ -61,3 +61,12 @@ def test_per_column_override() -> None:
     cur["a"] = cur["a"] + 0.5
     assert _run(ref, cur, columns={"a": {"material": 0.5}}).checks[0].passed
     assert _run(ref, cur, columns={"a": {"enabled": False}}).checks[0].passed
+
+
+def test_too_few_rows_is_a_visible_warning_not_a_pass_or_failure() -> None:
+    ref, cur = _frames(400, 5)
+    out = _run(ref, cur.iloc[:8])
+    assert out.checks[0].passed
+    warning = out.checks[1]
+    assert warning.severity == "warning" and not warning.passed
+    assert "too little data to decide" in warning.message and "at least 20 on each side" in warning.message

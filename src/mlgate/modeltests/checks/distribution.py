@@ -65,7 +65,13 @@ class DataDistribution(ModelCheck, ShiftSettings):
         row = self.result(not problems, message, observed={"missing_share": overall, "shifted": shifted},
                           expected={"max_missing_share": self.max_missing_share, "alpha": self._alpha(),
                                     "correction": self.correction})
-        return Outcome(checks=[row], details={"columns": columns, "has_reference": ref is not None,
+        rows = [row]
+        if undecided:  # visible, never a silent pass nor a failure
+            skipped = self.result(False, f"skipped {len(undecided)} of {len(decisions)} comparisons: {undecided[0]}",
+                                  observed=len(undecided), expected=0, details={"undecided": undecided})
+            skipped.severity = "warning"
+            rows.append(skipped)
+        return Outcome(checks=rows, details={"columns": columns, "has_reference": ref is not None,
                                               "decisions": {k: d.to_dict() for k, d in decisions.items()}},
                        metrics={"missing_share": overall})
 
