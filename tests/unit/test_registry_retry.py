@@ -33,6 +33,10 @@ def _mlflow_http_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     monkeypatch.delenv("MLGATE_RETRY_SECONDS", raising=False)
+    # open_store sets the process's retry policy: do not leave a dead server's behind for other tests
+    import mlgate.registry.store as store
+
+    monkeypatch.setattr(store, "_policy", store.RetryPolicy())
 
 
 def _closed_port() -> int:

@@ -24,6 +24,7 @@ from mlgate.registry.store import (
     log_metrics,
     model_sha256,
     open_store,
+    retry,
     set_alias_or_undo,
 )
 from mlgate.reports.model import Check, Report
@@ -142,7 +143,8 @@ def register(config: Config, request: Registration) -> Registered:
     if signature:
         tags["mlgate.signature"] = signature
     if run_id is None:
-        run_id, source = log_folder(client, experiment_id(config, client), request.folder, tags)
+        experiment = retry(lambda: experiment_id(config, client), "find the experiment")
+        run_id, source = log_folder(client, experiment, request.folder, tags)
     if request.metrics:
         log_metrics(client, run_id, request.metrics)
     if request.model_uri and source:

@@ -43,7 +43,9 @@ _CLASHES = ("database is locked", "giving up after", "integrityerror", "unique c
 _UNREACHABLE = ("connection refused", "failed to establish", "max retries exceeded", "connection aborted",
                 "connection reset", "remote end closed", "remotedisconnected", "timed out", "timeout exception",
                 "error responses", "bad gateway", "service unavailable", "gateway timeout",
-                "internal_error", "temporarily_unavailable", "server closed the connection")
+                "internal_error", "temporarily_unavailable", "server closed the connection",
+                "connection broken", "response ended prematurely", "incompleteread", "broken pipe",
+                "connectionerror", "protocolerror")
 _TRANSIENT = _CLASHES + _UNREACHABLE
 REGISTRATION_TAG = "mlgate.registration_id"
 DEFAULT_RETRY_SECONDS = 30.0
@@ -126,8 +128,9 @@ def retry(action: Callable[[], T], what: str, attempts: int | None = None,
 
 
 def _give_up(exc: BaseException, what: str, policy: RetryPolicy, transient: bool) -> RegistryError:
-    if not transient:
-        return RegistryError(f"cannot {what}: {first_line(exc)}")
+    if not transient:  # named, so a refusal is never mistaken for another store's
+        where = f" ({policy.store})" if policy.store.startswith("the MLflow tracking server") else ""
+        return RegistryError(f"cannot {what}{where}: {first_line(exc)}")
     text = str(exc).lower()
     if any(t in text for t in _UNREACHABLE):
         return RegistryError(
