@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,6 +76,7 @@ class FirstAnswer:
 def mlgate_rollbacks(cfg: Path, repeats: int) -> list[dict[str, float]]:
     from mlgate.config import load_config
     from mlgate.deploy.actions import deploy
+    from mlgate.deploy.client import AdminClient
 
     os.environ["MLGATE_ADMIN_KEY"] = S.ADMIN_KEY
     port = free_port()
@@ -87,6 +89,7 @@ def mlgate_rollbacks(cfg: Path, repeats: int) -> list[dict[str, float]]:
             report = deploy(load_config(cfg), "production", strategy="blue-green", version="2")
             assert report.passed, [c.message for c in report.failures]
             watcher = FirstAnswer(server.url, body, "1")
+            cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             proc = subprocess.Popen([mlgate_executable(), "rollback", "--env", "production", "--config", str(cfg)],
                                     env=S.admin_env(), cwd=cfg.parent, stdout=subprocess.DEVNULL,
@@ -95,10 +98,23 @@ def mlgate_rollbacks(cfg: Path, repeats: int) -> list[dict[str, float]]:
             seen = watcher.wait()
             _, err = proc.communicate(timeout=180)
             done = time.perf_counter()
+            cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             assert proc.returncode == 0 and seen is not None, err.decode()
-            runs.append({"first_old_answer_s": seen - t0, "command_s": done - t0})
+            # the server's part alone: the admin call from a process that is already running
+            assert deploy(load_config(cfg), "production", strategy="blue-green", version="2").passed
+            direct = FirstAnswer(server.url, body, "1")
+            t1 = time.perf_counter()
+            with AdminClient(server.url, S.ADMIN_KEY) as admin:
+                direct.start()
+                admin.rollback()
+            seen_direct = direct.wait()
+            assert seen_direct is not None
+            cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+            runs.append({"first_old_answer_s": seen - t0, "command_s": done - t0, "command_cpu_s": cpu,
+                         "admin_call_first_old_answer_s": seen_direct - t1})
             print(f"  mlgate rollback: first answer from version 1 after {seen - t0:.3f} s, command done after "
-                  f"{done - t0:.3f} s", flush=True)
+                  f"{done - t0:.3f} s ({cpu:.2f} s CPU in all); admin call alone: first old answer after "
+                  f"{seen_direct - t1:.3f} s", flush=True)
     return runs
 
 
@@ -142,6 +158,8 @@ def main() -> int:
         "mlgate_first_old_answer_s": {"median": statistics.median(r["first_old_answer_s"] for r in mlgate),
                                       "max": max(r["first_old_answer_s"] for r in mlgate)},
         "mlgate_command_s": {"median": statistics.median(r["command_s"] for r in mlgate)},
+        "mlgate_admin_call_first_old_answer_s": {
+            "median": statistics.median(r["admin_call_first_old_answer_s"] for r in mlgate)},
         "mlflow_restart_first_old_answer_s": {"median": statistics.median(r["first_old_answer_s"] for r in mlflow)},
         "runs": {"mlgate": mlgate, "mlflow": mlflow},
     }

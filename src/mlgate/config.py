@@ -259,9 +259,9 @@ class CanaryConfig(_Strict):
     """Canary steps and the analysis between them (the seed's ``canary_thresholds.yaml``).
 
     ``error_rate.material`` is an increase of the canary's error rate (0.01 = one point);
-    ``latency.material`` is Mann-Whitney's effect (probability that a canary request is
-    slower than a stable one, minus one half); ``predictions.material`` is the total
-    variation distance between the two distributions of predicted labels.
+    ``latency.material`` is Mann-Whitney's rank-biserial correlation (0.1: a canary request
+    is slower than a baseline one with probability 0.55); ``predictions.material`` is the
+    total variation distance between the two distributions of predicted labels.
     """
 
     steps: list[float] = Field(default_factory=lambda: [10.0, 25.0, 50.0, 100.0])

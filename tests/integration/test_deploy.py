@@ -242,3 +242,17 @@ def test_failed_self_test_is_never_switched_to(project: Path, server: ServerProc
     assert "failed its self-test" in report.failures[0].message
     assert httpx.post(f"{server.url}/predict", json=example(server.url)).json()["model_version"] == "1"
     assert registry(project).alias("production") == "1"
+
+
+def test_deploy_wait_rolls_a_broken_canary_back_on_its_own(project: Path, server: ServerProcess) -> None:
+    from mlgate.deploy.actions import deploy
+
+    cfg = config(project)
+    cfg.deploy.canary.interval_s = 1.0
+    cfg.deploy.canary.max_wait_s = 120.0
+    with Load(server.url, BODIES, threads=4) as load:
+        report = deploy(cfg, "production", strategy="canary", version="3", percent=50, wait=True)
+    assert not report.passed
+    assert "canary_rollback" in [c.name for c in report.failures], [c.message for c in report.checks]
+    assert load.failed == []
+    assert registry(project).env_state("production").canary is None

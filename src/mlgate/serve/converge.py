@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import MlgateError, ModelLoadError, ServeError
-from mlgate.serve.plan import ModelRef, Plan
+from mlgate.serve.plan import Plan
 
 POLL_S = 0.02
 
@@ -197,7 +197,3 @@ async def commit_plan(state: StateDir, plan: Plan, workers: int, timeout: float 
                              f"{workers} workers confirmed it within {timeout:.0f} s")
         await asyncio.sleep(POLL_S)
     return plan
-
-
-def refs_of(plan: Plan) -> list[ModelRef]:
-    return plan.refs()
