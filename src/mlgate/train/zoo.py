@@ -27,10 +27,15 @@ class ModelType:
     summary: ClassVar[str]
     package: ClassVar[str | None] = None  # optional dependency (an extra of mlgate)
     tasks: ClassVar[tuple[str, ...]] = TASKS
+    # where the estimators are: module, classifier class and regressor class names
+    module: ClassVar[str] = ""
+    classifier: ClassVar[str] = ""
+    regressor: ClassVar[str] = ""
 
     def estimator_class(self, task: str) -> type:
         """The estimator class for ``task`` (a classifier or a regressor)."""
-        raise NotImplementedError
+        module = _optional(self.package, self.name) if self.package else importlib.import_module(self.module)
+        return getattr(module, self.regressor if task == "regression" else self.classifier)  # type: ignore[no-any-return]
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
         """Parameters mlgate sets unless the user gives them (seed, threads, iterations)."""
@@ -74,11 +79,7 @@ class LogisticRegressionType(ModelType):
     name = "logistic-regression"
     summary = "scikit-learn LogisticRegression (classification only)"
     tasks = ("binary", "multiclass")
-
-    def estimator_class(self, task: str) -> type:
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression
+    module, classifier = "sklearn.linear_model", "LogisticRegression"
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
         return {"random_state": seed, "max_iter": 1000}
@@ -91,11 +92,7 @@ class LinearRegressionType(ModelType):
     name = "linear-regression"
     summary = "scikit-learn Ridge (regression only)"
     tasks = ("regression",)
-
-    def estimator_class(self, task: str) -> type:
-        from sklearn.linear_model import Ridge
-
-        return Ridge
+    module, regressor = "sklearn.linear_model", "Ridge"
 
     def search_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {"alpha": {"type": "float", "low": 1e-4, "high": 100.0, "log": True}}
@@ -104,11 +101,7 @@ class LinearRegressionType(ModelType):
 class RandomForestType(ModelType):
     name = "random-forest"
     summary = "scikit-learn RandomForestClassifier / RandomForestRegressor"
-
-    def estimator_class(self, task: str) -> type:
-        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-        return RandomForestRegressor if task == "regression" else RandomForestClassifier
+    module, classifier, regressor = "sklearn.ensemble", "RandomForestClassifier", "RandomForestRegressor"
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
         return {"random_state": seed, "n_jobs": -1}
@@ -123,11 +116,8 @@ class RandomForestType(ModelType):
 class GradientBoostingType(ModelType):
     name = "gradient-boosting"
     summary = "scikit-learn HistGradientBoostingClassifier / HistGradientBoostingRegressor"
-
-    def estimator_class(self, task: str) -> type:
-        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-        return HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+    module = "sklearn.ensemble"
+    classifier, regressor = "HistGradientBoostingClassifier", "HistGradientBoostingRegressor"
 
     def search_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {"learning_rate": {"type": "float", "low": 0.03, "high": 0.3, "log": True},
@@ -140,11 +130,7 @@ class GradientBoostingType(ModelType):
 class NeuralNetworkType(ModelType):
     name = "neural-network"
     summary = "scikit-learn MLPClassifier / MLPRegressor with early stopping"
-
-    def estimator_class(self, task: str) -> type:
-        from sklearn.neural_network import MLPClassifier, MLPRegressor
-
-        return MLPRegressor if task == "regression" else MLPClassifier
+    module, classifier, regressor = "sklearn.neural_network", "MLPClassifier", "MLPRegressor"
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
         return {"random_state": seed, "max_iter": 300, "early_stopping": True,
@@ -175,10 +161,7 @@ class XGBoostType(ModelType):
     name = "xgboost"
     summary = "xgboost XGBClassifier / XGBRegressor (pip install 'mlgate[xgboost]')"
     package = "xgboost"
-
-    def estimator_class(self, task: str) -> type:
-        xgb = _optional("xgboost", self.name)
-        return xgb.XGBRegressor if task == "regression" else xgb.XGBClassifier
+    classifier, regressor = "XGBClassifier", "XGBRegressor"
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
         # One thread: OpenMP spin-waits collapse on busy (CI) cores; set n_jobs to use more.
@@ -196,10 +179,7 @@ class LightGBMType(ModelType):
     name = "lightgbm"
     summary = "lightgbm LGBMClassifier / LGBMRegressor (pip install 'mlgate[lightgbm]')"
     package = "lightgbm"
-
-    def estimator_class(self, task: str) -> type:
-        lgb = _optional("lightgbm", self.name)
-        return lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
+    classifier, regressor = "LGBMClassifier", "LGBMRegressor"
 
     def defaults(self, task: str, seed: int) -> dict[str, Any]:
         return {"random_state": seed, "n_jobs": 1, "verbose": -1}  # one thread, as xgboost
