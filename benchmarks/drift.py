@@ -18,7 +18,8 @@ of rows to one level). Each measurement runs in its own child process (this scri
   Wasserstein/IQR-normed and Jensen-Shannon at 0.1 above 1,000 rows), in the other interpreter;
 * ``*-psi``: both tools with PSI at 0.1 on every column, the same method and threshold.
 
-``--false-alarms N`` profiles N clean churn batches (generate() with other seeds) against one
+``--power N`` shifts monthly_charges by 0.1, 0.25 and 0.5 sd in N batches and counts how often it
+is flagged. ``--false-alarms N`` profiles N clean churn batches (generate() with other seeds) against one
 reference and counts batches with any flagged feature and with a dataset-drift alert.
 """
 
@@ -157,12 +158,36 @@ def false_alarms(batches: int, rows: int = 2000, ref_rows: int = 16_000) -> dict
             "features": len([c for c in spec.columns if c.role == "feature"])}
 
 
+def power(batches: int, rows: int = 2000, ref_rows: int = 16_000) -> dict:
+    """Share of batches flagging ``monthly_charges`` when it is shifted by 0.1, 0.25 and 0.5 sd."""
+    from mlgate.examples.churn import generate as churn
+    from mlgate.monitor.batches import frame_source, infer_spec, profile_source
+    from mlgate.monitor.drift import DriftSettings, column_drift
+
+    ref = churn(ref_rows, seed=1)
+    sd = float(ref["monthly_charges"].std())
+    spec = infer_spec(frame_source(ref), roles={"target": "target"}, ignore=["customer_id"])
+    reference = profile_source(frame_source(ref), spec)
+    out: dict = {"batches": batches, "rows_per_batch": rows, "reference_rows": ref_rows, "column": "monthly_charges"}
+    for shift in (0.1, 0.25, 0.5):
+        caught = others = 0
+        for seed in range(batches):
+            cur = churn(rows, seed=5000 + seed)
+            cur["monthly_charges"] = cur["monthly_charges"] + shift * sd
+            drifted = column_drift(reference, profile_source(frame_source(cur), spec), DriftSettings()).drifted_features
+            caught += "monthly_charges" in drifted
+            others += any(c != "monthly_charges" for c in drifted)
+        out[f"shift_{shift}sd"] = {"caught": caught, "other_columns_flagged": others}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/mlgate-drift-bench"))
     ap.add_argument("--evidently-python", default=None)
     ap.add_argument("--false-alarms", type=int, default=0)
+    ap.add_argument("--power", type=int, default=0)
     ap.add_argument("--batch-rows", type=int, default=2000)
     ap.add_argument("--reference-rows", type=int, default=16_000)
     ap.add_argument("--worker", default=None)
@@ -172,6 +197,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.ref, args.cur, args.out)
+        return
+    if args.power:
+        print(json.dumps(power(args.power, args.batch_rows, args.reference_rows), indent=2))
         return
     if args.false_alarms:
         print(json.dumps(false_alarms(args.false_alarms, args.batch_rows, args.reference_rows), indent=2))

@@ -93,7 +93,7 @@ def test_categorical_column_rejects_a_sample_method():
 def _shift(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     out = frame.copy()
-    out["monthly_charges"] = out["monthly_charges"] + 6.0            # about 0.3 sd
+    out["monthly_charges"] = out["monthly_charges"] + 6.0            # about 0.24 sd
     out["tenure_months"] = (out["tenure_months"] * 1.3).round()
     swap = rng.random(len(out)) < 0.2
     out.loc[swap, "payment_method"] = "credit-card"
