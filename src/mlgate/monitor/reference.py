@@ -145,16 +145,14 @@ def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
 
     from mlgate.registry.register import bare_config
     from mlgate.registry.store import open_store
+    from mlgate.registry.uri import parse_model_uri, resolve_version
 
-    body = uri.removeprefix("models:/")
-    name, at, alias = body.partition("@")
-    if not at:
-        name, _, version = body.rpartition("/")
-    if not name:
+    parts = parse_model_uri(uri)
+    if parts is None or not parts.name or (parts.alias is None and parts.version is None):
         raise DataError(f"--reference {uri}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
-    client = open_store(config or bare_config(name, root))
+    client = open_store(config or bare_config(parts.name, root))
     try:
-        mv = client.get_model_version_by_alias(name, alias) if at else client.get_model_version(name, version)
+        mv = client.get_model_version(parts.name, resolve_version(uri, client) or "")
     except Exception as exc:  # MLflow raises its own exception types for unknown names
         raise RegistryError(f"--reference {uri}: the registry has no such version "
                             f"({str(exc).splitlines()[0]})") from exc
@@ -168,7 +166,7 @@ def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
                                 f"({PROFILE_ARTIFACT_DIR}/{PROFILE_FILE}); it was registered before mlgate "
                                 "stored one. Re-register it, or pass --reference with a data file") from exc
         profile = TableProfile.read(Path(local))
-    profile.meta.update({"model": name, "version": str(mv.version), "reference": uri})
+    profile.meta.update({"model": parts.name, "version": str(mv.version), "reference": uri})
     return profile
 
 
