@@ -10,8 +10,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 from mlgate.config import config_from_dict
 from mlgate.errors import ConfigError
-from mlgate.thresholds import MaxBound, MinBound, parse_thresholds
 from mlgate.metrics import HEADLINE, METRICS, compute, encode, headline_metric, outputs, scorer, scores
+from mlgate.thresholds import MaxBound, MinBound, parse_thresholds
 
 
 def _data(k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
