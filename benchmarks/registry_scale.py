@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -68,17 +69,20 @@ def _registers(uri: str, model: Path, name: str, n: int, cwd: Path) -> dict[str,
     from mlflow import MlflowClient
 
     cwd.mkdir(parents=True, exist_ok=True)
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     procs = [subprocess.Popen([MLGATE, "register", "--model", str(model), "--name", name, "--output", f"out{i}"],
                               cwd=cwd, env={**_env(uri), "CI_JOB_ID": f"job-{i}"},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(n)]
     outcomes = [p.communicate(timeout=900) for p in procs]
     wall = time.perf_counter() - t0
+    cpu = _children_cpu() - cpu0
     failures = [err.strip().splitlines()[-1:] for p, (_, err) in zip(procs, outcomes, strict=True) if p.returncode]
     versions = MlflowClient(uri, registry_uri=uri).search_model_versions(f"name = '{name}'")
     tagged = sum(1 for v in versions if len(v.tags.get("mlgate.model_sha256", "")) == 64)
     ok = n - len(failures)
-    return {"n": n, "wall_s": round(wall, 2), "registrations_per_s": round(ok / wall, 3), "failures": len(failures),
+    return {"n": n, "wall_s": round(wall, 2), "client_cpu_s": round(cpu, 1),
+            "registrations_per_s": round(ok / wall, 3), "failures": len(failures),
             "failure_lines": failures[:3], "versions": len(versions), "versions_with_tags": tagged}
 
 
@@ -86,6 +90,7 @@ def _tune(project: Path, storage: str, workers: int, trials: int, model_type: st
     import optuna
 
     study = f"bench-{workers}w"
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     done = subprocess.run([MLGATE, "tune", "--workers", str(workers), "--n-trials", str(trials), "--storage", storage,
                            "--study-name", study, "--model-type", model_type, "--output", f"tune-{workers}w"],
@@ -95,7 +100,13 @@ def _tune(project: Path, storage: str, workers: int, trials: int, model_type: st
         raise SystemExit(f"mlgate tune --workers {workers} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     states = [t.state.name for t in optuna.load_study(study_name=study, storage=storage).trials]
     return {"workers": workers, "trials": len(states), "complete": states.count("COMPLETE"),
-            "pruned": states.count("PRUNED"), "wall_s": round(wall, 2)}
+            "pruned": states.count("PRUNED"), "wall_s": round(wall, 2), "cpu_s": round(_children_cpu() - cpu0, 1)}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (the figure load does not inflate)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _project(folder: Path, rows: int) -> Path:
