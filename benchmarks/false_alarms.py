@@ -22,9 +22,8 @@ monitor stage uses). A gate "fails" when its verdict is a failure; power also co
 shifted column is the one named. ``survey`` adds validate's false-alarm rate on an all-integer survey
 table (six correlated 1-5 answers), whose rows repeat naturally.
 
-Seeds: 200 per cell for the clean scenario at every n up to 100,000 (20 at 1,000,000); the shifted
-scenarios use 200 seeds up to 10,000 rows, 50 at 100,000 and 10 at 1,000,000, where power is 100%
-and a run of every gate costs seconds (all of it on a shared 2-core machine).
+Seeds: 200 per cell, clean and shifted, at every n up to 100,000; at 1,000,000 rows 20 clean and 10
+shifted seeds (a run of every gate there costs seconds, on a shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -269,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10 seeds per cell, sizes up to 10,000")
     parser.add_argument("--seeds", type=int, default=200, help="seeds per cell (default 200)")
     parser.add_argument("--seeds-1m", type=int, default=20, help="seeds at 1,000,000 rows (default 20)")
-    parser.add_argument("--power-seeds-100k", type=int, default=50, help="shifted seeds at 100,000 rows (default 50)")
+    parser.add_argument("--power-seeds-100k", type=int, default=200, help="shifted seeds at 100,000 rows (default 200)")
     parser.add_argument("--power-seeds-1m", type=int, default=10, help="shifted seeds at 1,000,000 rows (default 10)")
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
     parser.add_argument("--gates", nargs="*", default=list(GATES), choices=[*GATES, BASELINE])
