@@ -5,8 +5,16 @@ boosting model, preprocessing included) are served by both servers on 127.0.0.1 
 by the same generator (wrk, from Debian's `wrk` package) with single-row MLflow
 `dataframe_split` requests to `/invocations` (the endpoint both servers share), at each
 concurrency for `--duration` seconds. mlgate runs with its production defaults on: an API
-key checked on every request, JSON access log, prediction log, Prometheus metrics; only the
-rate limit is off (it would answer 429 to a load test). MLflow runs as a user would run it.
+key checked on every request, JSON access log, prediction log, Prometheus metrics; the rate
+limit is on with a limit a load test does not reach (10,000,000/second), so its cost counts.
+MLflow runs as a user would run it.
+
+The third side is the floor: a bare server (``bare_app`` below: a raw ASGI app on uvicorn
+with httptools and uvloop, one worker, one model thread) that parses ``{"features": [...]}``,
+predicts one row and answers JSON: no auth, validation, logs or metrics. It calls the same
+verified column fast path as mlgate (built once at start-up), so mlgate / bare is the cost
+of mlgate's own features. Bare and mlgate are compared on ``/predict`` with the same
+``{"features": [...]}`` body; mlgate and MLflow on ``/invocations`` with ``dataframe_split``.
 
 Prints req/s and p50/p95/p99 for both, the ratios, and the in-process floor
 (`predict_proba` on one row), and writes them as JSON. Bounded: about
@@ -77,11 +85,12 @@ def wait_ok(url: str, timeout: float = 180.0, proc: subprocess.Popen[bytes] | No
     raise RuntimeError(f"{url} not ready after {timeout} s")
 
 
-def run_wrk(url: str, body: str, key: str | None, concurrency: int, duration: float, script: Path) -> dict[str, Any]:
+def run_wrk(url: str, body: str, key: str | None, concurrency: int, duration: float, script: Path,
+            path: str = "/invocations") -> dict[str, Any]:
     env = {**os.environ, "BENCH_BODY": body, "BENCH_KEY": key or ""}
     threads = min(concurrency, 2)
     cmd = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{int(duration)}s", "--timeout", "10s",
-           "-s", str(script), f"{url}/invocations"]
+           "-s", str(script), f"{url}{path}"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=duration + 60)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
@@ -118,36 +127,64 @@ def in_process_floor(folder: Path, n: int = 300) -> dict[str, float]:
 
 
 def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
-    """Median microseconds of each part of one single-row request, measured in-process."""
-    import pandas as pd
+    """Median microseconds of each part of one single-row ``/predict`` request, in-process.
+
+    Each part is the call the request path makes (mlgate.serve.app.Server.handle and the
+    access-log layer), defaults on: API key, rate limit, validation, both logs, metrics.
+    The logs' ``put`` is what a request pays; the background thread's serialization is
+    timed apart (``*_write_per_line``) since it shares the GIL with the event loop.
+    """
+    import uuid
+    from datetime import UTC, datetime
+
     from threadpoolctl import threadpool_limits
 
     from mlgate.serve.app import _render
+    from mlgate.serve.auth import KeyStore, hash_key, presented_key
     from mlgate.serve.jsonlog import JsonLineWriter
     from mlgate.serve.metrics import ServerMetrics
     from mlgate.serve.model import ServedModel
+    from mlgate.serve.ratelimit import RateLimiter, parse_rate
     from mlgate.serve.schema import parse_json
 
     model = ServedModel.load(folder, version="1")
+    schema = model.schema
     row = model.example
-    raw = json.dumps({"dataframe_split": {"columns": list(row), "data": [list(row.values())]}}).encode()
+    raw = json.dumps({"features": list(row.values())}).encode()
     body = parse_json(raw)
-    rows, field = model.schema.rows_from_invocations(body)
-    cols = model.schema.columns(rows, field, True, 10)
+    rows, batch, field = schema.rows_from_predict(body)
+    cols = schema.columns(rows, field, batch, 10)
     out = model.predict(cols)
     metrics = ServerMetrics("1")
-    with tempfile.TemporaryDirectory() as log_dir:
-        writer = JsonLineWriter(folder=Path(log_dir), expand=lambda item: [item])
+    keys = KeyStore([hash_key(KEY)])
+    limiter = RateLimiter(*parse_rate("10000000/second"))
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
+    access = {"time": "2026-12-02T00:00:00.000+00:00", "method": "POST", "path": "/predict", "status": 200,
+              "duration_ms": 1.234, "client": "127.0.0.1", "request_id": "rid", "model_version": "1"}
+    with tempfile.TemporaryDirectory() as log_dir, open(os.devnull, "w") as devnull:
+        from mlgate.serve.app import Server
+        from mlgate.serve.settings import ServeSettings
+
+        server = Server(ServeSettings(model_path=str(folder), model_source=str(folder), model_version="1",
+                                      prediction_log=log_dir), model)
+        pred_writer = server.prediction_log
+        access_writer = JsonLineWriter(devnull)
+        assert pred_writer is not None
+        pred_item = ("rid", "predict", datetime.now(UTC).isoformat(), cols, out, "1", "stable")
         parts = {
-            "json_parse": lambda: parse_json(raw),
-            "validate_to_columns": lambda: model.schema.columns(
-                model.schema.rows_from_invocations(body)[0], field, True, 10),
-            "dataframe_build": lambda: pd.DataFrame(cols, copy=False),
-            "sklearn_predict_proba_dataframe": lambda: model.estimator.predict_proba(pd.DataFrame(cols)),
-            "mlgate_fast_path_predict": lambda: model.predict(cols),
-            "response_json": lambda: _render(out, True, True, model, "rid"),
-            "metrics_update": lambda: metrics.answered("invocations", 1, 0.001),
-            "prediction_log_put": lambda: writer.put({"x": 1}),
+            "request_id": lambda: uuid.uuid4().hex,
+            "parse_json": lambda: parse_json(raw),
+            "auth": lambda: keys.check(presented_key(headers)),
+            "rate_limit": lambda: limiter.acquire("key:0123456789abcdef"),
+            "validation": lambda: schema.columns(schema.rows_from_predict(body)[0], field, batch, 10),
+            "predict": lambda: model.predict(cols),
+            "render": lambda: _render(out, batch, False, model, "rid"),
+            "access_log_put": lambda: access_writer.put(dict(access)),
+            "prediction_log_put": lambda: pred_writer.put(pred_item),
+            "metrics": lambda: metrics.answered("predict", 1, 0.001),
+            # off the request path (background thread), but on the same cores and GIL
+            "prediction_log_write_per_line": lambda: pred_writer._lines(pred_item),
+            "access_log_write_per_line": lambda: access_writer._lines(access),
         }
         result = {}
         with threadpool_limits(1):
@@ -159,27 +196,179 @@ def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
                     call()
                     times.append((time.perf_counter() - t0) * 1e6)
                 result[name] = statistics.median(times)
-        writer.close()
+        server.close()
+        access_writer.close()
+    result["mlgate_parts_total_on_path"] = sum(v for k, v in result.items()
+                                               if k not in ("predict",) and "write_per_line" not in k)
     return result
 
 
-def bench_server(name: str, start: Any, url: str, body: str, key: str | None, args: argparse.Namespace,
-                 script: Path) -> dict[int, dict[str, Any]]:
-    results = {}
+def asgi_request_cost(folder: Path, n: int = 400) -> dict[str, float]:
+    """Median microseconds of one whole single-row ``/predict`` request through each ASGI app,
+    in-process (no sockets): mlgate with its defaults on, and the bare app; their difference is
+    mlgate's own cost per request, free of the HTTP load generator's noise."""
+    import asyncio
+
+    from threadpoolctl import threadpool_limits
+
+    from mlgate.serve.app import create_app
+    from mlgate.serve.auth import hash_key
+    from mlgate.serve.model import ServedModel
+    from mlgate.serve.settings import ServeSettings
+
+    row = ServedModel.load(folder, version="1").example
+    body = json.dumps({"features": list(row.values())}).encode()
+    headers = [(b"authorization", f"Bearer {KEY}".encode()), (b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/predict", "raw_path": b"/predict", "query_string": b"", "root_path": "",
+             "headers": headers, "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000)}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    statuses: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def paired(gate: Any, bare: Any) -> dict[str, float]:
+        # Alternate the two apps request by request, so a busy machine slows both alike, and
+        # take the median of the paired differences.
+        gate_us, bare_us = [], []
+        for i in range(n + 20):
+            t0 = time.perf_counter()
+            await bare(dict(scope), receive, send)
+            t1 = time.perf_counter()
+            await gate(dict(scope), receive, send)
+            t2 = time.perf_counter()
+            if i >= 20:
+                bare_us.append((t1 - t0) * 1e6)
+                gate_us.append((t2 - t1) * 1e6)
+        return {"bare_us": statistics.median(bare_us), "mlgate_us": statistics.median(gate_us),
+                "mlgate_minus_bare_us": statistics.median(g - b for g, b in zip(gate_us, bare_us, strict=True))}
+
+    with tempfile.TemporaryDirectory() as log_dir, open(os.devnull, "w") as devnull:
+        settings = ServeSettings(model_path=str(folder), model_source=str(folder), model_version="1",
+                                 key_hashes=[hash_key(KEY)], rate_limit="10000000/second", prediction_log=log_dir)
+        gate = create_app(settings)
+        gate.state.server.access_log._sink = devnull  # the access log's lines, not the terminal
+        os.environ["BENCH_MODEL"] = str(folder)
+        bare = bare_app()
+        with threadpool_limits(1):
+            result = asyncio.run(paired(gate, bare))
+        gate.state.server.close()
+    if set(statuses) != {200}:
+        raise RuntimeError(f"in-process requests answered {sorted(set(statuses))}")
+    result["ratio"] = result["mlgate_us"] / result["bare_us"]
+    return result
+
+
+def bare_app() -> Any:
+    """The floor: a raw ASGI app (uvicorn factory) that predicts ``{"features": [...]}``, nothing else.
+
+    The model folder comes from ``BENCH_MODEL``; the fast path is built once, here.
+    """
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from mlgate.serve.model import ServedModel
+
+    threadpool_limits(1)
+    model = ServedModel.load(os.environ["BENCH_MODEL"], version="1")
+    fast = model._fast
+    if fast is None:
+        raise RuntimeError("the bare server needs the model's column fast path")
+    final, names, classes = fast.final, model.schema.names, model.classes
+    assert classes is not None
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        if scope["path"] == "/ping":
+            payload = b"\n"
+        else:
+            features = json.loads(b"".join(chunks))["features"]
+            cols = {k: np.array([v]) for k, v in zip(names, features, strict=True)}
+            proba = final.predict_proba(fast(cols))[0]
+            payload = json.dumps({"prediction": classes[int(proba.argmax())],
+                                  "probability": float(proba[-1])}).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": payload})
+
+    return app
+
+
+class BareServer:
+    """``uvicorn --factory serve:bare_app`` with httptools and uvloop, one worker."""
+
+    def __init__(self, folder: Path, port: int, log: Path) -> None:
+        self.cmd = [sys.executable, "-m", "uvicorn", "--factory", "serve:bare_app", "--app-dir",
+                    str(ROOT / "benchmarks"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                    "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        self.env = {**os.environ, "BENCH_MODEL": str(folder), "OMP_NUM_THREADS": "1"}
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> BareServer:
+        with self.log.open("wb") as fh:
+            self.proc = subprocess.Popen(self.cmd, stdout=fh, stderr=subprocess.STDOUT, env=self.env,
+                                         start_new_session=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop(self.proc)
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    import signal
+
+    assert proc is not None
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def bench_server(name: str, start: Any, url: str, key: str | None, args: argparse.Namespace,
+                 script: Path, loads: dict[str, tuple[str, str]]) -> dict[str, dict[int, dict[str, Any]]]:
+    """Start a server, then drive each ``label: (path, body)`` load at every concurrency."""
+    results: dict[str, dict[int, dict[str, Any]]] = {}
     with start:  # a context manager that starts the server on entry
         wait_ok(f"{url}/ping")
-        for _ in range(30):  # warm-up
-            req = urllib.request.Request(f"{url}/invocations", data=body.encode(), method="POST",
-                                         headers={"Content-Type": "application/json",
-                                                  **({"Authorization": f"Bearer {key}"} if key else {})})
-            urllib.request.urlopen(req, timeout=10).read()
-        for c in args.concurrency:
-            r = run_wrk(url, body, key, c, args.duration, script)
-            results[c] = r
-            print(f"  {name:7s} c={c:<3d} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f}  p95 {r['p95_ms']:7.2f}  "
-                  f"p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx']}  errors "
-                  f"{r['connect_errors'] + r['read_errors'] + r['write_errors'] + r['timeouts']}", flush=True)
+        for label, (path, body) in loads.items():
+            for _ in range(30):  # warm-up
+                req = urllib.request.Request(f"{url}{path}", data=body.encode(), method="POST",
+                                             headers={"Content-Type": "application/json",
+                                                      **({"Authorization": f"Bearer {key}"} if key else {})})
+                urllib.request.urlopen(req, timeout=10).read()
+            results[label] = {}
+            for c in args.concurrency:
+                r = run_wrk(url, body, key, c, args.duration, script, path)
+                results[label][c] = r
+                print(f"  {name:7s} {path:12s} c={c:<3d} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f}  "
+                      f"p95 {r['p95_ms']:7.2f}  p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx']}  errors "
+                      f"{r['connect_errors'] + r['read_errors'] + r['write_errors'] + r['timeouts']}", flush=True)
     return results
+
+
+def ratios(ours: dict[int, dict[str, Any]], other: dict[int, dict[str, Any]], label: str) -> dict[int, Any]:
+    out = {c: {"throughput_x": ours[c]["rps"] / other[c]["rps"], "p50_ratio": ours[c]["p50_ms"] / other[c]["p50_ms"],
+               "p99_ratio": ours[c]["p99_ms"] / other[c]["p99_ms"]} for c in ours if c in other}
+    for c, r in out.items():
+        print(f"  ratio   c={c:<3d} throughput {r['throughput_x']:.2f}x  p50 {r['p50_ratio']:.2f}  "
+              f"p99 {r['p99_ratio']:.2f} ({label})", flush=True)
+    return out
 
 
 class MlflowServer:
@@ -200,15 +389,11 @@ class MlflowServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import signal
+        stop(self.proc)
 
-        assert self.proc is not None
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(15)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+
+def count_lines(folder: Path) -> int:
+    return sum(sum(1 for _ in f.open("rb")) for f in folder.glob("predictions.*.jsonl*")) if folder.exists() else 0
 
 
 def main() -> int:
@@ -218,6 +403,9 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=["lr", "gbm"], choices=["lr", "gbm"])
     parser.add_argument("--mlflow-one-thread", action="store_true",
                         help="also run MLflow with OMP_NUM_THREADS=1 (mlgate's thread setting)")
+    parser.add_argument("--in-process-only", action="store_true", help="only the in-process timings")
+    parser.add_argument("--sides", nargs="+", default=["mlflow", "bare", "mlgate"],
+                        choices=["mlflow", "bare", "mlgate"])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -234,45 +422,67 @@ def main() -> int:
         script = tmp / "bench.lua"
         script.write_text(WRK_SCRIPT)
         config = tmp / "mlgate.yaml"
-        config.write_text('project: bench\ndata: {train: unused.csv}\nserve: {rate_limit: "off"}\n')
+        config.write_text('project: bench\ndata: {train: unused.csv}\nserve: {rate_limit: "10000000/second"}\n')
         for kind in args.models:
             folder = build_model(tmp / f"model-{kind}", kind, n_rows=5000)
             floor = in_process_floor(folder)
             parts = breakdown(folder)
             print(f"{kind}: one request's parts (median us): "
-                  + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()), flush=True)
+                  + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()), flush=True)
+            whole = asgi_request_cost(folder)
+            print(f"{kind}: one whole /predict request in-process (median us): bare {whole['bare_us']:.0f}, "
+                  f"mlgate {whole['mlgate_us']:.0f}, difference {whole['mlgate_minus_bare_us']:.0f} "
+                  f"({whole['ratio']:.2f}x)", flush=True)
+            parts["asgi_in_process"] = whole  # type: ignore[assignment]
+            if args.in_process_only:
+                report["models"][kind] = {"floor": floor, "breakdown_us": parts}
+                continue
             from mlgate.serve.model import ServedModel
 
             row = ServedModel.load(folder, version="1").example
             body = json.dumps({"dataframe_split": {"columns": list(row), "data": [list(row.values())]}})
             print(f"{kind}: in-process floor {floor['sklearn_dataframe_ms']:.3f} ms (sklearn, DataFrame), "
                   f"{floor['mlgate_columns_ms']:.3f} ms (mlgate column path)", flush=True)
-            port = free_port()
-            mlflow = bench_server("mlflow", MlflowServer(folder, port, tmp / f"mlflow-{kind}.log"),
-                                  f"http://127.0.0.1:{port}", body, None, args, script)
-            mlflow1 = None
+            predict_body = json.dumps({"features": list(row.values())})
+            entry: dict[str, Any] = {"floor": floor, "breakdown_us": parts}
+            if "mlflow" in args.sides:
+                port = free_port()
+                entry["mlflow"] = bench_server("mlflow", MlflowServer(folder, port, tmp / f"mlflow-{kind}.log"),
+                                               f"http://127.0.0.1:{port}", None, args, script,
+                                               {"invocations": ("/invocations", body)})["invocations"]
             if args.mlflow_one_thread:
                 port1 = free_port()
-                mlflow1 = bench_server("mlflow1", MlflowServer(folder, port1, tmp / f"mlflow1-{kind}.log",
-                                                               {"OMP_NUM_THREADS": "1"}),
-                                       f"http://127.0.0.1:{port1}", body, None, args, script)
-            gate_port = free_port()
-            mlgate = bench_server(
-                "mlgate",
-                ServerProcess(str(folder), config_path=config, port=gate_port, api_keys=[KEY],
-                                      extra_args=["--prediction-log", str(tmp / f"log-{kind}"),
-                                                  "--model-version", "1"], timeout=120),
-                f"http://127.0.0.1:{gate_port}", body, KEY, args, script)
-            ratios = {c: {"throughput_x": mlgate[c]["rps"] / mlflow[c]["rps"],
-                          "p50_ratio": mlgate[c]["p50_ms"] / mlflow[c]["p50_ms"],
-                          "p99_ratio": mlgate[c]["p99_ms"] / mlflow[c]["p99_ms"]} for c in args.concurrency}
-            for c, r in ratios.items():
-                print(f"  ratio   c={c:<3d} throughput {r['throughput_x']:.2f}x  p50 {r['p50_ratio']:.2f}  "
-                      f"p99 {r['p99_ratio']:.2f} (mlgate / mlflow)", flush=True)
-            report["models"][kind] = {"floor": floor, "breakdown_us": parts, "mlflow": mlflow,
-                                      "mlgate": mlgate, "ratios": ratios}
-            if mlflow1 is not None:
-                report["models"][kind]["mlflow_omp1"] = mlflow1
+                entry["mlflow_omp1"] = bench_server(
+                    "mlflow1", MlflowServer(folder, port1, tmp / f"mlflow1-{kind}.log", {"OMP_NUM_THREADS": "1"}),
+                    f"http://127.0.0.1:{port1}", None, args, script,
+                    {"invocations": ("/invocations", body)})["invocations"]
+            if "bare" in args.sides:
+                port2 = free_port()
+                entry["bare"] = bench_server("bare", BareServer(folder, port2, tmp / f"bare-{kind}.log"),
+                                             f"http://127.0.0.1:{port2}", None, args, script,
+                                             {"predict": ("/predict", predict_body)})["predict"]
+            if "mlgate" in args.sides:
+                gate_port = free_port()
+                loads = {"predict": ("/predict", predict_body)}
+                if "mlflow" in args.sides:
+                    loads["invocations"] = ("/invocations", body)
+                gate = bench_server(
+                    "mlgate",
+                    ServerProcess(str(folder), config_path=config, port=gate_port, api_keys=[KEY],
+                                  extra_args=["--prediction-log", str(tmp / f"log-{kind}"),
+                                              "--model-version", "1"], timeout=120),
+                    f"http://127.0.0.1:{gate_port}", KEY, args, script, loads)
+                entry["mlgate_predict"] = gate["predict"]
+                if "bare" in entry:
+                    entry["ratios_vs_bare"] = ratios(gate["predict"], entry["bare"], "mlgate / bare, /predict")
+                if "invocations" in gate:
+                    entry["mlgate"] = gate["invocations"]
+                    entry["ratios"] = ratios(gate["invocations"], entry["mlflow"], "mlgate / mlflow, /invocations")
+                entry["prediction_log_lines"] = count_lines(tmp / f"log-{kind}")
+                answered = sum(r["requests"] - r["non_2xx"] for load in gate.values() for r in load.values())
+                print(f"  prediction log: {entry['prediction_log_lines']} lines for {answered} answered "
+                      "load requests (+30 warm-up a load)", flush=True)
+            report["models"][kind] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

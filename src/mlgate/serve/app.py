@@ -151,9 +151,11 @@ class Server:
         self.deployment: Deployment = None  # type: ignore[assignment]  # set by create_app
         folder = log_folder(settings.prediction_log)
         self.prediction_log = (JsonLineWriter(folder=folder, max_bytes=settings.prediction_log_max_bytes,
-                                              expand=self._prediction_records)
+                                              expand=self._prediction_records,
+                                              on_drop=self.metrics.log_dropped["prediction"].inc)
                                if folder else None)
-        self.access_log = JsonLineWriter() if settings.access_log else None
+        self.access_log = (JsonLineWriter(stem="access", on_drop=self.metrics.log_dropped["access"].inc)
+                           if settings.access_log else None)
 
     def close(self) -> None:
         for writer in (self.prediction_log, self.access_log):
@@ -214,7 +216,7 @@ class Server:
             self.deployment.observe(routing, lane, elapsed, out, columns, n)
         if self.prediction_log is not None:
             self.prediction_log.put((rid, endpoint, datetime.now(UTC).isoformat(), columns, out,
-                                     lane.model.version, lane.role))
+                                     lane.model.version, lane.role), n)
         return Response(_render(out, batch, mlflow_style, lane.model, rid), media_type=JSON, headers=headers)
 
     def _error(self, exc: InputError, rid: str, mlflow_style: bool, wait: float) -> Response:

@@ -1,6 +1,9 @@
 """Background JSON-lines writers: access log and prediction log, never blocking a request.
 
-A request only appends a dict to a queue; a daemon thread serializes and writes. The
+A request only appends a dict to a queue; a daemon thread serializes and writes, in one
+write call for everything queued meanwhile. The queue is bounded: when it is full a line is
+dropped rather than the request blocked, counted in ``dropped``, passed to ``on_drop`` (the
+server's ``ml_log_lines_dropped_total`` metric) and reported once on stderr. The
 prediction log rotates by size (``predictions.<pid>.jsonl`` -> ``.1`` ... ``.N``), one file
 set per worker process so workers never interleave lines; ``read_prediction_log`` reads
 them all back for ``mlgate monitor``.
@@ -26,8 +29,11 @@ class JsonLineWriter:
     def __init__(self, sink: IO[str] | None = None, *, folder: Path | None = None,
                  stem: str = "predictions", max_bytes: int = 50_000_000, backups: int = 5,
                  max_queue: int = 100_000,
-                 expand: Callable[[Any], Iterable[dict[str, Any]]] | None = None) -> None:
+                 expand: Callable[[Any], Iterable[dict[str, Any]]] | None = None,
+                 on_drop: Callable[[int], object] | None = None) -> None:
         self._sink = sink
+        self._stem = stem
+        self._on_drop = on_drop
         # Turning a batch into per-row records happens here, off the request path.
         self._expand = expand
         self._folder = folder
@@ -46,12 +52,18 @@ class JsonLineWriter:
     def path(self) -> Path | None:
         return self._path
 
-    def put(self, record: Any) -> None:
-        """Queue a record; when the writer falls behind, count it as dropped instead of waiting."""
+    def put(self, record: Any, lines: int = 1) -> None:
+        """Queue a record (``lines``: how many lines it expands to); when the writer falls
+        behind, count them as dropped instead of making the request wait."""
         try:
             self._queue.put_nowait(record)
         except queue.Full:
-            self.dropped += 1
+            if not self.dropped:  # once: the metric counts the rest
+                print(f"mlgate: the {self._stem} log is behind; dropping lines instead of blocking "
+                      "requests (counted in ml_log_lines_dropped_total)", file=sys.stderr)
+            self.dropped += lines
+            if self._on_drop is not None:
+                self._on_drop(lines)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued and stop the thread."""

@@ -37,6 +37,11 @@ class ServerMetrics:
                                 labels, registry=self.registry)
         self._rejected = Counter("ml_requests_rejected", "Requests refused before or instead of a "
                                  "prediction, by reason.", (*labels, "reason"), registry=self.registry)
+        # per process, not per slot: the logs are the server's
+        dropped = Counter("ml_log_lines_dropped", "Log lines not written because the log writer's "
+                          "queue was full (the request was answered; only its log line is missing).",
+                          ("log",), registry=self.registry)
+        self.log_dropped = {log: dropped.labels(log) for log in ("access", "prediction")}
         self._bind(version, slot)
 
     def _bind(self, version: str, slot: str) -> None:
