@@ -134,12 +134,9 @@ def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
     The logs' ``put`` is what a request pays; the background thread's serialization is
     timed apart (``*_write_per_line``) since it shares the GIL with the event loop.
     """
-    import uuid
-    from datetime import UTC, datetime
-
     from threadpoolctl import threadpool_limits
 
-    from mlgate.serve.app import _render
+    from mlgate.serve.app import _access_record, _render, _request_id
     from mlgate.serve.auth import KeyStore, hash_key, presented_key
     from mlgate.serve.jsonlog import JsonLineWriter
     from mlgate.serve.metrics import ServerMetrics
@@ -159,8 +156,10 @@ def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
     keys = KeyStore([hash_key(KEY)])
     limiter = RateLimiter(*parse_rate("10000000/second"))
     headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
-    access = {"time": "2026-12-02T00:00:00.000+00:00", "method": "POST", "path": "/predict", "status": 200,
-              "duration_ms": 1.234, "client": "127.0.0.1", "request_id": "rid", "model_version": "1"}
+    from starlette.requests import Request
+
+    request = Request({"type": "http", "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+    access = (time.time(), "POST", "/predict", 200, 0.001234, ("127.0.0.1", 40000), "rid", "1")
     with tempfile.TemporaryDirectory() as log_dir, open(os.devnull, "w") as devnull:
         from mlgate.serve.app import Server
         from mlgate.serve.settings import ServeSettings
@@ -168,18 +167,18 @@ def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
         server = Server(ServeSettings(model_path=str(folder), model_source=str(folder), model_version="1",
                                       prediction_log=log_dir), model)
         pred_writer = server.prediction_log
-        access_writer = JsonLineWriter(devnull)
+        access_writer = JsonLineWriter(devnull, expand=_access_record)
         assert pred_writer is not None
-        pred_item = ("rid", "predict", datetime.now(UTC).isoformat(), cols, out, "1", "stable")
+        pred_item = ("rid", "predict", time.time(), cols, out, "1", "stable")
         parts = {
-            "request_id": lambda: uuid.uuid4().hex,
+            "request_id": lambda: _request_id(request),
             "parse_json": lambda: parse_json(raw),
             "auth": lambda: keys.check(presented_key(headers)),
             "rate_limit": lambda: limiter.acquire("key:0123456789abcdef"),
             "validation": lambda: schema.columns(schema.rows_from_predict(body)[0], field, batch, 10),
             "predict": lambda: model.predict(cols),
             "render": lambda: _render(out, batch, False, model, "rid"),
-            "access_log_put": lambda: access_writer.put(dict(access)),
+            "access_log_put": lambda: access_writer.put(access),
             "prediction_log_put": lambda: pred_writer.put(pred_item),
             "metrics": lambda: metrics.answered("predict", 1, 0.001),
             # off the request path (background thread), but on the same cores and GIL

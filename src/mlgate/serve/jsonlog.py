@@ -1,7 +1,9 @@
 """Background JSON-lines writers: access log and prediction log, never blocking a request.
 
-A request only appends a dict to a queue; a daemon thread serializes and writes, in one
-write call for everything queued meanwhile. The queue is bounded: when it is full a line is
+A request only appends a record to a deque (0.1 us; a ``queue.Queue`` put with its lock and
+wake-up of the writer was 3.3 us, and woke the writer thread once per request); a daemon
+thread wakes every ``interval`` seconds, serializes what has queued and writes it in one
+call. The deque is bounded: when it is full a line is
 dropped rather than the request blocked, counted in ``dropped``, passed to ``on_drop`` (the
 server's ``ml_log_lines_dropped_total`` metric) and reported once on stderr. The
 prediction log rotates by size (``predictions.<pid>.jsonl`` -> ``.1`` ... ``.N``), one file
@@ -13,14 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
-
-_STOP = object()
 
 
 class JsonLineWriter:
@@ -28,7 +28,7 @@ class JsonLineWriter:
 
     def __init__(self, sink: IO[str] | None = None, *, folder: Path | None = None,
                  stem: str = "predictions", max_bytes: int = 50_000_000, backups: int = 5,
-                 max_queue: int = 100_000,
+                 max_queue: int = 100_000, interval: float = 0.05,
                  expand: Callable[[Any], Iterable[dict[str, Any]]] | None = None,
                  on_drop: Callable[[int], object] | None = None) -> None:
         self._sink = sink
@@ -40,7 +40,11 @@ class JsonLineWriter:
         self._path = folder / f"{stem}.{os.getpid()}.jsonl" if folder else None
         self._max_bytes = max_bytes
         self._backups = backups
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._items: deque[Any] = deque()
+        self._max_queue = max_queue
+        self._interval = interval
+        self._closing = False
+        self._wake = threading.Event()
         self.dropped = 0
         self._thread = threading.Thread(target=self._run, name=f"mlgate-{stem}-log", daemon=True)
         self._file: IO[str] | None = None
@@ -55,39 +59,33 @@ class JsonLineWriter:
     def put(self, record: Any, lines: int = 1) -> None:
         """Queue a record (``lines``: how many lines it expands to); when the writer falls
         behind, count them as dropped instead of making the request wait."""
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            if not self.dropped:  # once: the metric counts the rest
-                print(f"mlgate: the {self._stem} log is behind; dropping lines instead of blocking "
-                      "requests (counted in ml_log_lines_dropped_total)", file=sys.stderr)
-            self.dropped += lines
-            if self._on_drop is not None:
-                self._on_drop(lines)
+        if len(self._items) < self._max_queue:
+            self._items.append(record)
+            return
+        if not self.dropped:  # once: the metric counts the rest
+            print(f"mlgate: the {self._stem} log is behind; dropping lines instead of blocking "
+                  "requests (counted in ml_log_lines_dropped_total)", file=sys.stderr)
+        self.dropped += lines
+        if self._on_drop is not None:
+            self._on_drop(lines)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued and stop the thread."""
-        try:
-            self._queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            return
+        self._closing = True
+        self._wake.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        items = self._items
         while True:
-            item = self._queue.get()
-            batch = [item]
-            while True:  # drain what is there to write it in one call
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(b is _STOP for b in batch)
+            self._wake.wait(self._interval)  # batches: one wake-up per interval, not per request
+            closing = self._closing
+            batch = [items.popleft() for _ in range(len(items))]
             try:
-                self._write([line for b in batch if b is not _STOP for line in self._lines(b)])
+                self._write([line for b in batch for line in self._lines(b)])
             except (OSError, ValueError) as exc:  # a full disk must not kill the server
                 print(f"mlgate: cannot write log: {exc}", file=sys.stderr)
-            if stop:
+            if closing and not items:
                 if self._file:
                     self._file.close()
                 return
