@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -358,6 +359,13 @@ def bench_server(name: str, start: Any, url: str, key: str | None, args: argpars
                 print(f"  {name:7s} {path:12s} c={c:<3d} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f}  "
                       f"p95 {r['p95_ms']:7.2f}  p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx']}  errors "
                       f"{r['connect_errors'] + r['read_errors'] + r['write_errors'] + r['timeouts']}", flush=True)
+        if name == "mlgate":  # lines the log writers could not keep, from the server's own metric
+            with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+                text = r.read().decode()
+            dropped = {m[0]: float(m[1]) for m in re.findall(r'^ml_log_lines_dropped_total\{log="(\w+)"\} (\S+)$',
+                                                             text, re.M)}
+            results["log_lines_dropped"] = dropped  # type: ignore[assignment]
+            print(f"  mlgate  ml_log_lines_dropped_total {dropped}", flush=True)
     return results
 
 
@@ -478,6 +486,7 @@ def main() -> int:
                     entry["mlgate"] = gate["invocations"]
                     entry["ratios"] = ratios(gate["invocations"], entry["mlflow"], "mlgate / mlflow, /invocations")
                 entry["prediction_log_lines"] = count_lines(tmp / f"log-{kind}")
+                entry["log_lines_dropped"] = gate.pop("log_lines_dropped", {})
                 answered = sum(r["requests"] - r["non_2xx"] for load in gate.values() for r in load.values())
                 print(f"  prediction log: {entry['prediction_log_lines']} lines for {answered} answered "
                       "load requests (+30 warm-up a load)", flush=True)
