@@ -41,6 +41,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     started.close()
 
 
+def _stock_client(stack: Stack) -> Any:
+    """A stock MlflowClient over HTTP, as a job on another machine has it; both URIs named, since an
+    earlier test in this process may have set MLflow's process-wide registry URI."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.tracking_uri)
+
+
 def _env(stack: Stack, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CI_", "GITHUB_"))}
     return {**env, "MLFLOW_TRACKING_URI": stack.tracking_uri, **extra}
@@ -69,14 +77,12 @@ def _no_local_store(project: Path) -> None:
 
 def test_run_registers_on_the_server_and_serve_serves_it(stack: Stack, churn_project: Path,
                                                          mlgate_bin: list[str]) -> None:
-    from mlflow import MlflowClient
-
     _small_pipeline(churn_project, "churn-server")
     env = _env(stack)
     done = _run([*mlgate_bin, "run"], churn_project, env)
     assert done.returncode == 0, done.stdout + done.stderr
     # read back with a stock client over HTTP
-    client = MlflowClient(stack.tracking_uri)
+    client = _stock_client(stack)
     version = client.get_model_version_by_alias("churn-server", "staging")
     assert version.source.startswith("mlflow-artifacts:/")
     assert len(version.tags["mlgate.model_sha256"]) == 64 and version.tags["team"] == "retention"
@@ -136,8 +142,6 @@ def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_four_concurrent_registers_give_four_versions(stack: Stack, model_folder: Path, tmp_path: Path,
                                                       mlgate_bin: list[str]) -> None:
-    from mlflow import MlflowClient
-
     jobs = 4
     procs = [subprocess.Popen([*mlgate_bin, "register", "--model", str(model_folder), "--name", "churn-four",
                                "--output", f"out{i}"], cwd=tmp_path, env=_env(stack, CI_JOB_ID=f"job-{i}"),
@@ -148,10 +152,10 @@ def test_four_concurrent_registers_give_four_versions(stack: Stack, model_folder
         assert proc.returncode == 0, out + err
     mine = sorted(json.loads((tmp_path / f"out{i}" / "registered.json").read_text())["version"] for i in range(jobs))
     assert sorted(map(int, mine)) == list(range(1, jobs + 1))
-    versions = MlflowClient(stack.tracking_uri).search_model_versions("name = 'churn-four'")
+    versions = _stock_client(stack).search_model_versions("name = 'churn-four'")
     assert sorted(v.tags["mlgate.ci_job_id"] for v in versions) == [f"job-{i}" for i in range(jobs)]
     assert all(len(v.tags.get("mlgate.model_sha256", "")) == 64 for v in versions)
-    assert MlflowClient(stack.tracking_uri).get_model_version_by_alias("churn-four", "staging").version in mine
+    assert _stock_client(stack).get_model_version_by_alias("churn-four", "staging").version in mine
     assert not (tmp_path / ".mlgate").exists()  # no project-local store beside a server
 
 

@@ -107,7 +107,7 @@ def test_a_trial_of_a_dead_worker_is_failed_by_the_next(tmp_path: Path, monkeypa
     with pytest.warns(UserWarning, match="Heartbeat of storage"):
         orphan = dead.ask()  # the dead worker's trial: started, one heartbeat, then nothing
     dead._storage.record_heartbeat(orphan._trial_id)  # type: ignore[attr-defined]
-    time.sleep(1.5)
+    time.sleep(2.2)  # SQLite timestamps have whole seconds: 2.2 s is always more than the 1 s grace
     alive = open_study(setup, seed=1)
     assert run_trials(alive, lambda trial: 0.7, 2, None, 1, lambda study, trial: None) == 2
     states = [(t.number, t.state) for t in alive.get_trials(deepcopy=False)]
