@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "unit" / "deploy"))
+sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
-import deploy_support as S  # noqa: E402
-from load import Load  # noqa: E402
+import _support.deploy as S  # noqa: E402
+from _support.load import Load  # noqa: E402
 from serve import machine  # noqa: E402
 
 from mlgate.serve.process import ServerProcess, free_port  # noqa: E402

@@ -18,13 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "deploy"))
-
-import deploy_support as S  # noqa: E402
-from load import Load  # noqa: E402
-
-from mlgate.config import Config, load_config  # noqa: E402
-from mlgate.serve.process import ServerProcess, free_port  # noqa: E402
+import _support.deploy as S
+from _support.load import Load
+from mlgate.config import Config, load_config
+from mlgate.serve.process import ServerProcess, free_port
 
 pytestmark = pytest.mark.integration
 CANARY = {"steps": [25, 50, 100], "error_rate": {"material": 0.01, "min_requests": 60},

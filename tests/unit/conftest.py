@@ -1,4 +1,4 @@
-"""A small churn model folder shared by the serving unit tests."""
+"""A small churn model folder shared by the serving and smoke unit tests."""
 
 from __future__ import annotations
 
