@@ -27,10 +27,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
-import _support.deploy as S  # noqa: E402
-from _support.load import Load  # noqa: E402
 from serve import machine  # noqa: E402
 
+import _support.deploy as S  # noqa: E402
+from _support.load import Load  # noqa: E402
 from mlgate.serve.process import ServerProcess, free_port  # noqa: E402
 
 TEST_CANARY = {"error_rate": {"material": 0.01, "min_requests": 60},

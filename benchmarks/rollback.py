@@ -33,9 +33,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
-import _support.deploy as S  # noqa: E402
 from serve import MlflowServer, machine  # noqa: E402
 
+import _support.deploy as S  # noqa: E402
 from mlgate.serve.process import ServerProcess, free_port, mlgate_executable  # noqa: E402
 
 
