@@ -55,9 +55,11 @@ def deploy(
     config: ConfigOpt = None,
     output: OutputOpt = None,
 ) -> int:
-    """Deploy a registry version to an environment: loaded into an idle slot, self-tested and
-    smoke-tested before it takes traffic, then switched (direct, blue-green), given a canary
-    share, or shadowed. Needs MLGATE_ADMIN_KEY, the server's admin key.
+    """Deploy a registry version to an environment (direct, blue-green, canary or shadow).
+
+    The version is loaded into an idle slot, self-tested and smoke-tested before it takes
+    traffic, then switched (direct, blue-green), given a canary share, or shadowed. Needs
+    MLGATE_ADMIN_KEY, the server's admin key.
     """
     cfg = load(config)
     if target == "kubernetes":
@@ -88,8 +90,10 @@ def _kubernetes(cfg: Config, env: str, render: Path | None, apply: bool, version
 @app.command()
 def rollback(env: EnvOpt = "production", url: UrlOpt = None, ca_file: CaOpt = None, reason: ReasonOpt = "",
              config: ConfigOpt = None, output: OutputOpt = None) -> int:
-    """Roll an environment back: drop its canary or shadow, else switch to the previous version
-    (still loaded, so clients get it at once); then the registry alias and the history follow."""
+    """Roll an environment back to its previous version, or drop its canary or shadow.
+
+    The previous version is still loaded, so clients get it at once; then the registry alias and
+    the history follow."""
     from mlgate.deploy.actions import rollback as run_rollback
 
     report = run_rollback(load(config), env, url=url, ca_file=str(ca_file) if ca_file else None, reason=reason)
@@ -110,9 +114,10 @@ def canary_analyze(env: EnvOpt = "production",
                    dry_run: Annotated[bool, typer.Option(help="Report the verdict without acting on it.")] = False,
                    url: UrlOpt = None, ca_file: CaOpt = None, api_key: ApiKeyOpt = None, reason: ReasonOpt = "",
                    config: ConfigOpt = None, output: OutputOpt = None) -> int:
-    """Compare canary with stable (error rate: Fisher's exact test; latency: Mann-Whitney U;
-    predictions: chi-square), each with a minimum of requests and a materiality bound
-    (deploy -> canary); then promote to the next step, wait, or roll back. Exit 1 on rollback."""
+    """Compare canary with stable, then promote, wait or roll back; exit 1 on rollback.
+
+    Error rate: Fisher's exact test; latency: Mann-Whitney U; predictions: chi-square; each with a
+    minimum of requests and a materiality bound (deploy -> canary)."""
     return _canary("analyze", env, dry_run, url, ca_file, api_key, reason, config, output)
 
 

@@ -32,8 +32,9 @@ def monitor(
              "(pip install 'mlgate\\[dask]').")] = None,
     output: OutputOpt = None,
 ) -> int:
-    """Drift per feature, prediction and target, and live performance; exit 1 on dataset drift,
-    a critical column's drift or a performance decay."""
+    """Drift per feature, prediction and target, and live performance; exit 1 on an alert.
+
+    An alert is dataset drift, a critical column's drift or a performance decay."""
     from mlgate.monitor.stage import monitor as run_monitor
     from mlgate.monitor.stage import request_from_config
 
