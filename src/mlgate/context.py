@@ -41,7 +41,10 @@ class StageContext:
     for a stage skipped as cached, that is the folder of the run that produced them.
     ``progress(note, fraction)`` updates the stage's line in the progress display
     (``fraction`` in 0..1, or None when unknown). ``model``, ``baseline``, ``test_data`` and
-    ``reference_data`` are what a standalone command's flags name instead.
+    ``reference_data`` are what a standalone command's flags name instead; ``options`` holds a
+    standalone command's own flags that are no config key (validate's ``schema``,
+    ``infer_schema``, ``thresholds``, ``target``, ``keys``; register's ``trust``), and ``bare``
+    says the config was made from the flags alone (its defaults are nobody's word).
     """
 
     config: Config
@@ -53,6 +56,8 @@ class StageContext:
     baseline: str | None = None
     test_data: Path | None = None
     reference_data: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    bare: bool = False
     _dataset: Dataset | None = None
 
     @property
@@ -133,7 +138,7 @@ class StageContext:
 def standalone_context(stage: str, config: Config | None = None, *, output: Path | None = None,
                        model: str | None = None, baseline: str | None = None, data: Path | None = None,
                        reference: Path | None = None, settings: dict[str, Any] | None = None,
-                       root: Path | None = None) -> StageContext:
+                       options: dict[str, Any] | None = None, root: Path | None = None) -> StageContext:
     """The context of one stage run by its own command.
 
     ``settings`` overrides config keys for this call (``{"data.target": "y", "tune.n_trials": 5}``,
@@ -141,7 +146,9 @@ def standalone_context(stage: str, config: Config | None = None, *, output: Path
     the data flags make one: ``--data`` is the test table, ``--reference`` the train table.
     Upstream folders are the project's last passing pipeline stages (train's model, tune's
     best params), so ``mlgate evaluate`` after ``mlgate run`` judges the pipeline's model.
+    ``options`` are the command's own flags, read by the stage (see ``StageContext``).
     """
+    bare = config is None
     if config is None:
         config = _bare_config(root or Path.cwd(), model, data, reference)
     if settings:
@@ -152,7 +159,8 @@ def standalone_context(stage: str, config: Config | None = None, *, output: Path
     out_dir = Path(output) if output else report_dir(config.root, stage)
     out_dir.mkdir(parents=True, exist_ok=True)
     return StageContext(config=config, out_dir=out_dir, run_id=f"{STANDALONE}-{stage}", upstream=upstream,
-                        model=model, baseline=baseline, test_data=data, reference_data=reference)
+                        model=model, baseline=baseline, test_data=data, reference_data=reference,
+                        options={k: v for k, v in (options or {}).items() if v is not None}, bare=bare)
 
 
 def override(config: Config, settings: dict[str, Any]) -> Config:

@@ -64,9 +64,12 @@ def project(root: Path, template: Path | None = None, port: int = 0, **deploy: A
 def register(config_path: Path, folder: Path, alias: str = "staging") -> str:
     """Register a model folder; return its version."""
     from mlgate.config import load_config
-    from mlgate.registry import register_path
+    from mlgate.context import standalone_context
+    from mlgate.registry import run_register
 
-    report = register_path(load_config(config_path), str(folder), alias=alias)
+    ctx = standalone_context("register", load_config(config_path), model=str(folder),
+                             settings={"registry.alias": alias})
+    report = run_register(ctx)
     return str(report.metrics["version"])
 
 

@@ -163,9 +163,12 @@ def _registered_file(proj: Path, version: str) -> Path:
 def _register(proj: Path, model: Path, alias: str = "staging") -> str:
     """Register in-process (the register command itself is tested above); the version number."""
     from mlgate.config import load_config
-    from mlgate.registry import register_path
+    from mlgate.context import standalone_context
+    from mlgate.registry import run_register
 
-    report = register_path(load_config(proj / "mlgate.yaml"), str(model), alias=alias)
+    ctx = standalone_context("register", load_config(proj / "mlgate.yaml"), model=str(model),
+                             settings={"registry.alias": alias})
+    report = run_register(ctx)
     return str(report.metrics["version"])
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from _support.lifecycle import WEAK, churn, fit, project, save
-from mlgate.context import StageContext
+from mlgate.context import StageContext, standalone_context
 from mlgate.evaluation.stage import run_compare
-from mlgate.registry import register_path, run_register
+from mlgate.registry import run_register
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,8 @@ def test_register_then_compare_with_production(tmp_path: Path, mlgate_bin: list[
 
     # production today: a weak model, registered from a joblib file and promoted by hand
     joblib.dump(fit(frame, WEAK, rows=slice(0, 1200)), tmp_path / "weak.joblib")
-    register_path(cfg, str(tmp_path / "weak.joblib"), alias="production")
+    run_register(standalone_context("register", cfg, model=str(tmp_path / "weak.joblib"),
+                                    settings={"registry.alias": "production"}))
 
     # the pipeline's candidate: better, so compare passes against production v1
     save(fit(frame, rows=slice(0, 1200)), tmp_path / "train" / "model", frame, data_fingerprint="d" * 64)

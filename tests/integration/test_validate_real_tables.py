@@ -3,8 +3,9 @@
 Tables ship inside scikit-learn (breast cancer, wine, iris, diabetes; no download) or are generated
 here: an integer-coded survey whose rows repeat, and a table with a constant column. Each is split
 with ``train_test_split(test_size=0.25)`` over three seeds. The matrix runs through the library call
-behind the command (``validate_files``: bare-folder mode; ``run_validate``: a project config); the
-console script runs one case of each mode and the bad inputs, so the exit codes are the user's.
+behind the command (``run_validate`` on a ``standalone_context`` without a config: bare-folder mode;
+on a project config); the console script runs one case of each mode and the bad inputs, so the exit
+codes are the user's.
 Seed 0 of every table runs by default, the other seeds with ``-m slow``.
 """
 
@@ -22,8 +23,8 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from mlgate.config import load_config
-from mlgate.context import StageContext
-from mlgate.data.stage import StandaloneRequest, run_validate, validate_files
+from mlgate.context import StageContext, standalone_context
+from mlgate.data.stage import run_validate
 from mlgate.reports.model import Report
 
 pytestmark = pytest.mark.integration
@@ -81,7 +82,9 @@ def _write(folder: Path, table: str, seed: int, shift: bool = False) -> Path:
 
 
 def _bare(folder: Path) -> Report:
-    return validate_files(StandaloneRequest(data=folder / "test.csv", reference=folder / "train.csv", target="target"))
+    ctx = standalone_context("validate", None, data=folder / "test.csv", reference=folder / "train.csv",
+                             options={"target": "target"}, output=folder / "bare")
+    return run_validate(ctx)
 
 
 def _project(folder: Path) -> Report:

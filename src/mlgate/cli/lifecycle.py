@@ -59,19 +59,16 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
     """
     from mlgate.context import standalone_context
     from mlgate.errors import UsageError
-    from mlgate.registry import bare_config, register_path
+    from mlgate.registry import bare_config, run_register
 
     cfg = maybe_load(config)
     if cfg is None:
         if not (model and name):
             raise UsageError("no mlgate.yaml here: pass --model PATH and --name NAME, or --config FILE")
         cfg = bare_config(name, Path.cwd())
-    ctx = standalone_context("register", cfg, output=output, model=model)
-    fingerprint = None
-    if data is not None:
-        from mlgate.data.io import frame_fingerprint, load_table
-
-        fingerprint = frame_fingerprint(load_table(data))
-    report = register_path(cfg, ctx.candidate_spec(), name=name, alias=alias,
-                           data_fingerprint=fingerprint, trust=trust, out_dir=ctx.out_dir)
-    return finish(report, ctx.out_dir)
+    ctx = standalone_context("register", cfg, output=output, model=model, data=data, options={"trust": trust},
+                             settings={"registry.model_name": name, "registry.alias": alias})
+    # without --model, the last trained model is registered like any folder: by hand, outside the
+    # pipeline's gates (`mlgate run` registers with them)
+    ctx.model = ctx.candidate_spec()
+    return finish(run_register(ctx), ctx.out_dir)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, maybe_load, report_dir
+from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, maybe_load
 from mlgate.cli.app import app
 
 
@@ -27,30 +27,20 @@ def validate(
     output: OutputOpt = None,
 ) -> int:
     """Validate data: schema, quality checks, leakage; exit 1 when the gate fails."""
-    from mlgate.data.stage import StandaloneRequest, run_validate, validate_files
+    from mlgate.context import standalone_context
+    from mlgate.data.stage import run_validate
     from mlgate.errors import UsageError
 
     cfg = maybe_load(config)
-    root = cfg.root if cfg else Path.cwd()
-    out_dir = output or report_dir(root, "validate")
-    if data is None:
-        if cfg is None:
-            raise UsageError("no mlgate.yaml here: pass --data FILE (and --schema, --infer-schema "
-                             "or --reference), or --config FILE")
-        from mlgate.context import StageContext
-        from mlgate.data.stage import write_project_schema
-
-        if infer_schema:  # infer from the project's training table, then validate against it
-            cfg.data.schema_file = str(write_project_schema(cfg, infer_schema).resolve())
-        elif schema:
-            cfg.data.schema_file = str(schema.resolve())
-        out_dir.mkdir(parents=True, exist_ok=True)
-        report = run_validate(StageContext(config=cfg, out_dir=out_dir))
-    else:
-        req = StandaloneRequest(data, schema, infer_schema, reference, target, tuple(key or ()), thresholds)
-        report = validate_files(req, cfg)
+    if data is None and cfg is None:
+        raise UsageError("no mlgate.yaml here: pass --data FILE (and --schema, --infer-schema "
+                         "or --reference), or --config FILE")
+    options = {"schema": schema, "infer_schema": infer_schema, "thresholds": thresholds,
+               "target": target, "keys": key}
+    ctx = standalone_context("validate", cfg, output=output, data=data, reference=reference, options=options)
+    report = run_validate(ctx)
     if infer_schema:
         from mlgate.data.schema import inferred_summary
 
         console.print(f"wrote schema {infer_schema}: {inferred_summary(infer_schema)}")
-    return finish(report, out_dir)
+    return finish(report, ctx.out_dir)

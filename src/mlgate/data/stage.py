@@ -1,9 +1,8 @@
-"""The validate gate: pipeline stage (``run_validate``) and the standalone command's library call."""
+"""The validate gate: ``run_validate(ctx)``, in a pipeline run and for ``mlgate validate``."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,33 +24,38 @@ _TASKS = {"binary": "classification", "multiclass": "classification", "regressio
 
 
 def run_validate(ctx: StageContext) -> Report:
-    """Validate the project's train and test tables against its schema (inferred when absent)."""
+    """Validate the project's train and test tables, or the ``--data`` table when a command names one.
+
+    A command's own flags come in ``ctx.options``: ``schema`` (validate against this file),
+    ``infer_schema`` (write the inferred schema here, then validate against it), ``thresholds``
+    (a YAML file shaped like ``gates.validate``), ``target`` and ``keys``.
+    """
     t0 = time.perf_counter()
+    opts = ctx.options
+    if opts.get("schema") and opts.get("infer_schema"):
+        raise UsageError("give either --schema FILE (validate against it) or --infer-schema FILE "
+                         "(write one), not both")
+    if ctx.test_data is not None:
+        return _validate_file(ctx, ctx.test_data, t0)
     cfg = ctx.config
-    gate = cfg.gates.validate_
-    checks = build_checks(gate.checks)  # a config mistake fails before any data is read
-    schema = load_schema(cfg.resolve(cfg.data.schema_file)) if cfg.data.schema_file else None
+    gate, where = _gate(opts.get("thresholds"), cfg)
+    checks = build_checks(gate.checks, where)  # a config mistake fails before any data is read
+    schema_file = opts.get("schema") or (cfg.resolve(cfg.data.schema_file) if cfg.data.schema_file else None)
+    if opts.get("infer_schema"):
+        schema_file = None
+    schema = load_schema(schema_file) if schema_file else None
     train, test = _project_tables(cfg)
-    if cfg.data.schema_file:
-        schema_path = cfg.resolve(cfg.data.schema_file)
-    else:
+    if schema is None:
         schema = infer_schema(train, target=cfg.data.target, keys=cfg.data.id_columns)
-        schema_path = save_schema(schema, ctx.out_dir / "schema.yaml", source="the training data")
-    assert schema is not None
+        schema_file = save_schema(schema, opts.get("infer_schema") or ctx.out_dir / "schema.yaml",
+                                  source="the training data")
     keys = cfg.data.id_columns or schema.keys
     task = _TASKS.get(cfg.task or "")
     views = [TableView(train, "train", schema, cfg.data.target, keys, task)]
     if test is not None:
         views.append(TableView(test, "test", schema, cfg.data.target, keys, task))
     pair = (views[0], views[1]) if test is not None else None
-    return _run(views, pair, checks, gate.min_quality_score, schema_path, ctx.progress, t0)
-
-
-def write_project_schema(cfg: Config, path: Path) -> Path:
-    """Infer a schema from the project's training table and save it to ``path``."""
-    train, _ = _project_tables(cfg)
-    schema = infer_schema(train, target=cfg.data.target, keys=cfg.data.id_columns)
-    return save_schema(schema, path, source="the training data")
+    return _run(views, pair, checks, gate.min_quality_score, schema_file, ctx.progress, t0)
 
 
 def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -78,68 +82,53 @@ def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return train, test
 
 
-@dataclass
-class StandaloneRequest:
-    """What ``mlgate validate --data X`` was asked to do."""
-
-    data: Path
-    schema: Path | None = None
-    infer_schema_to: Path | None = None
-    reference: Path | None = None
-    target: str | None = None
-    keys: tuple[str, ...] = ()
-    thresholds: Path | None = None
-
-
-def validate_files(req: StandaloneRequest, config: Config | None = None) -> Report:
-    """Validate one data file (optionally against a reference) without a pipeline run."""
-    t0 = time.perf_counter()
-    if req.schema and req.infer_schema_to:
-        raise UsageError("give either --schema FILE (validate against it) or --infer-schema FILE "
-                         "(write one), not both")
-    gate = _gate(req.thresholds, config)
-    where = f"{req.thresholds} -> checks" if req.thresholds else "gates -> validate -> checks"
+def _validate_file(ctx: StageContext, data: Path, started: float) -> Report:
+    """One data file (beside ``--reference`` when given), with the project's settings if there is a project."""
+    opts = ctx.options
+    config = None if ctx.bare else ctx.config
+    infer_to: Path | None = opts.get("infer_schema")
+    gate, where = _gate(opts.get("thresholds"), config)
     checks = build_checks(gate.checks, where)
-    schema_file = req.schema or (config.resolve(config.data.schema_file)
-                                 if config and config.data.schema_file and not req.infer_schema_to
-                                 else None)
+    schema_file = opts.get("schema") or (config.resolve(config.data.schema_file)
+                                         if config and config.data.schema_file and not infer_to else None)
     given = load_schema(schema_file) if schema_file else None  # fail on a bad schema before reading data
-    frame = load_table(req.data)
-    reference = load_table(req.reference) if req.reference else None
-    target = req.target or (config.data.target if config else None)
-    keys = list(req.keys) or (list(config.data.id_columns) if config else [])
+    frame = load_table(data)
+    ref_path = ctx.reference_data
+    reference = load_table(ref_path) if ref_path else None
+    target = opts.get("target") or (config.data.target if config else None)
+    keys = list(opts.get("keys") or ()) or (list(config.data.id_columns) if config else [])
     if given is not None:
         schema = given
         target = target or schema.target
         schema_path: Path | None = schema_file
     else:
-        basis, basis_path = (reference, req.reference) if reference is not None else (frame, req.data)
+        basis, basis_path = (reference, ref_path) if reference is not None else (frame, data)
         if target:
             require_columns(basis, [target], str(basis_path))
         schema = infer_schema(basis, target=target, keys=keys)
-        schema_path = save_schema(schema, req.infer_schema_to, source=str(basis_path)) \
-            if req.infer_schema_to else None
+        schema_path = save_schema(schema, infer_to, source=str(basis_path)) if infer_to else None
     if target:
-        require_columns(frame, [target], str(req.data))
+        require_columns(frame, [target], str(data))
         if reference is not None:
-            require_columns(reference, [target], str(req.reference))
+            require_columns(reference, [target], str(ref_path))
     task = _TASKS.get((config.task if config else None) or "")
     keys = keys or schema.keys
-    view = TableView(frame, req.data.name, schema, target, keys, task)
+    view = TableView(frame, data.name, schema, target, keys, task)
     pair = None
-    if reference is not None:
-        assert req.reference is not None
-        pair = (TableView(reference, req.reference.name, schema, target, keys, task), view)
-    return _run([view], pair, checks, gate.min_quality_score, schema_path, None, t0)
+    if reference is not None and ref_path is not None:
+        pair = (TableView(reference, ref_path.name, schema, target, keys, task), view)
+    return _run([view], pair, checks, gate.min_quality_score, schema_path, ctx.progress, started)
 
 
-def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
+def _gate(thresholds: Path | None, config: Config | None) -> tuple[ValidateGate, str]:
+    """The gate's settings (``--thresholds`` file, else the config's), and where they came from."""
     from pydantic import ValidationError
 
     from mlgate.config import ValidateGate, format_validation_error, parse_yaml
 
     if thresholds is None:
-        return config.gates.validate_ if config else ValidateGate.model_validate({})
+        gate = config.gates.validate_ if config else ValidateGate.model_validate({})
+        return gate, "gates -> validate -> checks"
     try:
         text = thresholds.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -149,7 +138,7 @@ def _gate(thresholds: Path | None, config: Config | None) -> ValidateGate:
         raise ConfigError(f"{thresholds} must hold a mapping (min_quality_score, checks), "
                           f"got {type(raw).__name__}")
     try:
-        return ValidateGate.model_validate(raw)
+        return ValidateGate.model_validate(raw), f"{thresholds} -> checks"
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, thresholds, text)) from exc
 

@@ -9,7 +9,6 @@ version's run as ``test_<metric>`` and copied into the ``mlgate.metrics`` tag.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from mlgate.reports.model import Check, Report
 
 if TYPE_CHECKING:
     from mlgate.config import Config
+    from mlgate.context import StageContext
 
 REGISTERED_FILE = "registered.json"
 
@@ -178,14 +178,13 @@ def register(config: Config, request: Registration) -> Registered:
 # ---- models from outside the pipeline ----------------------------------------------------
 
 
-def register_path(config: Config, spec: str, *, name: str | None = None, alias: str | None = None,
-                  data_fingerprint: str | None = None, trust: bool = False, out_dir: Path | None = None) -> Report:
+def register_outside(ctx: StageContext) -> Report:
     """``mlgate register --model PATH``: register an MLflow model folder or a joblib/pickle file."""
     import tempfile
 
     from mlgate.models import PICKLE_SUFFIXES, read_metadata
 
-    t0 = time.perf_counter()
+    config, spec, trust = ctx.config, ctx.candidate_spec(), bool(ctx.options.get("trust"))
     path = Path(spec).expanduser()
     if spec.startswith(("models:/", "runs:/")) or not path.exists():
         raise UsageError(f"--model {spec}: give an MLflow model folder or a .joblib/.pkl file that exists")
@@ -205,17 +204,16 @@ def register_path(config: Config, spec: str, *, name: str | None = None, alias: 
         else:
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; use "
                                  f"{', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
-        if data_fingerprint:
-            info["data_fingerprint"] = data_fingerprint
-        request = Registration(folder, name or config.model_name, alias or config.registry.alias,
+        if ctx.test_data is not None:  # --data: the training rows, fingerprinted for the lineage tag
+            from mlgate.data.io import frame_fingerprint, load_table
+
+            info["data_fingerprint"] = frame_fingerprint(load_table(ctx.test_data))
+        request = Registration(folder, config.model_name, config.registry.alias,
                                model_uri=info.get("model_uri"), metrics=numbers(info.get("metrics", {})),
                                tags={**version_tags(config, info, {}), "mlgate.source": str(path.resolve())})
         result = register(config, request)
-    if out_dir is not None:
-        result.write(out_dir)
-    report = registration_report(result, {})
-    report.duration_s = round(time.perf_counter() - t0, 3)
-    return report
+    result.write(ctx.out_dir)
+    return registration_report(result, {})
 
 
 def bare_config(name: str, root: Path) -> Config:

@@ -1,4 +1,5 @@
-"""The register stage: register the candidate once every upstream gate has passed."""
+"""The register stage: the pipeline's candidate once every upstream gate has passed, or a model
+named by ``mlgate register --model`` (an MLflow folder or a joblib/pickle file from elsewhere)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mlgate.registry.register import (
     evaluation_metrics,
     numbers,
     register,
+    register_outside,
     registration_report,
     version_tags,
 )
@@ -22,10 +24,18 @@ if TYPE_CHECKING:
 
 
 def run_register(ctx: StageContext) -> Report:
-    """Register the train stage's model with the evaluation metrics and the gates' verdicts."""
+    """Register the train stage's model with the evaluation metrics and the gates' verdicts.
+
+    With ``--model`` (``ctx.model``), the model from outside the pipeline instead: checked by the
+    model loader's allow list unless ``ctx.options["trust"]``, tagged with ``--data``'s fingerprint.
+    """
     from mlgate.models import read_metadata
 
     t0 = time.perf_counter()
+    if not ctx.candidate_from_pipeline:
+        report = register_outside(ctx)
+        report.duration_s = round(time.perf_counter() - t0, 3)
+        return report
     folder = Path(ctx.candidate_spec())
     info = read_metadata(folder)
     gates = upstream_gates(ctx.upstream)

@@ -1,4 +1,4 @@
-"""The pipeline stage ``run_validate`` and the standalone ``validate_files`` library call."""
+"""``run_validate``: as a pipeline stage, and standalone on any file (``mlgate validate --data``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mlgate.config import load_config
-from mlgate.context import StageContext
+from mlgate.context import StageContext, standalone_context
 from mlgate.data.schema import load_schema
-from mlgate.data.stage import StandaloneRequest, run_validate, validate_files
+from mlgate.data.stage import run_validate
 from mlgate.errors import ConfigError, DataError, UsageError
 
 
@@ -20,6 +20,12 @@ def project(tmp_path: Path, _small_churn_template: Path) -> Path:
     folder = tmp_path / "churn"
     shutil.copytree(_small_churn_template, folder)
     return folder
+
+
+def validate_file(data: Path, reference: Path | None = None, **options: object) -> object:
+    """``mlgate validate --data DATA [--reference ...] [--target ...]`` in a bare folder."""
+    return run_validate(standalone_context("validate", None, data=data, reference=reference, options=options,
+                                           output=data.parent / "reports"))
 
 
 def _run(project: Path) -> tuple[object, Path]:
@@ -80,9 +86,8 @@ def test_target_absent_is_a_data_error(project: Path) -> None:
 
 
 def test_standalone_infers_from_reference(project: Path, tmp_path: Path) -> None:
-    req = StandaloneRequest(data=project / "data/test.csv", reference=project / "data/train.csv",
-                            target="target", infer_schema_to=tmp_path / "s.yaml")
-    report = validate_files(req)
+    report = validate_file(project / "data/test.csv", project / "data/train.csv",
+                           target="target", infer_schema=tmp_path / "s.yaml")
     assert report.passed and (tmp_path / "s.yaml").exists()
     assert report.extras["reference"] == "train.csv"
     assert load_schema(tmp_path / "s.yaml").keys == ["customer_id"]
@@ -91,20 +96,18 @@ def test_standalone_infers_from_reference(project: Path, tmp_path: Path) -> None
 def test_standalone_thresholds_file(project: Path, tmp_path: Path) -> None:
     thresholds = tmp_path / "t.yaml"
     thresholds.write_text("min_quality_score: 0.999\nchecks: {row_count: {min: 10}}\n")
-    req = StandaloneRequest(data=project / "data/test.csv", target="target", thresholds=thresholds)
-    report = validate_files(req)
+    report = validate_file(project / "data/test.csv", target="target", thresholds=thresholds)
     assert [c.name for c in report.failures] == ["quality_score"]
     thresholds.write_text("min_quality_scor: 0.9\n")
     with pytest.raises(ConfigError, match=r"min_quality_scor \(line 1\): unknown key"):
-        validate_files(req)
+        validate_file(project / "data/test.csv", target="target", thresholds=thresholds)
 
 
 def test_standalone_usage_errors(project: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not both"):
-        validate_files(StandaloneRequest(data=project / "data/test.csv", schema=tmp_path / "a.yaml",
-                                         infer_schema_to=tmp_path / "b.yaml"))
+        validate_file(project / "data/test.csv", schema=tmp_path / "a.yaml", infer_schema=tmp_path / "b.yaml")
     with pytest.raises(DataError, match=r"test.csv has no column 'churned'"):
-        validate_files(StandaloneRequest(data=project / "data/test.csv", target="churned"))
+        validate_file(project / "data/test.csv", target="churned")
 
 
 def test_parquet_file_and_folder_of_csvs(project: Path, tmp_path: Path) -> None:
@@ -115,7 +118,6 @@ def test_parquet_file_and_folder_of_csvs(project: Path, tmp_path: Path) -> None:
     test.iloc[:300].to_csv(folder / "a.csv", index=False)
     test.iloc[300:].to_csv(folder / "b.csv", index=False)
     for data in (tmp_path / "test.parquet", folder):
-        report = validate_files(StandaloneRequest(data=data, reference=project / "data/train.csv",
-                                                  target="target"))
+        report = validate_file(data, project / "data/train.csv", target="target")
         assert report.passed, [c.message for c in report.failures]
         assert report.extras["tables"][data.name]["rows"] == 600

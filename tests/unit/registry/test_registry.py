@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from _support.lifecycle import churn, fit, project, save
-from mlgate.context import StageContext
+from mlgate.context import StageContext, standalone_context
 from mlgate.data.io import file_sha256
 from mlgate.errors import ModelLoadError, RegistryError, UsageError
 from mlgate.pickle_scan import refused, safe_load
-from mlgate.registry import model_sha256, register_path, retry, run_register, upstream_gates
+from mlgate.registry import model_sha256, retry, run_register, upstream_gates
 
 
 @pytest.fixture(autouse=True)
@@ -113,11 +113,13 @@ def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, 
 
     # a joblib file from elsewhere becomes version 2, scanned and wrapped
     joblib.dump(estimator, tmp_path / "outside.joblib")
-    report = register_path(cfg, str(tmp_path / "outside.joblib"), alias="staging")
+    outside = standalone_context("register", cfg, model=str(tmp_path / "outside.joblib"),
+                                 settings={"registry.alias": "staging"})
+    report = run_register(outside)
     assert report.key_figure == "churn v2 @staging"
     assert client.get_model_version("churn", "2").tags["mlgate.data_fingerprint"] == "unknown"
     with pytest.raises(UsageError, match="--model nope"):
-        register_path(cfg, "nope")
+        run_register(standalone_context("register", cfg, model="nope"))
 
     # the "Reading it back" example of docs/register.md runs against this store
     monkeypatch.chdir(tmp_path)
