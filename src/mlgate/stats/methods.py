@@ -131,14 +131,24 @@ class Chi2(Method):
     min_expected: ClassVar[float] = 5.0
 
     def counts(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
-        from scipy.stats import chi2_contingency
-
         n = (int(ref.sum()), int(cur.sum()))
         table = pool_sparse(np.vstack([ref, cur]).astype(float), self.min_expected)
         if table.shape[1] < 2:  # one level (after pooling): nothing can differ
             return Comparison(self.name, 0.0, 1.0, _tvd(ref, cur), n)
-        res = chi2_contingency(table, correction=False)
-        return Comparison(self.name, float(res.statistic), float(res.pvalue), _tvd(ref, cur), n)
+        statistic, p_value = chi2_homogeneity(table)
+        return Comparison(self.name, statistic, p_value, _tvd(ref, cur), n)
+
+
+def chi2_homogeneity(table: np.ndarray) -> tuple[float, float]:
+    """Pearson's statistic and p-value of a 2 x k table without empty columns, as
+    ``scipy.stats.chi2_contingency(table, correction=False)`` computes them (the same expected
+    counts, sum and ``chdtrc`` survival function), through scipy.special: importing scipy.stats
+    costs about 0.4 s more, which a monitor run on a stored profile would spend on nothing else."""
+    from scipy.special import chdtrc
+
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, float(chdtrc(table.shape[1] - 1, statistic))
 
 
 class TVD(Method):
