@@ -7,10 +7,20 @@ holds the config file (``Config.root``).
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlgate._paths import CONFIG_NAME, config_file
 from mlgate.errors import ConfigError
@@ -131,21 +141,20 @@ def _enough_resamples(value: int, off_allowed: bool) -> int:
     return value
 
 
+Resamples = Annotated[int, AfterValidator(partial(_enough_resamples, off_allowed=False))]
+ResamplesOrOff = Annotated[int, AfterValidator(partial(_enough_resamples, off_allowed=True))]  # 0: no intervals
+
+
 class EvaluateGate(_Strict):
     """Metric thresholds: ``{roc_auc: 0.7}`` means at least 0.7, ``{rmse: 5}`` at most 5; ``{log_loss: {max: 0.5}}``."""
 
     thresholds: Thresholds = Field(default_factory=dict)
-    bootstrap: int = Field(1000, ge=0)
+    bootstrap: ResamplesOrOff = Field(1000, ge=0)
     confidence: float = Field(0.95, gt=0, lt=1)
     threshold_on: Literal["estimate", "interval"] = "estimate"
     slices: list[str] = Field(default_factory=list)
     min_slice_rows: int = Field(30, ge=1)
     max_slice_values: int = Field(20, ge=2)
-
-    @field_validator("bootstrap")
-    @classmethod
-    def _resamples(cls, value: int) -> int:
-        return _enough_resamples(value, off_allowed=True)
 
 
 class CompareGate(_Strict):
@@ -157,12 +166,7 @@ class CompareGate(_Strict):
     min_relative_change: float | None = None
     greater_is_better: bool | None = None
     significance: float = Field(0.05, gt=0, lt=1)
-    bootstrap: int = Field(1000, ge=0)
-
-    @field_validator("bootstrap")
-    @classmethod
-    def _resamples(cls, value: int) -> int:
-        return _enough_resamples(value, off_allowed=False)
+    bootstrap: Resamples = Field(1000, ge=0)
 
 
 class BusinessConfig(_Strict):

@@ -56,6 +56,13 @@ class SmokeCheck:
     def run(self, ctx: SmokeContext) -> Check:
         raise NotImplementedError
 
+    def refused(self, response: Any, path: str, note: str = "") -> Check | None:
+        """The failed check when ``path`` did not answer 200, else None."""
+        if response.status_code == 200:
+            return None
+        return Check(name=self.name, passed=False, observed=response.status_code, expected=200,
+                     message=f"{path} answered {response.status_code}{note}")
+
 
 class Health(SmokeCheck):
     """``/health`` and ``/ready`` answer 200."""
@@ -78,9 +85,8 @@ class ModelVersion(SmokeCheck):
 
     def run(self, ctx: SmokeContext) -> Check:
         response = ctx.client.get(f"{ctx.url}/model-info")
-        if response.status_code != 200:
-            return Check(name=self.name, passed=False, observed=response.status_code, expected=200,
-                         message=f"/model-info answered {response.status_code}")
+        if failed := self.refused(response, "/model-info"):
+            return failed
         ctx.info = response.json()
         version = ctx.info.get("version")
         if not isinstance(version, str):
@@ -107,10 +113,9 @@ class Prediction(SmokeCheck):
                              message="no sample request given and /model-info has no input_example")
             ctx.sample = {"features": example}
         response = ctx.predict()
-        if response.status_code != 200:
-            hint = " (pass --api-key)" if response.status_code == 401 and not ctx.api_key else ""
-            return Check(name=self.name, passed=False, observed=response.status_code, expected=200,
-                         message=f"/predict answered {response.status_code}{hint}: {response.text[:200]}")
+        hint = " (pass --api-key)" if response.status_code == 401 and not ctx.api_key else ""
+        if failed := self.refused(response, "/predict", f"{hint}: {response.text[:200]}"):
+            return failed
         body = response.json()
         want = ["prediction", "model_version", "request_id"]
         if ctx.info.get("task") in ("binary", "multiclass"):
@@ -188,9 +193,8 @@ class Monitoring(SmokeCheck):
 
     def run(self, ctx: SmokeContext) -> Check:
         response = ctx.client.get(f"{ctx.url}/metrics")
-        if response.status_code != 200:
-            return Check(name=self.name, passed=False, observed=response.status_code, expected=200,
-                         message=f"/metrics answered {response.status_code}")
+        if failed := self.refused(response, "/metrics"):
+            return failed
         text = response.text
         missing = [m for m in REQUIRED_METRICS if m not in text]
         version = ctx.info.get("version")

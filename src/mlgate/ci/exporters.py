@@ -27,7 +27,12 @@ class CiExporter:
     default_path: ClassVar[str]
 
     def document(self, plan: Plan, staging_url: str | None, production_url: str | None) -> dict[str, Any]:
-        raise NotImplementedError
+        """The CI file as a mapping, from ``mlgate.ci.<name>.render_<name>`` (imported when asked for)."""
+        import importlib
+
+        render = getattr(importlib.import_module(f"mlgate.ci.{self.name}"), f"render_{self.name}")
+        doc: dict[str, Any] = render(plan, staging_url, production_url)
+        return doc
 
     def render(self, config: Config) -> str:
         from mlgate.ci.plan import make_plan
@@ -55,11 +60,6 @@ class GitLabExporter(CiExporter):
     title = "GitLab CI"
     default_path = ".gitlab-ci.yml"
 
-    def document(self, plan: Plan, staging_url: str | None, production_url: str | None) -> dict[str, Any]:
-        from mlgate.ci.gitlab import render_gitlab
-
-        return render_gitlab(plan, staging_url, production_url)
-
 
 class GitHubExporter(CiExporter):
     """``.github/workflows/mlgate.yml``."""
@@ -67,11 +67,6 @@ class GitHubExporter(CiExporter):
     name = "github"
     title = "GitHub Actions"
     default_path = ".github/workflows/mlgate.yml"
-
-    def document(self, plan: Plan, staging_url: str | None, production_url: str | None) -> dict[str, Any]:
-        from mlgate.ci.github import render_github
-
-        return render_github(plan, staging_url, production_url)
 
 
 CI_EXPORTERS: dict[str, CiExporter] = {e.name: e for e in (GitLabExporter(), GitHubExporter())}

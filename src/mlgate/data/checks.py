@@ -7,6 +7,7 @@ Checks with a ``dimension`` count their failing cells in the quality score.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -192,6 +193,14 @@ def _outside(values: Any, low: Any, high: Any) -> Any:
     return mask
 
 
+def _constrained(view: TableView, attr: str) -> Iterator[tuple[str, Any]]:
+    """Each present column whose schema sets ``attr`` (and whose values are of the schema's kind), with it."""
+    for col in view.present():
+        value = getattr(view.schema.columns[col], attr)
+        if value is not None and view.kind_ok(col):
+            yield col, value
+
+
 class UnseenCategories(DataCheck):
     """A categorical column holds only the schema's categories."""
 
@@ -200,10 +209,7 @@ class UnseenCategories(DataCheck):
 
     def run(self, view: TableView) -> list[Check]:
         out = []
-        for col in view.present():
-            allowed = view.schema.columns[col].categories
-            if allowed is None or not view.kind_ok(col):
-                continue
+        for col, allowed in _constrained(view, "categories"):
             s = view.frame[col]
             seen = {str(u) for u in view.uniques(col)}
             unseen = sorted(seen - set(allowed))
@@ -234,10 +240,7 @@ class PatternMismatch(DataCheck):
 
     def run(self, view: TableView) -> list[Check]:
         out = []
-        for col in view.present():
-            pattern = view.schema.columns[col].pattern
-            if pattern is None or not view.kind_ok(col):
-                continue
+        for col, pattern in _constrained(view, "pattern"):
             mask = fullmatch_mask(view.frame[col], pattern)
             n = int(mask.sum())
             extra = {"bad_cells": n, "count": n, **view.samples(mask, col)} if n else {}

@@ -99,44 +99,55 @@ class BlueGreen(Switch):
     name: ClassVar[str] = "blue-green"
 
 
-class Canary(Strategy):
+class SideSlot(Strategy):
+    """Shared by canary and shadow: stage the version in the side slot, then route it a share."""
+
+    def default_share(self, ctx: DeployContext) -> float:
+        raise NotImplementedError
+
+    def started(self, ctx: DeployContext, version: str, stable: str | None, share: float) -> str:
+        raise NotImplementedError
+
+    def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
+        stable = ctx.server["slots"].get("stable")
+        share = self.default_share(ctx) if percent is None else percent
+        step = f"{self.role}-start"
+        if not self.stage(ctx, version):
+            ctx.record(step, self.name, stable, version, "failed", "smoke tests before traffic failed")
+            return False
+        ctx.client.route(**{self.role: share})
+        ctx.registry.set_side(ctx.env, self.role, version, share)
+        ctx.check(f"{self.role}_started", True, self.started(ctx, version, stable, share), observed=share)
+        ctx.record(step, self.name, stable, version, f"{share:g}%")
+        return True
+
+
+class Canary(SideSlot):
     """Give the new version the first step's share of requests."""
 
     name: ClassVar[str] = "canary"
     role: ClassVar[str] = "canary"
 
-    def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
-        stable = ctx.server["slots"].get("stable")
-        weight = ctx.config.deploy.canary.steps[0] if percent is None else percent
-        if not self.stage(ctx, version):
-            ctx.record("canary-start", self.name, stable, version, "failed", "smoke tests before traffic failed")
-            return False
-        ctx.client.route(canary=weight)
-        ctx.registry.set_side(ctx.env, "canary", version, weight)
-        ctx.check("canary_started", True, f"version {version} takes {weight:g}% of {ctx.env}'s requests beside "
-                  f"stable version {stable}; run `mlgate canary analyze --env {ctx.env}`", observed=weight)
-        ctx.record("canary-start", self.name, stable, version, f"{weight:g}%")
-        return True
+    def default_share(self, ctx: DeployContext) -> float:
+        return ctx.config.deploy.canary.steps[0]
+
+    def started(self, ctx: DeployContext, version: str, stable: str | None, share: float) -> str:
+        return (f"version {version} takes {share:g}% of {ctx.env}'s requests beside stable version {stable}; "
+                f"run `mlgate canary analyze --env {ctx.env}`")
 
 
-class Shadow(Strategy):
+class Shadow(SideSlot):
     """Copy a share of requests to the new version; clients only ever see stable's answers."""
 
     name: ClassVar[str] = "shadow"
     role: ClassVar[str] = "shadow"
 
-    def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
-        stable = ctx.server["slots"].get("stable")
-        share = ctx.config.deploy.shadow_percent if percent is None else percent
-        if not self.stage(ctx, version):
-            ctx.record("shadow-start", self.name, stable, version, "failed", "smoke tests before traffic failed")
-            return False
-        ctx.client.route(shadow=share)
-        ctx.registry.set_side(ctx.env, "shadow", version, share)
-        ctx.check("shadow_started", True, f"version {version} receives a copy of {share:g}% of {ctx.env}'s "
-                  f"requests; clients are answered by version {stable}", observed=share)
-        ctx.record("shadow-start", self.name, stable, version, f"{share:g}%")
-        return True
+    def default_share(self, ctx: DeployContext) -> float:
+        return ctx.config.deploy.shadow_percent
+
+    def started(self, ctx: DeployContext, version: str, stable: str | None, share: float) -> str:
+        return (f"version {version} receives a copy of {share:g}% of {ctx.env}'s requests; "
+                f"clients are answered by version {stable}")
 
 
 STRATEGIES: dict[str, type[Strategy]] = {c.name: c for c in (Direct, BlueGreen, Canary, Shadow)}

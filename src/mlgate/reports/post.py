@@ -41,13 +41,14 @@ class Poster:
 
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]]
+    detect: ClassVar[tuple[str, ...]]  # any of these variables set: running on this platform's CI
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
     @classmethod
     def detected(cls, env: dict[str, str]) -> bool:
-        raise NotImplementedError
+        return any(env.get(v) for v in cls.detect)
 
     def missing(self) -> list[str]:
         return [v for v in self.needs if not self.env.get(v)]
@@ -91,11 +92,8 @@ class Poster:
 class GitLabPoster(Poster):
     name = "gitlab"
     needs = ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID", "MLGATE_GITLAB_TOKEN or GITLAB_TOKEN")
+    detect = ("GITLAB_CI", "CI_API_V4_URL")
     update_method = "PUT"
-
-    @classmethod
-    def detected(cls, env: dict[str, str]) -> bool:
-        return bool(env.get("GITLAB_CI") or env.get("CI_API_V4_URL"))
 
     def missing(self) -> list[str]:
         gone = [v for v in self.needs[:3] if not self.env.get(v)]
@@ -120,11 +118,8 @@ class GitLabPoster(Poster):
 class GitHubPoster(Poster):
     name = "github"
     needs = ("GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_TOKEN")
+    detect = ("GITHUB_ACTIONS", "GITHUB_API_URL")
     update_method = "PATCH"
-
-    @classmethod
-    def detected(cls, env: dict[str, str]) -> bool:
-        return bool(env.get("GITHUB_ACTIONS") or env.get("GITHUB_API_URL"))
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.env['GITHUB_TOKEN']}", "Accept": "application/vnd.github+json",

@@ -15,12 +15,22 @@ Precedence, weakest first: the core's ``default_rule(kind)``, the gate's own def
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from mlgate.stats.methods import METHODS
 from mlgate.stats.rules import Rule, default_rule
+
+
+def known_method(value: str | None) -> str | None:
+    """A method name of ``METHODS`` (or None: the rule's default)."""
+    if value is not None and value not in METHODS:
+        raise ValueError(f"must be one of {', '.join(METHODS)} (got {value!r})")
+    return value
+
+
+MethodName = Annotated[str | None, AfterValidator(known_method)]
 
 
 class RuleSettings(BaseModel):
@@ -28,18 +38,11 @@ class RuleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str | None = Field(None, description=f"one of {', '.join(METHODS)}")
+    method: MethodName = Field(None, description=f"one of {', '.join(METHODS)}")
     alpha: float | None = Field(None, gt=0, lt=1, description="significance level, after correction")
     material: float | None = Field(None, ge=0, description="smallest effect that counts, on the method's scale")
     min_n: int | None = Field(None, ge=1, description="values needed on each side before deciding")
     enabled: bool = True
-
-    @field_validator("method")
-    @classmethod
-    def _known_method(cls, value: str | None) -> str | None:
-        if value is not None and value not in METHODS:
-            raise ValueError(f"must be one of {', '.join(METHODS)} (got {value!r})")
-        return value
 
     def apply(self, rule: Rule) -> Rule:
         """``rule`` with these overrides."""

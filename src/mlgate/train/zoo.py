@@ -157,6 +157,12 @@ class NeuralNetworkType(ModelType):
         return params
 
 
+def _boosting_space(**own: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The search ranges xgboost and lightgbm share, plus their trees' own knobs (fresh dicts each call)."""
+    return {"learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
+            "n_estimators": {"type": "int", "low": 50, "high": 400, "log": True}, **own}
+
+
 class XGBoostType(ModelType):
     name = "xgboost"
     summary = "xgboost XGBClassifier / XGBRegressor (pip install 'mlgate[xgboost]')"
@@ -168,11 +174,9 @@ class XGBoostType(ModelType):
         return {"random_state": seed, "n_jobs": 1, "n_estimators": 200, "tree_method": "hist"}
 
     def search_space(self, task: str) -> dict[str, dict[str, Any]]:
-        return {"learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
-                "n_estimators": {"type": "int", "low": 50, "high": 400, "log": True},
-                "max_depth": {"type": "int", "low": 2, "high": 10},
-                "subsample": {"type": "float", "low": 0.5, "high": 1.0},
-                "reg_lambda": {"type": "float", "low": 1e-3, "high": 10.0, "log": True}}
+        return _boosting_space(max_depth={"type": "int", "low": 2, "high": 10},
+                               subsample={"type": "float", "low": 0.5, "high": 1.0},
+                               reg_lambda={"type": "float", "low": 1e-3, "high": 10.0, "log": True})
 
 
 class LightGBMType(ModelType):
@@ -185,10 +189,8 @@ class LightGBMType(ModelType):
         return {"random_state": seed, "n_jobs": 1, "verbose": -1}  # one thread, as xgboost
 
     def search_space(self, task: str) -> dict[str, dict[str, Any]]:
-        return {"learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
-                "n_estimators": {"type": "int", "low": 50, "high": 400, "log": True},
-                "num_leaves": {"type": "int", "low": 8, "high": 128, "log": True},
-                "min_child_samples": {"type": "int", "low": 5, "high": 100, "log": True}}
+        return _boosting_space(num_leaves={"type": "int", "low": 8, "high": 128, "log": True},
+                               min_child_samples={"type": "int", "low": 5, "high": 100, "log": True})
 
     def accepted(self, task: str) -> list[str]:
         # LightGBM's sklearn API takes its native parameters as **kwargs too.
