@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +34,9 @@ CONFIGS = {"example": example_raw, "variant": variant_raw}
 def make_config(name: str, root: Path | None = None) -> Config:
     return config_from_dict(CONFIGS[name](), root or Path.cwd())
 
+
+def lint(command: list[str], *files: Path) -> list[dict[str, object]]:
+    """actionlint's findings on the files (the ``actionlint`` fixture's command)."""
+    out = subprocess.run([*command, *map(str, files)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip(), out.stderr
+    return json.loads(out.stdout)  # type: ignore[no-any-return]

