@@ -76,6 +76,35 @@ def test_robustness_reports_a_curve_and_fails_a_fragile_model(regression_case) -
     assert not strict.passed and "drops by" in strict.checks[0].message
 
 
+def test_robustness_defaults_to_the_headline_metric(binary_case, regression_case) -> None:  # type: ignore[no-untyped-def]
+    """roc_auc's fall for a classifier; rmse's relative rise for a regressor (units cancel); `metric` overrides."""
+    binary = run(binary_case.model, binary_case.test, {"robustness": {"n_rows": 300}}, checks=["robustness"])
+    details = binary.extras["details"]["robustness"]
+    assert details["metric"] == "roc_auc" and details["drop"] == "absolute"
+    assert all("roc_auc" in p for p in details["curve"]) and "roc_auc drop" in binary.checks[0].message
+    ours = run(regression_case.model, regression_case.test, {"robustness": {"n_rows": 300}}, checks=["robustness"])
+    details = ours.extras["details"]["robustness"]
+    assert details["metric"] == "rmse" and details["drop"] == "relative increase"
+    assert details["baseline"] > 0  # rmse itself, not negated
+    for point in details["curve"]:
+        assert point["drop"] == pytest.approx(point["rmse"] / details["baseline"] - 1)
+    named = run(regression_case.model, regression_case.test, {"robustness": {"n_rows": 300, "metric": "r2"}},
+                checks=["robustness"])
+    assert named.extras["details"]["robustness"]["metric"] == "r2"
+    assert named.extras["details"]["robustness"]["drop"] == "absolute"
+
+
+def test_feature_importance_defaults_to_the_headline_metric(multiclass_case, regression_case) -> None:  # type: ignore[no-untyped-def]
+    fast = {"feature_importance": {"n_bootstrap": 2, "n_rows": 100}}
+    multi = run(multiclass_case.model, multiclass_case.test, fast, checks=["feature_importance"])
+    assert multi.extras["details"]["feature_importance"]["metric"] == "f1_macro"
+    reg = run(regression_case.model, regression_case.test, fast, checks=["feature_importance"])
+    assert reg.extras["details"]["feature_importance"]["metric"] == "rmse"
+    named = run(regression_case.model, regression_case.test,
+                {"feature_importance": {**fast["feature_importance"], "metric": "r2"}}, checks=["feature_importance"])
+    assert named.extras["details"]["feature_importance"]["metric"] == "r2"
+
+
 def test_feature_importance_resamples_and_flags_a_dominant_feature(multiclass_case) -> None:  # type: ignore[no-untyped-def]
     report = run(multiclass_case.model, multiclass_case.test,
                  {"feature_importance": {"n_bootstrap": 4, "n_rows": 300, "max_single_share": 0.3}},

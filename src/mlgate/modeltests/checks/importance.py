@@ -13,11 +13,10 @@ from mlgate.reports.model import Check
 
 
 def _importance_metric(subject: Subject, metric: str | None) -> str:
-    if metric:
-        return metric
-    if subject.task == "binary" and hasattr(subject.estimator, "predict_proba"):
-        return "roc_auc"  # smoother than accuracy, so small importances are not rounded away
-    return "r2" if subject.task == "regression" else "accuracy"
+    """``metric``, else the task's headline metric (the one train selects on and evaluate reports)."""
+    from mlgate.metrics import headline_metric
+
+    return metric or headline_metric(subject.task, hasattr(subject.estimator, "predict_proba"))
 
 
 class FeatureImportance(ModelCheck):
@@ -27,7 +26,8 @@ class FeatureImportance(ModelCheck):
     name: ClassVar[str] = "feature_importance"
     n_bootstrap: int = Field(10, ge=2, description="bootstrap resamples of the test rows")
     n_rows: int = Field(1000, ge=10, description="rows per resample (a seeded subsample)")
-    metric: str | None = Field(None, description="default: roc_auc (binary), accuracy, r2")
+    metric: str | None = Field(None, description="default: the task's headline metric (roc_auc, f1_macro, "
+                               "rmse; accuracy without probabilities)")
     top_k: int = Field(3, ge=1, description="top entries whose stability is reported")
     max_cv: float = Field(0.5, gt=0, description="largest std / mean of the top entry's importance")
     alpha: float = Field(0.05, gt=0, lt=1, description="the CV must be significantly above max_cv to fail")

@@ -1,4 +1,4 @@
-"""Robustness: the metric under seeded Gaussian noise and category swaps, per level."""
+"""Robustness: the headline metric under seeded Gaussian noise and category swaps, per level."""
 
 from __future__ import annotations
 
@@ -16,18 +16,24 @@ class Robustness(ModelCheck):
 
     name: ClassVar[str] = "robustness"
     noise_levels: list[float] = Field(default_factory=lambda: [0.01, 0.05, 0.1, 0.2])
-    max_drop: float = Field(0.05, ge=0, description="largest allowed metric drop at a gated level")
+    max_drop: float = Field(0.05, ge=0, description="largest allowed metric drop at a gated level (for a loss: "
+                            "its relative increase)")
     gate_levels_up_to: float = Field(0.1, ge=0, description="levels above this are reported only")
     swap_categories: bool = True
-    metric: str | None = Field(None, description="default: accuracy (r2 for regression), whose drop "
-                               "reads as a share of rows (of variance) the noise costs")
+    metric: str | None = Field(None, description="default: the task's headline metric (roc_auc, f1_macro, "
+                               "rmse; accuracy without probabilities)")
     n_rows: int = Field(2000, ge=10)
 
     def run(self, subject: Subject) -> Outcome:
-        from mlgate.metrics import greater_is_better, scorer
+        from mlgate.metrics import greater_is_better, headline_metric, scorer
 
-        metric = self.metric or ("r2" if subject.task == "regression" else "accuracy")
-        score = scorer(subject.task, metric, subject.classes)
+        metric = self.metric or headline_metric(subject.task, hasattr(subject.estimator, "predict_proba"))
+        loss = not greater_is_better(metric)
+        signed = scorer(subject.task, metric, subject.classes)  # a loss comes negated: higher is better
+
+        def score(estimator: object, X_: object, y_: object) -> float:
+            return -signed(estimator, X_, y_) if loss else signed(estimator, X_, y_)
+
         rows = subject.sample(self.n_rows, salt=2)
         X, y = subject.X.iloc[rows], subject.y[rows]
         basis = subject.reference if subject.reference is not None else subject.X
@@ -44,11 +50,10 @@ class Robustness(ModelCheck):
                 noisy = C.swap_categories(noisy, levels, level, rng)
             pred = np.asarray(subject.estimator.predict(noisy))
             value = score(subject.estimator, noisy, y)
-            curve.append({"level": level, metric: value, "drop": baseline - value,
+            curve.append({"level": level, metric: value, "drop": _drop(baseline, value, loss),
                           "changed_predictions": float(np.mean(pred != base_pred))})
         gated = [p for p in curve if p["level"] <= self.gate_levels_up_to]
         bad = [p for p in gated if p["drop"] > self.max_drop]
-        sign = "" if greater_is_better(metric) else "-"
         shown = ", ".join(f"{p['level']:g}: {p['drop']:+.4f}" for p in curve)
         if bad:
             worst = max(bad, key=lambda p: p["drop"])
@@ -58,13 +63,26 @@ class Robustness(ModelCheck):
             message = (f"largest {metric} drop {max((p['drop'] for p in gated), default=0):.4f} "
                        f"at levels <= {self.gate_levels_up_to:g} (limit {self.max_drop}); "
                        f"drop per level {shown}")
-        details = {"metric": f"{sign}{metric}", "baseline": baseline, "curve": curve, "rows": len(X),
+        details = {"metric": metric, "drop": "relative increase" if loss and baseline else "absolute",
+                   "baseline": baseline, "curve": curve, "rows": len(X),
                    "numeric_columns": numeric, "categorical_columns": list(levels)}
         row = self.result(not bad, message, observed={p["level"]: round(p["drop"], 6) for p in curve},
                           expected={"max_drop": self.max_drop, "levels_up_to": self.gate_levels_up_to})
         figure = _curve_figure(curve, metric, baseline, self.max_drop)
         return Outcome(checks=[row], details=details, figures=[figure],
                        metrics={"robustness_max_drop": max((p["drop"] for p in gated), default=0.0)})
+
+
+def _drop(baseline: float, value: float, loss: bool) -> float:
+    """How much worse ``value`` is than ``baseline``: a score's fall, a loss's relative rise.
+
+    A score (roc_auc 0.90 -> 0.86) drops by 0.04; a loss has the target's units, so its rise is
+    read against its own size (rmse 10 -> 11 drops by 0.10), else one limit could not serve every
+    target. A perfect baseline loss (0) falls back to the absolute rise.
+    """
+    if not loss:
+        return baseline - value
+    return (value - baseline) / baseline if baseline else value - baseline
 
 
 def _curve_figure(curve: list[dict[str, float]], metric: str, baseline: float, max_drop: float):  # type: ignore[no-untyped-def]
