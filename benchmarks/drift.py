@@ -37,6 +37,7 @@ from pathlib import Path
 
 N_NUM, N_CAT = 15, 5
 SHIFTED = ["cat_2", "num_00", "num_07"]
+TOOLS = ("mlgate", "mlgate-stored", "mlgate-psi", "mlgate-stored-10x", "mlgate-10x", "evidently", "evidently-psi")
 
 
 def generate(path: Path, rows: int, seed: int, shifted: bool) -> None:
@@ -194,6 +195,10 @@ def main() -> None:
     ap.add_argument("--ref", type=Path)
     ap.add_argument("--cur", type=Path)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--tools", default=None,
+                    help=f"comma-separated sides to run (default: every mlgate side, and Evidently's when "
+                         f"--evidently-python is given); choices: {', '.join(TOOLS)}")
+    ap.add_argument("--json", type=Path, default=None, help="also write the summary to this file")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.ref, args.cur, args.out)
@@ -213,26 +218,45 @@ def main() -> None:
     stored = args.dir / f"profile-{args.rows}.json"
     if not stored.exists():
         store_profile(ref, stored)
-    results = [_child(sys.executable, "mlgate", ref, cur, args.dir / "out"),
-               _child(sys.executable, "mlgate-stored", stored, cur, args.dir / "out-stored"),
-               _child(sys.executable, "mlgate-psi", ref, cur, args.dir / "out-psi"),
-               _child(sys.executable, "mlgate-stored-10x", stored, big, args.dir / "out-stored-10x"),
-               _child(sys.executable, "mlgate-10x", ref, big, args.dir / "out-10x")]
-    if args.evidently_python:
-        results += [_child(args.evidently_python, "evidently", ref, cur, args.dir / "ev"),
-                    _child(args.evidently_python, "evidently-psi", ref, cur, args.dir / "ev")]
+    tools = _tools(args.tools, args.evidently_python)
+    inputs = {"mlgate": (ref, cur), "mlgate-stored": (stored, cur), "mlgate-psi": (ref, cur),
+              "mlgate-stored-10x": (stored, big), "mlgate-10x": (ref, big), "evidently": (ref, cur),
+              "evidently-psi": (ref, cur)}
+    load = os.getloadavg()[0]
+    results = [_child(args.evidently_python if tool.startswith("evidently") else sys.executable, tool,
+                      *inputs[tool], args.dir / f"out-{tool}") for tool in tools]
     by = {r["tool"]: r for r in results}
     summary = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}, "
-                          f"load {os.getloadavg()[0]:.1f}",
-               "rows": args.rows, "columns": N_NUM + N_CAT, "shifted": SHIFTED, "results": results,
-               "memory_ratio_10x": round(by["mlgate-10x"]["peak_mb"] / by["mlgate"]["peak_mb"], 3),
-               "memory_ratio_10x_stored": round(by["mlgate-stored-10x"]["peak_mb"] / by["mlgate-stored"]["peak_mb"], 3)}
-    if "evidently" in by:
+                          f"load {load:.1f}",
+               "rows": args.rows, "columns": N_NUM + N_CAT, "shifted": SHIFTED, "results": results}
+    for key, big_side, small_side in (("memory_ratio_10x", "mlgate-10x", "mlgate"),
+                                      ("memory_ratio_10x_stored", "mlgate-stored-10x", "mlgate-stored")):
+        if big_side in by and small_side in by:
+            summary[key] = round(by[big_side]["peak_mb"] / by[small_side]["peak_mb"], 3)
+    if "evidently" in by and "mlgate" in by:
         summary["speedup_wall"] = round(by["evidently"]["wall_s"] / by["mlgate"]["wall_s"], 1)
         summary["speedup_cpu"] = round(by["evidently"]["cpu_s"] / by["mlgate"]["cpu_s"], 1)
         summary["flagged_agree_default"] = by["evidently"]["flagged"] == by["mlgate"]["flagged"]
+    if "evidently-psi" in by and "mlgate-psi" in by:
+        summary["speedup_cpu_psi"] = round(by["evidently-psi"]["cpu_s"] / by["mlgate-psi"]["cpu_s"], 1)
         summary["flagged_agree_psi"] = by["evidently-psi"]["flagged"] == by["mlgate-psi"]["flagged"]
-    print(json.dumps(summary, indent=2))
+    text = json.dumps(summary, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+def _tools(given: str | None, evidently_python: str | None) -> list[str]:
+    """The sides to run, in TOOLS order; Evidently's need its interpreter."""
+    if given is None:
+        return [t for t in TOOLS if evidently_python or not t.startswith("evidently")]
+    wanted = [t.strip() for t in given.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in TOOLS]
+    if unknown:
+        raise SystemExit(f"--tools: unknown side(s) {', '.join(unknown)}; choose from {', '.join(TOOLS)}")
+    if any(t.startswith("evidently") for t in wanted) and not evidently_python:
+        raise SystemExit("--tools: the evidently sides need --evidently-python PATH (a venv with evidently, pandas<3)")
+    return [t for t in TOOLS if t in wanted]
 
 
 if __name__ == "__main__":

@@ -29,17 +29,17 @@ from mlgate.monitor.profile import (
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.dataset as ds
 
 BATCH_ROWS = 131_072
 SPEC_ROWS = 200_000  # sample size for the reference's percentiles and levels
 DECILES = 10
 
 
-def open_dataset(path: Path) -> ds.Dataset:
-    """A pyarrow dataset over a CSV/Parquet file or a folder of them; DataError naming the file otherwise."""
+def open_dataset(path: Path) -> Any:
+    """The CSV/Parquet file or folder of them as a batch source; DataError naming the file otherwise.
+
+    Parquet is read with pyarrow.parquet (``ParquetFiles``), CSV through a pyarrow dataset."""
     import pyarrow as pa
-    import pyarrow.dataset as ds
 
     from mlgate.data.io import TABLE_SUFFIXES, table_files
 
@@ -51,14 +51,104 @@ def open_dataset(path: Path) -> ds.Dataset:
     for file in files:
         if file.stat().st_size == 0:
             raise DataError(f"{file} is empty (0 bytes)")
-    fmt = "parquet" if kinds == {"parquet"} else "csv"
-    # no pre-buffering: it holds a whole row group's compressed bytes beside the decoded batch
-    scan: Any = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)) \
-        if fmt == "parquet" else fmt
+    if kinds == {"parquet"}:
+        return ParquetFiles(files)
+    import pyarrow.dataset as ds
+
     try:
-        return ds.dataset([str(f) for f in files], format=scan)
+        return ds.dataset([str(f) for f in files], format="csv")
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot read {path} as {fmt}: {str(exc).splitlines()[0]}") from exc
+        raise DataError(f"cannot read {path} as csv: {str(exc).splitlines()[0]}") from exc
+
+
+class ParquetFiles:
+    """Parquet files read one row group at a time, text columns as dictionaries.
+
+    pyarrow.parquet rather than a pyarrow dataset: importing pyarrow.dataset imports pandas
+    (0.25 s of a 1.5 s run). One row group at a time keeps memory flat (a whole-file scan reads row
+    groups ahead of a slow consumer: 230 MB of Arrow memory in flight with a 10M-row file, against
+    95 MB this way); no pre-buffering, which holds a row group's compressed bytes beside the decoded
+    batch; one thread, since the decoding threads' first allocations cost more CPU than they save
+    on columns this size. Dictionary-encoded text is counted without decoding each value.
+    """
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        self.files = list(files)
+        plain = self._open(self.files[0], None).schema_arrow
+        self._text = [f.name for f in plain if _is_text(f.type)]
+        self.schema = self._open(self.files[0]).schema_arrow
+        for file in self.files[1:]:  # read_dictionary needs the first file's columns: checked first
+            self._check_like_first(file, self._open(file, None).schema_arrow)
+
+    def _open(self, file: Path, dictionary: Sequence[str] | None | bool = True) -> Any:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        text = self._text if dictionary is True else dictionary
+        try:
+            return pq.ParquetFile(file, pre_buffer=False, read_dictionary=text)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"cannot read {file} as parquet: {str(exc).splitlines()[0]}") from exc
+
+    def _check_like_first(self, file: Path, schema: pa.Schema) -> None:
+        """Later files need the first one's columns with the same kinds of values (int64 and
+        double both count as numbers: their batches are cast to the first file's types)."""
+        missing = [n for n in self.schema.names if n not in schema.names]
+        extra = [n for n in schema.names if n not in self.schema.names]
+        other = [n for n in self.schema.names if n in schema.names
+                 and dtype_class(schema.field(n).type) != dtype_class(self.schema.field(n).type)]
+        if missing or extra or other:
+            found = "; ".join(part for part in (
+                f"lacks {', '.join(map(repr, missing))}" if missing else "",
+                f"adds {', '.join(map(repr, extra))}" if extra else "",
+                f"holds other values in {', '.join(map(repr, other))}" if other else "") if part)
+            raise DataError(f"{file} does not match {self.files[0]}: {found}. A folder of Parquet files "
+                            "must share one set of columns")
+
+    def count_rows(self) -> int:
+        return sum(self._open(f, None).metadata.num_rows for f in self.files)
+
+    def to_batches(self, columns: Sequence[str] | None = None,
+                   batch_size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        names = list(columns) if columns is not None else self.schema.names
+        want = pa.schema([self.schema.field(n) for n in names])
+        for file in self.files:
+            reader = self._open(file)
+            same = reader.schema_arrow.equals(self.schema)
+            for group in range(reader.num_row_groups):
+                for batch in reader.iter_batches(batch_size=batch_size, row_groups=[group], columns=names,
+                                                 use_threads=False):
+                    yield batch if same else _as_batch(pa.Table.from_batches([batch]).select(names).cast(want))
+
+
+def _as_batch(table: pa.Table) -> pa.RecordBatch:
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else _empty_batch(table.schema)
+
+
+def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    import pyarrow.types as t
+
+    return bool(t.is_string(arrow_type) or t.is_large_string(arrow_type))
+
+
+def decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with dictionary columns as plain values (for pandas and models, which would see
+    a Categorical otherwise)."""
+    import pyarrow as pa
+
+    if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
+        return batch
+    arrays = [a.cast(a.type.value_type) if pa.types.is_dictionary(a.type) else a for a in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def iter_batches(source: Any, columns: Sequence[str] | None = None,
@@ -79,22 +169,12 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None,
         raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}") from exc
 
 
-def _dataset_batches(source: ds.Dataset, cols: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """A dataset's batches, one Parquet row group at a time.
-
-    A scan over a whole file reads row groups ahead of a slow consumer whatever its read-ahead
-    settings (measured: 230 MB of Arrow memory in flight with a 10M-row file, against 95 MB, one
-    row group, this way), so memory would grow with the file instead of staying flat.
-    """
-    import pyarrow.dataset as pads
-
-    if not isinstance(source.format, pads.ParquetFileFormat):
+def _dataset_batches(source: Any, cols: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The batches of ``ParquetFiles`` or of a CSV dataset, without reading ahead."""
+    if isinstance(source, ParquetFiles):
+        yield from source.to_batches(cols, batch_rows)
+    else:
         yield from source.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=0, fragment_readahead=0)
-        return
-    for fragment in source.get_fragments():
-        for row_group in fragment.split_by_row_group():
-            yield from row_group.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=0,
-                                            fragment_readahead=0)
 
 
 def as_source(data: Any) -> Any:
@@ -195,9 +275,18 @@ def _spread_sample(source: Any, columns: list[str]) -> pa.Table:
     if not total:
         raise DataError("the reference data has no rows")
     step = max(1, -(-total // SPEC_ROWS))
-    parts = [b.take(pa.array(range(0, b.num_rows, step))) if step > 1 else b
-             for b in iter_batches(source, columns)]
+    parts = [b.take(_every(step, b.num_rows)) if step > 1 else b for b in iter_batches(source, columns)]
     return pa.Table.from_batches(parts, schema=parts[0].schema if parts else None)
+
+
+def _every(step: int, rows: int) -> pa.Array:
+    """The row indices 0, step, 2 step, ... below ``rows`` (from numpy's buffer: ``pa.array``
+    would import pandas)."""
+    import numpy as np
+    import pyarrow as pa
+
+    index = np.arange(0, rows, step, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(index), [None, pa.py_buffer(index)])
 
 
 # ---- profiling ----------------------------------------------------------------------------

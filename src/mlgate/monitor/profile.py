@@ -18,7 +18,6 @@ equals the merge of their two profiles, whatever the split (per file, row group 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -218,23 +217,35 @@ def _numeric(array: Any, spec: ColumnSpec) -> ColumnProfile:
 
 
 def numeric_values(array: Any) -> np.ndarray:
-    """A numeric Arrow array as float64 with NaN for missing (and for NaN itself)."""
+    """A numeric Arrow array as float64 with NaN for missing (and for NaN itself).
+
+    Read from the Arrow buffers: pyarrow's own conversions to numpy import pandas (0.2 s) the
+    first time. Without missing values the result is a read-only view of the batch."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-    floats = pc.cast(array, pa.float64())
-    out = np.asarray(floats.fill_null(math.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
-    return out
+    floats = array if array.type == pa.float64() else pc.cast(array, pa.float64())
+    n, offset = len(floats), floats.offset
+    if n == 0:
+        return np.empty(0)
+    validity, data = floats.buffers()
+    values = np.frombuffer(data, dtype=np.float64, count=n, offset=offset * 8)
+    if not floats.null_count:
+        return values
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=offset + n, bitorder="little")
+    return np.where(bits[offset:].astype(bool), values, np.nan)
 
 
 def _categorical(array: Any, spec: ColumnSpec) -> ColumnProfile:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    strings = pc.cast(array, pa.string())
+    # dictionary-encoded text is counted on its codes; other values (booleans) are counted as text
+    text_codes = pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type)
+    strings = array if text_codes else pc.cast(array, pa.string())
     missing = strings.null_count
     index = {level: i for i, level in enumerate(spec.levels)}
     counts = [0] * spec.n_bins

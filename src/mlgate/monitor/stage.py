@@ -153,6 +153,7 @@ def _scorer(reference: TableProfile, names: list[str], config: Config | None) ->
     if not column or column in names or not uri.startswith("models:/"):
         return None
     from mlgate.models import load_model
+    from mlgate.monitor.batches import decoded
     from mlgate.monitor.reference import scores
 
     model = load_model(uri, config)
@@ -163,7 +164,7 @@ def _scorer(reference: TableProfile, names: list[str], config: Config | None) ->
     import pyarrow as pa
 
     def add(batch: pa.RecordBatch) -> pa.RecordBatch:
-        frame = batch.select(features).to_pandas()
+        frame = decoded(batch.select(features)).to_pandas()
         return batch.append_column(column, pa.array(scores(model, frame)))
 
     return add

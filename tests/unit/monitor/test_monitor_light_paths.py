@@ -1,11 +1,25 @@
-"""The light paths monitor takes at scale give scipy's numbers: chi-square through scipy.special."""
+"""The light paths monitor takes at scale give the same numbers: chi-square through scipy.special
+equals scipy.stats, numeric values read from Arrow buffers equal pyarrow's conversion, a Parquet
+folder read with pyarrow.parquet equals the same rows as a frame, and none of it imports pandas or
+scipy.stats."""
 
 from __future__ import annotations
 
+import decimal
+import subprocess
+import sys
+
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from scipy.stats import chi2_contingency
 
+from mlgate.errors import DataError
+from mlgate.monitor.batches import frame_source, infer_spec, open_dataset, profile_source
+from mlgate.monitor.profile import EXACT_MAX, numeric_values
 from mlgate.stats import compare_counts
 from mlgate.stats.methods import chi2_homogeneity
 
@@ -34,3 +48,61 @@ def test_compare_counts_chi2_equals_scipy_on_a_million_rows_of_a_shifted_level()
     assert got.statistic == pytest.approx(float(want.statistic), rel=1e-12)
     assert got.p_value == pytest.approx(float(want.pvalue), rel=1e-9)
     assert 0 < got.p_value < 0.01  # a small but real difference: the p-value is in the tail
+
+
+def _arrays() -> list[pa.Array | pa.ChunkedArray]:
+    out: list[pa.Array | pa.ChunkedArray] = [pa.array([1.0, float("nan"), None]), pa.array([None, None], pa.float64()),
+                                             pa.array([decimal.Decimal("1.5"), None])]
+    for n in (0, 1, 9, 1001):
+        values, mask = RNG.normal(size=n), RNG.random(n) < 0.3
+        with_nulls = pa.array(values, mask=mask)
+        out += [with_nulls, with_nulls.slice(min(3, n)), with_nulls.slice(min(5, n), max(0, n - 6)), pa.array(values),
+                pa.array((values * 10).astype(np.int32), mask=mask).slice(min(2, n)),
+                pa.chunked_array([with_nulls, with_nulls.slice(min(1, n))], type=pa.float64())]
+    return out
+
+
+@pytest.mark.parametrize("array", _arrays(), ids=lambda a: f"{a.type}-{len(a)}")
+def test_numeric_values_read_from_buffers_equal_pyarrows_conversion(array):
+    chunk = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    want = pc.cast(chunk, pa.float64()).fill_null(float("nan")).to_numpy(zero_copy_only=False)
+    assert np.array_equal(numeric_values(array), want, equal_nan=True)
+
+
+def test_a_parquet_folder_reads_an_integer_column_of_one_file_as_the_first_files_floats(tmp_path):
+    first = pd.DataFrame({"x": [0.5, 1.5, np.nan], "c": ["a", "b", None]})
+    second = pd.DataFrame({"x": [3, 4], "c": ["b", "b"]})  # no NaN here: pandas writes int64
+    pq.write_table(pa.Table.from_pandas(first, preserve_index=False), tmp_path / "a.parquet")
+    pq.write_table(pa.Table.from_pandas(second, preserve_index=False), tmp_path / "b.parquet")
+    whole = pd.concat([first, second], ignore_index=True)
+    spec = infer_spec(frame_source(whole))
+    assert profile_source(open_dataset(tmp_path), spec).to_dict() == profile_source(frame_source(whole), spec).to_dict()
+    pq.write_table(pa.table({"x": [1.0]}), tmp_path / "c.parquet")
+    with pytest.raises(DataError, match=r"c\.parquet does not match .*a\.parquet: lacks 'c'"):
+        open_dataset(tmp_path)
+
+
+def test_monitor_on_parquet_imports_neither_pandas_nor_scipy_stats(tmp_path):
+    """Both cost 0.2-0.4 s of a run that takes about 1 s at a million rows (benchmarks/drift.py)."""
+    rng = np.random.default_rng(3)
+    for name, shift in (("ref", 0.0), ("cur", 0.5)):
+        n = 3 * EXACT_MAX  # past the exact limit: the binned (chi-square) path
+        pq.write_table(pa.table({"x": rng.normal(shift, 1, n), "c": rng.choice(["a", "b"], n)}),
+                       tmp_path / f"{name}.parquet")
+    script = f"""
+import sys
+from pathlib import Path
+from mlgate.monitor.stage import MonitorRequest, monitor
+from mlgate.monitor.reference import load_reference
+from mlgate.reports import write_report
+root = Path({str(tmp_path)!r})
+load_reference(str(root / "ref.parquet"), None, root).write(root / "profile.json")
+for reference in ("profile.json", "ref.parquet"):
+    report = monitor(MonitorRequest(reference=str(root / reference), current=root / "cur.parquet"))
+    write_report(report, root / "out")
+    assert report.metrics["drifted_features"] == 1, report.metrics
+print(sorted(m for m in ("pandas", "scipy.stats") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
