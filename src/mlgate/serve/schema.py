@@ -356,7 +356,7 @@ class _OneRow:
                 return None
             if not finite or (has_int and max(map(abs, group)) >= 1e308):
                 return None
-        elif kind == "integer" and not (-_INT64 < min(group) and max(group) < _INT64):
+        elif kind == "integer" and not (min(group) > -_INT64 and max(group) < _INT64):
             return None
         return np.array(group, dtype=self._KINDS[kind][1])
 
