@@ -132,6 +132,19 @@ def test_bad_input_exits_2_with_a_message(mlgate_bin, tmp_path):
     assert done.returncode == 2 and "request ids the prediction log does not have" in " ".join(done.stderr.split())
 
 
+def test_missing_paths_are_named_before_the_reference_is_read(mlgate_bin, tmp_path):
+    done = _run([*mlgate_bin, "monitor", "--reference", "models:/churn@production", "--current", "nope.csv"], tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"--current {tmp_path / 'nope.csv'} does not exist" in " ".join(done.stderr.split())
+    assert not (tmp_path / ".mlgate").exists()  # the registry was never opened
+    done = _run([*mlgate_bin, "monitor", "--reference", "old.json", "--from-log", "log", "--labels", "l.csv"], tmp_path)
+    message = " ".join(done.stderr.split())
+    assert done.returncode == 2, done.stderr
+    for flag, name in (("--reference", "old.json"), ("--from-log", "log"), ("--labels", "l.csv")):
+        assert f"{flag} {tmp_path / name} does not exist" in message
+    assert "models:/NAME@ALIAS, a profile.json" in message
+
+
 def test_run_only_monitor_in_a_project(mlgate_bin, tmp_path):
     root = tmp_path
     project(root, churn(1200))

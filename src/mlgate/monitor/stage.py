@@ -94,7 +94,9 @@ def monitor(request: MonitorRequest, config: Config | None = None, root: Path | 
     from mlgate.monitor.report import build_report
 
     t0 = time.perf_counter()
-    reference = load_reference(request.reference, config, root or (config.root if config else Path.cwd()))
+    root = root or (config.root if config else Path.cwd())
+    check_paths(request, root)
+    reference = load_reference(request.reference, config, root)
     _check_overrides(request.settings, reference)
     wins: list[Window] | None = None
     decay: Decay | None = None
@@ -111,6 +113,21 @@ def monitor(request: MonitorRequest, config: Config | None = None, root: Path | 
         report.extras["pushed"] = push_drift(request.push, result, decay, reference)
     report.duration_s = round(time.perf_counter() - t0, 3)
     return report
+
+
+def check_paths(request: MonitorRequest, root: Path) -> None:
+    """DataError naming every given path that does not exist, before the reference (a registry
+    download, or a pass over the training data) or the current data is read."""
+    given = [("--current", request.current), ("--from-log", request.from_log), ("--labels", request.labels)]
+    if not request.reference.startswith("models:/"):
+        reference = Path(request.reference).expanduser()
+        given.insert(0, ("--reference", reference if reference.is_absolute() else root / reference))
+    missing = [f"{flag} {path} does not exist" for flag, path in given if path is not None and not path.exists()]
+    if missing:
+        hint = "; --reference takes models:/NAME@ALIAS, a profile.json written at registration, or a data " \
+               "file or folder" if any(m.startswith("--reference") for m in missing) else ""
+        raise DataError(f"{'; '.join(missing)}{hint}. Relative paths start at the current folder "
+                        "(in mlgate.yaml: at the project folder)")
 
 
 def _check_overrides(settings: DriftSettings, reference: TableProfile) -> None:
