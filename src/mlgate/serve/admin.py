@@ -33,7 +33,7 @@ from fastapi.responses import Response
 from mlgate.errors import MlgateError, ModelLoadError, RegistryError, UsageError
 from mlgate.serve.converge import commit_plan
 from mlgate.serve.lanes import clear_observations, read_observations
-from mlgate.serve.plan import ROLES, Plan
+from mlgate.serve.plan import Plan
 
 if TYPE_CHECKING:
     from mlgate.serve.app import Server
@@ -186,30 +186,3 @@ def _endpoint(apply: Callable[..., Awaitable[Response]],
         return await apply(request, change)
 
     return endpoint
-
-
-def with_slot_prefix(app: Any, server: Server) -> Any:
-    """``/_slot/<role>/<path>``: the request goes to one slot; needs the admin key."""
-
-    async def asgi(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-                   send: Callable[[Any], Awaitable[None]]) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith(SLOT_PREFIX):
-            await app(scope, receive, send)
-            return
-        role, _, rest = path[len(SLOT_PREFIX):].partition("/")
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
-        denied = admin_denied(headers, server.settings.admin_key_hash)
-        lane = server.routing.lane(role) if role in ROLES else None
-        if denied or lane is None:
-            status, message = denied or (404, f"no {role!r} slot on this server (slots: "
-                                         f"{', '.join(server.deployment.state.current().versions())})")
-            await _json({"error": "slot", "message": message}, status)(scope, receive, send)
-            return
-        inner = dict(scope, path="/" + rest, raw_path=("/" + rest).encode())
-        inner["mlgate.lane"] = lane
-        await app(inner, receive, send)
-
-    asgi.state = app.state  # type: ignore[attr-defined]
-    asgi.app = getattr(app, "app", app)  # type: ignore[attr-defined]
-    return asgi

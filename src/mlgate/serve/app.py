@@ -1,11 +1,9 @@
 """The FastAPI application: health, readiness, predict, MLflow's scoring protocol, metrics.
 
-The prediction path is written for speed: no pydantic model per request, no middleware
-that buffers bodies; the order is rate limit, authentication, body size, JSON, validation,
-then the model, so nothing a refused client sends costs model time. Concurrent requests
-are micro-batched: each request queues its validated columns and one callback, scheduled
-on the event loop after the requests already read, predicts them all in one model call
-(a scikit-learn Pipeline costs about the same for 1 row as for 32).
+The prediction path is written for speed: answered from the raw ASGI messages by the
+front door (``serve.front``), no pydantic model per request; the order is rate limit,
+authentication, body size, JSON, validation, then the model, so nothing a refused client
+sends costs model time. Concurrent requests are micro-batched (``serve.batcher``).
 """
 
 from __future__ import annotations
@@ -17,19 +15,18 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.requests import ClientDisconnect
 
 from mlgate import __version__
-from mlgate.serve.admin import install_admin, with_slot_prefix
+from mlgate.serve.admin import install_admin
 from mlgate.serve.auth import KeyStore, presented_key
+from mlgate.serve.batcher import MicroBatcher
 from mlgate.serve.deployment import Deployment
+from mlgate.serve.front import Disconnected, RawHeaders, Receive, front_door, read_body
 from mlgate.serve.jsonlog import JsonLineWriter
 from mlgate.serve.lanes import Lane, Routing
 from mlgate.serve.metrics import ServerMetrics
@@ -50,6 +47,7 @@ _PREDICT_DOC = {
                        "{'records': [{...}, ...]}. JSON null is a missing value.",
     }}}},
 }
+__all__ = ["MicroBatcher", "Server", "create_app", "create_app_from_env"]
 _INVOCATIONS_DOC = {
     "requestBody": {"required": True, "content": {JSON: {"schema": {
         "type": "object",
@@ -59,82 +57,14 @@ _INVOCATIONS_DOC = {
 }
 
 
-class MicroBatcher:
-    """Collect the rows of concurrent requests and predict them in one model call."""
+class Reply(NamedTuple):
+    """A prediction endpoint's answer, ready to send; version is the model that answered."""
 
-    def __init__(self, model: ServedModel, metrics: ServerMetrics, max_rows: int = 512) -> None:
-        self.model = model
-        self.metrics = metrics
-        self.max_rows = max_rows
-        self._pending: list[tuple[dict[str, np.ndarray], int, asyncio.Future[Predictions]]] = []
-        self._scheduled = False
-
-    def submit(self, columns: dict[str, np.ndarray], n: int) -> asyncio.Future[Predictions]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Predictions] = loop.create_future()
-        self._pending.append((columns, n, future))
-        if not self._scheduled:
-            self._scheduled = True
-            # call_soon runs after every request task already woken in this loop turn has
-            # queued its rows, so concurrent requests share one model call.
-            loop.call_soon(self._flush)
-        return future
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        pending, self._pending = self._pending, []
-        group: list[tuple[dict[str, np.ndarray], int, asyncio.Future[Predictions]]] = []
-        rows = 0
-        for item in pending:
-            if group and rows + item[1] > self.max_rows:
-                self._run(group)
-                group, rows = [], 0
-            group.append(item)
-            rows += item[1]
-        if group:
-            self._run(group)
-
-    def _run(self, group: list[tuple[dict[str, np.ndarray], int, asyncio.Future[Predictions]]]) -> None:
-        if len(group) == 1:
-            columns, n, future = group[0]
-            self._settle(future, columns, n)
-            return
-        names = list(group[0][0])
-        merged = {k: np.concatenate([g[0][k] for g in group]) if _same_kind(group, k)
-                  else np.concatenate([g[0][k].astype(object) for g in group]) for k in names}
-        total = sum(g[1] for g in group)
-        try:
-            out = self.model.predict(merged)
-        except Exception:  # one bad request must not fail its neighbours: retry one by one
-            for columns, n, future in group:
-                self._settle(future, columns, n)
-            return
-        self.metrics.batch_rows.observe(total)
-        start = 0
-        for _, n, future in group:
-            if not future.done():  # a client may have gone away
-                probs = out.probabilities[start:start + n] if out.probabilities is not None else None
-                future.set_result(Predictions(out.labels[start:start + n], probs))
-            start += n
-
-    def _settle(self, future: asyncio.Future[Predictions], columns: dict[str, np.ndarray], n: int) -> None:
-        try:
-            out = self.model.predict(columns)
-        except Exception as exc:  # the model refused rows the schema accepted
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            error = InputError(422, f"the model cannot predict this input: {first[:300]}",
-                               reason="model_error")
-            if not future.done():
-                future.set_exception(error)
-            return
-        self.metrics.batch_rows.observe(n)
-        if not future.done():
-            future.set_result(out)
-
-
-def _same_kind(group: list[Any], key: str) -> bool:
-    kinds = {g[0][key].dtype for g in group}
-    return len(kinds) == 1
+    status: int
+    headers: RawHeaders
+    body: bytes
+    request_id: str
+    version: str
 
 
 class Server:
@@ -167,17 +97,22 @@ class Server:
 
     # -- the prediction path --------------------------------------------------------
 
-    async def handle(self, request: Request, endpoint: str) -> Response:
-        """Answer /predict or /invocations; every refusal is a 4xx with the reason."""
+    async def handle(self, headers: dict[str, str], client: str, receive: Receive, endpoint: str,
+                     slot: Lane | None = None) -> Reply:
+        """Answer /predict or /invocations; every refusal is a 4xx with the reason.
+
+        ``headers`` are the request's (lower-case names), ``client`` its address, ``receive``
+        the ASGI channel its body comes on and ``slot`` the lane a ``/_slot/`` path named.
+        """
         started = time.perf_counter()
-        rid = _request_id(request)
+        rid = _request_id(headers)
         mlflow_style = endpoint == "invocations"
         routing, lane = self.routing, None
+        wait = 0.0
         try:
-            presented = presented_key(request.headers)
+            presented = presented_key(headers)
             valid = self.keys.check(presented)
-            client = f"key:{valid[:16]}" if valid else f"addr:{request.client.host if request.client else '?'}"
-            wait = self.limiter.acquire(client)
+            wait = self.limiter.acquire(f"key:{valid[:16]}" if valid else f"addr:{client}")
             if wait > 0:
                 raise InputError(429, f"rate limit of {self.settings.rate_limit} exceeded for this "
                                  f"client; retry in {retry_after(wait)} s", reason="rate_limited")
@@ -185,9 +120,9 @@ class Server:
                 what = "a wrong API key" if presented else "no API key"
                 raise InputError(401, f"{what}: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
                                  reason="unauthorized")
-            csv_body = mlflow_style and _content_type(request) == CSV
-            raw = await _read_body(request, self.settings.max_body_bytes)
-            lane = request.scope.get("mlgate.lane") or routing.pick(request.headers)
+            csv_body = mlflow_style and _content_type(headers) == CSV
+            raw = await read_body(receive, headers, self.settings.max_body_bytes)
+            lane = slot or routing.pick(headers)
             schema = lane.model.schema
             if csv_body:
                 rows, field, batch = rows_from_csv(raw, schema), "csv", True
@@ -208,34 +143,37 @@ class Server:
             if mlflow_style and exc.status == 422:  # MLflow answers bad input with 400 BAD_REQUEST
                 exc.status = 400
             self.metrics.rejected[exc.reason].inc()
-            return self._error(exc, rid, mlflow_style, wait if exc.status == 429 else 0.0)
+            version = (lane or slot or routing.stable).model.version
+            return self._error(exc, rid, mlflow_style, wait if exc.status == 429 else 0.0, version)
         elapsed = time.perf_counter() - started
         lane.metrics.answered(endpoint, n, elapsed)
-        headers = {"x-request-id": rid}
+        reply_headers = [(b"x-request-id", rid.encode())]
         if ignored:
             lane.metrics.ignored_columns.inc(len(ignored))
-            headers[IGNORED_HEADER] = ", ".join(ignored[:20]) + (", ..." if len(ignored) > 20 else "")
+            shown = ", ".join(ignored[:20]) + (", ..." if len(ignored) > 20 else "")
+            reply_headers.append((IGNORED_HEADER.encode(), shown.encode("latin-1", "replace")))
         if routing.recorder is not None:
             self.deployment.observe(routing, lane, elapsed, out, columns, n)
         if self.prediction_log is not None:
             # time.time() here, formatted by the writer thread (isoformat costs 3 us a request)
             self.prediction_log.put((rid, endpoint, time.time(), columns, out,
                                      lane.model.version, lane.role), n)
-        return Response(_render(out, batch, mlflow_style, lane.model, rid), media_type=JSON, headers=headers)
+        body = _render(out, batch, mlflow_style, lane.model, rid)
+        return Reply(200, reply_headers, body, rid, lane.model.version)
 
-    def _error(self, exc: InputError, rid: str, mlflow_style: bool, wait: float) -> Response:
-        headers = {"x-request-id": rid}
+    def _error(self, exc: InputError, rid: str, mlflow_style: bool, wait: float, version: str) -> Reply:
+        headers = [(b"x-request-id", rid.encode())]
         if exc.status == 401:
-            headers["www-authenticate"] = 'Bearer realm="mlgate"'
+            headers.append((b"www-authenticate", b'Bearer realm="mlgate"'))
         if exc.status == 429:
-            headers["retry-after"] = retry_after(wait)
+            headers.append((b"retry-after", retry_after(wait).encode()))
         if mlflow_style and exc.status == 400:
             body: dict[str, Any] = {"error_code": "BAD_REQUEST", "message": exc.message}
         else:
             body = {"error": exc.reason, "message": exc.message, "request_id": rid}
         if exc.field:
             body["field"] = exc.field
-        return Response(json.dumps(body), status_code=exc.status, media_type=JSON, headers=headers)
+        return Reply(exc.status, headers, json.dumps(body).encode(), rid, version)
 
     def _prediction_records(self, item: Any) -> list[dict[str, Any]]:
         rid, endpoint, stamp, columns, out, version, slot = item
@@ -281,8 +219,8 @@ def _render(out: Predictions, batch: bool, mlflow_style: bool, model: ServedMode
     return json.dumps(body).encode()
 
 
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id")
+def _request_id(headers: dict[str, str]) -> str:
+    given = headers.get("x-request-id")
     if given and _REQUEST_ID.match(given):
         return given
     return f"{_RID[0]}{next(_RID[1]):016x}"
@@ -300,28 +238,13 @@ _new_rid_source()
 os.register_at_fork(after_in_child=_new_rid_source)
 
 
-def _content_type(request: Request) -> str:
+def _content_type(headers: dict[str, str]) -> str:
     """The MIME type of an /invocations body: JSON or CSV, as MLflow's server takes; else 415."""
-    mime = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    mime = headers.get("content-type", JSON).split(";")[0].strip().lower()
     if mime not in (JSON, CSV):
         raise InputError(415, f"/invocations takes {JSON} or {CSV} (got {mime!r})",
                          reason="unsupported_media_type")
     return mime
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InputError(413, f"body of {int(declared)} bytes is over the limit of {limit} bytes",
-                         reason="body_too_large")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InputError(413, f"body is over the limit of {limit} bytes", reason="body_too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any:
@@ -371,15 +294,17 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
         """Name, registry version, type, features, metrics, commit, training time, an example row."""
         return Response(json.dumps(_slot_model(request, server).describe(), default=str), media_type=JSON)
 
+    # The front door (serve.front) answers these two before FastAPI sees them; they are
+    # registered for the OpenAPI docs and for callers of the bare FastAPI app (``.app``).
     @app.post("/predict", tags=["predict"], openapi_extra=_PREDICT_DOC)
     async def predict(request: Request) -> Response:
         """Predict one row or a batch; needs an API key when keys are configured."""
-        return await server.handle(request, "predict")
+        return await _answer(server, request, "predict")
 
     @app.post("/invocations", tags=["mlflow"], openapi_extra=_INVOCATIONS_DOC)
     async def invocations(request: Request) -> Response:
         """MLflow's scoring protocol: answers {"predictions": [...]} as `mlflow models serve` does."""
-        return await server.handle(request, "invocations")
+        return await _answer(server, request, "invocations")
 
     @app.get("/ping", tags=["mlflow"])
     async def ping() -> Response:
@@ -398,77 +323,24 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
         return Response(body, media_type=content_type)
 
     install_admin(app, server)
-    outer = with_slot_prefix(_with_hot_path(app, server), server)
-    if server.access_log is not None:
-        outer = _with_access_log(outer, server)
-    return outer  # type: ignore[no-any-return]
+    return front_door(app, server)
+
+
+async def _answer(server: Server, request: Request, endpoint: str) -> Response:
+    client = request.client.host if request.client else "?"
+    try:
+        reply = await server.handle(dict(request.headers), client, request.receive, endpoint,
+                                    request.scope.get("mlgate.lane"))
+    except Disconnected:
+        return Response(status_code=499)
+    return Response(reply.body, status_code=reply.status, media_type=JSON,
+                    headers={k.decode(): v.decode("latin-1") for k, v in reply.headers})
 
 
 def _slot_model(request: Request, server: Server) -> ServedModel:
     """The model of the slot a ``/_slot/<role>/...`` request names, else the stable one."""
     lane = request.scope.get("mlgate.lane")
     return lane.model if lane is not None else server.model
-
-
-def _with_hot_path(app: FastAPI, server: Server) -> Any:
-    """Send ``POST /predict`` and ``POST /invocations`` straight to the handler.
-
-    FastAPI's routing, dependency solving and exception middleware cost about as much as a
-    logistic regression's prediction; the prediction endpoints need none of them (they stay
-    registered on the FastAPI app for the OpenAPI docs).
-    """
-    hot = {"/predict": "predict", "/invocations": "invocations"}
-
-    async def asgi(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-                   send: Callable[[Any], Awaitable[None]]) -> None:
-        endpoint = hot.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if endpoint is None or scope["method"] != "POST":
-            await app(scope, receive, send)
-            return
-        try:
-            response = await server.handle(Request(scope, receive), endpoint)
-        except ClientDisconnect:  # the client left mid-body: nobody to answer
-            return
-        await response(scope, receive, send)
-
-    asgi.state = app.state  # type: ignore[attr-defined]
-    asgi.app = app  # type: ignore[attr-defined]
-    return asgi
-
-
-def _with_access_log(app: Any, server: Server) -> Any:
-    """Wrap the app in a plain ASGI layer that logs one JSON line per request."""
-    writer = server.access_log
-    assert writer is not None
-
-    async def logged(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-                     send: Callable[[Any], Awaitable[None]]) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        rid = ""
-
-        async def capture(message: Any) -> None:
-            nonlocal status, rid
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for k, v in message.get("headers", ()):
-                    if k == b"x-request-id":
-                        rid = v.decode()
-            await send(message)
-
-        try:
-            await app(scope, receive, capture)
-        finally:
-            # a tuple; the writer thread builds the line (_access_record), off the request path
-            writer.put((time.time(), scope["method"], scope["path"], status, time.perf_counter() - started,
-                        scope.get("client"), rid, server.model.version))
-
-    logged.state = app.state  # type: ignore[attr-defined]
-    logged.app = app  # type: ignore[attr-defined]
-    return logged
 
 
 def _access_record(item: tuple[Any, ...]) -> list[dict[str, Any]]:

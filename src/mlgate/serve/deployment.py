@@ -103,7 +103,7 @@ class Deployment:
         return models
 
     def _swap(self, plan: Plan, models: dict[str, ServedModel]) -> None:
-        from mlgate.serve.app import MicroBatcher
+        from mlgate.serve.batcher import MicroBatcher
 
         base = self.server.metrics
         lanes = {}

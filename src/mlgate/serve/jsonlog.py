@@ -31,7 +31,10 @@ class JsonLineWriter:
                  max_queue: int = 100_000, interval: float = 0.05,
                  expand: Callable[[Any], Iterable[dict[str, Any]]] | None = None,
                  on_drop: Callable[[int], object] | None = None) -> None:
-        self._sink = sink
+        # Bound now, not looked up when the thread wakes: a line written while something
+        # (pytest's capture between two test phases) has swapped sys.stderr must still go to
+        # the stream the server started with.
+        self._sink = sink if sink is not None or folder is not None else sys.stderr
         self._stem = stem
         self._on_drop = on_drop
         # Turning a batch into per-row records happens here, off the request path.
@@ -98,7 +101,8 @@ class JsonLineWriter:
         if not lines:
             return
         if self._path is None:
-            sink = self._sink or sys.stderr
+            sink = self._sink
+            assert sink is not None
             sink.write("".join(lines))
             sink.flush()
             return

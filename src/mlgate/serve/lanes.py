@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlgate.serve.app import MicroBatcher
+    from mlgate.serve.batcher import MicroBatcher
     from mlgate.serve.metrics import ServerMetrics
     from mlgate.serve.model import ServedModel
 

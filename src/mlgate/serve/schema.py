@@ -320,6 +320,7 @@ class _OneRow:
     def columns(self, row: Any) -> dict[str, np.ndarray] | None:
         if not self.usable:
             return None
+        values: Any
         if type(row) is dict:
             if len(row) != self.n:
                 return None

@@ -31,3 +31,15 @@ def test_expand_turns_one_item_into_rows() -> None:
 def test_a_cut_line_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "predictions.1.jsonl").write_text('{"time": "a"}\n{"time": "b", "cut')
     assert read_prediction_log(tmp_path) == [{"time": "a"}]
+
+
+def test_stderr_lines_go_to_the_stream_the_writer_started_with(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    started_with, swapped_in = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", started_with)
+    writer = JsonLineWriter()
+    monkeypatch.setattr(sys, "stderr", swapped_in)  # as pytest does between two test phases
+    writer.put({"path": "/predict"})
+    writer.close()
+    assert started_with.getvalue() == '{"path": "/predict"}\n' and swapped_in.getvalue() == ""
