@@ -10,7 +10,10 @@ The public Python API is re-exported here and resolved lazily, so ``import mlgat
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: `import typing` costs the no-op `mlgate run` a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

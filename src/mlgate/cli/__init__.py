@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing stays out of the no-op run's imports (mlgate.cli._fast)
 if TYPE_CHECKING:
     import typer
 

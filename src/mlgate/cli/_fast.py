@@ -10,8 +10,8 @@ when the arguments are not exactly a plain ``run`` or the replay finds a change.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing stays out of the no-op run's imports
 if TYPE_CHECKING:
     from mlgate.runs import RunRecord
 

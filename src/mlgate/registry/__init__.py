@@ -9,7 +9,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False  # typing stays out of the no-op run's imports
+if TYPE_CHECKING:
+    from typing import Any
 
 # Lazy, so that `mlgate.registry.peek` (read on every no-op run) imports neither pydantic nor MLflow.
 _EXPORTS = {

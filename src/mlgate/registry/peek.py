@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing stays out of the no-op run's imports
 if TYPE_CHECKING:
+    from typing import Any
+
     from mlgate.config import Config
 
 
