@@ -99,7 +99,8 @@ def install_admin(app: FastAPI, server: Server) -> None:
             body = await _body(request)
             async with dep.state.locked():
                 before = dep.state.current()
-                plan = await commit_plan(dep.state, await change(before, body), dep.workers)
+                # pinned: every worker loads a registered version checking the pin this one checked
+                plan = await commit_plan(dep.state, (await change(before, body)).pinned(), dep.workers)
         except MlgateError as exc:
             return _error(exc)
         return _json({"before": before.versions(), **describe(plan)})

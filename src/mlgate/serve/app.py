@@ -258,7 +258,7 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
     _limit_threads(settings.model_threads)
     if model is None:
         model = ServedModel.load(settings.model_path, version=settings.model_version,
-                                 source=settings.model_source)
+                                 source=settings.model_source, expected_sha256=settings.model_sha256)
     server = Server(settings, model)
     server.deployment = Deployment(server, settings)
     server.deployment.start(model)

@@ -69,7 +69,8 @@ class Deployment:
         """Serve the committed plan (writing a first plan of ``model`` when there is none)."""
         self.cache[(model.path, model.version)] = model
         if self.state.committed() == 0:
-            self.state.start(initial_plan(ModelRef(model.version, model.path, model.source)))
+            self.state.start(initial_plan(ModelRef(model.version, model.path, model.source,
+                                                   self.settings.model_sha256)))
         self.watcher.start_sync()
 
     # -- plan -> lanes ----------------------------------------------------------------
@@ -80,7 +81,8 @@ class Deployment:
         key = (ref.path, ref.version)
         if key in self.cache:
             return self.cache[key], False
-        model = ServedModel.load(ref.path, version=ref.version, source=ref.source or ref.path)
+        model = ServedModel.load(ref.path, version=ref.version, source=ref.source or ref.path,
+                                 expected_sha256=ref.sha256)
         self.cache[key] = model
         return model, True
 

@@ -26,6 +26,17 @@ class ResolvedModel:
     spec: str
     path: str
     version: str
+    sha256: str | None = None  # the registered pin the file was checked against
+
+
+# The pins checked in this process, by model folder, so whoever loads a folder later (a worker,
+# a staged slot) checks the bytes it loads against the same pin, not only the parent's read.
+_PINS: dict[str, str] = {}
+
+
+def pin_of(path: str) -> str | None:
+    """The registered SHA-256 a folder resolved in this process was checked against, if any."""
+    return _PINS.get(str(Path(path).resolve()))
 
 
 def resolve_model(spec: str, config: Config | None = None, version: str | None = None) -> ResolvedModel:
@@ -37,7 +48,7 @@ def resolve_model(spec: str, config: Config | None = None, version: str | None =
     if spec.startswith(("models:/", "runs:/")):
         local, registry_version = _download(spec, config)
         _verify(Path(local), config, spec)
-        return ResolvedModel(spec, local, version or registry_version or "local")
+        return ResolvedModel(spec, local, version or registry_version or "local", pin_of(local))
     path = Path(spec).expanduser()
     if not path.is_absolute() and config is not None and not path.exists():
         path = config.resolve(path)
@@ -72,7 +83,10 @@ def _download(uri: str, config: Config | None) -> tuple[str, str | None]:
     from mlgate.security.folders import check_pin, pinned_version
 
     if version is not None:  # serve refuses to start on a file that is not the one registered
-        check_pin(Path(local), pinned_version(uri)[1], uri)
+        pin = pinned_version(uri)[1]
+        check_pin(Path(local), pin, uri)
+        if pin:
+            _PINS[str(Path(local).resolve())] = pin
     return local, version
 
 
@@ -85,13 +99,17 @@ def _verify(path: Path, config: Config | None, source: str) -> None:
     refuse_unsafe(path, config)  # the parent refuses before any worker starts
 
 
-def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
-    """The estimator and the ``mlgate.json`` metadata of a model folder or pickle file."""
+def load_estimator(path: Path, expected_sha256: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The estimator and the ``mlgate.json`` metadata of a model folder or pickle file.
+
+    With ``expected_sha256`` (a registered version's pin) the bytes that are loaded are the
+    bytes that were hashed: a file changed after the parent checked it is refused here.
+    """
     if path.is_file():
         if path.suffix.lower() not in PICKLE_SUFFIXES:
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; "
                                  f"use {', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
-        return _checked_load(path), {}
+        return _checked_load(path, expected_sha256), {}
     mlmodel = path / "MLmodel"
     if not mlmodel.exists():
         raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
@@ -105,14 +123,14 @@ def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
     if not flavor:
         raise ModelLoadError(f"{mlmodel} has no sklearn flavor; mlgate serve serves scikit-learn "
                              f"models (flavors found: {sorted(spec.get('flavors') or {})})")
-    estimator = _checked_load(path)
+    estimator = _checked_load(path, expected_sha256)
     info = read_metadata(path) if (path / METADATA_FILE).exists() else {}
     return estimator, info
 
 
-def _checked_load(path: Path) -> Any:
+def _checked_load(path: Path, expected_sha256: str | None) -> Any:
     """Through mlgate's fail-closed loader; skops types from mlgate's list, never from MLmodel."""
     from mlgate.security.allowlist import policy_from
     from mlgate.security.folders import load_path
 
-    return load_path(path, policy_from())
+    return load_path(path, policy_from(), expected_sha256=expected_sha256)

@@ -39,10 +39,14 @@ class ServedModel:
     _fast: Any = None
 
     @classmethod
-    def load(cls, path: str | Path, *, version: str, source: str | None = None) -> ServedModel:
-        """Load a model folder or pickle without MLflow, infer its schema and probe nullability."""
+    def load(cls, path: str | Path, *, version: str, source: str | None = None,
+             expected_sha256: str | None = None) -> ServedModel:
+        """Load a model folder or pickle without MLflow, infer its schema and probe nullability.
+
+        ``expected_sha256``: the registered pin; the file's bytes must hash to it.
+        """
         folder = Path(path)
-        estimator, info = load_estimator(folder)
+        estimator, info = load_estimator(folder, expected_sha256)
         if not hasattr(estimator, "predict"):
             raise ModelLoadError(f"{folder} holds a {type(estimator).__name__}, which has no predict()")
         schema, frame_input = _schema(estimator, info, folder)

@@ -30,10 +30,20 @@ class ModelRef:
     version: str
     path: str
     source: str = ""
+    sha256: str | None = None  # the registered pin: every worker checks the bytes it loads
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> ModelRef | None:
-        return cls(str(raw["version"]), str(raw["path"]), str(raw.get("source", ""))) if raw else None
+        if not raw:
+            return None
+        return cls(str(raw["version"]), str(raw["path"]), str(raw.get("source", "")), raw.get("sha256"))
+
+    def pinned(self) -> ModelRef:
+        """This ref with the pin its folder was checked against in this process, when it has none."""
+        from mlgate.serve.loading import pin_of
+
+        pin = self.sha256 or pin_of(self.path)
+        return self if pin == self.sha256 else replace(self, sha256=pin)
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,14 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def pinned(self) -> Plan:
+        """The same plan with each registered model's pin (``ModelRef.pinned``); same generation."""
+        def pin(ref: ModelRef | None) -> ModelRef | None:
+            return ref.pinned() if ref is not None else None
+
+        return replace(self, blue=pin(self.blue), green=pin(self.green), canary=pin(self.canary),
+                       shadow=pin(self.shadow))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Plan:

@@ -76,7 +76,7 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
             log_dir = config.resolve(section.prediction_log) if config is not None else Path(section.prediction_log)
     settings = ServeSettings(  # type: ignore[call-arg]
         model_path=resolved.path, model_source=resolved.source, model_version=resolved.version,
-        key_hashes=hashes, admin_key_hash=hash_key(admin) if admin else None,
+        model_sha256=resolved.sha256, key_hashes=hashes, admin_key_hash=hash_key(admin) if admin else None,
         rate_limit=section.rate_limit, max_body_bytes=section.max_body_bytes,
         max_batch_rows=section.max_batch_rows,
         prediction_log=str(log_dir.resolve()) if log_dir else None,
@@ -102,12 +102,13 @@ def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
         from mlgate.deploy.state import env_refs
 
         state, refs = env_refs(config, options.env)
-        return initial_plan(refs["stable"], refs.get("canary"), state.canary_weight, refs.get("shadow"),
+        pinned = {role: ref.pinned() for role, ref in refs.items()}
+        return initial_plan(pinned["stable"], pinned.get("canary"), state.canary_weight, pinned.get("shadow"),
                             state.shadow_share)
     if not options.model:
         raise UsageError("give --model PATH|URI, or --env E to serve an environment's registry aliases")
     resolved = resolve_model(options.model, config, options.model_version)
-    return initial_plan(ModelRef(resolved.version, resolved.path, resolved.spec))
+    return initial_plan(ModelRef(resolved.version, resolved.path, resolved.spec, resolved.sha256))
 
 
 def tls_files(options: ServeOptions, config: Config | None) -> tuple[str | None, str | None]:
@@ -145,7 +146,7 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
 
     # Loading once here turns a broken model into exit 2 with a message, before any worker.
     model = ServedModel.load(settings.model_path, version=settings.model_version,
-                             source=settings.model_source)
+                             source=settings.model_source, expected_sha256=settings.model_sha256)
     auth = "API keys required" if settings.key_hashes else "no API keys (open)"
     scheme = "https" if certfile else "http"
     env = f", environment {settings.env}" if settings.env else ""

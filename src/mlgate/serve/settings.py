@@ -23,6 +23,7 @@ class ServeSettings(BaseModel):
     model_path: str
     model_source: str
     model_version: str
+    model_sha256: str | None = None  # the registered pin the worker checks the file against
     key_hashes: list[str] = Field(default_factory=list)
     admin_key_hash: str | None = None
     rate_limit: str = "100/minute"
