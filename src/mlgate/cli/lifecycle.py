@@ -55,7 +55,9 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
     """Register a model version with lineage tags and an alias (an MLflow folder or a .joblib file).
 
     Without mlgate.yaml, give --model and --name; the store is MLFLOW_TRACKING_URI or
-    ./.mlgate/mlflow.db.
+    ./.mlgate/mlflow.db. --data is the training rows: fingerprinted, and profiled as the monitor
+    reference (else mlgate.yaml's training data is). With neither, no profile is stored and
+    `mlgate monitor` needs --reference with the training data or a profile.json.
     """
     from mlgate.context import standalone_context
     from mlgate.errors import UsageError

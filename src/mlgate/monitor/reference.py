@@ -3,7 +3,9 @@
 At ``register`` the training data, the model's predictions on it and the target are profiled,
 and the evaluation baseline (the model's errors on the test data) is added, so monitoring never
 needs the raw training data. The profile is logged as the artifact ``mlgate-monitor/profile.json``
-of the version's run, and written into the register stage's folder.
+of the version's run, and written into the register stage's folder. A version registered by hand
+(``mlgate register --model PATH``) is profiled from ``--data`` (its training rows) or else from
+mlgate.yaml's data; with neither, it gets no profile and monitor needs ``--reference`` with data.
 
 ``--reference`` takes ``models:/NAME@ALIAS`` (or ``models:/NAME/VERSION``), a ``profile.json``,
 or a data file or folder (profiled on the spot, without predictions or baseline).
@@ -11,6 +13,7 @@ or a data file or folder (profiled on the spot, without predictions or baseline)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
     from mlgate.config import Config
     from mlgate.models import LoadedModel
+    from mlgate.reports.model import Check
 
 PROFILE_ARTIFACT_DIR = "mlgate-monitor"
 PROFILE_FILE = "profile.json"
@@ -106,6 +110,28 @@ def store_at_registration(config: Config, model_folder: Path, run_id: str | None
     model = load_model(model_folder)
     profile = build_reference(dataset.train, target=config.data.target, id_columns=tuple(config.data.id_columns),
                               model=model, test=dataset.test)
+    return _store(profile, config, run_id, out_dir)
+
+
+def store_from_data(config: Config, model_folder: Path, data: Path, run_id: str | None, out_dir: Path) -> Path:
+    """Profile ``data`` (the training rows given as ``--data``) with the registered model.
+
+    Only the model's features and the target are profiled; other columns (ids, timestamps) are
+    recorded as ignored, so current data may carry them. No evaluation baseline: there is no test data."""
+    from mlgate.data.io import load_table
+    from mlgate.models import load_model
+
+    frame = load_table(data)
+    model = load_model(model_folder)
+    target = str(model.info.get("target") or config.data.target)
+    used = set(model.features or frame.columns) | {target}
+    ignored = tuple(dict.fromkeys([*config.data.id_columns, *(str(c) for c in frame.columns if c not in used)]))
+    profile = build_reference(frame, target=target, id_columns=ignored, model=model)
+    profile.meta["source"] = str(data)
+    return _store(profile, config, run_id, out_dir)
+
+
+def _store(profile: TableProfile, config: Config, run_id: str | None, out_dir: Path) -> Path:
     path = profile.write(out_dir / PROFILE_FILE)
     if run_id:
         from mlgate.registry.store import open_store, retry
@@ -113,6 +139,28 @@ def store_at_registration(config: Config, model_folder: Path, run_id: str | None
         client = open_store(config)
         retry(lambda: client.log_artifact(run_id, str(path), PROFILE_ARTIFACT_DIR), "log the monitor profile")
     return path
+
+
+NO_TRAINING_DATA = ("no monitor profile stored: no training data to profile (pass --data TRAIN_FILE, or register "
+                    "inside a project whose mlgate.yaml names its data); `mlgate monitor` then needs --reference "
+                    "with the training data (a file or folder) or a profile.json")
+
+
+def profile_by_hand(config: Config, model_folder: Path, run_id: str | None, out_dir: Path,
+                    data: Path | None) -> Check:
+    """The profile of a version registered by hand (``mlgate register --model PATH``), as a check:
+    from ``--data`` when given, else from mlgate.yaml's training data; a warning when neither exists
+    (or profiling fails: the version exists already, so that never fails the registration)."""
+    from mlgate.reports.model import Check
+
+    if data is None and config.source is None:  # a bare folder: no mlgate.yaml names the data
+        return Check(name="monitor_profile", passed=False, severity="warning", message=NO_TRAINING_DATA)
+    if data is not None:
+        note = _safely(lambda: store_from_data(config, model_folder, data, run_id, out_dir))
+    else:
+        note = _safely(lambda: store_at_registration(config, model_folder, run_id, out_dir))
+    stored = note.startswith("monitor profile ")
+    return Check(name="monitor_profile", passed=stored, severity="info" if stored else "warning", message=note)
 
 
 # ---- finding it again -----------------------------------------------------------------------
@@ -163,8 +211,10 @@ def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
             local = client.download_artifacts(mv.run_id, f"{PROFILE_ARTIFACT_DIR}/{PROFILE_FILE}", tmp)
         except Exception as exc:
             raise RegistryError(f"--reference {uri}: version {mv.version} has no monitor profile "
-                                f"({PROFILE_ARTIFACT_DIR}/{PROFILE_FILE}); it was registered before mlgate "
-                                "stored one. Re-register it, or pass --reference with a data file") from exc
+                                f"({PROFILE_ARTIFACT_DIR}/{PROFILE_FILE}): it was registered without training "
+                                "data (mlgate register --model without --data, outside a project) or before "
+                                "mlgate stored profiles. Pass --reference with the training data (a file or "
+                                "folder) or a profile.json, or register it again with --data TRAIN_FILE") from exc
         profile = TableProfile.read(Path(local))
     profile.meta.update({"model": parts.name, "version": str(mv.version), "reference": uri})
     return profile
@@ -172,8 +222,12 @@ def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
 
 def safe_store(config: Config, model_folder: Path, run_id: str | None, out_dir: Path) -> str:
     """``store_at_registration``, but a failure is a note, never a failed registration."""
+    return _safely(lambda: store_at_registration(config, model_folder, run_id, out_dir))
+
+
+def _safely(store: Callable[[], Path]) -> str:
     try:
-        return f"monitor profile {store_at_registration(config, model_folder, run_id, out_dir)}"
+        return f"monitor profile {store()}"
     except MlgateError as exc:
         return f"no monitor profile stored: {exc}"
     except Exception as exc:  # the version exists already: a failed profile must not fail the registration

@@ -212,8 +212,14 @@ def register_outside(ctx: StageContext) -> Report:
                                model_uri=info.get("model_uri"), metrics=numbers(info.get("metrics", {})),
                                tags={**version_tags(config, info, {}), "mlgate.source": str(path.resolve())})
         result = register(config, request)
+        from mlgate.monitor.reference import profile_by_hand  # from --data, else mlgate.yaml's data
+
+        profile = profile_by_hand(config, folder, result.run_id, ctx.out_dir, ctx.test_data)
     result.write(ctx.out_dir)
-    return registration_report(result, {})
+    report = registration_report(result, {})
+    report.add(profile)
+    report.extras["monitor_profile"] = profile.message
+    return report
 
 
 def bare_config(name: str, root: Path) -> Config:
