@@ -1,6 +1,7 @@
 """Benchmark `mlgate monitor` drift against Evidently's DataDriftPreset, and its false-alarm rate.
 
     python benchmarks/drift.py --evidently-python /tmp/evvenv/bin/python     # 1M x 20, both tools
+    python benchmarks/drift.py --tools mlgate,mlgate-stored --repeats 5       # only these sides
     python benchmarks/drift.py --rows 200000                                  # a quicker run
     python benchmarks/drift.py --false-alarms 200                             # clean churn batches
 
@@ -17,6 +18,10 @@ of rows to one level). Each measurement runs in its own child process (this scri
 * ``evidently``: pandas reads both files and runs ``Report([DataDriftPreset()])`` (its defaults:
   Wasserstein/IQR-normed and Jensen-Shannon at 0.1 above 1,000 rows), in the other interpreter;
 * ``*-psi``: both tools with PSI at 0.1 on every column, the same method and threshold.
+
+``--tools`` picks sides (default: every mlgate side, plus Evidently's with ``--evidently-python``);
+``--repeats N`` runs each mlgate side N times (median wall and CPU, largest peak); ``--json FILE``
+writes the summary there too (benchmarks/results/drift.json for BENCHMARKS.md).
 
 ``--power N`` shifts monthly_charges by 0.1, 0.25 and 0.5 sd in N batches and counts how often it
 is flagged. ``--false-alarms N`` profiles N clean churn batches (generate() with other seeds) against one
@@ -199,6 +204,8 @@ def main() -> None:
                     help=f"comma-separated sides to run (default: every mlgate side, and Evidently's when "
                          f"--evidently-python is given); choices: {', '.join(TOOLS)}")
     ap.add_argument("--json", type=Path, default=None, help="also write the summary to this file")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs of each mlgate side (median wall and CPU, largest peak); Evidently's run once")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.ref, args.cur, args.out)
@@ -216,15 +223,18 @@ def main() -> None:
         if not path.exists():
             generate(path, rows, seed, shifted)
     stored = args.dir / f"profile-{args.rows}.json"
-    if not stored.exists():
-        store_profile(ref, stored)
+    store_profile(ref, stored)  # every run: a profile left by an older mlgate would time old code
     tools = _tools(args.tools, args.evidently_python)
     inputs = {"mlgate": (ref, cur), "mlgate-stored": (stored, cur), "mlgate-psi": (ref, cur),
               "mlgate-stored-10x": (stored, big), "mlgate-10x": (ref, big), "evidently": (ref, cur),
               "evidently-psi": (ref, cur)}
     load = os.getloadavg()[0]
-    results = [_child(args.evidently_python if tool.startswith("evidently") else sys.executable, tool,
-                      *inputs[tool], args.dir / f"out-{tool}") for tool in tools]
+    results = []
+    for tool in tools:
+        ours = not tool.startswith("evidently")
+        runs = [_child(sys.executable if ours else args.evidently_python, tool, *inputs[tool],
+                       args.dir / f"out-{tool}") for _ in range(args.repeats if ours else 1)]
+        results.append(_median(runs))
     by = {r["tool"]: r for r in results}
     summary = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}, "
                           f"load {load:.1f}",
@@ -244,6 +254,20 @@ def main() -> None:
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")
     print(text)
+
+
+def _median(runs: list[dict]) -> dict:
+    """One side's figures over its repeats: median wall and CPU, the largest peak, every run kept."""
+    import statistics
+
+    if len(runs) == 1:
+        return runs[0]
+    flagged = {tuple(r["flagged"]) for r in runs}
+    return {"tool": runs[0]["tool"], "wall_s": round(statistics.median(r["wall_s"] for r in runs), 3),
+            "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 3),
+            "peak_mb": max(r["peak_mb"] for r in runs),
+            "flagged": runs[0]["flagged"] if len(flagged) == 1 else sorted(flagged),
+            "runs": [{k: r[k] for k in ("wall_s", "cpu_s", "peak_mb")} for r in runs]}
 
 
 def _tools(given: str | None, evidently_python: str | None) -> list[str]:
