@@ -164,6 +164,12 @@ def test_register_by_hand_profiles_its_data_or_says_monitor_needs_a_reference(re
     check = next(c for c in bare.checks if c.name == "monitor_profile")
     assert bare.passed and not check.passed and check.severity == "warning"
     assert "needs --reference with the training data" in check.message
+    # --data the model cannot score: still registered, the warning names the missing feature
+    churn(300, seed=4).drop(columns=["age"]).to_csv(tmp_path / "no-age.csv", index=False)
+    odd = run_register(standalone_context("register", bare_config("odd-data", tmp_path), model=str(model),
+                                          data=tmp_path / "no-age.csv", output=tmp_path / "reg3"))
+    check = next(c for c in odd.checks if c.name == "monitor_profile")
+    assert odd.passed and not check.passed and "feature(s) 'age'" in check.message, check.message
     with pytest.raises(RegistryError, match="registered without training data .* Pass --reference"):
         monitor(MonitorRequest(reference="models:/no-data/1", current=tmp_path / "shifted.csv"), None, tmp_path)
     help_text = re.sub(r"[│\s]+", " ", _run([*mlgate_bin, "register", "--help"], tmp_path).stdout)  # rich's box
