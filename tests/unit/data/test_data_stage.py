@@ -121,3 +121,17 @@ def test_parquet_file_and_folder_of_csvs(project: Path, tmp_path: Path) -> None:
         report = validate_file(data, project / "data/train.csv", target="target")
         assert report.passed, [c.message for c in report.failures]
         assert report.extras["tables"][data.name]["rows"] == 600
+
+
+def test_standalone_project_run_takes_the_thresholds_file(project: Path, tmp_path: Path) -> None:
+    """`mlgate validate --thresholds t.yaml` in a project: the file replaces gates.validate."""
+    thresholds = tmp_path / "t.yaml"
+    thresholds.write_text("min_quality_score: 0.9999\n")
+    ctx = standalone_context("validate", load_config(project / "mlgate.yaml"), output=tmp_path / "out",
+                             options={"thresholds": thresholds})
+    report = run_validate(ctx)
+    assert [c.name for c in report.failures] == ["quality_score"]
+    assert report.extras["tables"].keys() == {"train", "test"}  # the project's tables, not a --data file
+    with pytest.raises(UsageError, match="not both"):
+        run_validate(standalone_context("validate", load_config(project / "mlgate.yaml"), output=tmp_path / "o2",
+                                        options={"schema": tmp_path / "a.yaml", "infer_schema": tmp_path / "b.yaml"}))
