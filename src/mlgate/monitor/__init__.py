@@ -1,7 +1,7 @@
 """mlgate.monitor: drift and live performance against the reference stored at registration.
 
     profile      mergeable profiles (percentile bins, level counts, exact values while small)
-    batches      tables read in batches with pyarrow datasets; the reference spec; column checks
+    batches      tables read in batches (pyarrow.parquet, pyarrow.csv); the reference spec; column checks
     drift        per-column comparisons and decisions through mlgate.stats; dataset drift
     performance  prediction log joined with delayed labels; windows with intervals; decay
     reference    the profile built at registration, and finding it again (models:/, file, data)

@@ -1,4 +1,4 @@
-"""Tables read in batches (pyarrow datasets), the reference spec, and the current data's shape checks.
+"""Tables read in batches (pyarrow.parquet, pyarrow.csv), the reference spec, and the current data's checks.
 
 Memory stays flat as the data grows: a Parquet or CSV file (or a folder of them) is read one
 record batch at a time, each batch profiled and dropped. The reference's bin edges come from a
@@ -36,11 +36,7 @@ DECILES = 10
 
 
 def open_dataset(path: Path) -> Any:
-    """The CSV/Parquet file or folder of them as a batch source; DataError naming the file otherwise.
-
-    Parquet is read with pyarrow.parquet (``ParquetFiles``), CSV through a pyarrow dataset."""
-    import pyarrow as pa
-
+    """The CSV/Parquet file or folder of them as a batch source; DataError naming the file otherwise."""
     from mlgate.data.io import TABLE_SUFFIXES, table_files
 
     files = table_files(path)
@@ -51,14 +47,35 @@ def open_dataset(path: Path) -> Any:
     for file in files:
         if file.stat().st_size == 0:
             raise DataError(f"{file} is empty (0 bytes)")
-    if kinds == {"parquet"}:
-        return ParquetFiles(files)
-    import pyarrow.dataset as ds
+    return ParquetFiles(files) if kinds == {"parquet"} else CsvFiles(files)
 
-    try:
-        return ds.dataset([str(f) for f in files], format="csv")
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot read {path} as csv: {str(exc).splitlines()[0]}") from exc
+
+class CsvFiles:
+    """CSV files streamed as record batches with pyarrow.csv; the first file's first block decides
+    the column types, which later files are read with (as a pyarrow dataset would, without
+    importing pandas)."""
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        self.files = list(files)
+        self.schema = self._open(self.files[0]).schema
+
+    def _open(self, file: Path, columns: Sequence[str] | None = None, types: pa.Schema | None = None) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        convert = pacsv.ConvertOptions(column_types=types, include_columns=list(columns) if columns else None)
+        try:
+            return pacsv.open_csv(file, convert_options=convert)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"cannot read {file} as csv: {str(exc).splitlines()[0]}") from exc
+
+    def count_rows(self) -> int:
+        return sum(b.num_rows for b in self.to_batches())
+
+    def to_batches(self, columns: Sequence[str] | None = None,
+                   batch_size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        for i, file in enumerate(self.files):
+            yield from self._open(file, columns, self.schema if i else None)
 
 
 class ParquetFiles:
@@ -170,8 +187,8 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None,
 
 
 def _dataset_batches(source: Any, cols: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The batches of ``ParquetFiles`` or of a CSV dataset, without reading ahead."""
-    if isinstance(source, ParquetFiles):
+    """The batches of ``ParquetFiles``, ``CsvFiles`` or a pyarrow dataset, without reading ahead."""
+    if isinstance(source, ParquetFiles | CsvFiles):
         yield from source.to_batches(cols, batch_rows)
     else:
         yield from source.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=0, fragment_readahead=0)
