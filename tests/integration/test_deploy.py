@@ -225,7 +225,8 @@ def test_bad_input_exits_2_and_changes_nothing(project: Path, server: ServerProc
 
 
 def test_failed_self_test_is_never_switched_to(project: Path, server: ServerProcess, tmp_path: Path) -> None:
-    from mlgate.deploy.actions import deploy
+    from mlgate.context import standalone_context
+    from mlgate.deploy.stage import run_deploy
 
     # version 4 takes other features: its self-test against the stable slot fails on the server
     folder = S.model_folder(tmp_path / "m4", "good", 2)
@@ -235,7 +236,10 @@ def test_failed_self_test_is_never_switched_to(project: Path, server: ServerProc
     info["features"] = info["features"][::-1]
     (folder / "mlgate.json").write_text(json.dumps(info))
     version = S.register(project, folder)
-    report = deploy(config(project), "production", strategy="blue-green", version=version)
+    # the way `mlgate deploy` runs it: the stage function on a standalone context
+    ctx = standalone_context("deploy", config(project), output=tmp_path / "reports",
+                             options={"env": "production", "strategy": "blue-green", "version": version})
+    report = run_deploy(ctx)
     assert not report.passed
     assert "failed its self-test" in report.failures[0].message
     assert httpx.post(f"{server.url}/predict", json=example(server.url)).json()["model_version"] == "1"

@@ -68,11 +68,14 @@ def deploy(
         from mlgate.errors import UsageError
 
         raise UsageError(f"--target must be local or kubernetes (got {target!r})")
-    from mlgate.deploy.actions import deploy as run_deploy
+    from mlgate.cli._common import finish
+    from mlgate.context import standalone_context
+    from mlgate.deploy.stage import run_deploy
 
-    report = run_deploy(cfg, env, strategy=strategy, version=version, percent=canary_percent, wait=wait,
-                        url=url, ca_file=str(ca_file) if ca_file else None, api_key=api_key, reason=reason)
-    return _finish(report, output, "deploy")
+    ctx = standalone_context("deploy", cfg, output=output, options={
+        "env": env, "strategy": strategy, "version": version, "percent": canary_percent, "wait": wait,
+        "url": url, "ca_file": str(ca_file) if ca_file else None, "api_key": api_key, "reason": reason})
+    return finish(run_deploy(ctx), ctx.out_dir)
 
 
 def _kubernetes(cfg: Config, env: str, render: Path | None, apply: bool, version: str | None) -> int:
