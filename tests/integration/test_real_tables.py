@@ -26,16 +26,9 @@ import yaml
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
+from _support.tables import sklearn_table
+
 pytestmark = pytest.mark.integration
-
-
-def _sklearn(loader: Callable[..., object]) -> Callable[[], pd.DataFrame]:
-    def load() -> pd.DataFrame:
-        frame = loader(as_frame=True).frame  # type: ignore[attr-defined]
-        frame.columns = [str(c) for c in frame.columns]
-        return frame
-
-    return load
 
 
 def _survey() -> pd.DataFrame:
@@ -51,15 +44,15 @@ def _survey() -> pd.DataFrame:
 
 
 def _with_constant() -> pd.DataFrame:
-    frame = _sklearn(datasets.load_wine)()
+    frame = sklearn_table(datasets.load_wine)()
     frame.insert(0, "site", 1)  # the same value in every row
     return frame
 
 
 TABLES: dict[str, Callable[[], pd.DataFrame]] = {
-    "breast_cancer": _sklearn(datasets.load_breast_cancer), "wine": _sklearn(datasets.load_wine),
-    "iris": _sklearn(datasets.load_iris), "diabetes": _sklearn(datasets.load_diabetes),
-    "digits": _sklearn(datasets.load_digits), "survey": _survey, "constant_column": _with_constant,
+    "breast_cancer": sklearn_table(datasets.load_breast_cancer), "wine": sklearn_table(datasets.load_wine),
+    "iris": sklearn_table(datasets.load_iris), "diabetes": sklearn_table(datasets.load_diabetes),
+    "digits": sklearn_table(datasets.load_digits), "survey": _survey, "constant_column": _with_constant,
 }
 SHIFTED = {"breast_cancer": "mean radius", "wine": "alcohol", "diabetes": "bmi", "survey": "q3",
            "constant_column": "alcohol", "digits": "pixel_3_3", "iris": "sepal length (cm)"}

@@ -22,21 +22,13 @@ import yaml
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
+from _support.tables import sklearn_table
 from mlgate.config import load_config
 from mlgate.context import StageContext, standalone_context
 from mlgate.data.stage import run_validate
 from mlgate.reports.model import Report
 
 pytestmark = pytest.mark.integration
-
-
-def _sklearn(loader: Callable[..., object]) -> Callable[[], pd.DataFrame]:
-    def load() -> pd.DataFrame:
-        frame = loader(as_frame=True).frame  # type: ignore[attr-defined]
-        frame.columns = [str(c) for c in frame.columns]
-        return frame
-
-    return load
 
 
 def _survey() -> pd.DataFrame:
@@ -50,16 +42,16 @@ def _survey() -> pd.DataFrame:
 
 
 def _with_constant() -> pd.DataFrame:
-    frame = _sklearn(datasets.load_breast_cancer)()
+    frame = sklearn_table(datasets.load_breast_cancer)()
     frame.insert(0, "site", 1)
     return frame
 
 
 TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {  # table -> (loader, column to shift)
-    "breast_cancer": (_sklearn(datasets.load_breast_cancer), "mean radius"),
-    "wine": (_sklearn(datasets.load_wine), "alcohol"),
-    "iris": (_sklearn(datasets.load_iris), "petal length (cm)"),
-    "diabetes": (_sklearn(datasets.load_diabetes), "bmi"),
+    "breast_cancer": (sklearn_table(datasets.load_breast_cancer), "mean radius"),
+    "wine": (sklearn_table(datasets.load_wine), "alcohol"),
+    "iris": (sklearn_table(datasets.load_iris), "petal length (cm)"),
+    "diabetes": (sklearn_table(datasets.load_diabetes), "bmi"),
     "survey": (_survey, "q3"),
     "constant_column": (_with_constant, "mean texture"),
 }
@@ -136,7 +128,7 @@ def test_console_script_bare_folder_and_project(mlgate_bin: list[str], tmp_path:
 
 
 def _bad(folder: Path, kind: str) -> None:
-    frame = _sklearn(datasets.load_wine)()
+    frame = sklearn_table(datasets.load_wine)()
     train, test = train_test_split(frame, test_size=0.25, random_state=0)
     if kind == "column_missing_in_test":
         test = test.assign(alcohol=np.nan)
