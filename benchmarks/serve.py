@@ -16,12 +16,20 @@ verified column fast path as mlgate (built once at start-up), so mlgate / bare i
 of mlgate's own features. Bare and mlgate are compared on ``/predict`` with the same
 ``{"features": [...]}`` body; mlgate and MLflow on ``/invocations`` with ``dataframe_split``.
 
+Before the load, in-process and free of the load generator's noise: each part of one
+request (``breakdown``), one whole request through each ASGI app alternated with the bare
+one, in wall time and in the event-loop thread's CPU time, with both logs on and off
+(``asgi_request_cost``), and the model call alone in both servers with the thread counts
+and input dtypes each runs under (``model_call_parity``).
+
 Prints req/s and p50/p95/p99 for both, the ratios, and the in-process floor
 (`predict_proba` on one row), and writes them as JSON. Bounded: about
-2 models x 2 servers x (len(concurrency) x duration + start-up); the defaults take ~5 min.
+2 models x 3 servers x (len(concurrency) x duration + start-up) plus about a minute in
+process per model.
 
-    python benchmarks/serve.py                       # 20 s per point, concurrency 1 8 32
+    python benchmarks/serve.py --duration 20 --concurrency 1 32   # issue 16's run, ~8 min
     python benchmarks/serve.py --duration 5 --models lr
+    python benchmarks/serve.py --in-process-only                  # no wrk, about 2 min
 """
 
 from __future__ import annotations
@@ -156,10 +164,11 @@ def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
     metrics = ServerMetrics("1")
     keys = KeyStore([hash_key(KEY)])
     limiter = RateLimiter(*parse_rate("10000000/second"))
-    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
-    from starlette.requests import Request
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json",
+               "content-length": str(len(raw))}
+    from mlgate.serve.front import headers_of
 
-    request = Request({"type": "http", "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+    scope = {"type": "http", "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
     access = (time.time(), "POST", "/predict", 200, 0.001234, ("127.0.0.1", 40000), "rid", "1")
     with tempfile.TemporaryDirectory() as log_dir, open(os.devnull, "w") as devnull:
         from mlgate.serve.app import Server
@@ -172,11 +181,14 @@ def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
         assert pred_writer is not None
         pred_item = ("rid", "predict", time.time(), cols, out, "1", "stable")
         parts = {
-            "request_id": lambda: _request_id(request),
+            "headers": lambda: headers_of(scope),
+            "request_id": lambda: _request_id(headers),
             "parse_json": lambda: parse_json(raw),
             "auth": lambda: keys.check(presented_key(headers)),
             "rate_limit": lambda: limiter.acquire("key:0123456789abcdef"),
             "validation": lambda: schema.columns(schema.rows_from_predict(body)[0], field, batch, 10),
+            # the value-by-value path, which the one-row path above falls back to (not on the path)
+            "validation_checked_off_path": lambda: schema._checked_columns(rows, field, batch),
             "predict": lambda: model.predict(cols),
             "render": lambda: _render(out, batch, False, model, "rid"),
             "access_log_put": lambda: access_writer.put(access),
@@ -199,14 +211,18 @@ def breakdown(folder: Path, n: int = 500) -> dict[str, float]:
         server.close()
         access_writer.close()
     result["mlgate_parts_total_on_path"] = sum(v for k, v in result.items()
-                                               if k not in ("predict",) and "write_per_line" not in k)
+                                               if k != "predict" and "_per_line" not in k and "off_path" not in k)
     return result
 
 
-def asgi_request_cost(folder: Path, n: int = 400) -> dict[str, float]:
+def asgi_request_cost(folder: Path, n: int = 400, logs: bool = True) -> dict[str, float]:
     """Median microseconds of one whole single-row ``/predict`` request through each ASGI app,
     in-process (no sockets): mlgate with its defaults on, and the bare app; their difference is
-    mlgate's own cost per request, free of the HTTP load generator's noise."""
+    mlgate's own cost per request, free of the HTTP load generator's noise.
+
+    ``logs=False`` turns both logs (and so their writer threads) off: the difference between
+    the two runs is what the writer threads cost the request path through the shared GIL.
+    """
     import asyncio
 
     from threadpoolctl import threadpool_limits
@@ -235,25 +251,35 @@ def asgi_request_cost(folder: Path, n: int = 400) -> dict[str, float]:
 
     async def paired(gate: Any, bare: Any) -> dict[str, float]:
         # Alternate the two apps request by request, so a busy machine slows both alike, and
-        # take the median of the paired differences.
-        gate_us, bare_us = [], []
+        # take the median of the paired differences. The event loop thread's CPU time
+        # (thread_time) is measured too: it leaves out time the scheduler gave to other
+        # processes, the largest noise on a shared machine (and, by design, the writer threads).
+        walls: tuple[list[float], list[float]] = ([], [])
+        cpus: tuple[list[float], list[float]] = ([], [])
         for i in range(n + 20):
-            t0 = time.perf_counter()
-            await bare(dict(scope), receive, send)
-            t1 = time.perf_counter()
-            await gate(dict(scope), receive, send)
-            t2 = time.perf_counter()
-            if i >= 20:
-                bare_us.append((t1 - t0) * 1e6)
-                gate_us.append((t2 - t1) * 1e6)
-        return {"bare_us": statistics.median(bare_us), "mlgate_us": statistics.median(gate_us),
-                "mlgate_minus_bare_us": statistics.median(g - b for g, b in zip(gate_us, bare_us, strict=True))}
+            for side, app in enumerate((bare, gate)):
+                c0, t0 = time.thread_time(), time.perf_counter()
+                await app(dict(scope), receive, send)
+                if i >= 20:
+                    walls[side].append((time.perf_counter() - t0) * 1e6)
+                    cpus[side].append((time.thread_time() - c0) * 1e6)
+
+        def diff(pair: tuple[list[float], list[float]]) -> float:
+            return statistics.median(g - b for b, g in zip(*pair, strict=True))
+
+        return {"bare_us": statistics.median(walls[0]), "mlgate_us": statistics.median(walls[1]),
+                "mlgate_minus_bare_us": diff(walls), "bare_cpu_us": statistics.median(cpus[0]),
+                "mlgate_cpu_us": statistics.median(cpus[1]), "mlgate_minus_bare_cpu_us": diff(cpus)}
 
     with tempfile.TemporaryDirectory() as log_dir, open(os.devnull, "w") as devnull:
         settings = ServeSettings(model_path=str(folder), model_source=str(folder), model_version="1",
-                                 key_hashes=[hash_key(KEY)], rate_limit="10000000/second", prediction_log=log_dir)
-        gate = create_app(settings)
-        gate.state.server.access_log._sink = devnull  # the access log's lines, not the terminal
+                                 key_hashes=[hash_key(KEY)], rate_limit="10000000/second",
+                                 prediction_log=log_dir if logs else None, access_log=logs)
+        stderr, sys.stderr = sys.stderr, devnull  # the access log's lines, not the terminal
+        try:
+            gate = create_app(settings)
+        finally:
+            sys.stderr = stderr
         os.environ["BENCH_MODEL"] = str(folder)
         bare = bare_app()
         with threadpool_limits(1):
@@ -263,6 +289,40 @@ def asgi_request_cost(folder: Path, n: int = 400) -> dict[str, float]:
         raise RuntimeError(f"in-process requests answered {sorted(set(statuses))}")
     result["ratio"] = result["mlgate_us"] / result["bare_us"]
     return result
+
+
+def model_call_parity(folder: Path, n: int = 400) -> dict[str, Any]:
+    """Is the model call the same in both servers? The bare app's call on its own input
+    (``np.array([v])`` per column, as it builds them) against mlgate's ``ServedModel.predict``
+    on validated columns, alternated call by call (median us, and of the paired differences),
+    with the OpenMP / BLAS thread counts each runs under."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from mlgate.serve.model import ServedModel
+
+    model = ServedModel.load(folder, version="1")
+    fast, names = model._fast, model.schema.names
+    assert fast is not None
+    values = list(model.example.values())
+    bare_cols = {k: np.array([v]) for k, v in zip(names, values, strict=True)}
+    gate_cols = model.schema.columns([values], "features", False, 1)
+    with threadpool_limits(1):
+        threads = {i["internal_api"]: i["num_threads"] for i in threadpool_info()}
+        bare_us, gate_us = [], []
+        for i in range(n + 20):
+            t0 = time.perf_counter()
+            fast.final.predict_proba(fast(bare_cols))  # type: ignore[attr-defined]
+            t1 = time.perf_counter()
+            model.predict(gate_cols)
+            t2 = time.perf_counter()
+            if i >= 20:
+                bare_us.append((t1 - t0) * 1e6)
+                gate_us.append((t2 - t1) * 1e6)
+    return {"bare_predict_us": statistics.median(bare_us), "mlgate_predict_us": statistics.median(gate_us),
+            "mlgate_minus_bare_us": statistics.median(g - b for g, b in zip(gate_us, bare_us, strict=True)),
+            "threads": threads, "bare_input_dtypes": sorted({a.dtype.str for a in bare_cols.values()}),
+            "mlgate_input_dtypes": sorted({a.dtype.str for a in gate_cols.values()})}
 
 
 def bare_app() -> Any:
@@ -415,7 +475,7 @@ def main() -> int:
                         choices=["mlflow", "bare", "mlgate"])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.in_process_only:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
 
@@ -436,11 +496,20 @@ def main() -> int:
             parts = breakdown(folder)
             print(f"{kind}: one request's parts (median us): "
                   + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()), flush=True)
-            whole = asgi_request_cost(folder)
-            print(f"{kind}: one whole /predict request in-process (median us): bare {whole['bare_us']:.0f}, "
-                  f"mlgate {whole['mlgate_us']:.0f}, difference {whole['mlgate_minus_bare_us']:.0f} "
-                  f"({whole['ratio']:.2f}x)", flush=True)
-            parts["asgi_in_process"] = whole  # type: ignore[assignment]
+            for label, logs in (("asgi_in_process", True), ("asgi_in_process_no_logs", False)):
+                whole = asgi_request_cost(folder, logs=logs)
+                print(f"{kind}: one whole /predict request in-process{'' if logs else ', logs off'} (median us): "
+                      f"bare {whole['bare_us']:.0f}, mlgate {whole['mlgate_us']:.0f}, difference "
+                      f"{whole['mlgate_minus_bare_us']:.0f} ({whole['ratio']:.2f}x); event-loop thread CPU: bare "
+                      f"{whole['bare_cpu_us']:.0f}, mlgate {whole['mlgate_cpu_us']:.0f}, difference "
+                      f"{whole['mlgate_minus_bare_cpu_us']:.0f}", flush=True)
+                parts[label] = whole  # type: ignore[assignment]
+            parity = model_call_parity(folder)
+            print(f"{kind}: the model call alone (median us): bare {parity['bare_predict_us']:.0f}, mlgate "
+                  f"{parity['mlgate_predict_us']:.0f}, paired difference {parity['mlgate_minus_bare_us']:.0f}; "
+                  f"threads {parity['threads']}; inputs bare {parity['bare_input_dtypes']}, mlgate "
+                  f"{parity['mlgate_input_dtypes']}", flush=True)
+            parts["model_call_parity"] = parity  # type: ignore[assignment]
             if args.in_process_only:
                 report["models"][kind] = {"floor": floor, "breakdown_us": parts}
                 continue
