@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ def open_dataset(path: Path) -> Any:
 
 class CsvFiles:
     """CSV files streamed as record batches with pyarrow.csv; the first file's first block decides
-    the column types, which later files are read with (as a pyarrow dataset would, without
+    the column types, which later files are read with (as a pyarrow dataset would, but without
     importing pandas)."""
 
     def __init__(self, files: Sequence[Path]) -> None:
@@ -74,8 +75,10 @@ class CsvFiles:
 
     def to_batches(self, columns: Sequence[str] | None = None,
                    batch_size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """Batches of about a block (1 MB of text) each; ``batch_size`` is not used."""
         for i, file in enumerate(self.files):
-            yield from self._open(file, columns, self.schema if i else None)
+            with _naming(file, "csv"):
+                yield from self._open(file, columns, self.schema if i else None)
 
 
 class ParquetFiles:
@@ -134,10 +137,22 @@ class ParquetFiles:
         for file in self.files:
             reader = self._open(file)
             same = reader.schema_arrow.equals(self.schema)
-            for group in range(reader.num_row_groups):
-                for batch in reader.iter_batches(batch_size=batch_size, row_groups=[group], columns=names,
-                                                 use_threads=False):
-                    yield batch if same else _as_batch(pa.Table.from_batches([batch]).select(names).cast(want))
+            with _naming(file, "parquet"):
+                for group in range(reader.num_row_groups):
+                    for batch in reader.iter_batches(batch_size=batch_size, row_groups=[group], columns=names,
+                                                     use_threads=False):
+                        yield batch if same else _as_batch(pa.Table.from_batches([batch]).select(names).cast(want))
+
+
+@contextmanager
+def _naming(file: Path, kind: str) -> Iterator[None]:
+    """A reading error part-way through a file becomes a DataError naming the file."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        raise DataError(f"cannot read {file} as {kind}: {str(exc).splitlines()[0]}") from exc
 
 
 def _as_batch(table: pa.Table) -> pa.RecordBatch:
@@ -170,7 +185,8 @@ def decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def iter_batches(source: Any, columns: Sequence[str] | None = None,
                  batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """Record batches of a dataset, an Arrow table or a pandas frame; reading errors become DataErrors."""
+    """Record batches of files (``open_dataset``), an Arrow table or a pandas frame; reading errors
+    become DataErrors."""
     import pyarrow as pa
 
     if not hasattr(source, "to_batches"):  # a pandas frame
@@ -180,18 +196,10 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None,
         if isinstance(source, pa.Table):
             table = source.select(cols) if cols is not None else source
             yield from table.to_batches(max_chunksize=batch_rows)
-        else:
-            yield from _dataset_batches(source, cols, batch_rows)
+        else:  # ParquetFiles or CsvFiles: they name the file themselves
+            yield from source.to_batches(cols, batch_rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"cannot read the data: {str(exc).splitlines()[0]}") from exc
-
-
-def _dataset_batches(source: Any, cols: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The batches of ``ParquetFiles``, ``CsvFiles`` or a pyarrow dataset, without reading ahead."""
-    if isinstance(source, ParquetFiles | CsvFiles):
-        yield from source.to_batches(cols, batch_rows)
-    else:
-        yield from source.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=0, fragment_readahead=0)
 
 
 def as_source(data: Any) -> Any:

@@ -121,3 +121,11 @@ print(sorted(m for m in ("pandas", "scipy.stats") if m in sys.modules))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_bad_value_past_the_first_block_of_a_csv_names_the_file(tmp_path):
+    rows = "".join(f"{v},a\n" for v in RNG.normal(size=120_000))  # about 2 MB: the types come from 1 MB
+    (tmp_path / "late.csv").write_text(f"x,c\n{rows}oops,a\n")
+    spec = infer_spec(frame_source(pd.DataFrame({"x": [0.1, 0.2], "c": ["a", "b"]})))
+    with pytest.raises(DataError, match=r"cannot read .*late\.csv as csv: .*'oops'"):
+        profile_source(open_dataset(tmp_path / "late.csv"), spec)
