@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,8 +39,10 @@ def _shift(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def registered(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> tuple[Path, object]:
     root = tmp_path_factory.mktemp("monitor-project")
+    (root / ".mlgate").mkdir()
+    shutil.copy(mlflow_template, root / ".mlgate" / "mlflow.db")  # migrated once per session
     frame = churn(2400)
     cfg = project(root, frame, monitor={"critical": ["monthly_charges"]})
     model = fit(frame, rows=slice(0, 1200))
