@@ -160,6 +160,11 @@ def test_register_by_hand_profiles_its_data_or_says_monitor_needs_a_reference(re
     assert drifted == SHIFTED and any(r["role"] == "prediction" for r in report.extras["drift"])
     assert report.extras["reference"]["target"] == "target"
     assert "customer_id" not in {r["column"] for r in report.extras["drift"]}
+    # the same batch as Parquet (text read as dictionaries, decoded for the model): the same table
+    pd.read_csv(tmp_path / "shifted.csv").to_parquet(tmp_path / "shifted.parquet", index=False)
+    again = monitor(MonitorRequest(reference="models:/by-hand@staging", current=tmp_path / "shifted.parquet"),
+                    None, tmp_path)
+    assert again.extras["drift"] == rows
 
     # neither --data nor mlgate.yaml: registered, with a warning saying what monitor needs instead
     bare = run_register(standalone_context("register", bare_config("no-data", tmp_path), model=str(model),
