@@ -235,11 +235,23 @@ def dtype_class(arrow_type: pa.DataType) -> str | None:
 
 def infer_spec(source: Any, *, roles: dict[str, Role] | None = None, ignore: Sequence[str] = ()) -> ProfileSpec:
     """Bin edges and levels for every profiled column, from (a sample of) the reference."""
+    return _sampled_spec(source, roles or {}, ignore)[0]
+
+
+def profile_reference(source: Any, *, roles: dict[str, Role] | None = None, ignore: Sequence[str] = (),
+                      where: str = "the reference data") -> TableProfile:
+    """The spec and the profile of a reference. One of at most SPEC_ROWS rows is read once (its
+    sample is all of it); a larger one twice, the sample then the profile."""
+    spec, sample, whole = _sampled_spec(source, roles or {}, ignore)
+    return profile_source(sample if whole else source, spec, where=where)
+
+
+def _sampled_spec(source: Any, roles: dict[str, Role], ignore: Sequence[str]) -> tuple[ProfileSpec, pa.Table, bool]:
+    """The spec, the sample it came from, and whether that sample is the whole reference."""
     schema = schema_of(source)
-    roles = roles or {}
     ignored = list(dict.fromkeys(ignore))  # id columns stay allowed in current data even when absent here
     kept = [c for c in schema.names if c not in set(ignore)]
-    sample = _spread_sample(source, kept)
+    sample, whole = _spread_sample(source, kept)
     specs = []
     for name in kept:
         cls = dtype_class(schema.field(name).type)
@@ -251,7 +263,7 @@ def infer_spec(source: Any, *, roles: dict[str, Role] | None = None, ignore: Seq
             ignored.append(name)
         else:
             specs.append(spec)
-    return ProfileSpec(tuple(specs), tuple(ignored))
+    return ProfileSpec(tuple(specs), tuple(ignored)), sample, whole
 
 
 def _column_spec(name: str, cls: str, array: Any, role: Role) -> ColumnSpec | None:
@@ -292,16 +304,36 @@ def decile_edges(values: Any) -> Any:
     return np.unique(np.quantile(values, np.linspace(0, 1, DECILES + 1)[1:-1]))
 
 
-def _spread_sample(source: Any, columns: list[str]) -> pa.Table:
-    """Every k-th row of every batch, at most about SPEC_ROWS rows: all of a small reference."""
+def _spread_sample(source: Any, columns: list[str]) -> tuple[pa.Table, bool]:
+    """Every k-th row of every batch, at most about SPEC_ROWS rows, and whether k is 1 (all of a
+    small reference)."""
     import pyarrow as pa
 
+    if isinstance(source, CsvFiles):  # counting CSV rows means parsing them: keep them while few
+        first = _first_rows(source, columns)
+        if first is not None:
+            return first, True
     total = source.count_rows() if hasattr(source, "count_rows") else len(source)
     if not total:
         raise DataError("the reference data has no rows")
     step = max(1, -(-total // SPEC_ROWS))
     parts = [b.take(_every(step, b.num_rows)) if step > 1 else b for b in iter_batches(source, columns)]
-    return pa.Table.from_batches(parts, schema=parts[0].schema if parts else None)
+    return pa.Table.from_batches(parts, schema=parts[0].schema if parts else None), step == 1
+
+
+def _first_rows(source: CsvFiles, columns: list[str]) -> pa.Table | None:
+    """All the rows when there are at most SPEC_ROWS of them, else None."""
+    import pyarrow as pa
+
+    parts, rows = [], 0
+    for batch in iter_batches(source, columns):
+        rows += batch.num_rows
+        if rows > SPEC_ROWS:
+            return None
+        parts.append(batch)
+    if not rows:
+        raise DataError("the reference data has no rows")
+    return pa.Table.from_batches(parts, schema=parts[0].schema)
 
 
 def _every(step: int, rows: int) -> pa.Array:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import DataError, MlgateError, RegistryError
-from mlgate.monitor.batches import as_source, frame_source, infer_spec, profile_source
+from mlgate.monitor.batches import as_source, frame_source, profile_reference
 from mlgate.monitor.profile import EXACT_MAX, TableProfile
 
 if TYPE_CHECKING:
@@ -48,9 +48,7 @@ def build_reference(train: pd.DataFrame, *, target: str | None = None, id_column
     if target and target in train.columns:
         frame = frame.assign(**{target: train[target].to_numpy()})
         roles[target] = "target"
-    table = frame_source(frame)
-    spec = infer_spec(table, roles=roles, ignore=id_columns)
-    profile = profile_source(table, spec, where="the training data")
+    profile = profile_reference(frame_source(frame), roles=roles, ignore=id_columns, where="the training data")
     profile.meta.update({"created": datetime.now(UTC).isoformat(timespec="seconds"), "target": target,
                          "task": task, "prediction": PREDICTION if model is not None else None,
                          "id_columns": list(id_columns)})
@@ -183,7 +181,7 @@ def load_reference(spec: str, config: Config | None, root: Path) -> TableProfile
     target = config.data.target if config else None
     names = source.schema.names
     roles: dict[str, Any] = {target: "target"} if target and target in names else {}
-    profile = profile_source(source, infer_spec(source, roles=roles, ignore=ids), where=str(path))
+    profile = profile_reference(source, roles=roles, ignore=ids, where=str(path))
     profile.meta.update({"target": target if roles else None, "id_columns": list(ids), "source": str(path)})
     return profile
 

@@ -18,7 +18,16 @@ import pytest
 from scipy.stats import chi2_contingency
 
 from mlgate.errors import DataError
-from mlgate.monitor.batches import frame_source, infer_spec, open_dataset, profile_source
+from mlgate.monitor.batches import (
+    SPEC_ROWS,
+    CsvFiles,
+    ParquetFiles,
+    frame_source,
+    infer_spec,
+    open_dataset,
+    profile_reference,
+    profile_source,
+)
 from mlgate.monitor.profile import EXACT_MAX, numeric_values
 from mlgate.stats import compare_counts
 from mlgate.stats.methods import chi2_homogeneity
@@ -129,3 +138,29 @@ def test_a_bad_value_past_the_first_block_of_a_csv_names_the_file(tmp_path):
     spec = infer_spec(frame_source(pd.DataFrame({"x": [0.1, 0.2], "c": ["a", "b"]})))
     with pytest.raises(DataError, match=r"cannot read .*late\.csv as csv: .*'oops'"):
         profile_source(open_dataset(tmp_path / "late.csv"), spec)
+
+
+def _counting(reader: ParquetFiles | CsvFiles) -> ParquetFiles | CsvFiles:
+    """The same files through a reader of the same kind that counts its passes."""
+
+    class Counting(type(reader)):  # type: ignore[misc]
+        passes = 0
+
+        def to_batches(self, *args: object):
+            type(self).passes += 1
+            yield from super().to_batches(*args)
+
+    return Counting(reader.files)
+
+
+@pytest.mark.parametrize(("kind", "rows", "passes"), [("parquet", 5_000, 1), ("csv", 5_000, 1),
+                                                      ("parquet", SPEC_ROWS + 1, 2)])
+def test_a_reference_that_fits_in_its_sample_is_read_once(tmp_path, kind, rows, passes):
+    frame = pd.DataFrame({"x": RNG.normal(size=rows), "c": RNG.choice(["a", "b", "c"], rows)})
+    path = tmp_path / f"ref.{kind}"
+    frame.to_parquet(path, index=False) if kind == "parquet" else frame.to_csv(path, index=False)
+    reader = open_dataset(path)
+    counted = _counting(reader)
+    once = profile_reference(counted, where=str(path))
+    assert type(counted).passes == passes
+    assert once.to_dict() == profile_source(reader, infer_spec(reader)).to_dict()
