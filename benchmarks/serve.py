@@ -463,6 +463,29 @@ def count_lines(folder: Path) -> int:
     return sum(sum(1 for _ in f.open("rb")) for f in folder.glob("predictions.*.jsonl*")) if folder.exists() else 0
 
 
+def in_process(folder: Path, kind: str) -> tuple[dict[str, float], dict[str, Any]]:
+    """Every in-process measurement of one model, printed as it goes: floor, parts, whole request."""
+    floor = in_process_floor(folder)
+    parts: dict[str, Any] = breakdown(folder)
+    print(f"{kind}: one request's parts (median us): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()), flush=True)
+    for label, logs in (("asgi_in_process", True), ("asgi_in_process_no_logs", False)):
+        whole = asgi_request_cost(folder, logs=logs)
+        print(f"{kind}: one whole /predict request in-process{'' if logs else ', logs off'} (median us): "
+              f"bare {whole['bare_us']:.0f}, mlgate {whole['mlgate_us']:.0f}, difference "
+              f"{whole['mlgate_minus_bare_us']:.0f} ({whole['ratio']:.2f}x); event-loop thread CPU: bare "
+              f"{whole['bare_cpu_us']:.0f}, mlgate {whole['mlgate_cpu_us']:.0f}, difference "
+              f"{whole['mlgate_minus_bare_cpu_us']:.0f}", flush=True)
+        parts[label] = whole
+    parity = model_call_parity(folder)
+    print(f"{kind}: the model call alone (median us): bare {parity['bare_predict_us']:.0f}, mlgate "
+          f"{parity['mlgate_predict_us']:.0f}, paired difference {parity['mlgate_minus_bare_us']:.0f}; "
+          f"threads {parity['threads']}; inputs bare {parity['bare_input_dtypes']}, mlgate "
+          f"{parity['mlgate_input_dtypes']}", flush=True)
+    parts["model_call_parity"] = parity
+    return floor, parts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0)
@@ -471,6 +494,7 @@ def main() -> int:
     parser.add_argument("--mlflow-one-thread", action="store_true",
                         help="also run MLflow with OMP_NUM_THREADS=1 (mlgate's thread setting)")
     parser.add_argument("--in-process-only", action="store_true", help="only the in-process timings")
+    parser.add_argument("--no-in-process", action="store_true", help="only the servers under load")
     parser.add_argument("--sides", nargs="+", default=["mlflow", "bare", "mlgate"],
                         choices=["mlflow", "bare", "mlgate"])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
@@ -492,24 +516,7 @@ def main() -> int:
         config.write_text('project: bench\ndata: {train: unused.csv}\nserve: {rate_limit: "10000000/second"}\n')
         for kind in args.models:
             folder = build_model(tmp / f"model-{kind}", kind, n_rows=5000)
-            floor = in_process_floor(folder)
-            parts = breakdown(folder)
-            print(f"{kind}: one request's parts (median us): "
-                  + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()), flush=True)
-            for label, logs in (("asgi_in_process", True), ("asgi_in_process_no_logs", False)):
-                whole = asgi_request_cost(folder, logs=logs)
-                print(f"{kind}: one whole /predict request in-process{'' if logs else ', logs off'} (median us): "
-                      f"bare {whole['bare_us']:.0f}, mlgate {whole['mlgate_us']:.0f}, difference "
-                      f"{whole['mlgate_minus_bare_us']:.0f} ({whole['ratio']:.2f}x); event-loop thread CPU: bare "
-                      f"{whole['bare_cpu_us']:.0f}, mlgate {whole['mlgate_cpu_us']:.0f}, difference "
-                      f"{whole['mlgate_minus_bare_cpu_us']:.0f}", flush=True)
-                parts[label] = whole  # type: ignore[assignment]
-            parity = model_call_parity(folder)
-            print(f"{kind}: the model call alone (median us): bare {parity['bare_predict_us']:.0f}, mlgate "
-                  f"{parity['mlgate_predict_us']:.0f}, paired difference {parity['mlgate_minus_bare_us']:.0f}; "
-                  f"threads {parity['threads']}; inputs bare {parity['bare_input_dtypes']}, mlgate "
-                  f"{parity['mlgate_input_dtypes']}", flush=True)
-            parts["model_call_parity"] = parity  # type: ignore[assignment]
+            floor, parts = in_process(folder, kind) if not args.no_in_process else ({}, {})
             if args.in_process_only:
                 report["models"][kind] = {"floor": floor, "breakdown_us": parts}
                 continue
@@ -517,8 +524,9 @@ def main() -> int:
 
             row = ServedModel.load(folder, version="1").example
             body = json.dumps({"dataframe_split": {"columns": list(row), "data": [list(row.values())]}})
-            print(f"{kind}: in-process floor {floor['sklearn_dataframe_ms']:.3f} ms (sklearn, DataFrame), "
-                  f"{floor['mlgate_columns_ms']:.3f} ms (mlgate column path)", flush=True)
+            if floor:
+                print(f"{kind}: in-process floor {floor['sklearn_dataframe_ms']:.3f} ms (sklearn, DataFrame), "
+                      f"{floor['mlgate_columns_ms']:.3f} ms (mlgate column path)", flush=True)
             predict_body = json.dumps({"features": list(row.values())})
             entry: dict[str, Any] = {"floor": floor, "breakdown_us": parts}
             if "mlflow" in args.sides:

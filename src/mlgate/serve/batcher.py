@@ -3,14 +3,15 @@
 A scikit-learn Pipeline costs about the same for 1 row as for 32, so under load requests
 that arrive in the same event-loop turn share one call. The first request to queue (the
 leader) yields once, so every request task already woken in this turn can queue its rows,
-then predicts them all and hands each follower its slice.
+then predicts them all in its own task and hands each follower its slice: one event-loop
+turn per batch (a callback scheduled with ``call_soon`` and a future to wake the request
+cost two).
 
-That yield is an event-loop turn a lone request does not need. When a leader found itself
-alone, the batcher is quiet: the next requests are predicted at once, with no turn and no
-future. A quiet batcher cannot see requests that are ready but not yet running, so every
-``QUIET_RUN``-th request in a row takes the batched path again and looks: under load it
-finds others queued behind it and batching resumes; at one request at a time it is alone
-again, and the next ``QUIET_RUN - 1`` requests skip the turn.
+The one turn stays even for a lone request: the requests the server has read but whose
+tasks have not run yet are invisible to the application, so skipping the turn when "no one
+else is waiting" cannot be decided. Measured (BENCHMARKS.md, issue 16): answering at once
+after a lone leader cut throughput at concurrency 8 by about a third and gained nothing
+measurable at concurrency 1.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from mlgate.serve.metrics import ServerMetrics
     from mlgate.serve.model import Predictions, ServedModel
 
-QUIET_RUN = 8  # requests answered without a turn, at most, before the batcher looks again
 _Item = tuple[dict[str, np.ndarray], int, "asyncio.Future[Predictions]"]
 
 
@@ -38,13 +38,9 @@ class MicroBatcher:
         self.metrics = metrics
         self.max_rows = max_rows
         self._pending: list[_Item] = []
-        self._quiet = 0  # requests left to answer at once, without a turn
 
     async def submit(self, columns: dict[str, np.ndarray], n: int) -> Predictions:
         """The predictions for ``n`` validated rows; InputError when the model refuses them."""
-        if self._quiet > 0 and not self._pending:
-            self._quiet -= 1
-            return self._predict_alone(columns, n)
         future: asyncio.Future[Predictions] = asyncio.get_running_loop().create_future()
         self._pending.append((columns, n, future))
         if len(self._pending) == 1:  # the leader: let the others of this turn queue, then predict
@@ -56,7 +52,6 @@ class MicroBatcher:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        self._quiet = QUIET_RUN - 1 if len(pending) == 1 else 0
         group: list[_Item] = []
         rows = 0
         for item in pending:

@@ -1,4 +1,4 @@
-"""The micro-batcher: no event-loop turn for a lone request, one model call for concurrent ones."""
+"""The micro-batcher: one event-loop turn per batch, one model call for concurrent requests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlgate.serve.batcher import QUIET_RUN, MicroBatcher
+from mlgate.serve.batcher import MicroBatcher
 from mlgate.serve.metrics import ServerMetrics
 from mlgate.serve.model import Predictions
 
@@ -33,47 +33,27 @@ def _row(v: float) -> dict[str, np.ndarray]:
     return {"x": np.array([v])}
 
 
-def test_a_lone_request_after_a_lone_one_is_answered_without_a_turn() -> None:
+def test_a_lone_request_waits_one_turn_not_two() -> None:
     batcher, model = _batcher()
 
-    async def go() -> list[Any]:
-        labels = [(await batcher.submit(_row(1.0), 1)).labels]  # batched path: alone, so quiet now
-        for i in range(QUIET_RUN - 1):
-            coro = batcher.submit(_row(float(i)), 1)
-            with pytest.raises(StopIteration) as done:  # finished on its first step: no suspension
-                coro.send(None)
-            labels.append(done.value.value.labels)
-        probe = batcher.submit(_row(5.0), 1)
-        assert probe.send(None) is None  # every QUIET_RUN-th request yields once to look for others
-        labels.append((await asyncio.ensure_future(_finish(probe))).labels)
-        return labels
-
-    labels = asyncio.run(go())
-    assert labels == [[2.0], *[[2.0 * i] for i in range(QUIET_RUN - 1)], [10.0]]
-    assert model.calls == [1] * (QUIET_RUN + 1)
-
-
-async def _finish(coro: Any) -> Any:
-    try:
-        while True:
+    async def go() -> Any:
+        coro = batcher.submit(_row(3.0), 1)
+        assert coro.send(None) is None  # the one yield: others of this turn may queue now
+        with pytest.raises(StopIteration) as done:  # and then it is answered, with no second wait
             coro.send(None)
-            await asyncio.sleep(0)
-    except StopIteration as stop:
-        return stop.value
+        return done.value.value
+
+    assert asyncio.run(go()).labels == [6.0] and model.calls == [1]
 
 
-def test_requests_that_queue_up_share_one_call_even_after_a_quiet_spell() -> None:
+def test_requests_of_one_turn_share_one_call() -> None:
     batcher, model = _batcher()
 
-    async def go() -> None:
-        await batcher.submit(_row(0.0), 1)  # quiet from here
-        first = await asyncio.gather(*(batcher.submit(_row(float(i)), 1) for i in range(16)))
-        second = await asyncio.gather(*(batcher.submit(_row(float(i)), 1) for i in range(16)))
-        assert [p.labels for p in first] == [p.labels for p in second] == [[2.0 * i] for i in range(16)]
+    async def go() -> list[Predictions]:
+        return await asyncio.gather(*(batcher.submit(_row(float(i)), 1) for i in range(16)))
 
-    asyncio.run(go())
-    quiet = QUIET_RUN - 1  # answered at once before the batcher looked and found the queue
-    assert model.calls == [1] + [1] * quiet + [16 - quiet] + [16]
+    answers = asyncio.run(go())
+    assert [p.labels for p in answers] == [[2.0 * i] for i in range(16)] and model.calls == [16]
 
 
 def test_a_cancelled_leader_still_answers_its_followers() -> None:
