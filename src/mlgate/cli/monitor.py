@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, OutputOpt, finish, maybe_load, report_dir
+from mlgate.cli._common import ConfigOpt, OutputOpt, finish, maybe_load
 from mlgate.cli.app import app
 
 
@@ -35,11 +35,12 @@ def monitor(
     """Drift per feature, prediction and target, and live performance; exit 1 on an alert.
 
     An alert is dataset drift, a critical column's drift or a performance decay."""
-    from mlgate.monitor.stage import monitor as run_monitor
-    from mlgate.monitor.stage import request_from_config
+    from mlgate.context import flags_only_config, standalone_context
+    from mlgate.monitor.stage import run_monitor
 
     cfg = maybe_load(config)
-    root = cfg.root if cfg else Path.cwd()
-    request = request_from_config(cfg, reference=reference, current=current, from_log=from_log, window=window,
-                                  labels=labels, push=push, dask=dask)
-    return finish(run_monitor(request, cfg, root), output or report_dir(root, "monitor"))
+    ctx = standalone_context("monitor", cfg or flags_only_config(Path.cwd()), output=output, options={
+        "reference": reference, "current": current, "from_log": from_log, "window": window, "labels": labels,
+        "push": push, "dask": dask})
+    ctx.bare = cfg is None  # no mlgate.yaml: the monitor section's defaults are nobody's word
+    return finish(run_monitor(ctx), ctx.out_dir)

@@ -238,10 +238,13 @@ def _profile_log_rows(rows: pd.DataFrame, reference: TableProfile, where: str) -
 
 
 def run_monitor(ctx: StageContext) -> Report:
-    """The pipeline's monitor stage: the ``monitor:`` section of mlgate.yaml."""
-    request = request_from_config(ctx.config)
+    """The monitor stage: the ``monitor:`` section of mlgate.yaml, each flag of ``mlgate monitor``
+    in ``ctx.options`` (reference, current, from_log, window, labels, push, dask) taking precedence.
+    In a folder without mlgate.yaml (``ctx.bare``) the flags alone say what to read."""
+    config = None if ctx.bare else ctx.config
+    request = request_from_config(config, **ctx.options)
     ctx.progress("profiling the current data", 0.2)
-    return monitor(request, ctx.config)
+    return monitor(request, config, ctx.config.root)
 
 
 def input_marker(config: Config) -> dict[str, Any] | None:

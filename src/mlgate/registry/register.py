@@ -225,10 +225,9 @@ def register_outside(ctx: StageContext) -> Report:
 def bare_config(name: str, root: Path) -> Config:
     """A config for registering without mlgate.yaml: the store from MLFLOW_TRACKING_URI or
     ``root/.mlgate/mlflow.db``, the experiment and model named ``name``."""
-    from mlgate.config import config_from_dict
+    from mlgate.context import flags_only_config
 
-    # `data` is required by the schema; registering never reads it
-    return config_from_dict({"project": name, "data": {"path": "."}}, root)
+    return flags_only_config(root, name)
 
 
 def wrap_pickle(path: Path, folder: Path, *, trust: bool = False,
