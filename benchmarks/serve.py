@@ -223,7 +223,6 @@ def asgi_request_cost(folder: Path, n: int = 400, logs: bool = True) -> dict[str
     ``logs=False`` turns both logs (and so their writer threads) off: the difference between
     the two runs is what the writer threads cost the request path through the shared GIL.
     """
-    import asyncio
 
     from threadpoolctl import threadpool_limits
 
@@ -283,12 +282,23 @@ def asgi_request_cost(folder: Path, n: int = 400, logs: bool = True) -> dict[str
         os.environ["BENCH_MODEL"] = str(folder)
         bare = bare_app()
         with threadpool_limits(1):
-            result = asyncio.run(paired(gate, bare))
+            result = _run_on_server_loop(paired(gate, bare))
         gate.state.server.close()
     if set(statuses) != {200}:
         raise RuntimeError(f"in-process requests answered {sorted(set(statuses))}")
     result["ratio"] = result["mlgate_us"] / result["bare_us"]
     return result
+
+
+def _run_on_server_loop(coro: Any) -> Any:
+    """Run on uvloop, the loop uvicorn picks (``--loop auto``) when it is installed, as both servers do."""
+    try:
+        import uvloop
+    except ImportError:
+        import asyncio
+
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def model_call_parity(folder: Path, n: int = 400) -> dict[str, Any]:
