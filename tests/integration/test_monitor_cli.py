@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from _support.lifecycle import churn, fit, project, save
-from mlgate.context import StageContext, standalone_context
+from mlgate.config import load_config
+from mlgate.context import StageContext, override, standalone_context
 from mlgate.errors import RegistryError
 from mlgate.monitor.stage import MonitorRequest, monitor
 from mlgate.registry import bare_config, run_register
@@ -49,7 +50,19 @@ def registered(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) 
     save(model, root / "train" / "model", frame)
     report = run_register(StageContext(cfg, root / "register", upstream={"train": root / "train"}))
     assert report.extras["monitor_profile"].startswith("monitor profile"), report.extras["monitor_profile"]
+    assert next(c for c in report.checks if c.name == "monitor_profile").passed
     return root, model
+
+
+def test_pipeline_registration_warns_when_no_profile_can_be_stored(registered, tmp_path: Path) -> None:
+    # the version is registered all the same; the user is told monitor will need --reference
+    root, _ = registered
+    cfg = override(load_config(root / "mlgate.yaml"),
+                   {"data.train": "data/gone.csv", "registry.model_name": "churn-no-profile"})
+    report = run_register(StageContext(cfg, tmp_path / "register", upstream={"train": root / "train"}))
+    check = next(c for c in report.checks if c.name == "monitor_profile")
+    assert report.passed and not check.passed and check.severity == "warning"
+    assert "no monitor profile stored" in check.message and "gone.csv" in check.message, check.message
 
 
 # the module's registration (fixture) takes about 4.5 s on a quiet 2-core machine, this test 4.5 s

@@ -144,14 +144,15 @@ NO_TRAINING_DATA = ("no monitor profile stored: no training data to profile (pas
                     "with the training data (a file or folder) or a profile.json")
 
 
-def profile_by_hand(config: Config, model_folder: Path, run_id: str | None, out_dir: Path,
-                    data: Path | None) -> Check:
-    """The profile of a version registered by hand (``mlgate register --model PATH``), as a check:
-    from ``--data`` when given, else from mlgate.yaml's training data; a warning when neither exists
-    (or profiling fails: the version exists already, so that never fails the registration)."""
+def profile_check(config: Config, model_folder: Path, run_id: str | None, out_dir: Path,
+                  data: Path | None = None, *, project_data: bool = True) -> Check:
+    """Store the monitor profile of a version just registered (by the pipeline, or by hand with
+    ``mlgate register``), as a check: from ``--data`` when given, else from mlgate.yaml's training
+    data (unless ``project_data`` is false: a config made from flags); a warning when neither exists
+    or profiling fails (the version exists already, so that never fails the registration)."""
     from mlgate.reports.model import Check
 
-    if data is None and config.source is None:  # a bare folder: no mlgate.yaml names the data
+    if data is None and not project_data:  # a bare folder: no mlgate.yaml names the data
         return Check(name="monitor_profile", passed=False, severity="warning", message=NO_TRAINING_DATA)
     if data is not None:
         note = _safely(lambda: store_from_data(config, model_folder, data, run_id, out_dir))
@@ -216,11 +217,6 @@ def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
         profile = TableProfile.read(Path(local))
     profile.meta.update({"model": parts.name, "version": str(mv.version), "reference": uri})
     return profile
-
-
-def safe_store(config: Config, model_folder: Path, run_id: str | None, out_dir: Path) -> str:
-    """``store_at_registration``, but a failure is a note, never a failed registration."""
-    return _safely(lambda: store_at_registration(config, model_folder, run_id, out_dir))
 
 
 def _safely(store: Callable[[], Path]) -> str:

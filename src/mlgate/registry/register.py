@@ -212,9 +212,10 @@ def register_outside(ctx: StageContext) -> Report:
                                model_uri=info.get("model_uri"), metrics=numbers(info.get("metrics", {})),
                                tags={**version_tags(config, info, {}), "mlgate.source": str(path.resolve())})
         result = register(config, request)
-        from mlgate.monitor.reference import profile_by_hand  # from --data, else mlgate.yaml's data
+        from mlgate.monitor.reference import profile_check  # from --data, else mlgate.yaml's data
 
-        profile = profile_by_hand(config, folder, result.run_id, ctx.out_dir, ctx.test_data)
+        profile = profile_check(config, folder, result.run_id, ctx.out_dir, ctx.test_data,
+                                project_data=config.source is not None)
     result.write(ctx.out_dir)
     report = registration_report(result, {})
     report.add(profile)

@@ -53,12 +53,13 @@ def run_register(ctx: StageContext) -> Report:
     ctx.progress(f"registering {request.name}", 0.3)
     result = register(ctx.config, request)
     result.write(ctx.out_dir)
-    from mlgate.monitor.reference import safe_store
+    from mlgate.monitor.reference import profile_check
 
     ctx.progress("storing the monitor reference profile", 0.7)
-    monitor_note = safe_store(ctx.config, folder, result.run_id, ctx.out_dir)
+    profile = profile_check(ctx.config, folder, result.run_id, ctx.out_dir)
     report = registration_report(result, gates)
-    report.extras["monitor_profile"] = monitor_note
+    report.add(profile)  # a warning when it could not be stored: monitor then needs --reference
+    report.extras["monitor_profile"] = profile.message
     report.duration_s = round(time.perf_counter() - t0, 3)
     return report
 
