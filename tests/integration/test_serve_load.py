@@ -59,7 +59,9 @@ def test_sixty_seconds_at_concurrency_32(tmp_path_factory: pytest.TempPathFactor
         assert server.proc is not None and server.proc.poll() is None
     assert not errors, errors
     assert set(statuses) == {200, 422}, statuses
-    assert statuses[200] > 3 * statuses[422] > 0
+    # each worker cycles through the four bodies, one invalid: per worker 200s - 3 x 422s is in
+    # [-3, 3] (where in the cycle it stopped), so a strict "more than 3x" failed on exact counts
+    assert statuses[422] > 0 and abs(statuses[200] - 3 * statuses[422]) <= 3 * CONCURRENCY, statuses
 
 
 def test_two_workers_share_metrics(tmp_path_factory: pytest.TempPathFactory) -> None:
