@@ -148,7 +148,9 @@ def save_model(estimator: Any, folder: Path, info: dict[str, Any], input_example
               "pip_requirements": _requirements()}
     try:
         trusted = _sklearn_untrusted_types(estimator)
-        mlflow.sklearn.save_model(estimator, str(folder), skops_trusted_types=trusted, **common)
+        # named, not left to the default: MLflow before 3.10 defaults to cloudpickle
+        mlflow.sklearn.save_model(estimator, str(folder), serialization_format="skops",
+                                  skops_trusted_types=trusted, **common)
     except Exception:  # skops cannot serialize this estimator: use cloudpickle instead
         import shutil
 

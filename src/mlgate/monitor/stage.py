@@ -182,7 +182,9 @@ def _scorer(reference: TableProfile, names: list[str], config: Config | None) ->
 
     def add(batch: pa.RecordBatch) -> pa.RecordBatch:
         frame = decoded(batch.select(features)).to_pandas()
-        return batch.append_column(column, pa.array(scores(model, frame)))
+        # from_arrays, not RecordBatch.append_column: pyarrow 14 (the lower bound) has no such method
+        return pa.RecordBatch.from_arrays([*batch.columns, pa.array(scores(model, frame))],
+                                          names=[*batch.schema.names, column])
 
     return add
 

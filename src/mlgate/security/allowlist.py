@@ -90,6 +90,7 @@ _SCIPY_EXACT = frozenset([
     ("scipy._lib.array_api_compat.numpy._aliases", "asarray"),
 ])
 _SKLEARN_CYTHON_PREFIX = ("sklearn._loss._loss", "Cy")  # CyHalfBinomialLoss and friends
+_CYTHON_UNPICKLE = "__pyx_unpickle_"
 _PANDAS_EXACT = frozenset([
     ("pandas.core.frame", "DataFrame"), ("pandas.core.series", "Series"),
     ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.indexes.base", "Index"),
@@ -151,6 +152,10 @@ def _sklearn_class(module: str, name: str) -> bool:
         obj = getattr(importlib.import_module(module), name, None)
     except ImportError:
         return False
+    if module == _SKLEARN_CYTHON_PREFIX[0] and name.startswith(_CYTHON_UNPICKLE + _SKLEARN_CYTHON_PREFIX[1]):
+        # older Cython (scikit-learn <= 1.4) pickles a loss as a call to its generated rebuild
+        # function, which only checks the state's layout and fills a new CyXxxLoss
+        return callable(obj)
     if not isinstance(obj, type) or obj.__module__ != module or obj.__qualname__ != name:
         return False
     if module == _SKLEARN_CYTHON_PREFIX[0] and name.startswith(_SKLEARN_CYTHON_PREFIX[1]):

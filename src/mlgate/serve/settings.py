@@ -18,7 +18,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class ServeSettings(BaseModel):
     """The resolved serving options of one server."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())  # model_path: pydantic < 2.10 warns
 
     model_path: str
     model_source: str

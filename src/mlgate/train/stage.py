@@ -229,7 +229,8 @@ def run_tune(ctx: StageContext) -> Report:
                 return cross_validate(trial, setup, estimator, features, frame, ds.target,
                                       tune.cv_folds, config.seed)
             except (ValueError, ArithmeticError) as exc:  # a combination the estimator rejects
-                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+                # cut: Optuna 3.x keeps attributes in VARCHAR(2048) on PostgreSQL and MySQL
+                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:1000])
                 return float("nan")  # recorded as a failed trial
 
         started, done = time.perf_counter(), [0]

@@ -171,7 +171,9 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
             warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
             trial = study.ask()
         # TPE keeps no state but its random generator, so a fresh sampler per trial is cheap.
-        study.sampler = optuna.samplers.TPESampler(seed=seed + trial.number, constant_liar=True)
+        with warnings.catch_warnings():  # Optuna before 4 calls constant_liar experimental: chosen knowingly
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.sampler = optuna.samplers.TPESampler(seed=seed + trial.number, constant_liar=True)
         try:
             with _heartbeat(study, trial):
                 value = objective(trial)

@@ -195,3 +195,18 @@ def test_bytes_of_the_check_are_the_bytes_loaded(tmp_path: Path) -> None:
 
 def _user_function(x: Any) -> Any:
     return x
+
+
+def test_cython_rebuild_functions_of_sklearn_losses_are_allowed_and_nothing_beside_them() -> None:
+    # scikit-learn <= 1.4 pickles a gradient-boosting loss as a call to Cython's generated
+    # __pyx_unpickle_CyXxxLoss; the installed version names at least one such function
+    import sklearn._loss._loss as losses
+
+    from mlgate.security.allowlist import is_builtin_allowed
+
+    rebuilders = [n for n in dir(losses) if n.startswith("__pyx_unpickle_Cy")]
+    assert rebuilders
+    assert all(is_builtin_allowed("sklearn._loss._loss", n) for n in rebuilders)
+    assert not is_builtin_allowed("sklearn._loss._loss", "__pyx_unpickle_Enum")  # Cython's own, not a loss
+    assert not is_builtin_allowed("sklearn._loss._loss", "__pyx_unpickle_CyNoSuchLoss")
+    assert not is_builtin_allowed("sklearn._loss.loss", "__pyx_unpickle_CyHalfBinomialLoss")
