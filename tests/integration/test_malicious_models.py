@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -114,7 +115,7 @@ def test_register_refuses_read_pickle_bypass_and_a_folder_with_a_payload(proj: P
                                                                           mlgate_bin: list[str]) -> None:
     evil, marker = _evil("read_pickle", proj)
     done = _run([*mlgate_bin, "register", "--model", str(evil)], proj)
-    _refused(done, evil, marker, "pandas.read_pickle")
+    _refused(done, evil, marker, "read_pickle")  # pandas.read_pickle, or pandas.io.pickle.read_pickle (pandas 2.1)
     # an MLflow folder whose cloudpickle model file is the payload: registered before, refused now
     folder = proj / "mlflow-model"
     folder.mkdir()
@@ -199,6 +200,7 @@ def _with_keys(proj: Path, signing: Path | None, public: Path | None) -> None:
     (proj / "mlgate.yaml").write_text(yaml.safe_dump(raw))
 
 
+@pytest.mark.skipif(find_spec("model_signing") is None, reason="model-signing not installed (lower-bounds job)")
 def test_signed_model_round_trips_and_another_key_is_refused(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
     from mlgate.config import load_config
     from mlgate.models import load_model

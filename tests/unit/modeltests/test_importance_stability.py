@@ -63,14 +63,14 @@ def test_a_stable_top_feature_on_400_rows_passes(seed: int) -> None:
 def test_an_unstable_ranking_fails_naming_the_feature_and_its_variation() -> None:
     """A model fitted to a target that depends on nothing: its importances are noise."""
     failed = 0
-    for seed in range(5):
+    for seed in range(8):
         train, test = _table(1000, seed, signal=0.0), _table(400, seed + 100, signal=0.0)
         model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(train[FEATURES], train["target"])
         report, row = _check(model, test)
         failed += not report.passed
         if not row.passed:
             assert "unstable ranking: importance of 'f" in row.message and "resamples of 400 rows" in row.message
-    assert failed >= 3, failed
+    assert failed >= 4, failed  # 56 of 80 in benchmarks/importance_stability.py; seeds fixed
 
 
 def test_too_few_rows_is_undecided_with_the_rows_it_needs() -> None:
