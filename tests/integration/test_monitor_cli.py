@@ -17,10 +17,10 @@ import yaml
 
 from _support.lifecycle import churn, fit, project, save
 from mlgate.config import load_config
-from mlgate.context import StageContext, override, standalone_context
+from mlgate.context import StageContext, flags_only_config, override, standalone_context
 from mlgate.errors import RegistryError
 from mlgate.monitor.stage import MonitorRequest, monitor
-from mlgate.registry import bare_config, run_register
+from mlgate.registry import run_register
 from mlgate.serve.jsonlog import JsonLineWriter
 
 pytestmark = pytest.mark.integration
@@ -180,14 +180,14 @@ def test_register_by_hand_profiles_its_data_or_says_monitor_needs_a_reference(re
     assert again.extras["drift"] == rows
 
     # neither --data nor mlgate.yaml: registered, with a warning saying what monitor needs instead
-    bare = run_register(standalone_context("register", bare_config("no-data", tmp_path), model=str(model),
+    bare = run_register(standalone_context("register", flags_only_config(tmp_path, "no-data"), model=str(model),
                                            output=tmp_path / "reg2"))
     check = next(c for c in bare.checks if c.name == "monitor_profile")
     assert bare.passed and not check.passed and check.severity == "warning"
     assert "needs --reference with the training data" in check.message
     # --data the model cannot score: still registered, the warning names the missing feature
     churn(300, seed=4).drop(columns=["age"]).to_csv(tmp_path / "no-age.csv", index=False)
-    odd = run_register(standalone_context("register", bare_config("odd-data", tmp_path), model=str(model),
+    odd = run_register(standalone_context("register", flags_only_config(tmp_path, "odd-data"), model=str(model),
                                           data=tmp_path / "no-age.csv", output=tmp_path / "reg3"))
     check = next(c for c in odd.checks if c.name == "monitor_profile")
     assert odd.passed and not check.passed and "feature(s) 'age'" in check.message, check.message

@@ -59,15 +59,15 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
     reference (else mlgate.yaml's training data is). With neither, no profile is stored and
     `mlgate monitor` needs --reference with the training data or a profile.json.
     """
-    from mlgate.context import standalone_context
+    from mlgate.context import flags_only_config, standalone_context
     from mlgate.errors import UsageError
-    from mlgate.registry import bare_config, run_register
+    from mlgate.registry import run_register
 
     cfg = maybe_load(config)
     if cfg is None:
         if not (model and name):
             raise UsageError("no mlgate.yaml here: pass --model PATH and --name NAME, or --config FILE")
-        cfg = bare_config(name, Path.cwd())
+        cfg = flags_only_config(Path.cwd(), name)
     ctx = standalone_context("register", cfg, output=output, model=model, data=data, options={"trust": trust},
                              settings={"registry.model_name": name, "registry.alias": alias})
     # without --model, the last trained model is registered like any folder: by hand, outside the

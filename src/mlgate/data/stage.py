@@ -40,9 +40,7 @@ def run_validate(ctx: StageContext) -> Report:
     cfg = ctx.config
     gate, where = _gate(opts.get("thresholds"), cfg)
     checks = build_checks(gate.checks, where)  # a config mistake fails before any data is read
-    schema_file = opts.get("schema") or (cfg.resolve(cfg.data.schema_file) if cfg.data.schema_file else None)
-    if opts.get("infer_schema"):
-        schema_file = None
+    schema_file = _given_schema(opts, cfg)
     schema = load_schema(schema_file) if schema_file else None
     train, test = _project_tables(cfg)
     if schema is None:
@@ -89,8 +87,7 @@ def _validate_file(ctx: StageContext, data: Path, started: float) -> Report:
     infer_to: Path | None = opts.get("infer_schema")
     gate, where = _gate(opts.get("thresholds"), config)
     checks = build_checks(gate.checks, where)
-    schema_file = opts.get("schema") or (config.resolve(config.data.schema_file)
-                                         if config and config.data.schema_file and not infer_to else None)
+    schema_file = _given_schema(opts, config)
     given = load_schema(schema_file) if schema_file else None  # fail on a bad schema before reading data
     frame = load_table(data)
     ref_path = ctx.reference_data
@@ -118,6 +115,16 @@ def _validate_file(ctx: StageContext, data: Path, started: float) -> Report:
     if reference is not None and ref_path is not None:
         pair = (TableView(reference, ref_path.name, schema, target, keys, task), view)
     return _run([view], pair, checks, gate.min_quality_score, schema_path, ctx.progress, started)
+
+
+def _given_schema(opts: dict[str, Any], config: Config | None) -> Path | None:
+    """The schema to validate against: ``--schema``, else the config's schema file; none when
+    ``--infer-schema`` asks for a new one (the two flags together are refused before this)."""
+    if opts.get("infer_schema"):
+        return None
+    if opts.get("schema"):
+        return Path(opts["schema"])
+    return config.resolve(config.data.schema_file) if config and config.data.schema_file else None
 
 
 def _gate(thresholds: Path | None, config: Config | None) -> tuple[ValidateGate, str]:

@@ -190,14 +190,14 @@ def load_reference(spec: str, config: Config | None, root: Path) -> TableProfile
 def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
     import tempfile
 
-    from mlgate.registry.register import bare_config
+    from mlgate.context import flags_only_config
     from mlgate.registry.store import open_store
     from mlgate.registry.uri import parse_model_uri, resolve_version
 
     parts = parse_model_uri(uri)
     if parts is None or not parts.name or (parts.alias is None and parts.version is None):
         raise DataError(f"--reference {uri}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
-    client = open_store(config or bare_config(parts.name, root))
+    client = open_store(config or flags_only_config(root, parts.name))
     try:
         mv = client.get_model_version(parts.name, resolve_version(uri, client) or "")
     except Exception as exc:  # MLflow raises its own exception types for unknown names

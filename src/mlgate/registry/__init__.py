@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # Lazy, so that `mlgate.registry.peek` (read on every no-op run) imports neither pydantic nor MLflow.
 _EXPORTS = {
     "REGISTERED_FILE": "register", "Registered": "register", "Registration": "register",
-    "bare_config": "register", "register": "register", "register_outside": "register",
+    "register": "register", "register_outside": "register",
     "registration_report": "register", "version_tags": "register", "wrap_pickle": "register",
     "run_register": "stage", "upstream_gates": "stage",
     "model_sha256": "store", "open_store": "store", "retry": "store",

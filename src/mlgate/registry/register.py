@@ -223,14 +223,6 @@ def register_outside(ctx: StageContext) -> Report:
     return report
 
 
-def bare_config(name: str, root: Path) -> Config:
-    """A config for registering without mlgate.yaml: the store from MLFLOW_TRACKING_URI or
-    ``root/.mlgate/mlflow.db``, the experiment and model named ``name``."""
-    from mlgate.context import flags_only_config
-
-    return flags_only_config(root, name)
-
-
 def wrap_pickle(path: Path, folder: Path, *, trust: bool = False,
                 config: Config | None = None) -> tuple[Path, dict[str, Any]]:
     """Check a joblib/pickle file, load it, and save it as an MLflow model folder with mlgate.json."""

@@ -35,7 +35,6 @@ from mlgate.serve.ratelimit import RateLimiter, parse_rate, retry_after
 from mlgate.serve.schema import InputError, parse_json, rows_from_csv
 from mlgate.serve.settings import ServeSettings, log_folder
 
-__all__ = ["MicroBatcher", "Server", "create_app", "create_app_from_env"]  # MicroBatcher: for old imports
 JSON = "application/json"
 CSV = "text/csv"
 IGNORED_HEADER = "x-mlgate-ignored-columns"  # /invocations: the columns dropped as MLflow drops them

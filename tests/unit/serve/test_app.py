@@ -166,7 +166,7 @@ class _PickyModel:
 def test_micro_batcher_isolates_a_failing_request() -> None:
     import numpy as np
 
-    from mlgate.serve.app import MicroBatcher
+    from mlgate.serve.batcher import MicroBatcher
     from mlgate.serve.metrics import ServerMetrics
     from mlgate.serve.schema import InputError
 
