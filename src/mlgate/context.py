@@ -157,10 +157,29 @@ def standalone_context(stage: str, config: Config | None = None, *, output: Path
 
     upstream = RunStore(config.root).stage_dirs()
     out_dir = Path(output) if output else report_dir(config.root, stage)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_output(out_dir)
     return StageContext(config=config, out_dir=out_dir, run_id=f"{STANDALONE}-{stage}", upstream=upstream,
                         model=model, baseline=baseline, test_data=data, reference_data=reference,
                         options={k: v for k, v in (options or {}).items() if v is not None}, bare=bare)
+
+
+_MADE: list[Path] = []  # report folders standalone_context created in this process, deepest first
+
+
+def _make_output(folder: Path) -> None:
+    _MADE.extend(p for p in (folder, *folder.parents) if not p.exists())
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def discard_empty_outputs() -> None:
+    """Remove the report folders a standalone command created and left empty: one that stopped on
+    bad input leaves nothing behind. Only empty folders go, so no earlier report is touched."""
+    from contextlib import suppress
+
+    for folder in _MADE:
+        with suppress(OSError):  # not empty (or gone): keep it
+            folder.rmdir()
+    _MADE.clear()
 
 
 def override(config: Config, settings: dict[str, Any]) -> Config:

@@ -28,6 +28,20 @@ def test_validate_csv_without_target_column(mlgate_bin: list[str], tmp_path: Pat
     _assert_user_error(out, "new.csv", "'churned'")
 
 
+def test_bad_input_leaves_no_empty_report_folder_and_keeps_earlier_reports(mlgate_bin: list[str],
+                                                                           tmp_path: Path) -> None:
+    (tmp_path / "new.csv").write_text("age,income\n31,1000\n45,2000\n")
+    for cmd in (["validate", "--data", "new.csv", "--target", "churned"],
+                ["monitor", "--reference", "new.csv", "--current", "gone.csv"]):
+        _assert_user_error(_run([*mlgate_bin, *cmd], tmp_path))
+    assert not (tmp_path / "mlgate-reports").exists()
+    earlier = tmp_path / "mlgate-reports" / "validate" / "report.json"  # a report from a run before
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
+    _assert_user_error(_run([*mlgate_bin, "validate", "--data", "new.csv", "--target", "churned"], tmp_path))
+    assert earlier.read_text() == "{}"
+
+
 def test_validate_unreadable_file(mlgate_bin: list[str], tmp_path: Path) -> None:
     (tmp_path / "data.parquet").write_bytes(b"this is not parquet at all")
     out = _run([*mlgate_bin, "validate", "--data", "data.parquet"], tmp_path)

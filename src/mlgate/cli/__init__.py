@@ -59,6 +59,7 @@ def main() -> None:
     try:
         result = app(standalone_mode=False)
     except MlgateError as exc:
+        _discard_empty_outputs()
         _print_error(str(exc))
         sys.exit(exc.exit_code)
     except click_error as exc:
@@ -71,6 +72,7 @@ def main() -> None:
         _print_error("interrupted")
         sys.exit(130)
     except Exception as exc:  # the one place an unexpected error is caught
+        _discard_empty_outputs()
         if state["debug"]:
             raise
         _print_error(f"unexpected {type(exc).__name__}: {exc}\n"
@@ -78,6 +80,13 @@ def main() -> None:
                      "for the traceback.")
         sys.exit(3)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _discard_empty_outputs() -> None:
+    """A command that stopped on an error leaves no empty report folder behind (mlgate.context)."""
+    context = sys.modules.get("mlgate.context")
+    if context is not None:
+        context.discard_empty_outputs()
 
 
 def _click_exception_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
