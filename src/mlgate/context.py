@@ -61,10 +61,6 @@ class StageContext:
     _dataset: Dataset | None = None
 
     @property
-    def project_dir(self) -> Path:
-        return self.config.root
-
-    @property
     def state_dir(self) -> Path:
         """The project's ``.mlgate`` folder (MLflow store, Optuna storage, cache)."""
         return self.config.root / ".mlgate"
@@ -96,14 +92,6 @@ class StageContext:
         if self.reference_data is not None:
             return load_table(self.reference_data)
         return None if self.test_data is not None else self.dataset().train
-
-    def upstream_dir(self, stage: str) -> Path:
-        """The output folder of an upstream stage; a UsageError if it never ran."""
-        try:
-            return self.upstream[stage]
-        except KeyError:
-            raise UsageError(f"stage needs the output of '{stage}', which has not run yet; "
-                             f"run `mlgate run --until {stage}` first") from None
 
     @property
     def candidate_from_pipeline(self) -> bool:

@@ -12,8 +12,9 @@
     ├── PostError           a CI platform's API refuses or cannot be reached (report --post)
     └── GateFailed (exit 1) a gate ran and a check fell short
 
-The CLI entry point is the only place that catches these; it prints ``Error: <message>``
-and exits with ``exit_code``. The server maps them to HTTP statuses in one table.
+The CLI entry point turns them into ``Error: <message>`` and the exit code; code elsewhere
+catches one only to add context or to record a failed check, then re-raises or reports it.
+The server maps them to HTTP statuses in one table.
 """
 
 from __future__ import annotations

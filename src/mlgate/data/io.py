@@ -147,10 +147,6 @@ class Dataset:
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.drop(columns=[self.target])
 
-    @property
-    def feature_names(self) -> list[str]:
-        return [c for c in self.train.columns if c != self.target]
-
 
 def load_dataset(config: Config) -> Dataset:
     """Load train and test as the config says: two files, or one file split with a seed."""

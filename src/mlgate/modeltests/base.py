@@ -15,9 +15,6 @@ if TYPE_CHECKING:
 
     from mlgate.models import LoadedModel
 
-TASKS = ("binary", "multiclass", "regression")
-
-
 @dataclass
 class Subject:
     """The model under test, its test rows and what the checks share (cached predictions)."""

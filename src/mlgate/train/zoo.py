@@ -13,12 +13,10 @@ import inspect
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlgate.errors import ConfigError, MissingDependency
+from mlgate.tasks import TASKS
 
 if TYPE_CHECKING:
     from mlgate.config import Config
-
-TASKS = ("binary", "multiclass", "regression")
-
 
 class ModelType:
     """A model type of the zoo: builds a configured, unfitted estimator for a task."""
