@@ -54,10 +54,10 @@ def main() -> None:
     from mlgate.cli.app import state
     from mlgate.errors import MlgateError
 
-    app = get_app()
+    command = _command(get_app())
     click_error, click_abort = _click_exception_types()
     try:
-        result = app(standalone_mode=False)
+        result = command(standalone_mode=False)
     except MlgateError as exc:
         _discard_empty_outputs()
         _print_error(str(exc))
@@ -80,6 +80,31 @@ def main() -> None:
                      "for the traceback.")
         sys.exit(3)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _command(app: typer.Typer) -> typer.core.TyperGroup:
+    """The app's click command, with every option's default stated in ``--help``.
+
+    Click states no default for a one-name flag that is off (``--post``), and Typer gives a
+    flag named ``--no-X`` a ``--no-no-X`` twin whose default reads ``no-no-X``: such a flag
+    says ``[default: (off)]`` and keeps its one name. Options whose default comes from the
+    config say so in their help text (``tests/integration/test_cli_help_defaults.py``).
+    """
+    from typer.main import get_command
+
+    root = get_command(app)
+    commands = [root]
+    while commands:
+        command = commands.pop()
+        commands += list(getattr(command, "commands", {}).values())
+        for param in command.params:
+            if not getattr(param, "is_flag", False) or param.name == "help":
+                continue
+            if param.opts and param.opts[0].startswith("--no-"):
+                param.secondary_opts = []
+            if not param.secondary_opts and not param.default and param.show_default is True:
+                param.show_default = "off"
+    return root  # type: ignore[return-value]
 
 
 def _discard_empty_outputs() -> None:

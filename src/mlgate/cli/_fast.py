@@ -55,6 +55,10 @@ def replay_noop(argv: list[str]) -> int | None:
         from mlgate.cli._outcome import print_outcome
 
         print_outcome(replayed)
+    from mlgate.cli._hints import next_steps
+
+    for line in next_steps(replayed):
+        print(line, flush=True)
     return replayed.exit_code
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlgate.cli._common import ConfigOpt, console, load
+from mlgate.cli._hints import next_steps, runnable
 from mlgate.cli.app import app
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ def init(
         console.print(f"inferred {escape(reason)}")
     for path in result.written:
         console.print(f"wrote {path}")
-    console.print(f"Next: cd {folder} && mlgate run")
+    mlgate = runnable("mlgate", folder)
+    go = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    console.print(f"Next: {go}{mlgate} run")
 
 
 @app.command()
@@ -63,8 +66,11 @@ def run(
         replayed = RunStore(file.parent).replay_if_unchanged(file)
         if replayed is not None:  # nothing changed: skip loading the config and the libraries
             _print_outcome(replayed)
+            _print_next_steps(replayed)
             return replayed.exit_code
-    return run_with_display(load(config), only=only, until=until, force=force).exit_code
+    record = run_with_display(load(config), only=only, until=until, force=force)
+    _print_next_steps(record)
+    return record.exit_code
 
 
 def run_with_display(cfg: Config, *, only: str | None = None, until: str | None = None,
@@ -81,6 +87,13 @@ def run_with_display(cfg: Config, *, only: str | None = None, until: str | None 
             only=only, until=until, force=force, progress_for=display.hook_for)
     _print_outcome(record)
     return record
+
+
+def _print_next_steps(record: RunRecord) -> None:
+    from rich.markup import escape
+
+    for line in next_steps(record):
+        console.print(escape(line))
 
 
 def _print_outcome(record: RunRecord) -> None:
