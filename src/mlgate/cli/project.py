@@ -24,7 +24,8 @@ def init(
              "then train.csv/test.csv (or .parquet) in the folder.")] = None,
     target: Annotated[str | None, typer.Option(
         help="The column to predict. Default: a column named target, label, y, class or outcome.")] = None,
-    example: Annotated[str | None, typer.Option(help="Write a bundled example with data: churn.")] = None,
+    example: Annotated[str | None, typer.Option(
+        help="Write a bundled example with data: churn (default: none, the config fitted to your data).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing mlgate.yaml.")] = False,
 ) -> None:
     """Write a commented mlgate.yaml that fits the project's data.
@@ -50,8 +51,10 @@ def init(
 @app.command()
 def run(
     config: ConfigOpt = None,
-    only: Annotated[str | None, typer.Option(help="Run just this stage (its inputs must exist).")] = None,
-    until: Annotated[str | None, typer.Option(help="Run the stages up to and including this one.")] = None,
+    only: Annotated[str | None, typer.Option(
+        help="Run just this stage (its inputs must exist; default: every stage).")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="Run the stages up to and including this one (default: up to register).")] = None,
     force: Annotated[bool, typer.Option(help="Re-run stages even when their inputs are unchanged.")] = False,
 ) -> int:
     """Run the pipeline; unchanged stages are skipped by content hash.
