@@ -61,7 +61,7 @@ def closest(name: str, valid: list[str]) -> str | None:
     folded = {v.lower(): v for v in valid}
     if name.lower() in folded:
         return folded[name.lower()]
-    found = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)
+    found = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.75)
     return folded[found[0]] if found else None
 
 
