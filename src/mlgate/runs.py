@@ -6,7 +6,7 @@
     runs/<run-id>/run.json     the run record: which stages ran, were cached, passed, failed
     runs/<run-id>/<stage>/     a stage's outputs and reports
     runs/<run-id>/junit.xml    all stages' JUnit files merged
-    runs/latest -> <run-id>
+    runs/latest -> <run-id>     the newest run that did not stop on bad config or input (LATEST too)
 
 Paths in state.json are relative to the project, so a CI job that receives ``.mlgate/`` as
 an artifact in another checkout folder still finds the outputs.
@@ -141,6 +141,8 @@ class RunStore:
         record.finished = now()
         write_pages(record)
         self.write_state(state)
+        if record.exit_code == 2:  # stopped on bad config or input: `latest` keeps the last run that ran
+            return
         write_text(self.state_dir / "runs" / "LATEST", record.run_id + "\n")
         latest = self.state_dir / "runs" / "latest"
         if latest.is_symlink() or not latest.exists():

@@ -107,14 +107,17 @@ def _print_outcome(record: RunRecord) -> None:
 
 @app.command()
 def status(config: ConfigOpt = None,
-           runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 5) -> None:
-    """Show recent runs and the stages' last passing outputs."""
-    from rich.table import Table
+           runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 5,
+           events: Annotated[int, typer.Option(help="How many recent deployment events to list "
+                                                    "(with environments in mlgate.yaml).")] = 10) -> None:
+    """Show recent runs, each stage's last passing output, and what each environment serves."""
+    from rich.markup import escape
 
-    from mlgate.runs import iter_runs
+    from mlgate.cli._outcome import styled_table
+    from mlgate.runs import RunStore, iter_runs
 
     cfg = load(config)
-    table = Table(title="recent runs", title_justify="left")
+    table = styled_table("recent runs")
     for col in ("run", "verdict", "stages"):
         table.add_column(col)
     for i, record in enumerate(iter_runs(cfg.root / ".mlgate")):
@@ -123,8 +126,17 @@ def status(config: ConfigOpt = None,
         table.add_row(record["run_id"], "passed" if record.get("passed") else "[red]failed[/]",
                       _stage_summary(record.get("stages", [])))
     console.print(table)
+    outputs = styled_table("last passing output of each stage (what the next run reuses)")
+    for col in ("stage", "run", "key figure", "folder"):
+        outputs.add_column(col)
+    for name, stage in RunStore(cfg.root).read_state().items():
+        if isinstance(stage, dict) and "out_dir" in stage:
+            outputs.add_row(name, stage.get("run_id", ""), escape(stage.get("key_figure", "")),
+                            escape(stage["out_dir"]))
+    if outputs.row_count:
+        console.print(outputs)
     if cfg.environments:
-        _print_deployments(cfg, runs)
+        _print_deployments(cfg, events)
 
 
 def _print_deployments(cfg: Config, limit: int) -> None:
@@ -133,12 +145,14 @@ def _print_deployments(cfg: Config, limit: int) -> None:
 
     from mlgate.deploy.state import deployment_summary, describe_event, describe_state
 
-    states, events = deployment_summary(cfg, limit=max(limit, 10))
+    states, events = deployment_summary(cfg, limit=limit + 1)
     for state in states:
         console.print(escape(describe_state(state)))
     console.print("deployments (newest first):" if events else "deployments: none recorded yet")
-    for event in events:
+    for event in events[:limit]:
         console.print(f"  {escape(describe_event(event))}")
+    if len(events) > limit:
+        console.print(f"  ... older events: mlgate status --events {limit * 5}")
 
 
 def _stage_summary(stages: list[dict[str, str]]) -> str:
