@@ -13,7 +13,8 @@ from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, l
 from mlgate.cli.app import app
 
 ModelTypeOpt = Annotated[list[str] | None, typer.Option(
-    "--model-type", "-t", help="A model type to train (repeat for a matrix); replaces `models` (default: the config's models).")]
+    "--model-type", "-t",
+    help="A model type to train (repeat for a matrix); replaces `models` (default: the config's models).")]
 
 
 @app.command()

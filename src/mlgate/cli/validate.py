@@ -15,7 +15,8 @@ from mlgate.cli.app import app
 def validate(
     config: ConfigOpt = None,
     data: DataOpt = None,
-    schema: Annotated[Path | None, typer.Option(help="Schema YAML to validate against (default: data.schema of mlgate.yaml, else a schema "
+    schema: Annotated[Path | None, typer.Option(
+        help="Schema YAML to validate against (default: data.schema of mlgate.yaml, else a schema "
              "inferred from the training data).")] = None,
     infer_schema: Annotated[Path | None, typer.Option(
         "--infer-schema", help="Infer a schema (from --reference, else --data) and write it here (default: schema.yaml "
