@@ -14,6 +14,8 @@ import sys
 
 TYPE_CHECKING = False  # typing stays out of the no-op run's imports (mlgate.cli._fast)
 if TYPE_CHECKING:
+    from typing import Any
+
     import typer
 
 # One module per concern; each registers its commands on `app` when imported.
@@ -98,12 +100,13 @@ def _command(app: typer.Typer) -> typer.core.TyperGroup:
         command = commands.pop()
         commands += list(getattr(command, "commands", {}).values())
         for param in command.params:
-            if not getattr(param, "is_flag", False) or param.name == "help":
+            option: Any = param  # an Option of whichever click Typer vendors
+            if not getattr(option, "is_flag", False) or option.name == "help":
                 continue
-            if param.opts and param.opts[0].startswith("--no-"):
-                param.secondary_opts = []
-            if not param.secondary_opts and not param.default and param.show_default is True:
-                param.show_default = "off"
+            if option.opts and option.opts[0].startswith("--no-"):
+                option.secondary_opts = []
+            if not option.secondary_opts and not option.default and option.show_default is True:
+                option.show_default = "off"
     return root  # type: ignore[return-value]
 
 
