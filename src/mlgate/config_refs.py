@@ -90,7 +90,7 @@ def table_header(path: Path) -> list[str] | None:
 
 
 def _csv_header(path: Path) -> list[str] | None:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8-sig", newline="") as fh:  # pandas drops a byte-order mark too
         first = fh.readline(1 << 20)
     if not first.strip():
         return None

@@ -62,3 +62,9 @@ def test_a_missing_data_file_is_left_to_the_stage_that_names_its_key(tmp_path: P
 def test_closest_is_case_blind_and_none_when_far() -> None:
     assert closest("Target", ["target", "age"]) == "target"
     assert closest("patient_id", ["customer_id", "age"]) is None
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes("\ufefftarget,age\n1,2\n".encode())
+    assert table_header(tmp_path / "t.csv") == ["target", "age"]
+    assert list(pd.read_csv(tmp_path / "t.csv").columns) == ["target", "age"]  # as the stages read it
