@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from mlgate._paths import CONFIG_NAME, config_file
+from mlgate.config_refs import check_references
 from mlgate.errors import ConfigError
 
 __all__ = ["CONFIG_NAME", "Config", "config_from_dict", "load_config"]
@@ -431,7 +432,9 @@ def load_config(path: str | Path | None = None) -> Config:
     raw = parse_yaml(text, file)
     if not isinstance(raw, dict):
         raise ConfigError(f"{file} must hold a mapping of keys (project, data, ...), got {type(raw).__name__}")
-    return config_from_dict(raw, file.resolve().parent, source=file, text=text)
+    config = config_from_dict(raw, file.resolve().parent, source=file, text=text)
+    check_references(config, lambda: _key_lines(text))  # columns and metrics it names, before any stage
+    return config
 
 
 def config_from_dict(raw: dict[str, Any], root: Path, *, source: Path | None = None,

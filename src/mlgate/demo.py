@@ -58,23 +58,32 @@ def registered_model(record: RunRecord) -> RegisteredModel:
     return RegisteredModel(name=body["name"], version=str(body["version"]), alias=body["alias"])
 
 
-def serve_and_smoke(config: Config, model: RegisteredModel, out_dir: Path) -> Report:
-    """Serve the model on a free loopback port with a new API key and smoke-test it."""
+def serve_and_smoke(config: Config, model: RegisteredModel, record: RunRecord) -> Report:
+    """Serve the model on a free loopback port with a new API key and smoke-test it.
+
+    The smoke report goes into the run's ``smoke/`` folder and becomes a stage of the run:
+    the run's index.html and merged junit.xml list it after register.
+    """
     from mlgate.reports import write_report
+    from mlgate.runs import StageRecord, add_stage
     from mlgate.serve.process import ServerProcess
     from mlgate.smoke import run_smoke
 
     key = secrets.token_urlsafe(24)
     assert config.source is not None  # a loaded config always has its file
+    out_dir = Path(record.run_dir) / "smoke"
     with ServerProcess(model.uri, config_path=config.source, api_keys=[key]) as server:
         report = run_smoke(server.url, api_key=key, expect_version=model.version)
         report.extras["url"] = server.url
     write_report(report, out_dir)
+    add_stage(record, StageRecord("smoke", "ran" if report.passed else "failed", report.passed,
+                                  out_dir=str(out_dir), duration_s=report.duration_s,
+                                  key_figure=report.key_figure))
     return report
 
 
-def mlflow_ui_command(config: Config) -> str:
-    """The command that opens the MLflow UI on the demo's store."""
+def mlflow_ui_command(config: Config, mlflow: str = "mlflow") -> str:
+    """The command that opens the MLflow UI on the demo's store (``mlflow``: how to call MLflow)."""
     from mlgate.tracking import tracking_uri
 
-    return f"mlflow ui --backend-store-uri {tracking_uri(config)} --port 5000"
+    return f"{mlflow} ui --backend-store-uri {tracking_uri(config)} --port 5000"

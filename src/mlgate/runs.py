@@ -6,7 +6,7 @@
     runs/<run-id>/run.json     the run record: which stages ran, were cached, passed, failed
     runs/<run-id>/<stage>/     a stage's outputs and reports
     runs/<run-id>/junit.xml    all stages' JUnit files merged
-    runs/latest -> <run-id>
+    runs/latest -> <run-id>     the newest run that did not stop on bad config or input (LATEST too)
 
 Paths in state.json are relative to the project, so a CI job that receives ``.mlgate/`` as
 an artifact in another checkout folder still finds the outputs.
@@ -139,14 +139,10 @@ class RunStore:
     def finish(self, record: RunRecord, state: dict[str, Any]) -> None:
         """Write the run record, the merged JUnit file, the state and the `latest` link."""
         record.finished = now()
-        run_dir = Path(record.run_dir)
-        junits = [run_dir / s.name / "junit.xml" for s in record.stages
-                  if (run_dir / s.name / "junit.xml").exists()]
-        if junits:
-            merge_junit(junits, run_dir / "junit.xml")
-        write_json(run_dir / "run.json", record.to_dict())
-        write_text(run_dir / "index.html", run_index_html(record))
+        write_pages(record)
         self.write_state(state)
+        if record.exit_code == 2:  # stopped on bad config or input: `latest` keeps the last run that ran
+            return
         write_text(self.state_dir / "runs" / "LATEST", record.run_id + "\n")
         latest = self.state_dir / "runs" / "latest"
         if latest.is_symlink() or not latest.exists():
@@ -192,6 +188,24 @@ class RunStore:
         record.stages = [self.reuse(n, state[n], Path(record.run_dir), state[n]["key"]) for n in names]
         self.finish(record, state)
         return record
+
+
+def write_pages(record: RunRecord) -> None:
+    """The run's run.json, index.html and merged junit.xml, over every stage of the record."""
+    run_dir = Path(record.run_dir)
+    junits = [run_dir / s.name / "junit.xml" for s in record.stages
+              if (run_dir / s.name / "junit.xml").exists()]
+    if junits:
+        merge_junit(junits, run_dir / "junit.xml")
+    write_json(run_dir / "run.json", record.to_dict())
+    write_text(run_dir / "index.html", run_index_html(record))
+
+
+def add_stage(record: RunRecord, stage: StageRecord) -> None:
+    """Add a stage run after the pipeline (the demo's smoke tests) to the run's pages."""
+    record.stages = [s for s in record.stages if s.name != stage.name] + [stage]
+    record.finished = now()
+    write_pages(record)
 
 
 _COLOURS = {"ran": "#1a7f37", "cached": "#0969da", "failed": "#cf222e", "error": "#cf222e",

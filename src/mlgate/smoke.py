@@ -113,7 +113,7 @@ class Prediction(SmokeCheck):
                              message="no sample request given and /model-info has no input_example")
             ctx.sample = {"features": example}
         response = ctx.predict()
-        hint = " (pass --api-key)" if response.status_code == 401 and not ctx.api_key else ""
+        hint = " (pass --api-key or set MLGATE_API_KEY)" if response.status_code == 401 and not ctx.api_key else ""
         if failed := self.refused(response, "/predict", f"{hint}: {response.text[:200]}"):
             return failed
         body = response.json()

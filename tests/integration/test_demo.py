@@ -45,11 +45,19 @@ def test_demo_writes_reports_for_every_stage(demo_run: tuple[Path, subprocess.Co
     record = json.loads((run_dir / "run.json").read_text())
     assert record["passed"] is True
     names = [s["name"] for s in record["stages"]]
-    assert names == ["validate", "tune", "train", "test", "evaluate", "compare", "register"]
-    for name in [*names, "smoke"]:
+    # the deployment test the demo runs after the pipeline is a stage of the run's pages too
+    assert names == ["validate", "tune", "train", "test", "evaluate", "compare", "register", "smoke"]
+    for name in names:
         for report in ("report.json", "junit.xml", "summary.md", "report.html"):
             assert (run_dir / name / report).exists(), f"{name}/{report}"
     assert json.loads((run_dir / "smoke" / "report.json").read_text())["passed"] is True
+    index = (run_dir / "index.html").read_text()
+    for name in names:
+        assert f'<a href="{name}/report.html">report</a>' in index, name
+    import xml.etree.ElementTree as ET
+
+    suites = [s.get("name") for s in ET.parse(run_dir / "junit.xml").getroot()]
+    assert suites == [f"mlgate.{n}" for n in names]
 
 
 def test_second_run_in_the_demo_folder_skips_every_stage(

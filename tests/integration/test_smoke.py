@@ -27,7 +27,7 @@ from mlgate.smoke import SMOKE_CHECKS, run_smoke  # noqa: E402
 
 pytestmark = pytest.mark.integration
 KEY = "seed-test-key"
-SMOKE_KEYS = ["smoke-a", "smoke-b", "smoke-docs"]
+SMOKE_KEYS = ["smoke-a", "smoke-b", "smoke-docs", "smoke-env"]
 
 
 def register(folder: Path, store: Path) -> str:
@@ -112,6 +112,21 @@ def test_cli_smoke_writes_reports_and_exits_1_on_a_version_mismatch(registry_ser
     failed = [c["name"] for c in body["checks"] if not c["passed"]]
     assert failed == ["model_version"]
     assert (out / "junit.xml").read_text().count("<testcase") == len(SMOKE_CHECKS)
+
+
+def test_cli_smoke_takes_the_api_key_from_mlgate_api_key(registry_server, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                        mlgate_bin: list[str]) -> None:
+    import os
+
+    args = [*mlgate_bin, "smoke", "--url", registry_server.url, "--expect-version", "1", "--requests", "10"]
+    env = {k: v for k, v in os.environ.items() if k != "MLGATE_API_KEY"}
+    keyed = subprocess.run([*args, "--output", str(tmp_path / "a")], capture_output=True, text=True, timeout=120,
+                           env={**env, "MLGATE_API_KEY": SMOKE_KEYS[3]})
+    assert keyed.returncode == 0, keyed.stdout + keyed.stderr
+    bare = subprocess.run([*args, "--output", str(tmp_path / "b")], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert bare.returncode == 1
+    assert "(pass --api-key or set MLGATE_API_KEY)" in bare.stdout, bare.stdout
 
 
 def test_cli_smoke_against_nothing_exits_1(tmp_path: Path, mlgate_bin: list[str]) -> None:

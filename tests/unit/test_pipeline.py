@@ -263,3 +263,44 @@ def test_one_file_split_in_two_is_an_input_of_every_data_stage(tmp_path: Path) -
     (tmp_path / "all.csv").write_text("a,target\n1,0\n3,1\n")
     Pipeline(load_config(tmp_path / "mlgate.yaml"), stages=_real_table()).run()
     assert calls == ["validate", "train", "test", "evaluate", "compare", "register"]
+
+
+def test_a_stage_added_after_the_run_is_in_its_index_and_merged_junit(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from mlgate.reports import Check, Report, write_report
+    from mlgate.runs import RunStore, StageRecord, add_stage
+
+    store = RunStore(tmp_path)
+    record = store.new_run()
+    run_dir = Path(record.run_dir)
+    write_report(Report(stage="register", checks=[Check(name="registered", passed=True)]), run_dir / "register")
+    record.stages.append(StageRecord("register", "ran", True, out_dir=str(run_dir / "register")))
+    store.finish(record, {})
+    smoke = Report(stage="smoke", checks=[Check(name="health", passed=True), Check(name="predict", passed=False)])
+    write_report(smoke, run_dir / "smoke")
+    add_stage(record, StageRecord("smoke", "failed", False, out_dir=str(run_dir / "smoke"), key_figure="p95 3 ms"))
+    index = (run_dir / "index.html").read_text()
+    assert '<a href="smoke/report.html">report</a>' in index and "p95 3 ms" in index
+    assert "mlgate run " + record.run_id + ": failed" in index
+    root = ET.parse(run_dir / "junit.xml").getroot()
+    assert [s.get("name") for s in root] == ["mlgate.register", "mlgate.smoke"]
+    assert root.get("failures") == "1"
+    assert [s["name"] for s in json.loads((run_dir / "run.json").read_text())["stages"]] == ["register", "smoke"]
+
+
+def test_a_run_stopped_on_bad_config_or_input_does_not_become_latest(tmp_path: Path) -> None:
+    from mlgate.runs import RunStore, StageRecord
+
+    store = RunStore(tmp_path)
+    good = store.new_run()
+    good.stages.append(StageRecord("validate", "ran", True))
+    store.finish(good, {})
+    bad = store.new_run()
+    bad.stages.append(StageRecord("evaluate", "error", False, message="gates -> evaluate: bad"))
+    store.finish(bad, {})
+    runs = tmp_path / ".mlgate" / "runs"
+    assert (runs / "LATEST").read_text().strip() == good.run_id
+    assert (runs / "latest").resolve().name == good.run_id
+    assert (runs / bad.run_id / "run.json").exists()  # recorded all the same, and listed by status
+    assert [r["run_id"] for r in iter_runs(tmp_path / ".mlgate")][:2] == sorted([good.run_id, bad.run_id])[::-1]

@@ -14,6 +14,8 @@ import sys
 
 TYPE_CHECKING = False  # typing stays out of the no-op run's imports (mlgate.cli._fast)
 if TYPE_CHECKING:
+    from typing import Any
+
     import typer
 
 # One module per concern; each registers its commands on `app` when imported.
@@ -54,10 +56,10 @@ def main() -> None:
     from mlgate.cli.app import state
     from mlgate.errors import MlgateError
 
-    app = get_app()
+    command = _command(get_app())
     click_error, click_abort = _click_exception_types()
     try:
-        result = app(standalone_mode=False)
+        result = command(standalone_mode=False)
     except MlgateError as exc:
         _discard_empty_outputs()
         _print_error(str(exc))
@@ -80,6 +82,32 @@ def main() -> None:
                      "for the traceback.")
         sys.exit(3)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _command(app: typer.Typer) -> typer.core.TyperGroup:
+    """The app's click command, with every option's default stated in ``--help``.
+
+    Click states no default for a one-name flag that is off (``--post``), and Typer gives a
+    flag named ``--no-X`` a ``--no-no-X`` twin whose default reads ``no-no-X``: such a flag
+    says ``[default: (off)]`` and keeps its one name. Options whose default comes from the
+    config say so in their help text (``tests/integration/test_cli_help_defaults.py``).
+    """
+    from typer.main import get_command
+
+    root = get_command(app)
+    commands = [root]
+    while commands:
+        command = commands.pop()
+        commands += list(getattr(command, "commands", {}).values())
+        for param in command.params:
+            option: Any = param  # an Option of whichever click Typer vendors
+            if not getattr(option, "is_flag", False) or option.name == "help":
+                continue
+            if option.opts and option.opts[0].startswith("--no-"):
+                option.secondary_opts = []
+            if not option.secondary_opts and not option.default and option.show_default is True:
+                option.show_default = "off"
+    return root  # type: ignore[return-value]
 
 
 def _discard_empty_outputs() -> None:

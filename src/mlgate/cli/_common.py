@@ -21,11 +21,14 @@ if TYPE_CHECKING:
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Config file (default: ./mlgate.yaml).", show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Folder for report.json, junit.xml, report.html and summary.md.")]
+    "--output", "-o", help="Folder for report.json, junit.xml, report.html and summary.md "
+                         "(default: mlgate-reports/COMMAND beside mlgate.yaml, else in the current folder).")]
 DataOpt = Annotated[Path | None, typer.Option(
-    "--data", "-d", help="A CSV or Parquet file, or a folder of them.")]
+    "--data", "-d", help="A CSV or Parquet file, or a folder of them (default: the tables under data: in "
+                       "mlgate.yaml).")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", "-m", help="An MLflow model folder, a models:/NAME@ALIAS URI, or a .joblib/.pkl file.")]
+    "--model", "-m", help="An MLflow model folder, a models:/NAME@ALIAS URI, or a .joblib/.pkl file "
+                        "(default: the model of the project's last passing train stage).")]
 
 
 def load(config_path: Path | None) -> Config:

@@ -33,9 +33,14 @@ class _StageSpinner(SpinnerColumn):
 
 
 class RunDisplay:
-    """One progress row per stage; stages report notes and fractions through hooks."""
+    """One progress row per stage; stages report notes and fractions through hooks.
+
+    Without a terminal (a CI job's log) there is nothing to redraw: each stage prints one
+    whole line when it starts and one when it is done, and notes are not printed.
+    """
 
     def __init__(self, stage_names: list[str]) -> None:
+        self.plain = not console.is_terminal
         self.progress = Progress(
             _StageSpinner(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(bar_width=24),
             TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False)
@@ -44,6 +49,8 @@ class RunDisplay:
             for name in stage_names}
 
     def hook_for(self, spec: StageSpec) -> Callable[[str, float | None], None]:
+        if self.plain:
+            return lambda note, fraction: None
         task = self.tasks[spec.name]
 
         def hook(note: str, fraction: float | None) -> None:
@@ -55,6 +62,9 @@ class RunDisplay:
         return hook
 
     def on_event(self, kind: str, spec: StageSpec, payload: Any) -> None:
+        if self.plain:
+            self._print_event(kind, spec, payload)
+            return
         task = self.tasks.get(spec.name)
         if task is None:
             return
@@ -69,8 +79,21 @@ class RunDisplay:
                                  description=f"[{style}]{_WORD[record.status]}[/] {_short(note)}")
             self.progress.stop_task(task)
 
+    def _print_event(self, kind: str, spec: StageSpec, payload: Any) -> None:
+        if kind == "start":
+            console.print(f"  {spec.name}: running", markup=False)
+        elif kind == "done":
+            record: StageRecord = payload
+            note = (record.key_figure or record.message).replace("\n", " ")
+            took = f" ({record.duration_s:.1f} s)" if record.status in ("ran", "failed", "error") else ""
+            console.print(f"{_ICON.get(record.status, '?')} {record.name}: {_WORD[record.status]} {note}{took}",
+                          markup=False)
+
     @contextmanager
     def live(self) -> Iterator[RunDisplay]:
+        if self.plain:
+            yield self
+            return
         with self.progress:
             yield self
 

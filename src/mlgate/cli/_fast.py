@@ -55,21 +55,25 @@ def replay_noop(argv: list[str]) -> int | None:
         from mlgate.cli._outcome import print_outcome
 
         print_outcome(replayed)
+    from mlgate.cli._hints import next_steps
+
+    for line in next_steps(replayed):
+        print(line, flush=True)
     return replayed.exit_code
 
 
 def plain_outcome(record: RunRecord) -> str:
-    """The all-cached run table as plain text: Rich's table module alone costs more to import
-    than the whole replay (measured in benchmarks/startup.py)."""
+    """The all-cached run table as plain text, drawn as ``_outcome.styled_table`` draws it: Rich's
+    table module alone costs more to import than the whole replay (measured in benchmarks/startup.py)."""
     rows = [("stage", "verdict", "key figure", "duration")]
     rows += [(s.name, "cached", s.key_figure or s.message, "-") for s in record.stages]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"mlgate run {record.run_id}"]
     for i, row in enumerate(rows):
         cells = [c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("  ".join(cells).rstrip())
+        lines.append("   ".join(cells))
         if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+            lines.append("─" * (sum(widths) + 3 * (len(widths) - 1)))
     lines.append(f"All {len(record.stages)} stages unchanged: nothing to do (use --force to re-run).")
     lines.append(f"Run folder: {record.run_dir} (open index.html for every stage's report)")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.table import Table
 
 from mlgate.cli._console import console
@@ -15,7 +16,7 @@ from mlgate.cli._console import console
 if TYPE_CHECKING:
     from mlgate.runs import RunRecord
 
-__all__ = ["final_table", "print_outcome"]
+__all__ = ["final_table", "print_outcome", "styled_table"]
 
 _STYLE = {"ran": "green", "cached": "cyan", "failed": "red", "error": "red", "blocked": "yellow",
           "skipped": "dim"}
@@ -25,9 +26,14 @@ _WORD = {"ran": "passed", "cached": "cached", "failed": "FAILED", "error": "ERRO
 
 
 
+def styled_table(title: str) -> Table:
+    """The one table style of mlgate's output: a ruled header, no borders (``_fast`` prints the same by hand)."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+
+
 def final_table(record: RunRecord) -> Table:
     """Stage, verdict, key figure, duration."""
-    table = Table(title=f"mlgate run {record.run_id}", title_justify="left")
+    table = styled_table(f"mlgate run {record.run_id}")
     table.add_column("stage")
     table.add_column("verdict")
     table.add_column("key figure")

@@ -13,7 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -25,7 +25,8 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an unexpected error."),
     trust_type: Annotated[list[str] | None, typer.Option(
         "--trust-type", metavar="MODULE.NAME",
-        help="Allow one more class in model files you trust (repeatable); see docs/security.md.")] = None,
+        help="Allow one more class in model files you trust (repeatable; default: none beyond "
+             "security.trusted_types); see docs/security.md.")] = None,
 ) -> None:
     state["debug"] = debug
     if trust_type:  # an env var, so server worker processes load with the same trust

@@ -27,7 +27,7 @@ def ci(
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 with a diff when the "
                                         "file differs from what mlgate.yaml generates.")] = False,
 ) -> int:
-    """Write the pipeline as GitLab CI or GitHub Actions jobs, in the seed's shape.
+    """Write the pipeline as GitLab CI or GitHub Actions jobs, one job per stage.
 
     Validate (data gate, project tests, security scan), a train matrix with one job per
     candidate and a job that picks the best, manual tuning, test, evaluate, compare, a

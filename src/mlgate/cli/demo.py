@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlgate.cli._common import console, print_verdict
+from mlgate.cli._hints import runnable
 from mlgate.cli.app import app
 
 
@@ -29,13 +30,15 @@ def demo(
         return record.exit_code
     model = lib.registered_model(record)
     console.print(f"Serving {model.uri} (version {model.version}) on 127.0.0.1 and smoke-testing it ...")
-    smoke = lib.serve_and_smoke(config, model, Path(record.run_dir) / "smoke")
+    smoke = lib.serve_and_smoke(config, model, record)
     print_verdict(smoke)
-    console.print(f"\n[bold]Reports[/]: {record.run_dir}/index.html (links every stage's report.html; "
-                  "merged JUnit: junit.xml)")
+    root = config.root
+    mlgate = runnable("mlgate", root)
+    console.print(f"\n[bold]Reports[/]: {record.run_dir}/index.html (links every stage's report.html, smoke "
+                  "included; merged JUnit: junit.xml)")
     console.print(f"[bold]Registry[/]: model '{model.name}' version {model.version} "
-                  f"with alias '{model.alias}' in {config.root / '.mlgate' / 'mlflow.db'}")
-    console.print(f"[bold]MLflow UI[/]: cd {config.root} && {lib.mlflow_ui_command(config)}")
-    console.print(f"[bold]Serve it[/]: cd {config.root} && mlgate serve --model {model.uri}")
-    console.print(f"[bold]Again[/]: cd {config.root} && mlgate run   (every stage is cached)")
+                  f"with alias '{model.alias}' in {root / '.mlgate' / 'mlflow.db'}")
+    console.print(f"[bold]MLflow UI[/]: cd {root} && {lib.mlflow_ui_command(config, runnable('mlflow', root))}")
+    console.print(f"[bold]Serve it[/]: cd {root} && {mlgate} serve --model {model.uri}")
+    console.print(f"[bold]Again[/]: cd {root} && {mlgate} run   (every stage is cached)")
     return 0 if smoke.passed else 1

@@ -21,9 +21,9 @@ EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment of mlgate.
 UrlOpt = Annotated[str | None, typer.Option(help="Server URL (default: environments -> E -> url).")]
 CaOpt = Annotated[Path | None, typer.Option(help="CA certificate (PEM) to verify the server's TLS "
                                             "certificate (default: serve -> tls -> ca_file).")]
-ReasonOpt = Annotated[str, typer.Option(help="Why: recorded in the deployment history.")]
+ReasonOpt = Annotated[str, typer.Option(help="Why: recorded in the deployment history (default: none).")]
 ApiKeyOpt = Annotated[str | None, typer.Option(envvar="MLGATE_API_KEY", help="API key for the smoke "
-                                               "tests' predictions.")]
+                                               "tests' predictions (default: none).")]
 
 
 def _finish(report: object, output: Path | None, stage: str) -> int:
@@ -50,7 +50,8 @@ def deploy(
     target: Annotated[str, typer.Option(help="local (a running `mlgate serve --env E`) or kubernetes "
                                         "(render manifests).")] = "local",
     render: Annotated[Path | None, typer.Option(help="With --target kubernetes: folder to write the "
-                                                "Dockerfile and manifests into.")] = None,
+                                                "Dockerfile and manifests into (default: none; required "
+                                                "with --target kubernetes).")] = None,
     apply: Annotated[bool, typer.Option(help="With --target kubernetes: kubectl apply them.")] = False,
     config: ConfigOpt = None,
     output: OutputOpt = None,

@@ -16,10 +16,12 @@ def test_model(
     model: ModelOpt = None,
     data: DataOpt = None,
     reference: Annotated[Path | None, typer.Option(
-        help="Training data: enables shift statistics and the retraining check.")] = None,
+        help="Training data: enables shift statistics and the retraining check (default: the config's "
+             "training table; none without a config).")] = None,
     target: Annotated[str | None, typer.Option(help="Target column (default: from the model or config).")] = None,
     protected: Annotated[list[str] | None, typer.Option(
-        help="Protected attribute for the fairness check (repeatable or comma-separated).")] = None,
+        help="Protected attribute for the fairness check (repeatable or comma-separated; default: "
+             "data.protected).")] = None,
     checks: Annotated[str | None, typer.Option(
         help="Comma-separated checks (default: all): performance, consistency, robustness, "
              "feature_importance, data_distribution, fairness, inference, interpretability, "
@@ -29,8 +31,8 @@ def test_model(
 ) -> int:
     """Run the ten model checks; exit 1 when one fails, 2 on bad input.
 
-    In a project after `mlgate run --until train`: [bold]mlgate test[/]. Anywhere:
-    [bold]mlgate test --model model.joblib --data test.csv --reference train.csv --protected gender[/]
+    In a project after `mlgate run --until train`: `mlgate test`. Anywhere:
+    `mlgate test --model model.joblib --data test.csv --reference train.csv --protected gender`
     """
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

@@ -18,18 +18,21 @@ def monitor(
         help="models:/NAME@ALIAS (the profile stored at registration), a profile.json, or training data. "
              "Default: monitor.reference, else models:/<model>@production.")] = None,
     current: Annotated[Path | None, typer.Option(
-        help="Current data: a CSV or Parquet file or a folder of them, read in batches.")] = None,
+        help="Current data: a CSV or Parquet file or a folder of them, read in batches (default: "
+             "monitor.current; give it or --from-log).")] = None,
     from_log: Annotated[Path | None, typer.Option(
-        "--from-log", help="The server's prediction-log folder; its latest window is the current batch.")] = None,
+        "--from-log", help="The server's prediction-log folder; its latest window is the current batch "
+                          "(default: monitor.from_log).")] = None,
     window: Annotated[str | None, typer.Option(
         help="Window length for --from-log and the performance trend, e.g. 24h, 30m, 7d (default 24h).")] = None,
     labels: Annotated[Path | None, typer.Option(
-        help="Delayed labels (CSV/Parquet: request_id, label[, row]) joined with --from-log.")] = None,
+        help="Delayed labels (CSV/Parquet: request_id, label[, row]) joined with --from-log (default: "
+             "monitor.labels, none).")] = None,
     push: Annotated[str | None, typer.Option(
-        help="Prometheus Pushgateway URL to send the drift gauges to.")] = None,
+        help="Prometheus Pushgateway URL to send the drift gauges to (default: monitor.push, none).")] = None,
     dask: Annotated[str | None, typer.Option(
         help="Dask scheduler address: profile the --current files on that cluster "
-             "(pip install 'mlgate\\[dask]').")] = None,
+             "(pip install 'mlgate[dask]'; default: none, in this process).")] = None,
     output: OutputOpt = None,
 ) -> int:
     """Drift per feature, prediction and target, and live performance; exit 1 on an alert.

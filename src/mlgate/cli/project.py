@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlgate.cli._common import ConfigOpt, console, load
+from mlgate.cli._hints import next_steps, runnable
 from mlgate.cli.app import app
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ def init(
              "then train.csv/test.csv (or .parquet) in the folder.")] = None,
     target: Annotated[str | None, typer.Option(
         help="The column to predict. Default: a column named target, label, y, class or outcome.")] = None,
-    example: Annotated[str | None, typer.Option(help="Write a bundled example with data: churn.")] = None,
+    example: Annotated[str | None, typer.Option(
+        help="Write a bundled example with data: churn (default: none, the config fitted to your data).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing mlgate.yaml.")] = False,
 ) -> None:
     """Write a commented mlgate.yaml that fits the project's data.
@@ -41,14 +43,18 @@ def init(
         console.print(f"inferred {escape(reason)}")
     for path in result.written:
         console.print(f"wrote {path}")
-    console.print(f"Next: cd {folder} && mlgate run")
+    mlgate = runnable("mlgate", folder)
+    go = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    console.print(f"Next: {go}{mlgate} run")
 
 
 @app.command()
 def run(
     config: ConfigOpt = None,
-    only: Annotated[str | None, typer.Option(help="Run just this stage (its inputs must exist).")] = None,
-    until: Annotated[str | None, typer.Option(help="Run the stages up to and including this one.")] = None,
+    only: Annotated[str | None, typer.Option(
+        help="Run just this stage (its inputs must exist; default: every stage).")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="Run the stages up to and including this one (default: up to register).")] = None,
     force: Annotated[bool, typer.Option(help="Re-run stages even when their inputs are unchanged.")] = False,
 ) -> int:
     """Run the pipeline; unchanged stages are skipped by content hash.
@@ -63,8 +69,11 @@ def run(
         replayed = RunStore(file.parent).replay_if_unchanged(file)
         if replayed is not None:  # nothing changed: skip loading the config and the libraries
             _print_outcome(replayed)
+            _print_next_steps(replayed)
             return replayed.exit_code
-    return run_with_display(load(config), only=only, until=until, force=force).exit_code
+    record = run_with_display(load(config), only=only, until=until, force=force)
+    _print_next_steps(record)
+    return record.exit_code
 
 
 def run_with_display(cfg: Config, *, only: str | None = None, until: str | None = None,
@@ -83,6 +92,13 @@ def run_with_display(cfg: Config, *, only: str | None = None, until: str | None 
     return record
 
 
+def _print_next_steps(record: RunRecord) -> None:
+    from rich.markup import escape
+
+    for line in next_steps(record):
+        console.print(escape(line))
+
+
 def _print_outcome(record: RunRecord) -> None:
     from mlgate.cli._outcome import print_outcome
 
@@ -91,14 +107,17 @@ def _print_outcome(record: RunRecord) -> None:
 
 @app.command()
 def status(config: ConfigOpt = None,
-           runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 5) -> None:
-    """Show recent runs and the stages' last passing outputs."""
-    from rich.table import Table
+           runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 5,
+           events: Annotated[int, typer.Option(help="How many recent deployment events to list "
+                                                    "(with environments in mlgate.yaml).")] = 10) -> None:
+    """Show recent runs, each stage's last passing output, and what each environment serves."""
+    from rich.markup import escape
 
-    from mlgate.runs import iter_runs
+    from mlgate.cli._outcome import styled_table
+    from mlgate.runs import RunStore, iter_runs
 
     cfg = load(config)
-    table = Table(title="recent runs", title_justify="left")
+    table = styled_table("recent runs")
     for col in ("run", "verdict", "stages"):
         table.add_column(col)
     for i, record in enumerate(iter_runs(cfg.root / ".mlgate")):
@@ -107,8 +126,17 @@ def status(config: ConfigOpt = None,
         table.add_row(record["run_id"], "passed" if record.get("passed") else "[red]failed[/]",
                       _stage_summary(record.get("stages", [])))
     console.print(table)
+    outputs = styled_table("last passing output of each stage (what the next run reuses)")
+    for col in ("stage", "run", "key figure", "folder"):
+        outputs.add_column(col)
+    for name, stage in RunStore(cfg.root).read_state().items():
+        if isinstance(stage, dict) and "out_dir" in stage:
+            outputs.add_row(name, stage.get("run_id", ""), escape(stage.get("key_figure", "")),
+                            escape(stage["out_dir"]))
+    if outputs.row_count:
+        console.print(outputs)
     if cfg.environments:
-        _print_deployments(cfg, runs)
+        _print_deployments(cfg, events)
 
 
 def _print_deployments(cfg: Config, limit: int) -> None:
@@ -117,12 +145,14 @@ def _print_deployments(cfg: Config, limit: int) -> None:
 
     from mlgate.deploy.state import deployment_summary, describe_event, describe_state
 
-    states, events = deployment_summary(cfg, limit=max(limit, 10))
+    states, events = deployment_summary(cfg, limit=limit + 1)
     for state in states:
         console.print(escape(describe_state(state)))
     console.print("deployments (newest first):" if events else "deployments: none recorded yet")
-    for event in events:
+    for event in events[:limit]:
         console.print(f"  {escape(describe_event(event))}")
+    if len(events) > limit:
+        console.print(f"  ... older events: mlgate status --events {limit * 5}")
 
 
 def _stage_summary(stages: list[dict[str, str]]) -> str:

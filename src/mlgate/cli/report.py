@@ -19,7 +19,7 @@ def report(
     config: ConfigOpt = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Folder for the merged report.html, summary.md, report.json and junit.xml "
-                               "(default: ./mlgate-report).")] = None,
+                               "(default: ./merged-report, apart from the stages' mlgate-reports/).")] = None,
     post: Annotated[bool, typer.Option("--post", help="Post summary.md as a GitLab merge-request note or GitHub "
                                        "pull-request comment, updating mlgate's earlier one.")] = False,
 ) -> int:
@@ -29,7 +29,7 @@ def report(
     carry those. With --post, the CI's variables and a token must be in the environment;
     when they are missing, the message names them and the exit code is 2.
     """
-    from mlgate.reports.merge import collect, resolve_source, write_merged
+    from mlgate.reports.merge import MERGED_DIR, collect, resolve_source, write_merged
 
     cfg = maybe_load(config)
     root = cfg.root if cfg else Path.cwd()
@@ -38,7 +38,7 @@ def report(
         from mlgate.reports.post import choose_poster
 
         choose_poster()
-    paths = write_merged(merged, output or root / "mlgate-report")
+    paths = write_merged(merged, output or root / MERGED_DIR)
     console.print(f"{'PASSED' if merged.passed else 'FAILED'}: {len(merged.stages)} stages from {merged.source}")
     console.print(f"Report: {paths['html']}  Summary: {paths['markdown']}")
     if post:

@@ -15,11 +15,13 @@ from mlgate.cli.app import app
 def scan(
     config: ConfigOpt = None,
     src: Annotated[list[Path] | None, typer.Option(
-        "--src", help="Source folder for bandit (repeatable) [default: security.scan.src, ./src].")] = None,
+        "--src", help="Source folder for bandit (repeatable; default: security.scan.src, ./src).")] = None,
     models: Annotated[list[Path] | None, typer.Option(
-        "--models", help="Folder of model files to check without loading them (repeatable).")] = None,
+        "--models", help="Folder of model files to check without loading them (repeatable; default: "
+                    "security.scan.models, none).")] = None,
     fail_on: Annotated[str | None, typer.Option(
-        help="Lowest severity that fails the gate: low, medium or high [default: high].")] = None,
+        help="Lowest severity that fails the gate: low, medium or high (default: security.scan.fail_on, "
+             "high).")] = None,
     audit: Annotated[bool, typer.Option(help="Audit installed packages with pip-audit (needs PyPI).")] = True,
     sbom: Annotated[bool, typer.Option(help="Write a CycloneDX SBOM of the environment.")] = True,
     output: OutputOpt = None,

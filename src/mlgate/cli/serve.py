@@ -17,26 +17,33 @@ app.add_typer(keys_app, name="keys")
 @app.command()
 def serve(
     model: Annotated[str | None, typer.Option("--model", "-m", help="An MLflow model folder, a "
-                                              "models:/NAME@ALIAS URI, or a .joblib/.pkl file.")] = None,
+                                              "models:/NAME@ALIAS URI, or a .joblib/.pkl file (default: "
+                                              "none; give --model or --env).")] = None,
     config: ConfigOpt = None,
     env: Annotated[str | None, typer.Option("--env", "-e", help="Serve an environment of mlgate.yaml: "
                                             "the versions its registry aliases name (stable, canary, "
-                                            "shadow), re-read on POST /admin/reload.")] = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes [default: 1].")] = None,
-    api_keys_file: Annotated[Path | None, typer.Option(help="File of SHA-256 key hashes "
-                                                       "(see `mlgate keys create`).")] = None,
+                                            "shadow), re-read on POST /admin/reload (default: none, "
+                                            "serve --model).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: serve.host, "
+                                               "127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serve.port, 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: serve.workers, "
+                                                   "1).")] = None,
+    api_keys_file: Annotated[Path | None, typer.Option(help="File of SHA-256 key hashes, see `mlgate keys "
+                                                       "create` (default: serve.api_keys_file, else the "
+                                                       "MLGATE_API_KEYS variable).")] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without API keys.")] = False,
-    model_version: Annotated[str | None, typer.Option(help="Version to report for a model folder.")] = None,
+    model_version: Annotated[str | None, typer.Option(help="Version to report for a model folder "
+                                                       "(default: the registry's, else 'local').")] = None,
     prediction_log: Annotated[Path | None, typer.Option(help="Folder of the prediction log "
-                                                        "[default: .mlgate/predictions].")] = None,
+                                                        "(default: serve.prediction_log, "
+                                                        ".mlgate/predictions).")] = None,
     no_prediction_log: Annotated[bool, typer.Option(help="Do not log predictions.")] = False,
     access_log: Annotated[bool, typer.Option(help="JSON access log on stderr.")] = True,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM): serve HTTPS "
-                                                      "[default: serve.tls.certfile].")] = None,
-    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) [default: "
-                                                     "serve.tls.keyfile].")] = None,
+                                                      "(default: serve.tls.certfile, else HTTP).")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) (default: "
+                                                     "serve.tls.keyfile).")] = None,
 ) -> int:
     """Serve a model over HTTP: /predict, /invocations, /model-info, /metrics, /health, /ready.
 
@@ -60,12 +67,14 @@ def serve(
 def smoke(
     url: Annotated[str, typer.Option("--url", help="Base URL of the server.")],
     api_key: Annotated[str | None, typer.Option(envvar="MLGATE_API_KEY",
-                                                help="API key for /predict.")] = None,
-    expect_version: Annotated[str | None, typer.Option(help="Registry version that must be served.")] = None,
+                                                help="API key for /predict (default: none).")] = None,
+    expect_version: Annotated[str | None, typer.Option(help="Registry version that must be served "
+                                                        "(default: any).")] = None,
     requests: Annotated[int, typer.Option(min=1, help="Requests for the latency check.")] = 50,
     max_p95_ms: Annotated[float, typer.Option(help="Latency budget for p95.")] = 500.0,
     ca_file: Annotated[Path | None, typer.Option(help="CA certificate (PEM) that signed an https server's "
-                                                 "certificate (a private CA).")] = None,
+                                                 "certificate, for a private CA (default: the system's "
+                                                 "CAs).")] = None,
     output: OutputOpt = None,
 ) -> int:
     """Run the deployment test suite against a running server; exit 1 on any failure."""
@@ -82,7 +91,7 @@ def smoke(
 def keys_create(
     file: Annotated[Path, typer.Option("--file", "-f", help="Keys file to append the hash to.")] = Path(
         ".mlgate/api-keys"),
-    label: Annotated[str, typer.Option(help="A note stored beside the hash.")] = "",
+    label: Annotated[str, typer.Option(help="A note stored beside the hash (default: none).")] = "",
 ) -> int:
     """Create an API key: print it once, store only its SHA-256 hash."""
     from mlgate.serve.auth import add_key

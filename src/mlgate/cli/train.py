@@ -13,7 +13,8 @@ from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, l
 from mlgate.cli.app import app
 
 ModelTypeOpt = Annotated[list[str] | None, typer.Option(
-    "--model-type", "-t", help="A model type to train (repeat for a matrix); replaces `models`.")]
+    "--model-type", "-t",
+    help="A model type to train (repeat for a matrix); replaces `models` (default: the config's models).")]
 
 
 @app.command()
@@ -21,14 +22,16 @@ def train(
     config: ConfigOpt = None,
     model_type: ModelTypeOpt = None,
     params: Annotated[Path | None, typer.Option(
-        help="YAML of hyper-parameters: {param: value} or {model: {param: value}}.")] = None,
+        help="YAML of hyper-parameters: {param: value} or {model: {param: value}} (default: each "
+             "model's params in mlgate.yaml, and tune's best ones when tune ran).")] = None,
     data: DataOpt = None,
     output: OutputOpt = None,
     candidate: Annotated[list[str] | None, typer.Option(
-        help="Train only this candidate of `models` (by name or type; repeatable): one job of a CI matrix.")] = None,
+        help="Train only this candidate of `models` (by name or type; repeatable): one job of a CI matrix "
+             "(default: every candidate).")] = None,
     pick_best: Annotated[Path | None, typer.Option(
         help="Instead of training, pick the best of the candidates in this folder (one subfolder per "
-             "--candidate job) and record it as the pipeline's train stage.")] = None,
+             "--candidate job) and record it as the pipeline's train stage (default: none, train).")] = None,
 ) -> int:
     """Train every candidate model, pick the best on validation, save it as an MLflow model."""
     from mlgate.train.standalone import override, read_params_file, run_standalone
@@ -59,15 +62,22 @@ def train(
 @app.command()
 def tune(
     config: ConfigOpt = None,
-    n_trials: Annotated[int | None, typer.Option(min=1, help="Trials to run in this call.")] = None,
-    study_name: Annotated[str | None, typer.Option(help="Optuna study (resumed if it exists).")] = None,
+    n_trials: Annotated[int | None, typer.Option(
+        min=1, help="Trials to run in this call (default: tune.n_trials, 20).")] = None,
+    study_name: Annotated[str | None, typer.Option(
+        help="Optuna study, resumed if it exists (default: tune.study_name, else the project and model "
+             "type).")] = None,
     storage: Annotated[str | None, typer.Option(
         help="Optuna storage URL (default sqlite:///.mlgate/optuna.db); postgresql://USER:PASS@HOST/DB to "
              "share one study between machines or CI jobs.")] = None,
     workers: Annotated[int | None, typer.Option(
-        min=1, max=64, help="Local worker processes on the study; the trials are split between them.")] = None,
-    timeout: Annotated[float | None, typer.Option(min=0.001, help="Stop starting trials after S seconds.")] = None,
-    model_type: Annotated[str | None, typer.Option("--model-type", "-t", help="The model type to tune.")] = None,
+        min=1, max=64, help="Local worker processes on the study; the trials are split between them "
+                            "(default: tune.workers, 1).")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        min=0.001, help="Stop starting trials after S seconds (default: tune.timeout, none).")] = None,
+    model_type: Annotated[str | None, typer.Option(
+        "--model-type", "-t", help="The model type to tune (default: tune.model, else the first of "
+                                   "models).")] = None,
     output: OutputOpt = None,
 ) -> int:
     """Search hyper-parameters with Optuna; write best_params.yaml for `mlgate train`."""

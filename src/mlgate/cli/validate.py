@@ -15,15 +15,21 @@ from mlgate.cli.app import app
 def validate(
     config: ConfigOpt = None,
     data: DataOpt = None,
-    schema: Annotated[Path | None, typer.Option(help="Schema YAML to validate against.")] = None,
+    schema: Annotated[Path | None, typer.Option(
+        help="Schema YAML to validate against (default: data.schema of mlgate.yaml, else a schema "
+             "inferred from the training data).")] = None,
     infer_schema: Annotated[Path | None, typer.Option(
-        "--infer-schema", help="Infer a schema (from --reference, else --data) and write it here.")] = None,
+        "--infer-schema", help="Infer a schema (from --reference, else --data) and write it here (default: schema.yaml "
+                            "in the output folder, when no schema is given).")] = None,
     reference: Annotated[Path | None, typer.Option(
-        help="Training data: schema source and the train side of the leakage/target checks.")] = None,
-    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
-    key: Annotated[list[str] | None, typer.Option(help="Key column (repeatable).")] = None,
+        help="Training data: schema source and the train side of the leakage/target checks (default: "
+             "the config's training table; none without a config).")] = None,
+    target: Annotated[str | None, typer.Option(help="Target column (default: data.target; none without "
+                                                    "a config).")] = None,
+    key: Annotated[list[str] | None, typer.Option(help="Key column (repeatable; default: data.id_columns).")] = None,
     thresholds: Annotated[Path | None, typer.Option(
-        help="YAML with min_quality_score and per-check settings (as gates.validate).")] = None,
+        help="YAML with min_quality_score and per-check settings, as gates.validate (default: "
+             "gates.validate of mlgate.yaml, else min_quality_score 0.9).")] = None,
     output: OutputOpt = None,
 ) -> int:
     """Validate data: schema, quality checks, leakage; exit 1 when the gate fails."""

@@ -55,8 +55,10 @@ class DeployContext:
                outcome: str, why: str = "") -> None:
         """Add the event to the registry's deployment history."""
         when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # the user's --reason, then the cause mlgate found (once, when the caller passed the reason on)
+        reason = "; ".join(part for part in dict.fromkeys((self.reason, why)) if part)
         self.registry.record(Event(when, self.env, action, strategy, from_version or "", to_version or "",
-                                   who(), why or self.reason, outcome))
+                                   who(), reason, outcome))
 
     def smoke(self, name: str, slot: str | None, version: str) -> bool:
         """Run the smoke suite against a slot (``/_slot/<slot>``) or the live URL; add one Check."""

@@ -300,11 +300,22 @@ def converge_plan(settings: ServeSettings, current: Plan, loaded: Plan | None) -
 
 
 def describe_event(event: Event) -> str:
-    """``2026-12-01T23:10:00+00:00 production rollback 3 -> 2 by ci (why)``."""
-    versions = f"{event.from_version or '-'} -> {event.to_version or '-'}"
+    """``2026-12-01T23:10:00+00:00 production rollback (blue-green): 3 -> 2, rolled back, by ci: why``.
+
+    A deploy refused before traffic reads as refused, naming the version that kept serving; a
+    first deploy reads ``none -> 1``; a version deployed where it already served says so.
+    """
+    old, new = event.from_version, event.to_version
     strategy = f" ({event.strategy})" if event.strategy else ""
     why = f": {event.why}" if event.why else ""
-    return f"{event.time} {event.env} {event.action}{strategy} {versions} by {event.who}{why}"
+    if event.outcome == "failed":
+        kept = f"version {old} kept serving" if old else "nothing was serving"
+        change = f"version {new or '-'} refused before any traffic ({kept})"
+    elif old and old == new:
+        change = f"version {new} (already serving), {event.outcome}" if event.outcome else f"version {new}"
+    else:
+        change = f"{old or 'none'} -> {new or '-'}" + (f", {event.outcome}" if event.outcome else "")
+    return f"{event.time} {event.env} {event.action}{strategy}: {change}, by {event.who}{why}"
 
 
 def as_dict(event: Event) -> dict[str, Any]:

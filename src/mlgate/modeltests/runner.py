@@ -223,7 +223,7 @@ def _key_figure(families: dict[str, str], metrics: dict[str, Any], task: str) ->
     if metric not in metrics:
         metric = headline_metric(task, has_proba=False)
     if metric in metrics:
-        text += f", {metric} {metrics[metric]:.2f}"
+        text += f", {metric} {metrics[metric]:.4f}"
     return text
 
 

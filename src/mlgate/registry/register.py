@@ -200,7 +200,8 @@ def register_outside(ctx: StageContext) -> Report:
                 if not inspection.safe:
                     raise inspection.refusal()
         elif path.suffix.lower() in PICKLE_SUFFIXES:
-            folder, info = wrap_pickle(path, Path(tmp) / "model", trust=trust, config=config)
+            folder, info = wrap_pickle(path, Path(tmp) / "model", trust=trust, config=config,
+                                       example_from=_example_source(ctx))
         else:
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; use "
                                  f"{', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
@@ -223,9 +224,43 @@ def register_outside(ctx: StageContext) -> Report:
     return report
 
 
-def wrap_pickle(path: Path, folder: Path, *, trust: bool = False,
-                config: Config | None = None) -> tuple[Path, dict[str, Any]]:
-    """Check a joblib/pickle file, load it, and save it as an MLflow model folder with mlgate.json."""
+def _example_source(ctx: StageContext) -> tuple[Path, str] | None:
+    """Where a hand-registered model's input example comes from: ``--data``, else mlgate.yaml's
+    training data (when there is a config and the file exists), as (path, how to name it)."""
+    if ctx.test_data is not None:
+        return Path(ctx.test_data), f"--data {ctx.test_data}"
+    data = ctx.config.data
+    rel = data.path or data.train
+    if ctx.config.source is None or not rel or not ctx.config.resolve(rel).exists():
+        return None
+    return ctx.config.resolve(rel), f"data.{'path' if data.path else 'train'} of {ctx.config.source.name} ({rel})"
+
+
+def input_example(estimator: Any, source: tuple[Path, str] | None, rows: int = 5) -> tuple[Any, str]:
+    """A few rows of real data in the model's feature order, and where they came from.
+
+    Without rows the server would try a row of zeros and empty strings, which a strict encoder
+    refuses, so the deploy self-test could never pass. None when there is no data or it lacks a
+    feature the model takes.
+    """
+    features = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
+    if source is None or not features:
+        return None, ""
+    from mlgate.data.io import load_table
+
+    frame = load_table(source[0])
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        return None, f"{source[1]} lacks the model's features {missing[:5]}"
+    return frame[features].head(rows), source[1]  # the model's own column order, whatever the file's
+
+
+def wrap_pickle(path: Path, folder: Path, *, trust: bool = False, config: Config | None = None,
+                example_from: tuple[Path, str] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Check a joblib/pickle file, load it, and save it as an MLflow model folder with mlgate.json.
+
+    ``example_from``: the data its input example is taken from (see ``input_example``).
+    """
     from mlgate.models import save_model
     from mlgate.security.folders import policy_for
     from mlgate.security.loader import load_file
@@ -241,5 +276,7 @@ def wrap_pickle(path: Path, folder: Path, *, trust: bool = False,
                             "features": features, "source_file": str(path.resolve())}
     if classes is not None:
         info["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
-    save_model(estimator, folder, info)
+    example, origin = input_example(estimator, example_from)
+    info["input_example_source"] = origin if example is not None else (origin or "none given")
+    save_model(estimator, folder, info, input_example=example)
     return folder, info

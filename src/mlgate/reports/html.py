@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from mlgate.reports.markdown import MONEY_METRICS
 from mlgate.reports.model import Report
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ def _environment() -> jinja2.Environment:
 def report_to_html(report: Report) -> str:
     """Render the report with failed checks first and scalar metrics in a table."""
     checks = sorted(report.checks, key=lambda c: (not c.blocks, c.passed))
-    metrics = [(k, _fmt(v)) for k, v in report.metrics.items() if _is_scalar(v)]
+    unit = report.business_unit
+    metrics = [(k, _fmt(v) + (f" {unit}" if unit and k.startswith(MONEY_METRICS) else ""))
+               for k, v in report.metrics.items() if _is_scalar(v)]
     return _environment().get_template("report.html.j2").render(r=report, checks=checks, metrics=metrics)
 
 

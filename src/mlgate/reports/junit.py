@@ -17,7 +17,7 @@ def report_to_junit(report: Report) -> ET.Element:
         tests=str(len(report.checks)),
         failures=str(len(report.failures)),
         errors="0",
-        skipped="0",
+        skipped=str(len(report.skipped)),
         time=f"{report.duration_s:.3f}",
         timestamp=report.started,
     )
@@ -26,6 +26,8 @@ def report_to_junit(report: Report) -> ET.Element:
         if check.blocks:
             failure = ET.SubElement(case, "failure", message=check.message or check.name)
             failure.text = _describe(check.observed, check.expected)
+        elif check.skipped:
+            ET.SubElement(case, "skipped", message=check.message)
         elif not check.passed:
             out = ET.SubElement(case, "system-out")
             out.text = f"warning: {check.message}"

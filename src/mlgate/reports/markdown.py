@@ -5,6 +5,7 @@ from __future__ import annotations
 from mlgate.reports.model import Check, Report
 
 _ICON = {True: "✅", False: "❌"}
+MONEY_METRICS = ("expected_cost", "savings")  # metrics in the cost matrix's unit
 _HEADER = "| check | column | verdict | message |"
 
 
@@ -17,22 +18,26 @@ def report_to_markdown(report: Report) -> str:
     if report.score is not None:
         lines += [f"Score: **{report.score:.3f}**", ""]
     shown = [c for c in report.checks if not c.passed]
-    passing = [c for c in report.checks if c.passed]
+    passing = [c for c in report.checks if c.passed and not c.skipped]
+    skipped = report.skipped
     if shown:
         lines += [_HEADER, "|---|---|---|---|"]
         lines += [_row(c) for c in _failed_first(shown)]
         lines.append("")
-    if passing:
-        # A merge-request comment stays short: passing checks fold away.
-        lines += [f"<details><summary>{len(passing)} passing checks</summary>", "", _HEADER, "|---|---|---|---|"]
-        lines += [_row(c) for c in passing]
+    if passing or skipped:
+        # A merge-request comment stays short: passing and skipped checks fold away.
+        folded = ", ".join(part for part in (_count(len(passing), "passing check"),
+                                             f"{len(skipped)} skipped" if skipped else "") if part)
+        lines += [f"<details><summary>{folded}</summary>", "", _HEADER, "|---|---|---|---|"]
+        lines += [_row(c) for c in passing + skipped]
         lines += ["", "</details>", ""]
     if report.metrics:
+        unit = report.business_unit
         lines += ["| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in report.metrics.items() if _is_scalar(v)]
+        lines += [f"| {k} | {_fmt(v)}{_unit(k, unit)} |" for k, v in report.metrics.items() if _is_scalar(v)]
         lines.append("")
     lines.append(f"_{len(report.checks)} checks, {len(report.failures)} failed, "
-                 f"{len(report.warnings)} warnings, {report.duration_s:.1f} s, "
+                 f"{len(report.warnings)} warnings, {len(report.skipped)} skipped, {report.duration_s:.1f} s, "
                  f"mlgate {report.mlgate_version}_")
     return "\n".join(lines) + "\n"
 
@@ -41,8 +46,18 @@ def _failed_first(checks: list[Check]) -> list[Check]:
     return sorted(checks, key=lambda c: (not c.blocks, c.passed))
 
 
+def _count(n: int, noun: str) -> str:
+    return "" if not n else f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _unit(metric: str, unit: str) -> str:
+    """`` EUR`` after a money metric (expected_cost, savings and their interval ends) when the cost
+    matrix names a unit."""
+    return f" {unit}" if unit and metric.startswith(MONEY_METRICS) else ""
+
+
 def _row(c: Check) -> str:
-    verdict = "pass" if c.passed else ("**FAIL**" if c.severity == "error" else "warn")
+    verdict = "skipped" if c.skipped else "pass" if c.passed else ("**FAIL**" if c.severity == "error" else "warn")
     message = c.message.replace("|", "\\|").replace("\n", " ")
     table = c.details.get("table")
     name = f"{table}: {c.name}" if table else c.name

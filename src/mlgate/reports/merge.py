@@ -20,6 +20,8 @@ from mlgate.errors import UsageError
 from mlgate.reports.model import Check, Report
 
 MARKER = "<!-- mlgate-report:{project} -->"
+# the default output: named apart from mlgate-reports/, the stages' own report folders it reads
+MERGED_DIR = "merged-report"
 STAGE_ORDER = ("validate", "scan", "tune", "train", "test", "evaluate", "compare", "register", "smoke",
                "deploy", "canary", "monitor")
 MAX_FIGURES = 4  # per stage: the merged page stays readable, the stage's own page has them all

@@ -32,6 +32,11 @@ class Check(BaseModel):
         """True when this check fails the gate (a failed check of severity error)."""
         return not self.passed and self.severity == "error"
 
+    @property
+    def skipped(self) -> bool:
+        """A check that could not run here (its message says why): shown as skipped, counted apart."""
+        return self.passed and (self.message.startswith("skipped:") or self.details.get("skipped") is True)
+
 
 class Figure(BaseModel):
     """A plot for report.html, already rendered (an SVG string or a PNG data URI)."""
@@ -81,6 +86,16 @@ class Report(BaseModel):
     @property
     def warnings(self) -> list[Check]:
         return [c for c in self.checks if not c.passed and c.severity != "error"]
+
+    @property
+    def skipped(self) -> list[Check]:
+        return [c for c in self.checks if c.skipped]
+
+    @property
+    def business_unit(self) -> str:
+        """The cost matrix's ``unit`` (``business.unit``), for the money metrics' values."""
+        business = self.extras.get("business")
+        return str(business.get("unit") or "") if isinstance(business, dict) else ""
 
     def add(self, check: Check) -> Check:
         self.checks.append(check)

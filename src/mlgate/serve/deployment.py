@@ -36,18 +36,39 @@ def self_test(model: ServedModel, stable: ServedModel | None) -> None:
     """
     if not model.example:
         raise ModelLoadError(f"version {model.version} failed its self-test: it cannot predict any row of "
-                             "its own input example")
+                             f"its own input example ({_example_origin(model)})")
     if stable is not None and model.schema.names != stable.schema.names:
-        missing = sorted(set(stable.schema.names) - set(model.schema.names))
-        extra = sorted(set(model.schema.names) - set(stable.schema.names))
-        raise ModelLoadError(f"version {model.version} failed its self-test: its features differ from "
-                             f"version {stable.version}'s (missing {missing}, extra {extra}, or another "
-                             "order), so clients' requests would be refused")
+        raise ModelLoadError(f"version {model.version} failed its self-test: {_feature_difference(model, stable)}")
     columns = model.schema.columns([model.example], "self-test", False, 1)
     for _ in range(WARM_UP_CALLS):
         out = model.predict(columns)
     if not out.labels:
         raise ModelLoadError(f"version {model.version} failed its self-test: no prediction for its example")
+
+
+def _example_origin(model: ServedModel) -> str:
+    """Where the example the self-test predicts came from, and what to do when there was none."""
+    source = model.info.get("input_example_source")
+    if source and source != "none given" and (Path(model.path) / "input_example.json").exists():
+        return f"rows taken from {source} at registration"
+    if (Path(model.path) / "input_example.json").exists():
+        return "the input_example.json saved with the model"
+    why = f" ({source})" if source and source != "none given" else ""
+    return (f"the model has no input example{why}, so a row of zeros and empty strings was tried; "
+            "register it with --data TRAIN.csv, or from a project whose data.train has its features")
+
+
+def _feature_difference(model: ServedModel, stable: ServedModel) -> str:
+    """Which difference it is: features missing or extra, or the same features in another order."""
+    new, old = model.schema.names, stable.schema.names
+    missing, extra = sorted(set(old) - set(new)), sorted(set(new) - set(old))
+    if missing or extra:
+        return (f"its features differ from version {stable.version}'s (missing {missing}, extra {extra}), "
+                "so clients' requests would be refused")
+    return (f"it takes version {stable.version}'s features in another order ({', '.join(new)} instead of "
+            f"{', '.join(old)}), so requests that send features as a list in that order would reach the "
+            "wrong columns; save the model fitted on the columns in version "
+            f"{stable.version}'s order")
 
 
 class Deployment:

@@ -81,7 +81,8 @@ def test_schema_file_and_check_settings_from_config(project: Path) -> None:
 
 def test_target_absent_is_a_data_error(project: Path) -> None:
     pd.read_csv(project / "data/test.csv").drop(columns=["target"]).to_csv(project / "data/test.csv", index=False)
-    with pytest.raises(DataError, match=r"test.csv has no column 'target'"):
+    # found when the config is loaded, before any stage reads the data (mlgate.config_refs)
+    with pytest.raises(ConfigError, match=r"data -> target \(line \d+\): 'target' is not a column of data/test.csv"):
         _run(project)
 
 

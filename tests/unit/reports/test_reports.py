@@ -78,5 +78,33 @@ def test_junit_names_carry_the_table_and_markdown_folds_passing_checks(tmp_path:
     names = [c.get("name") for c in ET.parse(paths["junit"]).getroot().findall("testcase")]
     assert names == ["train: out_of_range[age]", "test: out_of_range[age]"]
     md = paths["markdown"].read_text()
-    assert "<details><summary>1 passing checks</summary>" in md
+    assert "<details><summary>1 passing check</summary>" in md
     assert md.index("train: out_of_range") < md.index("<details>")
+
+
+def test_a_skipped_check_reads_skipped_and_is_counted_apart(tmp_path: Path) -> None:
+    report = Report(stage="test", checks=[
+        Check(name="performance", passed=True, message="all 2 thresholds met"),
+        Check(name="fairness", passed=True, severity="info", message="skipped: no protected attribute"),
+    ])
+    paths = write_report(report, tmp_path)
+    md = paths["markdown"].read_text()
+    assert "<details><summary>1 passing check, 1 skipped</summary>" in md
+    assert "| fairness |  | skipped | skipped: no protected attribute |" in md
+    assert "| fairness |  | pass |" not in md
+    assert "2 checks, 0 failed, 0 warnings, 1 skipped" in md
+    suite = ET.parse(paths["junit"]).getroot()
+    assert suite.get("skipped") == "1"
+    assert suite.find("testcase[@name='fairness']/skipped") is not None
+    assert ">skipped</span>" in paths["html"].read_text()
+
+
+def test_money_metrics_carry_the_cost_matrix_unit(tmp_path: Path) -> None:
+    report = Report(stage="evaluate", metrics={"roc_auc": 0.91, "expected_cost": 12.5, "savings": 3.25},
+                    extras={"business": {"baseline": "majority", "unit": "EUR"}})
+    paths = write_report(report, tmp_path)
+    md = paths["markdown"].read_text()
+    assert "| expected_cost | 12.5 EUR |" in md and "| savings | 3.25 EUR |" in md
+    assert "| roc_auc | 0.91 |" in md
+    html = paths["html"].read_text()
+    assert "12.5 EUR" in html and "3.25 EUR" in html and "0.91 EUR" not in html

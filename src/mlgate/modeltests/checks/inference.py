@@ -19,7 +19,7 @@ class Inference(ModelCheck):
     warmup: int = Field(10, ge=0)
     batch_size: int = Field(1000, ge=1)
     batches: int = Field(5, ge=1)
-    max_latency_p95_ms: float = Field(100.0, gt=0, description="the seed's 0.1 s")
+    max_latency_p95_ms: float = Field(100.0, gt=0, description="0.1 s, the usual budget")
     min_throughput: float = Field(100.0, ge=0, description="rows per second, batch calls")
     max_model_mb: float | None = Field(None, gt=0)
     threads: int | None = Field(1, ge=1, description="native threads for one-row calls, as a "

@@ -24,7 +24,7 @@ class Performance(ModelCheck):
     name: ClassVar[str] = "performance"
     thresholds: dict[str, float | dict[str, float]] | None = Field(
         None, description="metric -> minimum for a score, maximum for a loss (log_loss, rmse, ...), or "
-                          "{min: , max: }; None: the seed's defaults")
+                          "{min: , max: }; None: the defaults of docs/test.md")
 
     @field_validator("thresholds")
     @classmethod
