@@ -18,7 +18,7 @@ def test_run_with_stdout_to_a_pipe_prints_whole_lines(mlgate_bin: list[str], chu
     text = config.read_text().replace("enabled: true", "enabled: false")
     text = re.sub(r"models:\n(  - .*\n(    .*\n)?)+", "models:\n  - type: logistic-regression\n", text)
     config.write_text(text)
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env = {**os.environ, "COLUMNS": "80", "LINES": "24"}  # as pytest-xdist's workers and some CI runners set
     out = subprocess.run([*mlgate_bin, "run", "--until", "train"], cwd=churn_project, capture_output=True,
                          text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
