@@ -146,7 +146,7 @@ def inspect_bytes(data: bytes, source: str, policy: TrustPolicy, fmt: str = JOBL
     try:
         walk, stream = walk_file(data, PICKLE if fmt == PICKLE else JOBLIB)
     except WalkRefused as exc:
-        result.error = f"its bytes cannot be read the way every loader would read them: {exc}"
+        result.error = f"it is not a readable pickle/joblib file that every loader reads the same way ({exc})"
         return result
     distinct = list(dict.fromkeys(walk.globals))
     result.globals = [_label(g) for g in distinct]

@@ -193,6 +193,20 @@ class _Wrapper(_Opaque):
     __slots__ = ()
 
 
+class _DType(_Opaque):
+    """``numpy.dtype(*args)`` as the loader will build it; ``dtype`` once its state is checked."""
+
+    __slots__ = ("args", "dtype")
+
+    def __init__(self, args: tuple[Any, ...]) -> None:
+        self.args, self.dtype = args, None
+
+    def real(self) -> Any:
+        if self.dtype is None:  # never given a state: numpy's own default for the spec
+            self.dtype = _dtype_of(self.args)
+        return self.dtype
+
+
 _OPAQUE = _Opaque()
 
 
@@ -326,17 +340,16 @@ class _Machine:
             self.read_array(state)
             return
         _no_wrapper(inst)
-        if _is_dtype(inst):
-            try:
-                inst.__setstate__(state)
-            except Exception as exc:  # numpy validates the state; so would the loader, and fail
-                raise WalkRefused(f"a numpy dtype with an invalid state ({exc})") from exc
+        if isinstance(inst, _DType):
+            inst.dtype = _dtype_with_state(inst.args, state)
             return
         self.escape(state)
 
     def read_array(self, state: Any) -> None:
         if id(state) in self.escaped:
             raise WalkRefused("a joblib array wrapper whose state was shared with other objects")
+        if type(state) is dict and isinstance(state.get("dtype"), _DType):
+            state = {**state, "dtype": state["dtype"].real()}
         layout = array_layout(state)
         if self.r.pending():
             raise WalkRefused("a joblib array inside a pickle frame (its data would be read from after the frame)")
@@ -381,34 +394,74 @@ def _no_wrapper(value: Any) -> None:
         raise WalkRefused("a joblib array wrapper used other than the way joblib writes it")
 
 
-def _is_dtype(value: Any) -> bool:
-    np = sys.modules.get("numpy")
-    return np is not None and isinstance(value, np.dtype)
-
-
 def _dtype(args: Any) -> Any:
-    """``numpy.dtype(*args)`` for literal arguments (a copy, never numpy's shared instance); else opaque."""
-    if type(args) is not tuple or not args or not _literal(args):
+    """The walk's value for ``numpy.dtype(*args)``: a holder when the arguments are literal, else opaque."""
+    if type(args) is not tuple or len(args) != 3 or type(args[0]) is not str or not args[2]:
+        if type(args) is tuple and len(args) == 3 and not args[2]:
+            raise WalkRefused("a numpy dtype unpickled without copy=True (numpy writes it with a copy; without "
+                              "one the file would change numpy's shared dtypes)")
         return _OPAQUE
-    if len(args) != 3 or not args[2]:
-        raise WalkRefused("a numpy dtype unpickled without copy=True (numpy writes it with a copy; without one "
-                          "the file would change numpy's shared dtypes)")
+    return _DType(args)
+
+
+def _dtype_of(args: tuple[Any, ...]) -> Any:
     import numpy as np
 
     try:
-        return np.dtype(*args)
-    except Exception:  # numpy rejects the spec; the loader would fail the same way
-        return _OPAQUE
+        return np.dtype(args[0], bool(args[1]), True)
+    except Exception as exc:  # numpy rejects the spec; the loader would fail the same way
+        raise WalkRefused(f"a numpy dtype numpy cannot build ({args[0]!r})") from exc
 
 
-def _literal(value: Any) -> bool:
-    if isinstance(value, (str, bytes, int, float, bool)) or value is None or _is_dtype(value):
-        return True
-    if isinstance(value, (tuple, list)):
-        return all(_literal(v) for v in value)
-    if isinstance(value, dict):
-        return all(_literal(k) and _literal(v) for k, v in value.items())
-    return False
+def _dtype_with_state(args: tuple[Any, ...], state: Any) -> Any:
+    """The dtype ``numpy.dtype(*args).__setstate__(state)`` gives, without calling ``__setstate__``.
+
+    numpy's dtype ``__setstate__`` trusts its input (a fuzzed state can crash the process), so
+    the walk rebuilds the dtype from the spec, the byte order and the fields and accepts the
+    state only when it is exactly the state numpy writes for that dtype.
+    """
+    import numpy as np
+
+    if type(state) is not tuple or len(state) != 8 or state[0] != 3 or state[2] is not None:
+        raise WalkRefused("a numpy dtype state that numpy does not write")
+    _version, order, _sub, names, fields, elsize, _align, _flags = state
+    base = _dtype_of(args)
+    try:
+        if names is None:
+            candidate = base.newbyteorder(order) if order in ("<", ">", "=") else base
+        else:
+            if type(names) is not tuple or type(fields) is not dict or set(names) != set(fields):
+                raise WalkRefused("a structured numpy dtype with inconsistent names and fields")
+            formats, offsets = [], []
+            for name in names:
+                entry = fields[name]
+                if type(entry) is not tuple or len(entry) != 2 or type(entry[1]) is not int:
+                    raise WalkRefused("a structured numpy dtype field that numpy does not write")
+                sub = entry[0].real() if isinstance(entry[0], _DType) else entry[0]
+                if not isinstance(sub, np.dtype):
+                    raise WalkRefused("a structured numpy dtype whose field type is not a literal dtype")
+                formats.append(sub)
+                offsets.append(entry[1])
+            candidate = np.dtype({"names": list(names), "formats": formats, "offsets": offsets,
+                                  "itemsize": elsize}, align=bool(args[1]))
+        expected = candidate.__reduce__()[2]
+    except WalkRefused:
+        raise
+    except Exception as exc:  # numpy rejects the combination; so would the loader
+        raise WalkRefused(f"a numpy dtype numpy cannot build ({exc})") from exc
+    if _real_state(state) != expected:
+        raise WalkRefused("a numpy dtype state that differs from the one numpy writes for that dtype")
+    return candidate
+
+
+def _real_state(value: Any) -> Any:
+    if isinstance(value, _DType):
+        return value.real()
+    if type(value) is tuple:
+        return tuple(_real_state(v) for v in value)
+    if type(value) is dict:
+        return {k: _real_state(v) for k, v in value.items()}
+    return value
 
 
 def _walk_stream(data: bytes, pos: int, walk: Walk, *, arrays: bool) -> int:
