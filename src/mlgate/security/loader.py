@@ -236,16 +236,17 @@ class _JoblibRestricted(pickle._Unpickler):  # type: ignore[name-defined,misc]
         self.handle, self.source, self.policy, self.arrays = handle, source, policy, arrays
 
     def find_class(self, module: str, name: str) -> Any:
-        if _checked_class(self, module, name, self.proto, self.arrays) == WRAPPER:
+        if _checked_class(self, module, name, self.proto, self.arrays) == WRAPPER:  # type: ignore[attr-defined]
             return _ArrayWrapper
         return super().find_class(module, name)
 
     def load_build(self) -> None:
         pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
-        if type(self.stack[-1]) is _ArrayWrapper:
-            self.stack[-1] = self._read_array(array_layout(vars(self.stack[-1])))
+        stack = self.stack  # type: ignore[attr-defined]
+        if type(stack[-1]) is _ArrayWrapper:
+            stack[-1] = self._read_array(array_layout(vars(stack[-1])))
 
-    dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
 
     def _read_array(self, layout: ArrayLayout) -> Any:
         """joblib's ``NumpyArrayWrapper.read_array``, from the layout the walk checked."""

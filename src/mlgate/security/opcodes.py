@@ -245,7 +245,7 @@ class _Reader:
 
     def pending(self) -> bool:
         """Bytes of the current frame are still unread (joblib's file reads would skip them)."""
-        return 0 <= self.frame_end and self.pos < self.frame_end
+        return self.frame_end >= 0 and self.pos < self.frame_end
 
     def frame(self, size: int) -> None:
         if self.pending():
@@ -309,7 +309,8 @@ class _Machine:
         self.walk.globals.append(found)
         if found == WRAPPER:
             if not self.arrays:
-                raise WalkRefused("joblib.numpy_pickle.NumpyArrayWrapper inside a nested stream or a plain pickle, which loaders "
+                raise WalkRefused("joblib.numpy_pickle.NumpyArrayWrapper inside a nested stream or a plain pickle, "
+                                  "which loaders "
                                   "read differently")
             return _WrapperClass()
         return _Global(found)

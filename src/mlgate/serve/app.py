@@ -340,7 +340,7 @@ _PLACEHOLDERS: dict[str, Any] = {"number": 0.0, "integer": 0, "boolean": False, 
 
 def _schema_example(schema: Any) -> dict[str, Any]:
     """An input row made from the schema's kinds only (no training data in it)."""
-    return {f.name: _PLACEHOLDERS.get(f.kind, None) for f in schema.features}
+    return {f.name: _PLACEHOLDERS.get(f.kind) for f in schema.features}
 
 
 async def _answer(server: Server, request: Request, endpoint: str) -> Response:

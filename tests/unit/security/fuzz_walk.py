@@ -207,7 +207,8 @@ class Mutator:
         elif kind == 2 and buf:  # delete a range
             del buf[pos:pos + rng.randint(1, 16)]
         elif kind == 3:  # a call
-            buf[pos:pos] = system_call() if rng.random() < 0.7 else _u("builtins") + _u("eval") + b"\x93" + _u("1") + b"\x85R0"
+            evil = _u("builtins") + _u("eval") + b"\x93" + _u("1") + b"\x85R0"
+            buf[pos:pos] = system_call() if rng.random() < 0.7 else evil
         elif kind == 4:  # a byte wrapper hiding N bytes that are really opcodes (the attack's shape)
             payload = system_call()
             size = len(payload) if rng.random() < 0.7 else rng.randint(0, 40)

@@ -6,6 +6,7 @@ accepted a file and a real loader looked up a global the walk did not report.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
@@ -46,9 +47,8 @@ def test_desync_attack_runs_under_plain_joblib_and_is_refused_by_mlgate(tmp_path
     marker = tmp_path / "ran.marker"
     data = fuzz.desync_attack(_model(), f"touch {marker}")
     # the control: joblib's own load reaches posix.system (the audit hook blocks the call itself)
-    with fuzz.watching() as seen:
-        with pytest.raises(Exception, match="posix.system"):
-            joblib.load(io.BytesIO(data))
+    with fuzz.watching() as seen, pytest.raises(Exception, match="posix.system"):
+        joblib.load(io.BytesIO(data))
     assert ("posix", "system") in seen
     found = inspect_bytes(data, "desync.joblib", TrustPolicy())
     assert not found.safe and "NumpyArrayWrapper inside a nested stream" in str(found.refusal())
@@ -60,11 +60,8 @@ def test_desync_attack_runs_under_plain_joblib_and_is_refused_by_mlgate(tmp_path
 def test_oracle_catches_a_walk_that_misses_a_global() -> None:
     """A walk that trusted the wrapper's byte count (the old one) would be caught by this oracle."""
     data = fuzz.desync_attack(_model(), "true")
-    with fuzz.watching() as seen:
-        try:
-            joblib.load(io.BytesIO(data))
-        except Exception:  # the hook blocks posix.system
-            pass
+    with fuzz.watching() as seen, contextlib.suppress(Exception):  # the hook blocks posix.system
+        joblib.load(io.BytesIO(data))
     naive = {("joblib.numpy_pickle", "NumpyArrayWrapper"), ("numpy", "ndarray"), ("numpy", "dtype"),
              ("numpy._core.multiarray", "_reconstruct"), ("sklearn.linear_model._logistic", "LogisticRegression")}
     assert [g for g in seen if g not in naive] == [("posix", "system")]
