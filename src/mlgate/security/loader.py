@@ -68,7 +68,7 @@ class Inspection:
     def refusal(self) -> ModelRefused:
         """The error a loader raises for this file: the file, the first refused global, the way out."""
         if self.error is not None:
-            return ModelRefused(f"cannot load {self.path}: {self.error}; nothing in it was run")
+            return ModelRefused(f"{self.path} was refused: {self.error}; it was not loaded (nothing in it ran)")
         if not self.refused:
             return ModelRefused(f"{self.path} was refused: picklescan calls {', '.join(self.disputed)} dangerous "
                                 "although mlgate's allow-list accepts it; refused to be safe (please report it)")

@@ -18,6 +18,7 @@ from types import ModuleType
 import joblib
 import numpy as np
 import pytest
+from payloads import desync_attack
 
 from mlgate.security.allowlist import TrustPolicy
 from mlgate.security.loader import ModelRefused, inspect_bytes, load_bytes
@@ -45,7 +46,7 @@ def _model() -> object:
 
 def test_desync_attack_runs_under_plain_joblib_and_is_refused_by_mlgate(tmp_path: Path) -> None:
     marker = tmp_path / "ran.marker"
-    data = fuzz.desync_attack(_model(), f"touch {marker}")
+    data = desync_attack(_model(), f"touch {marker}")
     # the control: joblib's own load reaches posix.system (the audit hook blocks the call itself)
     with fuzz.watching() as seen, pytest.raises(Exception, match="posix.system"):
         joblib.load(io.BytesIO(data))
@@ -59,7 +60,7 @@ def test_desync_attack_runs_under_plain_joblib_and_is_refused_by_mlgate(tmp_path
 
 def test_oracle_catches_a_walk_that_misses_a_global() -> None:
     """A walk that trusted the wrapper's byte count (the old one) would be caught by this oracle."""
-    data = fuzz.desync_attack(_model(), "true")
+    data = desync_attack(_model(), "true")
     with fuzz.watching() as seen, contextlib.suppress(Exception):  # the hook blocks posix.system
         joblib.load(io.BytesIO(data))
     naive = {("joblib.numpy_pickle", "NumpyArrayWrapper"), ("numpy", "ndarray"), ("numpy", "dtype"),
