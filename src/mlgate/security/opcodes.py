@@ -240,8 +240,8 @@ class _Reader:
         chunk, self.pos = self.data[self.pos:end], end + 1
         return chunk
 
-    def unpack(self, fmt: str) -> int:
-        return int(struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0])
+    def unpack(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
 
     def pending(self) -> bool:
         """Bytes of the current frame are still unread (joblib's file reads would skip them)."""
@@ -470,8 +470,10 @@ def _walk_stream(data: bytes, pos: int, walk: Walk, *, arrays: bool) -> int:
     machine = _Machine(_Reader(data, pos), walk, arrays)
     try:
         end = machine.run()
-    except RecursionError as exc:
-        raise WalkRefused("the pickle stream nests too deeply") from exc
+    except WalkRefused:
+        raise
+    except Exception as exc:  # anything unexpected in the walk refuses the file: fail closed
+        raise WalkRefused(f"the walk could not follow the stream ({type(exc).__name__}: {exc})") from exc
     if not arrays and machine.r.pending():
         raise WalkRefused("a nested stream stops inside a frame (readers would resume at different bytes)")
     return end

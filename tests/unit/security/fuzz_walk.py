@@ -103,7 +103,7 @@ def seeds() -> list[tuple[str, bytes]]:
               make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)]
     out: list[tuple[str, bytes]] = []
     for model in models:
-        for obj in (model, {"model": model, "tags": np.array(["a", None, 3], dtype=object)}):
+        for obj in (model, {"model": model, "tags": np.array(["a", None, 3], dtype=object), "nan": float("nan")}):
             buf = io.BytesIO()
             joblib.dump(obj, buf)
             out.append((JOBLIB, buf.getvalue()))
