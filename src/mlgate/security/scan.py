@@ -139,7 +139,7 @@ def model_targets(roots: list[Path]) -> list[ModelTarget]:
         files = sorted(Path(d) / f for d, _dirs, names in os.walk(root) for f in names)
         for mlmodel in (f for f in files if f.name == "MLmodel"):
             try:
-                found = model_file(mlmodel.parent)
+                found = model_file(inside_links_only(mlmodel.parent))
             except ModelLoadError as exc:
                 targets.append(ModelTarget(mlmodel, problem=str(exc)))
                 continue

@@ -293,13 +293,15 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
         """Name, registry version, type, features, metrics, commit, training time, an example row.
 
         Without a valid API key (or when the server has no keys) the answer holds no local path
-        and no training row: ``source`` is left out and ``input_example`` is built from the schema.
+        and no training row: a ``source`` that is a path is left out (a registry URI stays) and
+        ``input_example`` is built from the schema's kinds (0.0, 0, false, "").
         """
         model = _slot_model(request, server)
         body = model.describe()
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not (server.keys.required and server.keys.check(presented_key(headers)) is not None):
-            body.pop("source", None)
+            if not str(body.get("source", "")).startswith(("models:/", "runs:/")):
+                body.pop("source", None)  # a local path says where the model (and maybe more) lives
             body["input_example"] = _schema_example(model.schema)
         return Response(json.dumps(body, default=str), media_type=JSON)
 
