@@ -145,6 +145,29 @@ def test_pytest_plugin_refuses_object_array_payload(proj: Path) -> None:
     assert not marker.exists()
 
 
+def test_desync_payload_is_refused_by_test_register_and_serve(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
+    """The file of issue 21 (a byte wrapper hiding a call inside a nested stream, then a real model)."""
+    evil, marker = _evil("desync", proj, model=fit(frame, rows=slice(0, 300)))
+    for cmd in (["test", "--model", str(evil), "--data", "data/test.csv", "--target", "target"],
+                ["register", "--model", str(evil)],
+                ["serve", "--model", str(evil), "--port", "0", "--no-prediction-log"]):
+        _refused(_run([*mlgate_bin, *cmd], proj, timeout=120), evil, marker, "NumpyArrayWrapper")
+
+
+@pytest.mark.skipif(find_spec("model_signing") is None, reason="model-signing not installed (lower-bounds job)")
+def test_pytest_plugin_reads_mlgate_yaml_and_refuses_an_unsigned_model(proj: Path, frame: Any) -> None:
+    from mlgate.security.signing import create_key_pair
+
+    create_key_pair(proj / "keys/mine.pem", proj / "keys/mine.pub.pem")
+    _with_keys(proj, None, proj / "keys/mine.pub.pem")  # security.public_key in ./mlgate.yaml, no flag
+    joblib.dump(fit(frame, rows=slice(0, 300)), proj / "unsigned.joblib")
+    done = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--mlgate-model", "unsigned.joblib",
+                 "--mlgate-data", "data/test.csv", "--mlgate-target", "target", "--mlgate-checks", "performance"],
+                proj)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "is not signed" in " ".join(done.stdout.split()), done.stdout
+
+
 # ---- pinned hashes and signatures on a real registry ---------------------------------------
 
 
