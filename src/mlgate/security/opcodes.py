@@ -189,6 +189,12 @@ class _WrapperClass(_Opaque):
     __slots__ = ()
 
 
+class _DTypeClass(_Global):
+    """``numpy.dtype`` or a ``numpy.dtypes`` class: only ``REDUCE`` with literal arguments may use it."""
+
+    __slots__ = ()
+
+
 class _Wrapper(_Opaque):
     __slots__ = ()
 
@@ -313,6 +319,8 @@ class _Machine:
                                   "which loaders "
                                   "read differently")
             return _WrapperClass()
+        if found == ("numpy", "dtype") or found[0] == "numpy.dtypes":
+            return _DTypeClass(found)
         return _Global(found)
 
     # -- the loop
@@ -368,12 +376,17 @@ class _Machine:
 
     def reduce(self) -> None:
         args = self.pop()
-        func = self.pop()
-        self.escape(args)
-        if isinstance(func, _Global) and func.name == ("numpy", "dtype"):
+        if not self.stack:
+            raise WalkRefused("the pickle stack underflows")
+        func = self.stack.pop()
+        if isinstance(func, _DTypeClass):  # numpy.dtype(spec, align, copy) with literal arguments only
+            if func.name != ("numpy", "dtype"):
+                raise WalkRefused(f"{'.'.join(func.name)} called directly (numpy pickles dtypes as numpy.dtype)")
             self.stack.append(_dtype(args))
-        else:
-            self.stack.append(_OPAQUE)
+            return
+        _no_wrapper(func)
+        self.escape(args)
+        self.stack.append(_OPAQUE)
 
     def newobj(self) -> None:
         args = self.pop()
@@ -393,15 +406,18 @@ class _Machine:
 def _no_wrapper(value: Any) -> None:
     if isinstance(value, (_Wrapper, _WrapperClass)):
         raise WalkRefused("a joblib array wrapper used other than the way joblib writes it")
+    if isinstance(value, _DTypeClass):
+        # a dtype made any other way could be given a state numpy's __setstate__ crashes on
+        raise WalkRefused(f"{'.'.join(value.name)} used other than the way numpy pickles a dtype")
 
 
 def _dtype(args: Any) -> Any:
-    """The walk's value for ``numpy.dtype(*args)``: a holder when the arguments are literal, else opaque."""
-    if type(args) is not tuple or len(args) != 3 or type(args[0]) is not str or not args[2]:
-        if type(args) is tuple and len(args) == 3 and not args[2]:
-            raise WalkRefused("a numpy dtype unpickled without copy=True (numpy writes it with a copy; without "
-                              "one the file would change numpy's shared dtypes)")
-        return _OPAQUE
+    """The walk's value for ``numpy.dtype(*args)``: the arguments numpy writes, or refused."""
+    if type(args) is not tuple or len(args) != 3 or type(args[0]) is not str or type(args[1]) not in (bool, int):
+        raise WalkRefused("numpy.dtype with arguments that are not the literal (spec, align, copy) numpy writes")
+    if not args[2]:
+        raise WalkRefused("a numpy dtype unpickled without copy=True (numpy writes it with a copy; without "
+                          "one the file would change numpy's shared dtypes)")
     return _DType(args)
 
 
@@ -546,6 +562,13 @@ def _text_float(m: _Machine) -> None:
         m.stack.append(float(m.r.line()))
     except ValueError as exc:
         raise WalkRefused("a FLOAT opcode that is not a number") from exc
+
+
+def _text_unicode(m: _Machine) -> None:
+    try:
+        m.stack.append(m.r.line().decode("raw-unicode-escape"))
+    except UnicodeDecodeError as exc:
+        raise WalkRefused("a UNICODE opcode that does not decode") from exc
 
 
 def _text_opaque(m: _Machine) -> None:
@@ -741,7 +764,7 @@ _HANDLERS: dict[bytes, Any] = {
     b"I": _text_int, b"L": _text_long, b"F": _text_float,
     b"J": _push_read("<i"), b"K": _push_read("<B"), b"M": _push_read("<H"), b"G": _push_read(">d"),
     b"\x8a": _counted("<B", "long"), b"\x8b": _counted("<i", "long"),
-    b"S": _text_opaque, b"V": _text_opaque,
+    b"S": _text_opaque, b"V": _text_unicode,
     b"T": _counted("<i", "opaque"), b"U": _counted("<B", "opaque"),
     b"B": _counted("<I", "bytes"), b"C": _counted("<B", "bytes"), b"\x8e": _counted("<Q", "bytes"),
     b"\x96": _counted("<Q", "opaque"),

@@ -1,7 +1,7 @@
 """A seeded fuzzer for the model-file walk: whatever a real loader looks up, the walk saw or refused.
 
 Cases are valid model files (joblib dumps of small fitted models, with and without object
-arrays, compressed and not; plain pickles of protocols 2 to 5) mutated 1 to 3 times: bytes
+arrays, compressed and not; plain pickles of protocols 0, 2, 4 and 5) mutated 1 to 3 times: bytes
 flipped, inserted, deleted or truncated, a ``posix.system`` call or a byte-dtype array wrapper
 followed by such a call (the desynchronising attack) inserted at an opcode boundary, a whole
 other stream nested as an object array, segments spliced in from another file, array wrappers
@@ -107,7 +107,7 @@ def seeds() -> list[tuple[str, bytes]]:
             buf = io.BytesIO()
             joblib.dump(obj, buf)
             out.append((JOBLIB, buf.getvalue()))
-        for proto in (2, 4, 5):
+        for proto in (0, 2, 4, 5):
             out.append((PICKLE, pickle.dumps(model, protocol=proto)))
     return out
 
