@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,54 @@ def test_fuzz_many_more_cases_and_other_joblib_versions() -> None:
         done = subprocess.run([sys.executable, str(Path(fuzz.__file__)), "20000", "7"], capture_output=True,
                               text=True, env={**os.environ, "PYTHONPATH": folder}, timeout=1800, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _compressed(data: bytes, kind: str) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+    import zlib
+
+    return {"zlib": lambda: zlib.compress(data, 3), "gzip": lambda: gzip.compress(data),
+            "bz2": lambda: bz2.compress(data), "lzma": lambda: lzma.compress(data, format=lzma.FORMAT_ALONE),
+            "xz": lambda: lzma.compress(data, format=lzma.FORMAT_XZ)}[kind]()
+
+
+@pytest.mark.parametrize("kind", ["zlib", "gzip", "bz2", "lzma", "xz"])
+def test_compressed_desync_is_refused_and_compressed_models_load(kind: str) -> None:
+    model = _model()
+    evil = _compressed(desync_attack(model, "true"), kind)
+    with fuzz.watching() as seen, contextlib.suppress(Exception):
+        joblib.load(io.BytesIO(evil))
+    assert ("posix", "system") in seen  # joblib decompresses it the same way and reaches the call
+    assert "NumpyArrayWrapper inside a nested stream" in str(inspect_bytes(evil, "e.joblib", TrustPolicy()).error)
+    buf = io.BytesIO()
+    joblib.dump(model, buf, compress=(kind, 3))
+    assert load_bytes(buf.getvalue(), "m.joblib", TrustPolicy()).predict([[3.0]])[0] == 1
+
+
+def _plain(body: bytes) -> bytes:
+    return b"\x80\x04" + body + b"."
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"\x04\x22\x4d\x18" + b"\x00" * 20, "lz4"),
+    (b"ZF0x0000" + b"\x00" * 20, "before joblib 0.10"),
+    (_compressed(pickle.dumps(1), "gzip") + b"junk", "after the end of its gzip"),
+    (_plain(b"\x97"), "out-of-band buffer"),
+    (_plain(b"\x82\x01"), "extension registry"),
+    (_plain(b"(P1\n"), "persistent id"),
+    (_plain(b"(0N"), "removes a mark"),
+    # an array whose BUILD is not the end of its frame: joblib would read its data after the frame
+    (b"\x80\x04\x95" + (len(fuzz.wrapper_ops((1,), "u1", None)) + 1).to_bytes(8, "little")
+     + fuzz.wrapper_ops((1,), "u1", None) + b"N" + b"\xff0N.", "inside a pickle frame"),
+    # the same wrapper built twice through the memo: joblib would read two arrays
+    (b"\x80\x04" + fuzz.wrapper_ops((1,), "u1", None)[:-2].replace(b"\x81", b"\x81\x94", 1) + b"ub\xff0h\x00N.",
+     "fetched again from the memo"),
+    (_plain(b"cnumpy\ndtype\n\x8c\x02f8\x89\x89\x87R"), "without copy=True"),
+    (_plain(b"cnumpy\ndtype\n\x8c\x02f8\x89\x88\x87R(K\x03\x8c\x01<NNNK\x10J\xff\xff\xff\xffK\x00tb"),
+     "state that differs"),
+])
+def test_constructs_the_loaders_would_read_differently_are_refused(data: bytes, reason: str) -> None:
+    found = inspect_bytes(data, "x.joblib", TrustPolicy())
+    assert not found.safe and reason in str(found.error), found.error
