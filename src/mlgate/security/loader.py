@@ -1,12 +1,14 @@
-"""The one fail-closed loader for model files: decide from the opcodes, then load.
+"""The one fail-closed loader for model files: decide from one walk of the bytes, then load.
 
 Every command reads a model through here (``mlgate.models.load_model`` and the server's
 ``load_estimator`` call it). A file is read into memory once; its SHA-256 is checked against
-a pinned hash when one is given, its globals are listed without building anything
-(:mod:`mlgate.security.opcodes`), and only when every global is allowed
-(:mod:`mlgate.security.allowlist`) is it unpickled, from the same bytes, by an unpickler
-whose ``find_class`` checks the list again. skops files are loaded with trusted types taken
-from mlgate's list, never from the file or its ``MLmodel``.
+a pinned hash when one is given; the walk (:mod:`mlgate.security.opcodes`) lists the globals
+it names, reading the bytes exactly as the loader will, and refuses what loaders could read
+differently; only when every global is allowed (:mod:`mlgate.security.allowlist`) is it
+unpickled, from the same bytes, by mlgate's restricted unpickler, whose ``find_class`` checks
+the list again and which reads joblib's arrays by the layout the walk checked (joblib's own
+reader is never used, so no joblib version changes what is read). skops files are loaded with
+trusted types taken from mlgate's list, never from the file or its ``MLmodel``.
 
     >>> inspect_bytes(pickle.dumps(os.system), "evil.pkl", TrustPolicy()).refused
     ['posix.system']
