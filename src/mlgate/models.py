@@ -104,26 +104,20 @@ def _load_uri(uri: str, config: Config | None) -> LoadedModel:
         from mlgate.tracking import setup_mlflow
 
         setup_mlflow(config)
+    from mlgate.security.folders import check_pin, concrete_uri, pinned_version
+
+    # every URI form (alias, number, latest, stage, runs:/) resolves to one version and its pin;
+    # that exact version is downloaded, so the pin and the bytes belong together
+    version, pin = pinned_version(uri)
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=concrete_uri(uri, version)))
     except Exception as exc:
         raise ModelLoadError(f"cannot resolve {uri} in the registry at "
                              f"{mlflow.get_tracking_uri()}: {str(exc).splitlines()[0]}") from exc
-    from mlgate.security.folders import check_pin, pinned_version
-
-    version, pin = pinned_version(uri)
-    if version is not None:
-        check_pin(local, pin, uri)  # before anything is unpickled; the load re-checks the same bytes
+    check_pin(local, pin, uri)  # before anything is unpickled; the load re-checks the same bytes
     loaded = _load_mlflow_folder(local, uri, config, expected_sha256=pin)
-    loaded.version = version if version is not None else _registry_version(uri)
+    loaded.version = version
     return loaded
-
-
-def _registry_version(uri: str) -> str | None:
-    """The registry version a ``models:/`` URI points at (resolving an alias)."""
-    from mlgate.registry.uri import resolve_version
-
-    return resolve_version(uri)
 
 
 def save_model(estimator: Any, folder: Path, info: dict[str, Any], input_example: Any = None) -> Path:

@@ -8,6 +8,7 @@ tests pin and sign registered versions on a real SQLite store and serve one on a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -144,6 +145,29 @@ def test_pytest_plugin_refuses_object_array_payload(proj: Path) -> None:
     assert not marker.exists()
 
 
+def test_desync_payload_is_refused_by_test_register_and_serve(proj: Path, frame: Any, mlgate_bin: list[str]) -> None:
+    """The file of issue 21 (a byte wrapper hiding a call inside a nested stream, then a real model)."""
+    evil, marker = _evil("desync", proj, model=fit(frame, rows=slice(0, 300)))
+    for cmd in (["test", "--model", str(evil), "--data", "data/test.csv", "--target", "target"],
+                ["register", "--model", str(evil)],
+                ["serve", "--model", str(evil), "--port", "0", "--no-prediction-log"]):
+        _refused(_run([*mlgate_bin, *cmd], proj, timeout=120), evil, marker, "NumpyArrayWrapper")
+
+
+@pytest.mark.skipif(find_spec("model_signing") is None, reason="model-signing not installed (lower-bounds job)")
+def test_pytest_plugin_reads_mlgate_yaml_and_refuses_an_unsigned_model(proj: Path, frame: Any) -> None:
+    from mlgate.security.signing import create_key_pair
+
+    create_key_pair(proj / "keys/mine.pem", proj / "keys/mine.pub.pem")
+    _with_keys(proj, None, proj / "keys/mine.pub.pem")  # security.public_key in ./mlgate.yaml, no flag
+    joblib.dump(fit(frame, rows=slice(0, 300)), proj / "unsigned.joblib")
+    done = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--mlgate-model", "unsigned.joblib",
+                 "--mlgate-data", "data/test.csv", "--mlgate-target", "target", "--mlgate-checks", "performance"],
+                proj)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "is not signed" in " ".join(done.stdout.split()), done.stdout
+
+
 # ---- pinned hashes and signatures on a real registry ---------------------------------------
 
 
@@ -190,6 +214,80 @@ def test_one_byte_change_is_refused_by_serve_and_test(proj: Path, frame: Any, ml
         err = " ".join(done.stderr.split())
         assert done.returncode == 2, (cmd, done.stdout, done.stderr)
         assert "expected sha256" in err and "actual" in err and "pinned at registration" in err, err
+
+
+def test_a_replaced_artifact_is_refused_through_every_uri_form(proj: Path, frame: Any,
+                                                                mlgate_bin: list[str]) -> None:
+    """latest, a stage name and the run's own runs:/ URI resolve to the version and check its pin."""
+    from mlflow.tracking import MlflowClient
+
+    from mlgate.config import load_config
+    from mlgate.models import load_model
+    from mlgate.security.loader import ModelRefused
+    from mlgate.tracking import setup_mlflow
+
+    config = load_config(proj / "mlgate.yaml")
+    joblib.dump(fit(frame, rows=slice(0, 300)), proj / "good.joblib")
+    version = _register(proj, proj / "good.joblib")
+    setup_mlflow(config)
+    client = MlflowClient()
+    run_id = client.get_model_version("churn", version).run_id
+    uris = ["models:/churn/latest", f"runs:/{run_id}/model"]
+    with contextlib.suppress(Exception):  # stages are deprecated; test them where MLflow still has them
+        client.transition_model_version_stage("churn", version, "Production")
+        uris.append("models:/churn/Production")
+    for uri in uris:
+        assert load_model(uri, config).version == version, uri
+    stored = _registered_file(proj, version)
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    stored.write_bytes(bytes(data))
+    for uri in uris:
+        with pytest.raises(ModelRefused, match="pinned at registration"):
+            load_model(uri, config)
+    done = _run([*mlgate_bin, "serve", "--model", "models:/churn/latest", "--port", "0", "--no-prediction-log"],
+                proj, timeout=120)
+    assert done.returncode == 2 and "pinned at registration" in " ".join(done.stderr.split()), done.stderr
+
+
+def test_a_version_without_a_recorded_hash_is_served_only_with_trust(proj: Path, frame: Any) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from mlgate.config import load_config
+    from mlgate.models import load_model
+    from mlgate.security.folders import PIN_TAG
+    from mlgate.security.loader import ModelRefused
+    from mlgate.serve.loading import resolve_model
+    from mlgate.tracking import setup_mlflow
+
+    config = load_config(proj / "mlgate.yaml")
+    joblib.dump(fit(frame, rows=slice(0, 300)), proj / "good.joblib")
+    version = _register(proj, proj / "good.joblib")
+    setup_mlflow(config)
+    MlflowClient().delete_model_version_tag("churn", version, PIN_TAG)
+    with pytest.raises(ModelRefused, match="no recorded hash"):
+        resolve_model("models:/churn/latest", config)
+    assert resolve_model("models:/churn/latest", config, trust=True).version == version
+    assert load_model("models:/churn/latest", config).version == version  # elsewhere: a warning
+
+
+def test_register_and_render_refuse_a_link_out_of_the_model_folder(proj: Path, frame: Any,
+                                                                    mlgate_bin: list[str]) -> None:
+    secret = proj.parent / f"{proj.name}-credentials"
+    secret.write_text("[default]\naws_secret_access_key = not-for-the-registry\n")
+    save(fit(frame, rows=slice(0, 300)), proj / "linked", frame)
+    (proj / "linked" / "notes.txt").symlink_to(secret)
+    done = _run([*mlgate_bin, "register", "--model", "linked"], proj)
+    err = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "notes.txt is a symbolic link" in err and "outside the model folder" in err, err
+    assert "registered" not in done.stdout
+    from mlgate.config import load_config
+    from mlgate.deploy.kubernetes import render
+    from mlgate.security.loader import ModelRefused
+
+    with pytest.raises(ModelRefused, match="notes.txt is a symbolic link"):
+        render(load_config(proj / "mlgate.yaml"), proj / "k8s", model_uri=str(proj / "linked"))
+    assert not (proj / "k8s" / "model" / "notes.txt").exists()
 
 
 def _with_keys(proj: Path, signing: Path | None, public: Path | None) -> None:

@@ -44,6 +44,11 @@ def register(folder: Path, store: Path) -> str:
     client = MlflowClient(uri, registry_uri=uri)
     client.create_registered_model("churn")
     version = client.create_model_version("churn", f"runs:/{run.info.run_id}/model", run.info.run_id)
+    # the pin `mlgate register` records: serve refuses a registry model without one
+    from mlgate.security.folders import PIN_TAG, model_file
+    from mlgate.security.loader import sha256_of
+
+    client.set_model_version_tag("churn", version.version, PIN_TAG, sha256_of(model_file(folder).path.read_bytes()))
     client.set_registered_model_alias("churn", "staging", version.version)
     return uri
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,8 @@ def serve(
                                                       "(default: serve.tls.certfile, else HTTP).")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) (default: "
                                                      "serve.tls.keyfile).")] = None,
+    trust: Annotated[bool, typer.Option(help="Serve a registry model that has no recorded hash "
+                                             "(mlgate.model_sha256), unchecked.")] = False,
 ) -> int:
     """Serve a model over HTTP: /predict, /invocations, /model-info, /metrics, /health, /ready.
 
@@ -55,6 +58,10 @@ def serve(
     from mlgate.serve.runner import serve as run_server
 
     limit_model_threads()  # before anything imports scikit-learn's OpenMP runtime
+    if trust:  # the environment reaches the --env slots and every worker
+        from mlgate.security.folders import TRUST_UNPINNED_ENV
+
+        os.environ[TRUST_UNPINNED_ENV] = "1"
     options = ServeOptions(model=model, host=host, port=port, workers=workers,
                            api_keys_file=api_keys_file, insecure=insecure,
                            model_version=model_version, prediction_log=prediction_log,

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
 from mlgate.errors import UsageError
+from mlgate.security.folders import inside_links_only
 
 if TYPE_CHECKING:
     import jinja2
@@ -89,7 +90,7 @@ def render(config: Config, out_dir: Path, *, image: str | None = None, model_uri
         target = out_dir / "model"
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(baked, target)
+        shutil.copytree(inside_links_only(baked), target)  # a link out of the folder is refused, not followed
         written.append(target)
     if config.ci.requirements:  # the image installs what the project pins
         source = config.resolve(config.ci.requirements)

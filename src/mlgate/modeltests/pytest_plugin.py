@@ -9,6 +9,7 @@ set of predictions; select some with ``-k``, as with any test.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,6 +99,10 @@ def _load(config: Any) -> tuple[Any, Any]:
         from mlgate.modeltests.runner import build_subject
 
         cfg_path = config.getoption("--mlgate-config")
+        # like the commands: --mlgate-config, else ./mlgate.yaml when there is one (security.public_key,
+        # security.trusted_types and the gates apply here too)
+        if not cfg_path and (Path.cwd() / "mlgate.yaml").exists():
+            cfg_path = str(Path.cwd() / "mlgate.yaml")
         cfg = load_config(cfg_path) if cfg_path else None
         reference = config.getoption("--mlgate-reference")
         loaded = load_model(config.getoption("--mlgate-model"), cfg)

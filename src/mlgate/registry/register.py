@@ -128,6 +128,10 @@ def register(config: Config, request: Registration) -> Registered:
     """Create a registry version of ``request.folder`` (or of the train run's model), tag it, alias it."""
     from mlgate.tracking import experiment_id
 
+    if request.folder is not None and request.folder.is_dir():
+        from mlgate.security.folders import inside_links_only
+
+        inside_links_only(request.folder)  # a link to ~/.aws/credentials must not reach the shared store
     client = open_store(config)
     tags = dict(request.tags)
     if request.metrics:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlgate.config import Config
 
 PIN_TAG = "mlgate.model_sha256"
+TRUST_UNPINNED_ENV = "MLGATE_TRUST_UNPINNED"
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,30 @@ def model_file(folder: Path) -> ModelFile:
     return ModelFile(file, "skops" if fmt == "skops" else "pickle")
 
 
+def inside_links_only(folder: Path) -> Path:
+    """``folder``, after checking that no symbolic link in it points outside it (else refused, naming the link)."""
+    root = folder.resolve()
+    for current, dirs, files in os.walk(folder, followlinks=False):
+        for entry in (*dirs, *files):
+            path = Path(current) / entry
+            if path.is_symlink():
+                target = path.resolve()
+                if target != root and root not in target.parents:
+                    raise ModelRefused(f"{path} is a symbolic link to {target}, outside the model folder {folder}; "
+                                       "refused, so nothing from outside the folder is read or copied")
+    return folder
+
+
 def inspect_folder(folder: Path, policy: TrustPolicy) -> Inspection:
     """Check a folder's model file without loading it."""
+    inside_links_only(folder)
     found = model_file(folder)
     return inspect_file(found.path, policy, found.format)
 
 
 def load_folder(folder: Path, policy: TrustPolicy, *, expected_sha256: str | None = None) -> Any:
     """The estimator of an MLflow model folder, checked before it is built."""
+    inside_links_only(folder)
     found = model_file(folder)
     if not found.path.is_file():
         raise ModelLoadError(f"{folder / 'MLmodel'} names {found.path.name}, which does not exist")
@@ -108,26 +125,72 @@ def check_pin(folder: Path, expected_sha256: str | None, source: str) -> None:
         raise ModelRefused(f"{source}: {exc}") from None
 
 
-def pinned_version(uri: str) -> tuple[str | None, str | None]:
-    """The registry version behind a ``models:/`` URI and its pinned SHA-256 (MLflow must be set up)."""
-    if not uri.startswith("models:/"):
-        return None, None
-    from mlflow.tracking import MlflowClient
+def pinned_version(uri: str, client: Any = None) -> tuple[str | None, str | None]:
+    """The registry version a ``models:/`` or ``runs:/`` URI stands for, and its pinned SHA-256.
 
-    client = MlflowClient()
-    body = uri.removeprefix("models:/").rstrip("/")
-    name, _, alias = body.partition("@")
+    Every form resolves to one version: ``models:/NAME@ALIAS``, ``models:/NAME/3``,
+    ``models:/NAME/latest`` (the highest version), ``models:/NAME/STAGE`` (the newest version in
+    that stage) and ``runs:/RUN_ID/PATH`` (the version registered from that run's artifact). A URI
+    no version matches gives ``(None, None)``: nothing recorded a hash for it.
+    """
+    if not uri.startswith(("models:/", "runs:/")):
+        return None, None
+    if client is None:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient()
     try:
-        if alias:
-            version = client.get_model_version_by_alias(name, alias)
-        else:
-            name, _, number = body.rpartition("/")
-            if not number.isdigit():
-                return None, None  # a stage name ("Production"): MLflow resolves it; no pin to read
-            version = client.get_model_version(name, number)
+        version = _runs_version(client, uri) if uri.startswith("runs:/") else _models_version(client, uri)
     except Exception as exc:  # MLflow raises its own types for a missing name or alias
         raise ModelLoadError(f"cannot resolve {uri} in the registry: {str(exc).splitlines()[0]}") from exc
+    if version is None:
+        return None, None
     return str(version.version), (version.tags or {}).get(PIN_TAG)
+
+
+def _models_version(client: Any, uri: str) -> Any:
+    body = uri.removeprefix("models:/").rstrip("/")
+    name, at, alias = body.partition("@")
+    if at:
+        return client.get_model_version_by_alias(name, alias)
+    name, _, ref = body.rpartition("/")
+    if ref.isdigit():
+        return client.get_model_version(name, ref)
+    if ref.lower() == "latest":
+        versions = client.search_model_versions(f"name='{name}'")
+        return max(versions, key=lambda v: int(v.version)) if versions else None
+    staged = client.get_latest_versions(name, stages=[ref])  # a stage name, as MLflow resolves it
+    return staged[0] if staged else None
+
+
+def _runs_version(client: Any, uri: str) -> Any:
+    run_id, _, path = uri.removeprefix("runs:/").partition("/")
+    path = path.strip("/")
+    matches = [v for v in client.search_model_versions(f"run_id='{run_id}'")
+               if str(v.source).rstrip("/").endswith("/" + path) or str(v.source).rstrip("/") == uri.rstrip("/")]
+    pinned = [v for v in matches if (v.tags or {}).get(PIN_TAG)]
+    return (pinned or matches or [None])[0]
+
+
+def concrete_uri(uri: str, version: str | None) -> str:
+    """``models:/NAME/VERSION`` for a ``models:/`` URI resolved to a version (what is downloaded and checked)."""
+    if version is None or not uri.startswith("models:/"):
+        return uri
+    body = uri.removeprefix("models:/").rstrip("/")
+    name = body.partition("@")[0] if "@" in body else body.rpartition("/")[0]
+    return f"models:/{name}/{version}"
+
+
+def require_pin(uri: str, pin: str | None, *, trust: bool, what: str) -> None:
+    """Serving and deploying refuse a registry model with no recorded hash unless ``--trust``."""
+    if pin:
+        return
+    if trust:
+        print(f"WARNING: --trust: {uri} has no {PIN_TAG} tag; it is {what} without a hash check", file=sys.stderr)
+        return
+    raise ModelRefused(f"{uri} has no recorded hash ({PIN_TAG} on a registry version, set by `mlgate register`), "
+                       f"so the file cannot be checked before it is {what}; register it with mlgate, or pass "
+                       f"--trust (or set {TRUST_UNPINNED_ENV}=1) to accept it unchecked")
 
 
 def verify_if_configured(path: Path, config: Config | None, source: str) -> None:

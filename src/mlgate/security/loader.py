@@ -1,12 +1,14 @@
-"""The one fail-closed loader for model files: decide from the opcodes, then load.
+"""The one fail-closed loader for model files: decide from one walk of the bytes, then load.
 
 Every command reads a model through here (``mlgate.models.load_model`` and the server's
 ``load_estimator`` call it). A file is read into memory once; its SHA-256 is checked against
-a pinned hash when one is given, its globals are listed without building anything
-(:mod:`mlgate.security.opcodes`), and only when every global is allowed
-(:mod:`mlgate.security.allowlist`) is it unpickled, from the same bytes, by an unpickler
-whose ``find_class`` checks the list again. skops files are loaded with trusted types taken
-from mlgate's list, never from the file or its ``MLmodel``.
+a pinned hash when one is given; the walk (:mod:`mlgate.security.opcodes`) lists the globals
+it names, reading the bytes exactly as the loader will, and refuses what loaders could read
+differently; only when every global is allowed (:mod:`mlgate.security.allowlist`) is it
+unpickled, from the same bytes, by mlgate's restricted unpickler, whose ``find_class`` checks
+the list again and which reads joblib's arrays by the layout the walk checked (joblib's own
+reader is never used, so no joblib version changes what is read). skops files are loaded with
+trusted types taken from mlgate's list, never from the file or its ``MLmodel``.
 
     >>> inspect_bytes(pickle.dumps(os.system), "evil.pkl", TrustPolicy()).refused
     ['posix.system']
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pickle  # nosec B403: only through the restricted unpicklers below, after the walk
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +26,19 @@ from typing import Any
 
 from mlgate.errors import ModelLoadError
 from mlgate.security.allowlist import TrustPolicy
-from mlgate.security.opcodes import UNRESOLVABLE, compat_name, stream_globals
+from mlgate.security.opcodes import (
+    JOBLIB,
+    PICKLE,
+    UNRESOLVABLE,
+    WRAPPER,
+    ArrayLayout,
+    WalkRefused,
+    array_layout,
+    compat_name,
+    container_stream,
+    walk_file,
+)
 
-PICKLE_FORMATS = ("pickle", "cloudpickle", "joblib")
 _SHOWN = 5
 
 
@@ -57,7 +70,7 @@ class Inspection:
     def refusal(self) -> ModelRefused:
         """The error a loader raises for this file: the file, the first refused global, the way out."""
         if self.error is not None:
-            return ModelRefused(f"cannot load {self.path}: {self.error}; nothing in it was run")
+            return ModelRefused(f"{self.path} was refused: {self.error}; it was not loaded (nothing in it ran)")
         if not self.refused:
             return ModelRefused(f"{self.path} was refused: picklescan calls {', '.join(self.disputed)} dangerous "
                                 "although mlgate's allow-list accepts it; refused to be safe (please report it)")
@@ -113,8 +126,8 @@ def read_checked(path: Path, expected_sha256: str | None = None) -> bytes:
 
 
 def file_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    return "skops" if suffix == ".skops" else "joblib" if suffix == ".joblib" else "pickle"
+    """How a standalone file is read: skops, or as ``joblib.load`` reads it (plain pickles included)."""
+    return "skops" if path.suffix.lower() == ".skops" else JOBLIB
 
 
 def inspect_file(path: Path, policy: TrustPolicy, fmt: str | None = None) -> Inspection:
@@ -123,16 +136,19 @@ def inspect_file(path: Path, policy: TrustPolicy, fmt: str | None = None) -> Ins
     return inspect_bytes(data, str(path), policy, fmt or file_format(path))
 
 
-def inspect_bytes(data: bytes, source: str, policy: TrustPolicy, fmt: str = "pickle") -> Inspection:
-    """Globals of a pickle/joblib/skops payload and those the policy refuses."""
+def inspect_bytes(data: bytes, source: str, policy: TrustPolicy, fmt: str = JOBLIB) -> Inspection:
+    """Globals of a joblib/pickle/skops payload and those the policy refuses.
+
+    ``fmt`` is ``"joblib"`` (a standalone file, read as ``joblib.load`` reads it), ``"pickle"``
+    (a pickle/cloudpickle file in an MLflow folder, read as ``pickle.load`` reads it) or ``"skops"``.
+    """
     result = Inspection(path=source, format=fmt, sha256=sha256_of(data))
     if fmt == "skops":
         return _inspect_skops(data, result, policy)
     try:
-        stream = _decompressed(data)
-        walk = stream_globals(stream)
-    except ValueError as exc:
-        result.error = f"it is not a readable pickle/joblib file ({exc})"
+        walk, stream = walk_file(data, PICKLE if fmt == PICKLE else JOBLIB)
+    except WalkRefused as exc:
+        result.error = f"it is not a readable pickle/joblib file that every loader reads the same way ({exc})"
         return result
     distinct = list(dict.fromkeys(walk.globals))
     result.globals = [_label(g) for g in distinct]
@@ -145,18 +161,20 @@ def _label(name: tuple[str, str]) -> str:
     return "an unresolvable global (its name is computed at load time)" if name == UNRESOLVABLE else ".".join(name)
 
 
-def load_bytes(data: bytes, source: str, policy: TrustPolicy, fmt: str = "pickle") -> Any:
+def load_bytes(data: bytes, source: str, policy: TrustPolicy, fmt: str = JOBLIB) -> Any:
     """Load a model payload after inspecting it; ``policy.trust_all`` skips the check, loudly."""
     if policy.trust_all:
         print(f"WARNING: --trust: {source} is loaded WITHOUT the allow-list check; a malicious file "
               "runs any code it wants", file=sys.stderr)
-    else:
-        inspection = inspect_bytes(data, source, policy, fmt)
-        if not inspection.safe:
-            raise inspection.refusal()
+        if fmt == "skops":
+            return _load_skops(data, source, policy)
+        return _trusted_load(data, source, fmt)
+    inspection = inspect_bytes(data, source, policy, fmt)
+    if not inspection.safe:
+        raise inspection.refusal()
     if fmt == "skops":
         return _load_skops(data, source, policy)
-    return _guarded_load(data, source, policy)
+    return _guarded_load(data, source, policy, fmt)
 
 
 def load_file(path: Path, policy: TrustPolicy, *, fmt: str | None = None, expected_sha256: str | None = None) -> Any:
@@ -168,31 +186,106 @@ def load_file(path: Path, policy: TrustPolicy, *, fmt: str | None = None, expect
 # ---- internals ------------------------------------------------------------------------------
 
 
-def _decompressed(data: bytes) -> bytes:
-    """The pickle stream of a (possibly zlib/gzip/bz2/xz/lzma-compressed) joblib or pickle file."""
-    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
-
-    with _validate_fileobject_and_memmap(io.BytesIO(data), "", None) as (fobj, _):
-        return bytes(fobj.read())
-
-
-def _guarded_load(data: bytes, source: str, policy: TrustPolicy) -> Any:
-    """Unpickle with joblib's unpickler (plain pickles too), re-checking every global it resolves."""
-    from joblib import numpy_pickle
-
-    class Guarded(numpy_pickle.NumpyUnpickler):  # type: ignore[misc]
-        def find_class(self, module: str, name: str) -> Any:
-            if not policy.allows(*compat_name(module, name, self.proto)):
-                raise ModelRefused(f"{source} asked for {module}.{name} while loading; refused")
-            return super().find_class(module, name)
-
+def _trusted_load(data: bytes, source: str, fmt: str) -> Any:
+    """``--trust``: the library's own loader, no check at all (the user vouched for the file)."""
     try:
-        with io.BytesIO(_decompressed(data)) as fobj:
-            return Guarded(source, fobj, True).load()
+        if fmt == PICKLE:
+            return pickle.loads(data)  # noqa: S301  # nosec B301: --trust, announced on stderr
+        import joblib
+
+        return joblib.load(io.BytesIO(data))
+    except Exception as exc:  # a corrupt file raises anything the unpickler meets
+        raise ModelLoadError(f"cannot load {source}: {type(exc).__name__}: {exc}") from exc
+
+
+def _guarded_load(data: bytes, source: str, policy: TrustPolicy, fmt: str) -> Any:
+    """The second line: unpickle with every global checked again, arrays read as the walk read them.
+
+    joblib's own reader is not used: its handling of nested streams differs between versions
+    (1.4 and 1.5 read them with an unchecked ``pickle.load``). Standalone files are read here with
+    joblib's layout and pickle's Python unpickler (as joblib does); MLflow's pickles with
+    pickle's C unpickler (as ``pickle.load`` does).
+    """
+    try:
+        if fmt == PICKLE:
+            return _PlainRestricted(io.BytesIO(data), source, policy).load()
+        _container, stream = container_stream(data, JOBLIB)
+        return _JoblibRestricted(io.BytesIO(stream), source, policy, arrays=True).load()
     except ModelLoadError:
         raise
     except Exception as exc:  # a corrupt file raises anything the unpickler meets
         raise ModelLoadError(f"cannot load {source}: {type(exc).__name__}: {exc}") from exc
+
+
+def _checked_class(unpickler: Any, module: str, name: str, proto: int, arrays: bool) -> tuple[str, str]:
+    found = compat_name(module, name, proto)
+    if not unpickler.policy.allows(*found):
+        raise ModelRefused(f"{unpickler.source} asked for {module}.{name} while loading; refused")
+    if found == WRAPPER and not arrays:
+        raise ModelRefused(f"{unpickler.source} holds a joblib array wrapper where no loader reads one; refused")
+    return found
+
+
+class _ArrayWrapper:
+    """What the restricted unpickler builds for ``joblib.numpy_pickle.NumpyArrayWrapper``: state only."""
+
+
+class _JoblibRestricted(pickle._Unpickler):  # type: ignore[name-defined,misc]
+    dispatch = pickle._Unpickler.dispatch.copy()  # type: ignore[attr-defined]
+
+    def __init__(self, handle: io.BytesIO, source: str, policy: TrustPolicy, *, arrays: bool) -> None:
+        super().__init__(handle)
+        self.handle, self.source, self.policy, self.arrays = handle, source, policy, arrays
+
+    def find_class(self, module: str, name: str) -> Any:
+        if _checked_class(self, module, name, self.proto, self.arrays) == WRAPPER:  # type: ignore[attr-defined]
+            return _ArrayWrapper
+        return super().find_class(module, name)
+
+    def load_build(self) -> None:
+        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+        stack = self.stack  # type: ignore[attr-defined]
+        if type(stack[-1]) is _ArrayWrapper:
+            stack[-1] = self._read_array(array_layout(vars(stack[-1])))
+
+    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
+
+    def _read_array(self, layout: ArrayLayout) -> Any:
+        """joblib's ``NumpyArrayWrapper.read_array``, from the layout the walk checked."""
+        import numpy as np
+
+        if layout.nested:
+            return _JoblibRestricted(self.handle, self.source, self.policy, arrays=False).load()
+        if layout.padded:
+            padding = self.handle.read(1)
+            self.handle.read(padding[0] if padding else 0)
+        raw = self.handle.read(layout.nbytes)
+        if len(raw) != layout.nbytes:
+            raise ModelLoadError(f"cannot load {self.source}: array data is truncated")
+        array = np.frombuffer(bytearray(raw), dtype=layout.dtype, count=layout.count)
+        array = array.reshape(layout.shape[::-1]).transpose() if layout.order == "F" else array.reshape(layout.shape)
+        if _byte_order_mismatch(array):
+            array = array.byteswap().view(array.dtype.newbyteorder("="))
+        return array
+
+
+class _PlainRestricted(pickle.Unpickler):
+    def __init__(self, handle: io.BytesIO, source: str, policy: TrustPolicy) -> None:
+        super().__init__(handle)
+        self.source, self.policy = source, policy
+
+    def find_class(self, module: str, name: str) -> Any:
+        # the C unpickler does not say its protocol; no allowed name changes under the Python 2 mapping
+        _checked_class(self, module, name, 0, False)
+        return super().find_class(module, name)
+
+
+def _byte_order_mismatch(array: Any) -> bool:
+    """joblib's ``_is_numpy_array_byte_order_mismatch``."""
+    other = ">" if sys.byteorder == "little" else "<"
+    dtype = array.dtype
+    return bool(dtype.byteorder == other or (dtype.byteorder == "|" and dtype.fields
+                                             and all(e[0].byteorder == other for e in dtype.fields.values())))
 
 
 def _inspect_skops(data: bytes, result: Inspection, policy: TrustPolicy) -> Inspection:

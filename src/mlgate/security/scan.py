@@ -17,6 +17,7 @@ refused model files and known-vulnerable dependencies count as high.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,27 +104,80 @@ def _where(f: Finding) -> str:
     return f"{f.rule} {f.file}:{f.line}"
 
 
-def model_files(roots: list[Path]) -> list[Path]:
-    """Every file under ``roots`` that a model loader would unpickle."""
-    files: list[Path] = []
+@dataclass(frozen=True)
+class ModelTarget:
+    """One file a loader would open and how it reads it, or why a loader would refuse it first."""
+
+    path: Path
+    format: str | None = None
+    problem: str | None = None
+
+
+def model_targets(roots: list[Path]) -> list[ModelTarget]:
+    """Every file under ``roots`` that a model loader would open, read as that loader reads it.
+
+    In an MLflow model folder the ``MLmodel`` file names the serialized file and its format
+    (``pickled_model: model.bin`` is scanned although its name says nothing); elsewhere
+    ``.pkl``/``.pickle``/``.joblib``/``.skops`` files are. A symbolic link that leaves its root,
+    or an ``MLmodel`` the loader would refuse, is a problem of its own.
+    """
+    from mlgate.errors import ModelLoadError
+    from mlgate.security.folders import inside_links_only, model_file
+    from mlgate.security.loader import file_format
+
+    targets: list[ModelTarget] = []
     for root in roots:
-        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        files += [p for p in candidates if p.suffix.lower() in MODEL_SUFFIXES]
-    return files
+        if root.is_file():
+            targets.append(ModelTarget(root, file_format(root)))
+            continue
+        named: set[Path] = set()
+        try:
+            inside_links_only(root)
+        except ModelLoadError as exc:
+            targets.append(ModelTarget(root, problem=str(exc)))
+            continue
+        files = sorted(Path(d) / f for d, _dirs, names in os.walk(root) for f in names)
+        for mlmodel in (f for f in files if f.name == "MLmodel"):
+            try:
+                found = model_file(inside_links_only(mlmodel.parent))
+            except ModelLoadError as exc:
+                targets.append(ModelTarget(mlmodel, problem=str(exc)))
+                continue
+            if not found.path.is_file():
+                missing = f"{mlmodel} names {found.path.name}, which does not exist"
+                targets.append(ModelTarget(found.path, problem=missing))
+            else:
+                targets.append(ModelTarget(found.path, found.format))
+            named.add(found.path.resolve())
+        targets += [ModelTarget(p, file_format(p)) for p in files
+                    if p.suffix.lower() in MODEL_SUFFIXES and p.resolve() not in named]
+    return targets
+
+
+def model_files(roots: list[Path]) -> list[Path]:
+    """The paths of :func:`model_targets`."""
+    return [t.path for t in model_targets(roots)]
 
 
 def _models(report: Report, request: ScanRequest, policy: TrustPolicy) -> None:
     from mlgate.security.loader import inspect_file
 
-    files = model_files(request.models)
-    report.metrics["model_files"] = len(files)
+    targets = model_targets(request.models)
+    report.metrics["model_files"] = len(targets)
     if not request.models:
         report.add(Check(name="model_files", passed=True, severity="info", observed=0,
                          message="no model folders given (--models DIR); no model file scanned"))
         return
     refused = 0
-    for path in files:
-        found = inspect_file(path, policy)
+    for target in targets:
+        path = target.path
+        if target.problem is not None:
+            refused += 1
+            report.add(Check(name="model_file", column=str(path), passed=False,
+                             severity=_severity("high", request.fail_on), observed=target.problem, expected=[],
+                             message=f"{path}: {target.problem}", details={"format": None}))
+            continue
+        found = inspect_file(path, policy, target.format)
         refused += not found.safe
         message = (f"{path}: {len(found.globals)} global(s), all on the allow-list" if found.safe
                    else str(found.refusal()))
@@ -133,9 +187,9 @@ def _models(report: Report, request: ScanRequest, policy: TrustPolicy) -> None:
                          details={"format": found.format, "sha256": found.sha256, "globals": found.globals,
                                   "picklescan_dangerous": found.second_opinion}))
     report.metrics["model_files_refused"] = refused
-    if not files:
+    if not targets:
         report.add(Check(name="model_files", passed=True, severity="info", observed=0,
-                         message=f"no model files ({', '.join(MODEL_SUFFIXES)}) under "
+                         message=f"no model files (MLmodel folders, {', '.join(MODEL_SUFFIXES)}) under "
                                  f"{', '.join(map(str, request.models))}"))
 
 

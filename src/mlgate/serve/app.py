@@ -290,8 +290,20 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
 
     @app.get("/model-info", tags=["model"])
     async def model_info(request: Request) -> Response:
-        """Name, registry version, type, features, metrics, commit, training time, an example row."""
-        return Response(json.dumps(_slot_model(request, server).describe(), default=str), media_type=JSON)
+        """Name, registry version, type, features, metrics, commit, training time, an example row.
+
+        Without a valid API key (or when the server has no keys) the answer holds no local path
+        and no training row: a ``source`` that is a path is left out (a registry URI stays) and
+        ``input_example`` is built from the schema's kinds (0.0, 0, false, "").
+        """
+        model = _slot_model(request, server)
+        body = model.describe()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if not (server.keys.required and server.keys.check(presented_key(headers)) is not None):
+            if not str(body.get("source", "")).startswith(("models:/", "runs:/")):
+                body.pop("source", None)  # a local path says where the model (and maybe more) lives
+            body["input_example"] = _schema_example(model.schema)
+        return Response(json.dumps(body, default=str), media_type=JSON)
 
     # The front door (serve.front) answers these two before FastAPI sees them; they are
     # registered for the OpenAPI docs and for callers of the bare FastAPI app (``.app``).
@@ -323,6 +335,14 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
 
     install_admin(app, server)
     return front_door(app, server)
+
+
+_PLACEHOLDERS: dict[str, Any] = {"number": 0.0, "integer": 0, "boolean": False, "string": ""}
+
+
+def _schema_example(schema: Any) -> dict[str, Any]:
+    """An input row made from the schema's kinds only (no training data in it)."""
+    return {f.name: _PLACEHOLDERS.get(f.kind) for f in schema.features}
 
 
 async def _answer(server: Server, request: Request, endpoint: str) -> Response:

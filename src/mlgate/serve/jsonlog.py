@@ -107,7 +107,7 @@ class JsonLineWriter:
             sink.flush()
             return
         if self._file is None:
-            self._file = self._path.open("a", encoding="utf-8")
+            self._file = _open_private(self._path)
         size = self._file.tell()
         for line in lines:  # rotate between lines, so no file grows far past the limit
             if size >= self._max_bytes:
@@ -126,7 +126,14 @@ class JsonLineWriter:
             if older.exists():
                 os.replace(older, self._path.with_name(f"{self._path.name}.{i + 1}"))
         os.replace(self._path, self._path.with_name(f"{self._path.name}.1"))
-        self._file = self._path.open("a", encoding="utf-8")
+        self._file = _open_private(self._path)
+
+
+def _open_private(path: Path) -> Any:
+    """Append to ``path``, created (or tightened to) mode 0600: prediction logs hold raw inputs."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def read_prediction_log(folder: Path) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ pickle/cloudpickle ``model.pkl``) and ``mlgate.json`` holds features, dtypes and
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,14 +40,16 @@ def pin_of(path: str) -> str | None:
     return _PINS.get(str(Path(path).resolve()))
 
 
-def resolve_model(spec: str, config: Config | None = None, version: str | None = None) -> ResolvedModel:
+def resolve_model(spec: str, config: Config | None = None, version: str | None = None, *,
+                  trust: bool = False) -> ResolvedModel:
     """Turn a path or registry URI into a local model path and a version string.
 
-    Only registry URIs import MLflow. A folder's version is ``--model-version`` when given,
-    else ``version`` in its ``mlgate.json``, else ``"local"``.
+    Only registry URIs import MLflow. A registry model with no recorded hash is refused unless
+    ``trust`` (``mlgate serve --trust``) or ``MLGATE_TRUST_UNPINNED=1``. A folder's version is
+    ``--model-version`` when given, else ``version`` in its ``mlgate.json``, else ``"local"``.
     """
     if spec.startswith(("models:/", "runs:/")):
-        local, registry_version = _download(spec, config)
+        local, registry_version = _download(spec, config, trust)
         _verify(Path(local), config, spec)
         return ResolvedModel(spec, local, version or registry_version or "local", pin_of(local))
     path = Path(spec).expanduser()
@@ -60,7 +63,7 @@ def resolve_model(spec: str, config: Config | None = None, version: str | None =
     return ResolvedModel(spec, str(path.resolve()), version or str(meta.get("version") or "local"))
 
 
-def _download(uri: str, config: Config | None) -> tuple[str, str | None]:
+def _download(uri: str, config: Config | None, trust: bool = False) -> tuple[str, str | None]:
     """Fetch a registry or run model to a local folder (MLflow's cache); no model is loaded here."""
     from mlgate.tracking import quiet_mlflow
 
@@ -68,25 +71,25 @@ def _download(uri: str, config: Config | None) -> tuple[str, str | None]:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from mlgate.registry.uri import resolve_version
-
     if config is not None:
         from mlgate.tracking import setup_mlflow
 
         setup_mlflow(config)
+    from mlgate.security.folders import TRUST_UNPINNED_ENV, check_pin, concrete_uri, pinned_version, require_pin
+
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
-        version = resolve_version(uri, MlflowClient())
+        version, pin = pinned_version(uri, MlflowClient())
+        local = mlflow.artifacts.download_artifacts(artifact_uri=concrete_uri(uri, version))
+    except ModelLoadError:
+        raise
     except Exception as exc:  # MLflow raises its own exception types for missing names
         raise ModelLoadError(f"cannot resolve {uri} in the registry at {mlflow.get_tracking_uri()}: "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
-    from mlgate.security.folders import check_pin, pinned_version
-
-    if version is not None:  # serve refuses to start on a file that is not the one registered
-        pin = pinned_version(uri)[1]
+    # serve (and deploy, which serves through here) refuses a model whose file nothing pinned
+    require_pin(uri, pin, trust=trust or os.environ.get(TRUST_UNPINNED_ENV) == "1", what="served")
+    if pin:  # serve refuses to start on a file that is not the one registered
         check_pin(Path(local), pin, uri)
-        if pin:
-            _PINS[str(Path(local).resolve())] = pin
+        _PINS[str(Path(local).resolve())] = pin
     return local, version
 
 

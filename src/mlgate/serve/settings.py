@@ -6,13 +6,13 @@ import string, so there is no other way to hand over objects); keys are only eve
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SETTINGS_ENV = "MLGATE_SERVE_SETTINGS"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class ServeSettings(BaseModel):
@@ -56,8 +56,15 @@ class ServeSettings(BaseModel):
 
 
 def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach."""
-    return host in LOOPBACK or host.startswith("127.")
+    """True for addresses only this machine can reach: an IP address in 127.0.0.0/8, or ::1.
+
+    Names are not loopback: ``127.example.com`` is anyone's, and ``localhost`` is whatever the
+    hosts file says; bind to ``127.0.0.1`` or ``::1`` to serve without keys or TLS.
+    """
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def log_folder(path: str | None) -> Path | None:

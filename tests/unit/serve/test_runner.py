@@ -53,7 +53,8 @@ def test_bad_rate_limit_is_a_config_error(tmp_path: Path, lr_model_dir: Path) ->
         build_settings(ServeOptions(model=str(lr_model_dir)), config(tmp_path, rate_limit="lots"))
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True),
-                                                ("::1", True), ("0.0.0.0", False), ("10.0.0.5", False)])
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.2", True), ("localhost", False),
+                                                ("::1", True), ("0.0.0.0", False), ("10.0.0.5", False),
+                                                ("127.example.com", False), ("127.", False), ("::", False)])
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
