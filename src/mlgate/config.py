@@ -413,6 +413,13 @@ class Config(_Strict):
         p = Path(path).expanduser()
         return p if p.is_absolute() else self._root / p
 
+    def data_ref(self, raw: str | Path) -> Path | str:
+        """A data path from the config: an object URI (``s3://b/k``) as written, ``file://`` and
+        local paths as absolute Paths against the config's folder (see mlgate.data.refs)."""
+        from mlgate.data.refs import as_ref  # config imports no domain package at start-up
+
+        return as_ref(raw, self._root)
+
     def section(self, *keys: str) -> Any:
         """The JSON-able value of a config section, for cache keys: ``section('gates', 'test')``."""
         value: Any = self.model_dump(mode="json", by_alias=True)
