@@ -9,6 +9,7 @@ import typer
 
 from mlgate._paths import report_dir
 from mlgate.cli._console import console, err_console
+from mlgate.data.refs import flag_ref
 
 __all__ = ["ConfigOpt", "DataOpt", "ModelOpt", "OutputOpt", "console", "err_console", "finish", "load",
            "maybe_load", "print_verdict", "report_dir"]
@@ -22,8 +23,10 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Config file (default: ./mlgate.yaml).", show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Folder for report.json, junit.xml, report.html and summary.md.")]
+# Data flags parse with flag_ref: an object URI arrives as a str (Typer takes no Path | str union)
 DataOpt = Annotated[Path | None, typer.Option(
-    "--data", "-d", help="A CSV or Parquet file, or a folder of them.")]
+    "--data", "-d", parser=flag_ref,
+    help="A CSV or Parquet file, or a folder of them; or s3://, gs://, az:// (an object or a prefix).")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", help="An MLflow model folder, a models:/NAME@ALIAS URI, or a .joblib/.pkl file.")]
 

@@ -9,6 +9,7 @@ import typer
 
 from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, maybe_load
 from mlgate.cli.app import app
+from mlgate.data.refs import flag_ref
 
 
 @app.command()
@@ -18,7 +19,7 @@ def validate(
     schema: Annotated[Path | None, typer.Option(help="Schema YAML to validate against.")] = None,
     infer_schema: Annotated[Path | None, typer.Option(
         "--infer-schema", help="Infer a schema (from --reference, else --data) and write it here.")] = None,
-    reference: Annotated[Path | None, typer.Option(
+    reference: Annotated[Path | None, typer.Option(parser=flag_ref,
         help="Training data: schema source and the train side of the leakage/target checks.")] = None,
     target: Annotated[str | None, typer.Option(help="Target column.")] = None,
     key: Annotated[list[str] | None, typer.Option(help="Key column (repeatable).")] = None,

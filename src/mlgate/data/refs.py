@@ -25,7 +25,7 @@ from mlgate.data import dvc
 from mlgate.data.objectstore import STORES, is_uri, remote_files
 from mlgate.errors import DataError
 
-__all__ = ["DataRef", "as_ref", "check", "fetch", "fingerprints", "is_uri", "label", "local_inputs"]
+__all__ = ["DataRef", "as_ref", "check", "fetch", "fingerprints", "flag_ref", "is_uri", "label", "local_inputs"]
 
 DataRef = Path | str  # a str is always an object-storage URI; everything else is a Path
 
@@ -47,6 +47,14 @@ def as_ref(raw: str | Path, root: Path | None = None) -> DataRef:
         raise DataError(f"{text}: mlgate reads local paths, file:// and {known}; not {scheme}://")
     path = Path(text).expanduser()
     return path if path.is_absolute() else (root or Path.cwd()).absolute() / path
+
+
+def flag_ref(value: str) -> DataRef:
+    """A data flag's value (``--data``, ``--reference``, ``--current``, ``--labels``): an object URI
+    as given, ``file://`` as its path, any other value as a path relative to the current folder.
+    The CLI's parser for those flags: a ``Path`` type would fold ``s3://b/k`` into ``s3:/b/k``."""
+    text = str(value)
+    return text if is_uri(text) else as_ref(text) if "://" in text else Path(text)
 
 
 def label(ref: DataRef) -> str:

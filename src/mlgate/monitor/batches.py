@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.data.objectstore import RemoteFile
+from mlgate.data.refs import as_ref
 from mlgate.errors import DataError
 from mlgate.monitor.profile import (
     MAX_LEVELS,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from mlgate.data.refs import DataRef
+    from mlgate.data.refs import DataRef  # noqa: F401  (in annotations)
 
 BATCH_ROWS = 131_072
 SPEC_ROWS = 200_000  # sample size for the reference's percentiles and levels
@@ -212,7 +213,7 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None,
 
 def as_source(data: Any) -> Any:
     """A path becomes a dataset; frames and Arrow tables pass through."""
-    return open_dataset(Path(data)) if isinstance(data, str | Path) else data
+    return open_dataset(as_ref(data)) if isinstance(data, str | Path) else data
 
 
 def schema_of(source: Any) -> pa.Schema:
