@@ -42,7 +42,7 @@ class S3(ObjectStore):
 
     name = "s3"
     schemes = ("s3",)
-    credentials = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or the runner's IAM role)"
+    credentials = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or the runner's IAM role"
     variables = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
                  "AWS_ENDPOINT_URL")
     endpoint = "AWS_ENDPOINT_URL"
