@@ -202,8 +202,9 @@ class Pipeline:
         for spec in select_stages(self.config, only=only, until=until, stages=self.stages):
             spec.check(self.config)
         for key, ref in self._data_refs():
-            if isinstance(ref, str):  # a bucket that is missing, refused or unreachable: before anything runs
-                check(ref, f"data.{key} in {self._config_name}")
+            # before anything runs: a bucket that is missing, refused or unreachable; DVC-tracked data
+            # that is absent with no DVC or no remote to pull it from
+            check(ref, f"data.{key} in {self._config_name}")
 
     def stage_dirs(self) -> dict[str, Path]:
         """The output folder of each stage's last passing run."""

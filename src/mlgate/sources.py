@@ -9,7 +9,6 @@ fetching the data is ``mlgate.data.refs``.
 
 from __future__ import annotations
 
-import configparser
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ from mlgate.pipeline import STAGE_NAMES, STAGES
 if TYPE_CHECKING:
     from mlgate.config import Config
 
-__all__ = ["ci_variables", "default_remote", "dvc_pull_targets", "stage_inputs"]
+__all__ = ["ci_variables", "dvc_pull_targets", "stage_inputs"]
 
 # which data keys a role reads, first given wins (as Pipeline._data_paths decides)
 _ROLE_KEYS = {"train": ("path", "train"), "test": ("test", "path", "train"), "schema": ("schema",)}
@@ -89,18 +88,8 @@ def ci_variables(config: Config, stages: Iterable[str] | None = None) -> dict[st
                 store = store_of(ref)
                 out[store.name] = list(store.variables)
             elif (found := dvc.tracked(ref)) is not None:
-                name, url = default_remote(found[0].repo)
+                name, url = dvc.default_remote(found[0].repo)
                 scheme = url.split("://", 1)[0] if "://" in url else "local"
                 variables = _DVC_REMOTE_VARIABLES.get(scheme, ())
                 out[f"dvc remote {name!r} ({scheme})"] = list(variables)
     return out
-
-
-def default_remote(repo: Path) -> tuple[str, str]:
-    """The DVC project's default remote: (name, URL), from .dvc/config and .dvc/config.local;
-    ("", "") when none is set."""
-    parser = configparser.ConfigParser()
-    parser.read([repo / ".dvc" / "config", repo / ".dvc" / "config.local"], encoding="utf-8")
-    name = parser.get("core", "remote", fallback="").strip()
-    url = parser.get(f'remote "{name}"', "url", fallback="").strip() if name else ""
-    return name, url

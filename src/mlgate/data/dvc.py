@@ -8,6 +8,7 @@ no DVC; only fetching runs DVC (``dvc pull TARGET``, the optional extra ``mlgate
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import importlib.util
 import json
@@ -20,7 +21,7 @@ from typing import Any
 
 from mlgate.errors import DataError
 
-__all__ = ["DvcOutput", "local_md5", "pull", "tracked"]
+__all__ = ["DvcOutput", "check_pullable", "default_remote", "local_md5", "pull", "tracked"]
 
 _PULL_TIMEOUT_S = 3600.0
 
@@ -134,6 +135,37 @@ def _dvc_command() -> list[str]:
         return [sys.executable, "-m", "dvc"]
     found = shutil.which("dvc")
     return [found] if found else []
+
+
+def check_pullable(output: DvcOutput, wanted: str) -> None:
+    """DataError unless ``dvc pull`` could fetch the output: DVC installed and a default remote set.
+
+    No network: what the remote holds is known only by pulling."""
+    if not _dvc_command():
+        raise DataError(f"{wanted} is {output.path}, which is not in the workspace; it is tracked by DVC "
+                        f"({output.record.name}), and DVC is not installed to pull it: pip install 'mlgate[dvc]' "
+                        "(or run `dvc pull` before mlgate)")
+    if not default_remote(output.repo)[1]:
+        raise DataError(f"{wanted} is {output.path}, which is not in the workspace; it is tracked by DVC "
+                        f"({output.record.relative_to(output.repo).as_posix()}), but the DVC project {output.repo} "
+                        "has no default remote to pull it from: `dvc remote add -d NAME URL` (committed in "
+                        ".dvc/config), credentials with `dvc remote modify --local NAME ...` or the storage's "
+                        "environment variables")
+
+
+def default_remote(repo: Path) -> tuple[str, str]:
+    """The DVC project's default remote: (name, URL) from .dvc/config and .dvc/config.local
+    (the latter wins, as in DVC); ("", "") when none is set."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read([repo / ".dvc" / "config", repo / ".dvc" / "config.local"], encoding="utf-8")
+    except configparser.Error as exc:
+        raise DataError(f"{repo / '.dvc' / 'config'} does not parse: {exc}") from exc
+    name = parser.get("core", "remote", fallback="").strip()
+    for section in parser.sections():  # DVC writes ['remote "name"'], quotes included
+        if name and section.strip("'") == f'remote "{name}"':
+            return name, parser.get(section, "url", fallback="").strip()
+    return name, ""
 
 
 def pull(outputs: list[DvcOutput], wanted: str) -> list[str]:

@@ -73,9 +73,13 @@ def check(ref: DataRef, where: str) -> None:
         except DataError as exc:
             raise DataError(f"{where}: {exc}") from exc
         return
-    if not ref.exists() and dvc.tracked(ref) is None:
+    if ref.exists():
+        return
+    found = dvc.tracked(ref)
+    if found is None:
         raise DataError(f"{where} is {ref}, which does not exist (nor does a DVC record of it); "
                         "put the data there, track it with DVC, or change the path")
+    dvc.check_pullable(found[0], where)
 
 
 def fetch(refs: Iterable[DataRef], wanted: str) -> list[str]:
