@@ -61,6 +61,11 @@ class DataConfig(_Strict):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 
+    @field_validator("train", "test", "path")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        return _data_location(value)
+
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
         if self.path and (self.train or self.test):
@@ -68,6 +73,17 @@ class DataConfig(_Strict):
         if not self.path and not self.train:
             raise ValueError("needs 'train' (and optionally 'test'), or 'path' with a 'split'")
         return self
+
+
+def _data_location(value: str | None) -> str | None:
+    """A data path or URI whose scheme mlgate reads (local, file://, s3://, gs://, az://)."""
+    if value and "://" in value:
+        from mlgate.data.refs import unsupported_scheme  # a small module: no domain package at start-up
+
+        problem = unsupported_scheme(value)
+        if problem:
+            raise ValueError(problem)
+    return value
 
 
 class ModelSpec(_Strict):
@@ -331,6 +347,11 @@ class MonitorConfig(_Strict):
     performance_material: float = Field(0.02, ge=0)
     min_window_rows: int = Field(50, ge=1)
     push: str | None = None
+
+    @field_validator("current", "labels")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        return _data_location(value)
 
     @property
     def enabled(self) -> bool:

@@ -109,6 +109,9 @@ class Azure(ObjectStore):
         if not account:
             raise DataError(f"az://{bucket}: set AZURE_STORAGE_ACCOUNT_NAME to the storage account that holds "
                             f"the container (credentials: {cls.credentials})")
+        if not hasattr(fs, "AzureFileSystem"):
+            raise DataError(f"az://{bucket}: reading Azure Blob Storage needs pyarrow 16 or later: "
+                            "pip install -U pyarrow")
         key = os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
         return fs.AzureFileSystem(account_name=account, **({"account_key": key} if key else {}))
 

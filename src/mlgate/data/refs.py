@@ -25,7 +25,8 @@ from mlgate.data import dvc
 from mlgate.data.objectstore import STORES, is_uri, remote_files
 from mlgate.errors import DataError
 
-__all__ = ["DataRef", "as_ref", "check", "fetch", "fingerprints", "flag_ref", "is_uri", "label", "local_inputs"]
+__all__ = ["DataRef", "as_ref", "check", "fetch", "fingerprints", "flag_ref", "is_uri", "label", "local_inputs",
+           "unsupported_scheme"]
 
 DataRef = Path | str  # a str is always an object-storage URI; everything else is a Path
 
@@ -42,11 +43,18 @@ def as_ref(raw: str | Path, root: Path | None = None) -> DataRef:
             raise DataError(f"{text}: a file:// URI names a local path (file:///abs/path), not host {parts.netloc!r}")
         return Path(unquote(parts.path))
     if "://" in text:
-        scheme = text.split("://", 1)[0]
-        known = ", ".join(f"{s}://" for store in STORES.values() for s in store.schemes)
-        raise DataError(f"{text}: mlgate reads local paths, file:// and {known}; not {scheme}://")
+        raise DataError(f"{text}: {unsupported_scheme(text)}")
     path = Path(text).expanduser()
     return path if path.is_absolute() else (root or Path.cwd()).absolute() / path
+
+
+def unsupported_scheme(uri: str) -> str | None:
+    """What is wrong with a URI's scheme, or None when mlgate reads it."""
+    scheme = uri.split("://", 1)[0].lower()
+    if is_uri(uri) or scheme == "file":
+        return None
+    known = ", ".join(f"{s}://" for store in STORES.values() for s in store.schemes)
+    return f"mlgate reads local paths, file:// and {known} (got {scheme}://)"
 
 
 def flag_ref(value: str) -> DataRef:
