@@ -97,8 +97,9 @@ def test_dvc_data_keys_the_same_present_or_absent_and_changes_when_edited(tmp_pa
     assert present == {"data/train.csv": f"dvc-md5:{_md5(TRAIN)}"}
     train.unlink()
     assert fingerprints([train], {}, _rel(tmp_path)) == present  # from the .dvc file: nothing to read
-    train.write_bytes(TRAIN + b"4,1\n")  # a local edit not yet `dvc add`ed: what is read is what is keyed
-    assert fingerprints([train], memo, _rel(tmp_path))["data/train.csv"] == f"dvc-md5:{_md5(TRAIN + b'4,1' + bytes([10]))}"
+    edited = TRAIN + b"4,1\n"
+    train.write_bytes(edited)  # a local edit not yet `dvc add`ed: what is read is what is keyed
+    assert fingerprints([train], memo, _rel(tmp_path))["data/train.csv"] == f"dvc-md5:{_md5(edited)}"
 
 
 def test_a_plain_file_keeps_its_sha256_key_and_is_read_once(tmp_path: Path) -> None:
