@@ -2,13 +2,15 @@
 variables it needs.
 
 ``dvc_pull_targets(config, stage)`` lists what a job of ``stage`` passes to ``dvc pull`` (the
-stage's DVC-tracked inputs, nothing else); ``ci_variables(config)`` names the variables each data
-source needs (an object store's credentials, a DVC remote's). Reading, fingerprinting and
-fetching the data is ``mlgate.data.refs``.
+stage's DVC-tracked inputs, nothing else) and ``ci_data_steps`` makes that the job's shell line;
+``dvc_packages`` is what the job installs to pull (``dvc[s3]`` for an S3 remote);
+``ci_variables(config)`` names the variables each data source needs (an object store's
+credentials, a DVC remote's). Reading, fingerprinting and fetching the data is ``mlgate.data.refs``.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +24,7 @@ from mlgate.pipeline import STAGE_NAMES, STAGES
 if TYPE_CHECKING:
     from mlgate.config import Config
 
-__all__ = ["ci_variables", "dvc_pull_targets", "stage_inputs"]
+__all__ = ["ci_data_steps", "ci_variables", "dvc_packages", "dvc_pull_targets", "stage_inputs"]
 
 # which data keys a role reads, first given wins (as Pipeline._data_paths decides)
 _ROLE_KEYS = {"train": ("path", "train"), "test": ("test", "path", "train"), "schema": ("schema",)}
@@ -93,3 +95,29 @@ def ci_variables(config: Config, stages: Iterable[str] | None = None) -> dict[st
                 variables = _DVC_REMOTE_VARIABLES.get(scheme, ())
                 out[f"dvc remote {name!r} ({scheme})"] = list(variables)
     return out
+
+
+# DVC's remote plugins, by the remote URL's scheme: `dvc` alone pulls from local folders and HTTP
+_DVC_EXTRAS = {"s3": "s3", "gs": "gs", "azure": "azure", "ssh": "ssh", "hdfs": "hdfs", "webhdfs": "webhdfs",
+               "oss": "oss", "gdrive": "gdrive", "webdav": "webdav", "webdavs": "webdav"}
+
+
+def dvc_packages(config: Config) -> list[str]:
+    """What a CI job installs beside mlgate to pull the project's DVC-tracked data: ``["dvc[s3]"]``
+    for an S3 remote, ``["dvc"]`` for a local or HTTP one, ``[]`` when no input is DVC-tracked."""
+    extras = set()
+    for stage in STAGE_NAMES:
+        for ref in stage_inputs(config, stage):
+            if isinstance(ref, Path) and (found := dvc.tracked(ref)) is not None:
+                url = dvc.default_remote(found[0].repo)[1]
+                extras.add(_DVC_EXTRAS.get(url.split("://", 1)[0] if "://" in url else "", ""))
+    if not extras:
+        return []
+    named = sorted(e for e in extras if e)
+    return [f"dvc[{','.join(named)}]" if named else "dvc"]
+
+
+def ci_data_steps(config: Config, stage: str) -> list[str]:
+    """The shell lines a CI job of ``stage`` runs before mlgate: ``dvc pull`` of exactly its inputs."""
+    targets = dvc_pull_targets(config, stage)
+    return [f"dvc pull {' '.join(shlex.quote(t) for t in targets)}"] if targets else []

@@ -9,7 +9,7 @@ import pytest
 from mlgate.config import config_from_dict
 from mlgate.errors import DataError
 from mlgate.pipeline import STAGE_NAMES
-from mlgate.sources import ci_variables, dvc_pull_targets, stage_inputs
+from mlgate.sources import ci_data_steps, ci_variables, dvc_packages, dvc_pull_targets, stage_inputs
 
 
 def _project(root: Path, remote: str = "s3://team-bucket/dvc") -> None:
@@ -60,3 +60,14 @@ def test_an_unknown_stage_is_an_error(tmp_path: Path) -> None:
     config = config_from_dict({"data": {"train": "x.csv"}}, tmp_path)
     with pytest.raises(DataError, match="'deploy' is not a stage"):
         dvc_pull_targets(config, "deploy")
+
+
+def test_the_job_lines_and_the_packages_to_pull_with(tmp_path: Path) -> None:
+    _project(tmp_path)
+    config = config_from_dict({"data": {"train": "data/train.csv", "test": "data/test.csv"}}, tmp_path)
+    assert ci_data_steps(config, "train") == ["dvc pull data/train.csv.dvc"]
+    assert ci_data_steps(config, "register") == []
+    assert dvc_packages(config) == ["dvc[s3]"]
+    (tmp_path / ".dvc" / "config").write_text("[core]\n    remote = here\n['remote \"here\"']\n    url = ../store\n")
+    assert dvc_packages(config) == ["dvc"]
+    assert dvc_packages(config_from_dict({"data": {"train": "s3://b/t.parquet"}}, tmp_path)) == []
