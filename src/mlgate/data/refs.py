@@ -16,6 +16,7 @@ absent DVC-tracked inputs before a stage reads them. What a CI job pulls is in `
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,11 @@ def _dvc_fingerprints(path: Path, found: tuple[dvc.DvcOutput, str], memo: dict[s
         recorded = manifest.get(inner) if inner else output.md5
         return {rel(path): f"dvc-md5:{recorded or output.md5 + '/' + inner}"}
     if path.is_file():
-        return {rel(path): f"dvc-md5:{_hashed(path, memo, 'md5')}"}
+        digest = _hashed(path, memo, "md5")
+        recorded = manifest.get(inner) if inner else output.md5
+        if recorded and digest != recorded and not output.legacy:
+            _warn_differs(path, output)
+        return {rel(path): f"dvc-md5:{digest}"}
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
     local = {f.relative_to(path).as_posix(): _hashed(f, memo, "md5") for f in files}
     prefix = f"{inner}/" if inner else ""
@@ -143,6 +148,20 @@ def _dvc_fingerprints(path: Path, found: tuple[dvc.DvcOutput, str], memo: dict[s
     if not inner and local and local == expected:  # the folder is as recorded: the key a clone without it gets
         return {rel(path): f"dvc-md5:{output.md5}"}
     return {rel(f): f"dvc-md5:{local[f.relative_to(path).as_posix()]}" for f in files}
+
+
+_WARNED: set[Path] = set()
+
+
+def _warn_differs(path: Path, output: dvc.DvcOutput) -> None:
+    """Say once that the workspace file is not what DVC recorded: stale after a `git pull`, or edited."""
+    if path in _WARNED:
+        return
+    _WARNED.add(path)
+    record = output.record.relative_to(output.repo).as_posix()
+    print(f"mlgate: {path} is not the version {record} records; mlgate reads the workspace file. "
+          f"Run `dvc checkout {record}` (or `dvc pull`) for the recorded data, or `dvc add` to record yours",
+          file=sys.stderr, flush=True)
 
 
 def _hashed(path: Path, memo: dict[str, Any], kind: str) -> str:

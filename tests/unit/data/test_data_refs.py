@@ -90,7 +90,8 @@ def test_dvc_record_of_a_file_a_folder_an_inner_file_and_a_stage_output(tmp_path
     assert dvc.tracked(tmp_path.parent / "elsewhere.csv") is None  # outside any DVC project
 
 
-def test_dvc_data_keys_the_same_present_or_absent_and_changes_when_edited(tmp_path: Path) -> None:
+def test_dvc_data_keys_the_same_present_or_absent_and_changes_when_edited(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     train = _dvc_project(tmp_path)
     memo: dict[str, object] = {}
     present = fingerprints([train], memo, _rel(tmp_path))
@@ -100,6 +101,7 @@ def test_dvc_data_keys_the_same_present_or_absent_and_changes_when_edited(tmp_pa
     edited = TRAIN + b"4,1\n"
     train.write_bytes(edited)  # a local edit not yet `dvc add`ed: what is read is what is keyed
     assert fingerprints([train], memo, _rel(tmp_path))["data/train.csv"] == f"dvc-md5:{_md5(edited)}"
+    assert "is not the version data/train.csv.dvc records" in capsys.readouterr().err
 
 
 def test_a_plain_file_keeps_its_sha256_key_and_is_read_once(tmp_path: Path) -> None:
