@@ -199,9 +199,12 @@ class Pipeline:
         a DataError naming the config key of a data path that does not exist."""
         from mlgate.data.refs import check
 
-        for spec in select_stages(self.config, only=only, until=until, stages=self.stages):
+        selected = select_stages(self.config, only=only, until=until, stages=self.stages)
+        for spec in selected:
             spec.check(self.config)
-        for key, ref in self._data_refs():
+        self._data_refs()  # every local path exists or is DVC-tracked
+        roles = tuple({role for spec in selected if spec.reads_data for role in spec.data_roles})
+        for key, ref in self._data_refs(roles) if roles else []:
             # before anything runs: a bucket that is missing, refused or unreachable; DVC-tracked data
             # that is absent with no DVC or no remote to pull it from
             check(ref, f"data.{key} in {self._config_name}")

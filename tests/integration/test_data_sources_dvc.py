@@ -107,3 +107,29 @@ def test_a_remote_without_the_data_is_exit_2_naming_the_push(
     assert len(errors) == 1 and "Traceback" not in out.stderr, out.stderr
     assert "dvc pull data/train.csv.dvc" in errors[0] and "Was it pushed?" in errors[0]
     assert not (clone / "data" / "train.csv").exists()
+
+
+@pytest.mark.slow
+def test_ci_shaped_jobs_pull_only_their_stage_inputs_and_share_keys_through_the_artifact(
+        origin: tuple[Path, Path], tmp_path: Path, mlgate_bin: list[str]) -> None:
+    """Each job a fresh clone with the previous job's .mlgate/ and `dvc pull` of its stage's inputs
+    (mlgate.sources.ci_data_steps): the keys agree whether a table is present or only recorded."""
+    from mlgate.config import load_config
+    from mlgate.sources import ci_data_steps
+
+    repo, _ = origin
+    artifact: Path | None = None
+    for job, stage in enumerate(("validate", "train", "test", "evaluate")):
+        clone = tmp_path / f"job-{job}"
+        _git(tmp_path, "clone", "-q", str(repo), str(clone))
+        if artifact is not None:
+            shutil.copytree(artifact, clone / ".mlgate")
+        for line in ci_data_steps(load_config(clone / "mlgate.yaml"), stage):
+            _sh(clone, str(DVC), *line.split()[1:])
+        out = mlgate(mlgate_bin, clone, "run", "--until", stage)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        assert "mlgate: dvc pull" not in out.stderr  # the job's own step fetched all it reads
+        seen = statuses(clone)
+        assert seen[stage] == "ran" and all(seen[s] == "cached" for s in seen if s != stage), seen
+        artifact = clone / ".mlgate"
+    assert not (tmp_path / "job-3" / "data" / "train.csv").exists()  # evaluate's job pulled only the test table

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from mlgate.data import dvc
 from mlgate.data.objectstore import RemoteFile, is_uri, remote_files
@@ -158,14 +159,31 @@ def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None
                         f"(columns: {shown}{', ...' if frame.shape[1] > 12 else ''})")
 
 
-@dataclass
-class Dataset:
-    """The train and test tables of a project, target column included."""
+Table = Union["pd.DataFrame", Callable[[], "pd.DataFrame"]]  # a frame, or how to load it when first used
 
-    train: pd.DataFrame
-    test: pd.DataFrame
-    target: str
-    sources: list[DataRef]
+
+class Dataset:
+    """The train and test tables of a project, target column included.
+
+    Each table is read when first asked for, so a stage reads only what its cache key holds:
+    tune and train never read a separate test file, evaluate and compare never the train file
+    (and a CI job of theirs pulls only its own table). One file split in two is read once.
+    """
+
+    def __init__(self, train: Table, test: Table, target: str, sources: list[DataRef]) -> None:
+        self._train, self._test, self.target, self.sources = train, test, target, sources
+
+    @property
+    def train(self) -> pd.DataFrame:
+        if callable(self._train):
+            self._train = self._train()
+        return self._train
+
+    @property
+    def test(self) -> pd.DataFrame:
+        if callable(self._test):
+            self._test = self._test()
+        return self._test
 
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.drop(columns=[self.target])
@@ -176,33 +194,32 @@ class Dataset:
 
 
 def load_dataset(config: Config) -> Dataset:
-    """Load train and test as the config says: two files, or one file split with a seed."""
+    """Train and test as the config says: two files, or one file split with a seed; each read when first used."""
     data = config.data
-    if data.path:
-        source = config.data_ref(data.path)
-        frame = load_table(source)
-        require_columns(frame, [data.target], str(source))
-        train, test = split_frame(frame, data.target, data.split.test, data.split.seed,
-                                  stratify=data.split.stratify)
-        sources = [source]
-    else:
-        assert data.train is not None  # guaranteed by DataConfig's validator
-        train_path = config.data_ref(data.train)
-        train = load_table(train_path)
-        require_columns(train, [data.target], str(train_path))
-        sources = [train_path]
-        if data.test:
-            test_path = config.data_ref(data.test)
-            test = load_table(test_path)
-            require_columns(test, [data.target], str(test_path))
-            sources.append(test_path)
-        else:
-            train, test = split_frame(train, data.target, data.split.test, data.split.seed,
-                                      stratify=data.split.stratify)
-    drop = [c for c in data.id_columns if c in train.columns]
-    if drop:
-        train, test = train.drop(columns=drop), test.drop(columns=drop, errors="ignore")
-    return Dataset(train=train, test=test, target=data.target, sources=sources)
+    drop = list(data.id_columns)
+    if data.path or not data.test:
+        source = config.data_ref(data.path or data.train or "")
+        pair = cache(partial(_split_table, source, config, drop))
+        return Dataset(train=lambda: pair()[0], test=lambda: pair()[1], target=data.target, sources=[source])
+    assert data.train is not None  # guaranteed by DataConfig's validator
+    train_path, test_path = config.data_ref(data.train), config.data_ref(data.test)
+    return Dataset(train=partial(_load_checked, train_path, data.target, drop),
+                   test=partial(_load_checked, test_path, data.target, drop),
+                   target=data.target, sources=[train_path, test_path])
+
+
+def _split_table(source: DataRef, config: Config, drop: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = config.data
+    frame = load_table(source)
+    require_columns(frame, [data.target], str(source))
+    train, test = split_frame(frame, data.target, data.split.test, data.split.seed, stratify=data.split.stratify)
+    return train.drop(columns=drop, errors="ignore"), test.drop(columns=drop, errors="ignore")
+
+
+def _load_checked(path: DataRef, target: str, drop: list[str]) -> pd.DataFrame:
+    table = load_table(path)
+    require_columns(table, [target], str(path))
+    return table.drop(columns=drop, errors="ignore")
 
 
 def split_frame(frame: pd.DataFrame, target: str, test_size: float, seed: int,
