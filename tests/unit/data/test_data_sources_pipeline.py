@@ -17,7 +17,8 @@ TABLE = b"x,target\n1,0\n2,1\n"
 
 def _tracked(root: Path, remote: bool = True) -> Path:
     (root / ".dvc").mkdir()
-    (root / ".dvc" / "config").write_text("[core]\n    remote = s\n['remote \"s\"']\n    url = /mnt/s\n" if remote else "")
+    config = "[core]\n    remote = s\n['remote \"s\"']\n    url = /mnt/s\n"
+    (root / ".dvc" / "config").write_text(config if remote else "")
     md5 = hashlib.md5(TABLE, usedforsecurity=False).hexdigest()
     (root / "train.csv.dvc").write_text(f"outs:\n- md5: {md5}\n  hash: md5\n  path: train.csv\n")
     (root / "train.csv").write_bytes(TABLE)
