@@ -57,6 +57,9 @@ class StageSpec:
     # "module:function" that checks the stage's config before any stage runs (config errors
     # first, without config importing the domain packages)
     preflight: str | None = None
+    # pull absent DVC-tracked inputs before the entry runs; False for an entry that reads no data
+    # although the stage's key holds it (CI's pick-best assembles train from candidates' outputs)
+    fetch_data: bool = True
 
     @property
     def input_stages(self) -> tuple[str, ...]:
@@ -296,7 +299,7 @@ class Pipeline:
         from mlgate.reports import write_report
 
         out_dir = run_dir / spec.name
-        if spec.reads_data:
+        if spec.reads_data and spec.fetch_data:
             from mlgate.data.refs import fetch
 
             try:  # before the stage's folder exists: a failed pull leaves nothing half-made
