@@ -17,7 +17,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlgate.errors import DataError
 
@@ -213,9 +212,3 @@ def _pull_failed(repo: Path, targets: list[str], output: str) -> str:
                 "Was it pushed? Run `dvc push` where it was added, or check `dvc remote list`")
     return f"{pulling}: {errors[-1]}. Check the remote (`dvc remote list`) and its credentials"
 
-
-def describe(found: tuple[DvcOutput, str]) -> dict[str, Any]:
-    """The DVC facts about a path for reports: record, hash and pull target."""
-    out, inner = found
-    return {"record": out.record.relative_to(out.repo).as_posix(), "md5": out.md5, "target": out.target,
-            **({"inside": inner} if inner else {})}
