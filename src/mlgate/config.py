@@ -62,6 +62,11 @@ class DataConfig(_Strict):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
 
+    @field_validator("train", "test", "path")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        return _data_location(value)
+
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
         if self.path and (self.train or self.test):
@@ -69,6 +74,17 @@ class DataConfig(_Strict):
         if not self.path and not self.train:
             raise ValueError("needs 'train' (and optionally 'test'), or 'path' with a 'split'")
         return self
+
+
+def _data_location(value: str | None) -> str | None:
+    """A data path or URI whose scheme mlgate reads (local, file://, s3://, gs://, az://)."""
+    if value and "://" in value:
+        from mlgate.data.refs import unsupported_scheme  # a small module: no domain package at start-up
+
+        problem = unsupported_scheme(value)
+        if problem:
+            raise ValueError(problem)
+    return value
 
 
 class ModelSpec(_Strict):
@@ -333,6 +349,11 @@ class MonitorConfig(_Strict):
     min_window_rows: int = Field(50, ge=1)
     push: str | None = None
 
+    @field_validator("current", "labels")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        return _data_location(value)
+
     @property
     def enabled(self) -> bool:
         return bool(self.current or self.from_log)
@@ -413,6 +434,13 @@ class Config(_Strict):
         """A path from the config, made absolute against the config's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else self._root / p
+
+    def data_ref(self, raw: str | Path) -> Path | str:
+        """A data path from the config: an object URI (``s3://b/k``) as written, ``file://`` and
+        local paths as absolute Paths against the config's folder (see mlgate.data.refs)."""
+        from mlgate.data.refs import as_ref  # config imports no domain package at start-up
+
+        return as_ref(raw, self._root)
 
     def section(self, *keys: str) -> Any:
         """The JSON-able value of a config section, for cache keys: ``section('gates', 'test')``."""

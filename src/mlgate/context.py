@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from mlgate.config import Config
     from mlgate.data.io import Dataset
+    from mlgate.data.refs import DataRef
     from mlgate.models import LoadedModel
 
 ProgressHook = Callable[[str, float | None], None]
@@ -54,8 +55,8 @@ class StageContext:
     progress: ProgressHook = _no_progress
     model: str | None = None
     baseline: str | None = None
-    test_data: Path | None = None
-    reference_data: Path | None = None
+    test_data: DataRef | None = None  # a Path, or an object URI (see mlgate.data.refs)
+    reference_data: DataRef | None = None
     options: dict[str, Any] = field(default_factory=dict)
     bare: bool = False
     _dataset: Dataset | None = None
@@ -124,8 +125,8 @@ class StageContext:
 
 
 def standalone_context(stage: str, config: Config | None = None, *, output: Path | None = None,
-                       model: str | None = None, baseline: str | None = None, data: Path | None = None,
-                       reference: Path | None = None, settings: dict[str, Any] | None = None,
+                       model: str | None = None, baseline: str | None = None, data: DataRef | None = None,
+                       reference: DataRef | None = None, settings: dict[str, Any] | None = None,
                        options: dict[str, Any] | None = None, root: Path | None = None) -> StageContext:
     """The context of one stage run by its own command.
 
@@ -196,7 +197,7 @@ def flags_only_config(root: Path, project: str = "mlgate") -> Config:
     return config_from_dict({"project": project, "data": {"path": "."}}, root)
 
 
-def _bare_config(root: Path, model: str | None, data: Path | None, reference: Path | None) -> Config:
+def _bare_config(root: Path, model: str | None, data: DataRef | None, reference: DataRef | None) -> Config:
     """A config for a folder without mlgate.yaml, from the command's flags alone."""
     from mlgate.config import config_from_dict
 

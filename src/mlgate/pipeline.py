@@ -7,8 +7,10 @@ upstream stages whose outputs it reads. Changing only the test file re-runs vali
 evaluate, compare and register, never tune or train; a change to ``gates.evaluate`` re-runs
 evaluate and what reads its output. With ``data.path`` and a split, both tables come from
 the one file, so it is an input of every data stage. File hashes are
-remembered by (size, mtime) as DVC does, so a no-op run reads no data. Run records and the
-state on disk are in ``mlgate.runs``.
+remembered by (size, mtime) as DVC does, so a no-op run reads no data; DVC-tracked data is
+keyed by DVC's recorded MD5 (no download while it is absent) and objects in a bucket by their
+ETag (a HEAD request), see ``mlgate.data.refs``. A stage that runs pulls its absent DVC-tracked
+inputs first. Run records and the state on disk are in ``mlgate.runs``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mlgate.runs import RunRecord, RunStore, StageRecord, Status, iter_runs, rea
 if TYPE_CHECKING:
     from mlgate.config import Config
     from mlgate.context import ProgressHook
+    from mlgate.data.refs import DataRef
     from mlgate.reports.model import Report
 
 __all__ = ["STAGES", "STAGE_NAMES", "Pipeline", "RunRecord", "StageRecord", "StageSpec", "iter_runs",
@@ -54,6 +57,9 @@ class StageSpec:
     # "module:function" that checks the stage's config before any stage runs (config errors
     # first, without config importing the domain packages)
     preflight: str | None = None
+    # pull absent DVC-tracked inputs before the entry runs; False for an entry that reads no data
+    # although the stage's key holds it (CI's pick-best assembles train from candidates' outputs)
+    fetch_data: bool = True
 
     @property
     def input_stages(self) -> tuple[str, ...]:
@@ -181,10 +187,10 @@ class Pipeline:
                 if stage.status in ("failed", "error"):
                     blocked_by = spec.name
             complete = only is None and until is None and self.config.source is not None
-            if complete and record.passed:
+            inputs = self._input_paths() if complete and record.passed else None
+            if inputs is not None:  # None also when data is in a bucket: only a HEAD request tells a change
                 assert self.config.source is not None
-                self.store.stamp(state, self.config.source, self._input_paths(), [s.name for s in stages],
-                                 self._markers)
+                self.store.stamp(state, self.config.source, inputs, [s.name for s in stages], self._markers)
         finally:
             if self._hashes is not None:
                 write_json(self.store.state_dir / "hashes.json", self._hashes)
@@ -194,9 +200,17 @@ class Pipeline:
     def check_inputs(self, *, only: str | None = None, until: str | None = None) -> None:
         """Config and data errors before anything runs: each selected stage's preflight, then
         a DataError naming the config key of a data path that does not exist."""
-        for spec in select_stages(self.config, only=only, until=until, stages=self.stages):
+        from mlgate.data.refs import check
+
+        selected = select_stages(self.config, only=only, until=until, stages=self.stages)
+        for spec in selected:
             spec.check(self.config)
-        self._data_paths()
+        self._data_refs()  # every local path exists or is DVC-tracked
+        roles = tuple({role for spec in selected if spec.reads_data for role in spec.data_roles})
+        for key, ref in self._data_refs(roles) if roles else []:
+            # before anything runs: a bucket that is missing, refused or unreachable; DVC-tracked data
+            # that is absent with no DVC or no remote to pull it from
+            check(ref, f"data.{key} in {self._config_name}")
 
     def stage_dirs(self) -> dict[str, Path]:
         """The output folder of each stage's last passing run."""
@@ -213,7 +227,7 @@ class Pipeline:
                       if n in keys or n in state},
         }
         if spec.reads_data:
-            parts["data"] = {self.store.rel(p): self._file_hash(p) for p in self._data_files(spec.data_roles)}
+            parts["data"] = self._fingerprints(spec.data_roles)
         if spec.external is not None:
             marker = spec.external(self.config)
             parts["external"] = marker
@@ -222,46 +236,48 @@ class Pipeline:
         blob = json.dumps(parts, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def _data_paths(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[Path]:
-        """The data paths the roles read; a missing one is an error naming its key."""
+    @property
+    def _config_name(self) -> str:
+        return self.config.source.name if self.config.source else "the config"
+
+    def _data_refs(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[tuple[str, DataRef]]:
+        """The config keys and data references the roles read; a local path that neither exists
+        nor is tracked by DVC is an error naming its key."""
+        from mlgate.data.dvc import tracked
+
         data = self.config.data
         # one file split in two (data.path, or data.train without data.test) is both tables
         test_key = "test" if data.test else ("path" if data.path else "train")
         wanted = {"schema"} & set(roles) | {"path" if data.path else "train" for r in roles if r == "train"}
         wanted |= {test_key for r in roles if r == "test"}
-        paths = []
+        refs: list[tuple[str, DataRef]] = []
         for key, rel in (("path", data.path), ("train", data.train), ("test", data.test), ("schema", data.schema_file)):
             if not rel or key not in wanted:
                 continue
-            path = self.config.resolve(rel)
-            if not path.exists():
-                where = self.config.source.name if self.config.source else "the config"
-                raise DataError(f"data.{key} in {where} is {rel!r}, but {path} does not exist; "
-                                f"put the file there or change data.{key}")
-            paths.append(path)
-        return paths
+            ref = self.config.data_ref(rel)
+            if isinstance(ref, Path) and not ref.exists() and tracked(ref) is None:
+                raise DataError(f"data.{key} in {self._config_name} is {rel!r}, but {ref} does not exist; "
+                                f"put the file there (or track it with DVC) or change data.{key}")
+            refs.append((key, ref))
+        return refs
 
-    def _data_files(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[Path]:
-        from mlgate.data.io import table_files
+    def _data_paths(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[DataRef]:
+        return [ref for _, ref in self._data_refs(roles)]
 
-        return [f for path in self._data_paths(roles) for f in table_files(path)]
-
-    def _input_paths(self) -> list[Path]:
-        """Every file whose change can change a key: data files, and folders (for added files)."""
-        return self._data_files() + [p for p in self._data_paths() if p.is_dir()]
-
-    def _file_hash(self, path: Path) -> str:
-        from mlgate.data.io import file_sha256
+    def _fingerprints(self, roles: tuple[str, ...]) -> dict[str, str]:
+        """Content fingerprints of the roles' data, reading none that need not be read (see data.refs)."""
+        from mlgate.data.refs import fingerprints
 
         if self._hashes is None:
             self._hashes = read_json(self.store.state_dir / "hashes.json")
-        stat = path.stat()
-        memo = self._hashes.get(str(path))
-        if memo and memo["size"] == stat.st_size and memo["mtime_ns"] == stat.st_mtime_ns:
-            return str(memo["sha256"])
-        digest = file_sha256(path)
-        self._hashes[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
-        return digest
+        return fingerprints(self._data_paths(roles), self._hashes, self.store.rel)
+
+    def _input_paths(self) -> list[Path] | None:
+        """Every file whose change can change a key (data files, folders for added files, DVC
+        records); None when the data is in a bucket, which no file's mtime describes."""
+        from mlgate.data.refs import local_inputs
+
+        return local_inputs(self._data_paths())
 
     # ---- stages -------------------------------------------------------------------------
 
@@ -283,6 +299,13 @@ class Pipeline:
         from mlgate.reports import write_report
 
         out_dir = run_dir / spec.name
+        if spec.reads_data and spec.fetch_data:
+            from mlgate.data.refs import fetch
+
+            try:  # before the stage's folder exists: a failed pull leaves nothing half-made
+                fetch(self._data_paths(spec.data_roles), f"stage '{spec.name}'")
+            except MlgateError as exc:
+                return StageRecord(spec.name, "error", False, key, "", 0.0, message=str(exc))
         out_dir.mkdir(parents=True, exist_ok=True)
         upstream = {n: self.store.abs(state[n]["out_dir"]) for n in spec.needs if n in state}
         ctx = StageContext(config=self.config, out_dir=out_dir, run_id=run_dir.name, upstream=upstream)

@@ -9,6 +9,7 @@ import typer
 
 from mlgate._paths import report_dir
 from mlgate.cli._console import console, err_console
+from mlgate.data.refs import flag_ref
 
 __all__ = ["ConfigOpt", "DataOpt", "ModelOpt", "OutputOpt", "console", "err_console", "finish", "load",
            "maybe_load", "print_verdict", "report_dir"]
@@ -23,9 +24,11 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Folder for report.json, junit.xml, report.html and summary.md "
                          "(default: mlgate-reports/COMMAND beside mlgate.yaml, else in the current folder).")]
+# Data flags parse with flag_ref: an object URI arrives as a str (Typer takes no Path | str union)
 DataOpt = Annotated[Path | None, typer.Option(
-    "--data", "-d", help="A CSV or Parquet file, or a folder of them (default: the tables under data: in "
-                       "mlgate.yaml).")]
+    "--data", "-d", parser=flag_ref,
+    help="A CSV or Parquet file, or a folder of them, or s3://, gs://, az:// (default: the tables under "
+         "data: in mlgate.yaml).")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", help="An MLflow model folder, a models:/NAME@ALIAS URI, or a .joblib/.pkl file "
                         "(default: the model of the project's last passing train stage).")]

@@ -9,13 +9,14 @@ import typer
 
 from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load
 from mlgate.cli.app import app
+from mlgate.data.refs import flag_ref
 
 
 @app.command("test")
 def test_model(
     model: ModelOpt = None,
     data: DataOpt = None,
-    reference: Annotated[Path | None, typer.Option(
+    reference: Annotated[Path | None, typer.Option(parser=flag_ref,
         help="Training data: enables shift statistics and the retraining check (default: the config's "
              "training table; none without a config).")] = None,
     target: Annotated[str | None, typer.Option(help="Target column (default: from the model or config).")] = None,

@@ -9,6 +9,7 @@ import typer
 
 from mlgate.cli._common import ConfigOpt, OutputOpt, finish, maybe_load
 from mlgate.cli.app import app
+from mlgate.data.refs import flag_ref
 
 
 @app.command()
@@ -17,15 +18,15 @@ def monitor(
     reference: Annotated[str | None, typer.Option(
         help="models:/NAME@ALIAS (the profile stored at registration), a profile.json, or training data. "
              "Default: monitor.reference, else models:/<model>@production.")] = None,
-    current: Annotated[Path | None, typer.Option(
-        help="Current data: a CSV or Parquet file or a folder of them, read in batches (default: "
+    current: Annotated[Path | None, typer.Option(parser=flag_ref,
+        help="Current data: a CSV or Parquet file or a folder of them (or s3://, gs://, az://), read in batches (default: "
              "monitor.current; give it or --from-log).")] = None,
     from_log: Annotated[Path | None, typer.Option(
         "--from-log", help="The server's prediction-log folder; its latest window is the current batch "
                           "(default: monitor.from_log).")] = None,
     window: Annotated[str | None, typer.Option(
         help="Window length for --from-log and the performance trend, e.g. 24h, 30m, 7d (default 24h).")] = None,
-    labels: Annotated[Path | None, typer.Option(
+    labels: Annotated[Path | None, typer.Option(parser=flag_ref,
         help="Delayed labels (CSV/Parquet: request_id, label[, row]) joined with --from-log (default: "
              "monitor.labels, none).")] = None,
     push: Annotated[str | None, typer.Option(

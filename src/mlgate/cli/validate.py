@@ -9,6 +9,7 @@ import typer
 
 from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, maybe_load
 from mlgate.cli.app import app
+from mlgate.data.refs import flag_ref
 
 
 @app.command()
@@ -21,7 +22,7 @@ def validate(
     infer_schema: Annotated[Path | None, typer.Option(
         "--infer-schema", help="Infer a schema (from --reference, else --data) and write it here (default: schema.yaml "
                             "in the output folder, when no schema is given).")] = None,
-    reference: Annotated[Path | None, typer.Option(
+    reference: Annotated[Path | None, typer.Option(parser=flag_ref,
         help="Training data: schema source and the train side of the leakage/target checks (default: "
              "the config's training table; none without a config).")] = None,
     target: Annotated[str | None, typer.Option(help="Target column (default: data.target; none without "

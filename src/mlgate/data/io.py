@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
+from mlgate.data import dvc
+from mlgate.data.objectstore import RemoteFile, is_uri, remote_files
+from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import DataError
 
 if TYPE_CHECKING:
@@ -17,8 +21,22 @@ if TYPE_CHECKING:
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def table_files(path: Path) -> list[Path]:
-    """The data files behind a path: the file itself, or a folder's CSV/Parquet files sorted."""
+def table_files(path: DataRef) -> list[Path | RemoteFile]:
+    """The data files behind a path: the file itself, or a folder's CSV/Parquet files sorted.
+
+    An object URI lists its object or the table objects under its prefix; a DVC-tracked path
+    that is not in the workspace is pulled first (``dvc pull``).
+    """
+    if isinstance(path, str) and is_uri(path):
+        return list(remote_files(path, TABLE_SUFFIXES))
+    path = Path(path)
+    if not path.exists() and (found := dvc.tracked(path)) is not None:
+        dvc.pull([found[0]], str(path))
+    return list(local_files(path))
+
+
+def local_files(path: Path) -> list[Path]:
+    """The files behind a local path: the file itself, or a folder's CSV/Parquet files sorted."""
     if not path.exists():
         raise DataError(f"data path {path} does not exist")
     if path.is_dir():
@@ -33,7 +51,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     """Load one CSV or Parquet file, or concatenate a folder of them."""
     import pandas as pd
 
-    files = table_files(Path(path))
+    files = table_files(as_ref(path))
     frames = [_read_one(f) for f in files]
     if len(frames) == 1:
         return frames[0]
@@ -41,13 +59,13 @@ def load_table(path: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _read_one(file: Path) -> pd.DataFrame:
+def _read_one(file: Path | RemoteFile) -> pd.DataFrame:
     import pandas as pd
 
     kind = TABLE_SUFFIXES.get(file.suffix.lower())
     if kind is None:
         raise DataError(f"{file}: unsupported file type {file.suffix!r}; use .csv or .parquet")
-    if file.stat().st_size == 0:
+    if (file.size if isinstance(file, RemoteFile) else file.stat().st_size) == 0:
         raise DataError(f"{file} is empty (0 bytes)")
     try:
         frame = _read_parquet(file) if kind == "parquet" else _read_csv(file)
@@ -63,26 +81,29 @@ def _read_one(file: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(file: Path) -> pd.DataFrame:
-    """Read Parquet, freeing each Arrow column once converted (a third less peak memory)."""
+def _read_parquet(file: Path | RemoteFile) -> pd.DataFrame:
+    """Read Parquet, freeing each Arrow column once converted (a third less peak memory); an object
+    by ranged reads of its footer and column chunks, not downloaded first."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(file).to_pandas(split_blocks=True, self_destruct=True)
+    source = file.open_random() if isinstance(file, RemoteFile) else file
+    return pq.read_table(source).to_pandas(split_blocks=True, self_destruct=True)
 
 
-def _read_csv(file: Path) -> pd.DataFrame:
+def _read_csv(file: Path | RemoteFile) -> pd.DataFrame:
     import pandas as pd
 
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
+    source = file.open_stream() if isinstance(file, RemoteFile) else file  # an object: streamed
     try:
-        frame = pd.read_csv(file, sep=sep, low_memory=False)
+        frame = pd.read_csv(source, sep=sep, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{file} has no columns (is it empty?)") from exc
     _check_delimiter(file, frame, sep)
     return frame
 
 
-def _check_delimiter(file: Path, frame: pd.DataFrame, sep: str) -> None:
+def _check_delimiter(file: Path | RemoteFile, frame: pd.DataFrame, sep: str) -> None:
     """Catch a delimiter that does not split the file: one column, or rows that do not split."""
     shown = {"\t": "tab"}.get(sep, repr(sep))
     if frame.shape[1] == 1:
@@ -98,10 +119,13 @@ def _check_delimiter(file: Path, frame: pd.DataFrame, sep: str) -> None:
                         f"delimiter {shown}; header and rows use different delimiters")
 
 
-def _sniff_separator(file: Path) -> str:
+def _sniff_separator(file: Path | RemoteFile) -> str:
     """Comma unless the header clearly uses another delimiter (';', tab or '|')."""
-    with file.open("rb") as fh:
-        head = fh.readline(65536)
+    if isinstance(file, RemoteFile):
+        head = file.head(65536).split(b"\n", 1)[0]
+    else:
+        with file.open("rb") as fh:
+            head = fh.readline(65536)
     try:
         header = head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -112,7 +136,7 @@ def _sniff_separator(file: Path) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _same_columns(files: list[Path], frames: list[pd.DataFrame]) -> None:
+def _same_columns(files: list[Path | RemoteFile], frames: list[pd.DataFrame]) -> None:
     first = list(frames[0].columns)
     for file, frame in zip(files[1:], frames[1:], strict=True):
         if list(frame.columns) != first:
@@ -135,47 +159,63 @@ def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None
                         f"(columns: {shown}{', ...' if frame.shape[1] > 12 else ''})")
 
 
-@dataclass
-class Dataset:
-    """The train and test tables of a project, target column included."""
+Table = Union["pd.DataFrame", Callable[[], "pd.DataFrame"]]  # a frame, or how to load it when first used
 
-    train: pd.DataFrame
-    test: pd.DataFrame
-    target: str
-    sources: list[Path]
+
+class Dataset:
+    """The train and test tables of a project, target column included.
+
+    Each table is read when first asked for, so a stage reads only what its cache key holds:
+    tune and train never read a separate test file, evaluate and compare never the train file
+    (and a CI job of theirs pulls only its own table). One file split in two is read once.
+    """
+
+    def __init__(self, train: Table, test: Table, target: str, sources: list[DataRef]) -> None:
+        self._train, self._test, self.target, self.sources = train, test, target, sources
+
+    @property
+    def train(self) -> pd.DataFrame:
+        if callable(self._train):
+            self._train = self._train()
+        return self._train
+
+    @property
+    def test(self) -> pd.DataFrame:
+        if callable(self._test):
+            self._test = self._test()
+        return self._test
 
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.drop(columns=[self.target])
 
 
 def load_dataset(config: Config) -> Dataset:
-    """Load train and test as the config says: two files, or one file split with a seed."""
+    """Train and test as the config says: two files, or one file split with a seed; each read when first used."""
     data = config.data
-    if data.path:
-        source = config.resolve(data.path)
-        frame = load_table(source)
-        require_columns(frame, [data.target], str(source))
-        train, test = split_frame(frame, data.target, data.split.test, data.split.seed,
-                                  stratify=data.split.stratify)
-        sources = [source]
-    else:
-        assert data.train is not None  # guaranteed by DataConfig's validator
-        train_path = config.resolve(data.train)
-        train = load_table(train_path)
-        require_columns(train, [data.target], str(train_path))
-        sources = [train_path]
-        if data.test:
-            test_path = config.resolve(data.test)
-            test = load_table(test_path)
-            require_columns(test, [data.target], str(test_path))
-            sources.append(test_path)
-        else:
-            train, test = split_frame(train, data.target, data.split.test, data.split.seed,
-                                      stratify=data.split.stratify)
-    drop = [c for c in data.id_columns if c in train.columns]
-    if drop:
-        train, test = train.drop(columns=drop), test.drop(columns=drop, errors="ignore")
-    return Dataset(train=train, test=test, target=data.target, sources=sources)
+    drop = list(data.id_columns)
+    if data.path or not data.test:
+        source = config.data_ref(data.path or data.train or "")
+        pair = cache(partial(_split_table, source, config, drop))
+        return Dataset(train=lambda: pair()[0], test=lambda: pair()[1], target=data.target, sources=[source])
+    assert data.train is not None  # guaranteed by DataConfig's validator
+    train_path, test_path = config.data_ref(data.train), config.data_ref(data.test)
+    return Dataset(train=partial(_load_checked, train_path, data.target, drop),
+                   test=partial(_load_checked, test_path, data.target, drop),
+                   target=data.target, sources=[train_path, test_path])
+
+
+def _split_table(source: DataRef, config: Config, drop: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = config.data
+    frame = load_table(source)
+    require_columns(frame, [data.target], str(source))
+    train, test = split_frame(frame, data.target, data.split.test, data.split.seed, stratify=data.split.stratify)
+    return train.drop(columns=drop, errors="ignore"), test.drop(columns=drop, errors="ignore")
+
+
+def _load_checked(path: DataRef, target: str, drop: list[str]) -> pd.DataFrame:
+    table = load_table(path)
+    require_columns(table, [target], str(path))
+    return table.drop(columns=drop, errors="ignore")
 
 
 def split_frame(frame: pd.DataFrame, target: str, test_size: float, seed: int,

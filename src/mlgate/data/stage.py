@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.data.io import load_table, require_columns
+from mlgate.data.refs import DataRef, label
 from mlgate.data.schema import infer_schema, load_schema, save_schema
 from mlgate.data.table import TableView
 from mlgate.data.validator import build_checks
@@ -62,25 +63,25 @@ def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
     data = cfg.data
     if data.path:
-        source = cfg.resolve(data.path)
+        source = cfg.data_ref(data.path)
         frame = load_table(source)
         require_columns(frame, [data.target], str(source))
         return split_frame(frame, data.target, data.split.test, data.split.seed,
                            stratify=data.split.stratify)
     assert data.train is not None  # DataConfig's validator guarantees train or path
-    train_path = cfg.resolve(data.train)
+    train_path = cfg.data_ref(data.train)
     train = load_table(train_path)
     require_columns(train, [data.target], str(train_path))
     if not data.test:
         return split_frame(train, data.target, data.split.test, data.split.seed,
                            stratify=data.split.stratify)
-    test_path = cfg.resolve(data.test)
+    test_path = cfg.data_ref(data.test)
     test = load_table(test_path)
     require_columns(test, [data.target], str(test_path))
     return train, test
 
 
-def _validate_file(ctx: StageContext, data: Path, started: float) -> Report:
+def _validate_file(ctx: StageContext, data: DataRef, started: float) -> Report:
     """One data file (beside ``--reference`` when given), with the project's settings if there is a project."""
     opts = ctx.options
     config = None if ctx.bare else ctx.config
@@ -110,10 +111,10 @@ def _validate_file(ctx: StageContext, data: Path, started: float) -> Report:
             require_columns(reference, [target], str(ref_path))
     task = _TASKS.get((config.task if config else None) or "")
     keys = keys or schema.keys
-    view = TableView(frame, data.name, schema, target, keys, task)
+    view = TableView(frame, label(data), schema, target, keys, task)
     pair = None
     if reference is not None and ref_path is not None:
-        pair = (TableView(reference, ref_path.name, schema, target, keys, task), view)
+        pair = (TableView(reference, label(ref_path), schema, target, keys, task), view)
     return _run([view], pair, checks, gate.min_quality_score, schema_path, ctx.progress, started)
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.objectstore import RemoteFile
+from mlgate.data.refs import as_ref
 from mlgate.errors import DataError
 from mlgate.monitor.profile import (
     MAX_LEVELS,
@@ -31,13 +33,17 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from mlgate.data.refs import DataRef  # noqa: F401  (in annotations)
+
 BATCH_ROWS = 131_072
 SPEC_ROWS = 200_000  # sample size for the reference's percentiles and levels
 DECILES = 10
 
 
-def open_dataset(path: Path) -> Any:
-    """The CSV/Parquet file or folder of them as a batch source; DataError naming the file otherwise."""
+def open_dataset(path: DataRef) -> Any:
+    """The CSV/Parquet file or folder of them as a batch source; DataError naming the file otherwise.
+
+    ``path`` may be an object URI (``s3://b/prefix``): objects are streamed, not downloaded first."""
     from mlgate.data.io import TABLE_SUFFIXES, table_files
 
     files = table_files(path)
@@ -46,7 +52,7 @@ def open_dataset(path: Path) -> Any:
         raise DataError(f"{path}: monitor reads .csv or .parquet files, one kind per folder "
                         f"(found {', '.join(sorted({f.suffix for f in files}))})")
     for file in files:
-        if file.stat().st_size == 0:
+        if (file.size if isinstance(file, RemoteFile) else file.stat().st_size) == 0:
             raise DataError(f"{file} is empty (0 bytes)")
     return ParquetFiles(files) if kinds == {"parquet"} else CsvFiles(files)
 
@@ -56,17 +62,19 @@ class CsvFiles:
     the column types, which later files are read with (as a pyarrow dataset would, but without
     importing pandas)."""
 
-    def __init__(self, files: Sequence[Path]) -> None:
+    def __init__(self, files: Sequence[Path | RemoteFile]) -> None:
         self.files = list(files)
         self.schema = self._open(self.files[0]).schema
 
-    def _open(self, file: Path, columns: Sequence[str] | None = None, types: pa.Schema | None = None) -> Any:
+    def _open(self, file: Path | RemoteFile, columns: Sequence[str] | None = None,
+              types: pa.Schema | None = None) -> Any:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         convert = pacsv.ConvertOptions(column_types=types, include_columns=list(columns) if columns else None)
         try:
-            return pacsv.open_csv(file, convert_options=convert)
+            source = file.open_stream() if isinstance(file, RemoteFile) else file
+            return pacsv.open_csv(source, convert_options=convert)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"cannot read {file} as csv: {str(exc).splitlines()[0]}") from exc
 
@@ -92,7 +100,7 @@ class ParquetFiles:
     CPU than they save on columns this size. Dictionary-encoded text is counted on its codes.
     """
 
-    def __init__(self, files: Sequence[Path]) -> None:
+    def __init__(self, files: Sequence[Path | RemoteFile]) -> None:
         self.files = list(files)
         plain = self._open(self.files[0], None).schema_arrow
         self._text = [f.name for f in plain if _is_text(f.type)]
@@ -100,17 +108,18 @@ class ParquetFiles:
         for file in self.files[1:]:  # read_dictionary needs the first file's columns: checked first
             self._check_like_first(file, self._open(file, None).schema_arrow)
 
-    def _open(self, file: Path, dictionary: Sequence[str] | None | bool = True) -> Any:
+    def _open(self, file: Path | RemoteFile, dictionary: Sequence[str] | None | bool = True) -> Any:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         text = self._text if dictionary is True else dictionary
         try:
-            return pq.ParquetFile(file, pre_buffer=False, read_dictionary=text)
+            source = file.open_random() if isinstance(file, RemoteFile) else file
+            return pq.ParquetFile(source, pre_buffer=False, read_dictionary=text)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"cannot read {file} as parquet: {str(exc).splitlines()[0]}") from exc
 
-    def _check_like_first(self, file: Path, schema: pa.Schema) -> None:
+    def _check_like_first(self, file: Path | RemoteFile, schema: pa.Schema) -> None:
         """Later files need the first one's columns with the same kinds of values (int64 and
         double both count as numbers: their batches are cast to the first file's types)."""
         missing = [n for n in self.schema.names if n not in schema.names]
@@ -145,7 +154,7 @@ class ParquetFiles:
 
 
 @contextmanager
-def _naming(file: Path, kind: str) -> Iterator[None]:
+def _naming(file: Path | RemoteFile, kind: str) -> Iterator[None]:
     """A reading error part-way through a file becomes a DataError naming the file."""
     import pyarrow as pa
 
@@ -204,7 +213,7 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None,
 
 def as_source(data: Any) -> Any:
     """A path becomes a dataset; frames and Arrow tables pass through."""
-    return open_dataset(Path(data)) if isinstance(data, str | Path) else data
+    return open_dataset(as_ref(data)) if isinstance(data, str | Path) else data
 
 
 def schema_of(source: Any) -> pa.Schema:

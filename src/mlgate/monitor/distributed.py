@@ -7,9 +7,9 @@ the one a single process computes; only the per-file work moves to the workers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import MissingDependency
 from mlgate.monitor.profile import ProfileSpec, TableProfile, empty_profile
 
@@ -19,10 +19,11 @@ def profile_file(path: str, spec_dict: dict[str, Any], allow_missing: Sequence[s
     from mlgate.monitor.batches import open_dataset, profile_source
 
     spec = ProfileSpec.from_dict(spec_dict)
-    return profile_source(open_dataset(Path(path)), spec, where=path, allow_missing=allow_missing).to_dict()
+    # each worker opens its own file: a local path, or an object URI read with the worker's credentials
+    return profile_source(open_dataset(as_ref(path)), spec, where=path, allow_missing=allow_missing).to_dict()
 
 
-def profile_on_dask(scheduler: Any, path: Path, spec: ProfileSpec, *,
+def profile_on_dask(scheduler: Any, path: DataRef, spec: ProfileSpec, *,
                     allow_missing: Sequence[str] = ()) -> TableProfile:
     """Profile every file under ``path`` on the cluster at ``scheduler`` (an address or a Client)."""
     from mlgate.data.io import table_files

@@ -24,6 +24,8 @@ from mlgate.errors import DataError, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlgate.data.refs import DataRef
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -77,7 +79,7 @@ def _score(record: dict[str, Any]) -> Any:
     return record.get("prediction")
 
 
-def read_labels(path: Path) -> pd.DataFrame:
+def read_labels(path: DataRef) -> pd.DataFrame:
     """``request_id``, ``label`` and optional ``row`` from a CSV or Parquet file."""
     from mlgate.data.io import load_table, require_columns
 

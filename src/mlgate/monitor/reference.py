@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.dvc import tracked
+from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import DataError, MlgateError, RegistryError
 from mlgate.monitor.batches import as_source, frame_source, profile_reference
 from mlgate.monitor.profile import EXACT_MAX, TableProfile
@@ -111,7 +113,7 @@ def store_at_registration(config: Config, model_folder: Path, run_id: str | None
     return _store(profile, config, run_id, out_dir)
 
 
-def store_from_data(config: Config, model_folder: Path, data: Path, run_id: str | None, out_dir: Path) -> Path:
+def store_from_data(config: Config, model_folder: Path, data: DataRef, run_id: str | None, out_dir: Path) -> Path:
     """Profile ``data`` (the training rows given as ``--data``) with the registered model.
 
     Only the model's features and the target are profiled; other columns (ids, timestamps) are
@@ -145,7 +147,7 @@ NO_TRAINING_DATA = ("no monitor profile stored: no training data to profile (pas
 
 
 def profile_check(config: Config, model_folder: Path, run_id: str | None, out_dir: Path,
-                  data: Path | None = None, *, project_data: bool = True) -> Check:
+                  data: DataRef | None = None, *, project_data: bool = True) -> Check:
     """Store the monitor profile of a version just registered (by the pipeline, or by hand with
     ``mlgate register``), as a check: from ``--data`` when given, else from mlgate.yaml's training
     data (unless ``project_data`` is false: a config made from flags); a warning when neither exists
@@ -169,13 +171,11 @@ def load_reference(spec: str, config: Config | None, root: Path) -> TableProfile
     """The reference profile behind ``--reference``: a registry URI, a profile.json, or data."""
     if spec.startswith("models:/"):
         return _from_registry(spec, config, root)
-    path = Path(spec).expanduser()
-    if not path.is_absolute():
-        path = root / path
-    if not path.exists():
+    path = as_ref(spec, root)
+    if isinstance(path, Path) and not path.exists() and tracked(path) is None:
         raise DataError(f"--reference {spec}: {path} does not exist; give models:/NAME@ALIAS, "
                         "a profile.json written at registration, or a data file or folder")
-    if path.suffix.lower() == ".json":
+    if isinstance(path, Path) and path.suffix.lower() == ".json":
         return TableProfile.read(path)
     source = as_source(path)
     ids = tuple(config.data.id_columns) if config else ()

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.dvc import tracked
+from mlgate.data.refs import DataRef, as_ref, check, fingerprints
 from mlgate.errors import DataError, UsageError
 from mlgate.monitor.drift import ColumnOverride, DriftSettings
 from mlgate.monitor.profile import TableProfile
@@ -25,9 +27,9 @@ class MonitorRequest:
     """Everything one monitor run needs; the CLI and the pipeline stage both build one."""
 
     reference: str
-    current: Path | None = None
+    current: DataRef | None = None  # a Path, or an object URI (mlgate.data.refs)
     from_log: Path | None = None
-    labels: Path | None = None
+    labels: DataRef | None = None
     window: str = "24h"
     settings: DriftSettings = field(default_factory=DriftSettings)
     performance_alpha: float = 0.01
@@ -50,15 +52,15 @@ def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
 
     section = config.monitor if config else MonitorConfig()
 
-    def path(value: Any, key: str) -> Path | None:
+    def path(value: Any, key: str) -> DataRef | None:
         if value is not None:  # a flag: relative to where the command runs
-            return Path(value).expanduser().absolute()
+            return as_ref(value)
         raw = getattr(section, key)
-        return None if raw is None else (config.resolve(raw) if config else Path(raw))
+        return None if raw is None else (config.data_ref(raw) if config else as_ref(raw))
 
     reference = flags.get("reference")
     if reference and not str(reference).startswith("models:/"):
-        reference = str(Path(reference).expanduser().absolute())  # a flag's path is relative to the cwd
+        reference = str(as_ref(reference))  # a flag's path is relative to the cwd; a URI stays as given
     reference = reference or section.reference
     if reference is None:
         if config is None:
@@ -70,7 +72,8 @@ def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
     current = path(flags.get("current"), "current") if not given or flags.get("current") else None
     from_log = path(flags.get("from_log"), "from_log") if not given or flags.get("from_log") else None
     return MonitorRequest(reference=str(reference), current=current,
-                          from_log=from_log, labels=path(flags.get("labels"), "labels"),
+                          from_log=Path(from_log) if from_log is not None else None,
+                          labels=path(flags.get("labels"), "labels"),
                           window=flags.get("window") or section.window, settings=drift_settings(section),
                           performance_alpha=section.performance_alpha,
                           performance_material=section.performance_material,
@@ -118,11 +121,15 @@ def monitor(request: MonitorRequest, config: Config | None = None, root: Path | 
 def check_paths(request: MonitorRequest, root: Path) -> None:
     """DataError naming every given path that does not exist, before the reference (a registry
     download, or a pass over the training data) or the current data is read."""
-    given = [("--current", request.current), ("--from-log", request.from_log), ("--labels", request.labels)]
+    given: list[tuple[str, DataRef | None]] = [("--current", request.current), ("--from-log", request.from_log),
+                                               ("--labels", request.labels)]
     if not request.reference.startswith("models:/"):
-        reference = Path(request.reference).expanduser()
-        given.insert(0, ("--reference", reference if reference.is_absolute() else root / reference))
-    missing = [f"{flag} {path} does not exist" for flag, path in given if path is not None and not path.exists()]
+        given.insert(0, ("--reference", as_ref(request.reference, root)))
+    for flag, ref in given:
+        if isinstance(ref, str):  # an object URI: missing, refused or unreachable, said before any reading
+            check(ref, flag)
+    missing = [f"{flag} {path} does not exist" for flag, path in given
+               if isinstance(path, Path) and not path.exists() and tracked(path) is None]
     if missing:
         hint = "; --reference takes models:/NAME@ALIAS, a profile.json written at registration, or a data " \
                "file or folder" if any(m.startswith("--reference") for m in missing) else ""
@@ -143,7 +150,7 @@ def _optional_columns(reference: TableProfile) -> list[str]:
     return [c.name for c in reference.spec.columns if c.role != "feature"]
 
 
-def current_profile(path: Path, reference: TableProfile, dask: str | None = None,
+def current_profile(path: DataRef, reference: TableProfile, dask: str | None = None,
                     config: Config | None = None) -> TableProfile:
     """Profile the current data on the reference's spec, in batches (or per file on a Dask cluster).
 
@@ -257,7 +264,12 @@ def input_marker(config: Config) -> dict[str, Any] | None:
         raw = getattr(section, key)
         if not raw:
             continue
-        path = config.resolve(raw)
+        path = config.data_ref(raw) if key != "from_log" else config.resolve(raw)
+        if isinstance(path, str):  # objects: their ETags (HEAD requests), not their bytes
+            marker[key] = sorted(fingerprints([path], {}, str).items())
+            continue
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         marker[key] = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()]
+        if not path.exists() and (found := tracked(path)) is not None:  # DVC-tracked, not pulled yet
+            marker[key] = [[str(path), found[0].md5]]
     return {"monitor": marker} if marker else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import ConfigError
 from mlgate.train.zoo import get_model_type
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from mlgate.reports.model import Report
 
 def override(config: Config, *, model_types: list[str] | None = None,
-             params: dict[str, Any] | None = None, data: Path | None = None,
+             params: dict[str, Any] | None = None, data: DataRef | None = None,
              tune: dict[str, Any] | None = None, candidates: list[str] | None = None) -> Config:
     """A copy of ``config`` with command-line overrides applied and re-validated."""
     from mlgate.config import config_from_dict
@@ -43,7 +44,7 @@ def override(config: Config, *, model_types: list[str] | None = None,
         raw["models"] = _apply_params(raw.get("models", []), params)
     if data is not None:
         keep = {k: v for k, v in raw["data"].items() if k not in ("train", "test", "path", "split")}
-        raw["data"] = {**keep, "train": str(Path(data).resolve())}
+        raw["data"] = {**keep, "train": str(as_ref(data))}  # an object URI as given, a path made absolute
     if tune:
         raw["tune"] = {**raw.get("tune", {}), **{k: v for k, v in tune.items() if v is not None}}
     return config_from_dict(raw, config.root, source=config.source)
