@@ -19,8 +19,8 @@ def monitor(
         help="models:/NAME@ALIAS (the profile stored at registration), a profile.json, or training data. "
              "Default: monitor.reference, else models:/<model>@production.")] = None,
     current: Annotated[Path | None, typer.Option(parser=flag_ref,
-        help="Current data: a CSV or Parquet file or a folder of them (or s3://, gs://, az://), read in batches (default: "
-             "monitor.current; give it or --from-log).")] = None,
+        help="Current data: a CSV or Parquet file or a folder of them (or s3://, gs://, az://), read in "
+             "batches (default: monitor.current; give it or --from-log).")] = None,
     from_log: Annotated[Path | None, typer.Option(
         "--from-log", help="The server's prediction-log folder; its latest window is the current batch "
                           "(default: monitor.from_log).")] = None,
