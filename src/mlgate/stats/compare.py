@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from mlgate.stats.comparison import Comparison
-from mlgate.stats.methods import COUNT_METHODS, SAMPLE_METHODS, Fisher, as_numeric, get_method, level_counts
+from mlgate.stats.methods import COUNT_METHODS, SAMPLE_METHODS, Fisher, PairedT, as_numeric, get_method, level_counts
 
 
 def compare_samples(reference: Any, current: Any, method: str = "ks") -> Comparison:
@@ -65,3 +65,24 @@ def compare_proportions(k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> Compa
         if n < 0 or not 0 <= k <= max(n, 0):
             raise ValueError(f"a proportion needs 0 <= k <= n (got k={k}, n={n})")
     return Fisher().proportions(int(k_ref), int(n_ref), int(k_cur), int(n_cur))
+
+
+def compare_paired(reference: Any, current: Any) -> Comparison:
+    """One-sided paired t-test: is ``current`` larger than ``reference``, unit by unit?
+
+    ``reference[i]`` and ``current[i]`` are the same unit (a row, under the same noise draws)
+    measured for two models; a unit missing on either side is dropped. Effect: mean(cur - ref).
+
+    >>> compare_paired([0.0, 0.1, 0.0, 0.2], [0.0, 0.1, 0.0, 0.2]).p_value
+    1.0
+    """
+    ref = np.asarray(reference, dtype=float).ravel()
+    cur = np.asarray(current, dtype=float).ravel()
+    if ref.shape != cur.shape:
+        raise ValueError(f"paired samples need the same length (got {len(ref)} and {len(cur)})")
+    keep = ~(np.isnan(ref) | np.isnan(cur))
+    ref, cur = ref[keep], cur[keep]
+    m = PairedT()
+    if not len(ref):
+        return m.empty((0, 0))
+    return m.paired(ref, cur)

@@ -3,7 +3,7 @@
 A sample method (``ks``, ``wasserstein``, ``mannwhitney``, ``psi``) reads two 1-D numeric samples.
 A count method (``chi2``, ``tvd``, ``js``, ``psi``) reads two aligned count vectors: counts per
 category, or per bin of a histogram on shared edges; given raw samples it counts the levels
-itself. ``fisher`` reads two proportions. Every statistic that scipy has comes from scipy.
+itself. ``fisher`` reads two proportions, ``paired_t`` two aligned samples (the same units measured twice). Every statistic that scipy has comes from scipy.
 """
 
 from __future__ import annotations
@@ -200,7 +200,31 @@ class Fisher(Method):
                           (n_ref, n_cur))
 
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (KS, Wasserstein, MannWhitney, PSI, Chi2, TVD, JS, Fisher)}
+class PairedT(Method):
+    """Paired t-test of per-unit differences current - reference (``scipy.stats.ttest_rel``),
+    one-sided: H0 "the current values are not larger on average". The two samples must be aligned
+    (the same rows, the same noise draws). Effect: the mean difference mean(cur - ref), signed; a
+    current sample smaller on average is never significant, so only a rise can differ."""
+
+    name = "paired_t"
+    has_p_value = True
+    effect_scale = "mean paired difference mean(cur - ref), on the values' own scale (signed)"
+    label = "mean paired difference"
+
+    def paired(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
+        from scipy.stats import ttest_rel
+
+        n = (len(ref), len(cur))
+        diff = cur - ref
+        if not np.any(diff != diff[0]):  # constant differences: no spread, the test is undefined
+            p = 0.0 if diff[0] > 0 else 1.0
+            return Comparison(self.name, float("inf") if diff[0] > 0 else 0.0, p, float(diff[0]), n)
+        res = ttest_rel(cur, ref, alternative="greater")
+        return Comparison(self.name, float(res.statistic), float(res.pvalue), float(diff.mean()), n)
+
+
+METHODS: dict[str, type[Method]] = {m.name: m for m in (KS, Wasserstein, MannWhitney, PSI, Chi2, TVD, JS, Fisher,
+                                                        PairedT)}
 SAMPLE_METHODS = ("ks", "wasserstein", "mannwhitney", "psi")
 COUNT_METHODS = ("chi2", "tvd", "js", "psi")
 
