@@ -230,7 +230,8 @@ RUNNERS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], tuple[bool, list[str],
     "fixed limits (before)": run_fixed_limits}
 
 
-def chunk(n: int, seeds: range, gates: tuple[str, ...], power_seeds: int, kind: str = "generated") -> dict[str, Counter[str]]:
+def chunk(n: int, seeds: range, gates: tuple[str, ...], power_seeds: int,
+          kind: str = "generated") -> dict[str, Counter[str]]:
     """Counts over some seeds at one size: failures, named columns, clean-split failures and warnings.
     Seeds from ``power_seeds`` on run the clean scenario only."""
     out: dict[str, Counter[str]] = {k: Counter() for k in ("fails", "named", "clean", "warned", "survey", "time")}

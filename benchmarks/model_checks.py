@@ -76,8 +76,12 @@ class NoisyRegressor:
 
 
 def _estimator(kind: str, task: str, seed: int) -> Any:
-    from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
-                                  RandomForestClassifier, RandomForestRegressor)
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -89,7 +93,8 @@ def _estimator(kind: str, task: str, seed: int) -> Any:
             random_state=seed),
         "random forest": lambda: (RandomForestRegressor if reg else RandomForestClassifier)(
             n_estimators=100, random_state=seed, n_jobs=1),
-        "unseeded forest": lambda: (RandomForestRegressor if reg else RandomForestClassifier)(n_estimators=30, n_jobs=1),
+        "unseeded forest": lambda: (RandomForestRegressor if reg else RandomForestClassifier)(
+            n_estimators=30, n_jobs=1),
         "1-nearest-neighbour": lambda: (KNeighborsRegressor if reg else KNeighborsClassifier)(n_neighbors=1),
         "unpruned tree": lambda: (DecisionTreeRegressor if reg else DecisionTreeClassifier)(random_state=seed),
     }[kind]()

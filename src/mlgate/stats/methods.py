@@ -3,7 +3,8 @@
 A sample method (``ks``, ``wasserstein``, ``mannwhitney``, ``psi``) reads two 1-D numeric samples.
 A count method (``chi2``, ``tvd``, ``js``, ``psi``) reads two aligned count vectors: counts per
 category, or per bin of a histogram on shared edges; given raw samples it counts the levels
-itself. ``fisher`` reads two proportions, ``paired_t`` two aligned samples (the same units measured twice). Every statistic that scipy has comes from scipy.
+itself. ``fisher`` reads two proportions, ``paired_t`` two aligned samples (the same units measured
+twice). Every statistic that scipy has comes from scipy.
 """
 
 from __future__ import annotations

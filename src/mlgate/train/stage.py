@@ -191,7 +191,6 @@ def run_tune(ctx: StageContext) -> Report:
     import optuna
 
     from mlgate.data.io import frame_fingerprint
-    from mlgate.data.table import rows_fingerprint
     from mlgate.tasks import task_of_target
     from mlgate.train.preprocess import feature_set
     from mlgate.train.runs import open_logger

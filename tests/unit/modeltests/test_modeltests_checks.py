@@ -310,11 +310,10 @@ def test_config_errors_of_every_family_are_reported_at_once(binary_case) -> None
 def _saved_with_record(folder, train: pd.DataFrame, estimator, record: bool = True):  # type: ignore[no-untyped-def]
     """A model fitted, as the train stage fits, on the train table minus a seeded validation split,
     saved as an MLflow folder whose mlgate.json records (or not) the rows it was fitted on."""
+    from _support.modeltests import pipeline_for as _pipeline
     from mlgate.data.io import split_frame
     from mlgate.data.table import rows_fingerprint
     from mlgate.models import save_model
-
-    from _support.modeltests import pipeline_for as _pipeline
 
     fit, val = split_frame(train, "target", 0.2, 7, classes=True)
     features = [c for c in train.columns if c != "target"]
@@ -340,7 +339,8 @@ def test_reproducibility_refits_on_the_recorded_rows_however_the_model_is_named(
     # the record does not fit another table: the check cannot decide, it does not fail
     other = run(str(folder), binary_case.test, reference=binary_case.train.iloc[:-7], checks=["reproducibility"])
     assert other.passed and other.checks[0].severity == "warning", other.checks[0].message
-    assert "cannot decide" in other.checks[0].message and "not the table the model was trained on" in other.checks[0].message
+    message = other.checks[0].message
+    assert "cannot decide" in message and "not the table the model was trained on" in message
 
 
 def test_reproducibility_without_a_record_cannot_decide(binary_case, tmp_path) -> None:  # type: ignore[no-untyped-def]
