@@ -199,23 +199,27 @@ def _flawed(kind: str, train: pd.DataFrame, test: pd.DataFrame, task: str,
     return _fit("unseeded forest", train, task, seed), train, test
 
 
-def _chunk(n: int, seeds: list[int], task: str) -> dict[str, Any]:
+def _chunk(n: int, seeds: list[int], task: str, log: str | None = None) -> dict[str, Any]:
     total: dict[str, Any] = {"fails": Counter(), "warned": Counter(), "messages": [], "time": Counter()}
     for seed in seeds:
         part = case(n, seed, task)
+        if log:  # one line per seed, so an interrupted run still counts what it finished
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"task": task, "n": n, "seed": seed, "fails": part["fails"],
+                                     "warned": part["warned"], "messages": part["messages"]}) + "\n")
         for key in ("fails", "warned", "time"):
             total[key].update(part[key])
         total["messages"] += part["messages"]
     return total
 
 
-def cell(n: int, seeds: int, task: str, jobs: int) -> dict[str, Any]:
+def cell(n: int, seeds: int, task: str, jobs: int, log: str | None = None) -> dict[str, Any]:
     parts = [list(range(i, seeds, jobs)) for i in range(jobs)]
     if jobs == 1:
-        counts = [_chunk(n, parts[0], task)]
+        counts = [_chunk(n, parts[0], task, log)]
     else:
         with ProcessPoolExecutor(jobs) as pool:
-            counts = list(pool.map(_chunk, [n] * jobs, parts, [task] * jobs))
+            counts = list(pool.map(_chunk, [n] * jobs, parts, [task] * jobs, [log] * jobs))
     fails = sum((c["fails"] for c in counts), Counter())
     warned = sum((c["warned"] for c in counts), Counter())
     seconds = sum((c["time"] for c in counts), Counter())
@@ -243,6 +247,21 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def from_log(path: Path) -> list[dict[str, Any]]:
+    """The results of the seeds a log holds (an interrupted run counts what it finished)."""
+    cells: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        key = (row["task"], row["n"])
+        c = cells.setdefault(key, {"task": row["task"], "n": row["n"], "seeds": 0, "fails": Counter(),
+                                   "warned": Counter(), "seconds": {}, "messages": []})
+        c["seeds"] += 1
+        c["fails"].update(row["fails"])
+        c["warned"].update(row["warned"])
+        c["messages"] += row["messages"]
+    return [cells[k] for k in sorted(cells)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=50)
@@ -251,14 +270,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", choices=("binary", "regression"), default="binary")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--log", type=Path, default=None, help="append one JSON line per seed here")
+    parser.add_argument("--summarize", type=Path, default=None, help="print the table of a --log file and stop")
     args = parser.parse_args(argv)
+    if args.summarize:
+        print(markdown(from_log(args.summarize)))
+        return 0
     sizes = args.sizes or (SIZES[:2] if args.quick else SIZES)
     seeds = 3 if args.quick else args.seeds
     started = time.perf_counter()
     results = []
     for n in sizes:
         t0 = time.perf_counter()
-        results.append(cell(n, seeds, args.task, args.jobs))
+        results.append(cell(n, seeds, args.task, args.jobs, str(args.log) if args.log else None))
         print(f"n={n:,}: {seeds} seeds in {time.perf_counter() - t0:.0f} s {results[-1]['seconds']}",
               file=sys.stderr, flush=True)
         for m in results[-1]["messages"][:10]:
