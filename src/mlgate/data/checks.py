@@ -138,8 +138,9 @@ class NullShare(DataCheck):
     """Each column's missing share in test is the reference's: Fisher's exact test on the two
     shares (the pooled two-proportion z-test above 20,000 rows in all, where the two agree and
     Fisher's costs seconds a column), Holm across the columns, flagged when significant AND
-    material (a rise or fall of at least ``material``), the ``missing`` rule of ``mlgate.stats``. A few stray nulls in a column
-    that had none pass here (and warn in nulls_in_non_nullable); a 40% hole fails."""
+    material (a rise or fall of at least ``material``), the ``missing`` rule of ``mlgate.stats``.
+    A few stray nulls in a column that had none pass here (and warn in nulls_in_non_nullable); a
+    40% hole fails."""
 
     name: ClassVar[str] = "null_share"
     pair: ClassVar[bool] = True
