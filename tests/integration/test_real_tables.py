@@ -177,6 +177,7 @@ MESSY_CLEAN = [pytest.param("penguins", 0, id="penguins-0")] + [
     for table in MESSY_TABLES for seed in (0, 1) if (table, seed) != ("penguins", 0)]
 
 
+@pytest.mark.timeout(900)  # init, a pipeline run and a second test run: minutes on a loaded machine
 @pytest.mark.parametrize(("table", "seed"), MESSY_CLEAN)
 def test_a_messy_table_passes_every_default_gate_however_the_model_is_named(
         mlgate_bin: list[str], tmp_path: Path, table: str, seed: int) -> None:
