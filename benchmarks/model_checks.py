@@ -134,10 +134,18 @@ def _noise_columns(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> tuple[
     return tr, te
 
 
+OLD_RULE = False  # --old-rule: also count the absolute limit robustness had before (max_drop 0.05)
+
+
 def _run(model: Any, test: pd.DataFrame, train: pd.DataFrame, check: str) -> tuple[bool, list[str]]:
     from mlgate.modeltests import run
 
-    report = run(model, test, {}, reference=train, target="target", checks=[check])
+    config = {"robustness": {"max_drop": 0.05}} if OLD_RULE and check == "robustness" else {}
+    report = run(model, test, config, reference=train, target="target", checks=[check])
+    if config:  # the new verdict from the first row, the old one from the second
+        old = [c.message for c in report.failures if "drops by" in c.message]
+        new = [c.message for c in report.failures if "drops by" not in c.message]
+        return not new, new + [f"OLD RULE: {m}" for m in old]
     return report.passed, [c.message for c in report.checks if not c.passed]
 
 
@@ -155,7 +163,10 @@ def case(n: int, seed: int, task: str) -> dict[str, Any]:
                 passed, failed = _run(model, test, train, check)
                 out["time"][check] += time.perf_counter() - t0
                 out["fails"][f"{check}|{kind}"] += not passed
-                if not passed:
+                if OLD_RULE and check == "robustness":
+                    out["fails"][f"old rule|{kind}"] += any(m.startswith("OLD RULE") for m in failed)
+                    failed = [m for m in failed if not m.startswith("OLD RULE")]
+                if failed and not passed:
                     out["messages"].append(f"n={n} seed={seed} {check} {kind}: {failed[0][:300]}")
                 if check == "feature_importance" and any("carries" in m for m in failed):
                     out["warned"][f"{check}|{kind}"] += 1
@@ -163,6 +174,8 @@ def case(n: int, seed: int, task: str) -> dict[str, Any]:
                 model, tr, te = _flawed(kind, train, test, task, seed)
                 passed, failed = _run(model, te, tr, check)
                 out["fails"][f"{check}|{kind}"] += not passed
+                if OLD_RULE and check == "robustness":
+                    out["fails"][f"old rule|{kind}"] += any(m.startswith("OLD RULE") for m in failed)
         if "feature_importance" not in CHECKS:
             return out
         # the concentration warning on a model fed a noisy copy of the target (a leak)
@@ -244,6 +257,13 @@ def markdown(results: list[dict[str, Any]]) -> str:
                          f"{healthy}/{s * len(HEALTHY)} ({healthy / (s * len(HEALTHY)):.1%}) | {parts} |")
     for r in results:
         s = r["seeds"]
+        if any(k.startswith("old rule|") for k in r["fails"]):
+            healthy = sum(r["fails"].get(f"old rule|{k}", 0) for k in HEALTHY)
+            parts = ", ".join(f"{k} {r['fails'].get(f'old rule|{k}', 0)}/{s}" for k in FLAWED["robustness"])
+            lines.append(f"| robustness, old rule (max_drop 0.05 at levels <= 0.1) | {r['task']} | {r['n']:,} | {s} | "
+                         f"{healthy}/{s * len(HEALTHY)} ({healthy / (s * len(HEALTHY)):.1%}) | {parts} |")
+    for r in results:
+        s = r["seeds"]
         if "feature_importance|leak (blocks)" not in r["fails"]:
             continue
         warned = sum(r["warned"].get(f"feature_importance|{k}", 0) for k in HEALTHY)
@@ -276,12 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", choices=("binary", "regression"), default="binary")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--checks", nargs="*", choices=CHECKS, default=None, help="only these checks")
+    parser.add_argument("--old-rule", action="store_true", help="also count robustness's old absolute limit")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--log", type=Path, default=None, help="append one JSON line per seed here")
     parser.add_argument("--summarize", type=Path, default=None, help="print the table of a --log file and stop")
     args = parser.parse_args(argv)
     if args.checks:  # module-level, so the worker processes (forked) see it too
         globals()["CHECKS"] = tuple(args.checks)
+    globals()["OLD_RULE"] = args.old_rule
     if args.summarize:
         print(markdown(from_log(args.summarize)))
         return 0
