@@ -44,6 +44,9 @@ import pandas as pd
 
 SCENARIOS = ("clean", "mean +0.25 sd", "mean +0.5 sd", "scale 2x", "category +10 pt")
 SHIFTED = {"mean +0.25 sd": "normal", "mean +0.5 sd": "normal", "scale 2x": "normal", "category +10 pt": "cat10"}
+# --table messy: the messy table and its own shifts
+MESSY_SCENARIOS = ("clean", "age +0.5 sd", "region +10 pt", "age 40% missing")
+MESSY_SHIFTED = {"age +0.5 sd": "age", "region +10 pt": "region", "age 40% missing": "age"}
 GATES = ("validate", "test data_distribution", "core")
 BASELINE = "fixed limits (before)"  # the rule a user had before: run with --gates 'fixed limits (before)'
 SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
@@ -79,6 +82,35 @@ def table(n: int, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
+_FIRST = np.array(["Ada", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gia", "Hugo", "Ines", "Jon", "Kai", "Lea",
+                   "Max", "Nia", "Omar", "Pia", "Quinn", "Rosa", "Sam", "Tara"], dtype=object)
+
+
+def messy(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A table as users have them: text columns with 2, 10 and 50 levels, missing values at 2%, 10%
+    and 30%, a date column, a near-unique name column, heavy-tailed counts; the binary target
+    depends on five of the columns (so a model has something to learn)."""
+    age = np.clip(np.round(rng.normal(45, 14, n)), 18, 90)
+    income = rng.lognormal(10.5, 0.6, n)
+    visits = rng.negative_binomial(1, 0.08, n).astype(float)  # counts: mostly small, a long tail
+    plan = np.where(rng.random(n) < 0.6, "basic", "premium").astype(object)
+    region = _categorical(rng, n, 10)
+    city = _categorical(rng, n, 50)
+    days = rng.integers(0, 3 * 365, n)
+    date = (np.datetime64("2022-01-01") + days.astype("timedelta64[D]")).astype(str).astype(object)
+    name = np.char.add(np.char.add(_FIRST[rng.integers(0, len(_FIRST), n)].astype(str), " "),
+                       np.char.add("N", rng.integers(0, 10 * n, n).astype(str))).astype(object)
+    score = (0.04 * (age - 45) + 0.8 * (plan == "premium") + 0.6 * np.log1p(visits) / 2
+             - 0.5 * (np.log(income) - 10.5) + 0.5 * np.isin(region, ["L00", "L03"]) - 0.7)
+    target = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(np.int64)
+    frame = pd.DataFrame({"age": age, "income": income, "visits": visits, "plan": plan, "region": region,
+                          "city": city, "signup_date": date, "name": name, "target": target})
+    for col, rate in (("income", 0.02), ("region", 0.10), ("visits", 0.30)):
+        hole = rng.random(n) < rate
+        frame[col] = frame[col].where(~hole)  # NaN in a number column, a missing value in a text column
+    return frame
+
+
 def survey(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """Six correlated 1-5 answers and a binary target: rows repeat by nature."""
     attitude = rng.normal(size=n)
@@ -99,6 +131,18 @@ def shifted(test: pd.DataFrame, scenario: str, rng: np.random.Generator) -> pd.D
     if scenario == "clean":
         return test
     out = test.copy()
+    if scenario == "age +0.5 sd":
+        out["age"] = out["age"] + 7.0
+        return out
+    if scenario == "age 40% missing":
+        out["age"] = out["age"].where(rng.random(len(out)) >= 0.4)
+        return out
+    if scenario == "region +10 pt":
+        values = out["region"].to_numpy(copy=True)
+        top = values == "L00"
+        values[top & (rng.random(len(out)) < min(1.0, 0.10 / max(top.mean(), 1e-9)))] = "L01"
+        out["region"] = values
+        return out
     if scenario.startswith("mean"):
         out["normal"] = out["normal"] + float(scenario.split("+")[1].split()[0])
     elif scenario == "scale 2x":
@@ -186,26 +230,29 @@ RUNNERS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], tuple[bool, list[str],
     "fixed limits (before)": run_fixed_limits}
 
 
-def chunk(n: int, seeds: range, gates: tuple[str, ...], power_seeds: int) -> dict[str, Counter[str]]:
+def chunk(n: int, seeds: range, gates: tuple[str, ...], power_seeds: int,
+          kind: str = "generated") -> dict[str, Counter[str]]:
     """Counts over some seeds at one size: failures, named columns, clean-split failures and warnings.
     Seeds from ``power_seeds`` on run the clean scenario only."""
     out: dict[str, Counter[str]] = {k: Counter() for k in ("fails", "named", "clean", "warned", "survey", "time")}
+    scenarios, named_column = (MESSY_SCENARIOS, MESSY_SHIFTED) if kind == "messy" else (SCENARIOS, SHIFTED)
+    make = messy if kind == "messy" else table
     for seed in seeds:
         rng = np.random.default_rng([n, seed])
-        train, test = split(table(n, rng), rng)
-        for scenario in SCENARIOS if seed < power_seeds else SCENARIOS[:1]:
+        train, test = split(make(n, rng), rng)
+        for scenario in scenarios if seed < power_seeds else scenarios[:1]:
             current = shifted(test, scenario, rng)
             for gate in gates:
                 t0 = time.perf_counter()
                 passed, failed, warned = RUNNERS[gate](train, current)
                 out["time"][gate] += round(time.perf_counter() - t0, 3)
                 out["fails"][f"{gate}|{scenario}"] += not passed
-                column = SHIFTED.get(scenario)
+                column = named_column.get(scenario)
                 out["named"][f"{gate}|{scenario}"] += bool(column and any(f.endswith(":" + column) for f in failed))
                 if scenario == "clean":
                     out["clean"].update(f"{gate} {f}" for f in failed)
                     out["warned"].update(f"{gate} {k}" for k, v in warned.items() if v)
-        if "validate" in gates:
+        if "validate" in gates and kind != "messy":
             s_train, s_test = split(survey(n, rng), rng)
             passed, failed, _ = run_validate(s_train, s_test)
             out["survey"]["fails"] += not passed
@@ -213,7 +260,8 @@ def chunk(n: int, seeds: range, gates: tuple[str, ...], power_seeds: int) -> dic
     return out
 
 
-def cell(n: int, seeds: int, gates: tuple[str, ...], jobs: int = 1, power_seeds: int | None = None) -> dict[str, Any]:
+def cell(n: int, seeds: int, gates: tuple[str, ...], jobs: int = 1, power_seeds: int | None = None,
+         kind: str = "generated") -> dict[str, Any]:
     """Every scenario and gate at one size: the clean scenario over ``seeds`` seeds, the shifts over
     ``power_seeds`` of them (default all), in ``jobs`` processes."""
     from concurrent.futures import ProcessPoolExecutor
@@ -221,33 +269,35 @@ def cell(n: int, seeds: int, gates: tuple[str, ...], jobs: int = 1, power_seeds:
     power = min(seeds, power_seeds or seeds)
     parts = [range(i, seeds, jobs) for i in range(jobs)]
     if jobs == 1:
-        counts = [chunk(n, parts[0], gates, power)]
+        counts = [chunk(n, parts[0], gates, power, kind)]
     else:
         with ProcessPoolExecutor(jobs) as pool:
-            counts = list(pool.map(chunk, [n] * jobs, parts, [gates] * jobs, [power] * jobs))
+            counts = list(pool.map(chunk, [n] * jobs, parts, [gates] * jobs, [power] * jobs, [kind] * jobs))
+    scenarios = MESSY_SCENARIOS if kind == "messy" else SCENARIOS
     total = {k: sum((c[k] for c in counts), Counter()) for k in counts[0]}
-    rate = {g: {s: total["fails"][f"{g}|{s}"] / (seeds if s == "clean" else power) for s in SCENARIOS}
+    rate = {g: {s: total["fails"][f"{g}|{s}"] / (seeds if s == "clean" else power) for s in scenarios}
             for g in gates}
-    named = {g: {s: total["named"][f"{g}|{s}"] / power for s in SCENARIOS[1:]} for g in gates}
+    named = {g: {s: total["named"][f"{g}|{s}"] / power for s in scenarios[1:]} for g in gates}
     survey_fails = total["survey"].pop("fails", 0)
-    return {"n": n, "seeds": seeds, "power_seeds": power, "fail_rate": rate, "named_rate": named,
+    return {"table": kind, "n": n, "seeds": seeds, "power_seeds": power, "fail_rate": rate, "named_rate": named,
             "clean_failures": dict(total["clean"]),
             "clean_warning_rate": {k: v / seeds for k, v in total["warned"].items()},
-            "survey_false_alarm": survey_fails / seeds if "validate" in gates else None,
+            "survey_false_alarm": survey_fails / seeds if "validate" in gates and kind != "messy" else None,
             "survey_failures": dict(total["survey"]), "seconds": {g: round(t, 1) for g, t in total["time"].items()}}
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
     """The table for BENCHMARKS.md and the docs: failure rate per gate, size and scenario."""
-    head = "| gate | n | seeds (clean / shifted) | false alarm | " + " | ".join(SCENARIOS[1:]) + " |"
-    lines = [head, "|" + "---|" * (4 + len(SCENARIOS) - 1)]
+    scenarios = MESSY_SCENARIOS if results and results[0].get("table") == "messy" else SCENARIOS
+    head = "| gate | n | seeds (clean / shifted) | false alarm | " + " | ".join(scenarios[1:]) + " |"
+    lines = [head, "|" + "---|" * (4 + len(scenarios) - 1)]
     for gate in (*GATES, BASELINE):
         for r in results:
             if gate not in r["fail_rate"]:
                 continue
             rates = r["fail_rate"][gate]
             named = r["named_rate"][gate]
-            cells = [f"{rates[s]:.1%} ({named[s]:.0%})" for s in SCENARIOS[1:]]
+            cells = [f"{rates[s]:.1%} ({named[s]:.0%})" for s in scenarios[1:]]
             lines.append(f"| {gate} | {r['n']:,} | {r['seeds']} / {r['power_seeds']} | {rates['clean']:.1%} | "
                          + " | ".join(cells) + " |")
     for r in results:
@@ -273,8 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
     parser.add_argument("--gates", nargs="*", default=list(GATES), choices=[*GATES, BASELINE])
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "false_alarms.json")
+    parser.add_argument("--table", choices=("generated", "messy"), default="generated",
+                        help="messy: text, missing values, a date, names and counts (see messy())")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    suffix = "" if args.table == "generated" else f"_{args.table}"
+    args.out = args.out or Path(__file__).parent / "results" / f"false_alarms{suffix}.json"
     sizes = args.sizes or (SIZES[:3] if args.quick else SIZES)
     results = []
     started = time.perf_counter()
@@ -282,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds = 10 if args.quick else {1_000_000: args.seeds_1m}.get(n, args.seeds)
         power = None if args.quick else {1_000_000: args.power_seeds_1m, 100_000: args.power_seeds_100k}.get(n)
         t0 = time.perf_counter()
-        results.append(cell(n, seeds, tuple(args.gates), args.jobs, power))
+        results.append(cell(n, seeds, tuple(args.gates), args.jobs, power, args.table))
         print(f"n={n:,}: {seeds} seeds in {time.perf_counter() - t0:.0f} s {results[-1]['seconds']}",
               file=sys.stderr, flush=True)
         print(json.dumps({k: v for k, v in results[-1].items() if k != "seconds"}), file=sys.stderr, flush=True)

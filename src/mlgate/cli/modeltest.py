@@ -51,7 +51,8 @@ def test_model(
         ctx.progress = lambda note, f: bar.update(task, description=note, completed=f or 0.0)
         report = run_test(ctx)
     for name, state in report.extras["families"].items():
-        mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]"}[state]
+        mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "warning": "[yellow]![/]",
+                "skipped": "[dim]-[/]"}[state]
         console.print(f"  {mark} {name:<18} {report.extras['timings_s'][name]:6.2f} s")
     return finish(report, ctx.out_dir)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,12 @@ def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | 
 
     part = frame if rows is None else frame.iloc[rows]
     return pd.util.hash_pandas_object(_normalized(part, columns), index=False).to_numpy()
+
+
+def rows_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
+    """SHA-256 over the normalized row hashes of ``columns`` (row order matters): the same rows read
+    from a CSV or a Parquet file, with ints loaded as floats, give the same fingerprint."""
+    return hashlib.sha256(hash_rows(frame, tuple(columns)).tobytes()).hexdigest()
 
 
 def _compatible(expected: str, actual: str, series: pd.Series) -> bool:

@@ -28,6 +28,7 @@ class Subject:
     reference_y: np.ndarray | None = None
     fit_X: pd.DataFrame | None = None  # the rows the model was fitted on, when not all of reference
     fit_y: np.ndarray | None = None
+    fit_unknown: str | None = None  # why the model's own fit rows could not be found (reproducibility)
     groups: dict[str, pd.Series] = field(default_factory=dict)  # protected attribute values
     seed: int = 42
     notes: list[str] = field(default_factory=list)  # subsampling and other caveats

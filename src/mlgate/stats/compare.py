@@ -8,7 +8,17 @@ from typing import Any
 import numpy as np
 
 from mlgate.stats.comparison import Comparison
-from mlgate.stats.methods import COUNT_METHODS, SAMPLE_METHODS, Fisher, as_numeric, get_method, level_counts
+from mlgate.stats.methods import (
+    COUNT_METHODS,
+    PROPORTION_METHODS,
+    SAMPLE_METHODS,
+    Fisher,
+    PairedT,
+    TwoProportionZ,
+    as_numeric,
+    get_method,
+    level_counts,
+)
 
 
 def compare_samples(reference: Any, current: Any, method: str = "ks") -> Comparison:
@@ -55,8 +65,9 @@ def compare_counts(reference_counts: Mapping[Any, float], current_counts: Mappin
     return m.counts(r, c)
 
 
-def compare_proportions(k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> Comparison:
-    """Fisher's exact test of k_ref/n_ref against k_cur/n_cur; effect = p_cur - p_ref.
+def compare_proportions(k_ref: int, n_ref: int, k_cur: int, n_cur: int, method: str = "fisher") -> Comparison:
+    """Fisher's exact test (or ``method="ztest"``, the pooled two-proportion z-test) of k_ref/n_ref
+    against k_cur/n_cur; effect = p_cur - p_ref.
 
     >>> compare_proportions(5, 100, 5, 100).p_value
     1.0
@@ -64,4 +75,29 @@ def compare_proportions(k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> Compa
     for k, n in ((k_ref, n_ref), (k_cur, n_cur)):
         if n < 0 or not 0 <= k <= max(n, 0):
             raise ValueError(f"a proportion needs 0 <= k <= n (got k={k}, n={n})")
-    return Fisher().proportions(int(k_ref), int(n_ref), int(k_cur), int(n_cur))
+    if method not in PROPORTION_METHODS:
+        raise ValueError(f"compare_proportions needs a proportion method ({', '.join(PROPORTION_METHODS)}), "
+                         f"got {method!r}")
+    m = Fisher() if method == "fisher" else TwoProportionZ()
+    return m.proportions(int(k_ref), int(n_ref), int(k_cur), int(n_cur))
+
+
+def compare_paired(reference: Any, current: Any) -> Comparison:
+    """One-sided paired t-test: is ``current`` larger than ``reference``, unit by unit?
+
+    ``reference[i]`` and ``current[i]`` are the same unit (a row, under the same noise draws)
+    measured for two models; a unit missing on either side is dropped. Effect: mean(cur - ref).
+
+    >>> compare_paired([0.0, 0.1, 0.0, 0.2], [0.0, 0.1, 0.0, 0.2]).p_value
+    1.0
+    """
+    ref = np.asarray(reference, dtype=float).ravel()
+    cur = np.asarray(current, dtype=float).ravel()
+    if ref.shape != cur.shape:
+        raise ValueError(f"paired samples need the same length (got {len(ref)} and {len(cur)})")
+    keep = ~(np.isnan(ref) | np.isnan(cur))
+    ref, cur = ref[keep], cur[keep]
+    m = PairedT()
+    if not len(ref):
+        return m.empty((0, 0))
+    return m.paired(ref, cur)

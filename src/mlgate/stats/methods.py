@@ -3,11 +3,13 @@
 A sample method (``ks``, ``wasserstein``, ``mannwhitney``, ``psi``) reads two 1-D numeric samples.
 A count method (``chi2``, ``tvd``, ``js``, ``psi``) reads two aligned count vectors: counts per
 category, or per bin of a histogram on shared edges; given raw samples it counts the levels
-itself. ``fisher`` reads two proportions. Every statistic that scipy has comes from scipy.
+itself. ``fisher`` reads two proportions, ``paired_t`` two aligned samples (the same units measured
+twice). Every statistic that scipy has comes from scipy.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -200,7 +202,57 @@ class Fisher(Method):
                           (n_ref, n_cur))
 
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (KS, Wasserstein, MannWhitney, PSI, Chi2, TVD, JS, Fisher)}
+class TwoProportionZ(Method):
+    """Two-proportion z-test with the pooled proportion, two-sided; z**2 equals the chi-square statistic
+    of the 2 x 2 table without continuity correction (``scipy.stats.chi2_contingency(correction=False)``).
+    Fisher's exact test costs seconds at a million rows; at that size the two agree. Effect: the
+    signed difference of proportions p_cur - p_ref, as for ``fisher``."""
+
+    name = "ztest"
+    has_p_value = True
+    effect_scale = "difference of proportions p_cur - p_ref (signed)"
+    label = "difference of proportions"
+
+    def proportions(self, k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> Comparison:
+        from scipy.special import ndtr
+
+        if n_ref <= 0 or n_cur <= 0:
+            return self.empty((n_ref, n_cur))
+        p_ref, p_cur = k_ref / n_ref, k_cur / n_cur
+        pooled = (k_ref + k_cur) / (n_ref + n_cur)
+        se = math.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
+        if se == 0:  # both shares 0 or both 1: nothing differs
+            return Comparison(self.name, 0.0, 1.0, p_cur - p_ref, (n_ref, n_cur))
+        z = (p_cur - p_ref) / se
+        return Comparison(self.name, z, float(2 * ndtr(-abs(z))), p_cur - p_ref, (n_ref, n_cur))
+
+
+class PairedT(Method):
+    """Paired t-test of per-unit differences current - reference (``scipy.stats.ttest_rel``),
+    one-sided: H0 "the current values are not larger on average". The two samples must be aligned
+    (the same rows, the same noise draws). Effect: the mean difference mean(cur - ref), signed; a
+    current sample smaller on average is never significant, so only a rise can differ."""
+
+    name = "paired_t"
+    has_p_value = True
+    effect_scale = "mean paired difference mean(cur - ref), on the values' own scale (signed)"
+    label = "mean paired difference"
+
+    def paired(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
+        from scipy.stats import ttest_rel
+
+        n = (len(ref), len(cur))
+        diff = cur - ref
+        if not np.any(diff != diff[0]):  # constant differences: no spread, the test is undefined
+            p = 0.0 if diff[0] > 0 else 1.0
+            return Comparison(self.name, float("inf") if diff[0] > 0 else 0.0, p, float(diff[0]), n)
+        res = ttest_rel(cur, ref, alternative="greater")
+        return Comparison(self.name, float(res.statistic), float(res.pvalue), float(diff.mean()), n)
+
+
+METHODS: dict[str, type[Method]] = {m.name: m for m in (KS, Wasserstein, MannWhitney, PSI, Chi2, TVD, JS, Fisher,
+                                                        TwoProportionZ, PairedT)}
+PROPORTION_METHODS = ("fisher", "ztest")
 SAMPLE_METHODS = ("ks", "wasserstein", "mannwhitney", "psi")
 COUNT_METHODS = ("chi2", "tvd", "js", "psi")
 

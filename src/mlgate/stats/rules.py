@@ -56,6 +56,10 @@ DEFAULT_RULES: dict[str, Rule] = {
     "prediction": Rule("ks", alpha=0.01, material=0.1, min_n=30),  # model scores (monitor, canary)
     "proportion": Rule("fisher", alpha=0.01, material=0.01, min_n=100),  # error rates (canary)
     "latency": Rule("mannwhitney", alpha=0.01, material=0.1, min_n=30),
+    # a column's missing share against the reference's (validate's null_share, test's data_distribution)
+    "missing": Rule("fisher", alpha=0.005, material=0.05, min_n=20),
+    # per-row prediction changes under noise, the model's against a linear reference's (robustness)
+    "robustness": Rule("paired_t", alpha=0.01, material=0.05, min_n=30),
 }
 
 

@@ -25,6 +25,7 @@ MODEL_DIR = "model"
 def run_train(ctx: StageContext) -> Report:
     """Train every candidate of ``config.models``, pick the best on validation, save it."""
     from mlgate.data.io import frame_fingerprint
+    from mlgate.data.table import rows_fingerprint
     from mlgate.metrics import greater_is_better, headline_metric
     from mlgate.tasks import task_of_target
     from mlgate.tracking import git_commit
@@ -110,6 +111,9 @@ def run_train(ctx: StageContext) -> Report:
             "selection_metric": metric,
             "trained_on": {"rows": len(fit), "validation_rows": len(val),
                            "validation_fraction": VALIDATION_FRACTION,
+                           # what reproducibility needs to redraw the fit rows from the train table
+                           "split_seed": config.seed, "table_rows": len(train_rows),
+                           "fit_fingerprint": rows_fingerprint(fit, [*features.columns, target]),
                            "note": "trained on the train table minus the validation split; not refit"},
             "mlflow_run_id": best.run_id,
             "model_uri": f"runs:/{best.run_id}/{MODEL_DIR}",

@@ -57,6 +57,14 @@ def _null_ratio(f: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _hole_in_age(f: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """40% of a column the reference had complete goes missing."""
+    out = f.copy()
+    out["age"] = out["age"].astype(float)
+    out.loc[out.index[np.arange(len(out)) % 5 < 2], "age"] = np.nan
+    return out
+
+
 def _out_of_range(f: pd.DataFrame) -> pd.DataFrame:
     out = f.copy()
     out.loc[5, "age"] = 500
@@ -108,6 +116,7 @@ FAULTS: dict[str, tuple[Callable[..., pd.DataFrame], str | None, dict[str, Any],
     "dtype_mismatch": (_with_dtype_fault, "age", {}, False),
     "nulls_in_non_nullable": (_nulls_age, "age", {}, False),
     "null_ratio": (_null_ratio, "satisfaction_score", {}, False),
+    "null_share": (_hole_in_age, "age", {}, True),
     "out_of_range": (_out_of_range, "age", {}, False),
     "unseen_categories": (lambda f: _set(f, "region", [7], "mars"), "region", {}, False),
     "pattern_mismatch": (lambda f: _set(f, "customer_id", [4], "X-1"), "customer_id", {}, False),
@@ -234,7 +243,7 @@ def test_default_severities() -> None:
     assert errors == {"missing_columns", "dtype_mismatch", "nulls_in_non_nullable", "out_of_range",
                       "unseen_categories", "pattern_mismatch", "target_missing",
                       "target_single_class", "train_test_leakage", "target_distribution",
-                      "feature_distribution",
+                      "feature_distribution", "null_share",
                       "row_count"}
 
 
@@ -280,3 +289,37 @@ def test_dtype_mismatch_counts_only_values_that_do_not_parse(fresh: pd.DataFrame
     assert check.observed == "string" and check.expected == "int"
     assert check.details["count"] == 1 and check.details["rows"] == [3] and check.details["values"] == ["abc"]
     assert "e.g. 'abc' in row 3" in check.message
+
+
+def _hole_tables(missing: int) -> tuple[TableView, TableView]:
+    """15,000 reference rows without a null; 5,000 test rows with ``missing`` of 'income' missing."""
+    from mlgate.data.schema import infer_schema
+
+    rng = np.random.default_rng(4)
+    train = pd.DataFrame({"income": rng.normal(50, 10, 15_000), "target": rng.integers(0, 2, 15_000)})
+    test = pd.DataFrame({"income": rng.normal(50, 10, 5_000), "target": rng.integers(0, 2, 5_000)})
+    test.loc[test.index[:missing], "income"] = np.nan
+    schema = infer_schema(train, target="target")
+    assert not schema.columns["income"].nullable and schema.columns["income"].on_null == "warning"
+    return TableView(train, "train", schema, "target"), TableView(test, "test", schema, "target")
+
+
+def test_an_explicit_null_ratio_rule_holds_for_a_column_without_nulls_in_train() -> None:
+    train, test = _hole_tables(2_000)
+    settings = {"null_ratio": {"max_share": 0.2, "severity": "error"}, "null_share": {"enabled": False}}
+    report = validate_tables([test], build_checks(settings), min_score=0.5, pair=(train, test))
+    hits = [c for c in report.failures if c.name == "null_ratio"]
+    assert hits and hits[0].column == "income" and "40.00% missing (limit 20.00%)" in hits[0].message
+
+
+def test_a_hole_fails_by_default_and_stray_nulls_only_warn() -> None:
+    train, test = _hole_tables(2_000)
+    report = validate_tables([test], build_checks({}), min_score=0.5, pair=(train, test))
+    hole = [c for c in report.failures if c.name == "null_share"]
+    assert hole and hole[0].column == "income", [c.message for c in report.failures]
+    assert "40.00% missing vs 0.00% in train" in hole[0].message and "differs" in hole[0].message
+    train, test = _hole_tables(3)
+    report = validate_tables([test], build_checks({}), min_score=0.5, pair=(train, test))
+    assert report.passed, [c.message for c in report.failures]
+    warned = {c.name for c in report.warnings}
+    assert "nulls_in_non_nullable" in warned and "null_share" not in warned

@@ -65,23 +65,75 @@ def test_performance_defaults_are_the_seeds_and_config_replaces_them(binary_case
         run(binary_case.model, binary_case.test, {"performance": {"rmse": 1.0}}, checks=["performance"])
 
 
-def test_robustness_reports_a_curve_and_fails_a_fragile_model(regression_case) -> None:  # type: ignore[no-untyped-def]
+def test_robustness_reports_a_curve_and_keeps_the_absolute_limit_as_an_option(regression_case) -> None:  # type: ignore[no-untyped-def]
     ok = run(regression_case.model, regression_case.test, {"robustness": {"n_rows": 300}},
-             checks=["robustness"])
+             reference=regression_case.train, checks=["robustness"])
+    assert ok.passed, ok.checks[0].message
     curve = ok.extras["details"]["robustness"]["curve"]
     assert [p["level"] for p in curve] == [0.01, 0.05, 0.1, 0.2]
-    assert curve[-1]["drop"] > curve[0]["drop"]  # more noise, larger drop
+    assert curve[-1]["drop"] > curve[0]["drop"]  # more noise, larger drop: reported, not gated
+    assert len(ok.checks) == 1  # no absolute limit unless asked for
     strict = run(regression_case.model, regression_case.test,
-                 {"robustness": {"n_rows": 300, "max_drop": 0.0001}}, checks=["robustness"])
-    assert not strict.passed and "drops by" in strict.checks[0].message
+                 {"robustness": {"n_rows": 300, "max_drop": 0.0001}}, reference=regression_case.train,
+                 checks=["robustness"])
+    assert not strict.passed and "drops by" in strict.checks[1].message and strict.checks[0].passed
+
+
+def _fragile_case(task: str, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three informative columns, a text column and eight columns of pure noise."""
+    rng = np.random.default_rng(seed)
+    n = 1600
+    frame = pd.DataFrame(rng.normal(size=(n, 11)), columns=[f"x{i}" for i in range(11)])
+    frame["color"] = rng.choice(["red", "green", "blue"], n)
+    score = frame.x0 - 0.7 * frame.x1 + 0.5 * frame.x2 + 0.5 * (frame.color == "red")
+    frame["target"] = (score + rng.normal(0, 1, n) > 0).astype(int) if task == "binary" else score + rng.normal(0, 1, n)
+    return frame.iloc[:1200].reset_index(drop=True), frame.iloc[1200:].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_robustness_passes_a_smooth_model_and_fails_a_one_nearest_neighbour(task: str) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    from _support.modeltests import pipeline_for as _pipeline
+
+    train, test = _fragile_case(task)
+    X, y = train.drop(columns=["target"]), train["target"]
+    boosted = (HistGradientBoostingClassifier if task == "binary" else HistGradientBoostingRegressor)(
+        max_iter=60, random_state=0)
+    healthy = run(_pipeline(boosted).fit(X, y), test, reference=train, checks=["robustness"])
+    assert healthy.passed, healthy.checks[0].message
+    knn = (KNeighborsClassifier if task == "binary" else KNeighborsRegressor)(n_neighbors=1)
+    fragile = run(_pipeline(knn).fit(X, y), test, reference=train, checks=["robustness"])
+    row = fragile.checks[0]
+    assert not fragile.passed and row.message.startswith("fragile:"), row.message
+    assert "linear" in row.message or "ridge" in row.message
+    assert row.details["excess_change"] > row.expected["material"]
+    assert row.details["reference_fitted_on"] == "1200 training rows"
+
+
+def test_robustness_without_training_rows_cross_fits_the_reference_on_the_test_rows() -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from _support.modeltests import pipeline_for as _pipeline
+
+    train, test = _fragile_case("binary", seed=1)
+    knn = _pipeline(KNeighborsClassifier(n_neighbors=1)).fit(train.drop(columns=["target"]), train["target"])
+    report = run(knn, test, checks=["robustness"])
+    row = report.checks[0]
+    assert not report.passed and "cross-fitted" in row.details["reference_fitted_on"], row.message
+    tiny = run(knn, test.head(30), checks=["robustness"])
+    assert tiny.passed and tiny.checks[0].severity == "warning" and "cannot decide" in tiny.checks[0].message
 
 
 def test_robustness_defaults_to_the_headline_metric(binary_case, regression_case) -> None:  # type: ignore[no-untyped-def]
     """roc_auc's fall for a classifier; rmse's relative rise for a regressor (units cancel); `metric` overrides."""
-    binary = run(binary_case.model, binary_case.test, {"robustness": {"n_rows": 300}}, checks=["robustness"])
+    binary = run(binary_case.model, binary_case.test, {"robustness": {"n_rows": 300}},
+                 reference=binary_case.train, checks=["robustness"])
     details = binary.extras["details"]["robustness"]
     assert details["metric"] == "roc_auc" and details["drop"] == "absolute"
-    assert all("roc_auc" in p for p in details["curve"]) and "roc_auc drop" in binary.checks[0].message
+    assert all("roc_auc" in p for p in details["curve"])
+    assert "mean squared probability change" in binary.checks[0].message
     ours = run(regression_case.model, regression_case.test, {"robustness": {"n_rows": 300}}, checks=["robustness"])
     details = ours.extras["details"]["robustness"]
     assert details["metric"] == "rmse" and details["drop"] == "relative increase"
@@ -112,7 +164,14 @@ def test_feature_importance_resamples_and_flags_a_dominant_feature(multiclass_ca
     details = report.extras["details"]["feature_importance"]
     top = details["importances"][0]
     assert top["feature"] == "x1" and top["std"] > 0  # resamples differ, so the std is real
-    assert not report.passed and "'x1' carries" in report.checks[0].message
+    concentration = [c for c in report.checks if "'x1' carries" in c.message]
+    assert report.passed and concentration and concentration[0].severity == "warning"
+    assert "proxy of the target" in concentration[0].message
+    assert report.extras["families"]["feature_importance"] == "warning"
+    strict = run(multiclass_case.model, multiclass_case.test,
+                 {"feature_importance": {"n_bootstrap": 4, "n_rows": 300, "max_single_share": 0.3,
+                                         "single_share_severity": "error"}}, checks=["feature_importance"])
+    assert not strict.passed and any("'x1' carries" in c.message for c in strict.failures)
 
 
 def test_data_distribution_flags_a_shifted_column(binary_case) -> None:  # type: ignore[no-untyped-def]
@@ -246,3 +305,49 @@ def test_config_errors_of_every_family_are_reported_at_once(binary_case) -> None
     assert "gates -> test -> fairness -> max_parity_difference" in str(info.value)
     with pytest.raises(ConfigError, match=r"unknown check\(s\) \['speed'\]"):
         run(binary_case.model, binary_case.test, {"checks": ["speed"]})
+
+
+def _saved_with_record(folder, train: pd.DataFrame, estimator, record: bool = True):  # type: ignore[no-untyped-def]
+    """A model fitted, as the train stage fits, on the train table minus a seeded validation split,
+    saved as an MLflow folder whose mlgate.json records (or not) the rows it was fitted on."""
+    from _support.modeltests import pipeline_for as _pipeline
+    from mlgate.data.io import split_frame
+    from mlgate.data.table import rows_fingerprint
+    from mlgate.models import save_model
+
+    fit, val = split_frame(train, "target", 0.2, 7, classes=True)
+    features = [c for c in train.columns if c != "target"]
+    model = _pipeline(estimator).fit(fit[features], fit["target"])
+    info = {"features": features, "task": "binary", "target": "target", "seed": 7}
+    if record:
+        info["trained_on"] = {"rows": len(fit), "validation_rows": len(val), "validation_fraction": 0.2,
+                              "split_seed": 7, "table_rows": len(train),
+                              "fit_fingerprint": rows_fingerprint(fit, [*features, "target"])}
+    return save_model(model, folder, info)
+
+
+def test_reproducibility_refits_on_the_recorded_rows_however_the_model_is_named(binary_case, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.ensemble import RandomForestClassifier
+
+    folder = _saved_with_record(tmp_path / "model", binary_case.train,
+                                RandomForestClassifier(n_estimators=10, random_state=1))
+    by_path = run(str(folder), binary_case.test, reference=binary_case.train, checks=["reproducibility"])
+    row = by_path.checks[0]
+    assert by_path.passed and row.severity == "error", row.message
+    assert by_path.extras["details"]["reproducibility"]["fit_rows"] == "the model's record"
+    assert by_path.extras["details"]["reproducibility"]["train_rows"] == round(len(binary_case.train) * 0.8)
+    # the record does not fit another table: the check cannot decide, it does not fail
+    other = run(str(folder), binary_case.test, reference=binary_case.train.iloc[:-7], checks=["reproducibility"])
+    assert other.passed and other.checks[0].severity == "warning", other.checks[0].message
+    message = other.checks[0].message
+    assert "cannot decide" in message and "not the table the model was trained on" in message
+
+
+def test_reproducibility_without_a_record_cannot_decide(binary_case, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.ensemble import RandomForestClassifier
+
+    folder = _saved_with_record(tmp_path / "model", binary_case.train,
+                                RandomForestClassifier(n_estimators=10, random_state=1), record=False)
+    report = run(str(folder), binary_case.test, reference=binary_case.train, checks=["reproducibility"])
+    row = report.checks[0]
+    assert report.passed and row.severity == "warning" and "no record of the rows it was fitted on" in row.message

@@ -39,3 +39,22 @@ def test_a_small_cell_runs_every_gate_and_catches_a_half_sd_shift(fa) -> None:  
         assert result["fail_rate"][gate]["mean +0.5 sd"] == 1.0
         assert result["named_rate"][gate]["mean +0.5 sd"] == 1.0
     assert "| validate | 2,000 | 1 / 1 |" in fa.markdown([result])
+
+
+def test_the_messy_table_is_as_messy_as_it_says(fa) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    frame = fa.messy(4000, rng)
+    levels = {c: frame[c].nunique() for c in ("plan", "region", "city")}
+    assert levels == {"plan": 2, "region": 10, "city": 50}
+    missing = frame.isna().mean()
+    assert abs(missing["income"] - 0.02) < 0.01 and abs(missing["region"] - 0.10) < 0.02
+    assert abs(missing["visits"] - 0.30) < 0.03 and missing["age"] == 0
+    assert frame["name"].nunique() > 0.95 * len(frame)  # near-unique
+    assert frame["signup_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert frame["visits"].max() > 10 * frame["visits"].median()  # a long tail of counts
+    train, test = fa.split(frame, rng)
+    holed = fa.shifted(test, "age 40% missing", rng)
+    assert 0.35 < holed["age"].isna().mean() < 0.45
+    result = fa.cell(1000, 1, ("validate",), kind="messy")
+    assert result["fail_rate"]["validate"]["age 40% missing"] == 1.0
+    assert result["named_rate"]["validate"]["age 40% missing"] == 1.0

@@ -179,3 +179,36 @@ def test_identical_samples_show_no_effect(name: str) -> None:
 def test_method_table_is_complete() -> None:
     subclasses = {c for c in Method.__subclasses__()}
     assert subclasses == set(METHODS.values())
+
+
+def test_paired_t_equals_scipy_and_only_a_rise_is_significant() -> None:
+    from scipy.stats import ttest_rel
+
+    from mlgate.stats import compare_paired
+
+    rng = np.random.default_rng(8)
+    ref = rng.random(300)
+    cur = ref + rng.normal(0.05, 0.1, 300)
+    cmp = compare_paired(ref, cur)
+    expected = ttest_rel(cur, ref, alternative="greater")
+    assert cmp.method == "paired_t" and cmp.n == (300, 300)
+    assert abs(cmp.statistic - expected.statistic) < 1e-9 and abs(cmp.p_value - expected.pvalue) < 1e-9
+    assert abs(cmp.effect - float(np.mean(cur - ref))) < 1e-12 and cmp.p_value < 1e-6
+    falling = compare_paired(cur, ref)  # the current side smaller: never significant, though as large
+    assert falling.p_value > 0.99 and falling.effect < 0
+    assert compare_paired([1.0, 2.0], [3.0, 4.0]).p_value == 0.0  # constant difference, a rise
+    with pytest.raises(ValueError, match="same length"):
+        compare_paired([1.0, 2.0], [1.0])
+
+
+def test_ztest_squared_equals_the_uncorrected_chi_square_of_the_two_by_two_table() -> None:
+    from mlgate.stats import compare_proportions
+
+    for k_ref, n_ref, k_cur, n_cur in ((75_000, 750_000, 25_500, 250_000), (3, 400, 12, 300), (0, 60, 3, 20)):
+        cmp = compare_proportions(k_ref, n_ref, k_cur, n_cur, method="ztest")
+        statistic, p_value = ss.chi2_contingency([[k_ref, n_ref - k_ref], [k_cur, n_cur - k_cur]], correction=False)[:2]
+        assert abs(cmp.statistic**2 - statistic) < 1e-6 * statistic and abs(cmp.p_value - p_value) < 1e-9
+        assert cmp.effect == k_cur / n_cur - k_ref / n_ref
+    assert compare_proportions(0, 100, 0, 50, method="ztest").p_value == 1.0
+    with pytest.raises(ValueError, match="proportion method"):
+        compare_proportions(1, 10, 2, 10, method="ks")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -36,6 +36,9 @@ class FeatureImportance(ModelCheck):
                                            description="|Spearman rho| that groups features; null: no groups")
     max_std: float | None = Field(None, ge=0, description="optional absolute bound on any importance's std")
     max_single_share: float = Field(0.8, gt=0, le=1, description="largest share of one feature")
+    single_share_severity: Literal["error", "warning"] = Field(
+        "warning", description="one dominant feature is worth a look (a strong driver and a proxy of the "
+        "target look the same), a warning unless set to error")
 
     def run(self, subject: Subject) -> Outcome:
         metric = _importance_metric(subject, self.metric)
@@ -66,18 +69,28 @@ class FeatureImportance(ModelCheck):
             worst = imp.features[int(np.argmax(imp.std))]
             problems.append(f"importance of {worst!r}: std {float(imp.std.max()):.4f} (limit {self.max_std})")
         above = _share_above(imp, self.max_single_share)
+        dominant = None
         if top_share > self.max_single_share and above >= 0.9:  # material, and in nearly every resample
-            problems.append(f"{imp.features[int(np.argmax(shares))]!r} carries {top_share:.0%} of the importance "
-                            f"(limit {self.max_single_share:.0%}; above it in {above:.0%} of the resamples)")
+            dominant = (f"{imp.features[int(np.argmax(shares))]!r} carries {top_share:.0%} of the importance "
+                        f"(limit {self.max_single_share:.0%}; above it in {above:.0%} of the resamples): worth a "
+                        "look, since a strong legitimate driver and a proxy of the target (leakage) look the "
+                        "same here")
         details = _details(imp, units, st, shares, self)
         figures = [_bars(imp)]
         observed = {"top": top, "cv": _finite(cv), "cv_p_value": p_cv, "top_k_agreement": st.agreement,
                     "max_share": top_share}
         expected = {"max_cv": self.max_cv, "alpha": self.alpha, "max_single_share": self.max_single_share}
+        concentration = []
+        if dominant is not None:
+            level = "warning" if self.severity == "warning" else self.single_share_severity
+            hint = "" if level == "error" else " (a warning; `single_share_severity: error` makes it block)"
+            concentration = [Check(name=self.name, passed=False, severity=level, message=dominant + hint,
+                                   observed=observed, expected=expected, details={"kind": "concentration"})]
         if undecided and not problems:
             row = Check(name=self.name, passed=True, severity="warning", message=undecided,
                         observed=observed, expected=expected)
-            return Outcome(checks=[row], details=details, figures=figures, skipped=True)
+            return Outcome(checks=[row, *concentration], details=details, figures=figures,
+                           skipped=not concentration)
         head = ", ".join(f"{f} {m:.3f}±{s:.3f}" for f, m, s in units.ranked()[:3])
         message = "; ".join(problems) if problems else (
             f"top {head}; {top!r} varies by {_pct(cv)} of its size across {self.n_bootstrap} resamples "
@@ -85,7 +98,7 @@ class FeatureImportance(ModelCheck):
             f"top-{len(st.top)} agreement {st.agreement:.2f}; top share "
             f"{top_share:.0%} (limit {self.max_single_share:.0%})")
         row = self.result(not problems, message, observed=observed, expected=expected)
-        return Outcome(checks=[row], details=details, figures=figures)
+        return Outcome(checks=[row, *concentration], details=details, figures=figures)
 
 
 def _details(imp: Importance, units: Importance, st: Stability, shares: np.ndarray,
