@@ -114,7 +114,7 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
     if production_url:
         jobs["deploy-production"] = {
             "stage": "deploy", "needs": ["canary-deploy"], "script": p.production_tests(production_url),
-            "environment": env("production", production_url), "rules": [{"if": on_main}],
+            "environment": env("production", production_url), "rules": manual, "allow_failure": False,
             "resource_group": "production",
             "artifacts": _artifacts([f"{p.REPORTS}/"], f"{p.REPORTS}/smoke/junit.xml")}
     image = "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"
