@@ -206,14 +206,14 @@ def _delivery_jobs(plan: Plan, staging_url: str | None, production_url: str | No
                           "include-hidden-files": True, "retention-days": 7}}]
 
     staging = deploy(["register-model"], f"{proceed} && {main} && {NOT_SCHEDULED}",
-                     env("staging", staging_url), p.gate_command(p.deploy("staging"), "deploy"))
+                     env("staging", staging_url), p.deploy("staging"))
     staging["steps"][-1:-1] = [state("register-model")]
     staging["steps"] += keep("deploy-staging")
     # production only when asked for: a dispatch with environment=production; the job holds until
     # the canary analysis promotes (exit 0) or rolls back (exit 1)
     canary = deploy(["deploy-staging"], f"{proceed} && github.event_name == 'workflow_dispatch' && "
                     "inputs.environment == 'production'", env("production", production_url),
-                    p.gate_command(p.canary("production"), "deploy"))
+                    p.canary("production"))
     canary["steps"][-1:-1] = [state("deploy-staging")]
     canary["steps"] += keep("canary-deploy")
     jobs: dict[str, Job] = {
@@ -246,6 +246,6 @@ def _delivery_jobs(plan: Plan, staging_url: str | None, production_url: str | No
     if plan.monitor:
         jobs["monitor-model"] = {"runs-on": "ubuntu-latest", "if": "github.event_name == 'schedule'",
                                  "permissions": _GATE, "env": secrets,
-                                 "steps": [*_setup(plan), {"run": "\n".join(p.gate_command(p.monitor(), "monitor"))},
+                                 "steps": [*_setup(plan), {"run": "\n".join(p.monitor())},
                                            *_reports("monitor")]}
     return jobs

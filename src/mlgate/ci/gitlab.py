@@ -36,7 +36,7 @@ def render_gitlab(plan: Plan, staging_url: str | None, production_url: str | Non
     jobs.update(_deploy_jobs(plan, on_main, staging_url, production_url))
     if plan.monitor:  # only with something to watch (monitor.current or monitor.from_log)
         jobs["monitor-deployment"] = {
-            "stage": "monitor", "needs": [], "script": p.gate_command(p.monitor(), "monitor"),
+            "stage": "monitor", "needs": [], "script": p.monitor(),
             "rules": [{"if": _SCHEDULE}],
             "artifacts": _artifacts([f"{p.REPORTS}/monitor/"], f"{p.REPORTS}/monitor/junit.xml")}
     doc.update(jobs)
@@ -97,19 +97,21 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
     def env(name: str, url: str | None) -> dict[str, str]:
         return {"name": name, **({"url": url} if url else {})}
 
-    # each deploy job passes the store on (aliases and history change), and keeps its report
-    state = _artifacts([".mlgate/", f"{p.REPORTS}/"], f"{p.REPORTS}/deploy/junit.xml")
+    def state(folder: str) -> dict[str, Any]:  # the store goes on (aliases and history change), and the report
+        return _artifacts([".mlgate/", f"{p.REPORTS}/"], f"{p.REPORTS}/{folder}/junit.xml")
+
     manual = [{"if": on_main, "when": "manual"}]
     jobs: dict[str, Job] = {
         "deploy-staging": {"stage": "deploy", "needs": ["register-model"],
-                           "script": p.gate_command(p.deploy("staging"), "deploy"),
+                           "script": p.deploy("staging"),
                            "environment": env("staging", staging_url), "rules": [{"if": on_main}],
-                           "resource_group": "staging", "artifacts": state},
+                           "resource_group": "staging", "artifacts": state("deploy-staging")},
         # holds until the analysis promotes (production then serves it) or rolls back (exit 1)
         "canary-deploy": {"stage": "deploy", "needs": ["deploy-staging"],
-                          "script": p.gate_command(p.canary("production"), "deploy"),
+                          "script": p.canary("production"),
                           "environment": env("production", production_url), "rules": manual,
-                          "allow_failure": False, "resource_group": "production", "artifacts": state},
+                          "allow_failure": False, "resource_group": "production",
+                          "artifacts": state("canary-production")},
     }
     if production_url:
         jobs["deploy-production"] = {

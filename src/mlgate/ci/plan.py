@@ -81,11 +81,11 @@ def gate(stage: str) -> list[str]:
     The reports are copied whatever the verdict, then the job exits with the run's code, so a
     failed gate's job still carries junit.xml, report.json, summary.md and report.html.
     """
-    return [f"mlgate run --until {stage} || status=$?", publish(stage), 'exit "${status:-0}"']
+    return keep_reports([f"mlgate run --until {stage}", publish(stage)])
 
 
-def gate_command(lines: list[str], stage: str) -> list[str]:
-    """``lines`` (one command) run so that the reports in mlgate-reports/ stay on a failure too."""
+def keep_reports(lines: list[str]) -> list[str]:
+    """A command and its publishing lines, run so that a failing command's reports are published too."""
     head, *rest = lines
     return [f"{head} || status=$?", *rest, 'exit "${status:-0}"']
 
@@ -109,7 +109,7 @@ def train_candidate(variable: str) -> list[str]:
 
 
 def pick_best() -> list[str]:
-    return gate_command([f"mlgate train --pick-best {CANDIDATES_DIR}", publish("train")], "train")
+    return keep_reports([f"mlgate train --pick-best {CANDIDATES_DIR}", publish("train")])
 
 
 def tune_worker(plan: Plan) -> list[str]:
@@ -129,14 +129,15 @@ def scan() -> list[str]:
 
 
 def deploy(env: str, strategy: str | None = None) -> list[str]:
+    """Deploy the staged version to ``env``; the report goes straight into the artifact path."""
     cmd = f"mlgate deploy --env {env}" + (f" --strategy {strategy}" if strategy else "")
-    return [cmd]
+    return [f"{cmd} --output {REPORTS}/deploy-{env}"]
 
 
 def canary(env: str = "production") -> list[str]:
     """Start the canary and hold until the analysis promotes it to production (exit 0) or rolls it
     back, or ``deploy.canary.max_wait_s`` passes without a decision (rolled back; exit 1)."""
-    return [f"mlgate deploy --env {env} --strategy canary --wait --output {REPORTS}/deploy"]
+    return [f"mlgate deploy --env {env} --strategy canary --wait --output {REPORTS}/canary-{env}"]
 
 
 def monitor() -> list[str]:
