@@ -190,7 +190,6 @@ def _context(config: Config, out_dir: Path, name: str, namespace: str | None, im
     }
 
 
-@cache
 def _install_target(config: Config) -> str:
     """What the image's pip installs: ``ci.install`` (the CI jobs' source of mlgate) with its extras."""
     from mlgate.ci.install import job_extras, parse_install
@@ -198,6 +197,7 @@ def _install_target(config: Config) -> str:
     return parse_install(config.ci.install).target(job_extras(config))
 
 
+@cache
 def _env() -> jinja2.Environment:
     import json
 
