@@ -305,6 +305,9 @@ class CiConfig(_Strict):
     # production's requests per second: `mlgate ci` checks that the canary window can collect
     # its minimum sample sizes at this rate (docs/ci.md); unchecked when not given
     canary_request_rate: float | None = Field(None, gt=0)
+    # how the deploy jobs deploy: to `mlgate serve` environments (staging, canary, production),
+    # or by applying the rendered manifests to a cluster (Argo Rollouts runs the canary there)
+    deploy_target: Literal["serve", "kubernetes"] = "serve"
     tests: str | None = None  # the project's own test command, e.g. "pytest tests/unit"
     branch: str = "main"
     schedule: str = "0 2 * * *"  # cron of the scheduled monitor (and retraining) pipeline

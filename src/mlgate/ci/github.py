@@ -237,15 +237,22 @@ def _delivery_jobs(plan: Plan, staging_url: str | None, production_url: str | No
                                                           "output": "trivy-results.sarif", "exit-code": "1",
                                                           "severity": "HIGH,CRITICAL"}},
                       {"if": "always()", "uses": ACTIONS["sarif"], "with": {"sarif_file": "trivy-results.sarif"}}]},
-        "deploy-staging": staging,
-        "canary-deploy": canary,
     }
-    if production_url:
-        jobs["deploy-production"] = deploy(["canary-deploy"], f"{proceed} && needs.canary-deploy.result == 'success'",
-                                           env("production", production_url), p.production_tests(production_url))
     if plan.monitor:
         jobs["monitor-model"] = {"runs-on": "ubuntu-latest", "if": "github.event_name == 'schedule'",
                                  "permissions": _GATE, "env": secrets,
                                  "steps": [*_setup(plan), {"run": "\n".join(p.monitor())},
                                            *_reports("monitor")]}
+    if plan.kubernetes:  # the cluster's Argo Rollouts runs the canary and its analysis
+        jobs["deploy-kubernetes"] = {
+            "runs-on": "ubuntu-latest", "needs": ["build-container", "container-security"], "permissions": _READ,
+            "if": f"{proceed} && github.event_name == 'workflow_dispatch' && inputs.environment == 'production'",
+            "environment": env("production", production_url),
+            "steps": [*_setup(plan), state("register-model"), {"run": "\n".join(p.render_k8s(image))},
+                      {"run": "kubectl apply -f k8s/"}]}
+        return jobs
+    jobs.update({"deploy-staging": staging, "canary-deploy": canary})
+    if production_url:
+        jobs["deploy-production"] = deploy(["canary-deploy"], f"{proceed} && needs.canary-deploy.result == 'success'",
+                                           env("production", production_url), p.production_tests(production_url))
     return jobs

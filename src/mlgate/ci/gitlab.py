@@ -101,7 +101,7 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
         return _artifacts([".mlgate/", f"{p.REPORTS}/"], f"{p.REPORTS}/{folder}/junit.xml")
 
     manual = [{"if": on_main, "when": "manual"}]
-    jobs: dict[str, Job] = {
+    jobs: dict[str, Job] = {} if plan.kubernetes else {
         "deploy-staging": {"stage": "deploy", "needs": ["register-model"],
                            "script": p.deploy("staging"),
                            "environment": env("staging", staging_url), "rules": [{"if": on_main}],
@@ -113,7 +113,7 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
                           "allow_failure": False, "resource_group": "production",
                           "artifacts": state("canary-production")},
     }
-    if production_url:
+    if production_url and not plan.kubernetes:
         jobs["deploy-production"] = {
             "stage": "deploy", "needs": ["canary-deploy"], "script": p.production_tests(production_url),
             "environment": env("production", production_url), "rules": manual, "allow_failure": False,
@@ -136,10 +136,11 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
         "script": [f'trivy image --format json --output trivy-report.json "{image}"',
                    f'trivy image --exit-code 1 --severity HIGH,CRITICAL "{image}"'],
         "artifacts": {"when": "always", "paths": ["trivy-report.json"], "expire_in": "1 week"}}
-    if plan.kubernetes:
+    if plan.kubernetes:  # the cluster's Argo Rollouts runs the canary and its analysis
         jobs["deploy-kubernetes"] = {
-            "stage": "deploy", "needs": ["build-image", "render-image"], "rules": manual, "image": "bitnami/kubectl:latest",
-            "before_script": [], "environment": env("production", production_url), "resource_group": "production",
+            "stage": "deploy", "needs": ["build-image", "render-image", "container-security"], "rules": manual,
+            "image": {"name": "bitnami/kubectl:latest", "entrypoint": [""]}, "before_script": [],
+            "environment": env("production", production_url), "resource_group": "production",
             "script": ["kubectl apply -f k8s/"]}
     return jobs
 

@@ -72,7 +72,7 @@ def make_plan(config: Config) -> Plan:
                 environments=tuple(config.environments) or ("staging", "production"),
                 data_cache=tuple(ci.data_cache),
                 min_quality_score=config.gates.validate_.min_quality_score,
-                monitor=config.monitor.enabled, kubernetes=getattr(config.deploy, "target", "local") == "kubernetes")
+                monitor=config.monitor.enabled, kubernetes=ci.deploy_target == "kubernetes")
 
 
 def gate(stage: str) -> list[str]:

@@ -253,3 +253,13 @@ def test_kubernetes_render_names_the_built_image_and_the_registered_version() ->
     github = _doc("github", make_config("example"))["jobs"]["build-container"]
     assert any('--image "ghcr.io/${{ github.repository }}:${{ github.sha }}"' in c
                for c in _commands("github", github))
+
+
+@pytest.mark.parametrize("platform", sorted(CI_EXPORTERS))
+def test_kubernetes_target_applies_the_manifests_instead_of_the_serve_jobs(platform: str) -> None:
+    config = make_config("example")
+    config.ci.deploy_target = "kubernetes"
+    jobs = _jobs(platform, _doc(platform, config))
+    assert "kubectl apply -f k8s/" in _commands(platform, jobs["deploy-kubernetes"])
+    assert not {"deploy-staging", "canary-deploy", "deploy-production"} & set(jobs)
+    assert {"monitor-deployment", "monitor-model"} & set(jobs)
