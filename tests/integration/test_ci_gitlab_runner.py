@@ -6,11 +6,12 @@ folder ``.gitlab-ci-local/builds/<job>`` (``--shell-isolation``), with only the 
 ``needs`` declare, as a GitLab runner would. The jobs' ``pip install 'mlgate==X'`` line finds
 the mlgate under test already installed (this interpreter's folder is first on PATH).
 
-One test, in three parts (about 4 minutes on two cores):
+Three tests on one pipeline run (minutes on two cores):
 
-1. the push pipeline on main, validate through register (register started as the manual job
-   it is), with the embedded store and no tracking server: every job passes and the register
-   job's artifacts hold the registry with the new version and its model files;
+1. the push pipeline on main, validate through register (``register-model --needs``: register
+   and every job it needs, plus ci-file-check and security-scan), with the embedded store and
+   no tracking server: every job passes and the register job's artifacts hold the registry
+   with the new version and its model files;
 2. a failed gate (``min_quality_score: 0.999``): data-validation exits 1 and its artifacts
    still hold junit.xml, report.json, summary.md and report.html;
 3. the deploy jobs against two real ``mlgate serve --env`` servers on 127.0.0.1 sharing a
@@ -133,7 +134,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, gitlab_ci_local: list[str
     root = tmp_path_factory.mktemp("gitlab-runner")
     ports = {"staging": free_port(), "production": free_port()}
     project = _project(root / "churn", ports)
-    outcomes, log = _run(gitlab_ci_local, project, "--manual", "register-model")
+    # the push pipeline's jobs through register (started by hand, as its manual rule asks), with
+    # every job they need; the image jobs need Docker, the deploy jobs servers (tested below)
+    outcomes, log = _run(gitlab_ci_local, project, "--needs", "register-model", "ci-file-check", "security-scan")
     yield {"project": project, "ports": ports, "outcomes": outcomes, "log": log, "command": gitlab_ci_local,
            "root": root}
 

@@ -45,7 +45,7 @@ def test_demo_writes_reports_for_every_stage(demo_run: tuple[Path, subprocess.Co
     record = json.loads((run_dir / "run.json").read_text())
     assert record["passed"] is True
     names = [s["name"] for s in record["stages"]]
-    assert names == ["validate", "tune", "train", "test", "evaluate", "compare", "register"]
+    assert names == ["validate", "tune", "train", "test", "evaluate", "compare", "register", "monitor"]
     for name in [*names, "smoke"]:
         for report in ("report.json", "junit.xml", "summary.md", "report.html"):
             assert (run_dir / name / report).exists(), f"{name}/{report}"
