@@ -57,7 +57,7 @@ def test_second_run_in_the_demo_folder_skips_every_stage(
     folder, _ = demo_run
     out = subprocess.run([*mlgate_bin, "run"], cwd=folder, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "All 7 stages unchanged" in out.stdout
+    assert "All 8 stages unchanged" in out.stdout  # with the example's monitor stage
     record = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "run.json").read_text())
     assert {s["status"] for s in record["stages"]} == {"cached"}
 
