@@ -115,7 +115,9 @@ def test_data_validation_steps_pass_their_outputs_and_keep_reports(tmp_path: Pat
     assert (float(outputs["quality-score"]) >= min_quality) is passed
     reports = folder / "mlgate-reports" / "validate"
     assert {"junit.xml", "report.json", "summary.md", "report.html"} <= {p.name for p in reports.iterdir()}, log
-    assert (tmp_path / "data-validation-summary.md").read_text().startswith("#") or passed is False
+    verdict = "passed" if passed else "failed"  # the job summary shows the verdict either way
+    assert (tmp_path / "data-validation-summary.md").read_text().startswith(f"### {'✅' if passed else '❌'} "
+                                                                            f"mlgate validate: {verdict}")
 
 
 def test_pr_report_on_a_push_writes_the_report_and_exits_0(tmp_path: Path) -> None:
