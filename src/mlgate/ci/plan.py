@@ -45,7 +45,7 @@ class Plan:
     data_cache: tuple[str, ...]
     min_quality_score: float
     monitor: bool  # monitoring is configured: the scheduled job has something to watch
-    kubernetes: bool  # deploy.target is kubernetes: render and apply manifests instead of mlgate serve
+    kubernetes: bool  # ci.deploy_target is kubernetes: apply the rendered manifests instead of mlgate serve
 
     @property
     def tune_trials_per_worker(self) -> int:
