@@ -314,7 +314,17 @@ class CiConfig(_Strict):
     """How ``mlgate ci`` writes the GitLab and GitHub files (see docs/ci.md)."""
 
     python: str = "3.11"
+    # what every job (and the image) installs mlgate from: a PEP 508 requirement naming mlgate
+    # ("mlgate==1.2.0", "mlgate @ git+https://host/team/mlgate@v1.2.0") or a wheel path in the
+    # repository; each job adds the extras it needs. Default: this version, pinned.
+    install: str | None = None
     requirements: str | None = None  # installed instead of the pinned mlgate version when set
+    # production's requests per second: `mlgate ci` checks that the canary window can collect
+    # its minimum sample sizes at this rate (docs/ci.md); unchecked when not given
+    canary_request_rate: float | None = Field(None, gt=0)
+    # how the deploy jobs deploy: to `mlgate serve` environments (staging, canary, production),
+    # or by applying the rendered manifests to a cluster (Argo Rollouts runs the canary there)
+    deploy_target: Literal["serve", "kubernetes"] = "serve"
     tests: str | None = None  # the project's own test command, e.g. "pytest tests/unit"
     branch: str = "main"
     schedule: str = "0 2 * * *"  # cron of the scheduled monitor (and retraining) pipeline

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -76,12 +77,47 @@ def setup_mlflow(config: Config) -> MlflowClient:
         bound_http_retries()
     try:
         with _store_lock(uri):
+            if uri == f"sqlite:///{config.root / '.mlgate' / 'mlflow.db'}":
+                relocate_local_store(config)
             _set_uris_keeping_environment(mlflow, uri)
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             experiment_id(config, client)
     except Exception as exc:  # MLflow raises many kinds for an unreachable or broken store
         raise RegistryError(f"cannot open {describe_store(uri)}: {_first_line(exc)}") from exc
     return client
+
+
+_PATH_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("model_versions", "source"),
+                 ("model_versions", "storage_location"), ("logged_models", "artifact_location"))
+
+
+def relocate_local_store(config: Config) -> None:
+    """Point a project store that moved to another folder at its artifacts' new place.
+
+    The SQLite store keeps absolute artifact paths; a CI job that receives ``.mlgate/`` as an
+    artifact in another checkout folder (a shell runner, gitlab-ci-local) would otherwise read
+    and write the previous job's folder. Rewrites the old ``.../.mlgate/mlartifacts`` prefix.
+    """
+    db = config.root / ".mlgate" / "mlflow.db"
+    new = artifact_root(config)
+    if not db.is_file():
+        return
+    con = sqlite3.connect(db)
+    try:
+        row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?",
+                          (experiment_name(config),)).fetchone()
+        old = row[0] if row else None
+        if not old or old == new or not old.endswith("/.mlgate/mlartifacts"):
+            return
+        with con:
+            for table, column in _PATH_COLUMNS:
+                with contextlib.suppress(sqlite3.OperationalError):  # a table or column of another MLflow
+                    con.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "  # noqa: S608
+                                f"WHERE substr({column}, 1, ?) = ?", (new, len(old) + 1, len(old), old))
+    except sqlite3.Error:
+        return  # not a store mlgate can read: MLflow's own error follows and names it
+    finally:
+        con.close()
 
 
 # MLflow's client retries a failed HTTP request 7 times with backoff (about 250 s) and waits

@@ -69,7 +69,7 @@ LINES = sorted(_lines())
 
 def test_the_files_call_the_pipeline_commands() -> None:
     called = {line.split()[1] for line in LINES}
-    assert {"run", "train", "tune", "scan", "deploy", "canary", "monitor", "report"} <= called
+    assert {"run", "train", "tune", "scan", "deploy", "smoke", "monitor", "report"} <= called
 
 
 @pytest.mark.parametrize("line", LINES)

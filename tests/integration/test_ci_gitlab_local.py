@@ -1,8 +1,11 @@
 """Run a generated .gitlab-ci.yml's jobs locally, in order, the way a GitLab runner would.
 
+A small emulator, checking the matrix against `mlgate run` stage by stage; the real runner,
+gitlab-ci-local, runs the file in test_ci_gitlab_runner.py.
+
 Each job runs in a fresh copy of the project, receives the artifacts its ``needs`` declare
 (the declared paths, copied from the needed jobs' folders), and runs its ``script`` lines
-one by one with bash, stopping at the first failure. ``parallel: matrix`` expands into one
+as one bash script, stopping at the first failure. ``parallel: matrix`` expands into one
 job per value. The ``before_script`` install line is not run: the mlgate under test is the
 one on PATH. Jobs for other events (merge requests, schedules), manual jobs and the stages
 after ``last_stage`` are left out, as a push pipeline with nobody clicking would leave them.

@@ -46,7 +46,7 @@ def test_demo_writes_reports_for_every_stage(demo_run: tuple[Path, subprocess.Co
     assert record["passed"] is True
     names = [s["name"] for s in record["stages"]]
     # the deployment test the demo runs after the pipeline is a stage of the run's pages too
-    assert names == ["validate", "tune", "train", "test", "evaluate", "compare", "register", "smoke"]
+    assert names == ["validate", "tune", "train", "test", "evaluate", "compare", "register", "monitor", "smoke"]
     for name in names:
         for report in ("report.json", "junit.xml", "summary.md", "report.html"):
             assert (run_dir / name / report).exists(), f"{name}/{report}"
@@ -65,7 +65,7 @@ def test_second_run_in_the_demo_folder_skips_every_stage(
     folder, _ = demo_run
     out = subprocess.run([*mlgate_bin, "run"], cwd=folder, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "All 7 stages unchanged" in out.stdout
+    assert "All 8 stages unchanged" in out.stdout  # with the example's monitor stage
     record = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "run.json").read_text())
     assert {s["status"] for s in record["stages"]} == {"cached"}
 

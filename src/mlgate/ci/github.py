@@ -28,9 +28,11 @@ ACTIONS = {
     "build": "docker/build-push-action@v6",
     "sbom": "anchore/sbom-action@v0",
     "trivy": "aquasecurity/trivy-action@0.33.1",
-    "sarif": "github/codeql-action/upload-sarif@v3",
+    "sarif": "github/codeql-action/upload-sarif@v4",
 }
-CHAIN = "github.event_name != 'schedule' && (github.event_name != 'workflow_dispatch' || inputs.force_retrain)"
+# the training chain: pushes, pull requests, the daily retrain (schedule), and a dispatch asking for it
+CHAIN = "github.event_name != 'workflow_dispatch' || inputs.force_retrain"
+NOT_SCHEDULED = "(github.event_name == 'push' || github.event_name == 'workflow_dispatch')"
 ON_MAIN = "github.ref == 'refs/heads/{branch}'"
 _READ = {"contents": "read"}
 _GATE = {"contents": "read", "checks": "write"}  # checks: the JUnit report as a check run
@@ -62,13 +64,13 @@ def render_github(plan: Plan, staging_url: str | None, production_url: str | Non
     }
 
 
-def _setup(plan: Plan) -> list[Step]:
+def _setup(plan: Plan, install: str | None = None) -> list[Step]:
     key = "mlgate-${{ runner.os }}-${{ hashFiles('mlgate.yaml', 'requirements*.txt') }}"
     return [
         {"uses": ACTIONS["checkout"]},
         {"uses": ACTIONS["python"], "with": {"python-version": "${{ env.PYTHON_VERSION }}"}},
         {"uses": ACTIONS["cache"], "with": {"path": "\n".join(["~/.cache/pip", *plan.data_cache]), "key": key}},
-        {"run": plan.install},
+        {"run": install or plan.install},
     ]
 
 
@@ -126,7 +128,8 @@ def _gate_jobs(plan: Plan) -> dict[str, Job]:
     jobs["ci-file-check"] = {"runs-on": "ubuntu-latest", "permissions": _READ, "if": CHAIN,
                              "steps": [*_setup(plan), {"run": "\n".join(p.file_check("github"))}]}
     jobs["security-scan"] = {"runs-on": "ubuntu-latest", "permissions": _GATE, "if": CHAIN,
-                             "steps": [*_setup(plan), {"run": "\n".join(p.scan())}, *_reports("scan")]}
+                             "steps": [*_setup(plan, plan.scan_install), {"run": "\n".join(p.scan())},
+                                       *_reports("scan")]}
     before = "data-validation"
     if plan.tune_in_pipeline:
         jobs["tune"] = _gate(plan, "tune", "tune", [before])
@@ -194,12 +197,31 @@ def _delivery_jobs(plan: Plan, staging_url: str | None, production_url: str | No
                 "concurrency": {"group": f"deploy-{environment['name']}", "cancel-in-progress": False},
                 "steps": [*_setup(plan), {"run": "\n".join(script)}]}
 
-    return {
+    def state(job: str) -> Step:  # the embedded store, when the job that owns it ran in this workflow
+        return {**_state_in(job), "continue-on-error": True}
+
+    def keep(job: str) -> list[Step]:
+        return [{"if": "always()", "uses": ACTIONS["upload"],
+                 "with": {"name": f"state-{job}", "path": "\n".join([".mlgate/", f"{p.REPORTS}/"]),
+                          "include-hidden-files": True, "retention-days": 7}}]
+
+    staging = deploy(["register-model"], f"{proceed} && {main} && {NOT_SCHEDULED}",
+                     env("staging", staging_url), p.deploy("staging"))
+    staging["steps"][-1:-1] = [state("register-model")]
+    staging["steps"] += keep("deploy-staging")
+    # production only when asked for: a dispatch with environment=production; the job holds until
+    # the canary analysis promotes (exit 0) or rolls back (exit 1)
+    canary = deploy(["deploy-staging"], f"{proceed} && github.event_name == 'workflow_dispatch' && "
+                    "inputs.environment == 'production'", env("production", production_url),
+                    p.canary("production"))
+    canary["steps"][-1:-1] = [state("deploy-staging")]
+    canary["steps"] += keep("canary-deploy")
+    jobs: dict[str, Job] = {
         "build-container": {
-            "runs-on": "ubuntu-latest", "needs": ["register-model"], "if": f"{proceed} && {main}",
+            "runs-on": "ubuntu-latest", "needs": ["register-model"], "if": f"{proceed} && {main} && {NOT_SCHEDULED}",
             "permissions": {"contents": "read", "packages": "write"},
             "outputs": {"image-digest": "${{ steps.build.outputs.digest }}"},
-            "steps": [*_setup(plan), {"run": "\n".join(p.render_k8s())},
+            "steps": [*_setup(plan), state("register-model"), {"run": "\n".join(p.render_k8s(image))},
                       {"uses": ACTIONS["buildx"]},
                       {"uses": ACTIONS["login"], "with": {"registry": "ghcr.io", "username": "${{ github.actor }}",
                                                           "password": "${{ secrets.GITHUB_TOKEN }}"}},
@@ -209,22 +231,28 @@ def _delivery_jobs(plan: Plan, staging_url: str | None, production_url: str | No
                       {"uses": ACTIONS["sbom"], "with": {"image": image, "format": "cyclonedx-json",
                                                          "output-file": "sbom.json"}}]},
         "container-security": {
-            "runs-on": "ubuntu-latest", "needs": ["build-container"], "if": f"{proceed} && {main}",
+            "runs-on": "ubuntu-latest", "needs": ["build-container"], "if": f"{proceed} && {main} && {NOT_SCHEDULED}",
             "permissions": {"contents": "read", "packages": "read", "security-events": "write"},
             "steps": [{"uses": ACTIONS["trivy"], "with": {"image-ref": image, "format": "sarif",
-                                                          "output": "trivy-results.sarif"}},
+                                                          "output": "trivy-results.sarif", "exit-code": "1",
+                                                          "severity": "HIGH,CRITICAL"}},
                       {"if": "always()", "uses": ACTIONS["sarif"], "with": {"sarif_file": "trivy-results.sarif"}}]},
-        "deploy-staging": deploy(["register-model"],
-                                 f"{proceed} && {main} && (github.event_name == 'push' || "
-                                 "github.event_name == 'workflow_dispatch')",
-                                 env("staging", staging_url), p.deploy("staging")),
-        "canary-deploy": deploy(["deploy-staging"],
-                                f"{proceed} && {main} && (github.event_name == 'push' || "
-                                "inputs.environment == 'production')",
-                                env("production", production_url), p.canary("production")),
-        "deploy-production": deploy(["canary-deploy"], f"{proceed} && needs.canary-deploy.result == 'success'",
-                                    env("production", production_url), p.deploy("production", "blue-green")),
-        "monitor-model": {"runs-on": "ubuntu-latest", "if": "github.event_name == 'schedule'",
-                          "permissions": _GATE, "env": secrets,
-                          "steps": [*_setup(plan), {"run": "\n".join(p.monitor())}, *_reports("monitor")]},
     }
+    if plan.monitor:
+        jobs["monitor-model"] = {"runs-on": "ubuntu-latest", "if": "github.event_name == 'schedule'",
+                                 "permissions": _GATE, "env": secrets,
+                                 "steps": [*_setup(plan), {"run": "\n".join(p.monitor())},
+                                           *_reports("monitor")]}
+    if plan.kubernetes:  # the cluster's Argo Rollouts runs the canary and its analysis
+        jobs["deploy-kubernetes"] = {
+            "runs-on": "ubuntu-latest", "needs": ["build-container", "container-security"], "permissions": _READ,
+            "if": f"{proceed} && github.event_name == 'workflow_dispatch' && inputs.environment == 'production'",
+            "environment": env("production", production_url),
+            "steps": [*_setup(plan), state("register-model"), {"run": "\n".join(p.render_k8s(image))},
+                      {"run": "kubectl apply -f k8s/"}]}
+        return jobs
+    jobs.update({"deploy-staging": staging, "canary-deploy": canary})
+    if production_url:
+        jobs["deploy-production"] = deploy(["canary-deploy"], f"{proceed} && needs.canary-deploy.result == 'success'",
+                                           env("production", production_url), p.production_tests(production_url))
+    return jobs

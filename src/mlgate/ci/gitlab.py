@@ -34,9 +34,11 @@ def render_gitlab(plan: Plan, staging_url: str | None, production_url: str | Non
     }
     jobs = _gate_jobs(plan, on_main)
     jobs.update(_deploy_jobs(plan, on_main, staging_url, production_url))
-    jobs["monitor-deployment"] = {
-        "stage": "monitor", "needs": [], "script": p.monitor(), "rules": [{"if": _SCHEDULE}],
-        "artifacts": _artifacts([f"{p.REPORTS}/monitor/"], f"{p.REPORTS}/monitor/junit.xml")}
+    if plan.monitor:  # only with something to watch (monitor.current or monitor.from_log)
+        jobs["monitor-deployment"] = {
+            "stage": "monitor", "needs": [], "script": p.monitor(),
+            "rules": [{"if": _SCHEDULE}],
+            "artifacts": _artifacts([f"{p.REPORTS}/monitor/"], f"{p.REPORTS}/monitor/junit.xml")}
     doc.update(jobs)
     return doc
 
@@ -48,7 +50,9 @@ def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
         jobs["unit-tests"] = {"stage": "validate", "needs": [], "script": [plan.tests], "rules": not_scheduled}
     jobs["ci-file-check"] = {"stage": "validate", "needs": [], "script": p.file_check("gitlab"),
                              "rules": not_scheduled}
-    jobs["security-scan"] = {"stage": "validate", "needs": [], "script": p.scan(), "rules": not_scheduled,
+    # as in the reference pipeline, a failed security job is shown but does not stop the pipeline
+    jobs["security-scan"] = {"stage": "validate", "needs": [], "before_script": [plan.scan_install],
+                             "script": p.scan(), "rules": not_scheduled, "allow_failure": True,
                              "artifacts": _artifacts([f"{p.REPORTS}/scan/"], f"{p.REPORTS}/scan/junit.xml")}
     before_train = "data-validation"
     if plan.tune_in_pipeline:
@@ -93,36 +97,51 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
     def env(name: str, url: str | None) -> dict[str, str]:
         return {"name": name, **({"url": url} if url else {})}
 
+    def state(folder: str) -> dict[str, Any]:  # the store goes on (aliases and history change), and the report
+        return _artifacts([".mlgate/", f"{p.REPORTS}/"], f"{p.REPORTS}/{folder}/junit.xml")
+
     manual = [{"if": on_main, "when": "manual"}]
-    jobs: dict[str, Job] = {
-        "deploy-staging": {"stage": "deploy", "needs": ["register-model"], "script": p.deploy("staging"),
+    jobs: dict[str, Job] = {} if plan.kubernetes else {
+        "deploy-staging": {"stage": "deploy", "needs": ["register-model"],
+                           "script": p.deploy("staging"),
                            "environment": env("staging", staging_url), "rules": [{"if": on_main}],
-                           "resource_group": "staging"},
-        "canary-deploy": {"stage": "deploy", "needs": ["deploy-staging"], "script": p.canary("production"),
+                           "resource_group": "staging", "artifacts": state("deploy-staging")},
+        # holds until the analysis promotes (production then serves it) or rolls back (exit 1)
+        "canary-deploy": {"stage": "deploy", "needs": ["deploy-staging"],
+                          "script": p.canary("production"),
                           "environment": env("production", production_url), "rules": manual,
-                          "allow_failure": False, "resource_group": "production"},
-        "deploy-production": {"stage": "deploy", "needs": ["canary-deploy"],
-                              "script": p.deploy("production", "blue-green"),
-                              "environment": env("production", production_url), "rules": manual,
-                              "allow_failure": False, "resource_group": "production"},
+                          "allow_failure": False, "resource_group": "production",
+                          "artifacts": state("canary-production")},
     }
+    if production_url and not plan.kubernetes:
+        jobs["deploy-production"] = {
+            "stage": "deploy", "needs": ["canary-deploy"], "script": p.production_tests(production_url),
+            "environment": env("production", production_url), "rules": manual, "allow_failure": False,
+            "resource_group": "production",
+            "artifacts": _artifacts([f"{p.REPORTS}/"], f"{p.REPORTS}/smoke/junit.xml")}
     image = "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"
+    jobs["render-image"] = {  # Debian (the python image): scikit-learn has no wheels for Alpine
+        "stage": "deploy", "needs": ["register-model"], "rules": [{"if": on_main}],
+        "script": p.render_k8s(image), "artifacts": {"paths": ["k8s/"], "expire_in": "1 week"}}
     docker = {"image": "docker:27", "services": ["docker:27-dind"], "variables": {"DOCKER_TLS_CERTDIR": "/certs"}}
     jobs["build-image"] = {
-        "stage": "deploy", "needs": ["register-model"], **docker, "rules": [{"if": on_main}],
-        "before_script": ["apk add --no-cache python3 py3-pip",
-                          f"{plan.install.replace('pip install', 'pip install --break-system-packages', 1)}"],
-        "script": [*p.render_k8s(), 'echo "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" '
-                   '--password-stdin "$CI_REGISTRY"',
-                   f'docker build -t "{image}" k8s', f'docker push "{image}"'],
-        "artifacts": {"paths": ["k8s/"], "expire_in": "1 week"}}
+        "stage": "deploy", "needs": ["render-image"], **docker, "rules": [{"if": on_main}], "before_script": [],
+        "script": ['echo "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"',
+                   f'docker build -t "{image}" k8s', f'docker push "{image}"']}
     jobs["container-security"] = {
-        "stage": "deploy", "needs": ["build-image"], "rules": [{"if": on_main}], "allow_failure": True,
+        "stage": "deploy", "needs": ["build-image"], "rules": [{"if": on_main}],
+        "allow_failure": True,  # as in the reference pipeline: shown as failed, the pipeline goes on
         "image": {"name": "aquasec/trivy:latest", "entrypoint": [""]}, "before_script": [],
         "variables": {"TRIVY_USERNAME": "$CI_REGISTRY_USER", "TRIVY_PASSWORD": "$CI_REGISTRY_PASSWORD"},
         "script": [f'trivy image --format json --output trivy-report.json "{image}"',
-                   f'trivy image --exit-code 1 --severity CRITICAL "{image}"'],
+                   f'trivy image --exit-code 1 --severity HIGH,CRITICAL "{image}"'],
         "artifacts": {"when": "always", "paths": ["trivy-report.json"], "expire_in": "1 week"}}
+    if plan.kubernetes:  # the cluster's Argo Rollouts runs the canary and its analysis
+        jobs["deploy-kubernetes"] = {
+            "stage": "deploy", "needs": ["build-image", "render-image", "container-security"], "rules": manual,
+            "image": {"name": "bitnami/kubectl:latest", "entrypoint": [""]}, "before_script": [],
+            "environment": env("production", production_url), "resource_group": "production",
+            "script": ["kubectl apply -f k8s/"]}
     return jobs
 
 

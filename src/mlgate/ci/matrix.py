@@ -68,8 +68,47 @@ def assemble_train(ctx: StageContext, *, folder: Path) -> Report:
                              + "; ".join(f"{r['label']}: {r['error']}" for r in rows))
         chosen = done[best["label"]]
         _install_model(chosen, ctx.out_dir)
+        _adopt_run(ctx.config, chosen, best, ctx.out_dir / "model")
         _fill(report, chosen, rows, best, ctx.out_dir)
     return report
+
+
+def _adopt_run(config: Config, chosen: dict[str, Any], best: dict[str, Any], model_dir: Path) -> None:
+    """Give the chosen model a run in this job's store when its own run is not there.
+
+    A matrix job with the embedded store logged its run into its own copy of
+    ``.mlgate/mlflow.db``, which no later job receives: the pick's job logs the chosen model
+    folder as a new run of the pipeline's store (which travels on in its artifacts), and the
+    model's ``mlgate.json``, report and best_model.json name that run, so register finds it.
+    With a tracking server every matrix job logged into the shared store: nothing to do.
+    """
+    from mlgate.models import METADATA_FILE, read_metadata
+    from mlgate.tracking import experiment_id, setup_mlflow
+
+    run_id = chosen["best"].get("mlflow_run_id")
+    client = setup_mlflow(config)
+    if run_id:
+        try:
+            client.get_run(run_id)
+            return
+        except Exception:  # noqa: S110 - MLflow raises several kinds for a run another store holds
+            pass
+    run = client.create_run(experiment_id(config, client), tags={
+        "mlflow.runName": f"{best['label']} (picked)", "mlgate.chosen": "true",
+        "mlgate.candidate": best["label"], "mlgate.candidate_run": str(run_id or "")})
+    new_id = run.info.run_id
+    uri = f"runs:/{new_id}/model"
+    info = read_metadata(model_dir)
+    info.update({"mlflow_run_id": new_id, "model_uri": uri})
+    (model_dir / METADATA_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    for key, value in best.get("metrics", {}).items():
+        if isinstance(value, int | float):
+            client.log_metric(new_id, key, float(value))
+    client.log_artifacts(new_id, str(model_dir), "model")
+    client.set_terminated(new_id)
+    for doc in (chosen["best"], chosen["report"]):
+        doc.update({"mlflow_run_id": new_id, "model_uri": uri})
+    best["mlflow_run_id"] = new_id
 
 
 def _read_candidate(path: Path, label: str) -> dict[str, Any] | None:

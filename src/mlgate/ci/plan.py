@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlgate import __version__
+from mlgate.ci.install import job_extras, parse_install
 from mlgate.ci.matrix import CANDIDATES_DIR
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ class Plan:
 
     project: str
     python: str
-    install: str
+    install: str  # the install line of every job
+    scan_install: str  # the security scan's: with the `security` extra
     branch: str
     schedule: str
     tests: str | None
@@ -43,6 +44,8 @@ class Plan:
     environments: tuple[str, ...]
     data_cache: tuple[str, ...]
     min_quality_score: float
+    monitor: bool  # monitoring is configured: the scheduled job has something to watch
+    kubernetes: bool  # ci.deploy_target is kubernetes: apply the rendered manifests instead of mlgate serve
 
     @property
     def tune_trials_per_worker(self) -> int:
@@ -54,22 +57,42 @@ def make_plan(config: Config) -> Plan:
     from mlgate.pipeline import select_stages
 
     ci = config.ci
-    install = f"pip install -r {shlex.quote(ci.requirements)}" if ci.requirements else \
-        f"pip install 'mlgate=={__version__}'"
+    spec, extras = parse_install(ci.install), job_extras(config)
+    requirements = f"pip install -r {shlex.quote(ci.requirements)}" if ci.requirements else None
+    install = requirements or spec.line(extras)
+    scan_install = f"{requirements} {shlex.quote('mlgate[security]')}" if requirements else \
+        spec.line(extras | {"security"})
     storage = config.tune.storage or ""
     shared = storage.split(":", 1)[0].split("+", 1)[0] in _SHARED_SCHEMES
-    return Plan(project=config.project, python=ci.python, install=install, branch=ci.branch,
+    return Plan(project=config.project, python=ci.python, install=install, scan_install=scan_install,
+                branch=ci.branch,
                 schedule=ci.schedule, tests=ci.tests, candidates=tuple(m.label for m in config.models),
                 tune_in_pipeline=config.tune.enabled, tune_workers=ci.tune_workers if shared else 1,
                 tune_trials=config.tune.n_trials, stages=tuple(s.name for s in select_stages(config)),
                 environments=tuple(config.environments) or ("staging", "production"),
                 data_cache=tuple(ci.data_cache),
-                min_quality_score=config.gates.validate_.min_quality_score)
+                min_quality_score=config.gates.validate_.min_quality_score,
+                monitor=config.monitor.enabled, kubernetes=ci.deploy_target == "kubernetes")
 
 
 def gate(stage: str) -> list[str]:
-    """Run the pipeline up to ``stage`` (earlier stages are cached in the artifact) and copy its reports."""
-    return [f"mlgate run --until {stage}", publish(stage)]
+    """Run the pipeline up to ``stage`` (earlier stages are cached in the artifact) and copy its reports.
+
+    The reports are copied whatever the verdict, then the job exits with the run's code, so a
+    failed gate's job still carries junit.xml, report.json, summary.md and report.html.
+    """
+    return keep_reports([f"mlgate run --until {stage}", publish(stage)])
+
+
+def keep_reports(lines: list[str]) -> list[str]:
+    """A command and its publishing lines, run so that a failing command's reports are published too."""
+    head, *rest = lines
+    return [f"{head} || status=$?", *rest, 'exit "${status:-0}"']
+
+
+def production_tests(url: str) -> list[str]:
+    """The smoke suite against production after the canary's promotion."""
+    return [f"mlgate smoke --url {url} --output {REPORTS}/smoke"]
 
 
 def publish(stage: str) -> str:
@@ -86,7 +109,7 @@ def train_candidate(variable: str) -> list[str]:
 
 
 def pick_best() -> list[str]:
-    return [f"mlgate train --pick-best {CANDIDATES_DIR}", publish("train")]
+    return keep_reports([f"mlgate train --pick-best {CANDIDATES_DIR}", publish("train")])
 
 
 def tune_worker(plan: Plan) -> list[str]:
@@ -106,12 +129,15 @@ def scan() -> list[str]:
 
 
 def deploy(env: str, strategy: str | None = None) -> list[str]:
+    """Deploy the staged version to ``env``; the report goes straight into the artifact path."""
     cmd = f"mlgate deploy --env {env}" + (f" --strategy {strategy}" if strategy else "")
-    return [cmd]
+    return [f"{cmd} --output {REPORTS}/deploy-{env}"]
 
 
 def canary(env: str = "production") -> list[str]:
-    return [*deploy(env, "canary"), f"mlgate canary analyze --env {env}"]
+    """Start the canary and hold until the analysis promotes it to production (exit 0) or rolls it
+    back, or ``deploy.canary.max_wait_s`` passes without a decision (rolled back; exit 1)."""
+    return [f"mlgate deploy --env {env} --strategy canary --wait --output {REPORTS}/canary-{env}"]
 
 
 def monitor() -> list[str]:
@@ -123,9 +149,15 @@ MERGED = "mlgate-report"
 
 def report(post: bool) -> list[str]:
     """The stage reports the job gathered from the artifacts, merged (and posted to the MR/PR)."""
-    return [f"mlgate report {REPORTS} --output {MERGED}" + (" --post" if post else "")]
+    return [f"mlgate report {REPORTS} --output {MERGED}" + (" --post-if-possible" if post else "")]
 
 
-def render_k8s(folder: str = "k8s") -> list[str]:
-    """The Dockerfile and manifests of the model server (docs/kubernetes.md)."""
-    return [f"mlgate deploy --target kubernetes --render {folder}"]
+REGISTERED_VERSION = (f"$(python -c \"import json;print(json.load(open('{REPORTS}/register/report.json'))"
+                      "['metrics']['version'])\")")
+
+
+def render_k8s(image: str, folder: str = "k8s") -> list[str]:
+    """The Dockerfile and manifests of the model server for the built image and the registered
+    version (docs/kubernetes.md)."""
+    return [f'mlgate deploy --target kubernetes --render {folder} --image "{image}" '
+            f'--version "{REGISTERED_VERSION}"']

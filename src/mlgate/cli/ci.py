@@ -31,8 +31,10 @@ def ci(
 
     Validate (data gate, project tests, security scan), a train matrix with one job per
     candidate and a job that picks the best, manual tuning, test, evaluate, compare, a
-    merge-request report, register, staging, canary and blue-green production, and a
-    scheduled monitor job. See docs/ci.md.
+    merge-request report, register, staging, a canary that holds until its analysis
+    promotes or rolls back, production tests, and a scheduled monitor job when monitoring is
+    configured. CI settings that could only fail in a job (an unknown extra in ci.install, a
+    missing environment, a canary window too short) are refused with exit 2. See docs/ci.md.
     """
     from mlgate.ci import render, stale_diff
 

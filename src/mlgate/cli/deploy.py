@@ -53,6 +53,8 @@ def deploy(
                                                 "Dockerfile and manifests into (default: none; required "
                                                 "with --target kubernetes).")] = None,
     apply: Annotated[bool, typer.Option(help="With --target kubernetes: kubectl apply them.")] = False,
+    image: Annotated[str | None, typer.Option(help="With --target kubernetes: the server image the manifests "
+                                              "run (default: PROJECT-server:VERSION).")] = None,
     config: ConfigOpt = None,
     output: OutputOpt = None,
 ) -> int:
@@ -64,7 +66,7 @@ def deploy(
     """
     cfg = load(config)
     if target == "kubernetes":
-        return _kubernetes(cfg, env, render, apply, version)
+        return _kubernetes(cfg, env, render, apply, version, image)
     if target != "local":
         from mlgate.errors import UsageError
 
@@ -79,14 +81,15 @@ def deploy(
     return finish(run_deploy(ctx), ctx.out_dir)
 
 
-def _kubernetes(cfg: Config, env: str, render: Path | None, apply: bool, version: str | None) -> int:
+def _kubernetes(cfg: Config, env: str, render: Path | None, apply: bool, version: str | None,
+                image: str | None = None) -> int:
     from mlgate.errors import UsageError
 
     if render is None:
         raise UsageError("--target kubernetes needs --render DIR (the folder for the Dockerfile and manifests)")
     from mlgate.deploy.kubernetes import render as render_manifests
 
-    for path in render_manifests(cfg, render, env=env, version=version, apply=apply):
+    for path in render_manifests(cfg, render, env=env, version=version, apply=apply, image=image):
         console.print(f"wrote {path}")
     return 0
 

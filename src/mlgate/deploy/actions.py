@@ -6,6 +6,7 @@ short makes it fail (exit 1); bad input raises before anything changes (exit 2).
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -160,18 +161,52 @@ def canary(config: Config, env: str, command: str, *, dry_run: bool = False, url
 
 
 def _wait_for_canary(ctx: DeployContext) -> None:
-    """``deploy --wait``: analyze every ``interval_s`` until promoted to production or rolled back."""
+    """``deploy --wait``: analyze every ``interval_s`` until promoted to production, rolled back,
+    or ``max_wait_s`` passes (then rolled back: no decision is not a promotion).
+
+    Each analysis is one block on stderr (the CI job's log): the step, both sample sizes, and
+    each comparison's test, outcome and reason. The report fails unless the canary was promoted.
+    """
     settings = ctx.config.deploy.canary
+    version = str(ctx.report.extras.get("version"))
     deadline = time.monotonic() + settings.max_wait_s
-    while time.monotonic() < deadline:
-        time.sleep(settings.interval_s)
+    _say(f"canary of version {version} on {ctx.env}: an analysis every {settings.interval_s:g} s, "
+         f"for at most {settings.max_wait_s:g} s (deploy -> canary -> interval_s, max_wait_s)")
+    count = 0
+    while (remaining := deadline - time.monotonic()) > 0:
+        time.sleep(min(settings.interval_s, remaining))
         ctx.server = ctx.client.state()
-        if "canary" not in ctx.server.get("slots", {}):
+        slots = ctx.server.get("slots", {})
+        if "canary" not in slots:  # promoted or dropped by someone else meanwhile
+            promoted = slots.get("stable") == version
+            ctx.check("canary_gone", promoted, f"the canary slot was {'promoted' if promoted else 'dropped'} "
+                      f"outside this job; {ctx.env} serves version {slots.get('stable')}")
             return
+        weight = float(ctx.server.get("canary_weight", 0.0))
         analysis, action = run_analysis(ctx)
+        count += 1
+        _say(progress(count, weight, analysis, action))
         ctx.check(f"canary_{analysis.verdict}", analysis.verdict != "rollback",
-                  f"at {ctx.server.get('canary_weight', 0):g}%: {action}; {analysis.reasons()}")
+                  f"at {weight:g}%: {action}; {analysis.reasons()}")
         if analysis.verdict == "rollback" or "production" in action:
             return
+    abort(ctx, "canary", why=f"no decision within {settings.max_wait_s:g} s")
+    _say(f"no decision within {settings.max_wait_s:g} s: rolled back; {ctx.env} keeps version "
+         f"{ctx.server.get('slots', {}).get('stable')}")
     ctx.check("canary_timeout", False, f"the canary was neither promoted nor rolled back within "
-              f"{settings.max_wait_s:g} s (deploy -> canary -> max_wait_s)")
+              f"{settings.max_wait_s:g} s (deploy -> canary -> max_wait_s): rolled back")
+
+
+def progress(count: int, weight: float, analysis: Analysis, action: str) -> str:
+    """One analysis as the job log shows it: sample sizes, then each comparison's test and verdict."""
+    lines = [f"analysis {count} at {weight:g}%: baseline {analysis.stable.requests} requests "
+             f"({analysis.stable.errors} errors), {analysis.role} {analysis.candidate.requests} requests "
+             f"({analysis.candidate.errors} errors) -> {analysis.verdict}: {action}"]
+    for name, decision in analysis.decisions.items():
+        method = decision.rule.method if decision.rule else (decision.comparison.method if decision.comparison else "?")
+        lines.append(f"  {name} ({method}): {decision.outcome}: {decision.reason}")
+    return "\n".join(lines)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

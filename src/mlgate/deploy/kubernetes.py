@@ -174,7 +174,7 @@ def _context(config: Config, out_dir: Path, name: str, namespace: str | None, im
     interval = getattr(getattr(getattr(config, "deploy", None), "canary", None), "interval_s", 30.0)
     return {
         "project": config.project, "version": __version__, "python": config.ci.python, "uid": UID, "port": PORT,
-        "install": f"mlgate=={__version__}",
+        "install": _install_target(config),
         "requirements": Path(config.ci.requirements).name if config.ci.requirements else None,
         "baked": baked is not None, "model_uri": "/app/model" if baked is not None else uri,
         "workers": config.serve.workers, "keys_dir": KEYS_DIR, "keys_file": f"{KEYS_DIR}/hashes",
@@ -189,6 +189,13 @@ def _context(config: Config, out_dir: Path, name: str, namespace: str | None, im
         "model_version": model_version or _version_of(uri), "metrics": analysis_metrics(config),
         "interval": f"{max(1, round(interval))}s", "count": 5, "prometheus": prometheus,
     }
+
+
+def _install_target(config: Config) -> str:
+    """What the image's pip installs: ``ci.install`` (the CI jobs' source of mlgate) with its extras."""
+    from mlgate.ci.install import job_extras, parse_install
+
+    return parse_install(config.ci.install).target(job_extras(config))
 
 
 @cache

@@ -166,6 +166,15 @@ def choose_poster(env: dict[str, str] | None = None, platform: str | None = None
     return poster
 
 
+def why_not_posted(env: dict[str, str] | None = None) -> str | None:
+    """Why ``--post`` cannot post here (no merge/pull request, no token), or None when it can."""
+    try:
+        choose_poster(env)
+    except UsageError as exc:
+        return exc.message
+    return None
+
+
 def post_summary(body: str, marker: str, *, env: dict[str, str] | None = None, platform: str | None = None,
                  timeout: float = 30.0) -> Posted:
     """Create or update the comment that carries ``marker``."""

@@ -69,7 +69,7 @@ def test_train_is_a_matrix_over_the_candidates_then_one_pick(platform: str, any_
     # every stage after train runs through the pipeline, so earlier stages come from the artifact
     for job, stage in (("model-validation", "test"), ("evaluate-model", "evaluate"), ("compare-models", "compare"),
                        ("register-model", "register")):
-        assert f"mlgate run --until {stage}" in _commands(platform, jobs[job])
+        assert f"mlgate run --until {stage} || status=$?" in _commands(platform, jobs[job])
 
 
 def test_gitlab_manual_gates_environments_and_schedule() -> None:
@@ -83,10 +83,13 @@ def test_gitlab_manual_gates_environments_and_schedule() -> None:
                                                      '"schedule"'}]
     assert doc["deploy-staging"]["environment"] == {"name": "staging", "url": "http://127.0.0.1:8001"}
     assert doc["deploy-production"]["environment"]["name"] == "production"
-    assert "--strategy blue-green" in doc["deploy-production"]["script"][0]
-    assert doc["canary-deploy"]["script"][-1] == "mlgate canary analyze --env production"
+    assert doc["deploy-production"]["needs"] == ["canary-deploy"]  # only after the canary's promotion
+    assert doc["deploy-production"]["script"] == ["mlgate smoke --url http://127.0.0.1:8000 "
+                                                  "--output mlgate-reports/smoke"]
+    assert doc["canary-deploy"]["script"] == ["mlgate deploy --env production --strategy canary --wait "
+                                              "--output mlgate-reports/canary-production"]
     assert doc["monitor-deployment"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
-    assert doc["tune"]["script"][0] == "mlgate run --until tune"  # tune.enabled: part of the pipeline
+    assert doc["tune"]["script"][0] == "mlgate run --until tune || status=$?"  # tune.enabled: in the pipeline
     assert doc["train-model"]["needs"] == ["tune"]
     for name in ("data-validation", "model-validation", "evaluate-all-models"):
         assert doc[name]["artifacts"]["reports"]["junit"].endswith("junit.xml")
@@ -177,3 +180,86 @@ def test_stale_diff_is_empty_only_for_the_generated_text(tmp_path: Path) -> None
     assert stale_diff("gitlab", config, file) == ""
     config.ci.schedule = "0 3 * * *"
     assert stale_diff("github", config, file) != ""
+
+
+@pytest.mark.parametrize("platform", sorted(CI_EXPORTERS))
+def test_a_gate_publishes_its_reports_whatever_its_exit_code(platform: str) -> None:
+    jobs = _jobs(platform, _doc(platform, make_config("example")))
+    for name, stage in (("data-validation", "validate"), ("evaluate-all-models", "train"),
+                        ("compare-models", "compare"), ("register-model", "register")):
+        lines = _commands(platform, jobs[name])
+        start = next(i for i, line in enumerate(lines) if line.startswith("mlgate "))
+        assert lines[start].endswith(" || status=$?"), lines  # a failure does not stop the script here
+        assert f"/{stage}\" mlgate-reports/" in lines[start + 1], lines
+        assert lines[start + 2] == 'exit "${status:-0}"', lines  # then the job fails with the gate
+        if platform == "gitlab":
+            assert jobs[name]["artifacts"]["when"] == "always"
+            assert jobs[name]["artifacts"]["reports"]["junit"] == f"mlgate-reports/{stage}/junit.xml"
+
+
+def test_the_shell_lines_keep_the_gates_exit_code(tmp_path: Path) -> None:
+    """The three lines, run as one script the way both platforms run them, exit with the gate's code."""
+    import subprocess
+
+    from mlgate.ci.plan import keep_reports
+
+    for code in (0, 1, 2):
+        script = "\n".join(keep_reports([f"(exit {code})", "echo published > out.txt"]))
+        out = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+        assert out.returncode == code and (tmp_path / "out.txt").read_text() == "published\n"
+
+
+def test_github_in_the_reference_workflows_shape() -> None:
+    doc = _doc("github", make_config("example"))
+    jobs = doc["jobs"]
+    canary = jobs["canary-deploy"]["if"]
+    assert "github.event_name == 'workflow_dispatch'" in canary and "inputs.environment == 'production'" in canary
+    assert "push" not in canary  # a push to main goes as far as staging
+    assert jobs["deploy-production"]["needs"] == ["canary-deploy"]
+    assert "needs.canary-deploy.result == 'success'" in jobs["deploy-production"]["if"]
+    # the schedule: monitor and the daily retrain only
+    assert "schedule" not in jobs["train-model"]["if"] and "schedule" not in jobs["register-model"]["if"]
+    for name in ("build-container", "container-security", "deploy-staging"):
+        assert "(github.event_name == 'push' || github.event_name == 'workflow_dispatch')" in jobs[name]["if"], name
+    trivy = next(s for s in jobs["container-security"]["steps"] if s.get("uses", "").startswith("aquasecurity/"))
+    assert trivy["with"]["exit-code"] == "1" and trivy["with"]["severity"] == "HIGH,CRITICAL"
+    assert "github/codeql-action/upload-sarif@v4" in render("github", make_config("example"))[0]
+    assert any("--wait" in line for line in _commands("github", jobs["canary-deploy"]))
+
+
+@pytest.mark.parametrize("platform", sorted(CI_EXPORTERS))
+def test_monitor_job_only_when_monitoring_is_configured(platform: str) -> None:
+    name = "monitor-deployment" if platform == "gitlab" else "monitor-model"
+    config = make_config("example")
+    assert config.monitor.enabled and name in _jobs(platform, _doc(platform, config))
+    config.monitor.current = None
+    assert name not in _jobs(platform, _doc(platform, config))
+
+
+def test_gitlab_security_jobs_may_fail_without_stopping_the_pipeline() -> None:
+    doc = _doc("gitlab", make_config("example"))
+    assert doc["security-scan"]["allow_failure"] is True and doc["container-security"]["allow_failure"] is True
+    assert doc["security-scan"]["before_script"] == [f"pip install 'mlgate[security]=={__version__}'"]
+    assert "--severity HIGH,CRITICAL" in doc["container-security"]["script"][-1]
+
+
+def test_kubernetes_render_names_the_built_image_and_the_registered_version() -> None:
+    gitlab = _doc("gitlab", make_config("example"))
+    render_job = gitlab["render-image"]
+    assert "image" not in render_job  # the default python image: Debian, where scikit-learn has wheels
+    line = render_job["script"][0]
+    assert '--image "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"' in line and "--version" in line
+    assert gitlab["build-image"]["needs"] == ["render-image"]
+    github = _doc("github", make_config("example"))["jobs"]["build-container"]
+    assert any('--image "ghcr.io/${{ github.repository }}:${{ github.sha }}"' in c
+               for c in _commands("github", github))
+
+
+@pytest.mark.parametrize("platform", sorted(CI_EXPORTERS))
+def test_kubernetes_target_applies_the_manifests_instead_of_the_serve_jobs(platform: str) -> None:
+    config = make_config("example")
+    config.ci.deploy_target = "kubernetes"
+    jobs = _jobs(platform, _doc(platform, config))
+    assert "kubectl apply -f k8s/" in _commands(platform, jobs["deploy-kubernetes"])
+    assert not {"deploy-staging", "canary-deploy", "deploy-production"} & set(jobs)
+    assert {"monitor-deployment", "monitor-model"} & set(jobs)

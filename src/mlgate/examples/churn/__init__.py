@@ -79,15 +79,19 @@ def generate(n_rows: int = 20_000, seed: int = 7) -> pd.DataFrame:
 
 
 def write_example(folder: Path, n_rows: int = 20_000, seed: int = 7) -> list[Path]:
-    """Write ``data/train.csv``, ``data/test.csv`` (80/20, stratified) and ``mlgate.yaml``."""
+    """Write ``data/train.csv``, ``data/test.csv`` (80/20, stratified), ``data/current.csv`` (a later
+    batch without outcomes, for the monitor) and ``mlgate.yaml``."""
     from mlgate.data.io import split_frame
 
     folder.mkdir(parents=True, exist_ok=True)
     data_dir = folder / "data"
     data_dir.mkdir(exist_ok=True)
     train, test = split_frame(generate(n_rows, seed), "target", 0.2, seed)
-    paths = [data_dir / "train.csv", data_dir / "test.csv", folder / "mlgate.yaml"]
+    paths = [data_dir / "train.csv", data_dir / "test.csv", data_dir / "current.csv", folder / "mlgate.yaml"]
     train.to_csv(paths[0], index=False)
     test.to_csv(paths[1], index=False)
-    paths[2].write_text(CONFIG_TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+    current = generate(max(n_rows // 10, 100), seed + 1000).drop(columns=["target"])
+    current["customer_id"] = [f"N{i:06d}" for i in range(1, len(current) + 1)]  # new customers
+    current.to_csv(paths[2], index=False)
+    paths[3].write_text(CONFIG_TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
     return paths
