@@ -48,5 +48,10 @@ def baseline_marker(config: Config) -> dict[str, Any] | None:
 
 
 def marker_unchanged(marker: dict[str, Any]) -> bool:
-    """True while the alias in a marker from :func:`baseline_marker` still points where it did."""
+    """True while the alias in a marker from :func:`baseline_marker` still points where it did.
+
+    Any other stage's marker (monitor's input files, by ``mlgate.monitor.stage.input_marker``) is
+    not judged here: False sends the run through the full pipeline, which compares it."""
+    if "store" not in marker:
+        return False
     return alias_version(Path(marker["store"]), marker["name"], marker["alias"]) == marker["version"]
