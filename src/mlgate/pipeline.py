@@ -167,6 +167,7 @@ class Pipeline:
         self.store = RunStore(config.root)
         self._on_event = on_event or (lambda kind, stage, payload: None)
         self._hashes: dict[str, Any] | None = None
+        self._objects: dict[str, dict[str, str]] = {}  # object URI -> its fingerprints, for one run
         self._markers: list[dict[str, Any]] = []
 
     def run(self, *, only: str | None = None, until: str | None = None,
@@ -176,6 +177,7 @@ class Pipeline:
         state = self.store.read_state()
         state.pop("noop", None)  # any run may change a stage's outputs: re-stamp at the end
         self._markers = []
+        self._objects = {}
         record = self.store.new_run()
         keys: dict[str, str] = {}
         blocked_by: str | None = None
@@ -270,7 +272,13 @@ class Pipeline:
 
         if self._hashes is None:
             self._hashes = read_json(self.store.state_dir / "hashes.json")
-        return fingerprints(self._data_paths(roles), self._hashes, self.store.rel)
+        refs = self._data_paths(roles)
+        out = fingerprints([r for r in refs if not isinstance(r, str)], self._hashes, self.store.rel)
+        for uri in (r for r in refs if isinstance(r, str)):  # an object's HEAD requests once per run
+            if uri not in self._objects:
+                self._objects[uri] = fingerprints([uri], {}, self.store.rel)
+            out.update(self._objects[uri])
+        return out
 
     def _input_paths(self) -> list[Path] | None:
         """Every file whose change can change a key (data files, folders for added files, DVC

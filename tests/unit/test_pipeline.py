@@ -172,6 +172,17 @@ def test_noop_replay_matches_the_cache_and_stops_at_any_change(project: Config) 
     assert store.replay_if_unchanged(config_file) is None
 
 
+def test_a_stamp_with_monitor_inputs_is_not_replayed_blindly(project: Config) -> None:
+    from mlgate.runs import RunStore
+
+    store = RunStore(project.root)
+    Pipeline(project, stages=_table()).run()
+    state = store.read_state()
+    state["noop"]["markers"].append({"monitor": {"current": [["batch.csv", 10, 1]]}})
+    store.write_state(state)  # as a complete run with monitor enabled leaves it (a KeyError before)
+    assert store.replay_if_unchanged(project.root / "mlgate.yaml") is None
+
+
 def test_partial_run_removes_the_noop_stamp(project: Config) -> None:
     from mlgate.runs import RunStore
 
