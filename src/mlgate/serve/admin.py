@@ -170,13 +170,27 @@ def install_admin(app: FastAPI, server: Server) -> None:
     async def rollback(plan: Plan, body: dict[str, Any]) -> Plan:
         return plan.rollback()
 
-    async def reload(plan: Plan, body: dict[str, Any]) -> Plan:
-        from mlgate.deploy.state import converge_plan
+    @app.post("/admin/reload", tags=["admin"], summary="admin: reload (admin key required)")
+    async def reload(request: Request) -> Response:
+        """Converge to the environment's registry aliases now (``keep_s``: how long the old stable
+        version stays loaded; ``tidy``: also drop canary and shadow slots the registry does not name)."""
+        from mlgate.serve.follow import converge
 
-        return await asyncio.to_thread(converge_plan, server.settings, plan, dep.plan)
+        denied = admin_denied(request.headers, key_hash)
+        if denied:
+            return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
+        try:
+            body = await _body(request)
+            keep_s = body.get("keep_s")
+            if keep_s is not None and (not isinstance(keep_s, int | float) or isinstance(keep_s, bool) or keep_s < 0):
+                raise UsageError(f"keep_s must be a number of seconds >= 0 (got {keep_s!r})")
+            before, plan = await converge(server, tidy=bool(body.get("tidy", True)), keep_s=keep_s)
+        except MlgateError as exc:
+            return _error(exc)
+        return _json({"before": before.versions(), **describe(plan)})
 
     for name, change in (("stage", stage), ("route", route), ("switch", switch), ("promote", promote),
-                         ("discard", discard), ("rollback", rollback), ("reload", reload)):
+                         ("discard", discard), ("rollback", rollback)):
         app.add_api_route(f"/admin/{name}", _endpoint(apply, change), methods=["POST"], tags=["admin"],
                           summary=f"admin: {name} (admin key required)")
 

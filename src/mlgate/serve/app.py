@@ -26,6 +26,7 @@ from mlgate.serve.admin import install_admin
 from mlgate.serve.auth import KeyStore, presented_key
 from mlgate.serve.batcher import MicroBatcher
 from mlgate.serve.deployment import Deployment
+from mlgate.serve.follow import follow
 from mlgate.serve.front import Disconnected, RawHeaders, Receive, front_door, read_body
 from mlgate.serve.jsonlog import JsonLineWriter
 from mlgate.serve.lanes import Lane, Routing
@@ -265,8 +266,11 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         watcher = asyncio.ensure_future(server.deployment.watcher.run())
+        follower = asyncio.ensure_future(follow(server, settings.converge_interval_s)) if settings.env else None
         yield
         watcher.cancel()
+        if follower is not None:
+            follower.cancel()
         server.deployment.close()
         server.close()
 
@@ -367,4 +371,8 @@ def _mlflow_version() -> str:
 
 def create_app_from_env() -> Any:
     """uvicorn factory for worker processes: settings come from ``MLGATE_SERVE_SETTINGS``."""
-    return create_app(ServeSettings.from_env())
+    from mlgate.serve.runner import die_with_parent
+
+    settings = ServeSettings.from_env()
+    die_with_parent(settings.parent_pid)
+    return create_app(settings)
