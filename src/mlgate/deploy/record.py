@@ -167,14 +167,23 @@ class EnvLock:
 
     def _create(self) -> bool:
         """Create the lock model; False when it exists already (someone holds the lock)."""
+        from mlgate.registry.store import retry
+
         client = self.registry.client
+
+        def attempt() -> bool:
+            try:
+                client.create_registered_model(self.name, tags={LOCK_TAG: self.holder.to_tag()},
+                                               description="mlgate deploy lock (see docs/deploy.md)")
+                return True
+            except Exception as exc:
+                if getattr(exc, "error_code", "") == "RESOURCE_ALREADY_EXISTS" or "already exists" in str(exc).lower():
+                    return False
+                raise
+
         try:
-            client.create_registered_model(self.name, tags={LOCK_TAG: self.holder.to_tag()},
-                                           description="mlgate deploy lock (see docs/deploy.md)")
-            return True
+            return retry(attempt, f"take the deploy lock of {self.alias!r}")
         except Exception as exc:
-            if getattr(exc, "error_code", "") == "RESOURCE_ALREADY_EXISTS" or "already exists" in str(exc).lower():
-                return False
             raise write_failure(self.registry, exc, f"take the deploy lock of {self.alias!r}") from exc
 
     def _remove(self, expected: Holder | None) -> None:

@@ -112,7 +112,7 @@ def retry(action: Callable[[], T], what: str, attempts: int | None = None,
             return action()
         except Exception as exc:  # MLflow wraps SQLAlchemy, requests and server errors in many types
             text = f"{type(exc).__name__} {exc}".lower()
-            transient = any(t in text for t in _TRANSIENT)
+            transient = any(t in text for t in _TRANSIENT) and not read_only(exc)
             deadline = deadline or time.monotonic() + policy.seconds
             left = deadline - time.monotonic()
             if not transient or left <= 0 or (attempts is not None and attempt >= attempts):
