@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 import _support.deploy as S
 from mlgate.config import load_config
@@ -52,6 +53,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> 
     cfg = S.project(root / "project", template=mlflow_template, port=free_port(), lock_ttl_s=30)
     assert S.register(cfg, S.model_folder(root / "m1", "good", 0), "production") == "1"
     assert S.register(cfg, S.model_folder(root / "m2", "good", 1)) == "2"
+    raw = yaml.safe_load(cfg.read_text())
+    raw["environments"]["fresh"] = {"url": f"http://127.0.0.1:{free_port()}"}  # no version yet
+    cfg.write_text(yaml.safe_dump(raw))
     return cfg
 
 
@@ -199,3 +203,119 @@ def test_read_only_registry_exits_2_naming_the_store_and_switches_nothing(projec
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
     assert registry(project).alias("production") == "1"
+
+
+def _session(sid: int) -> list[int]:
+    """Live processes of a session (the server was started in a session of its own)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z" and "resource_tracker" not in _cmdline(stat.parent):
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _cmdline(proc_dir: Path) -> str:
+    try:
+        return proc_dir.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _wait(condition: object, timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what} not within {timeout} s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_die_with_their_parent_and_a_dead_worker_is_replaced(project: Path) -> None:
+    import socket
+
+    port = free_port()
+    args = ["--env", "production", "--workers", "2"]
+    server = ServerProcess("", config_path=project, port=port, admin_key=S.ADMIN_KEY, timeout=180, extra_args=args)
+    state_dir = project.parent / ".mlgate" / "serve" / f"production-{port}"
+    with server:
+        assert server.proc is not None
+        parent = server.proc.pid
+        _wait(lambda: len(_children(parent)) == 2, 60, "two workers")
+        workers = _children(parent)
+        assert (state_dir / "metrics").is_dir()  # where the config says (serve.state_dir), not /tmp
+        # a worker that dies is replaced, and the next switch does not wait for the dead one
+        os.kill(min(workers), signal.SIGKILL)
+        took = _wait(lambda: len(_children(parent)) == 2 and _children(parent) != workers, 60, "a new worker")
+        print(f"\na killed worker was replaced after {took:.2f} s")
+        with httpx.Client(headers={"X-Admin-Key": S.ADMIN_KEY}, timeout=120) as http:
+            _wait(lambda: http.get(f"{server.url}/health").status_code == 200, 60, "health")
+            started = time.monotonic()
+            http.post(f"{server.url}/admin/stage", json={"version": "2", "role": "candidate"}).raise_for_status()
+            assert time.monotonic() - started < 60
+        # SIGKILL the parent alone: its workers (and multiprocessing's resource tracker) follow it
+        os.kill(parent, signal.SIGKILL)
+        server.proc.wait(10)
+
+        def port_free() -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) != 0
+
+        took = _wait(lambda: port_free() and not _session(parent), 30, "no process left on the port")
+        print(f"parent SIGKILL: workers gone and the port free after {took:.2f} s")
+    # the same port serves again; a normal stop removes the metrics folder
+    with ServerProcess("", config_path=project, port=port, admin_key=S.ADMIN_KEY, timeout=180,
+                       extra_args=args) as again:
+        assert httpx.get(f"{again.url}/ready").status_code == 200
+    assert not (state_dir / "metrics").exists()
+    assert sorted(p.name for p in state_dir.iterdir()) == ["last-plan.json"]
+
+
+def test_first_deploy_to_an_empty_environment(project: Path) -> None:
+    """`mlgate serve --env fresh` starts with no version (/ready 503) on the host and port of
+    environments.fresh.url (no --host/--port given) and takes its first version through `mlgate deploy`."""
+    url = load_config(project).environments["fresh"].url
+    proc = subprocess.Popen([*S.mlgate_command(["serve", "--env", "fresh"], project)], env=S.admin_env(),
+                            cwd=project.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.communicate()[1]
+                return False
+
+        _wait(up, 120, "the empty server's /health")
+        ready = httpx.get(f"{url}/ready")
+        assert ready.status_code == 503 and "has no version yet" in ready.json()["message"], ready.text
+        refused = httpx.post(f"{url}/predict", json=S.request_bodies(1)[0])
+        assert refused.status_code == 503 and "mlgate deploy --env fresh" in refused.json()["message"]
+        result = subprocess.run(S.mlgate_command(["deploy", "--env", "fresh", "--strategy", "blue-green",
+                                                  "--version", "1"], project),
+                                env=S.admin_env(), capture_output=True, text=True, cwd=project.parent, timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert httpx.get(f"{url}/ready").json() == {"status": "ready", "model_version": "1"}
+        assert httpx.post(f"{url}/predict", json=S.request_bodies(1)[0]).json()["model_version"] == "1"
+        assert registry(project).env_state("fresh").stable == "1"
+        assert registry(project).history(1, env="fresh")[0].action == "deploy"
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -333,14 +333,13 @@ def resolve_for_server(settings: ServeSettings, version: str, plan: Plan | None)
 
 
 def env_refs(config: Config, env: str, plan: Plan | None = None) -> tuple[EnvState, dict[str, ModelRef]]:
-    """The environment's registry state and a model on disk for each version in it."""
+    """The environment's registry state and a model on disk for each version in it (no ``stable``
+    ref when the environment has no version yet; then no canary or shadow either)."""
     registry = Registry(config)
     state = registry.env_state(env)
-    if state.stable is None:
-        raise UsageError(f"the registry has no {state.alias!r} alias on {registry.name!r}, so environment "
-                         f"{env!r} has nothing to serve: deploy a version first (`mlgate deploy --env {env} "
-                         "--strategy direct --version V`) or serve with --model")
     refs: dict[str, ModelRef] = {}
+    if state.stable is None:
+        return state, refs
     for role, version in (("stable", state.stable), ("canary", state.canary), ("shadow", state.shadow)):
         if version is not None:
             refs[role] = _loaded(plan, version) or registry.download(version)
@@ -360,6 +359,12 @@ def converge_plan(settings: ServeSettings, current: Plan, loaded: Plan | None, *
                          "to converge to")
     state, refs = env_refs(_server_config(settings), settings.env, loaded)
     plan = current
+    if "stable" not in refs:
+        if plan.empty:
+            return plan
+        raise UsageError(f"the registry names no version for environment {settings.env} (alias {state.alias!r} "
+                         f"is gone); this server keeps serving version {plan.stable.version}. Deploy a version "
+                         "or set the alias again")
     keep = settings.keep_previous_s if keep_s is None else keep_s
     if plan.empty or refs["stable"].version != plan.stable.version:
         plan = plan.stage(refs["stable"], "candidate").switch(keep)

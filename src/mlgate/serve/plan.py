@@ -194,9 +194,10 @@ class Plan:
         return self._next(live=self.idle, idle_role="previous", keep_until=self.keep_until)
 
 
-def initial_plan(stable: ModelRef, canary: ModelRef | None = None, canary_weight: float = 0.0,
+def initial_plan(stable: ModelRef | None, canary: ModelRef | None = None, canary_weight: float = 0.0,
                  shadow: ModelRef | None = None, shadow_share: float = 0.0) -> Plan:
-    """The first plan of a server: stable in blue, optionally a canary and a shadow."""
+    """The first plan of a server: stable in blue (None: an environment with no version yet),
+    optionally a canary and a shadow."""
     return Plan(generation=1, live="blue", blue=stable, canary=canary,
                 canary_weight=canary_weight if canary else 0.0, shadow=shadow,
                 shadow_share=shadow_share if shadow else 0.0)

@@ -66,7 +66,9 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
                          "--api-keys-file FILE (or set MLGATE_API_KEYS), or add --insecure")
     admin = os.environ.get(ADMIN_KEY_ENV)
     plan = _first_plan(options, config)
-    resolved = plan.stable
+    from mlgate.serve.plan import ModelRef
+
+    resolved = ModelRef("", "", "") if plan.empty else plan.stable
     log_dir: Path | None = None
     if not options.no_prediction_log:
         if options.prediction_log is not None:
@@ -177,7 +179,7 @@ def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
 
         state, refs = env_refs(config, options.env)
         pinned = {role: ref.pinned() for role, ref in refs.items()}
-        return initial_plan(pinned["stable"], pinned.get("canary"), state.canary_weight, pinned.get("shadow"),
+        return initial_plan(pinned.get("stable"), pinned.get("canary"), state.canary_weight, pinned.get("shadow"),
                             state.shadow_share)
     if not options.model:
         raise UsageError("give --model PATH|URI, or --env E to serve an environment's registry aliases")
@@ -217,12 +219,14 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
     from mlgate.serve.model import ServedModel
 
     # Loading once here turns a broken model into exit 2 with a message, before any worker.
-    model = ServedModel.load(settings.model_path, version=settings.model_version,
-                             source=settings.model_source, expected_sha256=settings.model_sha256)
+    model = ServedModel.load(settings.model_path, version=settings.model_version, source=settings.model_source,
+                             expected_sha256=settings.model_sha256) if settings.model_path else None
     auth = "API keys required" if settings.key_hashes else "no API keys (open)"
     scheme = "https" if certfile else "http"
     env = f", environment {settings.env}" if settings.env else ""
-    print(f"mlgate serve: {model.source} version {model.version} on {scheme}://{host}:{port} "
+    what = (f"{model.source} version {model.version}" if model is not None else
+            f"no version yet (/ready answers 503 until `mlgate deploy --env {settings.env}` gives it one)")
+    print(f"mlgate serve: {what} on {scheme}://{host}:{port} "
           f"({workers} worker{'s' if workers > 1 else ''}, {auth}{env})", file=sys.stderr, flush=True)
     if not certfile and not is_loopback(host):
         print(f"mlgate serve: warning: serving on {host} over plain HTTP: requests, answers and keys cross "
