@@ -319,3 +319,38 @@ def test_first_deploy_to_an_empty_environment(project: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_canary_observations_survive_a_server_restart(project: Path, server: ServerProcess) -> None:
+    reset(project, server.url)
+    registry(project).point("production", "1", None, canary=("2", 50.0))
+    port = free_port()
+    state_dir = project.parent / ".mlgate" / "serve" / f"production-{port}"
+    headers = {"X-Admin-Key": S.ADMIN_KEY}
+    bodies = S.request_bodies(40)
+
+    def start() -> ServerProcess:
+        return ServerProcess("", config_path=project, port=port, admin_key=S.ADMIN_KEY, timeout=180,
+                             extra_args=["--env", "production"]).start()
+
+    first = start()
+    try:
+        for i, body in enumerate(bodies):
+            httpx.post(f"{first.url}/predict", json=body, headers={"X-Client-Id": f"c{i}"}).raise_for_status()
+        before = httpx.get(f"{first.url}/admin/observations", headers=headers).json()
+        assert len(before["rows"]) >= len(bodies)
+        assert first.proc is not None
+        first.proc.send_signal(signal.SIGKILL)  # no clean-up at all
+        first.proc.wait(10)
+    finally:
+        first.stop()
+    second = start()
+    try:
+        after = httpx.get(f"{second.url}/admin/observations", headers=headers).json()
+        assert after["slots"] == {"stable": "1", "canary": "2"} and after["canary_weight"] == 50.0
+        assert after["observe_since"] == before["observe_since"]
+        assert len(after["rows"]) == len(before["rows"])
+    finally:
+        second.stop()
+    assert any(p.name.startswith("obs-") for p in state_dir.iterdir())
+    reset(project, server.url)

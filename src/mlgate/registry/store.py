@@ -128,7 +128,7 @@ def retry(action: Callable[[], T], what: str, attempts: int | None = None,
 
 
 _READ_ONLY = ("readonly database", "read-only", "read only", "permission denied", "operation not permitted",
-              "unable to open database")
+              "unable to open database", "disk i/o error")
 
 
 def read_only(exc: BaseException) -> bool:
@@ -182,6 +182,7 @@ def reason(exc: BaseException) -> str:
                             ("connection reset", "connection reset"), ("connection aborted", "connection dropped"),
                             ("internal_error", "HTTP 500"), ("database is locked", "database is locked"),
                             ("readonly database", "the database file is read-only"),
+                            ("disk i/o error", "disk I/O error on the database file"),
                             ("permission denied", "permission denied")):
         if fragment in lower:
             return short
