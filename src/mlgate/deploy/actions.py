@@ -61,13 +61,20 @@ def rollback(config: Config, env: str, *, url: str | None = None, ca_file: str |
     with ctx.client:
         state = ctx.registry.env_state(env)
         before = ctx.server.get("slots", {})
-        dropped = [r for r in ("canary", "shadow") if getattr(state, r) or r in before]
-        target = state.stable if dropped else (state.previous or before.get("previous"))
-        if not dropped and target is None:
+        if not (state.canary or state.shadow or "canary" in before or "shadow" in before
+                or state.previous or before.get("previous")):
             raise UsageError(f"nothing to roll back to on {env}: no canary or shadow, and no previous version "
                              f"(alias {ctx.alias}-previous) in the registry")
-        ctx.begin("rollback", "", state.stable, target, take_over=True)
+        ctx.begin("rollback", "", state.stable, None, take_over=True)
         try:
+            state = ctx.started_from()  # again, under the lock: a deploy taken over may have moved it
+            dropped = [r for r in ("canary", "shadow") if getattr(state, r) or r in before]
+            target = state.stable if dropped else (state.previous or before.get("previous"))
+            if not dropped and target is None:
+                raise UsageError(f"nothing to roll back to on {env}: no previous version (alias "
+                                 f"{ctx.alias}-previous) in the registry")
+            if ctx.deployment is not None:
+                ctx.deployment.to_version = target
             if dropped:
                 ctx.registry.point(env, state.stable, state.previous)
                 names = ", ".join(str(getattr(state, r) or before.get(r)) for r in dropped)

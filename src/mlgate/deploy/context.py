@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.client import AdminClient, admin_key, tls_verify
 from mlgate.deploy.record import EnvLock, Record, pause_point, read_record, write_record
-from mlgate.deploy.state import Event, Registry, env_alias, who
+from mlgate.deploy.state import EnvState, Event, Registry, env_alias, who
 from mlgate.errors import MlgateError, UsageError
 from mlgate.reports.model import Check, Report
 
@@ -75,6 +75,18 @@ class DeployContext:
         self.deployment = Record(action, strategy, from_version, to_version, who(), time.time(),
                                  token=self.lock.holder.token)
         write_record(registry, self.alias, self.deployment)
+
+    def started_from(self) -> EnvState:
+        """The environment's registry state, read under the lock; the record's "from" follows it."""
+        state = self.registry.env_state(self.env)
+        if self.deployment is not None and self.deployment.from_version is None:
+            self.deployment.from_version = state.stable
+        return state
+
+    def holding(self) -> None:
+        """Raise DeployLocked unless this action still holds the lock (checked before each registry write)."""
+        if self.lock is not None:
+            self.lock.check()
 
     def reached(self, step: str) -> None:
         """Note the step in the record (so `mlgate status` can say where a killed deploy stopped)."""

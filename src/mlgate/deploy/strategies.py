@@ -73,13 +73,14 @@ class Switch(Strategy):
     keep: ClassVar[bool] = True
 
     def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
-        state = ctx.registry.env_state(ctx.env)
+        ctx.begin("deploy", self.name, None, version)
+        state = ctx.started_from()  # read under the lock: what the previous deploy left
         before = state.stable
-        ctx.begin("deploy", self.name, before, version)
         if not self.stage(ctx, version):
             ctx.record("deploy", self.name, before, version, "failed", "smoke tests before traffic failed")
             return False
         # registry first: the rollback target, then the alias; a canary or shadow ends with the switch
+        ctx.holding()
         ctx.registry.point(ctx.env, version, before if before != version else state.previous)
         ctx.reached("alias")
         ctx.converge(None if self.keep else 0.0)
@@ -103,6 +104,7 @@ class Switch(Strategy):
 def rollback_after_failed_tests(ctx: DeployContext, before: str | None, version: str, strategy: str,
                                 previous: str | None) -> None:
     """Back to ``before`` after the live tests failed: the registry first, then the server converges."""
+    ctx.holding()
     ctx.registry.point(ctx.env, before, previous if before is not None else None)
     ctx.reached("rollback-alias")
     ctx.converge()
@@ -134,16 +136,17 @@ class SideSlot(Strategy):
         raise NotImplementedError
 
     def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
-        stable = ctx.registry.env_state(ctx.env).stable
-        if stable is None:
+        if ctx.registry.env_state(ctx.env).stable is None:
             raise UsageError(f"environment {ctx.env} serves no version yet, so a {self.name} has nothing to run "
                              f"beside: deploy the first version with --strategy blue-green or direct")
         share = self.default_share(ctx) if percent is None else percent
         step = f"{self.role}-start"
-        ctx.begin(step, self.name, stable, version)
+        ctx.begin(step, self.name, None, version)
+        stable = ctx.started_from().stable
         if not self.stage(ctx, version):
             ctx.record(step, self.name, stable, version, "failed", "smoke tests before traffic failed")
             return False
+        ctx.holding()
         ctx.registry.set_side(ctx.env, self.role, version, share)
         ctx.reached("alias")
         ctx.converge()

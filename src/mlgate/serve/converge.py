@@ -111,7 +111,7 @@ class StateDir:
         import shutil
 
         for path in self.folder.iterdir():
-            if path.name.startswith(OBS_PREFIX) and keep_observations:
+            if (path.name.startswith(OBS_PREFIX) and keep_observations) or path.name == "server.lock":
                 continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ServeError, UsageError
 from mlgate.serve.auth import ADMIN_KEY_ENV, hash_key, key_hashes_from_env, read_keys_file
@@ -127,9 +127,29 @@ def state_folder(config: Config | None, env: str | None, port: int) -> Path:
         return folder
     folder = config.resolve(config.serve.state_dir) / f"{env or 'model'}-{port}"
     folder.mkdir(parents=True, exist_ok=True)
+    _hold(folder)
     return folder
 
 
+_held: list[Any] = []  # the open lock files of this process's state folders (released at its exit)
+
+
+def _hold(folder: Path) -> None:
+    """Hold the folder's ``server.lock`` for this process's life: a second server on the same
+    environment and port must not clear the first one's plans before it fails to bind."""
+    import fcntl
+
+    handle = (folder / SERVER_LOCK).open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ServeError(f"another `mlgate serve` uses the state folder {folder} (the same environment and "
+                         "port) and is still running; stop it first, or give this one another --port") from None
+    _held.append(handle)
+
+
+SERVER_LOCK = "server.lock"
 TEMP_PREFIX = "mlgate-state-"
 OWNER_FILE = "owner.pid"
 

@@ -14,8 +14,16 @@ import pytest
 import yaml
 
 from mlgate.config import load_config
-from mlgate.deploy.record import DeployLocked, EnvLock, Holder, Record, interrupted, read_holder, read_record
-from mlgate.deploy.record import write_record
+from mlgate.deploy.record import (
+    DeployLocked,
+    EnvLock,
+    Holder,
+    Record,
+    interrupted,
+    read_holder,
+    read_record,
+    write_record,
+)
 from mlgate.deploy.state import Registry, describe_state
 from mlgate.errors import RegistryError
 
