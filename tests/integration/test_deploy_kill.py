@@ -321,6 +321,7 @@ def test_first_deploy_to_an_empty_environment(project: Path) -> None:
         proc.wait(30)
 
 
+@pytest.mark.slow
 def test_canary_observations_survive_a_server_restart(project: Path, server: ServerProcess) -> None:
     reset(project, server.url)
     registry(project).point("production", "1", None, canary=("2", 50.0))
@@ -354,3 +355,25 @@ def test_canary_observations_survive_a_server_restart(project: Path, server: Ser
         second.stop()
     assert any(p.name.startswith("obs-") for p in state_dir.iterdir())
     reset(project, server.url)
+
+
+def test_a_blue_green_deploy_ends_a_running_canary_on_the_server_and_in_the_registry(
+        project: Path, server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlgate.deploy.actions import deploy
+
+    monkeypatch.setenv("MLGATE_ADMIN_KEY", S.ADMIN_KEY)
+    reset(project, server.url)
+    started = deploy(load_config(project), "production", strategy="canary", version="2", percent=50)
+    assert started.passed, [c.message for c in started.failures]
+    assert S.served(server.url) == ("1", "2", 50.0, None, 0.0)
+    report = deploy(load_config(project), "production", strategy="blue-green", version="2")
+    assert report.passed, [c.message for c in report.failures]
+    assert S.served(server.url) == ("2", None, 0.0, None, 0.0)
+    assert registry(project).env_state("production").traffic() == ("2", None, 0.0, None, 0.0)
+    switched = next(c for c in report.checks if c.name == "switched")
+    assert "ended the canary 2 at 50%" in switched.message, switched.message
+    event = registry(project).history(1, env="production")[0]
+    assert (event.action, event.why) == ("deploy", "ended the canary 2 at 50%")
+    answers = {httpx.post(f"{server.url}/predict", json=b, headers={"X-Client-Id": f"c{i}"}).json()["model_version"]
+               for i, b in enumerate(S.request_bodies(30))}
+    assert answers == {"2"}
