@@ -184,6 +184,7 @@ def test_read_only_registry_exits_2_naming_the_store_and_switches_nothing(projec
     reset(project, server.url)
     registry(project).point("production", "1", "2")  # so that rollback has a target
     db = project.parent / ".mlgate" / "mlflow.db"
+    folder = S.model_folder(tmp_path / "m3", "good", 2)
     if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not available here (needs root and a file system that supports it)")
     try:
@@ -195,10 +196,11 @@ def test_read_only_registry_exits_2_naming_the_store_and_switches_nothing(projec
             assert str(db) in result.stderr and "refuses writes" in result.stderr, result.stderr
             assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 3, result.stderr
             assert S.served(server.url) == ("1", None, 0.0, None, 0.0)
-        register = subprocess.run(S.mlgate_command(["register", "--model", str(tmp_path)], project),
+        register = subprocess.run(S.mlgate_command(["register", "--model", str(folder)], project),
                                   env={**os.environ, "MLGATE_RETRY_SECONDS": "2"}, capture_output=True, text=True,
                                   cwd=project.parent, timeout=120)
         assert register.returncode == 2, register.stderr
+        assert str(db) in register.stderr and "refuses writes" in register.stderr, register.stderr
         assert "Traceback" not in register.stderr and len(register.stderr.splitlines()) <= 3, register.stderr
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
