@@ -56,6 +56,8 @@ class Deployment:
     def __init__(self, server: Server, settings: ServeSettings) -> None:
         self.server = server
         self.settings = settings
+        # an app built in-process without a runner (tests, embedding) gets a folder of its own
+        self._own_folder = not settings.state_dir
         folder = settings.state_dir or tempfile.mkdtemp(prefix="mlgate-state-")
         self.state = StateDir(folder)
         self.workers = settings.workers
@@ -169,3 +171,5 @@ class Deployment:
 
     def close(self) -> None:
         self.recorder.close()
+        if self._own_folder:
+            self.state.close(remove=True)
