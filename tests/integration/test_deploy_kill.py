@@ -32,7 +32,8 @@ BOUND_S = 10.0
 STEPS = {"blue-green": ["stage", "smoke", "alias", "switch", "tests", "history"],
          "direct": ["stage", "smoke", "alias", "switch", "tests", "history"],
          "canary": ["stage", "smoke", "alias", "switch", "history"],
-         "shadow": ["stage", "smoke", "alias", "switch", "history"]}
+         "shadow": ["stage", "smoke", "alias", "switch", "history"],
+         "rollback": ["alias", "switch", "history"]}
 # what clients get after a kill at that step: the old version until the aliases moved
 NEW_FROM = "alias"
 DEFAULT = {("blue-green", "alias"), ("blue-green", "smoke"), ("canary", "alias")}
@@ -94,12 +95,15 @@ def test_a_deploy_killed_at_a_step_ends_where_all_three_agree(project: Path, ser
     args = ["deploy", "--env", "production", "--strategy", strategy, "--version", "2"]
     if strategy in ("canary", "shadow"):
         args += ["--canary-percent", "30"]
+    if strategy == "rollback":  # production at 1 with 2 as the rollback target: back "to" 2
+        registry(project).point("production", "1", "2")
+        args = ["rollback", "--env", "production"]
     proc = S.start_paused(args, project, step)
     killed = kill(proc)
     took, got = S.time_to_agree(server.url, project, killed, BOUND_S)
     print(f"\nkilled {strategy} at {step}: agreed after {took:.2f} s on {got}")
     moved = list(STEPS[strategy]).index(step) >= list(STEPS[strategy]).index(NEW_FROM)
-    if strategy in ("blue-green", "direct"):
+    if strategy in ("blue-green", "direct", "rollback"):
         assert got == (("2" if moved else "1"), None, 0.0, None, 0.0)
     elif strategy == "canary":
         assert got == ("1", "2", 30.0, None, 0.0) if moved else ("1", None, 0.0, None, 0.0)

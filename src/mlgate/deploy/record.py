@@ -31,7 +31,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlgate.errors import MlgateError, RegistryError, UsageError
 
@@ -292,7 +292,3 @@ def write_failure(registry: Registry, exc: BaseException, what: str) -> Registry
     from mlgate.registry.store import describe_write_failure
 
     return describe_write_failure(exc, what, registry.config)
-
-
-def record_fields(record: Record) -> dict[str, Any]:
-    return asdict(record)
