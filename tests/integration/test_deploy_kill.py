@@ -383,3 +383,20 @@ def test_a_blue_green_deploy_ends_a_running_canary_on_the_server_and_in_the_regi
     answers = {httpx.post(f"{server.url}/predict", json=b, headers={"X-Client-Id": f"c{i}"}).json()["model_version"]
                for i, b in enumerate(S.request_bodies(30))}
     assert answers == {"2"}
+
+
+def test_an_unreachable_registry_stops_the_deploy_before_the_server_naming_the_url(
+        project: Path, server: ServerProcess, tmp_path: Path) -> None:
+    reset(project, server.url)
+    raw = yaml.safe_load(project.read_text())
+    dead = f"http://127.0.0.1:{free_port()}"
+    raw["registry"]["tracking_uri"] = dead
+    (tmp_path / "mlgate.yaml").write_text(yaml.safe_dump(raw))
+    result = subprocess.run(S.mlgate_command(["deploy", "--env", "production", "--strategy", "blue-green",
+                                              "--version", "2"], tmp_path / "mlgate.yaml"),
+                            env={**S.admin_env(), "MLGATE_RETRY_SECONDS": "1"}, capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"the MLflow tracking server at {dead}" in result.stderr and "did not answer" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert S.served(server.url) == ("1", None, 0.0, None, 0.0)
