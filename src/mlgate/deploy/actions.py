@@ -6,13 +6,18 @@ short makes it fail (exit 1); bad input raises before anything changes (exit 2).
 
 from __future__ import annotations
 
+import os
+import socket
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.canary import Analysis, analysis_report, analyze, next_step
 from mlgate.deploy.context import DeployContext, check_percent, default_version, open_context
+from mlgate.deploy.record import Record
+from mlgate.deploy.rollback import RollbackPlan
+from mlgate.deploy.state import who
 from mlgate.deploy.strategies import STRATEGIES, rollback_after_failed_tests
-from mlgate.errors import UsageError
+from mlgate.errors import ServeError, UsageError
 from mlgate.reports.model import Check, Report
 
 if TYPE_CHECKING:
@@ -53,41 +58,30 @@ def rollback(config: Config, env: str, *, url: str | None = None, ca_file: str |
     """Back to the previous version (alias ``<env>-previous``), or drop the canary or shadow.
 
     Registry first, then the server converges: its previous slot is usually still loaded, so
-    clients get the old answers as soon as the admin call returns. A deploy under way is
-    taken over (its lock is replaced and it stops at its next step), with a message.
+    clients get the old answers as soon as the admin call returns. An ``--env`` server does the
+    registry part itself (``/admin/env-rollback``: it has MLflow loaded, this command would
+    first have to import it); the command then writes the history. A deploy under way is taken
+    over (its lock is replaced and it stops at its next step), with a message.
     """
     started = time.perf_counter()
     ctx = open_context(config, env, url=url, ca_file=ca_file, reason=reason, stage="rollback")
     with ctx.client:
-        state = ctx.registry.env_state(env)
         before = ctx.server.get("slots", {})
-        if not (state.canary or state.shadow or "canary" in before or "shadow" in before
-                or state.previous or before.get("previous")):
-            raise UsageError(f"nothing to roll back to on {env}: no canary or shadow, and no previous version "
-                             f"(alias {ctx.alias}-previous) in the registry")
-        ctx.begin("rollback", "", state.stable, None, take_over=True)
+        answer = _rollback_on_server(ctx)
         try:
-            state = ctx.started_from()  # again, under the lock: a deploy taken over may have moved it
-            dropped = [r for r in ("canary", "shadow") if getattr(state, r) or r in before]
-            target = state.stable if dropped else (state.previous or before.get("previous"))
-            if not dropped and target is None:
-                raise UsageError(f"nothing to roll back to on {env}: no previous version (alias "
-                                 f"{ctx.alias}-previous) in the registry")
-            if ctx.deployment is not None:
-                ctx.deployment.to_version = target
-            if dropped:
-                ctx.registry.point(env, state.stable, state.previous)
-                names = ", ".join(str(getattr(state, r) or before.get(r)) for r in dropped)
-                what = f"dropped the {' and '.join(dropped)} slot ({names})"
+            if answer is None:
+                slots, what, from_version, target = _rollback_here(ctx, before)
             else:
-                ctx.registry.point(env, target, state.stable)
-                what = f"switched from version {state.stable} back to {target}"
-            ctx.reached("alias")
-            slots = ctx.converge().get("slots", {})
-            ctx.reached("switch")
+                begun = answer["started"]
+                ctx.adopt(begun["token"], begun["messages"])
+                if begun["interrupted"]:
+                    ctx.note_interrupted(Record(**begun["interrupted"]), begun["plan"]["stable"])
+                slots = ctx.client.state().get("slots", {})
+                plan = begun["plan"]
+                what, from_version, target = plan["what"], plan["from"], plan["target"]
+                ctx.reached("switch")
             ctx.check("rolled_back", slots.get("stable") == target, f"{env}: {what}; stable version "
                       f"{slots.get('stable')}", observed=slots, expected=target)
-            from_version = (getattr(state, dropped[0]) or before.get(dropped[0])) if dropped else state.stable
             ctx.record("rollback", "", from_version, target, "rolled back", reason or "manual rollback")
             ctx.reached("history")
         except BaseException as exc:
@@ -98,6 +92,35 @@ def rollback(config: Config, env: str, *, url: str | None = None, ca_file: str |
         ctx.report.extras.update({"before": before, "after": slots})
     ctx.report.duration_s = round(time.perf_counter() - started, 3)
     return ctx.report
+
+
+def _rollback_on_server(ctx: DeployContext) -> dict[str, Any] | None:
+    """The server's answer to ``/admin/env-rollback``, or None when it cannot (not an --env server of
+    this environment, or an older server without the endpoint)."""
+    if ctx.server.get("env") != ctx.env:
+        return None
+    try:
+        return ctx.client.call("POST", "/admin/env-rollback", {"who": who(), "host": socket.gethostname(),
+                                                               "pid": os.getpid()})
+    except ServeError as exc:
+        if "has no /admin/env-rollback endpoint" in str(exc):
+            return None
+        raise
+
+
+def _rollback_here(ctx: DeployContext, before: dict[str, str]) -> tuple[dict[str, str], str, str | None, str | None]:
+    """The rollback's registry part from this process: lock, record, aliases; then the server converges."""
+    RollbackPlan.of(ctx.registry.env_state(ctx.env), before, ctx.alias, ctx.env)  # nothing to roll back: exit 2
+    ctx.begin("rollback", "", None, None, take_over=True)
+    plan = RollbackPlan.of(ctx.started_from(), before, ctx.alias, ctx.env)  # again, under the lock
+    if ctx.deployment is not None:
+        ctx.deployment.to_version = plan.target
+    ctx.holding()
+    plan.write(ctx.registry, ctx.env)
+    ctx.reached("alias")
+    slots = ctx.converge().get("slots", {})
+    ctx.reached("switch")
+    return slots, plan.what(before), plan.from_version(before), plan.target
 
 
 def _side(ctx: DeployContext) -> str:

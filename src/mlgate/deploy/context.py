@@ -7,12 +7,13 @@ admin key. A deploy action then records each step as a Check of its Report.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.client import AdminClient, admin_key, tls_verify
-from mlgate.deploy.record import EnvLock, Record, pause_point, read_record, write_record
+from mlgate.deploy.record import DeployLocked, EnvLock, Record, pause_point, read_record, write_record
 from mlgate.deploy.state import EnvState, Event, Registry, env_alias, who
 from mlgate.errors import MlgateError, UsageError
 from mlgate.reports.model import Check, Report
@@ -65,16 +66,32 @@ class DeployContext:
         for message in self.lock.messages:
             self.check("lock_taken_over", True, message)
         if last is not None and last.state == "in-progress":  # we hold the lock: that deploy is dead
-            serving = registry.env_state(self.env).stable
-            outcome = f"interrupted at step {last.step}; clients got version {serving or 'none'}"
-            self.check("interrupted_before", True, f"the previous deploy on {self.env} ({last.describe()}) was "
-                       f"{outcome}")
-            self.record("interrupted", last.strategy, last.from_version, last.to_version, outcome,
-                        f"{last.action} by {last.who} did not finish")
-            last.state, last.outcome, last.finished = "failed", outcome, time.time()
+            self.note_interrupted(last, registry.env_state(self.env).stable)
         self.deployment = Record(action, strategy, from_version, to_version, who(), time.time(),
                                  token=self.lock.holder.token)
         write_record(registry, self.alias, self.deployment)
+
+    def note_interrupted(self, last: Record, serving: str | None) -> None:
+        """Say in the report and the history that the previous action was killed, and what clients got."""
+        outcome = f"interrupted at step {last.step}; clients got version {serving or 'none'}"
+        self.check("interrupted_before", True, f"the previous deploy on {self.env} ({last.describe()}) was "
+                   f"{outcome}")
+        self.record("interrupted", last.strategy, last.from_version, last.to_version, outcome,
+                    f"{last.action} by {last.who} did not finish")
+
+    def adopt(self, token: str, messages: list[str]) -> None:
+        """Take over a lock the server took on this process's behalf (``/admin/env-rollback``)."""
+        lock = EnvLock(self.registry, self.alias, who(), "rollback", self.config.deploy.lock_ttl_s)
+        held = lock.current()
+        if held is None or held.token != token:
+            raise DeployLocked(f"the deploy lock of environment {self.alias} was taken over right after the "
+                               f"server rolled back for this command (now: {held.describe() if held else 'nobody'})")
+        lock.holder = held
+        self.lock = lock
+        self.deployment = read_record(self.registry, self.alias)
+        for message in messages:
+            print(f"mlgate: {message}", file=sys.stderr, flush=True)
+            self.check("lock_taken_over", True, message)
 
     def started_from(self) -> EnvState:
         """The environment's registry state, read under the lock; the record's "from" follows it."""

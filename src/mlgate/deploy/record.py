@@ -199,12 +199,14 @@ class EnvLock:
                 return
             raise write_failure(self.registry, exc, f"release the deploy lock of {self.alias!r}") from exc
 
-    def acquire(self) -> EnvLock:
+    def acquire(self, heartbeat: bool = True) -> EnvLock:
+        """Take the lock (waiting up to ``wait_s``); ``heartbeat``: renew it from a thread until released."""
         deadline = time.monotonic() + self.wait_s
         announced = False
         while True:
             if self._create():
-                self._start_heartbeat()
+                if heartbeat:
+                    self._start_heartbeat()
                 return self
             held = self.current()
             if held is None:

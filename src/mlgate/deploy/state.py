@@ -304,6 +304,11 @@ def describe_state(state: EnvState) -> str:
 # ---- the server side: resolving versions and converging to the registry ------------------
 
 
+def server_config(settings: ServeSettings) -> Config:
+    """The config an ``--env`` server was started with (read again: it names the registry)."""
+    return _server_config(settings)
+
+
 def _server_config(settings: ServeSettings) -> Config:
     from mlgate.config import load_config
 

@@ -189,6 +189,35 @@ def install_admin(app: FastAPI, server: Server) -> None:
             return _error(exc)
         return _json({"before": before.versions(), **describe(plan)})
 
+    @app.post("/admin/env-rollback", tags=["admin"], summary="admin: env-rollback (admin key required)")
+    async def env_rollback(request: Request) -> Response:
+        """`mlgate rollback`'s registry part done here, where MLflow is loaded: the environment's lock
+        for the command's process (``who``, ``host``, ``pid``), the record, the aliases; then converge."""
+        from dataclasses import asdict
+
+        from mlgate.deploy.rollback import start_rollback
+        from mlgate.deploy.state import server_config
+        from mlgate.serve.follow import converge
+
+        denied = admin_denied(request.headers, key_hash)
+        if denied:
+            return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
+        try:
+            body = await _body(request)
+            if not server.settings.env:
+                raise UsageError("only an `mlgate serve --env E` server rolls back through its registry")
+            config = await asyncio.to_thread(server_config, server.settings)
+            slots = dep.state.current().versions()
+            started = await asyncio.to_thread(start_rollback, config, server.settings.env, slots,
+                                              str(body.get("who", "")), str(body.get("host", "")),
+                                              int(body.get("pid", 0) or 0))
+            before, plan = await converge(server)
+        except MlgateError as exc:
+            return _error(exc)
+        except (TypeError, ValueError) as exc:
+            return _json({"error": "bad_request", "message": f"who, host and pid: {exc}"}, 400)
+        return _json({"started": asdict(started), "before": before.versions(), **describe(plan)})
+
     for name, change in (("stage", stage), ("route", route), ("switch", switch), ("promote", promote),
                          ("discard", discard), ("rollback", rollback)):
         app.add_api_route(f"/admin/{name}", _endpoint(apply, change), methods=["POST"], tags=["admin"],

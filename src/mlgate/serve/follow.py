@@ -12,6 +12,7 @@ with the registry again within one interval plus the time to load the version.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,8 @@ async def follow(server: Server, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
+            if "mlflow.tracking" not in sys.modules:  # a worker process: `mlgate rollback` needs it fast
+                await asyncio.to_thread(importlib.import_module, "mlflow.tracking")
             if watch is None:
                 watch = await asyncio.to_thread(server_watch, server.settings)
                 if watch is None:
