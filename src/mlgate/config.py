@@ -253,6 +253,8 @@ class ServeConfig(_Strict):
     api_keys_file: str | None = None
     prediction_log: str | None = ".mlgate/predictions"
     tls: TlsConfig | None = None
+    state_dir: str = ".mlgate/serve"  # plans, canary observations, metrics of each server (per env and port)
+    converge_interval_s: float = Field(2.0, gt=0, le=3600)  # an --env server re-reads its registry aliases
 
 
 class TlsConfig(_Strict):
@@ -308,6 +310,8 @@ class DeployConfig(_Strict):
     max_p95_ms: float = Field(500.0, gt=0)
     shadow_percent: float = Field(100.0, gt=0, le=100)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
+    lock_ttl_s: float = Field(60.0, gt=0)  # a killed deploy's lock is taken over after this long
+    lock_wait_s: float = Field(0.0, ge=0)  # how long a deploy waits for another one's lock (then exit 2)
 
 
 class CiConfig(_Strict):

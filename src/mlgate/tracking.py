@@ -62,6 +62,9 @@ def quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic", "sqlalchemy", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # it logs every failed SQL write with its traceback (a read-only file: 60 lines) before raising;
+    # mlgate says what failed in one line naming the store (mlgate.registry.store)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", module=r"mlflow\..*")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow")
 

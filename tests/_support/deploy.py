@@ -92,3 +92,70 @@ def request_bodies(n: int = 200, seed: int = 99) -> list[dict[str, Any]]:
 
 def admin_env() -> dict[str, str]:
     return {**os.environ, "MLGATE_ADMIN_KEY": ADMIN_KEY}
+
+
+def mlgate_command(args: list[str], cfg: Path) -> list[str]:
+    import sys
+
+    script = Path(sys.executable).with_name("mlgate")
+    return [str(script), *args, "--config", str(cfg)]
+
+
+def start_paused(args: list[str], cfg: Path, step: str, timeout: float = 120.0,
+                 env: dict[str, str] | None = None) -> Any:
+    """Start ``mlgate ARGS`` through the console script and return it once it says it paused at ``step``
+    (``MLGATE_TEST_PAUSE_AT``); the caller kills it. Fails with its output when it ends first."""
+    import select
+    import subprocess
+    import time
+
+    run_env = {**admin_env(), "MLGATE_TEST_PAUSE_AT": step, **(env or {})}
+    proc = subprocess.Popen(mlgate_command(args, cfg), env=run_env, cwd=cfg.parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+        if ready:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            seen.append(line)
+            if f"paused at step {step}" in line:
+                return proc
+        elif proc.poll() is not None:
+            break
+    proc.kill()
+    proc.wait()
+    raise AssertionError(f"`mlgate {' '.join(args)}` never paused at {step!r}:\n{''.join(seen)[-3000:]}")
+
+
+def served(url: str) -> tuple[Any, ...]:
+    """What the server gives clients, as ``EnvState.traffic()``: stable, canary, weight, shadow, share."""
+    import httpx
+
+    from mlgate.deploy.state import traffic
+
+    state = httpx.get(f"{url}/admin/state", headers={"X-Admin-Key": ADMIN_KEY}, timeout=10).json()
+    slots = state["slots"]
+    return traffic(slots.get("stable"), slots.get("canary"), float(state["canary_weight"]), slots.get("shadow"),
+                   float(state["shadow_share"]))
+
+
+def time_to_agree(url: str, cfg: Path, since: float, bound: float) -> tuple[float, tuple[Any, ...]]:
+    """Seconds from ``since`` (time.monotonic) until the server and the registry name the same
+    traffic; an AssertionError when they still differ after ``bound`` seconds."""
+    import time
+
+    from mlgate.config import load_config
+    from mlgate.deploy.state import RegistryWatch
+
+    watch = RegistryWatch(load_config(cfg), "production")
+    while True:
+        wanted, got = watch.traffic(), served(url)
+        if wanted == got:
+            return time.monotonic() - since, got
+        if time.monotonic() - since > bound:
+            raise AssertionError(f"server {got} and registry {wanted} still differ {bound} s after the kill")
+        time.sleep(0.05)

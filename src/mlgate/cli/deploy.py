@@ -47,6 +47,11 @@ def deploy(
     ca_file: CaOpt = None,
     api_key: ApiKeyOpt = None,
     reason: ReasonOpt = "",
+    lock_wait: Annotated[float | None, typer.Option(min=0, help="Seconds to wait while another deploy holds "
+                                                    "the environment's lock, then exit 2 (default: "
+                                                    "deploy -> lock_wait_s, 0).")] = None,
+    force_unlock: Annotated[bool, typer.Option(help="Take the environment's deploy lock even though "
+                                               "another deploy holds it (when that deploy is dead).")] = False,
     target: Annotated[str, typer.Option(help="local (a running `mlgate serve --env E`) or kubernetes "
                                         "(render manifests).")] = "local",
     render: Annotated[Path | None, typer.Option(help="With --target kubernetes: folder to write the "
@@ -77,7 +82,8 @@ def deploy(
 
     ctx = standalone_context("deploy", cfg, output=output, options={
         "env": env, "strategy": strategy, "version": version, "percent": canary_percent, "wait": wait,
-        "url": url, "ca_file": str(ca_file) if ca_file else None, "api_key": api_key, "reason": reason})
+        "url": url, "ca_file": str(ca_file) if ca_file else None, "api_key": api_key, "reason": reason,
+        "lock_wait": lock_wait, "force_unlock": force_unlock})
     return finish(run_deploy(ctx), ctx.out_dir)
 
 

@@ -6,14 +6,19 @@ short makes it fail (exit 1); bad input raises before anything changes (exit 2).
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.canary import Analysis, analysis_report, analyze, next_step
 from mlgate.deploy.context import DeployContext, check_percent, default_version, open_context
+from mlgate.deploy.record import Record
+from mlgate.deploy.rollback import RollbackPlan
+from mlgate.deploy.state import who
 from mlgate.deploy.strategies import STRATEGIES, rollback_after_failed_tests
-from mlgate.errors import UsageError
+from mlgate.errors import ServeError, UsageError
 from mlgate.reports.model import Check, Report
 
 if TYPE_CHECKING:
@@ -22,20 +27,28 @@ if TYPE_CHECKING:
 
 def deploy(config: Config, env: str, *, strategy: str | None = None, version: str | None = None,
            percent: float | None = None, wait: bool = False, url: str | None = None, ca_file: str | None = None,
-           api_key: str | None = None, reason: str = "") -> Report:
-    """Deploy a registry version to an environment's server with a strategy."""
+           api_key: str | None = None, reason: str = "", lock_wait_s: float | None = None,
+           force_unlock: bool = False) -> Report:
+    """Deploy a registry version to an environment's server with a strategy (one deploy per
+    environment at a time: see ``mlgate.deploy.record``)."""
     started = time.perf_counter()
     name = strategy or config.deploy.strategy
     if name not in STRATEGIES:
         raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     check_percent(percent)
-    ctx = open_context(config, env, url=url, ca_file=ca_file, api_key=api_key, reason=reason)
+    ctx = open_context(config, env, url=url, ca_file=ca_file, api_key=api_key, reason=reason,
+                       lock_wait_s=lock_wait_s, force_unlock=force_unlock)
     with ctx.client:
         target = ctx.registry.check_version(version) if version else default_version(ctx)
         ctx.report.extras.update({"strategy": name, "version": target, "before": ctx.server.get("slots", {})})
-        ok = STRATEGIES[name]().run(ctx, target, percent)
-        if ok and wait and name == "canary":
-            _wait_for_canary(ctx)
+        try:
+            ok = STRATEGIES[name]().run(ctx, target, percent)
+            if ok and wait and name == "canary":
+                _wait_for_canary(ctx)
+        except BaseException as exc:
+            ctx.end(False, f"stopped: {exc}")
+            raise
+        ctx.end(ctx.report.passed, "done" if ctx.report.passed else "; ".join(c.name for c in ctx.report.failures))
         ctx.report.key_figure = f"{env}: {name} of version {target} " + ("done" if ctx.report.passed else "failed")
     ctx.report.duration_s = round(time.perf_counter() - started, 3)
     return ctx.report
@@ -43,31 +56,72 @@ def deploy(config: Config, env: str, *, strategy: str | None = None, version: st
 
 def rollback(config: Config, env: str, *, url: str | None = None, ca_file: str | None = None,
              reason: str = "") -> Report:
-    """Back to the previous version: the server first (its previous slot is still loaded), then
-    the registry alias and the history, so clients get the old answers as soon as possible."""
+    """Back to the previous version (alias ``<env>-previous``), or drop the canary or shadow.
+
+    Registry first, then the server converges: its previous slot is usually still loaded, so
+    clients get the old answers as soon as the admin call returns. An ``--env`` server does the
+    registry part itself (``/admin/env-rollback``: it has MLflow loaded, this command would
+    first have to import it); the command then writes the history. A deploy under way is taken
+    over (its lock is replaced and it stops at its next step), with a message.
+    """
     started = time.perf_counter()
     ctx = open_context(config, env, url=url, ca_file=ca_file, reason=reason, stage="rollback")
     with ctx.client:
         before = ctx.server.get("slots", {})
-        after = ctx.client.rollback()
-        slots = after.get("slots", {})
-        registry = ctx.registry
-        alias = config.environments[env].alias or env
-        dropped = [r for r in ("canary", "shadow") if r in before]
-        for side in dropped:
-            registry.set_side(env, side, None)
-        if not dropped:
-            registry.set_alias(alias, slots.get("stable"))
-        what = (f"dropped the {' and '.join(dropped)} slot ({', '.join(before[r] for r in dropped)})" if dropped
-                else f"switched from version {before.get('stable')} back to {slots.get('stable')}")
-        ctx.check("rolled_back", True, f"{env}: {what}; stable version {slots.get('stable')}",
-                  observed=slots, expected=None)
-        ctx.record("rollback", "", before.get(dropped[0]) if dropped else before.get("stable"), slots.get("stable"),
-                   "rolled back", reason or "manual rollback")
+        answer = _rollback_on_server(ctx)
+        try:
+            if answer is None:
+                slots, what, from_version, target = _rollback_here(ctx, before)
+            else:
+                begun = answer["started"]
+                ctx.adopt(begun["token"], begun["messages"])
+                if begun["interrupted"]:
+                    ctx.note_interrupted(Record(**begun["interrupted"]), begun["plan"]["stable"])
+                slots = ctx.client.state().get("slots", {})
+                plan = begun["plan"]
+                what, from_version, target = plan["what"], plan["from"], plan["target"]
+                ctx.reached("switch")
+            ctx.check("rolled_back", slots.get("stable") == target, f"{env}: {what}; stable version "
+                      f"{slots.get('stable')}", observed=slots, expected=target)
+            ctx.record("rollback", "", from_version, target, "rolled back", reason or "manual rollback")
+            ctx.reached("history")
+        except BaseException as exc:
+            ctx.end(False, f"stopped: {exc}")
+            raise
+        ctx.end(ctx.report.passed, "rolled back")
         ctx.report.key_figure = f"{env}: serving version {slots.get('stable')}"
         ctx.report.extras.update({"before": before, "after": slots})
     ctx.report.duration_s = round(time.perf_counter() - started, 3)
     return ctx.report
+
+
+def _rollback_on_server(ctx: DeployContext) -> dict[str, Any] | None:
+    """The server's answer to ``/admin/env-rollback``, or None when it cannot (not an --env server of
+    this environment, or an older server without the endpoint)."""
+    if ctx.server.get("env") != ctx.env:
+        return None
+    try:
+        return ctx.client.call("POST", "/admin/env-rollback", {"who": who(), "host": socket.gethostname(),
+                                                               "pid": os.getpid()})
+    except ServeError as exc:
+        if "has no /admin/env-rollback endpoint" in str(exc):
+            return None
+        raise
+
+
+def _rollback_here(ctx: DeployContext, before: dict[str, str]) -> tuple[dict[str, str], str, str | None, str | None]:
+    """The rollback's registry part from this process: lock, record, aliases; then the server converges."""
+    RollbackPlan.of(ctx.registry.env_state(ctx.env), before, ctx.alias, ctx.env)  # nothing to roll back: exit 2
+    ctx.begin("rollback", "", None, None, take_over=True)
+    plan = RollbackPlan.of(ctx.started_from(), before, ctx.alias, ctx.env)  # again, under the lock
+    if ctx.deployment is not None:
+        ctx.deployment.to_version = plan.target
+    ctx.holding()
+    plan.write(ctx.registry, ctx.env)
+    ctx.reached("alias")
+    slots = ctx.converge().get("slots", {})
+    ctx.reached("switch")
+    return slots, plan.what(before), plan.from_version(before), plan.target
 
 
 def _side(ctx: DeployContext) -> str:
@@ -103,32 +157,36 @@ def run_analysis(ctx: DeployContext, *, dry_run: bool = False) -> tuple[Analysis
 
 
 def abort(ctx: DeployContext, role: str, why: str) -> None:
-    """Drop the canary (or shadow) slot on the server, then its alias; record why."""
+    """Drop the canary (or shadow): its alias first, then the server converges; record why."""
     slots = ctx.server.get("slots", {})
-    ctx.client.discard(role)
+    ctx.begin(f"{role}-rollback", role, slots.get(role), slots.get("stable"))
     ctx.registry.set_side(ctx.env, role, None)
+    ctx.reached("alias")
+    ctx.converge()
     ctx.record(f"{role}-rollback", role, slots.get(role), slots.get("stable"), "rolled back", why)
 
 
 def promote(ctx: DeployContext, step: float | None, why: str) -> None:
-    """Raise the canary to ``step`` percent, or (None) make it the stable version."""
+    """Raise the canary to ``step`` percent, or (None) make it the stable version; registry first."""
     slots = ctx.server.get("slots", {})
     role = "canary" if "canary" in slots else "shadow"
     version = slots[role]
+    ctx.begin(f"{role}-promote", role, slots.get("stable"), version)
     if step is not None:
-        ctx.client.route(canary=step)
         ctx.registry.set_side(ctx.env, "canary", version, step)
+        ctx.reached("alias")
+        ctx.converge()
         ctx.record("canary-step", "canary", slots.get("stable"), version, f"{step:g}%", why)
-        ctx.server = ctx.client.state()
         return
-    ctx.client.promote()
-    alias = ctx.config.environments[ctx.env].alias or ctx.env
-    ctx.registry.set_alias(alias, version)
-    ctx.registry.set_side(ctx.env, role, None)
+    state = ctx.registry.env_state(ctx.env)
+    keep_canary = (state.canary, state.canary_weight) if role == "shadow" and state.canary else None
+    keep_shadow = (state.shadow, state.shadow_share) if role == "canary" and state.shadow else None
+    ctx.registry.point(ctx.env, version, slots.get("stable"), canary=keep_canary, shadow=keep_shadow)
+    ctx.reached("alias")
+    ctx.converge()
     ctx.record(f"{role}-promote", role, slots.get("stable"), version, "promoted", why)
-    ctx.server = ctx.client.state()
     if not ctx.smoke("production_tests", None, version):
-        rollback_after_failed_tests(ctx, slots.get("stable"), version, role)
+        rollback_after_failed_tests(ctx, slots.get("stable"), version, role, state.previous)
 
 
 def canary(config: Config, env: str, command: str, *, dry_run: bool = False, url: str | None = None,
@@ -137,26 +195,37 @@ def canary(config: Config, env: str, command: str, *, dry_run: bool = False, url
     started = time.perf_counter()
     ctx = open_context(config, env, url=url, ca_file=ca_file, api_key=api_key, reason=reason, stage="canary")
     with ctx.client:
-        if command == "analyze":
-            analysis, action = run_analysis(ctx, dry_run=dry_run)
-            report = analysis_report(analysis, env=env, versions=ctx.server.get("slots", {}), action=action)
-            report.checks[:0] = [c for c in ctx.report.checks]  # production tests after a promotion
-        else:
-            role = _side(ctx)
-            if command == "abort":
-                abort(ctx, role, why=reason or "manual abort")
-                action = f"dropped the {role} slot"
-            elif command == "promote":
-                weight = float(ctx.server.get("canary_weight", 0.0))
-                step = next_step(config.deploy.canary.steps, weight) if role == "canary" else None
-                promote(ctx, step, why=reason or "manual promotion")
-                action = f"promoted to {'production' if step is None else f'{step:g}%'}"
-            else:
-                raise UsageError(f"unknown canary command {command!r}; use analyze, promote or abort")
-            report = ctx.report
-            report.add(Check(name=command, passed=True, message=f"{env}: {action}"))
-            report.key_figure = f"{env}: {action}"
+        try:
+            report = _canary_command(ctx, command, dry_run, reason)
+        except BaseException as exc:
+            ctx.end(False, f"stopped: {exc}")
+            raise
+        ctx.end(report.passed, str(report.key_figure or ""))
     report.duration_s = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _canary_command(ctx: DeployContext, command: str, dry_run: bool, reason: str) -> Report:
+    env, config = ctx.env, ctx.config
+    if command == "analyze":
+        analysis, action = run_analysis(ctx, dry_run=dry_run)
+        report = analysis_report(analysis, env=env, versions=ctx.server.get("slots", {}), action=action)
+        report.checks[:0] = [c for c in ctx.report.checks]  # production tests after a promotion
+        return report
+    role = _side(ctx)
+    if command == "abort":
+        abort(ctx, role, why=reason or "manual abort")
+        action = f"dropped the {role} slot"
+    elif command == "promote":
+        weight = float(ctx.server.get("canary_weight", 0.0))
+        step = next_step(config.deploy.canary.steps, weight) if role == "canary" else None
+        promote(ctx, step, why=reason or "manual promotion")
+        action = f"promoted to {'production' if step is None else f'{step:g}%'}"
+    else:
+        raise UsageError(f"unknown canary command {command!r}; use analyze, promote or abort")
+    report = ctx.report
+    report.add(Check(name=command, passed=True, message=f"{env}: {action}"))
+    report.key_figure = f"{env}: {action}"
     return report
 
 

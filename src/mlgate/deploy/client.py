@@ -115,8 +115,12 @@ class AdminClient:
     def rollback(self) -> dict[str, Any]:
         return self.call("POST", "/admin/rollback")
 
-    def reload(self) -> dict[str, Any]:
-        return self.call("POST", "/admin/reload")
+    def reload(self, keep_s: float | None = None, tidy: bool = True) -> dict[str, Any]:
+        """Converge the server to its registry aliases now (what every deploy action ends with)."""
+        body: dict[str, Any] = {"tidy": tidy}
+        if keep_s is not None:
+            body["keep_s"] = keep_s
+        return self.call("POST", "/admin/reload", body)
 
     def observations(self, since: float | None = None) -> dict[str, Any]:
         return self.call("GET", "/admin/observations", params={"since": since} if since is not None else None)

@@ -7,13 +7,15 @@ admin key. A deploy action then records each step as a Check of its Report.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.client import AdminClient, admin_key, tls_verify
-from mlgate.deploy.state import Event, Registry, env_alias, who
-from mlgate.errors import UsageError
+from mlgate.deploy.record import DeployLocked, EnvLock, Record, pause_point, read_record, write_record
+from mlgate.deploy.state import EnvState, Event, Registry, env_alias, who
+from mlgate.errors import MlgateError, UsageError
 from mlgate.reports.model import Check, Report
 
 if TYPE_CHECKING:
@@ -37,7 +39,103 @@ class DeployContext:
     api_key: str | None = None
     reason: str = ""
     server: dict[str, Any] = field(default_factory=dict)
+    lock_wait_s: float | None = None  # None: deploy.lock_wait_s
+    force_unlock: bool = False
+    lock: EnvLock | None = None
+    deployment: Record | None = None
     _registry: Registry | None = None
+
+    @property
+    def alias(self) -> str:
+        return env_alias(self.config, self.env)
+
+    # -- the order of writes: lock and record in the registry, then the server ---------
+
+    def begin(self, action: str, strategy: str, from_version: str | None, to_version: str | None, *,
+              take_over: bool = False) -> None:
+        """Take the environment's deploy lock (the registry's write probe: a read-only or unreachable
+        store stops here, before the server is touched) and write the in-progress record."""
+        if self.lock is not None:
+            return  # a canary step inside `deploy --wait` runs under the deploy's own lock
+        deploy = self.config.deploy
+        registry = self.registry
+        last = read_record(registry, self.alias)
+        wait = deploy.lock_wait_s if self.lock_wait_s is None else self.lock_wait_s
+        self.lock = EnvLock(registry, self.alias, who(), action, deploy.lock_ttl_s, wait, self.force_unlock,
+                            take_over).acquire()
+        for message in self.lock.messages:
+            self.check("lock_taken_over", True, message)
+        if last is not None and last.state == "in-progress":  # we hold the lock: that deploy is dead
+            self.note_interrupted(last, registry.env_state(self.env).stable)
+        self.deployment = Record(action, strategy, from_version, to_version, who(), time.time(),
+                                 token=self.lock.holder.token)
+        write_record(registry, self.alias, self.deployment)
+
+    def note_interrupted(self, last: Record, serving: str | None) -> None:
+        """Say in the report and the history that the previous action was killed, and what clients got."""
+        outcome = f"interrupted at step {last.step}; clients got version {serving or 'none'}"
+        self.check("interrupted_before", True, f"the previous deploy on {self.env} ({last.describe()}) was "
+                   f"{outcome}")
+        self.record("interrupted", last.strategy, last.from_version, last.to_version, outcome,
+                    f"{last.action} by {last.who} did not finish")
+
+    def adopt(self, token: str, messages: list[str]) -> None:
+        """Take over a lock the server took on this process's behalf (``/admin/env-rollback``)."""
+        lock = EnvLock(self.registry, self.alias, who(), "rollback", self.config.deploy.lock_ttl_s)
+        held = lock.current()
+        if held is None or held.token != token:
+            raise DeployLocked(f"the deploy lock of environment {self.alias} was taken over right after the "
+                               f"server rolled back for this command (now: {held.describe() if held else 'nobody'})")
+        lock.holder = held
+        self.lock = lock
+        self.deployment = read_record(self.registry, self.alias)
+        for message in messages:
+            print(f"mlgate: {message}", file=sys.stderr, flush=True)
+            self.check("lock_taken_over", True, message)
+
+    def started_from(self) -> EnvState:
+        """The environment's registry state, read under the lock; the record's "from" follows it."""
+        state = self.registry.env_state(self.env)
+        if self.deployment is not None and self.deployment.from_version is None:
+            self.deployment.from_version = state.stable
+        return state
+
+    def holding(self) -> None:
+        """Raise DeployLocked unless this action still holds the lock (checked before each registry write)."""
+        if self.lock is not None:
+            self.lock.check()
+
+    def reached(self, step: str) -> None:
+        """Note the step in the record (so `mlgate status` can say where a killed deploy stopped)."""
+        if self.lock is None or self.deployment is None:
+            return
+        self.lock.check()
+        self.deployment.step = step
+        write_record(self.registry, self.alias, self.deployment)
+        pause_point(step)
+
+    def end(self, passed: bool, outcome: str = "") -> None:
+        """Close the record (done or failed) and give the lock back; nothing when the lock was taken over."""
+        lock, self.lock = self.lock, None
+        if lock is None:
+            return
+        try:
+            if self.deployment is not None:
+                lock.check()
+                self.deployment.state = "done" if passed else "failed"
+                self.deployment.outcome = outcome
+                self.deployment.finished = time.time()
+                write_record(self.registry, self.alias, self.deployment)
+        except MlgateError:
+            pass  # taken over, or the store went away: the record says in-progress, status says interrupted
+        finally:
+            lock.release()
+
+    def converge(self, keep_s: float | None = None) -> dict[str, Any]:
+        """Tell the server to converge to the registry now (it would on its own within an interval)."""
+        self.client.reload(keep_s)
+        self.server = self.client.state()
+        return self.server
 
     @property
     def registry(self) -> Registry:
@@ -82,7 +180,8 @@ class DeployContext:
 
 
 def open_context(config: Config, env: str, *, url: str | None = None, ca_file: str | None = None,
-                 api_key: str | None = None, reason: str = "", stage: str = "deploy") -> DeployContext:
+                 api_key: str | None = None, reason: str = "", stage: str = "deploy",
+                 lock_wait_s: float | None = None, force_unlock: bool = False) -> DeployContext:
     """Check the environment, the server and the admin key; nothing is changed here."""
     env_alias(config, env)  # an unknown environment is a UsageError naming the known ones
     target = url or config.environments[env].url
@@ -100,7 +199,7 @@ def open_context(config: Config, env: str, *, url: str | None = None, ca_file: s
         client.close()
         raise UsageError(f"the server at {target} serves environment {server['env']!r}, not {env!r}")
     report = Report(stage=stage, extras={"env": env, "url": target})
-    return DeployContext(config, env, target, client, report, api_key, reason, server)
+    return DeployContext(config, env, target, client, report, api_key, reason, server, lock_wait_s, force_unlock)
 
 
 def check_percent(percent: float | None) -> None:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.deploy.record import Holder, Record, interrupted, read_holder, read_record
 from mlgate.errors import RegistryError, UsageError
 
 if TYPE_CHECKING:
@@ -69,6 +70,24 @@ class EnvState:
     canary_weight: float = 0.0
     shadow: str | None = None
     shadow_share: float = 0.0
+    previous: str | None = None  # alias <alias>-previous: the target of `mlgate rollback`
+    record: Record | None = None  # the last deploy action (see mlgate.deploy.record)
+    holder: Holder | None = None  # who holds the deploy lock now
+    interrupted: bool = False
+
+    def traffic(self) -> Traffic:
+        """What clients get: stable, canary and its weight, shadow and its share."""
+        return traffic(self.stable, self.canary, self.canary_weight, self.shadow, self.shadow_share)
+
+
+Traffic = tuple[str | None, str | None, float, str | None, float]
+
+
+def traffic(stable: str | None, canary: str | None, weight: float, shadow: str | None, share: float) -> Traffic:
+    """``(stable, canary, weight, shadow, share)`` with a side slot at 0% counted as absent."""
+    canary = canary if canary and weight > 0 else None
+    shadow = shadow if shadow and share > 0 else None
+    return (stable, canary, weight if canary else 0.0, shadow, share if shadow else 0.0)
 
 
 @dataclass
@@ -145,13 +164,42 @@ class Registry:
             return
         retry(lambda: self.client.set_registered_model_tag(self.name, key, value), f"set tag {key}")
 
-    def env_state(self, env: str) -> EnvState:
+    def aliases(self) -> dict[str, str]:
+        """Every alias of the model and its version, in one call."""
+        try:
+            model = self.client.get_registered_model(self.name)
+        except Exception:  # the model does not exist yet
+            return {}
+        raw = getattr(model, "aliases", None) or {}
+        if isinstance(raw, dict):
+            return {str(k): str(v) for k, v in raw.items()}
+        return {str(a.alias): str(a.version) for a in raw}
+
+    def env_state(self, env: str, with_lock: bool = False) -> EnvState:
+        """The environment's versions (and, with ``with_lock``, its deploy record and lock holder)."""
         alias = env_alias(self.config, env)
         tags = self.tags()
-        canary, shadow = self.alias(f"{alias}-canary"), self.alias(f"{alias}-shadow")
-        return EnvState(env, alias, self.alias(alias), canary,
-                        float(tags.get(f"{TAG}{alias}-canary.weight", 0) or 0) if canary else 0.0,
-                        shadow, float(tags.get(f"{TAG}{alias}-shadow.share", 0) or 0) if shadow else 0.0)
+        aliases = self.aliases()
+        canary, shadow = aliases.get(f"{alias}-canary"), aliases.get(f"{alias}-shadow")
+        state = EnvState(env, alias, aliases.get(alias), canary,
+                         float(tags.get(f"{TAG}{alias}-canary.weight", 0) or 0) if canary else 0.0,
+                         shadow, float(tags.get(f"{TAG}{alias}-shadow.share", 0) or 0) if shadow else 0.0,
+                         aliases.get(f"{alias}-previous"))
+        if with_lock:
+            state.record = read_record(self, alias)
+            state.holder = read_holder(self, alias)
+            state.interrupted = interrupted(state.record, state.holder, self.config.deploy.lock_ttl_s)
+        return state
+
+    def point(self, env: str, stable: str | None, previous: str | None,
+              canary: tuple[str, float] | None = None, shadow: tuple[str, float] | None = None) -> None:
+        """Set what environment ``env`` serves (None removes an alias), in the order that keeps a
+        rollback target: ``<alias>-previous`` first, then the stable alias, then canary and shadow."""
+        alias = env_alias(self.config, env)
+        self.set_alias(f"{alias}-previous", previous if previous != stable else None)
+        self.set_alias(alias, stable)
+        self.set_side(env, "canary", canary[0] if canary else None, canary[1] if canary else 0.0)
+        self.set_side(env, "shadow", shadow[0] if shadow else None, shadow[1] if shadow else 0.0)
 
     def set_side(self, env: str, role: str, version: str | None, percent: float = 0.0) -> None:
         """Point ``<alias>-canary`` / ``<alias>-shadow`` at a version with its percent (None clears)."""
@@ -226,17 +274,39 @@ def deployment_summary(config: Config, limit: int = 10) -> tuple[list[EnvState],
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return [], []
     registry = Registry(config)
-    return [registry.env_state(env) for env in sorted(config.environments)], registry.history(limit)
+    states = [registry.env_state(env, with_lock=True) for env in sorted(config.environments)]
+    return states, registry.history(limit)
 
 
 def describe_state(state: EnvState) -> str:
-    """``production: version 2 (canary 3 at 10%)``."""
+    """``production: version 2 (canary 3 at 10%)``, and a line on a deploy under way or interrupted."""
+    from mlgate.deploy.record import now_iso
+
     sides = [f"{role} {v} at {p:g}%" for role, v, p in (("canary", state.canary, state.canary_weight),
                                                        ("shadow", state.shadow, state.shadow_share)) if v]
-    return f"{state.env}: version {state.stable or 'none'}" + (f" ({', '.join(sides)})" if sides else "")
+    line = f"{state.env}: version {state.stable or 'none'}" + (f" ({', '.join(sides)})" if sides else "")
+    if state.previous:
+        line += f"; rollback target: version {state.previous}"
+    record = state.record
+    if state.interrupted and record is not None:
+        line += (f"\n  interrupted: {record.describe()} stopped at step '{record.step}'; clients get version "
+                 f"{state.stable or 'none'} (what the registry says; the server converges to it)")
+    elif record is not None and record.state == "in-progress" and state.holder is not None:
+        line += (f"\n  being deployed: {record.describe()}, at step '{record.step}' (lock held by "
+                 f"{state.holder.describe()})")
+    elif state.holder is not None:
+        line += f"\n  locked by {state.holder.describe()}"
+    elif record is not None and record.state == "failed":
+        line += f"\n  last deploy failed: {record.describe()}: {record.outcome} (finished {now_iso(record.finished)})"
+    return line
 
 
 # ---- the server side: resolving versions and converging to the registry ------------------
+
+
+def server_config(settings: ServeSettings) -> Config:
+    """The config an ``--env`` server was started with (read again: it names the registry)."""
+    return _server_config(settings)
 
 
 def _server_config(settings: ServeSettings) -> Config:
@@ -268,35 +338,104 @@ def resolve_for_server(settings: ServeSettings, version: str, plan: Plan | None)
 
 
 def env_refs(config: Config, env: str, plan: Plan | None = None) -> tuple[EnvState, dict[str, ModelRef]]:
-    """The environment's registry state and a model on disk for each version in it."""
+    """The environment's registry state and a model on disk for each version in it (no ``stable``
+    ref when the environment has no version yet; then no canary or shadow either)."""
     registry = Registry(config)
     state = registry.env_state(env)
-    if state.stable is None:
-        raise UsageError(f"the registry has no {state.alias!r} alias on {registry.name!r}, so environment "
-                         f"{env!r} has nothing to serve: deploy a version first (`mlgate deploy --env {env} "
-                         "--strategy direct --version V`) or serve with --model")
     refs: dict[str, ModelRef] = {}
+    if state.stable is None:
+        return state, refs
     for role, version in (("stable", state.stable), ("canary", state.canary), ("shadow", state.shadow)):
         if version is not None:
             refs[role] = _loaded(plan, version) or registry.download(version)
     return state, refs
 
 
-def converge_plan(settings: ServeSettings, current: Plan, loaded: Plan | None) -> Plan:
-    """The plan that serves what the registry's aliases say for this server's environment."""
+def converge_plan(settings: ServeSettings, current: Plan, loaded: Plan | None, *, tidy: bool = False,
+                  keep_s: float | None = None) -> Plan:
+    """The plan that serves what the registry's aliases say for this server's environment.
+
+    Only what differs changes: a canary that stays keeps its observations. A slot staged at 0%
+    by a deploy under way (a candidate, a canary or shadow not yet in the registry) stays
+    unless ``tidy`` (an explicit reload) asks to drop the canary and shadow ones.
+    """
     if not settings.env:
         raise UsageError("this server serves no environment (start it with --env E) so it has no aliases "
                          "to converge to")
     state, refs = env_refs(_server_config(settings), settings.env, loaded)
     plan = current
-    if refs["stable"].version != plan.stable.version:
-        plan = plan.stage(refs["stable"], "candidate").switch(settings.keep_previous_s)
-    plan = plan.discard("canary").discard("shadow")
-    if "canary" in refs:
-        plan = plan.stage(refs["canary"], "canary").route(canary=state.canary_weight)
-    if "shadow" in refs:
-        plan = plan.stage(refs["shadow"], "shadow").route(shadow=state.shadow_share)
+    if "stable" not in refs:
+        if plan.empty:
+            return plan
+        raise UsageError(f"the registry names no version for environment {settings.env} (alias {state.alias!r} "
+                         f"is gone); this server keeps serving version {plan.stable.version}. Deploy a version "
+                         "or set the alias again")
+    keep = settings.keep_previous_s if keep_s is None else keep_s
+    if plan.empty or refs["stable"].version != plan.stable.version:
+        plan = plan.stage(refs["stable"], "candidate").switch(keep)
+    for role, share in (("canary", state.canary_weight), ("shadow", state.shadow_share)):
+        served = plan.slot(role)
+        served_share = plan.canary_weight if role == "canary" else plan.shadow_share
+        if role in refs:
+            if served is None or served.version != refs[role].version:
+                plan = plan.stage(refs[role], role)
+                served_share = 0.0
+            if served_share != share:
+                plan = plan.route(**{role: share})
+        elif served is not None and (served_share > 0 or tidy):
+            plan = plan.discard(role)
     return plan
+
+
+def served_traffic(plan: Plan) -> Traffic:
+    """What a plan gives clients, in the shape of ``EnvState.traffic`` (0% slots do not count)."""
+    return traffic(None if plan.empty else plan.stable.version, plan.canary.version if plan.canary else None,
+                   plan.canary_weight, plan.shadow.version if plan.shadow else None, plan.shadow_share)
+
+
+class RegistryWatch:
+    """What the registry says an environment should serve, read cheaply and often (the server's follower).
+
+    A SQLite store is read with one SQL query (``mlgate.registry.peek``); any other store through
+    MLflow's client, opened once.
+    """
+
+    def __init__(self, config: Config, env: str) -> None:
+        from mlgate.tracking import tracking_uri
+
+        self.config = config
+        self.env = env
+        self.alias = env_alias(config, env)
+        uri = tracking_uri(config)
+        self.db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+        self._registry: Registry | None = None
+
+    def traffic(self) -> Traffic | None:
+        """``EnvState.traffic()`` of the environment, or None when the store cannot be read now."""
+        if self.db is not None:
+            from mlgate.registry.peek import aliases_and_tags
+
+            found = aliases_and_tags(self.db, self.config.model_name)
+            if found is None:
+                return None
+            aliases, tags = found
+            a = self.alias
+            canary, shadow = aliases.get(f"{a}-canary"), aliases.get(f"{a}-shadow")
+            return traffic(aliases.get(a), canary, float(tags.get(f"{TAG}{a}-canary.weight", 0) or 0),
+                           shadow, float(tags.get(f"{TAG}{a}-shadow.share", 0) or 0))
+        try:
+            if self._registry is None:
+                self._registry = Registry(self.config)
+            return self._registry.env_state(self.env).traffic()
+        except Exception:  # an unreachable store: keep serving what the server has, try again later
+            return None
+
+
+def server_watch(settings: ServeSettings) -> RegistryWatch | None:
+    """The registry watch of an ``--env`` server, else None."""
+    if not settings.env or not settings.config_path:
+        return None
+    return RegistryWatch(_server_config(settings), settings.env)
 
 
 def describe_event(event: Event) -> str:

@@ -18,11 +18,20 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mlgate.deploy.context import DeployContext
-from mlgate.errors import MlgateError, ModelLoadError
+from mlgate.deploy.state import EnvState
+from mlgate.errors import ModelLoadError, UsageError
 
 
 class Strategy:
-    """Bring ``version`` into service on the context's environment; record each step."""
+    """Bring ``version`` into service on the context's environment; record each step.
+
+    The order of writes is the same for every strategy, so a kill at any moment leaves a state
+    the server converges to: (1) the lock and the in-progress record in the registry, (2) the
+    version staged on the server with no traffic and smoke-tested there, (3) the registry's
+    aliases, (4) the server told to converge (it would on its own within
+    ``serve.converge_interval_s``), (5) the tests on the live server, (6) the history, (7) the
+    record closed and the lock given back.
+    """
 
     name: ClassVar[str]
     role: ClassVar[str] = "candidate"
@@ -38,9 +47,12 @@ class Strategy:
         except ModelLoadError as exc:
             ctx.check("self_test", False, str(exc), observed=version)
             return False
+        ctx.reached("stage")
         ctx.check("self_test", True, f"version {version} loaded into the {self.role} slot, warmed up and "
                   "self-tested on its input example", observed=version)
-        if ctx.smoke("smoke_before_traffic", self.role, version):
+        passed = ctx.smoke("smoke_before_traffic", self.role, version)
+        ctx.reached("smoke")
+        if passed:
             return True
         ctx.client.discard(self.role)
         ctx.check("not_switched", False, f"version {version} failed its smoke tests and was dropped; "
@@ -48,39 +60,54 @@ class Strategy:
         return False
 
 
+def _ended_sides(state: EnvState) -> str:
+    """``canary 3 at 10%`` for the side slots a switch ends (what some clients were getting)."""
+    sides = [f"{role} {v} at {p:g}%" for role, v, p in (("canary", state.canary, state.canary_weight),
+                                                       ("shadow", state.shadow, state.shadow_share)) if v]
+    return " and ".join(sides)
+
+
 class Switch(Strategy):
-    """Shared by direct and blue-green: stage, switch, set the alias, test the live server."""
+    """Shared by direct and blue-green: stage, smoke, point the alias, converge, test the live server."""
 
     keep: ClassVar[bool] = True
 
     def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
-        before = ctx.server["slots"].get("stable")
+        ctx.begin("deploy", self.name, None, version)
+        state = ctx.started_from()  # read under the lock: what the previous deploy left
+        before = state.stable
         if not self.stage(ctx, version):
             ctx.record("deploy", self.name, before, version, "failed", "smoke tests before traffic failed")
             return False
-        ctx.client.switch(None if self.keep else 0.0)
-        registry = ctx.registry
-        alias = ctx.config.environments[ctx.env].alias or ctx.env
-        registry.set_alias(alias, version)
-        for side in ("canary", "shadow"):
-            registry.set_side(ctx.env, side, None)
+        # registry first: the rollback target, then the alias; a canary or shadow ends with the switch
+        ctx.holding()
+        ctx.registry.point(ctx.env, version, before if before != version else state.previous)
+        ctx.reached("alias")
+        ctx.converge(None if self.keep else 0.0)
+        ctx.reached("switch")
+        ended = _ended_sides(state)
         ctx.check("switched", True, f"{ctx.env} switched from version {before} to {version}; alias "
-                  f"{alias!r} -> {version}", observed=version, expected=version)
-        if ctx.smoke("production_tests", None, version):
-            ctx.record("deploy", self.name, before, version, "switched")
+                  f"{ctx.alias!r} -> {version}" + (f"; ended the {ended} (those clients now get version "
+                                                   f"{version} too)" if ended else ""),
+                  observed=version, expected=version)
+        passed = ctx.smoke("production_tests", None, version)
+        ctx.reached("tests")
+        if passed:
+            ctx.record("deploy", self.name, before, version, "switched",
+                       f"ended the {ended}" if ended else "")
+            ctx.reached("history")
             return True
-        rollback_after_failed_tests(ctx, before, version, self.name)
+        rollback_after_failed_tests(ctx, before, version, self.name, state.previous)
         return False
 
 
-def rollback_after_failed_tests(ctx: DeployContext, before: str | None, version: str, strategy: str) -> None:
-    """Switch back to ``before`` after the live tests failed, on the server then in the registry."""
-    try:
-        ctx.client.rollback()
-    except MlgateError:  # the previous slot is gone (direct): converge to the old alias instead
-        ctx.registry.set_alias(ctx.config.environments[ctx.env].alias or ctx.env, before)
-        ctx.client.reload()
-    ctx.registry.set_alias(ctx.config.environments[ctx.env].alias or ctx.env, before)
+def rollback_after_failed_tests(ctx: DeployContext, before: str | None, version: str, strategy: str,
+                                previous: str | None) -> None:
+    """Back to ``before`` after the live tests failed: the registry first, then the server converges."""
+    ctx.holding()
+    ctx.registry.point(ctx.env, before, previous if before is not None else None)
+    ctx.reached("rollback-alias")
+    ctx.converge()
     ctx.check("rolled_back", False, f"the tests after the switch failed: {ctx.env} rolled back from "
               f"version {version} to {before}", observed=before)
     ctx.record("rollback", strategy, version, before, "rolled back", "tests after the switch failed")
@@ -109,16 +136,24 @@ class SideSlot(Strategy):
         raise NotImplementedError
 
     def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
-        stable = ctx.server["slots"].get("stable")
+        if ctx.registry.env_state(ctx.env).stable is None:
+            raise UsageError(f"environment {ctx.env} serves no version yet, so a {self.name} has nothing to run "
+                             f"beside: deploy the first version with --strategy blue-green or direct")
         share = self.default_share(ctx) if percent is None else percent
         step = f"{self.role}-start"
+        ctx.begin(step, self.name, None, version)
+        stable = ctx.started_from().stable
         if not self.stage(ctx, version):
             ctx.record(step, self.name, stable, version, "failed", "smoke tests before traffic failed")
             return False
-        ctx.client.route(**{self.role: share})
+        ctx.holding()
         ctx.registry.set_side(ctx.env, self.role, version, share)
+        ctx.reached("alias")
+        ctx.converge()
+        ctx.reached("switch")
         ctx.check(f"{self.role}_started", True, self.started(ctx, version, stable, share), observed=share)
         ctx.record(step, self.name, stable, version, f"{share:g}%")
+        ctx.reached("history")
         return True
 
 

@@ -56,3 +56,24 @@ def marker_unchanged(marker: dict[str, Any]) -> bool:
     if not {"store", "name", "alias", "version"} <= set(marker):
         return False
     return alias_version(Path(marker["store"]), marker["name"], marker["alias"]) == marker["version"]
+
+
+def aliases_and_tags(db: Path, name: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """Every alias (to its version) and registered-model tag of ``name``; None when unreadable.
+
+    The model server reads this every ``serve.converge_interval_s`` to notice a change of
+    its environment's aliases: a millisecond here against a tenth of a second through MLflow.
+    """
+    if not db.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
+        try:
+            aliases = con.execute("SELECT alias, version FROM registered_model_aliases WHERE name = ?",
+                                  (name,)).fetchall()
+            tags = con.execute("SELECT key, value FROM registered_model_tags WHERE name = ?", (name,)).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    return {str(a): str(v) for a, v in aliases}, {str(k): str(v) for k, v in tags}

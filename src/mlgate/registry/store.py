@@ -112,7 +112,7 @@ def retry(action: Callable[[], T], what: str, attempts: int | None = None,
             return action()
         except Exception as exc:  # MLflow wraps SQLAlchemy, requests and server errors in many types
             text = f"{type(exc).__name__} {exc}".lower()
-            transient = any(t in text for t in _TRANSIENT)
+            transient = any(t in text for t in _TRANSIENT) and not read_only(exc)
             deadline = deadline or time.monotonic() + policy.seconds
             left = deadline - time.monotonic()
             if not transient or left <= 0 or (attempts is not None and attempt >= attempts):
@@ -127,7 +127,32 @@ def retry(action: Callable[[], T], what: str, attempts: int | None = None,
             delay = min(delay * 2, 2.0)
 
 
+_READ_ONLY = ("readonly database", "read-only", "read only", "permission denied", "operation not permitted",
+              "unable to open database", "disk i/o error")
+
+
+def read_only(exc: BaseException) -> bool:
+    """True when a write failed because the store refuses writes (a read-only file or server)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(t in text for t in _READ_ONLY)
+
+
+def describe_write_failure(exc: BaseException, what: str, config: Config | None = None) -> RegistryError:
+    """A failed registry write as one line naming the store: read-only, unreachable, or MLflow's first line."""
+    if isinstance(exc, RegistryError) and not read_only(exc):
+        return exc
+    policy = retry_policy(config) if config is not None else _policy
+    if read_only(exc):
+        return RegistryError(f"cannot {what}: {policy.store} refuses writes ({reason(exc)}); make it writable "
+                             "(file permissions, a read-only mount, the server's permissions) and run again. "
+                             "Nothing was changed")
+    return _give_up(exc, what, policy, any(t in f"{exc}".lower() for t in _TRANSIENT))
+
+
 def _give_up(exc: BaseException, what: str, policy: RetryPolicy, transient: bool) -> RegistryError:
+    if read_only(exc):
+        return RegistryError(f"cannot {what}: {policy.store} refuses writes ({reason(exc)}); make it writable "
+                             "(file permissions, a read-only mount, the server's permissions) and run again")
     if not transient:  # named, so a refusal is never mistaken for another store's
         where = f" ({policy.store})" if policy.store.startswith("the MLflow tracking server") else ""
         return RegistryError(f"cannot {what}{where}: {first_line(exc)}")
@@ -155,7 +180,10 @@ def reason(exc: BaseException) -> str:
     for fragment, short in (("connection refused", "connection refused"), ("timed out", "no answer in time"),
                             ("timeout exception", "no answer in time"), ("remote end closed", "connection dropped"),
                             ("connection reset", "connection reset"), ("connection aborted", "connection dropped"),
-                            ("internal_error", "HTTP 500"), ("database is locked", "database is locked")):
+                            ("internal_error", "HTTP 500"), ("database is locked", "database is locked"),
+                            ("readonly database", "the database file is read-only"),
+                            ("disk i/o error", "disk I/O error on the database file"),
+                            ("permission denied", "permission denied")):
         if fragment in lower:
             return short
     return first_line(exc)[:200]

@@ -170,13 +170,56 @@ def install_admin(app: FastAPI, server: Server) -> None:
     async def rollback(plan: Plan, body: dict[str, Any]) -> Plan:
         return plan.rollback()
 
-    async def reload(plan: Plan, body: dict[str, Any]) -> Plan:
-        from mlgate.deploy.state import converge_plan
+    @app.post("/admin/reload", tags=["admin"], summary="admin: reload (admin key required)")
+    async def reload(request: Request) -> Response:
+        """Converge to the environment's registry aliases now (``keep_s``: how long the old stable
+        version stays loaded; ``tidy``: also drop canary and shadow slots the registry does not name)."""
+        from mlgate.serve.follow import converge
 
-        return await asyncio.to_thread(converge_plan, server.settings, plan, dep.plan)
+        denied = admin_denied(request.headers, key_hash)
+        if denied:
+            return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
+        try:
+            body = await _body(request)
+            keep_s = body.get("keep_s")
+            if keep_s is not None and (not isinstance(keep_s, int | float) or isinstance(keep_s, bool) or keep_s < 0):
+                raise UsageError(f"keep_s must be a number of seconds >= 0 (got {keep_s!r})")
+            before, plan = await converge(server, tidy=bool(body.get("tidy", True)), keep_s=keep_s)
+        except MlgateError as exc:
+            return _error(exc)
+        return _json({"before": before.versions(), **describe(plan)})
+
+    @app.post("/admin/env-rollback", tags=["admin"], summary="admin: env-rollback (admin key required)")
+    async def env_rollback(request: Request) -> Response:
+        """`mlgate rollback`'s registry part done here, where MLflow is loaded: the environment's lock
+        for the command's process (``who``, ``host``, ``pid``), the record, the aliases; then converge."""
+        from dataclasses import asdict
+
+        from mlgate.deploy.rollback import start_rollback
+        from mlgate.deploy.state import server_config
+        from mlgate.serve.follow import converge
+
+        denied = admin_denied(request.headers, key_hash)
+        if denied:
+            return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
+        try:
+            body = await _body(request)
+            if not server.settings.env:
+                raise UsageError("only an `mlgate serve --env E` server rolls back through its registry")
+            config = await asyncio.to_thread(server_config, server.settings)
+            slots = dep.state.current().versions()
+            started = await asyncio.to_thread(start_rollback, config, server.settings.env, slots,
+                                              str(body.get("who", "")), str(body.get("host", "")),
+                                              int(body.get("pid", 0) or 0))
+            before, plan = await converge(server)
+        except MlgateError as exc:
+            return _error(exc)
+        except (TypeError, ValueError) as exc:
+            return _json({"error": "bad_request", "message": f"who, host and pid: {exc}"}, 400)
+        return _json({"started": asdict(started), "before": before.versions(), **describe(plan)})
 
     for name, change in (("stage", stage), ("route", route), ("switch", switch), ("promote", promote),
-                         ("discard", discard), ("rollback", rollback), ("reload", reload)):
+                         ("discard", discard), ("rollback", rollback)):
         app.add_api_route(f"/admin/{name}", _endpoint(apply, change), methods=["POST"], tags=["admin"],
                           summary=f"admin: {name} (admin key required)")
 

@@ -26,6 +26,7 @@ from mlgate.serve.admin import install_admin
 from mlgate.serve.auth import KeyStore, presented_key
 from mlgate.serve.batcher import MicroBatcher
 from mlgate.serve.deployment import Deployment
+from mlgate.serve.follow import follow
 from mlgate.serve.front import Disconnected, RawHeaders, Receive, front_door, read_body
 from mlgate.serve.jsonlog import JsonLineWriter
 from mlgate.serve.lanes import Lane, Routing
@@ -38,6 +39,8 @@ from mlgate.serve.settings import ServeSettings, log_folder
 JSON = "application/json"
 CSV = "text/csv"
 IGNORED_HEADER = "x-mlgate-ignored-columns"  # /invocations: the columns dropped as MLflow drops them
+NO_VERSION = ("environment {env} has no version yet: deploy one with `mlgate deploy --env {env} --strategy "
+              "blue-green --version V`")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PREDICT_DOC = {
     "requestBody": {"required": True, "content": {JSON: {"schema": {
@@ -69,16 +72,18 @@ class Reply(NamedTuple):
 class Server:
     """The state one worker holds: model, keys, limiter, metrics, logs."""
 
-    def __init__(self, settings: ServeSettings, model: ServedModel) -> None:
+    def __init__(self, settings: ServeSettings, model: ServedModel | None) -> None:
         self.settings = settings
-        self.model = model
+        # None: an --env server whose environment has no version yet (/ready and predictions: 503)
+        self.model: ServedModel | None = model
         self.keys = KeyStore(settings.key_hashes)
         capacity, rate = parse_rate(settings.rate_limit)
         self.limiter = RateLimiter(capacity, rate)
-        self.metrics = ServerMetrics(model.version, settings.slot)
-        self.batcher = MicroBatcher(model, self.metrics)
+        self.metrics = ServerMetrics(model.version if model else "none", settings.slot)
+        self.batcher = MicroBatcher(model, self.metrics) if model else None
         # the slots (stable, canary, shadow, candidate, previous); Deployment replaces it on a switch
-        self.routing = Routing(0, Lane("stable", model, self.batcher, self.metrics))
+        self.routing = Routing(0, Lane("stable", model, self.batcher, self.metrics) if model and self.batcher
+                               else None)
         self.deployment: Deployment = None  # type: ignore[assignment]  # set by create_app
         folder = log_folder(settings.prediction_log)
         self.prediction_log = (JsonLineWriter(folder=folder, max_bytes=settings.prediction_log_max_bytes,
@@ -122,6 +127,8 @@ class Server:
             csv_body = mlflow_style and _content_type(headers) == CSV
             raw = await read_body(receive, headers, self.settings.max_body_bytes)
             lane = slot or routing.pick(headers)
+            if lane is None:
+                raise InputError(503, NO_VERSION.format(env=self.settings.env), reason="no_version")
             schema = lane.model.schema
             if csv_body:
                 rows, field, batch = rows_from_csv(raw, schema), "csv", True
@@ -142,7 +149,8 @@ class Server:
             if mlflow_style and exc.status == 422:  # MLflow answers bad input with 400 BAD_REQUEST
                 exc.status = 400
             self.metrics.rejected[exc.reason].inc()
-            version = (lane or slot or routing.stable).model.version
+            answering = lane or slot or routing.stable
+            version = answering.model.version if answering is not None else ""
             return self._error(exc, rid, mlflow_style, wait if exc.status == 429 else 0.0, version)
         elapsed = time.perf_counter() - started
         lane.metrics.answered(endpoint, n, elapsed)
@@ -255,7 +263,7 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
     from contextlib import asynccontextmanager
 
     _limit_threads(settings.model_threads)
-    if model is None:
+    if model is None and settings.model_path:
         model = ServedModel.load(settings.model_path, version=settings.model_version,
                                  source=settings.model_source, expected_sha256=settings.model_sha256)
     server = Server(settings, model)
@@ -265,13 +273,17 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         watcher = asyncio.ensure_future(server.deployment.watcher.run())
+        follower = asyncio.ensure_future(follow(server, settings.converge_interval_s)) if settings.env else None
         yield
         watcher.cancel()
+        if follower is not None:
+            follower.cancel()
         server.deployment.close()
         server.close()
 
     app = FastAPI(title="mlgate model server", version=__version__, lifespan=lifespan,
-                  description=f"Serves {model.source} (version {model.version}).")
+                  description=f"Serves {model.source} (version {model.version})." if model else
+                  f"Serves environment {settings.env}.")
     app.state.server = server
 
     @app.get("/health", tags=["probes"])
@@ -284,6 +296,10 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
         """200 with the model version: the model is loaded (and warmed up) before the server binds,
         so a server that answers at all is ready; a client waiting for start-up sees a refused
         connection until then, never a 503."""
+        if server.model is None and request.scope.get("mlgate.lane") is None:
+            return Response(json.dumps({"status": "not ready", "model_version": None,
+                                        "message": NO_VERSION.format(env=settings.env)}), status_code=503,
+                            media_type=JSON)
         model = _slot_model(request, server)
         return Response(json.dumps({"status": "ready", "model_version": model.version}),
                         media_type=JSON)
@@ -359,7 +375,13 @@ async def _answer(server: Server, request: Request, endpoint: str) -> Response:
 def _slot_model(request: Request, server: Server) -> ServedModel:
     """The model of the slot a ``/_slot/<role>/...`` request names, else the stable one."""
     lane = request.scope.get("mlgate.lane")
-    return lane.model if lane is not None else server.model
+    if lane is not None:
+        return lane.model
+    if server.model is None:
+        from fastapi import HTTPException
+
+        raise HTTPException(503, NO_VERSION.format(env=server.settings.env))
+    return server.model
 
 
 def _access_record(item: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -387,4 +409,8 @@ def _mlflow_version() -> str:
 
 def create_app_from_env() -> Any:
     """uvicorn factory for worker processes: settings come from ``MLGATE_SERVE_SETTINGS``."""
-    return create_app(ServeSettings.from_env())
+    from mlgate.serve.runner import die_with_parent
+
+    settings = ServeSettings.from_env()
+    die_with_parent(settings.parent_pid)
+    return create_app(settings)

@@ -30,6 +30,8 @@ from mlgate.errors import MlgateError, ModelLoadError, ServeError
 from mlgate.serve.plan import Plan
 
 POLL_S = 0.02
+LAST_PLAN = "last-plan.json"
+OBS_PREFIX = "obs-"  # as mlgate.serve.lanes names the observation files
 
 
 class StateDir:
@@ -92,6 +94,45 @@ class StateDir:
         self.write_plan(plan)
         self.set_prepare(plan.generation)
         self.set_commit(plan.generation)
+
+    def last_plan(self) -> Plan | None:
+        """The plan a previous server on this folder served last (read before :meth:`reset`)."""
+        try:
+            return Plan.from_dict(json.loads((self.folder / LAST_PLAN).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                return self.current()
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+
+    def reset(self, keep_observations: bool) -> None:
+        """Remove what a previous server left (plans, acknowledgements, metrics); its canary
+        observations stay when ``keep_observations`` (the same canary at the same weight)."""
+        import shutil
+
+        for path in self.folder.iterdir():
+            if (path.name.startswith(OBS_PREFIX) and keep_observations) or path.name == "server.lock":
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def close(self, remove: bool) -> None:
+        """At the server's exit: remove the folder (``remove``), else keep only the canary
+        observations and the last committed plan, so a restarted server picks up the analysis."""
+        import shutil
+
+        if remove:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return
+        try:
+            last = self.current()
+        except (OSError, ValueError, KeyError, TypeError):
+            last = None
+        self.reset(keep_observations=last is not None and (last.canary is not None or last.shadow is not None))
+        if last is not None:
+            self._write(LAST_PLAN, json.dumps(last.to_dict()))
 
     @contextlib.asynccontextmanager
     async def locked(self, timeout: float = 120.0) -> AsyncIterator[None]:

@@ -77,6 +77,8 @@ class Deployment:
     def __init__(self, server: Server, settings: ServeSettings) -> None:
         self.server = server
         self.settings = settings
+        # an app built in-process without a runner (tests, embedding) gets a folder of its own
+        self._own_folder = not settings.state_dir
         folder = settings.state_dir or tempfile.mkdtemp(prefix="mlgate-state-")
         self.state = StateDir(folder)
         self.workers = settings.workers
@@ -86,8 +88,11 @@ class Deployment:
         self.plan: Plan | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(self, model: ServedModel) -> None:
+    def start(self, model: ServedModel | None) -> None:
         """Serve the committed plan (writing a first plan of ``model`` when there is none)."""
+        if model is None:  # an environment with no version yet: the plan is empty
+            self.watcher.start_sync()
+            return
         self.cache[(model.path, model.version)] = model
         if self.state.committed() == 0:
             self.state.start(initial_plan(ModelRef(model.version, model.path, model.source,
@@ -108,8 +113,8 @@ class Deployment:
         return model, True
 
     def _load(self, plan: Plan) -> dict[str, ServedModel]:
-        stable, _ = self._get(plan.stable)
-        models = {"stable": stable}
+        stable = None if plan.empty else self._get(plan.stable)[0]
+        models = {"stable": stable} if stable is not None else {}
         kept = {(r.path, r.version) for r in plan.refs()}
         for role in ("candidate", "previous", "canary", "shadow"):
             ref = plan.slot(role)
@@ -135,20 +140,21 @@ class Deployment:
             lanes[role] = Lane(role, model, MicroBatcher(model, metrics), metrics)
         observe = plan.canary is not None or plan.shadow is not None
         baseline = None
-        if plan.canary is not None:  # the stable model in a lane of the canary's size (see serve.lanes)
+        if plan.canary is not None and "stable" in models:  # the stable model in a lane of the canary's size
             stable = models["stable"]
             metrics = base.bound(stable.version, "baseline")
             baseline = Lane("baseline", stable, MicroBatcher(stable, metrics), metrics)
-        routing = Routing(plan.generation, lanes["stable"], lanes.get("canary"), plan.canary_weight, baseline,
+        routing = Routing(plan.generation, lanes.get("stable"), lanes.get("canary"), plan.canary_weight, baseline,
                           lanes.get("shadow"), plan.shadow_share,
                           {r: lanes[r] for r in ("candidate", "previous") if r in lanes},
                           self.recorder if observe else None)
         server = self.server
         # one assignment each; the event loop runs no request between them
         server.routing = routing
-        server.model = routing.stable.model
-        server.batcher = routing.stable.batcher
-        server.metrics = routing.stable.metrics
+        if routing.stable is not None:
+            server.model = routing.stable.model
+            server.batcher = routing.stable.batcher
+            server.metrics = routing.stable.metrics
         self.plan = plan
         keep = {(m.path, m.version) for m in models.values()}
         for key in [k for k in self.cache if k not in keep]:
@@ -186,3 +192,5 @@ class Deployment:
 
     def close(self) -> None:
         self.recorder.close()
+        if self._own_folder:
+            self.state.close(remove=True)

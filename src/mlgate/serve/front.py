@@ -77,7 +77,8 @@ def front_door(app: Any, server: Server) -> Any:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
-        outcome = [500, "", server.model.version]  # status, request id, model version
+        # status, request id, model version
+        outcome = [500, "", server.model.version if server.model is not None else ""]
         try:
             await _dispatch(app, server, scope, receive, send, outcome)
         finally:

@@ -104,7 +104,7 @@ class Routing:
     """The lanes of one plan generation and how requests are spread over them."""
 
     generation: int
-    stable: Lane
+    stable: Lane | None  # None before an environment's first version: requests get 503
     canary: Lane | None = None
     canary_weight: float = 0.0
     baseline: Lane | None = None
@@ -117,7 +117,7 @@ class Routing:
     def _canary_cut(self) -> int:
         return int(round(self.canary_weight * _BUCKETS / 100))
 
-    def pick(self, headers: Mapping[str, str]) -> Lane:
+    def pick(self, headers: Mapping[str, str]) -> Lane | None:
         """The lane that answers this request: the canary for its share of client ids, else stable."""
         canary = self.canary
         if canary is None or self.canary_weight <= 0:
@@ -150,7 +150,7 @@ class Routing:
         return self.others.get(role)
 
     def lanes(self) -> list[Lane]:
-        out = [self.stable, *(x for x in (self.canary, self.baseline, self.shadow) if x is not None)]
+        out = [x for x in (self.stable, self.canary, self.baseline, self.shadow) if x is not None]
         return out + list(self.others.values())
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 REJECT_REASONS = ("unauthorized", "rate_limited", "body_too_large", "malformed_json",
-                  "invalid_input", "unsupported_media_type", "model_error")
+                  "invalid_input", "unsupported_media_type", "model_error", "no_version")
 
 
 class ServerMetrics:

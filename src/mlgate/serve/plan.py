@@ -72,6 +72,11 @@ class Plan:
         return self.blue if name == "blue" else self.green
 
     @property
+    def empty(self) -> bool:
+        """No version is live yet (an environment's server before its first deploy)."""
+        return self.colour(self.live) is None
+
+    @property
     def stable(self) -> ModelRef:
         ref = self.colour(self.live)
         assert ref is not None, "a plan always has a live model"
@@ -80,7 +85,7 @@ class Plan:
     def slot(self, role: str) -> ModelRef | None:
         """The model in a role (stable, candidate, previous, canary, shadow), or None."""
         if role == "stable":
-            return self.stable
+            return self.colour(self.live)
         if role in ("candidate", "previous"):
             return self.colour(self.idle) if self.idle_role == role else None
         if role == "canary":
@@ -91,7 +96,7 @@ class Plan:
 
     def refs(self) -> list[ModelRef]:
         """Every model the plan keeps loaded (the previous one only until ``keep_until``)."""
-        out = [self.stable]
+        out = [] if self.empty else [self.stable]
         idle = self.colour(self.idle)
         if idle is not None and (self.idle_role == "candidate" or self.keep_until is None
                                  or time.time() < self.keep_until):
@@ -189,9 +194,10 @@ class Plan:
         return self._next(live=self.idle, idle_role="previous", keep_until=self.keep_until)
 
 
-def initial_plan(stable: ModelRef, canary: ModelRef | None = None, canary_weight: float = 0.0,
+def initial_plan(stable: ModelRef | None, canary: ModelRef | None = None, canary_weight: float = 0.0,
                  shadow: ModelRef | None = None, shadow_share: float = 0.0) -> Plan:
-    """The first plan of a server: stable in blue, optionally a canary and a shadow."""
+    """The first plan of a server: stable in blue (None: an environment with no version yet),
+    optionally a canary and a shadow."""
     return Plan(generation=1, live="blue", blue=stable, canary=canary,
                 canary_weight=canary_weight if canary else 0.0, shadow=shadow,
                 shadow_share=shadow_share if shadow else 0.0)

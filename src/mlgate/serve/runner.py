@@ -7,7 +7,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ServeError, UsageError
 from mlgate.serve.auth import ADMIN_KEY_ENV, hash_key, key_hashes_from_env, read_keys_file
@@ -52,8 +52,7 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
     from mlgate.serve.ratelimit import parse_rate
 
     section = config.serve if config is not None else ServeConfig.model_validate({})
-    host = options.host or section.host
-    port = section.port if options.port is None else options.port
+    host, port = listen_address(options, config)
     workers = options.workers or section.workers
     parse_rate(section.rate_limit)  # a bad rate is a config error before anything starts
     hashes = key_hashes_from_env()
@@ -67,7 +66,9 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
                          "--api-keys-file FILE (or set MLGATE_API_KEYS), or add --insecure")
     admin = os.environ.get(ADMIN_KEY_ENV)
     plan = _first_plan(options, config)
-    resolved = plan.stable
+    from mlgate.serve.plan import ModelRef
+
+    resolved = ModelRef("", "", "") if plan.empty else plan.stable
     log_dir: Path | None = None
     if not options.no_prediction_log:
         if options.prediction_log is not None:
@@ -82,10 +83,105 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
         prediction_log=str(log_dir.resolve()) if log_dir else None,
         access_log=options.access_log, workers=workers, env=options.env,
         config_path=str(config.source.resolve()) if config is not None and config.source else None,
-        keep_previous_s=config.deploy.keep_previous_s if config is not None else 3600.0)
-    settings.state_dir = tempfile.mkdtemp(prefix="mlgate-state-")
-    StateDir(settings.state_dir).start(plan)
+        keep_previous_s=config.deploy.keep_previous_s if config is not None else 3600.0,
+        converge_interval_s=section.converge_interval_s)
+    settings.state_dir = str(state_folder(config, options.env, port))
+    state = StateDir(settings.state_dir)
+    plan, carried = carry_observations(plan, state.last_plan())
+    state.reset(keep_observations=carried)
+    state.start(plan)
     return settings, host, port, workers
+
+
+def listen_address(options: ServeOptions, config: Config | None) -> tuple[str, int]:
+    """``--host``/``--port``, else the host and port of ``environments.E.url`` (``--env E``), else
+    ``serve.host``/``serve.port``."""
+    from urllib.parse import urlsplit
+
+    from mlgate.config import ServeConfig
+
+    section = config.serve if config is not None else ServeConfig.model_validate({})
+    host, port = section.host, section.port
+    if options.env and config is not None and options.env in config.environments:
+        url = config.environments[options.env].url
+        try:
+            parts = urlsplit(url)
+            url_port = parts.port
+        except ValueError as exc:
+            raise UsageError(f"environments -> {options.env} -> url is not a URL ({url!r}): {exc}") from exc
+        if parts.hostname:
+            host = parts.hostname
+        if url_port is not None:
+            port = url_port
+    return options.host or host, port if options.port is None else options.port
+
+
+def state_folder(config: Config | None, env: str | None, port: int) -> Path:
+    """Where a server keeps its plans, canary observations and metrics: ``serve.state_dir`` beside the
+    config, one folder per environment and port (so a restarted server finds its canary's
+    observations); without a config a temporary folder, removed at exit."""
+    if config is None:
+        _sweep_orphans()
+        folder = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+        (folder / OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
+        return folder
+    folder = config.resolve(config.serve.state_dir) / f"{env or 'model'}-{port}"
+    folder.mkdir(parents=True, exist_ok=True)
+    _hold(folder)
+    return folder
+
+
+_held: list[Any] = []  # the open lock files of this process's state folders (released at its exit)
+
+
+def _hold(folder: Path) -> None:
+    """Hold the folder's ``server.lock`` for this process's life: a second server on the same
+    environment and port must not clear the first one's plans before it fails to bind."""
+    import fcntl
+
+    handle = (folder / SERVER_LOCK).open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ServeError(f"another `mlgate serve` uses the state folder {folder} (the same environment and "
+                         "port) and is still running; stop it first, or give this one another --port") from None
+    _held.append(handle)
+
+
+SERVER_LOCK = "server.lock"
+TEMP_PREFIX = "mlgate-state-"
+OWNER_FILE = "owner.pid"
+
+
+def _sweep_orphans() -> None:
+    """Remove temporary state folders whose server is gone (one killed with SIGKILL cleans nothing)."""
+    import shutil
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        try:
+            pid = int((folder / OWNER_FILE).read_text(encoding="utf-8"))
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):  # another user's, or no owner file: not ours to judge
+            continue
+
+
+def carry_observations(plan: Plan, last: Plan | None) -> tuple[Plan, bool]:
+    """Keep the analysis window of a canary (or shadow) that a restarted server serves again unchanged."""
+    from dataclasses import replace
+
+    if last is None:
+        return plan, False
+    same_canary = (plan.canary is not None and last.canary is not None and plan.canary.version ==
+                   last.canary.version and plan.canary_weight == last.canary_weight)
+    same_shadow = (plan.shadow is not None and last.shadow is not None and plan.shadow.version ==
+                   last.shadow.version and plan.shadow_share == last.shadow_share)
+    sides_now = (plan.canary is not None) + (plan.shadow is not None)
+    if sides_now and same_canary + same_shadow == sides_now:
+        return replace(plan, observe_since=last.observe_since), True
+    return plan, False
 
 
 def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
@@ -103,7 +199,7 @@ def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
 
         state, refs = env_refs(config, options.env)
         pinned = {role: ref.pinned() for role, ref in refs.items()}
-        return initial_plan(pinned["stable"], pinned.get("canary"), state.canary_weight, pinned.get("shadow"),
+        return initial_plan(pinned.get("stable"), pinned.get("canary"), state.canary_weight, pinned.get("shadow"),
                             state.shadow_share)
     if not options.model:
         raise UsageError("give --model PATH|URI, or --env E to serve an environment's registry aliases")
@@ -133,9 +229,7 @@ def serve(options: ServeOptions, config: Config | None) -> int:
     try:
         return _run(settings, host, port, workers, certfile, keyfile)
     finally:
-        import shutil
-
-        shutil.rmtree(str(settings.state_dir), ignore_errors=True)
+        StateDir(str(settings.state_dir)).close(remove=config is None)
 
 
 def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: str | None,
@@ -145,12 +239,14 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
     from mlgate.serve.model import ServedModel
 
     # Loading once here turns a broken model into exit 2 with a message, before any worker.
-    model = ServedModel.load(settings.model_path, version=settings.model_version,
-                             source=settings.model_source, expected_sha256=settings.model_sha256)
+    model = ServedModel.load(settings.model_path, version=settings.model_version, source=settings.model_source,
+                             expected_sha256=settings.model_sha256) if settings.model_path else None
     auth = "API keys required" if settings.key_hashes else "no API keys (open)"
     scheme = "https" if certfile else "http"
     env = f", environment {settings.env}" if settings.env else ""
-    print(f"mlgate serve: {model.source} version {model.version} on {scheme}://{host}:{port} "
+    what = (f"{model.source} version {model.version}" if model is not None else
+            f"no version yet (/ready answers 503 until `mlgate deploy --env {settings.env}` gives it one)")
+    print(f"mlgate serve: {what} on {scheme}://{host}:{port} "
           f"({workers} worker{'s' if workers > 1 else ''}, {auth}{env})", file=sys.stderr, flush=True)
     if not certfile and not is_loopback(host):
         print(f"mlgate serve: warning: serving on {host} over plain HTTP: requests, answers and keys cross "
@@ -166,9 +262,50 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
 
         uvicorn.run(create_app(settings, model), **common)  # type: ignore[arg-type]
         return 0
+    # workers exit when this process dies, even by SIGKILL (see die_with_parent)
+    settings.parent_pid = os.getpid()
     os.environ[SETTINGS_ENV] = settings.to_env()
-    with tempfile.TemporaryDirectory(prefix="mlgate-metrics-") as metrics_dir:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    metrics_dir = Path(str(settings.state_dir)) / "metrics"
+    metrics_dir.mkdir(exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    try:
         uvicorn.run("mlgate.serve.app:create_app_from_env", factory=True, workers=workers,
                     **common)  # type: ignore[arg-type]
+    finally:
+        import shutil
+
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def die_with_parent(parent_pid: int | None) -> None:
+    """In a worker: end when the server's parent process ends, however it ends.
+
+    Linux's ``PR_SET_PDEATHSIG`` has the kernel send SIGTERM at the parent's death (uvicorn then
+    shuts the worker down within ``timeout_graceful_shutdown``); a thread that watches
+    ``getppid()`` does the same elsewhere and covers a parent that died before the call.
+    """
+    import signal
+    import threading
+    import time
+
+    if parent_pid is None:
+        return
+    if sys.platform.startswith("linux"):
+        import contextlib
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the thread below still watches
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # a graceful stop that hangs must not keep the port
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mlgate-parent-watch", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1

@@ -41,6 +41,8 @@ class ServeSettings(BaseModel):
     env: str | None = None
     config_path: str | None = None
     keep_previous_s: float = Field(3600.0, ge=0)
+    converge_interval_s: float = Field(2.0, gt=0)  # how often an --env server compares itself with the registry
+    parent_pid: int | None = None  # workers exit when this process dies (see serve/runner.py)
 
     def to_env(self) -> str:
         return self.model_dump_json()

@@ -43,3 +43,15 @@ def _subclasses(cls: type) -> set[type]:
     for sub in cls.__subclasses__():
         out |= {sub} | _subclasses(sub)
     return out
+
+
+def test_lock_and_follower_settings_are_documented_with_their_defaults() -> None:
+    from mlgate.config import ServeConfig
+
+    deploy, serve = DeployConfig(), ServeConfig()
+    text = DOC.read_text()
+    assert f"lock_ttl_s: {deploy.lock_ttl_s:g}" in text and f"lock_wait_s: {deploy.lock_wait_s:g}" in text
+    serve_doc = (DOC.parent / "serve.md").read_text()
+    assert f"| `state_dir` | `{serve.state_dir}` |" in serve_doc
+    assert f"| `converge_interval_s` | `{serve.converge_interval_s:g}` |" in serve_doc
+    assert "--lock-wait SECONDS" in text and "--force-unlock" in text

@@ -58,3 +58,22 @@ def test_previous_is_unloaded_after_keep_time_but_stays_in_the_plan() -> None:
 def test_round_trip_through_json() -> None:
     plan = initial_plan(V1).stage(V2, "candidate").switch(60).stage(V3, "shadow").route(shadow=50)
     assert Plan.from_dict(plan.to_dict()) == plan
+
+
+def test_an_empty_plan_takes_its_first_version_through_stage_and_switch() -> None:
+    empty = initial_plan(None)
+    assert empty.empty and empty.versions() == {} and empty.refs() == []
+    live = empty.stage(V1, "candidate").switch(keep_s=60)
+    assert not live.empty and live.versions() == {"stable": "1"}
+
+
+def test_a_restarted_server_keeps_an_unchanged_canarys_observation_window() -> None:
+    from mlgate.serve.runner import carry_observations
+
+    last = initial_plan(V1).stage(V2, "canary").route(canary=25)
+    same = initial_plan(V1, V2, 25.0)
+    carried, kept = carry_observations(same, last)
+    assert kept and carried.observe_since == last.observe_since
+    for changed in (initial_plan(V1, V2, 50.0), initial_plan(V1, V3, 25.0), initial_plan(V1)):
+        assert carry_observations(changed, last) == (changed, False)
+    assert carry_observations(same, None) == (same, False)
