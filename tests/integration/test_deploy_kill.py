@@ -275,7 +275,8 @@ def test_workers_die_with_their_parent_and_a_dead_worker_is_replaced(project: Pa
         with httpx.Client(headers={"X-Admin-Key": S.ADMIN_KEY}, timeout=120) as http:
             _wait(lambda: http.get(f"{server.url}/health").status_code == 200, 60, "health")
             started = time.monotonic()
-            http.post(f"{server.url}/admin/stage", json={"version": "2", "role": "candidate"}).raise_for_status()
+            staged = http.post(f"{server.url}/admin/stage", json={"version": "2", "role": "candidate"})
+            assert staged.status_code == 200, staged.text
             assert time.monotonic() - started < 60
         # SIGKILL the parent alone: its workers (and multiprocessing's resource tracker) follow it
         os.kill(parent, signal.SIGKILL)

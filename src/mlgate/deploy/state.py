@@ -119,8 +119,11 @@ class Registry:
     # -- versions and aliases ---------------------------------------------------------
 
     def versions(self) -> list[str]:
-        try:
-            found = self.client.search_model_versions(f"name = '{self.name}'")
+        from mlgate.registry.store import retry
+
+        try:  # retried: a server's worker reads while a deploy writes the same SQLite file
+            found = retry(lambda: self.client.search_model_versions(f"name = '{self.name}'"),
+                          f"list the versions of {self.name!r}")
         except Exception as exc:  # MLflow raises its own types for a broken store
             raise RegistryError(f"cannot list the versions of {self.name!r}: {exc}") from exc
         return sorted((str(v.version) for v in found), key=int)
