@@ -228,8 +228,8 @@ def _chunk(n: int, seeds: list[int], task: str, log: str | None = None) -> dict[
     return total
 
 
-def cell(n: int, seeds: int, task: str, jobs: int, log: str | None = None) -> dict[str, Any]:
-    parts = [list(range(i, seeds, jobs)) for i in range(jobs)]
+def cell(n: int, seeds: int, task: str, jobs: int, log: str | None = None, first: int = 0) -> dict[str, Any]:
+    parts = [list(range(first + i, first + seeds, jobs)) for i in range(jobs)]
     if jobs == 1:
         counts = [_chunk(n, parts[0], task, log)]
     else:
@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checks", nargs="*", choices=CHECKS, default=None, help="only these checks")
     parser.add_argument("--old-rule", action="store_true", help="also count robustness's old absolute limit")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--first-seed", type=int, default=0, help="continue a run: seeds from here on")
     parser.add_argument("--log", type=Path, default=None, help="append one JSON line per seed here")
     parser.add_argument("--summarize", type=Path, default=None, help="print the table of a --log file and stop")
     args = parser.parse_args(argv)
@@ -313,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n in sizes:
         t0 = time.perf_counter()
-        results.append(cell(n, seeds, args.task, args.jobs, str(args.log) if args.log else None))
+        results.append(cell(n, seeds, args.task, args.jobs, str(args.log) if args.log else None, args.first_seed))
         print(f"n={n:,}: {seeds} seeds in {time.perf_counter() - t0:.0f} s {results[-1]['seconds']}",
               file=sys.stderr, flush=True)
         for m in results[-1]["messages"][:10]:
