@@ -95,7 +95,7 @@ def test_cli_exits_1_when_a_check_fails(project: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--model", "model.joblib", "--data", "test.csv", "--target", "churned"],
      "the test data has no column 'churned'"),
-    (["--model", "broken.joblib", "--data", "test.csv"], "cannot load"),
+    (["--model", "broken.joblib", "--data", "test.csv"], "broken.joblib was refused"),
     (["--model", "model.joblib", "--data", "test.csv", "--checks", "speed"], "unknown check(s) ['speed']"),
     (["--data", "test.csv"], "no model: pass --model"),
 ])
