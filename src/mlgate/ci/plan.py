@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 SECRETS = ("MLGATE_API_KEY", "MLGATE_ADMIN_KEY", "MLFLOW_TRACKING_URI")
 REPORTS = "mlgate-reports"  # where each job copies its stage's reports, for artifacts and test reports
 GATE_STAGES = ("validate", "test", "evaluate", "compare", "register")
+# a job cancelled on another runner leaves its deploy lock until deploy.lock_ttl_s (60 s) passes
+# without a heartbeat: the next job waits that out instead of failing (docs/deploy.md)
+LOCK_WAIT_S = 120
 _SHARED_SCHEMES = ("postgresql", "postgres", "mysql", "oracle", "mssql")
 
 
@@ -131,13 +134,14 @@ def scan() -> list[str]:
 def deploy(env: str, strategy: str | None = None) -> list[str]:
     """Deploy the staged version to ``env``; the report goes straight into the artifact path."""
     cmd = f"mlgate deploy --env {env}" + (f" --strategy {strategy}" if strategy else "")
-    return [f"{cmd} --output {REPORTS}/deploy-{env}"]
+    return [f"{cmd} --lock-wait {LOCK_WAIT_S} --output {REPORTS}/deploy-{env}"]
 
 
 def canary(env: str = "production") -> list[str]:
     """Start the canary and hold until the analysis promotes it to production (exit 0) or rolls it
     back, or ``deploy.canary.max_wait_s`` passes without a decision (rolled back; exit 1)."""
-    return [f"mlgate deploy --env {env} --strategy canary --wait --output {REPORTS}/canary-{env}"]
+    return [f"mlgate deploy --env {env} --strategy canary --wait --lock-wait {LOCK_WAIT_S} "
+            f"--output {REPORTS}/canary-{env}"]
 
 
 def monitor() -> list[str]:

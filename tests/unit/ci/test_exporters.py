@@ -86,7 +86,7 @@ def test_gitlab_manual_gates_environments_and_schedule() -> None:
     assert doc["deploy-production"]["needs"] == ["canary-deploy"]  # only after the canary's promotion
     assert doc["deploy-production"]["script"] == ["mlgate smoke --url http://127.0.0.1:8000 "
                                                   "--output mlgate-reports/smoke"]
-    assert doc["canary-deploy"]["script"] == ["mlgate deploy --env production --strategy canary --wait "
+    assert doc["canary-deploy"]["script"] == ["mlgate deploy --env production --strategy canary --wait --lock-wait 120 "
                                               "--output mlgate-reports/canary-production"]
     assert doc["monitor-deployment"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
     assert doc["tune"]["script"][0] == "mlgate run --until tune || status=$?"  # tune.enabled: in the pipeline
