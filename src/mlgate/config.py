@@ -475,7 +475,8 @@ def load_config(path: str | Path | None = None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{file} must hold a mapping of keys (project, data, ...), got {type(raw).__name__}")
     config = config_from_dict(raw, file.resolve().parent, source=file, text=text)
-    check_references(config, lambda: _key_lines(text))  # columns and metrics it names, before any stage
+    # the columns and metrics it names, before any stage (lines looked up only for a problem)
+    check_references(config, lambda path: _nearest_line(_key_lines(text), path))
     return config
 
 

@@ -33,23 +33,22 @@ __all__ = ["check_references", "closest", "table_header"]
 _SHOWN = 12  # columns listed in a message
 
 
-def check_references(config: Config, key_lines: Callable[[], dict[tuple[str, ...], int]] | None = None) -> None:
+def check_references(config: Config, line_of: Callable[[tuple[str, ...]], int | None] | None = None) -> None:
     """Raise one ConfigError listing every config key that names a missing column or metric.
 
-    ``key_lines`` gives the map of key paths to lines of the config file (``mlgate.config``'s),
-    called only when there is a problem to place.
+    ``line_of`` gives the config file's line of a key path (``mlgate.config``'s), called only
+    when there is a problem to place.
     """
     problems: list[tuple[tuple[str, ...], str]] = []
     problems += _column_problems(config)
     problems += _metric_problems(config)
     if not problems:
         return
-    lines = key_lines() if key_lines else {}
     name = config.source.name if config.source else "config"
     count = len(problems)
     rows = []
     for path, what in problems:
-        line = _line(lines, path)
+        line = line_of(path) if line_of else None
         where = f" (line {line})" if line else ""
         rows.append(f"  {' -> '.join(path)}{where}: {what}")
     raise ConfigError(f"{name} does not fit its data or task ({count} problem{'s' if count > 1 else ''})\n"
@@ -163,10 +162,3 @@ def _metric_problems(config: Config) -> list[tuple[tuple[str, ...], str]]:
             what = f"{metric!r} is not a {kind}{hint}"
         problems.append((path, f"{what} ({kind}s: {', '.join(valid)})"))
     return problems
-
-
-def _line(lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> int | None:
-    for n in range(len(path), 0, -1):
-        if path[:n] in lines:
-            return lines[path[:n]]
-    return None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from _support.docs import python_blocks
 from mlgate.data.objectstore import STORES
 from mlgate.sources import __all__ as SOURCES_API
 
@@ -12,7 +12,7 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "data-sources.md"
 
 
 def test_python_examples_run() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    blocks = python_blocks(DOC.name)
     assert blocks
     for block in blocks:
         exec(compile(block, str(DOC), "exec"), {})
