@@ -132,4 +132,4 @@ def test_pr_report_on_a_push_writes_the_report_and_exits_0(tmp_path: Path) -> No
     log = "\n".join(result.logs)
     assert not result.failed, log
     assert "Not posted: --post needs a GitLab merge-request pipeline" in log
-    assert (folder / "mlgate-report" / "summary.md").is_file()
+    assert (folder / "merged-report" / "summary.md").is_file()

@@ -104,7 +104,7 @@ def _project(root: Path, ports: dict[str, int]) -> Path:
                                 "latency": {"material": 0.5, "min_requests": 40},
                                 "predictions": {"material": 0.1, "min_requests": 40}}}
     (root / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    (root / ".gitignore").write_text(".mlgate/\nmlgate-reports/\nmlgate-report/\n.gitlab-ci-local/\n")
+    (root / ".gitignore").write_text(".mlgate/\nmlgate-reports/\nmerged-report/\n.gitlab-ci-local/\n")
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
     _git(root, "remote", "add", "origin", "https://gitlab.example.com/team/churn.git")
     _commit(root, "churn example")

@@ -127,7 +127,7 @@ def _env(tmp_path: Path, platform: str, server: Recorder) -> dict[str, str]:
 
 
 def _report(mlgate_bin: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*mlgate_bin, "report", "mlgate-reports", "--output", "mlgate-report", "--post"],
+    return subprocess.run([*mlgate_bin, "report", "mlgate-reports", "--output", "merged-report", "--post"],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -162,7 +162,7 @@ def test_post_creates_one_comment_then_updates_it(platform: str, update: str, pa
     assert recorder.comments[7] == "an earlier human comment"
     for out in (first, second):  # the token travels in a header only
         assert TOKEN not in out.stdout + out.stderr
-    assert (tmp_path / "mlgate-report" / "report.html").exists()
+    assert (tmp_path / "merged-report" / "report.html").exists()
 
 
 def test_post_without_the_ci_variables_names_them_and_writes_nothing(tmp_path: Path, recorder: Recorder,
@@ -174,7 +174,7 @@ def test_post_without_the_ci_variables_names_them_and_writes_nothing(tmp_path: P
     assert out.returncode == 2
     assert "needs CI_MERGE_REQUEST_IID, MLGATE_GITLAB_TOKEN or GITLAB_TOKEN" in out.stderr
     assert "Traceback" not in out.stderr and recorder.requests == []
-    assert not (tmp_path / "mlgate-report").exists()
+    assert not (tmp_path / "merged-report").exists()
     bare = {k: v for k, v in env.items() if not k.startswith(("CI_", "GITLAB"))}
     out = _report(mlgate_bin, tmp_path, bare)
     assert out.returncode == 2 and "none of them is set" in out.stderr

@@ -174,7 +174,7 @@ def _gate_jobs(plan: Plan) -> dict[str, Job]:
                                                                         "path": p.REPORTS}},
                   {"run": "\n".join(p.report(post=True))},
                   {"if": "always()", "uses": ACTIONS["upload"],
-                   "with": {"name": "mlgate-report", "path": f"{p.MERGED}/"}}]}
+                   "with": {"name": p.MERGED, "path": f"{p.MERGED}/"}}]}
     register = _gate(plan, "register-model", "register", [previous])
     register["if"] = f"{CHAIN} && {ON_MAIN.format(branch=plan.branch)} && github.event_name != 'pull_request'"
     register["concurrency"] = {"group": "mlgate-registry", "cancel-in-progress": False}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlgate.ci.install import job_extras, parse_install
 from mlgate.ci.matrix import CANDIDATES_DIR
+from mlgate.reports.merge import MERGED_DIR
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -148,7 +149,7 @@ def monitor() -> list[str]:
     return [f"mlgate monitor --output {REPORTS}/monitor"]
 
 
-MERGED = "mlgate-report"
+MERGED = MERGED_DIR  # the folder `mlgate report` writes by default, in CI as on a laptop
 
 
 def report(post: bool) -> list[str]:
