@@ -179,7 +179,7 @@ class RunStore:
             return None
         from mlgate.registry.peek import marker_unchanged
 
-        if not all(marker_unchanged(m) for m in stamp.get("markers", [])):
+        if not all(marker_unchanged(m, self.root) for m in stamp.get("markers", [])):
             return None
         names = stamp.get("stages", [])
         if not all(n in state and self.abs(state[n].get("out_dir", "")).is_dir() for n in names):

@@ -42,12 +42,16 @@ def baseline_marker(config: Config) -> dict[str, Any] | None:
     prefix = "sqlite:///"
     if not uri.startswith(prefix):
         return None
-    db = uri[len(prefix):]
+    db = Path(uri[len(prefix):])
     name, alias = config.model_name, config.gates.compare.baseline_alias
-    return {"store": db, "name": name, "alias": alias, "version": alias_version(Path(db), name, alias)}
+    version = alias_version(db, name, alias)
+    # relative to the project, so a store that moved with it (a CI job's artifacts in another
+    # checkout folder) keeps the compare stage's cache key
+    store = db.relative_to(config.root) if db.is_relative_to(config.root) else db
+    return {"store": str(store), "name": name, "alias": alias, "version": version}
 
 
-def marker_unchanged(marker: dict[str, Any]) -> bool:
+def marker_unchanged(marker: dict[str, Any], root: Path) -> bool:
     """True while the alias in a marker from :func:`baseline_marker` still points where it did.
 
     Another stage's marker (monitor's input files) is never taken as unchanged here: the fast
@@ -55,7 +59,8 @@ def marker_unchanged(marker: dict[str, Any]) -> bool:
     """
     if not {"store", "name", "alias", "version"} <= set(marker):
         return False
-    return alias_version(Path(marker["store"]), marker["name"], marker["alias"]) == marker["version"]
+    store = root / marker["store"]  # an absolute store stays itself
+    return alias_version(store, marker["name"], marker["alias"]) == marker["version"]
 
 
 def aliases_and_tags(db: Path, name: str) -> tuple[dict[str, str], dict[str, str]] | None:

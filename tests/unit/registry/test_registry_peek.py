@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
-from mlgate.registry.peek import alias_version, marker_unchanged
+from mlgate.config import config_from_dict
+from mlgate.registry.peek import alias_version, baseline_marker, marker_unchanged
 
 
 def _store(path: Path) -> Path:
@@ -31,9 +33,24 @@ def test_a_store_without_registry_tables_has_no_alias(tmp_path: Path) -> None:
 def test_marker_notices_a_moved_alias(tmp_path: Path) -> None:
     db = _store(tmp_path / "mlflow.db")
     marker = {"store": str(db), "name": "churn", "alias": "production", "version": "3"}
-    assert marker_unchanged(marker)
+    assert marker_unchanged(marker, tmp_path / 'elsewhere')  # an absolute store stays itself
     con = sqlite3.connect(db)
     con.execute("UPDATE registered_model_aliases SET version = 4")
     con.commit()
     con.close()
-    assert not marker_unchanged(marker)
+    assert not marker_unchanged(marker, tmp_path)
+
+
+def test_a_store_inside_the_project_is_named_relative_so_it_survives_a_move(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    """A CI job gets the store as an artifact in another checkout folder: same marker there."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first, second = tmp_path / "job1", tmp_path / "job2"
+    (first / ".mlgate").mkdir(parents=True)
+    _store(first / ".mlgate" / "mlflow.db")
+    raw = {"project": "churn", "data": {"train": "data/train.csv", "target": "y"}}
+    marker = baseline_marker(config_from_dict(raw, first))
+    assert marker is not None and marker["store"] == ".mlgate/mlflow.db" and marker["version"] == "3"
+    shutil.copytree(first, second)
+    assert baseline_marker(config_from_dict(raw, second)) == marker
+    assert marker_unchanged(marker, second)
