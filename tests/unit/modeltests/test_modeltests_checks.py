@@ -351,3 +351,48 @@ def test_reproducibility_without_a_record_cannot_decide(binary_case, tmp_path) -
     report = run(str(folder), binary_case.test, reference=binary_case.train, checks=["reproducibility"])
     row = report.checks[0]
     assert report.passed and row.severity == "warning" and "no record of the rows it was fitted on" in row.message
+
+
+class _Delayed:
+    """A constant model whose calls take a delay: spent on the CPU, or waiting (as a starved
+    process does). Constant, so that the model's own time does not blur the two."""
+
+    def __init__(self, model, ms: float, *, spin: bool) -> None:  # type: ignore[no-untyped-def]
+        self.model, self.seconds, self.spin = model, ms / 1000, spin
+        self.classes_ = model.classes_
+
+    def _delay(self) -> None:
+        import time
+
+        if not self.spin:
+            time.sleep(self.seconds)
+            return
+        end = time.process_time() + self.seconds
+        while time.process_time() < end:
+            pass
+
+    def predict(self, X):  # type: ignore[no-untyped-def]
+        self._delay()
+        return np.full(len(X), self.classes_[0])
+
+    def predict_proba(self, X):  # type: ignore[no-untyped-def]
+        self._delay()
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+@pytest.mark.parametrize("spin", [True, False])
+def test_inference_fails_a_slow_model_not_a_busy_machine(binary_case, spin: bool) -> None:  # type: ignore[no-untyped-def]
+    """A model that spends 30 ms of CPU per row fails a 10 ms budget; one whose calls wait
+    30 ms without using the CPU (what a starved process on a shared runner sees) passes,
+    with the wait named."""
+    settings = {**FAST["inference"], "single_calls": 20, "warmup": 0, "batches": 1, "batch_size": 10,
+                "max_latency_p95_ms": 10, "min_throughput": 0}
+    report = run(_Delayed(binary_case.model, 30, spin=spin), binary_case.test, {"inference": settings},
+                 checks=["inference"])
+    check = report.checks[0]
+    assert report.metrics["latency_p95_ms"] > 10
+    if spin:
+        assert not check.passed and "p95 latency" in check.message
+    else:
+        assert check.passed and "on a busy machine" in check.message, (check.message, report.metrics)
+        assert report.metrics["cpu_p95_ms"] < 10

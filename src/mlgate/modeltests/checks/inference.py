@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, ClassVar
 
@@ -32,14 +33,14 @@ class Inference(ModelCheck):
         rows = subject.sample(max(self.single_calls, self.batch_size), salt=4)
         X = subject.X.iloc[rows]
         singles = [X.iloc[i % len(X): i % len(X) + 1] for i in range(self.single_calls)]
-        latencies = np.empty(self.single_calls)
+        latencies, cpu = np.empty(self.single_calls), np.empty(self.single_calls)
         with subject.few_threads(self.threads):
             for one in singles[: self.warmup]:
                 call(one)
             for i, one in enumerate(singles):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 call(one)
-                latencies[i] = time.perf_counter() - t0
+                latencies[i], cpu[i] = time.perf_counter() - t0, time.process_time() - c0
         batch = X.iloc[: self.batch_size]
         call(batch)  # warm-up
         t0 = time.perf_counter()
@@ -50,9 +51,15 @@ class Inference(ModelCheck):
         size = _model_mb(subject)
         ms = latencies * 1000
         p50, p95, p99 = (float(np.percentile(ms, q)) for q in (50, 95, 99))
-        problems = []
-        if p95 > self.max_latency_p95_ms:
+        cpu_p95 = float(np.percentile(cpu * 1000, 95))
+        problems, busy = [], ""
+        if p95 > self.max_latency_p95_ms and cpu_p95 > self.max_latency_p95_ms:
             problems.append(f"p95 latency {p95:.2f} ms > {self.max_latency_p95_ms} ms")
+        elif p95 > self.max_latency_p95_ms:
+            # The calls waited for the CPU, not on the model: a shared CI runner's load says
+            # nothing about the model, so the gate does not fail on it (and says so).
+            busy = (f"; p95 {p95:.2f} ms over the limit on a busy machine (load "
+                    f"{_load():.1f}), but CPU time per call p95 {cpu_p95:.2f} ms is within it")
         if throughput < self.min_throughput:
             problems.append(f"throughput {throughput:,.0f} rows/s < {self.min_throughput:,.0f}")
         if self.max_model_mb is not None and size > self.max_model_mb:
@@ -60,8 +67,9 @@ class Inference(ModelCheck):
         message = "; ".join(problems) if problems else (
             f"one row p50 {p50:.2f} ms, p95 {p95:.2f} ms (limit {self.max_latency_p95_ms} ms); "
             f"{throughput:,.0f} rows/s in batches of {len(batch)}; {size:.2f} MB; "
-            f"peak {peak:.1f} MB while predicting")
+            f"peak {peak:.1f} MB while predicting{busy}")
         observed = {"latency_p50_ms": p50, "latency_p95_ms": p95, "latency_p99_ms": p99,
+                    "cpu_p95_ms": cpu_p95,
                     "throughput_rows_per_s": throughput, "model_mb": size, "peak_memory_mb": peak}
         threads = f"{self.threads} native thread(s)" if self.threads else "default threads"
         subject.notes.append(f"inference: latency over {self.single_calls} one-row calls with "
@@ -74,6 +82,13 @@ class Inference(ModelCheck):
                        details={**observed, "single_calls": self.single_calls,
                                 "batch_size": len(batch), "method": call.__name__,
                                 "threads": self.threads})
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # not on this platform
+        return float("nan")
 
 
 def _peak_memory_mb(call: Any, batch: Any) -> float:
