@@ -58,6 +58,9 @@ def main() -> None:
 
     command = _command(get_app())
     click_error, click_abort = _click_exception_types()
+    interrupts: tuple[type[BaseException], ...] = (*click_abort, KeyboardInterrupt)
+    if sys.argv[1:2] != ["serve"]:  # the server stops on SIGTERM its own (uvicorn's) way
+        _unwind_on_sigterm()
     try:
         result = command(standalone_mode=False)
     except MlgateError as exc:
@@ -67,12 +70,8 @@ def main() -> None:
     except click_error as exc:
         exc.show()  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-    except click_abort:
-        _print_error("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        _print_error("interrupted")
-        sys.exit(130)
+    except interrupts:
+        result = 130
     except Exception as exc:  # the one place an unexpected error is caught
         _discard_empty_outputs()
         if state["debug"]:
@@ -81,6 +80,10 @@ def main() -> None:
                      "This is a bug in mlgate or a library it uses; re-run with --debug "
                      "for the traceback.")
         sys.exit(3)
+    if result == 130 or _terminated:  # Typer 0.29 turns Ctrl-C into a silent exit code 130
+        _discard_empty_outputs()
+        _print_error("terminated (SIGTERM): stopped cleanly" if _terminated else "interrupted")
+        sys.exit(143 if _terminated else 130)
     sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -108,6 +111,23 @@ def _command(app: typer.Typer) -> typer.core.TyperGroup:
             if not option.secondary_opts and not option.default and option.show_default is True:
                 option.show_default = "off"
     return root  # type: ignore[return-value]
+
+
+_terminated = False
+
+
+def _unwind_on_sigterm() -> None:
+    """A cancelled CI job gets SIGTERM: unwind as Ctrl-C does, so that open MLflow runs end
+    FAILED instead of staying RUNNING, locks are released and temporary files removed,
+    where the default handler would stop the process on the spot."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        global _terminated
+        _terminated = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _discard_empty_outputs() -> None:

@@ -277,7 +277,11 @@ def log_folder(client: MlflowClient, experiment: str, folder: Path, tags: dict[s
     run = retry(lambda: client.create_run(experiment, tags={**tags, "mlflow.runName": "register"}),
                 "start a registration run")
     run_id = run.info.run_id
-    retry(lambda: client.log_artifacts(run_id, str(folder), "model"), "log the model folder")
+    try:
+        retry(lambda: client.log_artifacts(run_id, str(folder), "model"), "log the model folder")
+    except BaseException as exc:  # a failure or a cancel: the run must not stay RUNNING
+        client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     retry(lambda: client.set_terminated(run_id), "finish the registration run")
     return run_id, f"{run.info.artifact_uri.rstrip('/')}/model"
 

@@ -25,6 +25,7 @@ class RunLogger:
         self.client = client
         self.experiment_id = experiment_id
         self.tags = dict(tags)
+        self.open: list[str] = []  # started and not ended: abandon() closes them
 
     def start(self, name: str, tags: dict[str, str] | None = None, parent: str | None = None) -> str:
         """Create a run; with ``parent`` it is nested under that run in the MLflow UI."""
@@ -32,6 +33,7 @@ class RunLogger:
         if parent:
             all_tags["mlflow.parentRunId"] = parent
         run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
+        self.open.append(str(run.info.run_id))
         return str(run.info.run_id)
 
     def log(self, run_id: str, params: dict[str, Any] | None = None,
@@ -49,6 +51,16 @@ class RunLogger:
 
     def end(self, run_id: str, ok: bool = True) -> None:
         self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+        if run_id in self.open:
+            self.open.remove(run_id)
+
+    def abandon(self, exc: BaseException) -> None:
+        """End every run still open after ``exc`` stopped the work: KILLED on an interrupt or
+        cancel (SIGTERM unwinds as one), FAILED otherwise; never left RUNNING in the UI."""
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        for run_id in reversed(self.open):
+            self.client.set_terminated(run_id, status)
+        self.open.clear()
 
 
 def open_logger(config: Config, tags: dict[str, str]) -> RunLogger:

@@ -74,7 +74,11 @@ def run_train(ctx: StageContext) -> Report:
                        tags={"mlgate.error": result.error} if result.error else None)
             logger.end(run_id, ok=result.error is None)
 
-        results = train_all(candidates, features, task, fit, val, target, on_done, on_start)
+        try:
+            results = train_all(candidates, features, task, fit, val, target, on_done, on_start)
+        except BaseException as exc:
+            logger.abandon(exc)
+            raise
         best = pick_best(results, task)
         if best is not None and metric not in best.metrics:
             metric = headline_metric(task, has_proba=False)
@@ -260,8 +264,9 @@ def run_tune(ctx: StageContext) -> Report:
         try:
             with project_on_path(config.root):
                 run_trials(study, objective, shares[0], tune.timeout, config.seed, after_trial)
-        except BaseException:  # a failed or interrupted search must not leave workers running on the study
+        except BaseException as exc:  # a failed or interrupted search must not leave workers running on the study
             stop_workers(workers)
+            logger.abandon(exc)
             raise
         if workers:
             ctx.progress(f"waiting for {len(workers)} workers", None)
