@@ -150,6 +150,25 @@ def test_status_through_the_console_script_says_interrupted_and_the_next_deploy_
     assert "clients got version 2" in events[1].outcome
 
 
+def test_a_deploy_cancelled_with_sigterm_releases_its_lock(project: Path, server: ServerProcess) -> None:
+    """A CI runner's cancel is SIGTERM: the deploy unwinds (exit 143), its lock is released at
+    once (no takeover after lock_ttl_s), and server and registry agree as after a kill."""
+    reset(project, server.url)
+    proc = S.start_paused(["deploy", "--env", "production", "--strategy", "blue-green", "--version", "2"],
+                          project, "switch")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Error: terminated (SIGTERM)" in err and "Traceback" not in err
+    took, got = S.time_to_agree(server.url, project, time.monotonic(), BOUND_S)
+    assert got == ("2", None, 0.0, None, 0.0)
+    back = subprocess.run(S.mlgate_command(["rollback", "--env", "production"], project),
+                          env=S.admin_env(), capture_output=True, text=True, cwd=project.parent, timeout=120)
+    assert back.returncode == 0, back.stderr
+    assert "took over the deploy lock" not in back.stderr
+    assert S.served(server.url) == ("1", None, 0.0, None, 0.0)
+
+
 def test_two_deploys_at_once_one_exits_2_naming_the_holder(project: Path, server: ServerProcess) -> None:
     reset(project, server.url)
     first = S.start_paused(["deploy", "--env", "production", "--strategy", "blue-green", "--version", "2"],
