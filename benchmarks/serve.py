@@ -448,6 +448,117 @@ def ratios(ours: dict[int, dict[str, Any]], other: dict[int, dict[str, Any]], la
     return out
 
 
+def _warm(url: str, path: str, body: str, key: str | None, n: int = 30) -> None:
+    for _ in range(n):
+        req = urllib.request.Request(f"{url}{path}", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {key}"} if key else {})})
+        urllib.request.urlopen(req, timeout=10).read()
+
+
+def _metric(url: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of one metric family from a server's ``/metrics``."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m[0]: float(m[1]) for m in re.findall(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M)}
+
+
+def tail_rounds(folder: Path, kind: str, tmp: Path, args: argparse.Namespace, script: Path,
+                config: Path, body: str) -> dict[str, Any]:
+    """The floor (bare) and mlgate, both running, driven in turn on ``/predict``: each round runs
+    every concurrency on both sides back to back (which side goes first alternates by round),
+    with the load average read before each point. Ratios are taken within a round, so a busy
+    machine slows both sides of one ratio alike; the median and the spread are over rounds.
+
+    Then the prediction log is checked against the server's own count of answered requests
+    (``ml_prediction_requests_total``, warm-up included), after a graceful stop has flushed it.
+    """
+    from mlgate.serve.process import ServerProcess, free_port
+
+    log_dir = tmp / f"log-{kind}"
+    bare_port = free_port()
+    bare_url, gate_port = f"http://127.0.0.1:{bare_port}", free_port()
+    gate = ServerProcess(str(folder), config_path=config, port=gate_port, api_keys=[KEY],
+                         extra_args=["--prediction-log", str(log_dir), "--model-version", "1"], timeout=120)
+    points: list[dict[str, Any]] = []
+    with BareServer(folder, bare_port, tmp / f"bare-{kind}.log"):
+        wait_ok(f"{bare_url}/ping")
+        with gate:
+            sides = {"bare": (bare_url, None), "mlgate": (gate.url, KEY)}
+            for url, key in sides.values():
+                _warm(url, "/predict", body, key)
+            for rnd in range(args.rounds):
+                for c in args.concurrency:
+                    order = list(sides) if rnd % 2 == 0 else list(reversed(sides))
+                    for side in order:
+                        url, key = sides[side]
+                        load = os.getloadavg()[0]
+                        r = run_wrk(url, body, key, c, args.duration, script, "/predict")
+                        r.update(side=side, round=rnd + 1, concurrency=c, load=load)
+                        points.append(r)
+                        print(f"  round {rnd + 1} {side:6s} c={c:<3d} {r['rps']:8.0f} req/s  p50 "
+                              f"{r['p50_ms']:7.2f}  p99 {r['p99_ms']:7.2f}  max {r['max_ms']:7.1f} ms  "
+                              f"load {load:.1f}  non-2xx {r['non_2xx']}  errors "
+                              f"{r['connect_errors'] + r['read_errors'] + r['write_errors'] + r['timeouts']}",
+                              flush=True)
+            time.sleep(0.5)  # requests in flight when wrk stopped are answered
+            answered = sum(v for k, v in _metric(gate.url, "ml_prediction_requests_total").items()
+                           if 'endpoint="predict"' in k)
+            dropped = _metric(gate.url, "ml_log_lines_dropped_total")
+        # the graceful stop flushed the writer: every answered request must have its line
+    lines = count_lines(log_dir)
+    wrk_answered = sum(p["requests"] - p["non_2xx"] for p in points if p["side"] == "mlgate")
+    log = {"lines": lines, "answered_by_server": int(answered), "answered_counted_by_wrk": wrk_answered,
+           "warm_up": 30, "dropped_metric": dropped, "missing": int(answered) - lines}
+    print(f"  prediction log: {lines} lines; the server answered {int(answered)} /predict requests "
+          f"(wrk counted {wrk_answered} + 30 warm-up); missing {log['missing']}; "
+          f"ml_log_lines_dropped_total {dropped}", flush=True)
+    return {"points": points, "prediction_log": log, "summary": tail_summary(points)}
+
+
+TARGETS = {("p99_ms", 32): ("<=", 1.5), ("p50_ms", 1): ("<=", 1.25), ("rps", 32): (">=", 1.0)}
+
+
+def tail_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per concurrency and figure: each side's median and range over rounds, and the
+    mlgate / bare ratio of each round (median and range)."""
+    out: dict[str, Any] = {}
+    for c in sorted({p["concurrency"] for p in points}):
+        rounds = sorted({p["round"] for p in points if p["concurrency"] == c})
+        by = {(p["side"], p["round"]): p for p in points if p["concurrency"] == c}
+        for fig in ("rps", "p50_ms", "p99_ms"):
+            bare = [by["bare", r][fig] for r in rounds if ("bare", r) in by]
+            gate = [by["mlgate", r][fig] for r in rounds if ("mlgate", r) in by]
+            ratio = [by["mlgate", r][fig] / by["bare", r][fig] for r in rounds
+                     if ("bare", r) in by and ("mlgate", r) in by and by["bare", r][fig] > 0]
+            loads = [by[s, r]["load"] for s in ("bare", "mlgate") for r in rounds if (s, r) in by]
+            if not ratio:
+                continue
+            entry = {"bare": bare, "mlgate": gate, "ratios": ratio, "ratio_median": statistics.median(ratio),
+                     "loads": loads}
+            if (fig, c) in TARGETS:
+                op, limit = TARGETS[fig, c]
+                entry["target"] = f"{op} {limit}"
+                entry["met"] = entry["ratio_median"] <= limit if op == "<=" else entry["ratio_median"] >= limit
+            out[f"c{c}_{fig}"] = entry
+    return out
+
+
+def print_tail_table(kind: str, summary: dict[str, Any]) -> None:
+    """The ratio table: medians over rounds, [min-max] in brackets."""
+    def span(values: list[float], fmt: str) -> str:
+        return f"{format(statistics.median(values), fmt)} [{format(min(values), fmt)}-{format(max(values), fmt)}]"
+
+    print(f"{kind}: mlgate (every default on) / floor, same run; median over rounds [min-max]")
+    print(f"  {'point':12s} {'floor':>24s} {'mlgate':>24s} {'ratio':>20s}  target   verdict  load")
+    for name, e in summary.items():
+        fmt = ".0f" if name.endswith("rps") else ".2f"
+        verdict = "" if "met" not in e else ("met" if e["met"] else "MISSED")
+        print(f"  {name:12s} {span(e['bare'], fmt):>24s} {span(e['mlgate'], fmt):>24s} "
+              f"{span(e['ratios'], '.2f'):>20s}  {e.get('target', ''):7s}  {verdict:7s}  "
+              f"{min(e['loads']):.1f}-{max(e['loads']):.1f}", flush=True)
+
+
 class MlflowServer:
     def __init__(self, folder: Path, port: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.extra_env = env or {}
@@ -507,8 +618,15 @@ def main() -> int:
     parser.add_argument("--no-in-process", action="store_true", help="only the servers under load")
     parser.add_argument("--sides", nargs="+", default=["mlflow", "bare", "mlgate"],
                         choices=["mlflow", "bare", "mlgate"])
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of floor-and-mlgate points (the tail figures' spread)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the tail check alone: floor and mlgate, both models, c=1 and 32, 5 s points, "
+                             "3 rounds, no in-process timings (about 3 minutes)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.concurrency, args.sides, args.no_in_process = 5.0, [1, 32], ["bare", "mlgate"], True
     if shutil.which("wrk") is None and not args.in_process_only:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -517,7 +635,8 @@ def main() -> int:
     from mlgate.serve.process import ServerProcess, free_port
 
     print(machine(), flush=True)
-    report: dict[str, Any] = {"machine": machine(), "duration_s": args.duration, "models": {}}
+    report: dict[str, Any] = {"machine": machine(), "duration_s": args.duration, "rounds": args.rounds, "models": {}}
+    tails: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp_name:
         tmp = Path(tmp_name)
         script = tmp / "bench.lua"
@@ -550,34 +669,35 @@ def main() -> int:
                     "mlflow1", MlflowServer(folder, port1, tmp / f"mlflow1-{kind}.log", {"OMP_NUM_THREADS": "1"}),
                     f"http://127.0.0.1:{port1}", None, args, script,
                     {"invocations": ("/invocations", body)})["invocations"]
-            if "bare" in args.sides:
+            if "bare" in args.sides and "mlgate" in args.sides:
+                tail = tail_rounds(folder, kind, tmp, args, script, config, predict_body)
+                entry["tail"] = tail
+                tails[kind] = tail["summary"]
+            elif "bare" in args.sides:
                 port2 = free_port()
                 entry["bare"] = bench_server("bare", BareServer(folder, port2, tmp / f"bare-{kind}.log"),
                                              f"http://127.0.0.1:{port2}", None, args, script,
                                              {"predict": ("/predict", predict_body)})["predict"]
-            if "mlgate" in args.sides:
+            gate_loads = {"invocations": ("/invocations", body)} if "mlflow" in args.sides else {}
+            if "bare" not in args.sides:
+                gate_loads["predict"] = ("/predict", predict_body)
+            if "mlgate" in args.sides and gate_loads:
                 gate_port = free_port()
-                loads = {"predict": ("/predict", predict_body)}
-                if "mlflow" in args.sides:
-                    loads["invocations"] = ("/invocations", body)
                 gate = bench_server(
                     "mlgate",
                     ServerProcess(str(folder), config_path=config, port=gate_port, api_keys=[KEY],
-                                  extra_args=["--prediction-log", str(tmp / f"log-{kind}"),
+                                  extra_args=["--prediction-log", str(tmp / f"log-{kind}-x"),
                                               "--model-version", "1"], timeout=120),
-                    f"http://127.0.0.1:{gate_port}", KEY, args, script, loads)
-                entry["mlgate_predict"] = gate["predict"]
-                if "bare" in entry:
-                    entry["ratios_vs_bare"] = ratios(gate["predict"], entry["bare"], "mlgate / bare, /predict")
+                    f"http://127.0.0.1:{gate_port}", KEY, args, script, gate_loads)
+                if "predict" in gate:
+                    entry["mlgate_predict"] = gate["predict"]
                 if "invocations" in gate:
                     entry["mlgate"] = gate["invocations"]
                     entry["ratios"] = ratios(gate["invocations"], entry["mlflow"], "mlgate / mlflow, /invocations")
-                entry["prediction_log_lines"] = count_lines(tmp / f"log-{kind}")
                 entry["log_lines_dropped"] = gate.pop("log_lines_dropped", {})
-                answered = sum(r["requests"] - r["non_2xx"] for load in gate.values() for r in load.values())
-                print(f"  prediction log: {entry['prediction_log_lines']} lines for {answered} answered "
-                      "load requests (+30 warm-up a load)", flush=True)
             report["models"][kind] = entry
+    for kind, summary in tails.items():
+        print_tail_table(kind, summary)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
