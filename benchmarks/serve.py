@@ -402,6 +402,8 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
     import signal
 
     assert proc is not None
+    if proc.poll() is not None:
+        return
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
@@ -559,6 +561,176 @@ def print_tail_table(kind: str, summary: dict[str, Any]) -> None:
               f"{min(e['loads']):.1f}-{max(e['loads']):.1f}", flush=True)
 
 
+PROBE_FEATURES = ("freeze", "logs", "auth", "rate_limit")
+
+
+def probe_server(kind_folder: str, port: int, off: list[str], out: str) -> None:
+    """The child of ``--diagnose``: mlgate's app on uvicorn (uvloop, httptools), as `mlgate serve`
+    runs it, with every default on except the features in ``off``, instrumented:
+
+    - each garbage collection's generation and pause, in the event-loop thread's CPU time
+      (``time.thread_time``: what the collection itself cost, not time the OS gave others);
+    - the event loop's turns: a task that sleeps 1 ms records, per wake-up, how much CPU
+      the loop thread spent since the last one (a turn that runs long without yielding) and
+      the wall-clock overshoot;
+    - the CPU time of every other thread (the log writers), which hold the GIL while they work;
+    - per request, the time inside the application (front door in to reply sent).
+    Writes a JSON summary to ``out`` at shutdown.
+    """
+    import asyncio
+    import gc
+
+    import uvicorn
+    import uvloop
+
+    from mlgate.serve import front
+    from mlgate.serve.app import create_app, freeze_start_up_heap
+    from mlgate.serve.auth import hash_key
+    from mlgate.serve.settings import ServeSettings
+
+    log_dir = tempfile.mkdtemp(prefix="mlgate-probe-")
+    settings = ServeSettings(model_path=kind_folder, model_source=kind_folder, model_version="1",
+                             key_hashes=[] if "auth" in off else [hash_key(KEY)],
+                             rate_limit="off" if "rate_limit" in off else "10000000/second",
+                             prediction_log=None if "logs" in off else log_dir, access_log="logs" not in off)
+    devnull = open(os.devnull, "w")  # noqa: SIM115 (the access log's lines, for the process's life)
+    stderr, sys.stderr = sys.stderr, devnull
+    app = create_app(settings)
+    sys.stderr = stderr
+    if "freeze" not in off:
+        freeze_start_up_heap()
+    collections: list[tuple[int, float]] = []
+    started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.thread_time()
+        else:
+            collections.append((info["generation"], (time.thread_time() - started[0]) * 1e3))
+
+    gc.callbacks.append(on_gc)
+    turns: list[tuple[float, float]] = []  # (loop CPU ms since the last wake-up, wall overshoot ms)
+    in_app: list[float] = []
+    inner = front._dispatch
+
+    async def timed(*a: Any) -> None:
+        t0 = time.perf_counter()
+        await inner(*a)
+        in_app.append((time.perf_counter() - t0) * 1e3)
+
+    front._dispatch = timed  # type: ignore[assignment]
+
+    async def monitor() -> None:
+        while True:
+            c0, t0 = time.thread_time(), time.perf_counter()
+            await asyncio.sleep(0.001)
+            turns.append(((time.thread_time() - c0) * 1e3, (time.perf_counter() - t0) * 1e3 - 1.0))
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                                           log_level="warning", access_log=False))
+
+    def thread_cpu() -> dict[str, float]:
+        import threading
+
+        ticks = os.sysconf("SC_CLK_TCK")
+        out_: dict[str, float] = {}
+        for t in threading.enumerate():
+            try:
+                fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out_[t.name] = (int(fields[11]) + int(fields[12])) / ticks
+        return out_
+
+    reset: dict[str, Any] = {}
+    cpu_end: list[Any] = []
+
+    async def main() -> None:
+        task = asyncio.ensure_future(monitor())
+        serving = asyncio.ensure_future(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        # the parent asks for a reset (GET /health) before its timed load: count from there
+        while not Path(out + ".go").exists():
+            await asyncio.sleep(0.05)
+        for kept in (collections, turns, in_app):
+            kept.clear()
+        reset["cpu"], reset["t"] = thread_cpu(), time.perf_counter()
+        while not Path(out + ".stop").exists():  # a file, not SIGTERM: uvicorn re-raises a signal it caught
+            await asyncio.sleep(0.05)
+        cpu_end[:] = [thread_cpu(), time.perf_counter() - reset["t"]]
+        server.should_exit = True
+        await serving
+        task.cancel()
+
+    uvloop.run(main())
+    seconds = cpu_end[1]
+    cpu = {k: (v - reset["cpu"].get(k, 0.0)) / seconds for k, v in cpu_end[0].items()}
+
+    def pct(values: list[float], q: float) -> float:
+        values = sorted(values)
+        return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+    gens = {g: [ms for gg, ms in collections if gg == g] for g in (0, 1, 2)}
+    summary = {"off": off, "tracked_objects": len(gc.get_objects()), "seconds": seconds,
+               "gc": {f"gen{g}": {"n": len(v), "median_cpu_ms": statistics.median(v) if v else 0.0,
+                                  "max_cpu_ms": max(v, default=0.0), "total_cpu_ms": sum(v)}
+                      for g, v in gens.items()},
+               "loop_turn_cpu_ms": {"p50": pct([t[0] for t in turns], 0.5), "p99": pct([t[0] for t in turns], 0.99),
+                                    "max": max((t[0] for t in turns), default=0.0),
+                                    "over_10ms": sum(1 for t in turns if t[0] > 10)},
+               "loop_overshoot_ms": {"p50": pct([t[1] for t in turns], 0.5), "p99": pct([t[1] for t in turns], 0.99),
+                                     "max": max((t[1] for t in turns), default=0.0)},
+               "in_app_ms": {"n": len(in_app), "p50": pct(in_app, 0.5), "p99": pct(in_app, 0.99),
+                             "max": max(in_app, default=0.0)},
+               "thread_cpu_share": cpu}
+    Path(out).write_text(json.dumps(summary))
+
+
+def diagnose(folder: Path, kind: str, tmp: Path, args: argparse.Namespace, script: Path, body: str) -> list[Any]:
+    """Each feature turned off in turn (and all on), the probed server under ``/predict`` at the
+    highest concurrency; prints where the event loop's time goes and wrk's figures."""
+    from mlgate.serve.process import free_port
+
+    results = []
+    c = max(args.concurrency)
+    for off in ([], *([f] for f in PROBE_FEATURES)):
+        port, out = free_port(), tmp / f"probe-{kind}-{'-'.join(off) or 'none'}.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--probe-child", str(folder), str(port), str(out),
+               *off]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        with (tmp / "probe.log").open("ab") as fh:  # the child's errors, shown when it fails
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ok(f"{url}/ping", proc=proc)
+            key = None if "auth" in off else KEY
+            _warm(url, "/predict", body, key)
+            Path(f"{out}.go").touch()
+            time.sleep(0.2)
+            load = os.getloadavg()[0]
+            r = run_wrk(url, body, key, c, args.duration, script, "/predict")
+            Path(f"{out}.stop").touch()
+            proc.wait(30)
+        finally:
+            stop(proc)
+        if not out.exists():
+            raise RuntimeError(f"the probed server wrote no summary: {(tmp / 'probe.log').read_text()[-3000:]}")
+        summary = json.loads(out.read_text())
+        summary.update(wrk=r, load=load)
+        results.append(summary)
+        g2, lt, ia = summary["gc"]["gen2"], summary["loop_turn_cpu_ms"], summary["in_app_ms"]
+        writers = {k: round(v * 100, 1) for k, v in summary["thread_cpu_share"].items() if "log" in k}
+        print(f"  {kind} off={','.join(off) or '-':10s} c={c} {r['rps']:6.0f} req/s p50 {r['p50_ms']:6.2f} "
+              f"p99 {r['p99_ms']:7.2f} max {r['max_ms']:7.1f} ms load {load:.1f} | gen2 {g2['n']} x "
+              f"{g2['median_cpu_ms']:.1f} ms CPU (max {g2['max_cpu_ms']:.1f}), gen0+1 "
+              f"{summary['gc']['gen0']['total_cpu_ms'] + summary['gc']['gen1']['total_cpu_ms']:.0f} ms | loop turn CPU "
+              f"p99 {lt['p99']:.2f} max {lt['max']:.1f} ms, >10 ms: {lt['over_10ms']} | in-app p50 {ia['p50']:.2f} "
+              f"p99 {ia['p99']:.2f} ms | writer threads CPU % {writers} | tracked {summary['tracked_objects']}",
+              flush=True)
+    return results
+
+
 class MlflowServer:
     def __init__(self, folder: Path, port: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.extra_env = env or {}
@@ -608,6 +780,9 @@ def in_process(folder: Path, kind: str) -> tuple[dict[str, float], dict[str, Any
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--probe-child":  # the server process of --diagnose
+        probe_server(sys.argv[2], int(sys.argv[3]), sys.argv[5:], sys.argv[4])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
@@ -623,6 +798,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true",
                         help="the tail check alone: floor and mlgate, both models, c=1 and 32, 5 s points, "
                              "3 rounds, no in-process timings (about 3 minutes)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="where the tail comes from: mlgate instrumented (GC pauses, event-loop turns, "
+                             "writer threads), all on and each feature off in turn, at the highest concurrency")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
     if args.quick:
@@ -645,6 +823,13 @@ def main() -> int:
         config.write_text('project: bench\ndata: {train: unused.csv}\nserve: {rate_limit: "10000000/second"}\n')
         for kind in args.models:
             folder = build_model(tmp / f"model-{kind}", kind, n_rows=5000)
+            if args.diagnose:
+                from mlgate.serve.model import ServedModel
+
+                example = ServedModel.load(folder, version="1").example
+                report["models"][kind] = {"diagnose": diagnose(
+                    folder, kind, tmp, args, script, json.dumps({"features": list(example.values())}))}
+                continue
             floor, parts = in_process(folder, kind) if not args.no_in_process else ({}, {})
             if args.in_process_only:
                 report["models"][kind] = {"floor": floor, "breakdown_us": parts}
