@@ -30,6 +30,18 @@ process per model.
     python benchmarks/serve.py --duration 20 --concurrency 1 32   # issue 16's run, ~8 min
     python benchmarks/serve.py --duration 5 --models lr
     python benchmarks/serve.py --in-process-only                  # no wrk, about 2 min
+    python benchmarks/serve.py --quick                            # issue 25's tail check, ~3.5 min
+    python benchmarks/serve.py --quick --duration 10 --rounds 5   # the same, longer points
+    python benchmarks/serve.py --diagnose --models lr --duration 8 --concurrency 32
+
+With both the floor and mlgate among ``--sides`` the two run side by side in ``--rounds``
+rounds (both servers up, each point driven on one then the other, the order alternating by
+round), and a ratio table ends the output: per concurrency and figure, the floor's and
+mlgate's medians over rounds with their range, the mlgate / floor ratio of each round (median
+and range), the issue's target and the load average during the points. ``--quick`` is that
+check alone (floor and mlgate, both models, concurrency 1 and 32, 5 s points, 3 rounds).
+``--diagnose`` runs mlgate instrumented (see ``probe_server``), all defaults on and then each
+feature off in turn, to show where the time of the tail goes.
 """
 
 from __future__ import annotations
@@ -784,7 +796,7 @@ def main() -> int:
         probe_server(sys.argv[2], int(sys.argv[3]), sys.argv[5:], sys.argv[4])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=None, help="seconds per point (20; 5 with --quick)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--models", nargs="+", default=["lr", "gbm"], choices=["lr", "gbm"])
     parser.add_argument("--mlflow-one-thread", action="store_true",
@@ -804,7 +816,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.concurrency, args.sides, args.no_in_process = 5.0, [1, 32], ["bare", "mlgate"], True
+        args.concurrency, args.sides, args.no_in_process = [1, 32], ["bare", "mlgate"], True
+    if args.duration is None:
+        args.duration = 5.0 if args.quick else 20.0
     if shutil.which("wrk") is None and not args.in_process_only:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
