@@ -706,7 +706,8 @@ def diagnose(folder: Path, kind: str, tmp: Path, args: argparse.Namespace, scrip
 
     results = []
     c = max(args.concurrency)
-    for off in ([], *([f] for f in PROBE_FEATURES)):
+    chosen = args.diagnose or ["all-on", *PROBE_FEATURES]
+    for off in ([] if f == "all-on" else [f] for f in chosen):
         port, out = free_port(), tmp / f"probe-{kind}-{'-'.join(off) or 'none'}.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--probe-child", str(folder), str(port), str(out),
                *off]
@@ -810,9 +811,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true",
                         help="the tail check alone: floor and mlgate, both models, c=1 and 32, 5 s points, "
                              "3 rounds, no in-process timings (about 3 minutes)")
-    parser.add_argument("--diagnose", action="store_true",
+    parser.add_argument("--diagnose", nargs="*", choices=["all-on", *PROBE_FEATURES], default=None,
                         help="where the tail comes from: mlgate instrumented (GC pauses, event-loop turns, "
-                             "writer threads), all on and each feature off in turn, at the highest concurrency")
+                             "writer threads) at the highest concurrency, with every default on (all-on) and "
+                             "with each named feature off; no names: all-on and each feature off in turn")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
     if args.quick:
@@ -837,7 +839,7 @@ def main() -> int:
         config.write_text('project: bench\ndata: {train: unused.csv}\nserve: {rate_limit: "10000000/second"}\n')
         for kind in args.models:
             folder = build_model(tmp / f"model-{kind}", kind, n_rows=5000)
-            if args.diagnose:
+            if args.diagnose is not None:
                 from mlgate.serve.model import ServedModel
 
                 example = ServedModel.load(folder, version="1").example
