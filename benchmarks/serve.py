@@ -30,6 +30,18 @@ process per model.
     python benchmarks/serve.py --duration 20 --concurrency 1 32   # issue 16's run, ~8 min
     python benchmarks/serve.py --duration 5 --models lr
     python benchmarks/serve.py --in-process-only                  # no wrk, about 2 min
+    python benchmarks/serve.py --quick                            # issue 25's tail check, ~3.5 min
+    python benchmarks/serve.py --quick --duration 10 --rounds 5   # the same, longer points
+    python benchmarks/serve.py --diagnose --models lr --duration 8 --concurrency 32
+
+With both the floor and mlgate among ``--sides`` the two run side by side in ``--rounds``
+rounds (both servers up, each point driven on one then the other, the order alternating by
+round), and a ratio table ends the output: per concurrency and figure, the floor's and
+mlgate's medians over rounds with their range, the mlgate / floor ratio of each round (median
+and range), the issue's target and the load average during the points. ``--quick`` is that
+check alone (floor and mlgate, both models, concurrency 1 and 32, 5 s points, 3 rounds).
+``--diagnose`` runs mlgate instrumented (see ``probe_server``), all defaults on and then each
+feature off in turn, to show where the time of the tail goes.
 """
 
 from __future__ import annotations
@@ -402,6 +414,8 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
     import signal
 
     assert proc is not None
+    if proc.poll() is not None:
+        return
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
@@ -446,6 +460,288 @@ def ratios(ours: dict[int, dict[str, Any]], other: dict[int, dict[str, Any]], la
         print(f"  ratio   c={c:<3d} throughput {r['throughput_x']:.2f}x  p50 {r['p50_ratio']:.2f}  "
               f"p99 {r['p99_ratio']:.2f} ({label})", flush=True)
     return out
+
+
+def _warm(url: str, path: str, body: str, key: str | None, n: int = 30) -> None:
+    for _ in range(n):
+        req = urllib.request.Request(f"{url}{path}", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {key}"} if key else {})})
+        urllib.request.urlopen(req, timeout=10).read()
+
+
+def _metric(url: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of one metric family from a server's ``/metrics``."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m[0]: float(m[1]) for m in re.findall(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M)}
+
+
+def tail_rounds(folder: Path, kind: str, tmp: Path, args: argparse.Namespace, script: Path,
+                config: Path, body: str) -> dict[str, Any]:
+    """The floor (bare) and mlgate, both running, driven in turn on ``/predict``: each round runs
+    every concurrency on both sides back to back (which side goes first alternates by round),
+    with the load average read before each point. Ratios are taken within a round, so a busy
+    machine slows both sides of one ratio alike; the median and the spread are over rounds.
+
+    Then the prediction log is checked against the server's own count of answered requests
+    (``ml_prediction_requests_total``, warm-up included), after a graceful stop has flushed it.
+    """
+    from mlgate.serve.process import ServerProcess, free_port
+
+    log_dir = tmp / f"log-{kind}"
+    bare_port = free_port()
+    bare_url, gate_port = f"http://127.0.0.1:{bare_port}", free_port()
+    gate = ServerProcess(str(folder), config_path=config, port=gate_port, api_keys=[KEY],
+                         extra_args=["--prediction-log", str(log_dir), "--model-version", "1"], timeout=120)
+    points: list[dict[str, Any]] = []
+    with BareServer(folder, bare_port, tmp / f"bare-{kind}.log"):
+        wait_ok(f"{bare_url}/ping")
+        with gate:
+            sides = {"bare": (bare_url, None), "mlgate": (gate.url, KEY)}
+            for url, key in sides.values():
+                _warm(url, "/predict", body, key)
+            for rnd in range(args.rounds):
+                for c in args.concurrency:
+                    order = list(sides) if rnd % 2 == 0 else list(reversed(sides))
+                    for side in order:
+                        url, key = sides[side]
+                        load = os.getloadavg()[0]
+                        r = run_wrk(url, body, key, c, args.duration, script, "/predict")
+                        r.update(side=side, round=rnd + 1, concurrency=c, load=load)
+                        points.append(r)
+                        print(f"  round {rnd + 1} {side:6s} c={c:<3d} {r['rps']:8.0f} req/s  p50 "
+                              f"{r['p50_ms']:7.2f}  p99 {r['p99_ms']:7.2f}  max {r['max_ms']:7.1f} ms  "
+                              f"load {load:.1f}  non-2xx {r['non_2xx']}  errors "
+                              f"{r['connect_errors'] + r['read_errors'] + r['write_errors'] + r['timeouts']}",
+                              flush=True)
+            time.sleep(0.5)  # requests in flight when wrk stopped are answered
+            answered = sum(v for k, v in _metric(gate.url, "ml_prediction_requests_total").items()
+                           if 'endpoint="predict"' in k)
+            dropped = _metric(gate.url, "ml_log_lines_dropped_total")
+        # the graceful stop flushed the writer: every answered request must have its line
+    lines = count_lines(log_dir)
+    wrk_answered = sum(p["requests"] - p["non_2xx"] for p in points if p["side"] == "mlgate")
+    log = {"lines": lines, "answered_by_server": int(answered), "answered_counted_by_wrk": wrk_answered,
+           "warm_up": 30, "dropped_metric": dropped, "missing": int(answered) - lines}
+    print(f"  prediction log: {lines} lines; the server answered {int(answered)} /predict requests "
+          f"(wrk counted {wrk_answered} + 30 warm-up); missing {log['missing']}; "
+          f"ml_log_lines_dropped_total {dropped}", flush=True)
+    return {"points": points, "prediction_log": log, "summary": tail_summary(points)}
+
+
+TARGETS = {("p99_ms", 32): ("<=", 1.5), ("p50_ms", 1): ("<=", 1.25), ("rps", 32): (">=", 1.0)}
+
+
+def tail_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per concurrency and figure: each side's median and range over rounds, and the
+    mlgate / bare ratio of each round (median and range)."""
+    out: dict[str, Any] = {}
+    for c in sorted({p["concurrency"] for p in points}):
+        rounds = sorted({p["round"] for p in points if p["concurrency"] == c})
+        by = {(p["side"], p["round"]): p for p in points if p["concurrency"] == c}
+        for fig in ("rps", "p50_ms", "p99_ms"):
+            bare = [by["bare", r][fig] for r in rounds if ("bare", r) in by]
+            gate = [by["mlgate", r][fig] for r in rounds if ("mlgate", r) in by]
+            ratio = [by["mlgate", r][fig] / by["bare", r][fig] for r in rounds
+                     if ("bare", r) in by and ("mlgate", r) in by and by["bare", r][fig] > 0]
+            loads = [by[s, r]["load"] for s in ("bare", "mlgate") for r in rounds if (s, r) in by]
+            if not ratio:
+                continue
+            entry = {"bare": bare, "mlgate": gate, "ratios": ratio, "ratio_median": statistics.median(ratio),
+                     "loads": loads}
+            if (fig, c) in TARGETS:
+                op, limit = TARGETS[fig, c]
+                entry["target"] = f"{op} {limit}"
+                entry["met"] = entry["ratio_median"] <= limit if op == "<=" else entry["ratio_median"] >= limit
+            out[f"c{c}_{fig}"] = entry
+    return out
+
+
+def print_tail_table(kind: str, summary: dict[str, Any]) -> None:
+    """The ratio table: medians over rounds, [min-max] in brackets."""
+    def span(values: list[float], fmt: str) -> str:
+        return f"{format(statistics.median(values), fmt)} [{format(min(values), fmt)}-{format(max(values), fmt)}]"
+
+    print(f"{kind}: mlgate (every default on) / floor, same run; median over rounds [min-max]")
+    print(f"  {'point':12s} {'floor':>24s} {'mlgate':>24s} {'ratio':>20s}  target   verdict  load")
+    for name, e in summary.items():
+        fmt = ".0f" if name.endswith("rps") else ".2f"
+        verdict = "" if "met" not in e else ("met" if e["met"] else "MISSED")
+        print(f"  {name:12s} {span(e['bare'], fmt):>24s} {span(e['mlgate'], fmt):>24s} "
+              f"{span(e['ratios'], '.2f'):>20s}  {e.get('target', ''):7s}  {verdict:7s}  "
+              f"{min(e['loads']):.1f}-{max(e['loads']):.1f}", flush=True)
+
+
+PROBE_FEATURES = ("freeze", "logs", "auth", "rate_limit")
+
+
+def probe_server(kind_folder: str, port: int, off: list[str], out: str) -> None:
+    """The child of ``--diagnose``: mlgate's app on uvicorn (uvloop, httptools), as `mlgate serve`
+    runs it, with every default on except the features in ``off``, instrumented:
+
+    - each garbage collection's generation and pause, in the event-loop thread's CPU time
+      (``time.thread_time``: what the collection itself cost, not time the OS gave others);
+    - the event loop's turns: a task that sleeps 1 ms records, per wake-up, how much CPU
+      the loop thread spent since the last one (a turn that runs long without yielding) and
+      the wall-clock overshoot;
+    - the CPU time of every other thread (the log writers), which hold the GIL while they work;
+    - per request, the time inside the application (front door in to reply sent).
+    Writes a JSON summary to ``out`` at shutdown.
+    """
+    import asyncio
+    import gc
+
+    import uvicorn
+    import uvloop
+
+    from mlgate.serve import front
+    from mlgate.serve.app import create_app, freeze_start_up_heap
+    from mlgate.serve.auth import hash_key
+    from mlgate.serve.settings import ServeSettings
+
+    log_dir = tempfile.mkdtemp(prefix="mlgate-probe-")
+    settings = ServeSettings(model_path=kind_folder, model_source=kind_folder, model_version="1",
+                             key_hashes=[] if "auth" in off else [hash_key(KEY)],
+                             rate_limit="off" if "rate_limit" in off else "10000000/second",
+                             prediction_log=None if "logs" in off else log_dir, access_log="logs" not in off)
+    devnull = open(os.devnull, "w")  # noqa: SIM115 (the access log's lines, for the process's life)
+    stderr, sys.stderr = sys.stderr, devnull
+    app = create_app(settings)
+    sys.stderr = stderr
+    if "freeze" not in off:
+        freeze_start_up_heap()
+    collections: list[tuple[int, float]] = []
+    started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.thread_time()
+        else:
+            collections.append((info["generation"], (time.thread_time() - started[0]) * 1e3))
+
+    gc.callbacks.append(on_gc)
+    turns: list[tuple[float, float]] = []  # (loop CPU ms since the last wake-up, wall overshoot ms)
+    in_app: list[float] = []
+    inner = front._dispatch
+
+    async def timed(*a: Any) -> None:
+        t0 = time.perf_counter()
+        await inner(*a)
+        in_app.append((time.perf_counter() - t0) * 1e3)
+
+    front._dispatch = timed  # type: ignore[assignment]
+
+    async def monitor() -> None:
+        while True:
+            c0, t0 = time.thread_time(), time.perf_counter()
+            await asyncio.sleep(0.001)
+            turns.append(((time.thread_time() - c0) * 1e3, (time.perf_counter() - t0) * 1e3 - 1.0))
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                                           log_level="warning", access_log=False))
+
+    def thread_cpu() -> dict[str, float]:
+        import threading
+
+        ticks = os.sysconf("SC_CLK_TCK")
+        out_: dict[str, float] = {}
+        for t in threading.enumerate():
+            try:
+                fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out_[t.name] = (int(fields[11]) + int(fields[12])) / ticks
+        return out_
+
+    reset: dict[str, Any] = {}
+    cpu_end: list[Any] = []
+
+    async def main() -> None:
+        task = asyncio.ensure_future(monitor())
+        serving = asyncio.ensure_future(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        # the parent asks for a reset (GET /health) before its timed load: count from there
+        while not Path(out + ".go").exists():
+            await asyncio.sleep(0.05)
+        for kept in (collections, turns, in_app):
+            kept.clear()
+        reset["cpu"], reset["t"] = thread_cpu(), time.perf_counter()
+        while not Path(out + ".stop").exists():  # a file, not SIGTERM: uvicorn re-raises a signal it caught
+            await asyncio.sleep(0.05)
+        cpu_end[:] = [thread_cpu(), time.perf_counter() - reset["t"]]
+        server.should_exit = True
+        await serving
+        task.cancel()
+
+    uvloop.run(main())
+    seconds = cpu_end[1]
+    cpu = {k: (v - reset["cpu"].get(k, 0.0)) / seconds for k, v in cpu_end[0].items()}
+
+    def pct(values: list[float], q: float) -> float:
+        values = sorted(values)
+        return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+    gens = {g: [ms for gg, ms in collections if gg == g] for g in (0, 1, 2)}
+    summary = {"off": off, "tracked_objects": len(gc.get_objects()), "seconds": seconds,
+               "gc": {f"gen{g}": {"n": len(v), "median_cpu_ms": statistics.median(v) if v else 0.0,
+                                  "max_cpu_ms": max(v, default=0.0), "total_cpu_ms": sum(v)}
+                      for g, v in gens.items()},
+               "loop_turn_cpu_ms": {"p50": pct([t[0] for t in turns], 0.5), "p99": pct([t[0] for t in turns], 0.99),
+                                    "max": max((t[0] for t in turns), default=0.0),
+                                    "over_10ms": sum(1 for t in turns if t[0] > 10)},
+               "loop_overshoot_ms": {"p50": pct([t[1] for t in turns], 0.5), "p99": pct([t[1] for t in turns], 0.99),
+                                     "max": max((t[1] for t in turns), default=0.0)},
+               "in_app_ms": {"n": len(in_app), "p50": pct(in_app, 0.5), "p99": pct(in_app, 0.99),
+                             "max": max(in_app, default=0.0)},
+               "thread_cpu_share": cpu}
+    Path(out).write_text(json.dumps(summary))
+
+
+def diagnose(folder: Path, kind: str, tmp: Path, args: argparse.Namespace, script: Path, body: str) -> list[Any]:
+    """Each feature turned off in turn (and all on), the probed server under ``/predict`` at the
+    highest concurrency; prints where the event loop's time goes and wrk's figures."""
+    from mlgate.serve.process import free_port
+
+    results = []
+    c = max(args.concurrency)
+    chosen = args.diagnose or ["all-on", *PROBE_FEATURES]
+    for off in ([] if f == "all-on" else [f] for f in chosen):
+        port, out = free_port(), tmp / f"probe-{kind}-{'-'.join(off) or 'none'}.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--probe-child", str(folder), str(port), str(out),
+               *off]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        with (tmp / "probe.log").open("ab") as fh:  # the child's errors, shown when it fails
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ok(f"{url}/ping", proc=proc)
+            key = None if "auth" in off else KEY
+            _warm(url, "/predict", body, key)
+            Path(f"{out}.go").touch()
+            time.sleep(0.2)
+            load = os.getloadavg()[0]
+            r = run_wrk(url, body, key, c, args.duration, script, "/predict")
+            Path(f"{out}.stop").touch()
+            proc.wait(30)
+        finally:
+            stop(proc)
+        if not out.exists():
+            raise RuntimeError(f"the probed server wrote no summary: {(tmp / 'probe.log').read_text()[-3000:]}")
+        summary = json.loads(out.read_text())
+        summary.update(wrk=r, load=load)
+        results.append(summary)
+        g2, lt, ia = summary["gc"]["gen2"], summary["loop_turn_cpu_ms"], summary["in_app_ms"]
+        writers = {k: round(v * 100, 1) for k, v in summary["thread_cpu_share"].items() if "log" in k}
+        print(f"  {kind} off={','.join(off) or '-':10s} c={c} {r['rps']:6.0f} req/s p50 {r['p50_ms']:6.2f} "
+              f"p99 {r['p99_ms']:7.2f} max {r['max_ms']:7.1f} ms load {load:.1f} | gen2 {g2['n']} x "
+              f"{g2['median_cpu_ms']:.1f} ms CPU (max {g2['max_cpu_ms']:.1f}), gen0+1 "
+              f"{summary['gc']['gen0']['total_cpu_ms'] + summary['gc']['gen1']['total_cpu_ms']:.0f} ms | loop turn CPU "
+              f"p99 {lt['p99']:.2f} max {lt['max']:.1f} ms, >10 ms: {lt['over_10ms']} | in-app p50 {ia['p50']:.2f} "
+              f"p99 {ia['p99']:.2f} ms | writer threads CPU % {writers} | tracked {summary['tracked_objects']}",
+              flush=True)
+    return results
 
 
 class MlflowServer:
@@ -497,8 +793,11 @@ def in_process(folder: Path, kind: str) -> tuple[dict[str, float], dict[str, Any
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--probe-child":  # the server process of --diagnose
+        probe_server(sys.argv[2], int(sys.argv[3]), sys.argv[5:], sys.argv[4])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=None, help="seconds per point (20; 5 with --quick)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--models", nargs="+", default=["lr", "gbm"], choices=["lr", "gbm"])
     parser.add_argument("--mlflow-one-thread", action="store_true",
@@ -507,8 +806,21 @@ def main() -> int:
     parser.add_argument("--no-in-process", action="store_true", help="only the servers under load")
     parser.add_argument("--sides", nargs="+", default=["mlflow", "bare", "mlgate"],
                         choices=["mlflow", "bare", "mlgate"])
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of floor-and-mlgate points (the tail figures' spread)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the tail check alone: floor and mlgate, both models, c=1 and 32, 5 s points, "
+                             "3 rounds, no in-process timings (about 3 minutes)")
+    parser.add_argument("--diagnose", nargs="*", choices=["all-on", *PROBE_FEATURES], default=None,
+                        help="where the tail comes from: mlgate instrumented (GC pauses, event-loop turns, "
+                             "writer threads) at the highest concurrency, with every default on (all-on) and "
+                             "with each named feature off; no names: all-on and each feature off in turn")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve.json")
     args = parser.parse_args()
+    if args.quick:
+        args.concurrency, args.sides, args.no_in_process = [1, 32], ["bare", "mlgate"], True
+    if args.duration is None:
+        args.duration = 5.0 if args.quick else 20.0
     if shutil.which("wrk") is None and not args.in_process_only:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -517,7 +829,8 @@ def main() -> int:
     from mlgate.serve.process import ServerProcess, free_port
 
     print(machine(), flush=True)
-    report: dict[str, Any] = {"machine": machine(), "duration_s": args.duration, "models": {}}
+    report: dict[str, Any] = {"machine": machine(), "duration_s": args.duration, "rounds": args.rounds, "models": {}}
+    tails: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp_name:
         tmp = Path(tmp_name)
         script = tmp / "bench.lua"
@@ -526,6 +839,13 @@ def main() -> int:
         config.write_text('project: bench\ndata: {train: unused.csv}\nserve: {rate_limit: "10000000/second"}\n')
         for kind in args.models:
             folder = build_model(tmp / f"model-{kind}", kind, n_rows=5000)
+            if args.diagnose is not None:
+                from mlgate.serve.model import ServedModel
+
+                example = ServedModel.load(folder, version="1").example
+                report["models"][kind] = {"diagnose": diagnose(
+                    folder, kind, tmp, args, script, json.dumps({"features": list(example.values())}))}
+                continue
             floor, parts = in_process(folder, kind) if not args.no_in_process else ({}, {})
             if args.in_process_only:
                 report["models"][kind] = {"floor": floor, "breakdown_us": parts}
@@ -550,34 +870,35 @@ def main() -> int:
                     "mlflow1", MlflowServer(folder, port1, tmp / f"mlflow1-{kind}.log", {"OMP_NUM_THREADS": "1"}),
                     f"http://127.0.0.1:{port1}", None, args, script,
                     {"invocations": ("/invocations", body)})["invocations"]
-            if "bare" in args.sides:
+            if "bare" in args.sides and "mlgate" in args.sides:
+                tail = tail_rounds(folder, kind, tmp, args, script, config, predict_body)
+                entry["tail"] = tail
+                tails[kind] = tail["summary"]
+            elif "bare" in args.sides:
                 port2 = free_port()
                 entry["bare"] = bench_server("bare", BareServer(folder, port2, tmp / f"bare-{kind}.log"),
                                              f"http://127.0.0.1:{port2}", None, args, script,
                                              {"predict": ("/predict", predict_body)})["predict"]
-            if "mlgate" in args.sides:
+            gate_loads = {"invocations": ("/invocations", body)} if "mlflow" in args.sides else {}
+            if "bare" not in args.sides:
+                gate_loads["predict"] = ("/predict", predict_body)
+            if "mlgate" in args.sides and gate_loads:
                 gate_port = free_port()
-                loads = {"predict": ("/predict", predict_body)}
-                if "mlflow" in args.sides:
-                    loads["invocations"] = ("/invocations", body)
                 gate = bench_server(
                     "mlgate",
                     ServerProcess(str(folder), config_path=config, port=gate_port, api_keys=[KEY],
-                                  extra_args=["--prediction-log", str(tmp / f"log-{kind}"),
+                                  extra_args=["--prediction-log", str(tmp / f"log-{kind}-x"),
                                               "--model-version", "1"], timeout=120),
-                    f"http://127.0.0.1:{gate_port}", KEY, args, script, loads)
-                entry["mlgate_predict"] = gate["predict"]
-                if "bare" in entry:
-                    entry["ratios_vs_bare"] = ratios(gate["predict"], entry["bare"], "mlgate / bare, /predict")
+                    f"http://127.0.0.1:{gate_port}", KEY, args, script, gate_loads)
+                if "predict" in gate:
+                    entry["mlgate_predict"] = gate["predict"]
                 if "invocations" in gate:
                     entry["mlgate"] = gate["invocations"]
                     entry["ratios"] = ratios(gate["invocations"], entry["mlflow"], "mlgate / mlflow, /invocations")
-                entry["prediction_log_lines"] = count_lines(tmp / f"log-{kind}")
                 entry["log_lines_dropped"] = gate.pop("log_lines_dropped", {})
-                answered = sum(r["requests"] - r["non_2xx"] for load in gate.values() for r in load.values())
-                print(f"  prediction log: {entry['prediction_log_lines']} lines for {answered} answered "
-                      "load requests (+30 warm-up a load)", flush=True)
             report["models"][kind] = entry
+    for kind, summary in tails.items():
+        print_tail_table(kind, summary)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

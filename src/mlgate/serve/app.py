@@ -9,6 +9,7 @@ sends costs model time. Concurrent requests are micro-batched (``serve.batcher``
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import os
@@ -413,4 +414,21 @@ def create_app_from_env() -> Any:
 
     settings = ServeSettings.from_env()
     die_with_parent(settings.parent_pid)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_start_up_heap()
+    return app
+
+
+def freeze_start_up_heap() -> None:
+    """Move every object alive after start-up out of the garbage collector's sight.
+
+    A worker holds about 200,000 tracked objects once FastAPI, pydantic, numpy, scikit-learn
+    and the model are loaded, and a full collection walks them all: 110-120 ms of CPU with
+    the event loop stopped, so every request in flight at the time waited that long. Under
+    load full collections come every few seconds (log records and in-flight requests live
+    long enough to be promoted), which made the p99 at concurrency 32 (BENCHMARKS.md, issue
+    25). Collected once, then frozen, those objects stay alive (they would anyway: modules,
+    the model) and a full collection walks only what was allocated since.
+    """
+    gc.collect()
+    gc.freeze()

@@ -12,6 +12,7 @@ with the registry again within one interval plus the time to load the version.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import sys
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ async def follow(server: Server, interval: float) -> None:
         try:
             if "mlflow.tracking" not in sys.modules:  # a worker process: `mlgate rollback` needs it fast
                 await asyncio.to_thread(importlib.import_module, "mlflow.tracking")
+                gc.freeze()  # MLflow's objects, like the start-up heap's, stay out of full collections
             if watch is None:
                 watch = await asyncio.to_thread(server_watch, server.settings)
                 if watch is None:

@@ -258,9 +258,11 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
               "timeout_graceful_shutdown": 5, "proxy_headers": False,
               "ssl_certfile": certfile, "ssl_keyfile": keyfile}
     if workers == 1:
-        from mlgate.serve.app import create_app
+        from mlgate.serve.app import create_app, freeze_start_up_heap
 
-        uvicorn.run(create_app(settings, model), **common)  # type: ignore[arg-type]
+        app = create_app(settings, model)
+        freeze_start_up_heap()
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
         return 0
     # workers exit when this process dies, even by SIGKILL (see die_with_parent)
     settings.parent_pid = os.getpid()
