@@ -114,6 +114,9 @@ class ServedModel:
             return np.column_stack([columns[n] for n in self.schema.names])
         import pandas as pd
 
+        names = self.schema.names
+        if list(columns) != names:  # columns validated by another version's schema (a shadow's copy)
+            columns = {n: columns[n] for n in names}
         return pd.DataFrame(columns, copy=False)
 
     @property
@@ -132,7 +135,8 @@ class ServedModel:
             "version": self.version,
             "model_type": info.get("model_type") or type(_final_step(self.estimator)).__name__,
             "task": self.task,
-            "features": self.schema.names,
+            "features": self.schema.list_names,  # the order of a list-form row's values
+            **({"model_feature_order": self.schema.names} if self.schema.list_names != self.schema.names else {}),
             "feature_types": {f.name: f.kind for f in self.schema.features},
             "nullable": [f.name for f in self.schema.features if f.nullable],
             "classes": self.classes,
