@@ -197,10 +197,10 @@ class ServedModel:
 def _schema(estimator: Any, info: dict[str, Any], folder: Path) -> tuple[InputSchema, bool]:
     names = info.get("features")
     dtypes: dict[str, str] = dict(info.get("dtypes") or {})
-    if not names:
+    if not names or not dtypes:  # a .joblib registered by hand: features named, types in its signature
         signature = _signature_inputs(folder)
-        names = [s["name"] for s in signature if "name" in s]
-        dtypes = {s["name"]: str(s.get("type", "")) for s in signature if "name" in s}
+        names = names or [s["name"] for s in signature if "name" in s]
+        dtypes = dtypes or {s["name"]: str(s.get("type", "")) for s in signature if "name" in s}
     frame_input = True
     if not names:
         fitted = getattr(estimator, "feature_names_in_", None)
