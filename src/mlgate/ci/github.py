@@ -108,7 +108,8 @@ def _gate(plan: Plan, job: str, stage: str, needs: list[str], *, script: list[st
     source = state_from or (needs[-1] if needs else None)
     figures = [_figures(stage, outputs)] if outputs else []
     steps = [*_setup(plan), *([_state_in(source)] if source else []), *inputs,
-             {"id": "gate", "run": "\n".join(script or p.gate(stage, plan.fetch(stage)))}, *figures, *_reports(stage), *_state_out(job)]
+             {"id": "gate", "run": "\n".join(script or p.gate(stage, plan.fetch(stage)))}, *figures,
+             *_reports(stage), *_state_out(job)]
     out: Job = {"runs-on": "ubuntu-latest", "permissions": _GATE, "if": CHAIN, "steps": steps}
     if needs:
         out["needs"] = needs
@@ -157,7 +158,8 @@ def _gate_jobs(plan: Plan) -> dict[str, Job]:
         "needs": sorted({"data-validation", before}), "if": f"{CHAIN} && {quality}",
         "strategy": {"fail-fast": False, "matrix": {"candidate": list(plan.candidates)}},
         "continue-on-error": True,  # a candidate that fails is a warning, as in `mlgate run`
-        "steps": [*_setup(plan), _state_in(before), {"run": "\n".join(p.train_candidate("${{ matrix.candidate }}", plan.fetch("train")))},
+        "steps": [*_setup(plan), _state_in(before),
+                  {"run": "\n".join(p.train_candidate("${{ matrix.candidate }}", plan.fetch("train")))},
                   {"if": "always()", "uses": ACTIONS["upload"],
                    "with": {"name": "candidate-${{ matrix.candidate }}", "path": f"{CANDIDATES_DIR}/",
                             "include-hidden-files": True, "retention-days": 7}}]}
