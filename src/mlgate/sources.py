@@ -5,7 +5,9 @@ variables it needs.
 stage's DVC-tracked inputs, nothing else) and ``ci_data_steps`` makes that the job's shell line;
 ``dvc_packages`` is what the job installs to pull (``dvc[s3]`` for an S3 remote);
 ``ci_variables(config)`` names the variables each data source needs (an object store's
-credentials, a DVC remote's). Reading, fingerprinting and fetching the data is ``mlgate.data.refs``.
+credentials, a DVC remote's). A DVC remote is read from the committed ``.dvc/config`` only: a
+CI job's checkout has no ``config.local``, and the generated file must not depend on one.
+Reading, fingerprinting and fetching the data is ``mlgate.data.refs``.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def ci_variables(config: Config, stages: Iterable[str] | None = None) -> dict[st
                 store = store_of(ref)
                 out[store.name] = list(store.variables)
             elif (found := dvc.tracked(ref)) is not None:
-                name, url = dvc.default_remote(found[0].repo)
+                name, url = dvc.default_remote(found[0].repo, local=False)
                 scheme = url.split("://", 1)[0] if "://" in url else "local"
                 variables = _DVC_REMOTE_VARIABLES.get(scheme, ())
                 out[f"dvc remote {name!r} ({scheme})"] = list(variables)
@@ -109,7 +111,7 @@ def dvc_packages(config: Config) -> list[str]:
     for stage in STAGE_NAMES:
         for ref in stage_inputs(config, stage):
             if isinstance(ref, Path) and (found := dvc.tracked(ref)) is not None:
-                url = dvc.default_remote(found[0].repo)[1]
+                url = dvc.default_remote(found[0].repo, local=False)[1]
                 extras.add(_DVC_EXTRAS.get(url.split("://", 1)[0] if "://" in url else "", ""))
     if not extras:
         return []

@@ -18,8 +18,10 @@ ID_COLUMNS = ("customer_id", "target")
 ADMIN_KEY = "test-admin-key"
 
 
-def model_folder(folder: Path, kind: str = "good", seed: int = 0, n_rows: int = 1500) -> Path:
-    """Save a churn model: ``good`` (logistic regression) or ``broken`` (always the minority class)."""
+def model_folder(folder: Path, kind: str = "good", seed: int = 0, n_rows: int = 1500,
+                 drop: tuple[str, ...] = ()) -> Path:
+    """Save a churn model: ``good`` (logistic regression) or ``broken`` (always the minority class);
+    ``drop``: features it is not given."""
     from sklearn.compose import ColumnTransformer
     from sklearn.dummy import DummyClassifier
     from sklearn.impute import SimpleImputer
@@ -31,7 +33,7 @@ def model_folder(folder: Path, kind: str = "good", seed: int = 0, n_rows: int = 
     from mlgate.models import save_model
 
     frame = generate(n_rows, seed=seed + 1)
-    X, y = frame.drop(columns=list(ID_COLUMNS)), frame["target"]
+    X, y = frame.drop(columns=[*ID_COLUMNS, *drop]), frame["target"]
     categorical = [c for c in X.columns if X[c].dtype.kind not in "biuf"]
     numeric = [c for c in X.columns if c not in categorical]
     pre = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),

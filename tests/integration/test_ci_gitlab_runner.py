@@ -18,6 +18,11 @@ Three tests on one pipeline run (minutes on two cores):
    registry with the jobs (``MLFLOW_TRACKING_URI``, as a CI variable): a good version's
    ``canary-deploy`` job promotes it by itself under live traffic; a broken version's
    ``canary-deploy`` job rolls it back and fails, and production keeps answering from the old one.
+
+And one on its own pipeline: the churn example from ``mlgate init --example churn`` with its data
+in a DVC local-folder remote (only the .dvc records committed): each data job pulls exactly its
+stage's tables before mlgate runs, the pick's job pulls nothing, and locally a second ``mlgate
+run`` with the data deleted and the remote moved away finds every stage cached.
 """
 
 from __future__ import annotations
@@ -259,3 +264,94 @@ def test_canary_job_promotes_a_good_version_and_rolls_back_a_broken_one(pipeline
     assert _serving(production.url) == "2"  # production still answers from the version before
     late = [a for a in load.answers if a.sent > load.answers[-1].sent - 1.0]
     assert late and {a.version for a in late} == {"2"}, {a.version for a in late}
+
+
+# ---- data in a DVC remote ---------------------------------------------------------------------
+
+DVC = Path(sys.executable).with_name("dvc")
+DATA_JOBS = {"data-validation": ["data/test.csv", "data/train.csv"], "train-model": ["data/train.csv"],
+             "model-validation": ["data/test.csv", "data/train.csv"], "evaluate-model": ["data/test.csv"]}
+
+
+def _sh(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"{args}: {out.stdout[-2000:]}{out.stderr[-2000:]}"
+    return out
+
+
+def _dvc_project(root: Path) -> tuple[Path, Path]:
+    """`mlgate init --example churn`, quick, its tables moved to a DVC local-folder remote: the
+    checkout holds only the .dvc records (no data, no DVC cache), committed with its .gitlab-ci.yml."""
+    project, remote = root / "churn", root / "dvc-remote"
+    mlgate = [str(Path(sys.executable).with_name("mlgate"))]
+    _sh(root, *mlgate, "init", str(project), "--example", "churn")
+    cfg = yaml.safe_load((project / "mlgate.yaml").read_text())
+    cfg.update(models=[{"type": "logistic-regression"}], tune={"enabled": False})
+    cfg["gates"]["evaluate"]["bootstrap"] = 200
+    cfg["gates"]["compare"]["bootstrap"] = 200
+    cfg["gates"]["test"]["checks"] = ["performance", "data_distribution"]
+    cfg.pop("monitor")  # a scheduled job's: the local runs below are the training pipeline's
+    (project / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (project / ".gitignore").write_text(".mlgate/\nmlgate-reports/\nmlgate-report/\n.gitlab-ci-local/\n")
+    _sh(project, "git", "init", "-q", "-b", "main")
+    _sh(project, str(DVC), "init", "-q")
+    _sh(project, str(DVC), "add", "-q", *sorted(str(p.relative_to(project)) for p in project.glob("data/*.csv")))
+    _sh(project, str(DVC), "remote", "add", "-d", "local", str(remote))
+    _sh(project, str(DVC), "push", "-q")
+    for table in project.glob("data/*.csv"):
+        table.unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    _commit(project, "churn data in a DVC remote")
+    return project, remote
+
+
+def _job_lines(log: str, job: str) -> list[str]:
+    """gitlab-ci-local's lines of one job (each starts with the job's name)."""
+    return [line[len(job):].strip() for line in log.splitlines() if line.startswith(f"{job} ")]
+
+
+def test_dvc_data_each_job_pulls_its_stages_inputs_and_a_rerun_reads_none(
+        tmp_path: Path, gitlab_ci_local: list[str]) -> None:
+    if not DVC.exists():
+        _missing("dvc (pip install -e '.[dev]')")
+    project, remote = _dvc_project(tmp_path)
+    ci_file = (project / ".gitlab-ci.yml").read_text()
+    assert "pip install 'mlgate[dvc]==" in ci_file and ".dvc/cache/" in ci_file
+    assert "#   dvc remote 'local' (local): none (a folder the runner reads)" in ci_file
+
+    outcomes, log = _run(gitlab_ci_local, project, "--needs", "evaluate-model")
+    expected = ["data-validation", "train-model: [logistic-regression]", "evaluate-all-models",
+                "model-validation", "evaluate-model"]
+    assert {job: outcomes.get(job) for job in expected} == dict.fromkeys(expected, "PASS"), log[-6000:]
+    for job, tables in DATA_JOBS.items():
+        name = next(n for n in expected if n.startswith(job))
+        lines = _job_lines(log, name)
+        pulls = [line for line in lines if "$ dvc pull" in line]
+        assert pulls == [f"$ dvc pull {' '.join(f'{t}.dvc' for t in tables)}"], (job, lines[:40])
+        # the job's own folder (a matrix job's name is the job's with its variable's value)
+        folder = next(b for b in (project / ".gitlab-ci-local" / "builds").iterdir() if b.name.startswith(job))
+        assert sorted(p.relative_to(folder).as_posix() for p in folder.glob("data/*.csv")) == tables, job
+        # the job pulled first, so the pipeline found its data and fetched nothing itself
+        assert not any("mlgate: dvc pull" in line for line in lines), (job, lines)
+    pick = _job_lines(log, "evaluate-all-models")
+    assert pick and not any("dvc pull" in line for line in pick), pick
+    assert not list((project / ".gitlab-ci-local" / "builds" / "evaluate-all-models").glob("data/*.csv"))
+
+    # locally, in the checkout: the first run pulls once; the second, with the data files deleted
+    # and the remote moved away (any read of data would fail), finds every stage cached
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    first = subprocess.run([sys.executable, "-m", "mlgate", "run"], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    pulls = [line for line in first.stderr.splitlines() if line.startswith("mlgate: dvc pull")]
+    assert len(pulls) == 1 and "dvc pull data/test.csv.dvc data/train.csv.dvc" in pulls[0], first.stderr
+    for table in project.glob("data/*.csv"):
+        table.unlink()
+    remote.rename(remote.with_name("moved-away"))
+    again = subprocess.run([sys.executable, "-m", "mlgate", "run"], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "dvc pull" not in again.stderr and not list(project.glob("data/*.csv")), again.stderr
+    latest = (project / ".mlgate" / "runs" / "LATEST").read_text().strip()
+    stages = json.loads((project / ".mlgate" / "runs" / latest / "run.json").read_text())["stages"]
+    assert {s["name"]: s["status"] for s in stages} == dict.fromkeys([s["name"] for s in stages], "cached")

@@ -71,3 +71,11 @@ def test_the_job_lines_and_the_packages_to_pull_with(tmp_path: Path) -> None:
     (tmp_path / ".dvc" / "config").write_text("[core]\n    remote = here\n['remote \"here\"']\n    url = ../store\n")
     assert dvc_packages(config) == ["dvc"]
     assert dvc_packages(config_from_dict({"data": {"train": "s3://b/t.parquet"}}, tmp_path)) == []
+
+
+def test_the_ci_reads_the_committed_remote_not_a_local_override(tmp_path: Path) -> None:
+    _project(tmp_path)  # committed: an S3 remote
+    (tmp_path / ".dvc" / "config.local").write_text("['remote \"store\"']\n    url = /mnt/mirror\n")
+    config = config_from_dict({"data": {"train": "data/train.csv"}}, tmp_path)
+    assert dvc_packages(config) == ["dvc[s3]"]
+    assert list(ci_variables(config)) == ["dvc remote 'store' (s3)"]

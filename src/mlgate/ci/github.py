@@ -59,13 +59,21 @@ def render_github(plan: Plan, staging_url: str | None, production_url: str | Non
         },
         "permissions": {},  # each job asks for what it needs
         "concurrency": {"group": "mlgate-${{ github.ref }}", "cancel-in-progress": False},
-        "env": {"PYTHON_VERSION": plan.python, "MLFLOW_TRACKING_URI": "${{ secrets.MLFLOW_TRACKING_URI }}"},
+        "env": {"PYTHON_VERSION": plan.python, "MLFLOW_TRACKING_URI": "${{ secrets.MLFLOW_TRACKING_URI }}",
+                # the data sources' credentials (an unset secret is an empty variable, which the SDKs ignore)
+                **{v: f"${{{{ secrets.{v} }}}}" for v in _data_variables(plan)}},
         "jobs": jobs,
     }
 
 
+def _data_variables(plan: Plan) -> list[str]:
+    return list(dict.fromkeys(v for names in plan.data_variables.values() for v in names))
+
+
 def _setup(plan: Plan, install: str | None = None) -> list[Step]:
-    key = "mlgate-${{ runner.os }}-${{ hashFiles('mlgate.yaml', 'requirements*.txt') }}"
+    # DVC's cache is keyed by the records too: new data makes a new entry instead of a stale hit
+    records = ", '**/*.dvc', '**/dvc.lock'" if p.DVC_CACHE in plan.data_cache else ""
+    key = f"mlgate-${{{{ runner.os }}}}-${{{{ hashFiles('mlgate.yaml', 'requirements*.txt'{records}) }}}}"
     return [
         {"uses": ACTIONS["checkout"]},
         {"uses": ACTIONS["python"], "with": {"python-version": "${{ env.PYTHON_VERSION }}"}},
@@ -100,7 +108,8 @@ def _gate(plan: Plan, job: str, stage: str, needs: list[str], *, script: list[st
     source = state_from or (needs[-1] if needs else None)
     figures = [_figures(stage, outputs)] if outputs else []
     steps = [*_setup(plan), *([_state_in(source)] if source else []), *inputs,
-             {"id": "gate", "run": "\n".join(script or p.gate(stage))}, *figures, *_reports(stage), *_state_out(job)]
+             {"id": "gate", "run": "\n".join(script or p.gate(stage, plan.fetch(stage)))}, *figures,
+             *_reports(stage), *_state_out(job)]
     out: Job = {"runs-on": "ubuntu-latest", "permissions": _GATE, "if": CHAIN, "steps": steps}
     if needs:
         out["needs"] = needs
@@ -149,7 +158,8 @@ def _gate_jobs(plan: Plan) -> dict[str, Job]:
         "needs": sorted({"data-validation", before}), "if": f"{CHAIN} && {quality}",
         "strategy": {"fail-fast": False, "matrix": {"candidate": list(plan.candidates)}},
         "continue-on-error": True,  # a candidate that fails is a warning, as in `mlgate run`
-        "steps": [*_setup(plan), _state_in(before), {"run": "\n".join(p.train_candidate("${{ matrix.candidate }}"))},
+        "steps": [*_setup(plan), _state_in(before),
+                  {"run": "\n".join(p.train_candidate("${{ matrix.candidate }}", plan.fetch("train")))},
                   {"if": "always()", "uses": ACTIONS["upload"],
                    "with": {"name": "candidate-${{ matrix.candidate }}", "path": f"{CANDIDATES_DIR}/",
                             "include-hidden-files": True, "retention-days": 7}}]}
@@ -241,7 +251,7 @@ def _delivery_jobs(plan: Plan, staging_url: str | None, production_url: str | No
     if plan.monitor:
         jobs["monitor-model"] = {"runs-on": "ubuntu-latest", "if": "github.event_name == 'schedule'",
                                  "permissions": _GATE, "env": secrets,
-                                 "steps": [*_setup(plan), {"run": "\n".join(p.monitor())},
+                                 "steps": [*_setup(plan), {"run": "\n".join(p.monitor(plan.fetch("monitor")))},
                                            *_reports("monitor")]}
     if plan.kubernetes:  # the cluster's Argo Rollouts runs the canary and its analysis
         jobs["deploy-kubernetes"] = {

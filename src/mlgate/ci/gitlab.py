@@ -36,7 +36,7 @@ def render_gitlab(plan: Plan, staging_url: str | None, production_url: str | Non
     jobs.update(_deploy_jobs(plan, on_main, staging_url, production_url))
     if plan.monitor:  # only with something to watch (monitor.current or monitor.from_log)
         jobs["monitor-deployment"] = {
-            "stage": "monitor", "needs": [], "script": p.monitor(),
+            "stage": "monitor", "needs": [], "script": p.monitor(plan.fetch("monitor")),
             "rules": [{"if": _SCHEDULE}],
             "artifacts": _artifacts([f"{p.REPORTS}/monitor/"], f"{p.REPORTS}/monitor/junit.xml")}
     doc.update(jobs)
@@ -45,7 +45,7 @@ def render_gitlab(plan: Plan, staging_url: str | None, production_url: str | Non
 
 def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
     not_scheduled = [{"if": _SCHEDULE, "when": "never"}, {"when": "on_success"}]
-    jobs: dict[str, Job] = {"data-validation": _gate("validate", "validate", [], not_scheduled)}
+    jobs: dict[str, Job] = {"data-validation": _gate(plan, "validate", "validate", [], not_scheduled)}
     if plan.tests:
         jobs["unit-tests"] = {"stage": "validate", "needs": [], "script": [plan.tests], "rules": not_scheduled}
     jobs["ci-file-check"] = {"stage": "validate", "needs": [], "script": p.file_check("gitlab"),
@@ -56,7 +56,7 @@ def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
                              "artifacts": _artifacts([f"{p.REPORTS}/scan/"], f"{p.REPORTS}/scan/junit.xml")}
     before_train = "data-validation"
     if plan.tune_in_pipeline:
-        jobs["tune"] = _gate("tune", "tune", [before_train], not_scheduled)
+        jobs["tune"] = _gate(plan, "tune", "tune", [before_train], not_scheduled)
         before_train = "tune"
     search: Job = {"stage": "tune", "needs": ["data-validation"], "script": p.tune_worker(plan),
                    "rules": [{"if": on_main, "when": "manual"}], "allow_failure": True,
@@ -67,7 +67,7 @@ def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
     jobs["train-model"] = {
         "stage": "train", "needs": [before_train], "rules": not_scheduled,
         "parallel": {"matrix": [{"MLGATE_CANDIDATE": list(plan.candidates)}]},
-        "script": p.train_candidate("$MLGATE_CANDIDATE"),
+        "script": p.train_candidate("$MLGATE_CANDIDATE", plan.fetch("train")),
         # a candidate that fails is a warning, as in `mlgate run`: the others still compete
         "allow_failure": True,
         "artifacts": _artifacts([f"{CANDIDATES_DIR}/$MLGATE_CANDIDATE/"],
@@ -80,7 +80,7 @@ def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
     chain = [*(["tune"] if plan.tune_in_pipeline else []), "data-validation", "evaluate-all-models"]
     for job, stage in (("model-validation", "test"), ("evaluate-model", "evaluate"), ("compare-models", "compare")):
         if stage in plan.stages:
-            jobs[job] = _gate(stage, stage, [previous], not_scheduled)
+            jobs[job] = _gate(plan, stage, stage, [previous], not_scheduled)
             previous = job
             chain.append(job)
     # every gate job's mlgate-reports/ (each holds the stages so far); runs when one failed too
@@ -88,7 +88,7 @@ def _gate_jobs(plan: Plan, on_main: str) -> dict[str, Job]:
                          "script": p.report(post=True), "rules": [{"if": _MR, "when": "always"}],
                          "artifacts": {"when": "always", "expose_as": "mlgate report",
                                        "paths": [f"{p.MERGED}/"], "expire_in": "1 week"}}
-    jobs["register-model"] = {**_gate("register", "register", [previous], [{"if": on_main, "when": "manual"}]),
+    jobs["register-model"] = {**_gate(plan, "register", "register", [previous], [{"if": on_main, "when": "manual"}]),
                               "allow_failure": False, "resource_group": "registry"}
     return jobs
 
@@ -145,8 +145,9 @@ def _deploy_jobs(plan: Plan, on_main: str, staging_url: str | None, production_u
     return jobs
 
 
-def _gate(stage: str, gitlab_stage: str, needs: list[str], rules: list[dict[str, str]]) -> Job:
-    return {"stage": gitlab_stage, "needs": needs, "rules": rules, "script": p.gate(stage),
+def _gate(plan: Plan, stage: str, gitlab_stage: str, needs: list[str], rules: list[dict[str, str]]) -> Job:
+    """A gate job: pull the stage's DVC-tracked inputs (if any), run the pipeline up to ``stage``."""
+    return {"stage": gitlab_stage, "needs": needs, "rules": rules, "script": p.gate(stage, plan.fetch(stage)),
             "artifacts": _artifacts([".mlgate/", f"{p.REPORTS}/"], f"{p.REPORTS}/{stage}/junit.xml")}
 
 

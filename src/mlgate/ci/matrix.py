@@ -40,8 +40,9 @@ def pick_best(config: Config, folder: Path) -> RunRecord:
     if not folder.is_dir():
         raise UsageError(f"--pick-best {folder}: no such folder; it should hold one folder per candidate "
                          "written by `mlgate train --candidate NAME --output FOLDER/NAME`")
-    stages = tuple(replace(s, entry=partial(assemble_train, folder=folder)) if s.name == "train" else s
-                   for s in STAGES)
+    # the pick reads the candidates' outputs, never the data: no pull (the key takes DVC's records)
+    stages = tuple(replace(s, entry=partial(assemble_train, folder=folder), fetch_data=False)
+                   if s.name == "train" else s for s in STAGES)
     pipeline = Pipeline(config, stages=stages)
     pipeline.check_inputs()
     return pipeline.run(until="train")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import shlex
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mlgate import sources
 from mlgate.ci.install import job_extras, parse_install
 from mlgate.ci.matrix import CANDIDATES_DIR
 from mlgate.reports.merge import MERGED_DIR
@@ -26,6 +28,7 @@ GATE_STAGES = ("validate", "test", "evaluate", "compare", "register")
 # a job cancelled on another runner leaves its deploy lock until deploy.lock_ttl_s (60 s) passes
 # without a heartbeat: the next job waits that out instead of failing (docs/deploy.md)
 LOCK_WAIT_S = 120
+DVC_CACHE = ".dvc/cache/"  # DVC's local cache: kept between pipelines, a pull fetches only what it lacks
 _SHARED_SCHEMES = ("postgresql", "postgres", "mysql", "oracle", "mssql")
 
 
@@ -50,6 +53,15 @@ class Plan:
     min_quality_score: float
     monitor: bool  # monitoring is configured: the scheduled job has something to watch
     kubernetes: bool  # ci.deploy_target is kubernetes: apply the rendered manifests instead of mlgate serve
+    # each data-reading stage's shell lines before mlgate (`dvc pull` of exactly its DVC-tracked inputs)
+    data_steps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the CI variables each data source needs, by source (docs/data-sources.md), for the file's header
+    data_variables: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def fetch(self, stage: str) -> list[str]:
+        """The lines a job of ``stage`` runs before mlgate to have its data: none for local files or
+        object-storage URIs (read in place), ``dvc pull TARGET...`` for DVC-tracked inputs."""
+        return list(self.data_steps.get(stage, ()))
 
     @property
     def tune_trials_per_worker(self) -> int:
@@ -58,14 +70,22 @@ class Plan:
 
 def make_plan(config: Config) -> Plan:
     """The plan of ``config``'s pipeline."""
-    from mlgate.pipeline import select_stages
+    from mlgate.pipeline import STAGE_NAMES, select_stages
 
     ci = config.ci
     spec, extras = parse_install(ci.install), job_extras(config)
+    # DVC-tracked data: every job installs DVC (a job that pulls nothing still checks that absent
+    # data could be pulled), with the remote's plugin (dvc[s3]) when the remote needs one
+    dvc = sources.dvc_packages(config)
+    if dvc:
+        extras = extras | {"dvc"}
+    plugins = "".join(f" {shlex.quote(d)}" for d in dvc if d != "dvc")
     requirements = f"pip install -r {shlex.quote(ci.requirements)}" if ci.requirements else None
-    install = requirements or spec.line(extras)
+    install = (f"{requirements}{''.join(f' {shlex.quote(d)}' for d in dvc)}" if requirements
+               else spec.line(extras) + plugins)
+    # the scan reads code and model files, never data: no DVC
     scan_install = f"{requirements} {shlex.quote('mlgate[security]')}" if requirements else \
-        spec.line(extras | {"security"})
+        spec.line((extras - {"dvc"}) | {"security"})
     storage = config.tune.storage or ""
     shared = storage.split(":", 1)[0].split("+", 1)[0] in _SHARED_SCHEMES
     return Plan(project=config.project, python=ci.python, install=install, scan_install=scan_install,
@@ -74,18 +94,22 @@ def make_plan(config: Config) -> Plan:
                 tune_in_pipeline=config.tune.enabled, tune_workers=ci.tune_workers if shared else 1,
                 tune_trials=config.tune.n_trials, stages=tuple(s.name for s in select_stages(config)),
                 environments=tuple(config.environments) or ("staging", "production"),
-                data_cache=tuple(ci.data_cache),
+                data_cache=tuple(dict.fromkeys([*ci.data_cache, *([DVC_CACHE] if dvc else [])])),
                 min_quality_score=config.gates.validate_.min_quality_score,
-                monitor=config.monitor.enabled, kubernetes=ci.deploy_target == "kubernetes")
+                monitor=config.monitor.enabled, kubernetes=ci.deploy_target == "kubernetes",
+                data_steps={stage: tuple(sources.ci_data_steps(config, stage)) for stage in STAGE_NAMES},
+                data_variables={k: tuple(v) for k, v in sources.ci_variables(config).items()})
 
 
-def gate(stage: str) -> list[str]:
-    """Run the pipeline up to ``stage`` (earlier stages are cached in the artifact) and copy its reports.
+def gate(stage: str, fetch: Sequence[str] = ()) -> list[str]:
+    """Fetch the stage's data (``fetch``: ``Plan.fetch(stage)``), run the pipeline up to ``stage``
+    (earlier stages are cached in the artifact) and copy its reports.
 
     The reports are copied whatever the verdict, then the job exits with the run's code, so a
-    failed gate's job still carries junit.xml, report.json, summary.md and report.html.
+    failed gate's job still carries junit.xml, report.json, summary.md and report.html. A failed
+    pull fails the job before mlgate runs.
     """
-    return keep_reports([f"mlgate run --until {stage}", publish(stage)])
+    return [*fetch, *keep_reports([f"mlgate run --until {stage}", publish(stage)])]
 
 
 def keep_reports(lines: list[str]) -> list[str]:
@@ -105,14 +129,16 @@ def publish(stage: str) -> str:
             f"{REPORTS}/ 2>/dev/null || true")
 
 
-def train_candidate(variable: str) -> list[str]:
-    """One job of the train matrix; ``variable`` holds the candidate's name."""
+def train_candidate(variable: str, fetch: Sequence[str] = ()) -> list[str]:
+    """One job of the train matrix; ``variable`` holds the candidate's name, ``fetch`` pulls train's data."""
     out = f'{CANDIDATES_DIR}/"{variable}"'
-    return [f'mlgate train --candidate "{variable}" --output {out}',
+    return [*fetch, f'mlgate train --candidate "{variable}" --output {out}',
             f'mkdir -p {REPORTS}/candidates && cp -r {out} {REPORTS}/candidates/']
 
 
 def pick_best() -> list[str]:
+    """Assemble train from the candidates' folders: no data is fetched (the stage's key takes the
+    data's fingerprint from DVC's records, and the pick reads only the candidates' outputs)."""
     return keep_reports([f"mlgate train --pick-best {CANDIDATES_DIR}", publish("train")])
 
 
@@ -120,7 +146,7 @@ def tune_worker(plan: Plan) -> list[str]:
     """The manual search job: trials on the configured Optuna study (shared when fanned out)."""
     out = f"{REPORTS}/tune"
     trials = plan.tune_trials_per_worker
-    return [f"mlgate tune --n-trials {trials} --output {out}"]
+    return [*plan.fetch("tune"), f"mlgate tune --n-trials {trials} --output {out}"]
 
 
 def file_check(platform: str) -> list[str]:
@@ -145,8 +171,9 @@ def canary(env: str = "production") -> list[str]:
             f"--output {REPORTS}/canary-{env}"]
 
 
-def monitor() -> list[str]:
-    return [f"mlgate monitor --output {REPORTS}/monitor"]
+def monitor(fetch: Sequence[str] = ()) -> list[str]:
+    """The scheduled drift job; ``fetch`` pulls its DVC-tracked reference, current data or labels."""
+    return [*fetch, f"mlgate monitor --output {REPORTS}/monitor"]
 
 
 MERGED = MERGED_DIR  # the folder `mlgate report` writes by default, in CI as on a laptop

@@ -152,12 +152,14 @@ def check_pullable(output: DvcOutput, wanted: str) -> None:
                         "environment variables")
 
 
-def default_remote(repo: Path) -> tuple[str, str]:
+def default_remote(repo: Path, local: bool = True) -> tuple[str, str]:
     """The DVC project's default remote: (name, URL) from .dvc/config and .dvc/config.local
-    (the latter wins, as in DVC); ("", "") when none is set."""
+    (the latter wins, as in DVC); ("", "") when none is set. ``local=False``: the committed
+    .dvc/config alone, as a CI job's checkout has it (config.local is git-ignored)."""
     parser = configparser.ConfigParser()
+    files = [repo / ".dvc" / "config", *([repo / ".dvc" / "config.local"] if local else [])]
     try:
-        parser.read([repo / ".dvc" / "config", repo / ".dvc" / "config.local"], encoding="utf-8")
+        parser.read(files, encoding="utf-8")
     except configparser.Error as exc:
         raise DataError(f"{repo / '.dvc' / 'config'} does not parse: {exc}") from exc
     name = parser.get("core", "remote", fallback="").strip()

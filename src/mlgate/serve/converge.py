@@ -32,6 +32,8 @@ from mlgate.serve.plan import Plan
 POLL_S = 0.02
 LAST_PLAN = "last-plan.json"
 OBS_PREFIX = "obs-"  # as mlgate.serve.lanes names the observation files
+# the order clients send list-form rows in (mlgate.serve.deployment): kept when a server restarts
+LIST_ORDER = "list-order.json"
 
 
 class StateDir:
@@ -111,7 +113,7 @@ class StateDir:
         import shutil
 
         for path in self.folder.iterdir():
-            if (path.name.startswith(OBS_PREFIX) and keep_observations) or path.name == "server.lock":
+            if (path.name.startswith(OBS_PREFIX) and keep_observations) or path.name in ("server.lock", LIST_ORDER):
                 continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

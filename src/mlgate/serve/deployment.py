@@ -8,13 +8,15 @@ request records the observation canary analysis needs and sends the shadow its c
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ModelLoadError
-from mlgate.serve.converge import StateDir, Watcher
+from mlgate.serve.converge import LIST_ORDER, StateDir, Watcher
 from mlgate.serve.lanes import Lane, Recorder, Routing
 from mlgate.serve.plan import ModelRef, Plan, initial_plan
 
@@ -37,8 +39,13 @@ def self_test(model: ServedModel, stable: ServedModel | None) -> None:
     if not model.example:
         raise ModelLoadError(f"version {model.version} failed its self-test: it cannot predict any row of "
                              f"its own input example ({_example_origin(model)})")
-    if stable is not None and model.schema.names != stable.schema.names:
-        raise ModelLoadError(f"version {model.version} failed its self-test: {_feature_difference(model, stable)}")
+    if stable is not None and model.schema.list_names != stable.schema.list_names:
+        if set(model.schema.names) != set(stable.schema.list_names):
+            raise ModelLoadError(f"version {model.version} failed its self-test: "
+                                 f"{_feature_difference(model, stable)}")
+        # the same features in another order: list-form requests keep the served order, and the
+        # schema reorders them by name for this model, as it does object-form requests
+        model.schema = model.schema.with_list_order(stable.schema.list_names)
     columns = model.schema.columns([model.example], "self-test", False, 1)
     for _ in range(WARM_UP_CALLS):
         out = model.predict(columns)
@@ -59,16 +66,13 @@ def _example_origin(model: ServedModel) -> str:
 
 
 def _feature_difference(model: ServedModel, stable: ServedModel) -> str:
-    """Which difference it is: features missing or extra, or the same features in another order."""
-    new, old = model.schema.names, stable.schema.names
+    """Which features are missing or extra (the same features in another order are taken: the
+    schema reorders list-form requests)."""
+    new, old = model.schema.names, stable.schema.list_names
     missing, extra = sorted(set(old) - set(new)), sorted(set(new) - set(old))
-    if missing or extra:
-        return (f"its features differ from version {stable.version}'s (missing {missing}, extra {extra}), "
-                "so clients' requests would be refused")
-    return (f"it takes version {stable.version}'s features in another order ({', '.join(new)} instead of "
-            f"{', '.join(old)}), so requests that send features as a list in that order would reach the "
-            "wrong columns; save the model fitted on the columns in version "
-            f"{stable.version}'s order")
+    return (f"its features differ from version {stable.version}'s (missing {missing}, extra {extra}), "
+            "so clients' requests would be refused; register a model fitted on version "
+            f"{stable.version}'s features ({', '.join(old)})")
 
 
 class Deployment:
@@ -114,6 +118,8 @@ class Deployment:
 
     def _load(self, plan: Plan) -> dict[str, ServedModel]:
         stable = None if plan.empty else self._get(plan.stable)[0]
+        if stable is not None:
+            self._keep_list_order(stable)
         models = {"stable": stable} if stable is not None else {}
         kept = {(r.path, r.version) for r in plan.refs()}
         for role in ("candidate", "previous", "canary", "shadow"):
@@ -129,6 +135,27 @@ class Deployment:
                     raise
             models[role] = model
         return models
+
+    def _keep_list_order(self, stable: ServedModel) -> None:
+        """List-form rows keep the order clients were given, across versions and restarts.
+
+        A version fitted on the stable version's features in another order takes the stable
+        order for list rows (``self_test``); once it is stable itself, a restarted server would
+        otherwise take its own order, and clients' lists would reach the wrong columns. The order
+        is kept in the state folder for the same features; other features start a new order.
+        """
+        file = self.state.folder / LIST_ORDER
+        try:
+            saved = json.loads(file.read_text(encoding="utf-8"))["features"]
+        except (OSError, ValueError, KeyError, TypeError):
+            saved = None
+        schema = stable.schema
+        if isinstance(saved, list) and saved != schema.list_names and sorted(map(str, saved)) == sorted(schema.names):
+            stable.schema = schema.with_list_order([str(n) for n in saved])
+        if saved != stable.schema.list_names:
+            tmp = file.with_name(f".{LIST_ORDER}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"features": stable.schema.list_names}), encoding="utf-8")
+            os.replace(tmp, file)  # workers write the same order; readers see a whole file
 
     def _swap(self, plan: Plan, models: dict[str, ServedModel]) -> None:
         from mlgate.serve.batcher import MicroBatcher

@@ -114,6 +114,9 @@ class ServedModel:
             return np.column_stack([columns[n] for n in self.schema.names])
         import pandas as pd
 
+        names = self.schema.names
+        if list(columns) != names:  # columns validated by another version's schema (a shadow's copy)
+            columns = {n: columns[n] for n in names}
         return pd.DataFrame(columns, copy=False)
 
     @property
@@ -132,7 +135,8 @@ class ServedModel:
             "version": self.version,
             "model_type": info.get("model_type") or type(_final_step(self.estimator)).__name__,
             "task": self.task,
-            "features": self.schema.names,
+            "features": self.schema.list_names,  # the order of a list-form row's values
+            **({"model_feature_order": self.schema.names} if self.schema.list_names != self.schema.names else {}),
             "feature_types": {f.name: f.kind for f in self.schema.features},
             "nullable": [f.name for f in self.schema.features if f.nullable],
             "classes": self.classes,
@@ -193,10 +197,10 @@ class ServedModel:
 def _schema(estimator: Any, info: dict[str, Any], folder: Path) -> tuple[InputSchema, bool]:
     names = info.get("features")
     dtypes: dict[str, str] = dict(info.get("dtypes") or {})
-    if not names:
+    if not names or not dtypes:  # a .joblib registered by hand: features named, types in its signature
         signature = _signature_inputs(folder)
-        names = [s["name"] for s in signature if "name" in s]
-        dtypes = {s["name"]: str(s.get("type", "")) for s in signature if "name" in s}
+        names = names or [s["name"] for s in signature if "name" in s]
+        dtypes = dtypes or {s["name"]: str(s.get("type", "")) for s in signature if "name" in s}
     frame_input = True
     if not names:
         fitted = getattr(estimator, "feature_names_in_", None)

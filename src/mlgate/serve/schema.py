@@ -106,17 +106,33 @@ def kind_of_dtype(dtype: str) -> Kind:
 
 
 class InputSchema:
-    """The features a model takes, in training order, and how to turn rows into columns."""
+    """The features a model takes, in training order, and how to turn rows into columns.
 
-    def __init__(self, features: list[Feature]) -> None:
+    ``list_order`` is the order of the values in a list-form row (``{"features": [...]}``), when
+    it is not the model's: the served order clients already send, for a model fitted on the same
+    columns in another order. List rows are then reordered by name, as object rows always are:
+    with ``names`` ``[b, a]`` and ``list_order`` ``[a, b]``, the row ``[1, 2]`` is ``{a: 1, b: 2}``.
+    """
+
+    def __init__(self, features: list[Feature], list_order: list[str] | None = None) -> None:
         self.features = features
         self.names = [f.name for f in features]
         self.index = {f.name: i for i, f in enumerate(features)}
-        self._one_row = _OneRow(features)
+        if list_order is not None and sorted(list_order) != sorted(self.names):
+            raise ValueError(f"list order {list_order} does not name the features {self.names}")
+        self.list_names = list(list_order) if list_order is not None else self.names
+        # position in a list row of each feature, in model order; None when the orders agree
+        self._from_list = None if self.list_names == self.names else \
+            [self.list_names.index(n) for n in self.names]
+        self._one_row = _OneRow(features, self._from_list)
 
     def with_nullable(self, names: set[str]) -> InputSchema:
         """A copy in which the named features accept null."""
-        return InputSchema([Feature(f.name, f.kind, f.name in names) for f in self.features])
+        return InputSchema([Feature(f.name, f.kind, f.name in names) for f in self.features], self.list_names)
+
+    def with_list_order(self, order: list[str]) -> InputSchema:
+        """A copy whose list-form rows give the features in ``order`` (the same names, another order)."""
+        return InputSchema(self.features, order)
 
     # -- request shapes -------------------------------------------------------------
 
@@ -180,8 +196,10 @@ class InputSchema:
             where = f"{field}[{r}]" if batch else field
             if isinstance(row, list):
                 if len(row) != n:
-                    raise InputError(422, f"{where}: expected {n} values in training column order "
-                                     f"({', '.join(self.names)}), got {len(row)}", field=where)
+                    raise InputError(422, f"{where}: expected {n} values in {self._list_words} "
+                                     f"({', '.join(self.list_names)}), got {len(row)}", field=where)
+                if self._from_list is not None:
+                    row = [row[j] for j in self._from_list]
                 for i, value in enumerate(row):
                     values[i][r] = self._check(self.features[i], value, where)
             elif isinstance(row, dict):
@@ -199,6 +217,10 @@ class InputSchema:
                 raise InputError(422, f"{where} must be a list of {n} values or an object of "
                                  f"features, got {_json_type(row)}", field=where)
         return {f.name: _as_array(f, v) for f, v in zip(self.features, values, strict=True)}
+
+    @property
+    def _list_words(self) -> str:
+        return "training column order" if self._from_list is None else "the served column order"
 
     def _check(self, feature: Feature, value: Any, where: str) -> Any:
         # The field's name (a list row names it by position too, so the client can find it) is
@@ -302,9 +324,11 @@ class _OneRow:
     _KINDS = {"number": ((int, float), np.float64), "integer": ((int,), np.int64),
               "boolean": ((bool,), np.bool_), "string": ((str,), np.object_)}
 
-    def __init__(self, features: list[Feature]) -> None:
+    def __init__(self, features: list[Feature], from_list: list[int] | None = None) -> None:
         self.names = [f.name for f in features]
         self.n = len(features)
+        # a list row in another order than the features': its values in feature order
+        self._reorder = _getter(from_list) if from_list is not None else None
         self.usable = all(f.kind in self._KINDS for f in features)
         self._by_name = _getter(self.names)
         self.groups: list[tuple[str, Callable[[Any], tuple[Any, ...]], frozenset[type]]] = []
@@ -329,7 +353,7 @@ class _OneRow:
             except KeyError:
                 return None
         elif type(row) is list and len(row) == self.n:
-            values = row
+            values = row if self._reorder is None else self._reorder(row)
         else:
             return None
         arrays = []

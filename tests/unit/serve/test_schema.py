@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mlgate.serve.schema import Feature, InputError, InputSchema, NonFinite, kind_of_dtype, parse_json
@@ -155,3 +156,30 @@ def test_csv_shape_errors_are_400(body: bytes) -> None:
     with pytest.raises(InputError) as info:
         rows_from_csv(body, SCHEMA)
     assert info.value.status == 400
+
+
+# a model fitted on SCHEMA's features in another order, serving clients that send SCHEMA's order
+SERVED = InputSchema([Feature("paperless", "boolean"), Feature("plan", "string"), Feature("age", "integer"),
+                      Feature("charges", "number", nullable=True)]).with_list_order(SCHEMA.names)
+
+
+@pytest.mark.parametrize("rows", [[[30, 50.5, "basic", True]], [[30, None, "basic", True]],
+                                  [[30, 50.5, "basic", True], [41, 20.0, "pro", False]]], ids=["one", "null", "batch"])
+def test_list_rows_in_the_served_order_reach_the_columns_named_rows_do(rows: list) -> None:
+    named = [dict(zip(SCHEMA.names, row, strict=True)) for row in rows]
+    listed, by_name = SERVED.columns(rows, "features", True, 10), SERVED.columns(named, "features", True, 10)
+    assert list(listed) == ["paperless", "plan", "age", "charges"]  # the model's order
+    for name in SERVED.names:
+        np.testing.assert_array_equal(listed[name], by_name[name])  # NaN (a null) equals NaN here
+        assert listed[name].dtype == by_name[name].dtype
+
+
+def test_a_short_list_row_names_the_served_order_and_a_copy_keeps_it() -> None:
+    with pytest.raises(InputError, match=r"expected 4 values in the served column order \(age, charges, plan, "
+                                         r"paperless\), got 2"):
+        SERVED.columns([[1, 2]], "features", False, 10)
+    with pytest.raises(InputError, match=r"features.age: expected an integer, got string"):
+        SERVED.columns([["x", 1.0, "basic", True]], "features", False, 10)
+    assert SERVED.with_nullable({"age"}).list_names == SCHEMA.names
+    with pytest.raises(ValueError, match="does not name the features"):
+        SERVED.with_list_order(["age", "plan"])
