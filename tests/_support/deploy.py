@@ -149,7 +149,7 @@ def time_to_agree(url: str, cfg: Path, since: float, bound: float) -> tuple[floa
     import time
 
     from mlgate.config import load_config
-    from mlgate.deploy.state import RegistryWatch
+    from mlgate.serve.desired import RegistryWatch
 
     watch = RegistryWatch(load_config(cfg), "production")
     while True:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ServeError, UsageError
+from mlgate.roles import SIDE_ROLES, STABLE
 from mlgate.serve.auth import ADMIN_KEY_ENV, hash_key, key_hashes_from_env, read_keys_file
 from mlgate.serve.converge import StateDir
 from mlgate.serve.settings import SETTINGS_ENV, ServeSettings, is_loopback
@@ -174,12 +175,10 @@ def carry_observations(plan: Plan, last: Plan | None) -> tuple[Plan, bool]:
 
     if last is None:
         return plan, False
-    same_canary = (plan.canary is not None and last.canary is not None and plan.canary.version ==
-                   last.canary.version and plan.canary_weight == last.canary_weight)
-    same_shadow = (plan.shadow is not None and last.shadow is not None and plan.shadow.version ==
-                   last.shadow.version and plan.shadow_share == last.shadow_share)
-    sides_now = (plan.canary is not None) + (plan.shadow is not None)
-    if sides_now and same_canary + same_shadow == sides_now:
+    sides_now, sides_last = plan.sides(), last.sides()
+    same = all(name in sides_last and ref.version == sides_last[name].version and
+               plan.share(name) == last.share(name) for name, ref in sides_now.items())
+    if sides_now and same:
         return replace(plan, observe_since=last.observe_since), True
     return plan, False
 
@@ -195,12 +194,12 @@ def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
         if config is None:
             raise UsageError("--env needs the config (mlgate.yaml, or --config FILE) for the registry and "
                              "the environment")
-        from mlgate.deploy.state import env_refs
+        from mlgate.serve.desired import env_refs  # deploy's registry state: MLflow, for --env servers only
 
         state, refs = env_refs(config, options.env)
-        pinned = {role: ref.pinned() for role, ref in refs.items()}
-        return initial_plan(pinned.get("stable"), pinned.get("canary"), state.canary_weight, pinned.get("shadow"),
-                            state.shadow_share)
+        pinned = {name: ref.pinned() for name, ref in refs.items()}
+        return initial_plan(pinned.get(STABLE.name), {r.name: (pinned.get(r.name), state.share(r.name))
+                                                      for r in SIDE_ROLES})
     if not options.model:
         raise UsageError("give --model PATH|URI, or --env E to serve an environment's registry aliases")
     resolved = resolve_model(options.model, config, options.model_version)
