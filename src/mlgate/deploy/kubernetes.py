@@ -249,7 +249,7 @@ def _dns_name(text: str) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    from mlgate.runs import write_text
+    from mlgate._paths import write_text
 
     write_text(path, text)
     return path
