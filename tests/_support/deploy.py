@@ -65,7 +65,7 @@ def register(config_path: Path, folder: Path, alias: str = "staging") -> str:
     """Register a model folder; return its version."""
     from mlgate.config import load_config
     from mlgate.context import standalone_context
-    from mlgate.registry import run_register
+    from mlgate.registration import run_register
 
     ctx = standalone_context("register", load_config(config_path), model=str(folder),
                              settings={"registry.alias": alias})

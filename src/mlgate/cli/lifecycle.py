@@ -62,7 +62,7 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
     from mlgate.config import flags_only_config
     from mlgate.context import standalone_context
     from mlgate.errors import UsageError
-    from mlgate.registry import run_register
+    from mlgate.registration import run_register
 
     cfg = maybe_load(config)
     if cfg is None:
