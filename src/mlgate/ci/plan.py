@@ -13,8 +13,8 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlgate.ci.install import job_extras, parse_install
 from mlgate.ci.matrix import CANDIDATES_DIR
+from mlgate.deploy.install import job_extras, parse_install
 
 if TYPE_CHECKING:
     from mlgate.config import Config

@@ -193,7 +193,7 @@ def _context(config: Config, out_dir: Path, name: str, namespace: str | None, im
 
 def _install_target(config: Config) -> str:
     """What the image's pip installs: ``ci.install`` (the CI jobs' source of mlgate) with its extras."""
-    from mlgate.ci.install import job_extras, parse_install
+    from mlgate.deploy.install import job_extras, parse_install
 
     return parse_install(config.ci.install).target(job_extras(config))
 
