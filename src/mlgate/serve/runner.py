@@ -261,7 +261,7 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
 
         uvicorn.run(create_app(settings, model), **common)  # type: ignore[arg-type]
         return 0
-    # workers exit when this process dies, even by SIGKILL (see die_with_parent)
+    # workers exit when this process dies, even by SIGKILL (see mlgate.serve.parent)
     settings.parent_pid = os.getpid()
     os.environ[SETTINGS_ENV] = settings.to_env()
     metrics_dir = Path(str(settings.state_dir)) / "metrics"
@@ -275,36 +275,3 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
 
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
-
-
-def die_with_parent(parent_pid: int | None) -> None:
-    """In a worker: end when the server's parent process ends, however it ends.
-
-    Linux's ``PR_SET_PDEATHSIG`` has the kernel send SIGTERM at the parent's death (uvicorn then
-    shuts the worker down within ``timeout_graceful_shutdown``); a thread that watches
-    ``getppid()`` does the same elsewhere and covers a parent that died before the call.
-    """
-    import signal
-    import threading
-    import time
-
-    if parent_pid is None:
-        return
-    if sys.platform.startswith("linux"):
-        import contextlib
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):  # no prctl: the thread below still watches
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(10)  # a graceful stop that hangs must not keep the port
-        os._exit(1)
-
-    threading.Thread(target=watch, name="mlgate-parent-watch", daemon=True).start()
-
-
-PR_SET_PDEATHSIG = 1
