@@ -83,15 +83,15 @@ def rollback(config: Config, env: str, *, url: str | None = None, ca_file: str |
                 plan = begun["plan"]
                 what, from_version, target = plan["what"], plan["from"], plan["target"]
                 ctx.reached("switch")
-            ctx.check("rolled_back", slots.get("stable") == target, f"{env}: {what}; stable version "
-                      f"{slots.get('stable')}", observed=slots, expected=target)
+            ctx.check("rolled_back", slots.get(STABLE.name) == target, f"{env}: {what}; stable version "
+                      f"{slots.get(STABLE.name)}", observed=slots, expected=target)
             ctx.record("rollback", "", from_version, target, "rolled back", reason or "manual rollback")
             ctx.reached("history")
         except BaseException as exc:
             ctx.end(False, f"stopped: {exc}")
             raise
         ctx.end(ctx.report.passed, "rolled back")
-        ctx.report.key_figure = f"{env}: serving version {slots.get('stable')}"
+        ctx.report.key_figure = f"{env}: serving version {slots.get(STABLE.name)}"
         ctx.report.extras.update({"before": before, "after": slots})
     ctx.report.duration_s = round(time.perf_counter() - started, 3)
     return ctx.report
@@ -263,7 +263,7 @@ def _wait_for_canary(ctx: DeployContext, side: Role) -> None:
             return
     abort(ctx, side.name, why=f"no decision within {settings.max_wait_s:g} s")
     _say(f"no decision within {settings.max_wait_s:g} s: rolled back; {ctx.env} keeps version "
-         f"{ctx.server.get('slots', {}).get('stable')}")
+         f"{ctx.server.get('slots', {}).get(STABLE.name)}")
     ctx.check(f"{side.name}_timeout", False, f"the {side.name} was neither promoted nor rolled back within "
               f"{settings.max_wait_s:g} s (deploy -> canary -> max_wait_s): rolled back")
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from mlgate.deploy.state import TAG, EnvState, Registry, Traffic, env_alias, traffic
 from mlgate.errors import UsageError
-from mlgate.roles import SIDE_ROLES, STABLE
+from mlgate.roles import CANDIDATE, SIDE_ROLES, STABLE
 from mlgate.serve.loading import resolve_model
 from mlgate.serve.plan import ModelRef, Plan
 
@@ -94,7 +94,7 @@ def converge_plan(settings: ServeSettings, current: Plan, loaded: Plan | None, *
                          "or set the alias again")
     keep = settings.keep_previous_s if keep_s is None else keep_s
     if plan.empty or refs[STABLE.name].version != plan.stable.version:
-        plan = plan.stage(refs[STABLE.name], "candidate").switch(keep)
+        plan = plan.stage(refs[STABLE.name], CANDIDATE.name).switch(keep)
     for side in SIDE_ROLES:
         share = state.share(side.name)
         served = plan.slot(side.name)
