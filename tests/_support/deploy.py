@@ -136,11 +136,12 @@ def served(url: str) -> tuple[Any, ...]:
     import httpx
 
     from mlgate.deploy.state import traffic
+    from mlgate.roles import SIDE_ROLES
 
     state = httpx.get(f"{url}/admin/state", headers={"X-Admin-Key": ADMIN_KEY}, timeout=10).json()
     slots = state["slots"]
-    return traffic(slots.get("stable"), slots.get("canary"), float(state["canary_weight"]), slots.get("shadow"),
-                   float(state["shadow_share"]))
+    return traffic(slots.get("stable"), {r.name: (slots.get(r.name), float(state[str(r.share_field)]))
+                                         for r in SIDE_ROLES})
 
 
 def time_to_agree(url: str, cfg: Path, since: float, bound: float) -> tuple[float, tuple[Any, ...]]:

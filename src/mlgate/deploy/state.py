@@ -92,16 +92,18 @@ class EnvState:
         return traffic(self.stable, self.sides())
 
 
-Traffic = tuple[str | None, tuple[tuple[str, str | None, float], ...]]
+Traffic = tuple[Any, ...]
 
 
 def traffic(stable: str | None, sides: dict[str, tuple[str | None, float]]) -> Traffic:
-    """``(stable, ((role, version, percent), ...))`` with a side slot at 0% counted as absent."""
-    out = []
-    for name, (version, share) in sorted(sides.items()):
+    """``(stable, canary, weight, shadow, share)``: stable, then each side role's version and percent
+    in ``SIDE_ROLES`` order, with a side slot at 0% counted as absent."""
+    out: list[Any] = [stable]
+    for side in SIDE_ROLES:
+        version, share = sides.get(side.name, (None, 0.0))
         live = version if version and share > 0 else None
-        out.append((name, live, share if live else 0.0))
-    return (stable, tuple(out))
+        out += [live, share if live else 0.0]
+    return tuple(out)
 
 
 @dataclass
