@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 CONFIG_NAME = "mlgate.yaml"
@@ -18,3 +19,11 @@ def config_file(path: str | Path | None = None) -> Path:
 def report_dir(root: Path, stage: str) -> Path:
     """Where a gate run as a standalone command writes its reports: ``<root>/mlgate-reports/<stage>``."""
     return root / REPORTS_DIR / stage
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

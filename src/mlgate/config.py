@@ -586,3 +586,11 @@ def _read_text(file: Path) -> str:
         raise ConfigError(f"{file} is not UTF-8 text: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
+
+
+def flags_only_config(root: Path, project: str = "mlgate") -> Config:
+    """A config for a command run without mlgate.yaml whose flags name all it reads (``register
+    --model --name``, ``monitor --reference --current``): the schema's defaults, the store from
+    MLFLOW_TRACKING_URI or ``root/.mlgate/mlflow.db``, ``project`` naming experiment and model."""
+    # `data` is required by the schema; these commands never read it
+    return config_from_dict({"project": project, "data": {"path": "."}}, root)

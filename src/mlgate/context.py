@@ -187,16 +187,6 @@ def override(config: Config, settings: dict[str, Any]) -> Config:
     return config_from_dict(raw, config.root, source=config.source)
 
 
-def flags_only_config(root: Path, project: str = "mlgate") -> Config:
-    """A config for a command run without mlgate.yaml whose flags name all it reads (``register
-    --model --name``, ``monitor --reference --current``): the schema's defaults, the store from
-    MLFLOW_TRACKING_URI or ``root/.mlgate/mlflow.db``, ``project`` naming experiment and model."""
-    from mlgate.config import config_from_dict
-
-    # `data` is required by the schema; these commands never read it
-    return config_from_dict({"project": project, "data": {"path": "."}}, root)
-
-
 def _bare_config(root: Path, model: str | None, data: DataRef | None, reference: DataRef | None) -> Config:
     """A config for a folder without mlgate.yaml, from the command's flags alone."""
     from mlgate.config import config_from_dict

@@ -52,7 +52,7 @@ def registered_model(record: RunRecord) -> RegisteredModel:
     stage = next((s for s in record.stages if s.name == "register"), None)
     if stage is None or not stage.out_dir:
         raise UsageError("the pipeline did not reach the register stage")
-    from mlgate.registry import REGISTERED_FILE
+    from mlgate.registration import REGISTERED_FILE
 
     body = json.loads((Path(stage.out_dir) / REGISTERED_FILE).read_text(encoding="utf-8"))
     return RegisteredModel(name=body["name"], version=str(body["version"]), alias=body["alias"])

@@ -54,9 +54,9 @@ def load_model(spec: str | Path, config: Config | None = None) -> LoadedModel:
         raise ModelLoadError(f"model path {path} does not exist; give an MLflow model folder, "
                              "a .joblib/.pkl file, or a models:/NAME@ALIAS URI")
     if path.is_dir():
-        if not (path / "MLmodel").exists():
-            raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
-        return _load_mlflow_folder(path, text, config)
+        from mlgate.security.folders import require_mlmodel
+
+        return _load_mlflow_folder(require_mlmodel(path), text, config)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return _load_pickle(path, config)
     raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; "

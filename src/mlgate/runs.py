@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlgate import __version__
+from mlgate._paths import write_text
 
 # The no-op `mlgate run` replays through this module before anything else loads, so it imports
 # neither typing nor dataclasses (with inspect, a sixth of the replay's CPU time), nor secrets,
@@ -310,11 +311,3 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, body: Any) -> None:
     write_text(path, json.dumps(body, indent=2, default=str) + "\n")
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

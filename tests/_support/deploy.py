@@ -67,7 +67,7 @@ def register(config_path: Path, folder: Path, alias: str = "staging") -> str:
     """Register a model folder; return its version."""
     from mlgate.config import load_config
     from mlgate.context import standalone_context
-    from mlgate.registry import run_register
+    from mlgate.registration import run_register
 
     ctx = standalone_context("register", load_config(config_path), model=str(folder),
                              settings={"registry.alias": alias})
@@ -138,11 +138,12 @@ def served(url: str) -> tuple[Any, ...]:
     import httpx
 
     from mlgate.deploy.state import traffic
+    from mlgate.roles import SIDE_ROLES
 
     state = httpx.get(f"{url}/admin/state", headers={"X-Admin-Key": ADMIN_KEY}, timeout=10).json()
     slots = state["slots"]
-    return traffic(slots.get("stable"), slots.get("canary"), float(state["canary_weight"]), slots.get("shadow"),
-                   float(state["shadow_share"]))
+    return traffic(slots.get("stable"), {r.name: (slots.get(r.name), float(state[str(r.share_field)]))
+                                         for r in SIDE_ROLES})
 
 
 def time_to_agree(url: str, cfg: Path, since: float, bound: float) -> tuple[float, tuple[Any, ...]]:
@@ -151,7 +152,7 @@ def time_to_agree(url: str, cfg: Path, since: float, bound: float) -> tuple[floa
     import time
 
     from mlgate.config import load_config
-    from mlgate.deploy.state import RegistryWatch
+    from mlgate.serve.desired import RegistryWatch
 
     watch = RegistryWatch(load_config(cfg), "production")
     while True:

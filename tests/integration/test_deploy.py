@@ -193,6 +193,37 @@ def test_shadow_answers_no_client_and_reports_agreement(project: Path, server: S
     assert registry(project).env_state("production").shadow == "3"  # dry run: nothing acted on
 
 
+def test_a_strategy_reusing_a_role_is_one_class(project: Path, server: ServerProcess,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dark launch (every request copied to the new version) is the shadow role at 100%: one
+    class and its entry in STRATEGIES; serve, the registry and the analysis need nothing new."""
+    from typing import ClassVar
+
+    from mlgate.deploy.actions import canary, deploy
+    from mlgate.deploy.context import DeployContext
+    from mlgate.deploy.strategies import STRATEGIES, SideSlot
+    from mlgate.roles import SHADOW, Role
+
+    class DarkLaunch(SideSlot):
+        name: ClassVar[str] = "dark-launch"
+        role: ClassVar[Role] = SHADOW
+
+        def default_share(self, ctx: DeployContext) -> float:
+            return 100.0
+
+    monkeypatch.setitem(STRATEGIES, DarkLaunch.name, DarkLaunch)
+    report = deploy(config(project), "production", strategy="dark-launch", version="2")
+    assert report.passed, [c.message for c in report.failures]
+    started = next(c for c in report.checks if c.name == "shadow_started")
+    assert "receives a copy of 100% of production's requests" in started.message
+    assert registry(project).env_state("production").sides() == {"canary": (None, 0.0), "shadow": ("2", 100.0)}
+    with Load(server.url, BODIES, threads=3) as load:
+        load.wait_for(100)
+        analysis = canary(config(project), "production", "analyze", dry_run=True)
+    assert {a.version for a in load.answers} == {"1"}  # the shadow role answers no client
+    assert analysis.extras["versions"]["shadow"] == "2" and analysis.metrics["agreement"] > 0.8
+
+
 def mlgate(args: list[str], cfg: Path, key: str = S.ADMIN_KEY) -> subprocess.CompletedProcess[str]:
     env = {**S.admin_env(), "MLGATE_ADMIN_KEY": key}
     script = Path(sys.executable).with_name("mlgate")

@@ -189,7 +189,7 @@ def _register(proj: Path, model: Path, alias: str = "staging") -> str:
     """Register in-process (the register command itself is tested above); the version number."""
     from mlgate.config import load_config
     from mlgate.context import standalone_context
-    from mlgate.registry import run_register
+    from mlgate.registration import run_register
 
     ctx = standalone_context("register", load_config(proj / "mlgate.yaml"), model=str(model),
                              settings={"registry.alias": alias})

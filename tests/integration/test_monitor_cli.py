@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 from _support.lifecycle import churn, fit, project, save
-from mlgate.config import load_config
-from mlgate.context import StageContext, flags_only_config, override, standalone_context
+from mlgate.config import flags_only_config, load_config
+from mlgate.context import StageContext, override, standalone_context
 from mlgate.errors import RegistryError
 from mlgate.monitor.stage import MonitorRequest, monitor
-from mlgate.registry import run_register
+from mlgate.registration import run_register
 from mlgate.serve.jsonlog import JsonLineWriter
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import pytest
 
 from _support.lifecycle import TARGET, churn
 from mlgate.errors import ModelLoadError
-from mlgate.registry.register import wrap_pickle
+from mlgate.registration.register import wrap_pickle
 from mlgate.serve.deployment import self_test
 from mlgate.serve.model import ServedModel
 

@@ -13,7 +13,7 @@ import pytest
 from _support.lifecycle import WEAK, churn, fit, project, save
 from mlgate.context import StageContext, standalone_context
 from mlgate.evaluation.stage import run_compare
-from mlgate.registry import run_register
+from mlgate.registration import run_register
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 Each problem is a ConfigError (exit 2) naming the key:
 
 - ``ci -> install`` naming an extra mlgate does not have, or not naming mlgate
-  (``mlgate.ci.install``);
+  (``mlgate.deploy.install``);
 - ``environments``: the deploy jobs act on ``staging`` and ``production``; when
   ``environments`` is given it must hold both (without it the jobs take the URLs from the
   servers' own ``--env`` settings and nothing is checked);
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from mlgate.ci.install import parse_install
+from mlgate.deploy.install import parse_install
 from mlgate.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mlgate import sources
-from mlgate.ci.install import job_extras, parse_install
 from mlgate.ci.matrix import CANDIDATES_DIR
+from mlgate.deploy.install import job_extras, parse_install
 from mlgate.reports.merge import MERGED_DIR
 
 if TYPE_CHECKING:

@@ -59,9 +59,10 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
     reference (else mlgate.yaml's training data is). With neither, no profile is stored and
     `mlgate monitor` needs --reference with the training data or a profile.json.
     """
-    from mlgate.context import flags_only_config, standalone_context
+    from mlgate.config import flags_only_config
+    from mlgate.context import standalone_context
     from mlgate.errors import UsageError
-    from mlgate.registry import run_register
+    from mlgate.registration import run_register
 
     cfg = maybe_load(config)
     if cfg is None:

@@ -39,7 +39,8 @@ def monitor(
     """Drift per feature, prediction and target, and live performance; exit 1 on an alert.
 
     An alert is dataset drift, a critical column's drift or a performance decay."""
-    from mlgate.context import flags_only_config, standalone_context
+    from mlgate.config import flags_only_config
+    from mlgate.context import standalone_context
     from mlgate.monitor.stage import run_monitor
 
     cfg = maybe_load(config)

@@ -34,6 +34,7 @@ def train(
              "--candidate job) and record it as the pipeline's train stage (default: none, train).")] = None,
 ) -> int:
     """Train every candidate model, pick the best on validation, save it as an MLflow model."""
+    from mlgate.context import standalone_context
     from mlgate.train.standalone import override, read_params_file, run_standalone
 
     if pick_best is not None:
@@ -46,7 +47,7 @@ def train(
     extra = read_params_file(params) if params else None
     cfg = override(load(config), model_types=model_type, params=extra, data=data, candidates=candidate)
     with _progress("train") as hook:
-        report, out_dir = run_standalone(cfg, "train", output, hook)
+        report, out_dir = run_standalone(standalone_context("train", cfg, output=output), "train", hook)
     metric = report.extras.get("selection_metric", "")
     for row in report.extras.get("candidates", []):
         value = row["metrics"].get(metric)
@@ -81,13 +82,14 @@ def tune(
     output: OutputOpt = None,
 ) -> int:
     """Search hyper-parameters with Optuna; write best_params.yaml for `mlgate train`."""
+    from mlgate.context import standalone_context
     from mlgate.train.standalone import override, run_standalone
 
     tune_keys = {"n_trials": n_trials, "study_name": study_name, "storage": storage,
                  "timeout": timeout, "model": model_type, "workers": workers, "enabled": True}
     cfg = override(load(config), tune=tune_keys)
     with _progress("tune") as hook:
-        report, out_dir = run_standalone(cfg, "tune", output, hook)
+        report, out_dir = run_standalone(standalone_context("tune", cfg, output=output), "tune", hook)
     console.print(f"Best params: {report.extras.get('best_params_file')}")
     return finish(report, out_dir)
 

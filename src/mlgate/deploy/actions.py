@@ -20,6 +20,7 @@ from mlgate.deploy.state import who
 from mlgate.deploy.strategies import STRATEGIES, rollback_after_failed_tests
 from mlgate.errors import ServeError, UsageError
 from mlgate.reports.model import Check, Report
+from mlgate.roles import CANARY, SIDE_ROLES, STABLE, Role, side_names
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -42,9 +43,10 @@ def deploy(config: Config, env: str, *, strategy: str | None = None, version: st
         target = ctx.registry.check_version(version) if version else default_version(ctx)
         ctx.report.extras.update({"strategy": name, "version": target, "before": ctx.server.get("slots", {})})
         try:
-            ok = STRATEGIES[name]().run(ctx, target, percent)
-            if ok and wait and name == "canary":
-                _wait_for_canary(ctx)
+            chosen = STRATEGIES[name]()
+            ok = chosen.run(ctx, target, percent)
+            if ok and wait and chosen.waits:
+                _wait_for_canary(ctx, chosen.role)
         except BaseException as exc:
             ctx.end(False, f"stopped: {exc}")
             raise
@@ -81,15 +83,15 @@ def rollback(config: Config, env: str, *, url: str | None = None, ca_file: str |
                 plan = begun["plan"]
                 what, from_version, target = plan["what"], plan["from"], plan["target"]
                 ctx.reached("switch")
-            ctx.check("rolled_back", slots.get("stable") == target, f"{env}: {what}; stable version "
-                      f"{slots.get('stable')}", observed=slots, expected=target)
+            ctx.check("rolled_back", slots.get(STABLE.name) == target, f"{env}: {what}; stable version "
+                      f"{slots.get(STABLE.name)}", observed=slots, expected=target)
             ctx.record("rollback", "", from_version, target, "rolled back", reason or "manual rollback")
             ctx.reached("history")
         except BaseException as exc:
             ctx.end(False, f"stopped: {exc}")
             raise
         ctx.end(ctx.report.passed, "rolled back")
-        ctx.report.key_figure = f"{env}: serving version {slots.get('stable')}"
+        ctx.report.key_figure = f"{env}: serving version {slots.get(STABLE.name)}"
         ctx.report.extras.update({"before": before, "after": slots})
     ctx.report.duration_s = round(time.perf_counter() - started, 3)
     return ctx.report
@@ -124,29 +126,29 @@ def _rollback_here(ctx: DeployContext, before: dict[str, str]) -> tuple[dict[str
     return slots, plan.what(before), plan.from_version(before), plan.target
 
 
-def _side(ctx: DeployContext) -> str:
+def _side(ctx: DeployContext) -> Role:
+    """The side role the server runs (the first of ``SIDE_ROLES`` it has a slot for)."""
     slots = ctx.server.get("slots", {})
-    if "canary" in slots:
-        return "canary"
-    if "shadow" in slots:
-        return "shadow"
-    raise UsageError(f"{ctx.env} has no canary or shadow running (slots: {', '.join(slots)}); start one with "
-                     f"`mlgate deploy --env {ctx.env} --strategy canary`")
+    for side in SIDE_ROLES:
+        if side.name in slots:
+            return side
+    raise UsageError(f"{ctx.env} has no {side_names()} running (slots: {', '.join(slots)}); start one with "
+                     f"`mlgate deploy --env {ctx.env} --strategy {CANARY.name}`")
 
 
 def run_analysis(ctx: DeployContext, *, dry_run: bool = False) -> tuple[Analysis, str]:
     """Analyze the current step and act on the verdict unless ``dry_run``; return it and the action."""
-    role = _side(ctx)
+    side = _side(ctx)
     observed = ctx.client.observations()
-    analysis = analyze(observed["rows"], ctx.config.deploy.canary, role)
-    weight = float(ctx.server.get("canary_weight", 0.0))
+    analysis = analyze(observed["rows"], ctx.config.deploy.canary, side.name)
+    weight = float(ctx.server.get(str(side.share_field), 0.0))
     if analysis.verdict == "rollback":
         action = "rolled back" if not dry_run else "would roll back"
         if not dry_run:
-            abort(ctx, role, why=f"canary analysis: {analysis.reasons()}")
+            abort(ctx, side.name, why=f"canary analysis: {analysis.reasons()}")
     elif analysis.verdict == "continue":
         action = "waiting for more requests"
-    elif role == "shadow":
+    elif not side.steps:  # no steps to climb: a person decides (`canary promote`)
         action = "recommend promotion (`mlgate canary promote`)"
     else:
         step = next_step(ctx.config.deploy.canary.steps, weight)
@@ -159,34 +161,33 @@ def run_analysis(ctx: DeployContext, *, dry_run: bool = False) -> tuple[Analysis
 def abort(ctx: DeployContext, role: str, why: str) -> None:
     """Drop the canary (or shadow): its alias first, then the server converges; record why."""
     slots = ctx.server.get("slots", {})
-    ctx.begin(f"{role}-rollback", role, slots.get(role), slots.get("stable"))
+    ctx.begin(f"{role}-rollback", role, slots.get(role), slots.get(STABLE.name))
     ctx.registry.set_side(ctx.env, role, None)
     ctx.reached("alias")
     ctx.converge()
-    ctx.record(f"{role}-rollback", role, slots.get(role), slots.get("stable"), "rolled back", why)
+    ctx.record(f"{role}-rollback", role, slots.get(role), slots.get(STABLE.name), "rolled back", why)
 
 
 def promote(ctx: DeployContext, step: float | None, why: str) -> None:
     """Raise the canary to ``step`` percent, or (None) make it the stable version; registry first."""
     slots = ctx.server.get("slots", {})
-    role = "canary" if "canary" in slots else "shadow"
-    version = slots[role]
-    ctx.begin(f"{role}-promote", role, slots.get("stable"), version)
+    name = _side(ctx).name
+    version = slots[name]
+    ctx.begin(f"{name}-promote", name, slots.get(STABLE.name), version)
     if step is not None:
-        ctx.registry.set_side(ctx.env, "canary", version, step)
+        ctx.registry.set_side(ctx.env, name, version, step)
         ctx.reached("alias")
         ctx.converge()
-        ctx.record("canary-step", "canary", slots.get("stable"), version, f"{step:g}%", why)
+        ctx.record(f"{name}-step", name, slots.get(STABLE.name), version, f"{step:g}%", why)
         return
     state = ctx.registry.env_state(ctx.env)
-    keep_canary = (state.canary, state.canary_weight) if role == "shadow" and state.canary else None
-    keep_shadow = (state.shadow, state.shadow_share) if role == "canary" and state.shadow else None
-    ctx.registry.point(ctx.env, version, slots.get("stable"), canary=keep_canary, shadow=keep_shadow)
+    keep = {other: (v, p) for other, (v, p) in state.sides().items() if other != name and v}
+    ctx.registry.point(ctx.env, version, slots.get(STABLE.name), keep)
     ctx.reached("alias")
     ctx.converge()
-    ctx.record(f"{role}-promote", role, slots.get("stable"), version, "promoted", why)
+    ctx.record(f"{name}-promote", name, slots.get(STABLE.name), version, "promoted", why)
     if not ctx.smoke("production_tests", None, version):
-        rollback_after_failed_tests(ctx, slots.get("stable"), version, role, state.previous)
+        rollback_after_failed_tests(ctx, slots.get(STABLE.name), version, name, state.previous)
 
 
 def canary(config: Config, env: str, command: str, *, dry_run: bool = False, url: str | None = None,
@@ -212,13 +213,13 @@ def _canary_command(ctx: DeployContext, command: str, dry_run: bool, reason: str
         report = analysis_report(analysis, env=env, versions=ctx.server.get("slots", {}), action=action)
         report.checks[:0] = [c for c in ctx.report.checks]  # production tests after a promotion
         return report
-    role = _side(ctx)
+    side = _side(ctx)
     if command == "abort":
-        abort(ctx, role, why=reason or "manual abort")
-        action = f"dropped the {role} slot"
+        abort(ctx, side.name, why=reason or "manual abort")
+        action = f"dropped the {side.name} slot"
     elif command == "promote":
-        weight = float(ctx.server.get("canary_weight", 0.0))
-        step = next_step(config.deploy.canary.steps, weight) if role == "canary" else None
+        weight = float(ctx.server.get(str(side.share_field), 0.0))
+        step = next_step(config.deploy.canary.steps, weight) if side.steps else None
         promote(ctx, step, why=reason or "manual promotion")
         action = f"promoted to {'production' if step is None else f'{step:g}%'}"
     else:
@@ -229,7 +230,7 @@ def _canary_command(ctx: DeployContext, command: str, dry_run: bool, reason: str
     return report
 
 
-def _wait_for_canary(ctx: DeployContext) -> None:
+def _wait_for_canary(ctx: DeployContext, side: Role) -> None:
     """``deploy --wait``: analyze every ``interval_s`` until promoted to production, rolled back,
     or ``max_wait_s`` passes (then rolled back: no decision is not a promotion).
 
@@ -246,23 +247,24 @@ def _wait_for_canary(ctx: DeployContext) -> None:
         time.sleep(min(settings.interval_s, remaining))
         ctx.server = ctx.client.state()
         slots = ctx.server.get("slots", {})
-        if "canary" not in slots:  # promoted or dropped by someone else meanwhile
-            promoted = slots.get("stable") == version
-            ctx.check("canary_gone", promoted, f"the canary slot was {'promoted' if promoted else 'dropped'} "
-                      f"outside this job; {ctx.env} serves version {slots.get('stable')}")
+        if side.name not in slots:  # promoted or dropped by someone else meanwhile
+            promoted = slots.get(STABLE.name) == version
+            ctx.check(f"{side.name}_gone", promoted, f"the {side.name} slot was "
+                      f"{'promoted' if promoted else 'dropped'} outside this job; {ctx.env} serves version "
+                      f"{slots.get(STABLE.name)}")
             return
-        weight = float(ctx.server.get("canary_weight", 0.0))
+        weight = float(ctx.server.get(str(side.share_field), 0.0))
         analysis, action = run_analysis(ctx)
         count += 1
         _say(progress(count, weight, analysis, action))
-        ctx.check(f"canary_{analysis.verdict}", analysis.verdict != "rollback",
+        ctx.check(f"{side.name}_{analysis.verdict}", analysis.verdict != "rollback",
                   f"at {weight:g}%: {action}; {analysis.reasons()}")
         if analysis.verdict == "rollback" or "production" in action:
             return
-    abort(ctx, "canary", why=f"no decision within {settings.max_wait_s:g} s")
+    abort(ctx, side.name, why=f"no decision within {settings.max_wait_s:g} s")
     _say(f"no decision within {settings.max_wait_s:g} s: rolled back; {ctx.env} keeps version "
-         f"{ctx.server.get('slots', {}).get('stable')}")
-    ctx.check("canary_timeout", False, f"the canary was neither promoted nor rolled back within "
+         f"{ctx.server.get('slots', {}).get(STABLE.name)}")
+    ctx.check(f"{side.name}_timeout", False, f"the {side.name} was neither promoted nor rolled back within "
               f"{settings.max_wait_s:g} s (deploy -> canary -> max_wait_s): rolled back")
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate.reports.model import Check, Report
+from mlgate.roles import BASELINE, CANARY, STABLE
+from mlgate.roles import role as traffic_role
 
 if TYPE_CHECKING:
     from mlgate.config import CanaryConfig
@@ -84,7 +86,7 @@ def split(rows: list[list[Any]], role: str) -> tuple[SlotSample, SlotSample]:
     A canary's reference is the baseline lane (the stable model given the canary's share of
     traffic); a shadow's is the stable slot, whose requests it receives copies of.
     """
-    reference = "baseline" if role == "canary" else "stable"
+    reference = BASELINE if traffic_role(role).routing == "weight" else STABLE.name
     stable, other = SlotSample(), SlotSample()
     for row in rows:
         if row[1] == reference:
@@ -106,7 +108,7 @@ def comparisons(stable: SlotSample, cur: SlotSample, role: str) -> dict[str, Com
     out: dict[str, Comparison | None] = {
         "error_rate": compare_proportions(stable.errors, stable.requests, cur.errors, cur.requests)
         if stable.requests and cur.requests else None}
-    if role != "shadow":
+    if traffic_role(role).answers:  # a role that answers no client has no latency anyone waits for
         out["latency"] = compare_samples(stable.latencies_ms, cur.latencies_ms, "mannwhitney") \
             if stable.latencies_ms and cur.latencies_ms else None
     if not stable.labels or not cur.labels:
@@ -128,7 +130,7 @@ def _worse(name: str, cmp: Comparison) -> bool:
     return True
 
 
-def analyze(rows: list[list[Any]], config: CanaryConfig, role: str = "canary") -> Analysis:
+def analyze(rows: list[list[Any]], config: CanaryConfig, role: str = CANARY.name) -> Analysis:
     """Decide promote, continue or rollback from the observations of the current step."""
     from mlgate.stats import Rule, decide
 

@@ -100,8 +100,9 @@ class AdminClient:
     def stage(self, version: str, role: str) -> dict[str, Any]:
         return self.call("POST", "/admin/stage", {"version": version, "role": role})
 
-    def route(self, canary: float | None = None, shadow: float | None = None) -> dict[str, Any]:
-        return self.call("POST", "/admin/route", {"canary": canary, "shadow": shadow})
+    def route(self, **percent: float | None) -> dict[str, Any]:
+        """Set side roles' percent: ``route(canary=10)``."""
+        return self.call("POST", "/admin/route", percent)
 
     def switch(self, keep_s: float | None = None) -> dict[str, Any]:
         return self.call("POST", "/admin/switch", {} if keep_s is None else {"keep_s": keep_s})

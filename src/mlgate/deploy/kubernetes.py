@@ -193,7 +193,7 @@ def _context(config: Config, out_dir: Path, name: str, namespace: str | None, im
 
 def _install_target(config: Config) -> str:
     """What the image's pip installs: ``ci.install`` (the CI jobs' source of mlgate) with its extras."""
-    from mlgate.ci.install import job_extras, parse_install
+    from mlgate.deploy.install import job_extras, parse_install
 
     return parse_install(config.ci.install).target(job_extras(config))
 
@@ -249,7 +249,7 @@ def _dns_name(text: str) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    from mlgate.runs import write_text
+    from mlgate._paths import write_text
 
     write_text(path, text)
     return path

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.deploy.record import EnvLock, Record, read_record, write_record
 from mlgate.deploy.state import EnvState, Registry, env_alias
 from mlgate.errors import UsageError
+from mlgate.roles import SIDE_ROLES, side_names
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -33,15 +34,15 @@ class RollbackPlan:
 
     @classmethod
     def of(cls, state: EnvState, slots: dict[str, str], alias: str, env: str) -> RollbackPlan:
-        dropped = [r for r in ("canary", "shadow") if getattr(state, r) or r in slots]
+        dropped = [r.name for r in SIDE_ROLES if state.version(r.name) or r.name in slots]
         target = state.stable if dropped else (state.previous or slots.get("previous"))
         if not dropped and target is None:
-            raise UsageError(f"nothing to roll back to on {env}: no canary or shadow, and no previous version "
+            raise UsageError(f"nothing to roll back to on {env}: no {side_names()}, and no previous version "
                              f"(alias {alias}-previous) in the registry")
         return cls(state, dropped, target)
 
     def write(self, registry: Registry, env: str) -> None:
-        """Point the aliases back: drop canary and shadow, else the previous version becomes stable."""
+        """Point the aliases back: drop the side roles, else the previous version becomes stable."""
         state = self.state
         if self.dropped:
             registry.point(env, state.stable, state.previous)
@@ -91,7 +92,8 @@ def start_rollback(config: Config, env: str, slots: dict[str, str], who: str, ho
     write_record(registry, alias, record)
     plan.write(registry, env)
     interrupted = asdict(last) if last is not None and last.state == "in-progress" else None
-    return Started(lock.holder.token, {"stable": state.stable, "previous": state.previous, "canary": state.canary,
-                                       "shadow": state.shadow, "dropped": plan.dropped, "target": plan.target,
+    return Started(lock.holder.token, {"stable": state.stable, "previous": state.previous,
+                                       **{name: v for name, (v, _) in state.sides().items()},
+                                       "dropped": plan.dropped, "target": plan.target,
                                        "what": plan.what(slots), "from": plan.from_version(slots)},
                    interrupted, lock.messages)

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.record import Holder, Record, interrupted, read_holder, read_record
 from mlgate.errors import RegistryError, UsageError
+from mlgate.roles import SIDE_ROLES, role
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from mlgate.config import Config
-    from mlgate.serve.plan import ModelRef, Plan
-    from mlgate.serve.settings import ServeSettings
 
 TAG = "mlgate.deploy."
 HISTORY_FIELDS = ("env", "action", "strategy", "from_version", "to_version", "who", "why", "outcome")
@@ -75,19 +74,36 @@ class EnvState:
     holder: Holder | None = None  # who holds the deploy lock now
     interrupted: bool = False
 
+    def version(self, name: str) -> str | None:
+        """The version in a role (``stable``, ``previous`` or a side role), or None."""
+        return getattr(self, name) if name in ("stable", "previous") or role(name).side else None
+
+    def share(self, name: str) -> float:
+        """A side role's percent (0 for any other role)."""
+        field_name = role(name).share_field
+        return float(getattr(self, field_name)) if field_name else 0.0
+
+    def sides(self) -> dict[str, tuple[str | None, float]]:
+        """``{side role: (version, percent)}``."""
+        return {r.name: (self.version(r.name), self.share(r.name)) for r in SIDE_ROLES}
+
     def traffic(self) -> Traffic:
-        """What clients get: stable, canary and its weight, shadow and its share."""
-        return traffic(self.stable, self.canary, self.canary_weight, self.shadow, self.shadow_share)
+        """What clients get: stable, then each side role's version and percent."""
+        return traffic(self.stable, self.sides())
 
 
-Traffic = tuple[str | None, str | None, float, str | None, float]
+Traffic = tuple[Any, ...]
 
 
-def traffic(stable: str | None, canary: str | None, weight: float, shadow: str | None, share: float) -> Traffic:
-    """``(stable, canary, weight, shadow, share)`` with a side slot at 0% counted as absent."""
-    canary = canary if canary and weight > 0 else None
-    shadow = shadow if shadow and share > 0 else None
-    return (stable, canary, weight if canary else 0.0, shadow, share if shadow else 0.0)
+def traffic(stable: str | None, sides: dict[str, tuple[str | None, float]]) -> Traffic:
+    """``(stable, canary, weight, shadow, share)``: stable, then each side role's version and percent
+    in ``SIDE_ROLES`` order, with a side slot at 0% counted as absent."""
+    out: list[Any] = [stable]
+    for side in SIDE_ROLES:
+        version, share = sides.get(side.name, (None, 0.0))
+        live = version if version and share > 0 else None
+        out += [live, share if live else 0.0]
+    return tuple(out)
 
 
 @dataclass
@@ -183,11 +199,13 @@ class Registry:
         alias = env_alias(self.config, env)
         tags = self.tags()
         aliases = self.aliases()
-        canary, shadow = aliases.get(f"{alias}-canary"), aliases.get(f"{alias}-shadow")
-        state = EnvState(env, alias, aliases.get(alias), canary,
-                         float(tags.get(f"{TAG}{alias}-canary.weight", 0) or 0) if canary else 0.0,
-                         shadow, float(tags.get(f"{TAG}{alias}-shadow.share", 0) or 0) if shadow else 0.0,
-                         aliases.get(f"{alias}-previous"))
+        sides: dict[str, Any] = {}
+        for side in SIDE_ROLES:
+            version = aliases.get(side.alias(alias))
+            sides[side.name] = version
+            sides[str(side.share_field)] = float(tags.get(f"{TAG}{side.alias(alias)}.{side.tag_key}", 0) or 0) \
+                if version else 0.0
+        state = EnvState(env, alias, aliases.get(alias), previous=aliases.get(f"{alias}-previous"), **sides)
         if with_lock:
             state.record = read_record(self, alias)
             state.holder = read_holder(self, alias)
@@ -195,20 +213,22 @@ class Registry:
         return state
 
     def point(self, env: str, stable: str | None, previous: str | None,
-              canary: tuple[str, float] | None = None, shadow: tuple[str, float] | None = None) -> None:
+              keep: dict[str, tuple[str, float]] | None = None) -> None:
         """Set what environment ``env`` serves (None removes an alias), in the order that keeps a
-        rollback target: ``<alias>-previous`` first, then the stable alias, then canary and shadow."""
+        rollback target: ``<alias>-previous`` first, then the stable alias, then the side roles."""
         alias = env_alias(self.config, env)
         self.set_alias(f"{alias}-previous", previous if previous != stable else None)
         self.set_alias(alias, stable)
-        self.set_side(env, "canary", canary[0] if canary else None, canary[1] if canary else 0.0)
-        self.set_side(env, "shadow", shadow[0] if shadow else None, shadow[1] if shadow else 0.0)
+        for side in SIDE_ROLES:  # ``keep``: the side roles that stay, with their version and percent
+            kept = (keep or {}).get(side.name)
+            self.set_side(env, side.name, kept[0] if kept else None, kept[1] if kept else 0.0)
 
-    def set_side(self, env: str, role: str, version: str | None, percent: float = 0.0) -> None:
-        """Point ``<alias>-canary`` / ``<alias>-shadow`` at a version with its percent (None clears)."""
-        alias = f"{env_alias(self.config, env)}-{role}"
+    def set_side(self, env: str, name: str, version: str | None, percent: float = 0.0) -> None:
+        """Point a side role's alias (``<alias>-canary``) at a version with its percent (None clears)."""
+        side = role(name)
+        alias = side.alias(env_alias(self.config, env))
         self.set_alias(alias, version)
-        key = f"{TAG}{alias}.{'weight' if role == 'canary' else 'share'}"
+        key = f"{TAG}{alias}.{side.tag_key}"
         self.set_tag(key, None if version is None else f"{percent:g}")
 
     # -- history ----------------------------------------------------------------------
@@ -257,17 +277,6 @@ class Registry:
             events.append(Event(when, **fields))
         return events
 
-    # -- models on disk ---------------------------------------------------------------
-
-    def download(self, version: str) -> ModelRef:
-        """The version's model folder in MLflow's local cache."""
-        from mlgate.serve.loading import resolve_model
-        from mlgate.serve.plan import ModelRef
-
-        uri = f"models:/{self.name}/{version}"
-        resolved = resolve_model(uri, self.config, version)
-        return ModelRef(version, resolved.path, uri)
-
 
 def deployment_summary(config: Config, limit: int = 10) -> tuple[list[EnvState], list[Event]]:
     """Each environment's registry state and the recent history; nothing when there is no store yet."""
@@ -285,8 +294,7 @@ def describe_state(state: EnvState) -> str:
     """``production: version 2 (canary 3 at 10%)``, and a line on a deploy under way or interrupted."""
     from mlgate.deploy.record import now_iso
 
-    sides = [f"{role} {v} at {p:g}%" for role, v, p in (("canary", state.canary, state.canary_weight),
-                                                       ("shadow", state.shadow, state.shadow_share)) if v]
+    sides = [f"{name} {v} at {p:g}%" for name, (v, p) in state.sides().items() if v]
     line = f"{state.env}: version {state.stable or 'none'}" + (f" ({', '.join(sides)})" if sides else "")
     if state.previous:
         line += f"; rollback target: version {state.previous}"
@@ -302,143 +310,6 @@ def describe_state(state: EnvState) -> str:
     elif record is not None and record.state == "failed":
         line += f"\n  last deploy failed: {record.describe()}: {record.outcome} (finished {now_iso(record.finished)})"
     return line
-
-
-# ---- the server side: resolving versions and converging to the registry ------------------
-
-
-def server_config(settings: ServeSettings) -> Config:
-    """The config an ``--env`` server was started with (read again: it names the registry)."""
-    return _server_config(settings)
-
-
-def _server_config(settings: ServeSettings) -> Config:
-    from mlgate.config import load_config
-
-    if not settings.config_path:
-        raise UsageError("this server was started without --env and --config, so it cannot read the "
-                         "registry; start it with `mlgate serve --env E --config mlgate.yaml`")
-    return load_config(settings.config_path)
-
-
-def _loaded(plan: Plan | None, version: str) -> ModelRef | None:
-    if plan is None:
-        return None
-    for ref in plan.refs():
-        if ref.version == version:
-            return ref
-    return None
-
-
-def resolve_for_server(settings: ServeSettings, version: str, plan: Plan | None) -> ModelRef:
-    """A version's model on disk: one this server already holds, else fetched from the registry."""
-    ref = _loaded(plan, version)
-    if ref is not None:
-        return ref
-    registry = Registry(_server_config(settings))
-    registry.check_version(version)
-    return registry.download(version)
-
-
-def env_refs(config: Config, env: str, plan: Plan | None = None) -> tuple[EnvState, dict[str, ModelRef]]:
-    """The environment's registry state and a model on disk for each version in it (no ``stable``
-    ref when the environment has no version yet; then no canary or shadow either)."""
-    registry = Registry(config)
-    state = registry.env_state(env)
-    refs: dict[str, ModelRef] = {}
-    if state.stable is None:
-        return state, refs
-    for role, version in (("stable", state.stable), ("canary", state.canary), ("shadow", state.shadow)):
-        if version is not None:
-            refs[role] = _loaded(plan, version) or registry.download(version)
-    return state, refs
-
-
-def converge_plan(settings: ServeSettings, current: Plan, loaded: Plan | None, *, tidy: bool = False,
-                  keep_s: float | None = None) -> Plan:
-    """The plan that serves what the registry's aliases say for this server's environment.
-
-    Only what differs changes: a canary that stays keeps its observations. A slot staged at 0%
-    by a deploy under way (a candidate, a canary or shadow not yet in the registry) stays
-    unless ``tidy`` (an explicit reload) asks to drop the canary and shadow ones.
-    """
-    if not settings.env:
-        raise UsageError("this server serves no environment (start it with --env E) so it has no aliases "
-                         "to converge to")
-    state, refs = env_refs(_server_config(settings), settings.env, loaded)
-    plan = current
-    if "stable" not in refs:
-        if plan.empty:
-            return plan
-        raise UsageError(f"the registry names no version for environment {settings.env} (alias {state.alias!r} "
-                         f"is gone); this server keeps serving version {plan.stable.version}. Deploy a version "
-                         "or set the alias again")
-    keep = settings.keep_previous_s if keep_s is None else keep_s
-    if plan.empty or refs["stable"].version != plan.stable.version:
-        plan = plan.stage(refs["stable"], "candidate").switch(keep)
-    for role, share in (("canary", state.canary_weight), ("shadow", state.shadow_share)):
-        served = plan.slot(role)
-        served_share = plan.canary_weight if role == "canary" else plan.shadow_share
-        if role in refs:
-            if served is None or served.version != refs[role].version:
-                plan = plan.stage(refs[role], role)
-                served_share = 0.0
-            if served_share != share:
-                plan = plan.route(**{role: share})
-        elif served is not None and (served_share > 0 or tidy):
-            plan = plan.discard(role)
-    return plan
-
-
-def served_traffic(plan: Plan) -> Traffic:
-    """What a plan gives clients, in the shape of ``EnvState.traffic`` (0% slots do not count)."""
-    return traffic(None if plan.empty else plan.stable.version, plan.canary.version if plan.canary else None,
-                   plan.canary_weight, plan.shadow.version if plan.shadow else None, plan.shadow_share)
-
-
-class RegistryWatch:
-    """What the registry says an environment should serve, read cheaply and often (the server's follower).
-
-    A SQLite store is read with one SQL query (``mlgate.registry.peek``); any other store through
-    MLflow's client, opened once.
-    """
-
-    def __init__(self, config: Config, env: str) -> None:
-        from mlgate.tracking import tracking_uri
-
-        self.config = config
-        self.env = env
-        self.alias = env_alias(config, env)
-        uri = tracking_uri(config)
-        self.db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-        self._registry: Registry | None = None
-
-    def traffic(self) -> Traffic | None:
-        """``EnvState.traffic()`` of the environment, or None when the store cannot be read now."""
-        if self.db is not None:
-            from mlgate.registry.peek import aliases_and_tags
-
-            found = aliases_and_tags(self.db, self.config.model_name)
-            if found is None:
-                return None
-            aliases, tags = found
-            a = self.alias
-            canary, shadow = aliases.get(f"{a}-canary"), aliases.get(f"{a}-shadow")
-            return traffic(aliases.get(a), canary, float(tags.get(f"{TAG}{a}-canary.weight", 0) or 0),
-                           shadow, float(tags.get(f"{TAG}{a}-shadow.share", 0) or 0))
-        try:
-            if self._registry is None:
-                self._registry = Registry(self.config)
-            return self._registry.env_state(self.env).traffic()
-        except Exception:  # an unreachable store: keep serving what the server has, try again later
-            return None
-
-
-def server_watch(settings: ServeSettings) -> RegistryWatch | None:
-    """The registry watch of an ``--env`` server, else None."""
-    if not settings.env or not settings.config_path:
-        return None
-    return RegistryWatch(_server_config(settings), settings.env)
 
 
 def describe_event(event: Event) -> str:

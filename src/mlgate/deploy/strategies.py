@@ -11,6 +11,18 @@ against that slot, and only then gives it traffic:
     canary      route the first step's percent to the new version (sticky per client id);
                 ``mlgate canary analyze`` then promotes, continues or rolls back
     shadow      copy a share of requests to the new version, answer clients from stable only
+
+A strategy names the traffic role it stages into (``mlgate.roles``); what the server does with
+that role (who answers, what is logged, how requests reach it) is the role's, not the
+strategy's. So a strategy that reuses a role is one class: a name, the role, and for a side
+role the default percent, for example a dark launch that copies every request::
+
+    class DarkLaunch(SideSlot):
+        name: ClassVar[str] = "dark-launch"
+        role: ClassVar[Role] = SHADOW
+
+        def default_share(self, ctx: DeployContext) -> float:
+            return 100.0
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from typing import ClassVar
 from mlgate.deploy.context import DeployContext
 from mlgate.deploy.state import EnvState
 from mlgate.errors import ModelLoadError, UsageError
+from mlgate.roles import CANARY, CANDIDATE, SHADOW, Role
 
 
 class Strategy:
@@ -34,7 +47,8 @@ class Strategy:
     """
 
     name: ClassVar[str]
-    role: ClassVar[str] = "candidate"
+    role: ClassVar[Role] = CANDIDATE
+    waits: ClassVar[bool] = False  # `deploy --wait` runs the canary analysis until a decision
 
     def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
         raise NotImplementedError
@@ -43,18 +57,18 @@ class Strategy:
         """Load the version into this strategy's slot and smoke-test it there; False (and the
         slot dropped) when the server's self-test or the smoke suite fails."""
         try:
-            ctx.client.stage(version, self.role)
+            ctx.client.stage(version, self.role.name)
         except ModelLoadError as exc:
             ctx.check("self_test", False, str(exc), observed=version)
             return False
         ctx.reached("stage")
-        ctx.check("self_test", True, f"version {version} loaded into the {self.role} slot, warmed up and "
+        ctx.check("self_test", True, f"version {version} loaded into the {self.role.name} slot, warmed up and "
                   "self-tested on its input example", observed=version)
-        passed = ctx.smoke("smoke_before_traffic", self.role, version)
+        passed = ctx.smoke("smoke_before_traffic", self.role.name, version)
         ctx.reached("smoke")
         if passed:
             return True
-        ctx.client.discard(self.role)
+        ctx.client.discard(self.role.name)
         ctx.check("not_switched", False, f"version {version} failed its smoke tests and was dropped; "
                   "clients were never routed to it")
         return False
@@ -62,9 +76,7 @@ class Strategy:
 
 def _ended_sides(state: EnvState) -> str:
     """``canary 3 at 10%`` for the side slots a switch ends (what some clients were getting)."""
-    sides = [f"{role} {v} at {p:g}%" for role, v, p in (("canary", state.canary, state.canary_weight),
-                                                       ("shadow", state.shadow, state.shadow_share)) if v]
-    return " and ".join(sides)
+    return " and ".join(f"{name} {v} at {p:g}%" for name, (v, p) in state.sides().items() if v)
 
 
 class Switch(Strategy):
@@ -127,31 +139,36 @@ class BlueGreen(Switch):
 
 
 class SideSlot(Strategy):
-    """Shared by canary and shadow: stage the version in the side slot, then route it a share."""
+    """Stage the version in a side role's slot (``role``), then route it ``default_share`` percent."""
 
     def default_share(self, ctx: DeployContext) -> float:
         raise NotImplementedError
 
     def started(self, ctx: DeployContext, version: str, stable: str | None, share: float) -> str:
-        raise NotImplementedError
+        """The check's message once the side slot takes its share, worded from what the role does."""
+        if self.role.answers:
+            return (f"version {version} takes {share:g}% of {ctx.env}'s requests beside stable version {stable}; "
+                    f"run `mlgate canary analyze --env {ctx.env}`")
+        return (f"version {version} receives a copy of {share:g}% of {ctx.env}'s requests; "
+                f"clients are answered by version {stable}")
 
     def run(self, ctx: DeployContext, version: str, percent: float | None) -> bool:
         if ctx.registry.env_state(ctx.env).stable is None:
             raise UsageError(f"environment {ctx.env} serves no version yet, so a {self.name} has nothing to run "
                              f"beside: deploy the first version with --strategy blue-green or direct")
         share = self.default_share(ctx) if percent is None else percent
-        step = f"{self.role}-start"
+        step = f"{self.role.name}-start"
         ctx.begin(step, self.name, None, version)
         stable = ctx.started_from().stable
         if not self.stage(ctx, version):
             ctx.record(step, self.name, stable, version, "failed", "smoke tests before traffic failed")
             return False
         ctx.holding()
-        ctx.registry.set_side(ctx.env, self.role, version, share)
+        ctx.registry.set_side(ctx.env, self.role.name, version, share)
         ctx.reached("alias")
         ctx.converge()
         ctx.reached("switch")
-        ctx.check(f"{self.role}_started", True, self.started(ctx, version, stable, share), observed=share)
+        ctx.check(f"{self.role.name}_started", True, self.started(ctx, version, stable, share), observed=share)
         ctx.record(step, self.name, stable, version, f"{share:g}%")
         ctx.reached("history")
         return True
@@ -161,28 +178,21 @@ class Canary(SideSlot):
     """Give the new version the first step's share of requests."""
 
     name: ClassVar[str] = "canary"
-    role: ClassVar[str] = "canary"
+    role: ClassVar[Role] = CANARY
+    waits: ClassVar[bool] = True
 
     def default_share(self, ctx: DeployContext) -> float:
         return ctx.config.deploy.canary.steps[0]
-
-    def started(self, ctx: DeployContext, version: str, stable: str | None, share: float) -> str:
-        return (f"version {version} takes {share:g}% of {ctx.env}'s requests beside stable version {stable}; "
-                f"run `mlgate canary analyze --env {ctx.env}`")
 
 
 class Shadow(SideSlot):
     """Copy a share of requests to the new version; clients only ever see stable's answers."""
 
     name: ClassVar[str] = "shadow"
-    role: ClassVar[str] = "shadow"
+    role: ClassVar[Role] = SHADOW
 
     def default_share(self, ctx: DeployContext) -> float:
         return ctx.config.deploy.shadow_percent
-
-    def started(self, ctx: DeployContext, version: str, stable: str | None, share: float) -> str:
-        return (f"version {version} receives a copy of {share:g}% of {ctx.env}'s requests; "
-                f"clients are answered by version {stable}")
 
 
 STRATEGIES: dict[str, type[Strategy]] = {c.name: c for c in (Direct, BlueGreen, Canary, Shadow)}

@@ -190,7 +190,7 @@ def load_reference(spec: str, config: Config | None, root: Path) -> TableProfile
 def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
     import tempfile
 
-    from mlgate.context import flags_only_config
+    from mlgate.config import flags_only_config
     from mlgate.registry.store import open_store
     from mlgate.registry.uri import parse_model_uri, resolve_version
 

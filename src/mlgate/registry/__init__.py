@@ -1,9 +1,10 @@
 """The model registry: MLflow's, with mlgate's tags, aliases and concurrency-safe writes.
 
     store      opening the store, retried writes, model-file hashes
-    register   a version with lineage tags, metrics and an alias
-    stage      the pipeline's register stage
+    uri        parsing models:/ URIs and resolving them to a version
     peek       alias lookups straight from a SQLite store, without importing MLflow
+
+Registering a version (the register stage, ``mlgate register``) is ``mlgate.registration``'s.
 """
 
 from __future__ import annotations
@@ -15,13 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Lazy, so that `mlgate.registry.peek` (read on every no-op run) imports neither pydantic nor MLflow.
-_EXPORTS = {
-    "REGISTERED_FILE": "register", "Registered": "register", "Registration": "register",
-    "register": "register", "register_outside": "register",
-    "registration_report": "register", "version_tags": "register", "wrap_pickle": "register",
-    "run_register": "stage", "upstream_gates": "stage",
-    "model_sha256": "store", "open_store": "store", "retry": "store",
-}
+_EXPORTS = {"model_sha256": "store", "open_store": "store", "retry": "store"}
 
 __all__ = sorted(_EXPORTS)
 

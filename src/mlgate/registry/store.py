@@ -296,16 +296,12 @@ def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) ->
 
 def model_sha256(folder: Path) -> str:
     """SHA-256 of the serialized model file the folder's MLmodel names (model.skops, model.pkl)."""
-    import yaml
-
     from mlgate.data.io import file_sha256
+    from mlgate.security.folders import flavors
 
-    try:
-        flavors = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8")).get("flavors", {})
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
-        raise ModelLoadError(f"{folder / 'MLmodel'} cannot be read: {exc}") from exc
-    name = (flavors.get("sklearn", {}).get("pickled_model")
-            or flavors.get("python_function", {}).get("model_path"))
+    found = flavors(folder)  # the one MLmodel reader; any flavor here: a pin is only a hash
+    name = ((found.get("sklearn") or {}).get("pickled_model")
+            or (found.get("python_function") or {}).get("model_path"))
     candidates = [folder / name] if name else sorted(folder.glob("model.*"))
     files = [p for p in candidates if p.is_file()]
     if not files:

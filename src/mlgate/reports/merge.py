@@ -239,8 +239,8 @@ def merged_html(merged: Merged, out_dir: Path) -> str:
 
 def write_merged(merged: Merged, out_dir: Path) -> dict[str, Path]:
     """Write report.json and junit.xml (stage verdicts), report.html and summary.md into ``out_dir``."""
+    from mlgate._paths import write_text
     from mlgate.reports import write_report
-    from mlgate.runs import write_text
 
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--output {out_dir} is a file; give a folder for the merged report")

@@ -1,7 +1,9 @@
 """MLflow model folders and registry versions through the fail-closed loader.
 
 An MLflow folder's ``MLmodel`` names the serialized file and its format (``model.skops``,
-or a pickle/cloudpickle ``model.pkl``). mlgate reads that file itself, through
+or a pickle/cloudpickle ``model.pkl``). This module is the one reader of ``MLmodel`` files
+(``read_mlmodel``; serve, register, models and the scan all ask it), and it only parses YAML:
+nothing is unpickled before the file it names has been checked. mlgate reads that file itself, through
 :mod:`mlgate.security.loader`, instead of ``mlflow.sklearn.load_model`` (which unpickles
 with no check and takes skops' trusted types from the folder that is being checked).
 
@@ -25,6 +27,7 @@ from mlgate.security.loader import Inspection, ModelRefused, file_format, inspec
 if TYPE_CHECKING:
     from mlgate.config import Config
 
+MLMODEL = "MLmodel"
 PIN_TAG = "mlgate.model_sha256"
 TRUST_UNPINNED_ENV = "MLGATE_TRUST_UNPINNED"
 
@@ -43,19 +46,54 @@ def policy_for(config: Config | None, *, trust_all: bool = False) -> TrustPolicy
     return policy_from(extra, trust_all=trust_all)
 
 
-def model_file(folder: Path) -> ModelFile:
-    """The file ``folder/MLmodel`` names in its sklearn flavor, and how it is serialized."""
-    import yaml
+def require_mlmodel(folder: Path) -> Path:
+    """``folder``, after checking it is an MLflow model folder (it holds an ``MLmodel`` file)."""
+    if not (folder / MLMODEL).is_file():
+        raise ModelLoadError(f"{folder} is a folder without an MLmodel file, so not an MLflow model")
+    return folder
 
-    mlmodel = folder / "MLmodel"
+
+def read_mlmodel(folder: Path) -> dict[str, Any]:
+    """The parsed ``folder/MLmodel`` (YAML, safely loaded: no object is built from it)."""
+    import yaml  # pyyaml: only a folder's loader needs it, not a server worker's start
+
+    mlmodel = require_mlmodel(folder) / MLMODEL
     try:
         spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ModelLoadError(f"cannot read {mlmodel}: {exc}") from exc
-    flavors = spec.get("flavors") if isinstance(spec, dict) else None
-    flavor = (flavors or {}).get("sklearn")
+    if not isinstance(spec, dict):
+        raise ModelLoadError(f"{mlmodel} is not a YAML mapping of MLflow model fields")
+    return spec
+
+
+def flavors(folder: Path) -> dict[str, Any]:
+    """The ``flavors`` section of ``folder/MLmodel`` (``{}`` when it has none)."""
+    found = read_mlmodel(folder).get("flavors")
+    return found if isinstance(found, dict) else {}
+
+
+def signature_inputs(folder: Path) -> list[dict[str, Any]]:
+    """The input columns of the folder's MLflow signature (``[]`` without a readable one)."""
+    import json
+
+    if not folder.is_dir() or not (folder / MLMODEL).is_file():
+        return []
+    try:
+        inputs = (read_mlmodel(folder).get("signature") or {}).get("inputs")
+        parsed = json.loads(inputs) if isinstance(inputs, str) else []
+    except (ModelLoadError, ValueError, AttributeError):
+        return []
+    return [p for p in parsed if isinstance(p, dict)] if isinstance(parsed, list) else []
+
+
+def model_file(folder: Path) -> ModelFile:
+    """The file ``folder/MLmodel`` names in its sklearn flavor, and how it is serialized."""
+    mlmodel = folder / MLMODEL
+    found = flavors(folder)
+    flavor = found.get("sklearn")
     if not isinstance(flavor, dict):
-        raise ModelRefused(f"{mlmodel} has no sklearn flavor (flavors: {sorted(flavors or {})}); mlgate "
+        raise ModelRefused(f"{mlmodel} has no sklearn flavor (flavors: {sorted(found)}); mlgate "
                            "loads scikit-learn, LightGBM and XGBoost models saved with the sklearn flavor, "
                            "whose file it can check before loading")
     name = str(flavor.get("pickled_model", "model.pkl"))

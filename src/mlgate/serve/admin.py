@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from mlgate.errors import MlgateError, ModelLoadError, RegistryError, UsageError
+from mlgate.roles import CANDIDATE, ROLES, SIDE_ROLES, STAGEABLE
 from mlgate.serve.converge import commit_plan
 from mlgate.serve.lanes import clear_observations, read_observations
 from mlgate.serve.plan import Plan
@@ -68,7 +69,7 @@ def _error(exc: MlgateError) -> Response:
 def describe(plan: Plan) -> dict[str, Any]:
     """The body of /admin/state."""
     return {"generation": plan.generation, "slots": plan.versions(), "live_colour": plan.live,
-            "canary_weight": plan.canary_weight, "shadow_share": plan.shadow_share,
+            **{str(r.share_field): plan.share(r.name) for r in SIDE_ROLES},
             "observe_since": plan.observe_since, "keep_previous_until": plan.keep_until}
 
 
@@ -106,7 +107,7 @@ def install_admin(app: FastAPI, server: Server) -> None:
         return _json({"before": before.versions(), **describe(plan)})
 
     async def resolve(version: Any) -> Any:
-        from mlgate.deploy.state import resolve_for_server
+        from mlgate.serve.desired import resolve_for_server  # deploy's registry side: --env servers only
 
         if not isinstance(version, str | int) or not str(version):
             raise UsageError("give 'version': the registry version to load")
@@ -137,9 +138,9 @@ def install_admin(app: FastAPI, server: Server) -> None:
                                                                     "ok", "labels", "agree"], "rows": rows})
 
     async def stage(plan: Plan, body: dict[str, Any]) -> Plan:
-        role = str(body.get("role", "candidate"))
+        role = str(body.get("role", CANDIDATE.name))
         ref = await resolve(body.get("version"))
-        if role in ("canary", "shadow"):
+        if role in ROLES and ROLES[role].logged:
             clear_observations(dep.state.folder)
         return plan.stage(ref, role)
 
@@ -150,7 +151,7 @@ def install_admin(app: FastAPI, server: Server) -> None:
                 raise UsageError(f"{name} must be a number of percent")
             return None if value is None else float(value)
 
-        return plan.route(canary=percent("canary"), shadow=percent("shadow"))
+        return plan.route(**{r.name: percent(r.name) for r in SIDE_ROLES})
 
     async def switch(plan: Plan, body: dict[str, Any]) -> Plan:
         keep_s = body.get("keep_s", keep)
@@ -163,8 +164,8 @@ def install_admin(app: FastAPI, server: Server) -> None:
 
     async def discard(plan: Plan, body: dict[str, Any]) -> Plan:
         role = str(body.get("role", ""))
-        if role not in ("candidate", "canary", "shadow"):
-            raise UsageError(f"role must be candidate, canary or shadow (got {role!r})")
+        if role not in STAGEABLE:
+            raise UsageError(f"role must be one of {', '.join(STAGEABLE)} (got {role!r})")
         return plan.discard(role)
 
     async def rollback(plan: Plan, body: dict[str, Any]) -> Plan:
@@ -195,8 +196,8 @@ def install_admin(app: FastAPI, server: Server) -> None:
         for the command's process (``who``, ``host``, ``pid``), the record, the aliases; then converge."""
         from dataclasses import asdict
 
-        from mlgate.deploy.rollback import start_rollback
-        from mlgate.deploy.state import server_config
+        from mlgate.deploy.rollback import start_rollback  # the registry side: --env servers only
+        from mlgate.serve.desired import server_config
         from mlgate.serve.follow import converge
 
         denied = admin_denied(request.headers, key_hash)

@@ -410,7 +410,7 @@ def _mlflow_version() -> str:
 
 def create_app_from_env() -> Any:
     """uvicorn factory for worker processes: settings come from ``MLGATE_SERVE_SETTINGS``."""
-    from mlgate.serve.runner import die_with_parent
+    from mlgate.serve.parent import die_with_parent
 
     settings = ServeSettings.from_env()
     die_with_parent(settings.parent_pid)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ModelLoadError
+from mlgate.roles import BASELINE, PREVIOUS, ROLES, SIDE_ROLES, STABLE
 from mlgate.serve.converge import LIST_ORDER, StateDir, Watcher
 from mlgate.serve.lanes import Lane, Recorder, Routing
 from mlgate.serve.plan import ModelRef, Plan, initial_plan
@@ -120,20 +121,20 @@ class Deployment:
         stable = None if plan.empty else self._get(plan.stable)[0]
         if stable is not None:
             self._keep_list_order(stable)
-        models = {"stable": stable} if stable is not None else {}
+        models = {STABLE.name: stable} if stable is not None else {}
         kept = {(r.path, r.version) for r in plan.refs()}
-        for role in ("candidate", "previous", "canary", "shadow"):
-            ref = plan.slot(role)
+        for role in (r for r in ROLES.values() if r is not STABLE):
+            ref = plan.slot(role.name)
             if ref is None or (ref.path, ref.version) not in kept:
                 continue
             model, new = self._get(ref)
-            if new and role != "previous":
+            if new and role is not PREVIOUS:  # the previous model passed its self-test when it went live
                 try:
                     self_test(model, stable)
                 except ModelLoadError:
                     self.cache.pop((ref.path, ref.version), None)
                     raise
-            models[role] = model
+            models[role.name] = model
         return models
 
     def _keep_list_order(self, stable: ServedModel) -> None:
@@ -165,15 +166,19 @@ class Deployment:
         for role, model in models.items():
             metrics = base.bound(model.version, role)
             lanes[role] = Lane(role, model, MicroBatcher(model, metrics), metrics)
-        observe = plan.canary is not None or plan.shadow is not None
+        sides = plan.sides()
+        observe = any(ROLES[name].logged for name in sides)
+        weighted = next((r.name for r in SIDE_ROLES if r.routing == "weight" and r.name in sides), None)
+        copied = next((r.name for r in SIDE_ROLES if r.routing == "copy" and r.name in sides), None)
         baseline = None
-        if plan.canary is not None and "stable" in models:  # the stable model in a lane of the canary's size
-            stable = models["stable"]
-            metrics = base.bound(stable.version, "baseline")
-            baseline = Lane("baseline", stable, MicroBatcher(stable, metrics), metrics)
-        routing = Routing(plan.generation, lanes.get("stable"), lanes.get("canary"), plan.canary_weight, baseline,
-                          lanes.get("shadow"), plan.shadow_share,
-                          {r: lanes[r] for r in ("candidate", "previous") if r in lanes},
+        if weighted is not None and STABLE.name in models:  # the stable model in a lane of the weighted one's size
+            stable = models[STABLE.name]
+            metrics = base.bound(stable.version, BASELINE)
+            baseline = Lane(BASELINE, stable, MicroBatcher(stable, metrics), metrics)
+        routing = Routing(plan.generation, lanes.get(STABLE.name),
+                          lanes.get(weighted) if weighted else None, plan.share(weighted) if weighted else 0.0,
+                          baseline, lanes.get(copied) if copied else None, plan.share(copied) if copied else 0.0,
+                          {r.name: lanes[r.name] for r in ROLES.values() if r.routing == "admin" and r.name in lanes},
                           self.recorder if observe else None)
         server = self.server
         # one assignment each; the event loop runs no request between them

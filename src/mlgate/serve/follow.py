@@ -17,9 +17,9 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
-from mlgate.deploy.state import converge_plan, served_traffic, server_watch
 from mlgate.errors import MlgateError
 from mlgate.serve.converge import commit_plan
+from mlgate.serve.desired import converge_plan, served_traffic, server_watch
 
 if TYPE_CHECKING:
     from mlgate.serve.app import Server

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from mlgate.roles import BASELINE, ROLES, STABLE
+
 if TYPE_CHECKING:
     from mlgate.serve.batcher import MicroBatcher
     from mlgate.serve.metrics import ServerMetrics
@@ -101,56 +103,62 @@ def clear_observations(folder: Path) -> None:
 
 @dataclass(frozen=True)
 class Routing:
-    """The lanes of one plan generation and how requests are spread over them."""
+    """The lanes of one plan generation and how requests are spread over them.
+
+    Fields follow a role's ``routing`` (``mlgate.roles``): ``weighted`` is the lane of the role
+    routed by weight (the canary), ``copied`` the lane of the role that gets copies (the shadow);
+    roles reachable only through the admin slot path sit in ``others``.
+    """
 
     generation: int
     stable: Lane | None  # None before an environment's first version: requests get 503
-    canary: Lane | None = None
-    canary_weight: float = 0.0
+    weighted: Lane | None = None
+    weight: float = 0.0
     baseline: Lane | None = None
-    shadow: Lane | None = None
-    shadow_share: float = 0.0
+    copied: Lane | None = None
+    copy_share: float = 0.0
     others: Mapping[str, Lane] = field(default_factory=dict)
     recorder: Recorder | None = None
 
     @property
-    def _canary_cut(self) -> int:
-        return int(round(self.canary_weight * _BUCKETS / 100))
+    def _weighted_cut(self) -> int:
+        return int(round(self.weight * _BUCKETS / 100))
 
     def pick(self, headers: Mapping[str, str]) -> Lane | None:
-        """The lane that answers this request: the canary for its share of client ids, else stable."""
-        canary = self.canary
-        if canary is None or self.canary_weight <= 0:
+        """The lane that answers this request: the weighted lane for its share of client ids, else stable."""
+        weighted = self.weighted
+        if weighted is None or self.weight <= 0:
             return self.stable
-        cut = self._canary_cut
+        cut = self._weighted_cut
         b = bucket(headers.get(CLIENT_ID_HEADER))
         if b < cut:
-            return canary
+            return weighted
         if self.baseline is not None and b < cut + min(cut, _BUCKETS - cut):
             return self.baseline
         return self.stable
 
     def shadow_lane(self) -> Lane | None:
-        """The shadow lane when this request is one of the copied share, else None."""
-        shadow = self.shadow
-        if shadow is None or self.shadow_share <= 0:
+        """The copied lane when this request is one of the copied share, else None."""
+        copied = self.copied
+        if copied is None or self.copy_share <= 0:
             return None
-        return shadow if random.random() * 100 < self.shadow_share else None
+        return copied if random.random() * 100 < self.copy_share else None
 
-    def lane(self, role: str) -> Lane | None:
-        """The lane in a role (stable, canary, shadow, candidate, previous), or None."""
-        if role == "stable":
+    def lane(self, name: str) -> Lane | None:
+        """The lane in a role (``mlgate.roles``) or the baseline lane, or None."""
+        if name == STABLE.name:
             return self.stable
-        if role == "canary":
-            return self.canary
-        if role == "baseline":
+        if name == BASELINE:
             return self.baseline
-        if role == "shadow":
-            return self.shadow
-        return self.others.get(role)
+        kind = ROLES[name].routing if name in ROLES else None
+        if kind == "weight":
+            return self.weighted if self.weighted is not None and self.weighted.role == name else None
+        if kind == "copy":
+            return self.copied if self.copied is not None and self.copied.role == name else None
+        return self.others.get(name)
 
     def lanes(self) -> list[Lane]:
-        out = [x for x in (self.stable, self.canary, self.baseline, self.shadow) if x is not None]
+        out = [x for x in (self.stable, self.weighted, self.baseline, self.copied) if x is not None]
         return out + list(self.others.values())
 
 

@@ -3,7 +3,8 @@
 A ``models:/`` or ``runs:/`` URI is resolved through MLflow once, in the parent process, to
 a local model folder and a registry version; each worker then reads that folder directly:
 ``MLmodel`` names the serialized file (``model.skops`` with its ``skops_trusted_types``, or a
-pickle/cloudpickle ``model.pkl``) and ``mlgate.json`` holds features, dtypes and metrics.
+pickle/cloudpickle ``model.pkl``; ``mlgate.security.folders`` reads it) and ``mlgate.json``
+holds features, dtypes and metrics.
 """
 
 from __future__ import annotations
@@ -113,20 +114,10 @@ def load_estimator(path: Path, expected_sha256: str | None = None) -> tuple[Any,
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; "
                                  f"use {', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
         return _checked_load(path, expected_sha256), {}
-    mlmodel = path / "MLmodel"
-    if not mlmodel.exists():
-        raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
-    import yaml
+    from mlgate.security.folders import require_mlmodel
 
-    try:
-        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelLoadError(f"cannot read {mlmodel}: {exc}") from exc
-    flavor = (spec.get("flavors") or {}).get("sklearn")
-    if not flavor:
-        raise ModelLoadError(f"{mlmodel} has no sklearn flavor; mlgate serve serves scikit-learn "
-                             f"models (flavors found: {sorted(spec.get('flavors') or {})})")
-    estimator = _checked_load(path, expected_sha256)
+    # MLmodel is read once, by mlgate.security.folders (the folder's sklearn flavor names the file)
+    estimator = _checked_load(require_mlmodel(path), expected_sha256)
     info = read_metadata(path) if (path / METADATA_FILE).exists() else {}
     return estimator, info
 

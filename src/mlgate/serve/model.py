@@ -220,18 +220,9 @@ def _schema(estimator: Any, info: dict[str, Any], folder: Path) -> tuple[InputSc
 
 
 def _signature_inputs(folder: Path) -> list[dict[str, Any]]:
-    mlmodel = folder / "MLmodel"
-    if not folder.is_dir() or not mlmodel.exists():
-        return []
-    import yaml
+    from mlgate.security.folders import signature_inputs  # the one MLmodel reader
 
-    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
-    inputs = (spec.get("signature") or {}).get("inputs")
-    try:
-        parsed = json.loads(inputs) if isinstance(inputs, str) else []
-    except ValueError:
-        return []
-    return [p for p in parsed if isinstance(p, dict)]
+    return signature_inputs(folder)
 
 
 def _example_rows(folder: Path, info: dict[str, Any], schema: InputSchema) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from mlgate.errors import UsageError
+from mlgate.roles import CANDIDATE, PREVIOUS, ROLES, SIDE_ROLES, STABLE, role, side_names
 
 Colour = Literal["blue", "green"]
-ROLES = ("stable", "candidate", "previous", "canary", "shadow")
 
 
 @dataclass(frozen=True)
@@ -82,17 +82,25 @@ class Plan:
         assert ref is not None, "a plan always has a live model"
         return ref
 
-    def slot(self, role: str) -> ModelRef | None:
-        """The model in a role (stable, candidate, previous, canary, shadow), or None."""
-        if role == "stable":
+    def slot(self, name: str) -> ModelRef | None:
+        """The model in a role (``mlgate.roles``: stable, candidate, previous, canary, shadow), or None."""
+        if name == STABLE.name:
             return self.colour(self.live)
-        if role in ("candidate", "previous"):
-            return self.colour(self.idle) if self.idle_role == role else None
-        if role == "canary":
-            return self.canary
-        if role == "shadow":
-            return self.shadow
+        if name in (CANDIDATE.name, PREVIOUS.name):
+            return self.colour(self.idle) if self.idle_role == name else None
+        if name in ROLES and ROLES[name].side:
+            ref: ModelRef | None = getattr(self, name)
+            return ref
         return None
+
+    def share(self, name: str) -> float:
+        """A side role's percent of requests (0 for any other role)."""
+        field_name = ROLES[name].share_field if name in ROLES else None
+        return float(getattr(self, field_name)) if field_name else 0.0
+
+    def sides(self) -> dict[str, ModelRef]:
+        """``{side role: model}`` of the filled side slots."""
+        return {r.name: ref for r in SIDE_ROLES if (ref := getattr(self, r.name)) is not None}
 
     def refs(self) -> list[ModelRef]:
         """Every model the plan keeps loaded (the previous one only until ``keep_until``)."""
@@ -101,12 +109,12 @@ class Plan:
         if idle is not None and (self.idle_role == "candidate" or self.keep_until is None
                                  or time.time() < self.keep_until):
             out.append(idle)
-        out += [r for r in (self.canary, self.shadow) if r is not None]
+        out += list(self.sides().values())
         return out
 
     def versions(self) -> dict[str, str]:
         """``{role: version}`` of the filled roles."""
-        return {role: ref.version for role in ROLES if (ref := self.slot(role)) is not None}
+        return {name: ref.version for name in ROLES if (ref := self.slot(name)) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,16 +124,17 @@ class Plan:
         def pin(ref: ModelRef | None) -> ModelRef | None:
             return ref.pinned() if ref is not None else None
 
-        return replace(self, blue=pin(self.blue), green=pin(self.green), canary=pin(self.canary),
-                       shadow=pin(self.shadow))
+        sides: dict[str, Any] = {r.name: pin(getattr(self, r.name)) for r in SIDE_ROLES}
+        return replace(self, blue=pin(self.blue), green=pin(self.green), **sides)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Plan:
-        refs = {k: ModelRef.from_dict(raw.get(k)) for k in ("blue", "green", "canary", "shadow")}
+        refs: dict[str, Any] = {k: ModelRef.from_dict(raw.get(k)) for k in ("blue", "green",
+                                                                               *(r.name for r in SIDE_ROLES))}
+        shares: dict[str, Any] = {str(r.share_field): float(raw.get(str(r.share_field), 0)) for r in SIDE_ROLES}
         return cls(generation=int(raw["generation"]), live=raw["live"], idle_role=raw.get("idle_role"),
-                   keep_until=raw.get("keep_until"), canary_weight=float(raw.get("canary_weight", 0)),
-                   shadow_share=float(raw.get("shadow_share", 0)),
-                   observe_since=float(raw.get("observe_since", time.time())), **refs)
+                   keep_until=raw.get("keep_until"), observe_since=float(raw.get("observe_since", time.time())),
+                   **refs, **shares)
 
     # -- operations -------------------------------------------------------------------
 
@@ -135,15 +144,13 @@ class Plan:
     def _with_colour(self, name: Colour, ref: ModelRef | None, **changes: Any) -> Plan:
         return self._next(**{name: ref}, **changes)
 
-    def stage(self, ref: ModelRef, role: str) -> Plan:
-        """Load ``ref`` as the candidate (idle colour), or as the canary/shadow at 0% traffic."""
-        if role == "candidate":
-            return self._with_colour(self.idle, ref, idle_role="candidate", keep_until=None)
-        if role == "canary":
-            return self._next(canary=ref, canary_weight=0.0, observe_since=time.time())
-        if role == "shadow":
-            return self._next(shadow=ref, shadow_share=0.0, observe_since=time.time())
-        raise UsageError(f"cannot stage into the {role!r} slot; use candidate, canary or shadow")
+    def stage(self, ref: ModelRef, name: str) -> Plan:
+        """Load ``ref`` as the candidate (idle colour), or into a side role at 0% traffic."""
+        if name == CANDIDATE.name:
+            return self._with_colour(self.idle, ref, idle_role=CANDIDATE.name, keep_until=None)
+        if name in ROLES and ROLES[name].side:
+            return self._next(**{name: ref, str(ROLES[name].share_field): 0.0}, observe_since=time.time())
+        raise UsageError(f"cannot stage into the {name!r} slot; use {CANDIDATE.name}, {side_names(', ')}")
 
     def switch(self, keep_s: float) -> Plan:
         """Make the staged candidate live; the old live model becomes ``previous``."""
@@ -151,53 +158,59 @@ class Plan:
             raise UsageError("no candidate is staged: stage a version before switching")
         return self._next(live=self.idle, idle_role="previous", keep_until=time.time() + keep_s)
 
-    def route(self, canary: float | None = None, shadow: float | None = None) -> Plan:
-        """Set the canary weight and the shadow share (percent of requests)."""
-        for name, value, ref in (("canary", canary, self.canary), ("shadow", shadow, self.shadow)):
+    def route(self, **percent: float | None) -> Plan:
+        """Set side roles' percent of requests: ``route(canary=10)`` (None leaves one as it is)."""
+        changes: dict[str, float] = {}
+        for name, value in percent.items():
+            if name not in ROLES or not ROLES[name].side:
+                raise UsageError(f"cannot route to the {name!r} slot; use {side_names()}")
             if value is None:
                 continue
             if not 0 <= value <= 100:
                 raise UsageError(f"{name} percent must be between 0 and 100 (got {value:g})")
-            if ref is None and value > 0:
+            if self.slot(name) is None and value > 0:
                 raise UsageError(f"no {name} version is loaded: stage one first")
-        return self._next(canary_weight=self.canary_weight if canary is None else float(canary),
-                          shadow_share=self.shadow_share if shadow is None else float(shadow),
-                          observe_since=time.time())
+            changes[str(ROLES[name].share_field)] = float(value)
+        return self._next(**changes, observe_since=time.time())
 
     def promote(self, keep_s: float) -> Plan:
-        """The canary (or the shadow) becomes the live model; the old live one is kept as previous."""
-        ref = self.canary or self.shadow
-        if ref is None:
-            raise UsageError("no canary or shadow version to promote")
-        staged = self._with_colour(self.idle, ref, idle_role="candidate", keep_until=None)
+        """The first promotable side role's model (the canary, else the shadow) becomes the live model;
+        the old live one is kept as previous, and that side slot is emptied."""
+        found = next(((r, ref) for r in SIDE_ROLES if r.promotable and (ref := self.slot(r.name)) is not None), None)
+        if found is None:
+            raise UsageError(f"no {side_names()} version to promote")
+        side, ref = found
+        staged = self._with_colour(self.idle, ref, idle_role=CANDIDATE.name, keep_until=None)
         promoted = staged.switch(keep_s)
-        return replace(promoted, generation=self.generation + 1, canary=None, canary_weight=0.0,
-                       shadow=None if ref is self.shadow else self.shadow,
-                       shadow_share=0.0 if ref is self.shadow else self.shadow_share)
+        return replace(promoted, generation=self.generation + 1, **_emptied(side.name))
 
-    def discard(self, role: str) -> Plan:
-        """Remove the canary, shadow or candidate slot (clients keep the stable model)."""
-        if role == "canary":
-            return self._next(canary=None, canary_weight=0.0)
-        if role == "shadow":
-            return self._next(shadow=None, shadow_share=0.0)
-        if role == "candidate" and self.idle_role == "candidate":
+    def discard(self, name: str) -> Plan:
+        """Remove a side slot or the candidate (clients keep the stable model)."""
+        if name in ROLES and ROLES[name].side:
+            return self._next(**_emptied(name))
+        if name == CANDIDATE.name and self.idle_role == CANDIDATE.name:
             return self._with_colour(self.idle, None, idle_role=None)
         return self._next()
 
     def rollback(self) -> Plan:
-        """Drop a canary or shadow when there is one; else make the previous model live again."""
-        if self.canary is not None or self.shadow is not None:
-            return self._next(canary=None, canary_weight=0.0, shadow=None, shadow_share=0.0)
-        if self.idle_role != "previous" or self.colour(self.idle) is None:
-            raise UsageError("nothing to roll back to: no canary, shadow or previous version on this server")
-        return self._next(live=self.idle, idle_role="previous", keep_until=self.keep_until)
+        """Drop the side slots when there are any; else make the previous model live again."""
+        if self.sides():
+            return self._next(**{k: v for r in SIDE_ROLES for k, v in _emptied(r.name).items()})
+        if self.idle_role != PREVIOUS.name or self.colour(self.idle) is None:
+            raise UsageError(f"nothing to roll back to: no {side_names(', ')} or previous version on this server")
+        return self._next(live=self.idle, idle_role=PREVIOUS.name, keep_until=self.keep_until)
 
 
-def initial_plan(stable: ModelRef | None, canary: ModelRef | None = None, canary_weight: float = 0.0,
-                 shadow: ModelRef | None = None, shadow_share: float = 0.0) -> Plan:
+def _emptied(name: str) -> dict[str, Any]:
+    """The field changes that empty side role ``name``'s slot."""
+    return {name: None, str(role(name).share_field): 0.0}
+
+
+def initial_plan(stable: ModelRef | None, sides: dict[str, tuple[ModelRef | None, float]] | None = None) -> Plan:
     """The first plan of a server: stable in blue (None: an environment with no version yet),
-    optionally a canary and a shadow."""
-    return Plan(generation=1, live="blue", blue=stable, canary=canary,
-                canary_weight=canary_weight if canary else 0.0, shadow=shadow,
-                shadow_share=shadow_share if shadow else 0.0)
+    optionally side roles: ``{"canary": (ref, 10.0)}``."""
+    fields: dict[str, Any] = {}
+    for name, (ref, share) in (sides or {}).items():
+        if ref is not None:
+            fields |= {name: ref, str(role(name).share_field): share}
+    return Plan(generation=1, live="blue", blue=stable, **fields)

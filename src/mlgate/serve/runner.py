@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ServeError, UsageError
+from mlgate.roles import SIDE_ROLES, STABLE
 from mlgate.serve.auth import ADMIN_KEY_ENV, hash_key, key_hashes_from_env, read_keys_file
 from mlgate.serve.converge import StateDir
 from mlgate.serve.settings import SETTINGS_ENV, ServeSettings, is_loopback
@@ -174,12 +175,10 @@ def carry_observations(plan: Plan, last: Plan | None) -> tuple[Plan, bool]:
 
     if last is None:
         return plan, False
-    same_canary = (plan.canary is not None and last.canary is not None and plan.canary.version ==
-                   last.canary.version and plan.canary_weight == last.canary_weight)
-    same_shadow = (plan.shadow is not None and last.shadow is not None and plan.shadow.version ==
-                   last.shadow.version and plan.shadow_share == last.shadow_share)
-    sides_now = (plan.canary is not None) + (plan.shadow is not None)
-    if sides_now and same_canary + same_shadow == sides_now:
+    sides_now, sides_last = plan.sides(), last.sides()
+    same = all(name in sides_last and ref.version == sides_last[name].version and
+               plan.share(name) == last.share(name) for name, ref in sides_now.items())
+    if sides_now and same:
         return replace(plan, observe_since=last.observe_since), True
     return plan, False
 
@@ -195,12 +194,12 @@ def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
         if config is None:
             raise UsageError("--env needs the config (mlgate.yaml, or --config FILE) for the registry and "
                              "the environment")
-        from mlgate.deploy.state import env_refs
+        from mlgate.serve.desired import env_refs  # deploy's registry state: MLflow, for --env servers only
 
         state, refs = env_refs(config, options.env)
-        pinned = {role: ref.pinned() for role, ref in refs.items()}
-        return initial_plan(pinned.get("stable"), pinned.get("canary"), state.canary_weight, pinned.get("shadow"),
-                            state.shadow_share)
+        pinned = {name: ref.pinned() for name, ref in refs.items()}
+        return initial_plan(pinned.get(STABLE.name), {r.name: (pinned.get(r.name), state.share(r.name))
+                                                      for r in SIDE_ROLES})
     if not options.model:
         raise UsageError("give --model PATH|URI, or --env E to serve an environment's registry aliases")
     resolved = resolve_model(options.model, config, options.model_version)
@@ -264,7 +263,7 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
         freeze_start_up_heap()
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return 0
-    # workers exit when this process dies, even by SIGKILL (see die_with_parent)
+    # workers exit when this process dies, even by SIGKILL (see mlgate.serve.parent)
     settings.parent_pid = os.getpid()
     os.environ[SETTINGS_ENV] = settings.to_env()
     metrics_dir = Path(str(settings.state_dir)) / "metrics"
@@ -278,36 +277,3 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
 
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
-
-
-def die_with_parent(parent_pid: int | None) -> None:
-    """In a worker: end when the server's parent process ends, however it ends.
-
-    Linux's ``PR_SET_PDEATHSIG`` has the kernel send SIGTERM at the parent's death (uvicorn then
-    shuts the worker down within ``timeout_graceful_shutdown``); a thread that watches
-    ``getppid()`` does the same elsewhere and covers a parent that died before the call.
-    """
-    import signal
-    import threading
-    import time
-
-    if parent_pid is None:
-        return
-    if sys.platform.startswith("linux"):
-        import contextlib
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):  # no prctl: the thread below still watches
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(10)  # a graceful stop that hangs must not keep the port
-        os._exit(1)
-
-    threading.Thread(target=watch, name="mlgate-parent-watch", daemon=True).start()
-
-
-PR_SET_PDEATHSIG = 1

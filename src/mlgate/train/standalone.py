@@ -19,6 +19,7 @@ from mlgate.train.zoo import get_model_type
 
 if TYPE_CHECKING:
     from mlgate.config import Config
+    from mlgate.context import StageContext
     from mlgate.reports.model import Report
 
 def override(config: Config, *, model_types: list[str] | None = None,
@@ -97,14 +98,12 @@ def latest_tune_dir(config: Config) -> Path | None:
     return max(files, key=lambda f: f.stat().st_mtime).parent
 
 
-def run_standalone(config: Config, stage: str, output: Path | None,
-                   progress: Any = None) -> tuple[Report, Path]:
-    """Run the train or tune stage by itself; the caller writes the report files."""
-    from mlgate.context import standalone_context
+def run_standalone(ctx: StageContext, stage: str, progress: Any = None) -> tuple[Report, Path]:
+    """Run the train or tune stage by itself in ``ctx`` (``mlgate.context.standalone_context``'s,
+    made by the caller: context sits above the stage packages); the caller writes the report files."""
     from mlgate.train.stage import run_train, run_tune
 
-    ctx = standalone_context(stage, config, output=output)
-    tuned = latest_tune_dir(config) if stage == "train" else None
+    tuned = latest_tune_dir(ctx.config) if stage == "train" else None
     ctx.upstream = {"tune": tuned} if tuned is not None else {}  # train reads only tune's output
     if progress is not None:
         ctx.progress = progress

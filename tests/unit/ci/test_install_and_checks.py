@@ -9,8 +9,8 @@ from ci_configs import make_config
 from mlgate import __version__
 from mlgate.ci import render
 from mlgate.ci.checks import canary_window
-from mlgate.ci.install import parse_install
 from mlgate.config import CanaryConfig
+from mlgate.deploy.install import parse_install
 from mlgate.errors import ConfigError
 
 

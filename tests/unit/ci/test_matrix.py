@@ -11,6 +11,7 @@ import yaml
 
 from mlgate.ci.matrix import pick_best
 from mlgate.config import load_config
+from mlgate.context import standalone_context
 from mlgate.errors import ConfigError, UsageError
 from mlgate.pipeline import Pipeline
 from mlgate.reports import write_report
@@ -47,8 +48,9 @@ def test_matrix_then_pick_best_equals_the_train_stage(project: Path, tmp_path: P
     config = load_config(matrix / "mlgate.yaml")
     Pipeline(config).run(until="validate")
     for label in ("logistic-regression", "random-forest"):
-        report, _ = run_standalone(override(config, candidates=[label]), "train",
-                                   matrix / ".mlgate" / "candidates" / label)
+        ctx = standalone_context("train", override(config, candidates=[label]),
+                                 output=matrix / ".mlgate" / "candidates" / label)
+        report, _ = run_standalone(ctx, "train")
         write_report(report, matrix / ".mlgate" / "candidates" / label, html=False)
     picked = pick_best(config, matrix / ".mlgate" / "candidates")
     statuses = {s.name: s.status for s in picked.stages}

@@ -15,7 +15,8 @@ from mlgate.context import StageContext, standalone_context
 from mlgate.data.io import file_sha256
 from mlgate.errors import ModelLoadError, RegistryError, UsageError
 from mlgate.pickle_scan import refused, safe_load
-from mlgate.registry import model_sha256, retry, run_register, upstream_gates
+from mlgate.registration import run_register, upstream_gates
+from mlgate.registry import model_sha256, retry
 
 
 @pytest.fixture(autouse=True)

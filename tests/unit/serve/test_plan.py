@@ -71,9 +71,10 @@ def test_a_restarted_server_keeps_an_unchanged_canarys_observation_window() -> N
     from mlgate.serve.runner import carry_observations
 
     last = initial_plan(V1).stage(V2, "canary").route(canary=25)
-    same = initial_plan(V1, V2, 25.0)
+    same = initial_plan(V1, {"canary": (V2, 25.0)})
     carried, kept = carry_observations(same, last)
     assert kept and carried.observe_since == last.observe_since
-    for changed in (initial_plan(V1, V2, 50.0), initial_plan(V1, V3, 25.0), initial_plan(V1)):
+    for changed in (initial_plan(V1, {"canary": (V2, 50.0)}), initial_plan(V1, {"canary": (V3, 25.0)}),
+                    initial_plan(V1)):
         assert carry_observations(changed, last) == (changed, False)
     assert carry_observations(same, None) == (same, False)

@@ -194,9 +194,9 @@ def register_outside(ctx: StageContext) -> Report:
         raise UsageError(f"--model {spec}: give an MLflow model folder or a .joblib/.pkl file that exists")
     with tempfile.TemporaryDirectory(prefix="mlgate-register-") as tmp:
         if path.is_dir():
-            if not (path / "MLmodel").exists():
-                raise ModelLoadError(f"{path} is a folder without an MLmodel file, so not an MLflow model")
-            folder, info = path, read_metadata(path)
+            from mlgate.security.folders import require_mlmodel
+
+            folder, info = require_mlmodel(path), read_metadata(path)
             if not trust:  # the pickle inside a folder is checked like a bare one, before registering
                 from mlgate.security.folders import inspect_folder, policy_for
 

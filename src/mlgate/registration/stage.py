@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.registry.register import (
+from mlgate.registration.register import (
     Registration,
     evaluation_metrics,
     numbers,

@@ -1,4 +1,4 @@
-"""How the CI jobs (and the server image) install mlgate: ``ci.install`` plus each job's extras.
+"""How the CI jobs and the server image install mlgate: ``ci.install`` plus each job's extras.
 
 ``ci.install`` is what pip installs mlgate from, in one of three forms:
 
@@ -11,6 +11,9 @@ A private index is pip's own setting: the CI variable ``PIP_INDEX_URL`` (or ``PI
 Each job adds the extras it needs (``security`` for the scan, ``xgboost``/``lightgbm`` for those
 model types, ``postgres`` for a PostgreSQL store); an extra mlgate does not have is an error
 naming ``ci -> install``.
+
+It lives in ``deploy`` (the image's Dockerfile reads it) and ``mlgate.ci`` imports it from here:
+``ci`` sits above the pipeline, ``deploy`` below it.
 """
 
 from __future__ import annotations
