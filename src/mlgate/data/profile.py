@@ -2,7 +2,8 @@
 
 Counts (rows, missing, min, max) are exact; the mean, distinct count, histograms and top
 values come from a systematic sample of at most ``SAMPLE`` rows (``TableView.spread``: every k-th
-row, which a streamed table keeps batch by batch), so the profile stays cheap on large tables. Charts are small hand-drawn inline SVGs (no plotting library needed).
+row, which a streamed table keeps batch by batch), so the profile stays cheap on large tables.
+Charts are small hand-drawn inline SVGs (no plotting library needed).
 """
 
 from __future__ import annotations

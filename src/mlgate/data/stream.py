@@ -222,8 +222,9 @@ class HashStore:
         import numpy as np
 
         pieces = []
-        if self.files[p] is not None:
-            pieces.append(np.fromfile(self.files[p], dtype=np.uint64).reshape(-1, 2))
+        path = self.files[p]
+        if path is not None:
+            pieces.append(np.fromfile(path, dtype=np.uint64).reshape(-1, 2))
         pieces += self.buffers[p]
         if not pieces:
             return np.empty((0, 2), dtype=np.uint64)
@@ -542,8 +543,8 @@ def scan_frame(frame: pd.DataFrame, plan: Plan, folder: Path | None, batch_rows:
 
 def scan_file_task(path: str, plan: Plan, offset: int, total: int) -> TableState:
     """One file's state on a Dask worker (rows numbered from ``offset`` of ``total``); hashes in memory."""
-    from mlgate.data.refs import as_ref
     from mlgate.data.io import table_files
+    from mlgate.data.refs import as_ref
 
     files = table_files(as_ref(path))
     state: TableState | None = None
@@ -582,8 +583,8 @@ def scan_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], plan: Plan)
 
 
 def _count_task(path: str) -> int:
-    from mlgate.data.refs import as_ref
     from mlgate.data.io import table_files
+    from mlgate.data.refs import as_ref
 
     return sum(file_rows(f) for f in table_files(as_ref(path)))
 
@@ -781,7 +782,7 @@ def _duplicates(store: HashStore) -> tuple[int, list[int]]:
     """Rows whose hash repeats an earlier row's: how many, and the first ``SAMPLE_ROWS``."""
     import numpy as np
 
-    n, first = 0, []
+    n, first = 0, list[int]()
     for p in range(PARTITIONS):
         part = store.part(p)
         if len(part) < 2:

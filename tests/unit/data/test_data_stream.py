@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests._support.tables import penguins
 
 from mlgate.config import load_config
 from mlgate.context import StageContext, standalone_context
 from mlgate.data import stream
 from mlgate.data.schema import infer_schema, save_schema
 from mlgate.data.stage import run_validate
-from tests._support.tables import penguins
 
 
 def _report(data: Path, reference: Path | None = None, **options: Any) -> dict[str, Any]:
