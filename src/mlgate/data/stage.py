@@ -200,10 +200,8 @@ def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | Non
     from mlgate.data.stream import file_columns
 
     opts = ctx.options
+    ref_files = table_files(ref_path) if ref_path is not None else None  # train first, as when read whole
     files = table_files(data)
-    ref_files = table_files(ref_path) if ref_path is not None else None
-    columns = file_columns(files[0])
-    ref_columns = file_columns(ref_files[0]) if ref_files else None
     ref_frame = None
     if given is not None:
         schema, schema_path = given, schema_file
@@ -222,6 +220,8 @@ def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | Non
         if ref_path is not None:
             ref_frame = basis
         del basis
+    ref_columns = file_columns(ref_files[0]) if ref_files else None
+    columns = file_columns(files[0])
     if target:
         _require(columns, target, data)
         if ref_columns is not None:

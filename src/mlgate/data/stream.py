@@ -413,10 +413,11 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
 
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
         return [str(n) for n in _open_parquet(file).schema_arrow.names]
+    _not_empty(file)
     try:
         return [str(n) for n in _open_csv(file, None).schema.names]
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot read {file} as csv: {_first_line(exc)}") from exc
+        raise DataError(_csv_problem(file, exc, 0)) from exc
 
 
 def file_rows(file: Path | RemoteFile) -> int:
@@ -480,22 +481,41 @@ def _csv_batches(file: Path | RemoteFile, first_types: list[Any]) -> Iterator[pd
     stay text, as pandas reads them), and the later blocks and files are read with those types."""
     import pyarrow as pa
 
+    from mlgate.data.io import _check_delimiter, _sniff_separator
+
     _not_empty(file)
     read = 0
+    sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
     try:
         if not first_types:
             first_types.append(_csv_types(_open_csv(file, None).schema))
         reader = _open_csv(file, first_types[0])
         for batch in reader:
-            yield batch.to_pandas()
+            frame = batch.to_pandas()
+            if not read:
+                _check_delimiter(file, frame, sep)  # the messages of the in-memory reader
+            yield frame
             read += batch.num_rows
     except UnicodeDecodeError as exc:
         raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"cannot read {file} after its first {read:,} rows (data row {read + 1:,} on): "
-                        f"{_first_line(exc)}") from exc
+        raise DataError(_csv_problem(file, exc, read)) from exc
     if read == 0:
         raise DataError(f"{file} has a header but no rows")
+
+
+def _csv_problem(file: Path | RemoteFile, exc: BaseException, read: int) -> str:
+    """One line on a CSV that pyarrow cannot read: the file, where, and pyarrow's reason."""
+    import re
+
+    text = _first_line(exc)
+    if "not valid utf8" in text.lower() or "invalid utf8" in text.lower():
+        return f"{file} is not UTF-8 text ({text}); save it as UTF-8"
+    split = re.search(r"Expected (\d+) columns, got (\d+)", text)
+    if split and read == 0 and split.group(2) == "1":
+        return (f"{file}: rows do not split into the header's {split.group(1)} columns with the header's "
+                f"delimiter; header and rows use different delimiters")
+    return f"cannot read {file} after its first {read:,} rows (data row {read + 1:,} on): {text}"
 
 
 def _csv_types(schema: pa.Schema) -> dict[str, Any]:
