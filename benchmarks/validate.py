@@ -87,6 +87,12 @@ def prepare(folder: Path, rows: int, ref_rows: int, files: int = 1) -> dict[str,
 
 
 def peak_mib() -> float:
+    """This process's peak resident memory: VmHWM, which counts from this program's start (ru_maxrss
+    carries over the parent's peak through fork and exec, so a parent that generated the data in
+    memory would inflate every worker's figure)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

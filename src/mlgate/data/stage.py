@@ -265,11 +265,9 @@ def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, tar
     sets = [tuple(c for c in columns if c not in keys)]
     if present_keys:
         sets.append(present_keys)
-    if target and target in columns:
-        sets.append((target,))
     if leak:
         sets.append(leak)
-    plan = Plan(schema, target, tuple(dict.fromkeys(sets)))
+    plan = Plan(schema, target, tuple(dict.fromkeys(sets)), (target,) if target and target in columns else ())
     folder = new_folder()
     try:
         if frame is not None:

@@ -55,9 +55,10 @@ BATCH_ROWS = 131_072
 CSV_BLOCK = 8 << 20      # bytes of CSV per block; the first block decides the column types
 SPREAD_ROWS = 200_000    # the systematic sample: profile and distribution checks (their own limit)
 PARTITIONS = 64          # hash partitions: 100M rows -> 1.6M rows (25 MB) per partition in memory
-FLUSH_ROWS = 1 << 20     # row hashes buffered in memory before they go to the partition files
+FLUSH_ROWS = 1 << 18     # row hashes buffered in memory before they go to the partition files
 MAX_COUNTS = 10_000      # distinct target values counted by value; beyond, the target is not classes
 _UNSET = object()
+DISTINCT = "\x00distinct"  # the hash-store key of a column's distinct values: (DISTINCT, column)
 # the text pandas.read_csv reads as missing (its default na_values), so both readers see the same holes
 PANDAS_NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
                 "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
@@ -176,14 +177,16 @@ class Plan:
     schema: Schema
     target: str | None = None
     hash_sets: tuple[tuple[str, ...], ...] = ()
+    distinct: tuple[str, ...] = ()  # columns whose distinct values are counted (by hash)
 
 
 class HashStore:
     """(hash, row) pairs of one column set in ``PARTITIONS`` parts by the hash's top bits: in memory
     while few, then appended to one temporary file per part."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, distinct_only: bool = False) -> None:
         self.folder = folder
+        self.distinct_only = distinct_only  # keep one row per hash and batch: enough to count distinct values
         self.buffers: list[list[Any]] = [[] for _ in range(PARTITIONS)]
         self.buffered = 0
         self.files: list[Path | None] = [None] * PARTITIONS
@@ -191,6 +194,9 @@ class HashStore:
     def add(self, hashes: np.ndarray, rows: np.ndarray) -> None:
         import numpy as np
 
+        if self.distinct_only:  # a binary target then stores 2 hashes a batch, not a partition of all rows
+            hashes, first = np.unique(hashes, return_index=True)
+            rows = rows[first]
         part = (hashes >> np.uint64(64 - PARTITIONS.bit_length() + 1)).astype(np.int64)
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
@@ -232,7 +238,7 @@ class HashStore:
 
     def in_memory(self) -> HashStore:
         """The same pairs held in memory (to send a worker's store back to the client)."""
-        out = HashStore(None)
+        out = HashStore(None, self.distinct_only)
         out.buffers = [[self.part(p)] for p in range(PARTITIONS)]
         return out
 
@@ -297,6 +303,7 @@ def new_state(columns: list[str], plan: Plan, folder: Path | None, offset: int =
     if plan.target in state.cols:
         state.cols[plan.target].counts = {}
     state.hashes = {cols: HashStore(folder) for cols in plan.hash_sets}
+    state.hashes.update({(DISTINCT, c): HashStore(folder, distinct_only=True) for c in plan.distinct if c in columns})
     if total is not None:
         state.step = spread_step(total, SPREAD_ROWS)
     return state
@@ -311,7 +318,8 @@ def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan) -> None:
     for name in state.columns:
         _add_column(state.cols[name], frame[name], start, plan.schema.columns.get(name), name == plan.target)
     for cols, store in state.hashes.items():
-        store.add(hash_rows(frame, cols), np.arange(start, start + n, dtype=np.uint64))
+        hashed = cols[1:] if cols[0] == DISTINCT else cols
+        store.add(hash_rows(frame, hashed), np.arange(start, start + n, dtype=np.uint64))
     index = np.arange(start, start + n, dtype=np.int64)
     keep = index % state.step == 0
     if keep.any():
@@ -454,7 +462,7 @@ def _parquet_batches(file: Path | RemoteFile) -> Iterator[pd.DataFrame]:
     for group in range(reader.num_row_groups):
         rows = meta.row_group(group).num_rows
         try:
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], use_threads=False):
+            for batch in reader.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
                 yield batch.to_pandas()
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"cannot read {file}: row group {group} (rows {start}-{start + rows - 1}) is "
@@ -750,9 +758,11 @@ class StreamView(TableView):
         return not self.state.cols[column].varies
 
     def distinct_values(self, column: str) -> tuple[int, list[Any]]:
+        import numpy as np
+
         st = self.state.cols[column]
-        dups = _duplicates(self._store((column,)))[0]
-        n = self.rows - dups - (1 if st.nulls.n else 0)
+        store = self._store((DISTINCT, column))
+        n = sum(len(np.unique(store.part(p)[:, 0])) for p in range(PARTITIONS)) - (1 if st.nulls.n else 0)
         floats = self.kind(column) == "float"
         shown = [jsonable(v) for v in st.distinct_first]
         return n, [float(v) if floats and isinstance(v, int) and not isinstance(v, bool) else v for v in shown]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from tests._support.tables import penguins
 
@@ -182,8 +183,18 @@ def test_a_truncated_or_damaged_parquet_file_is_one_error_line(tmp_path: Path) -
     cut = tmp_path / "cut.parquet"
     cut.write_bytes(raw[: len(raw) // 2])
     proc = _script("--data", str(cut), "--schema", str(schema), "--output", str(tmp_path / "o1"))
-    assert proc.returncode == 2 and "cut.parquet" in proc.stderr + proc.stdout, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "cut.parquet" in errors[0] and "truncated" in errors[0], proc.stderr
+    # a damaged page in the third row group: the error names it and its rows
+    offset = pq.ParquetFile(good).metadata.row_group(2).column(0).data_page_offset
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(raw[:offset + 50] + b"\xff" * 350 + raw[offset + 400:])
+    proc = _script("--data", str(damaged), "--schema", str(schema), "--output", str(tmp_path / "o2"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "damaged.parquet" in errors[0] and "row group 2 (rows 20000-29999)" in errors[0]
+    assert not (tmp_path / "o2" / "report.json").exists()
 
 
 def test_dask_local_cluster_gives_the_same_report(tmp_path: Path) -> None:
