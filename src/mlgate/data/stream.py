@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 BATCH_ROWS = 131_072
 CSV_BLOCK = 8 << 20      # bytes of CSV per block; the first block decides the column types
 SPREAD_ROWS = 200_000    # the systematic sample: profile and distribution checks (their own limit)
-PARTITIONS = 64          # hash partitions: 100M rows -> 1.6M rows (25 MB) per partition in memory
+PARTITIONS = 256         # hash partitions: 100M rows -> 390k rows (6 MB) per partition in memory
 FLUSH_ROWS = 1 << 18     # row hashes buffered in memory before they go to the partition files
 MAX_COUNTS = 10_000      # distinct target values counted by value; beyond, the target is not classes
 _UNSET = object()

@@ -240,18 +240,23 @@ def outside(values: Any, low: Any, high: Any) -> Any:
     return mask
 
 
-def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | None = None) -> np.ndarray:
-    """A 64-bit hash per row (of ``rows``, default all) over ``columns``, normalized types."""
+def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | None = None, *,
+              bools_as_text: bool = True) -> np.ndarray:
+    """A 64-bit hash per row (of ``rows``, default all) over ``columns``, normalized types.
+
+    Booleans hash as text, so a batch of a streamed table holding a missing value (an object
+    column) and one without (a bool column) hash the same rows alike; ``bools_as_text=False``
+    hashes them as numbers, as fingerprints recorded before streaming did."""
     import pandas as pd
 
     part = frame if rows is None else frame.iloc[rows]
-    return pd.util.hash_pandas_object(_normalized(part, columns), index=False).to_numpy()
+    return pd.util.hash_pandas_object(_normalized(part, columns, bools_as_text), index=False).to_numpy()
 
 
 def rows_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
     """SHA-256 over the normalized row hashes of ``columns`` (row order matters): the same rows read
     from a CSV or a Parquet file, with ints loaded as floats, give the same fingerprint."""
-    return hashlib.sha256(hash_rows(frame, tuple(columns)).tobytes()).hexdigest()
+    return hashlib.sha256(hash_rows(frame, tuple(columns), bools_as_text=False).tobytes()).hexdigest()
 
 
 def _compatible(expected: str, actual: str, series: pd.Series) -> bool:
@@ -268,7 +273,7 @@ def _compatible(expected: str, actual: str, series: pd.Series) -> bool:
     return {expected, actual} == {"string", "category"}
 
 
-def _normalized(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+def _normalized(frame: pd.DataFrame, columns: tuple[str, ...], bools_as_text: bool = True) -> pd.DataFrame:
     """Numbers as float64 and text as plain strings, so equal rows hash equal across files."""
     import pandas as pd
     from pandas.api import types
@@ -278,8 +283,10 @@ def _normalized(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
         s = frame[name]
         if types.is_float_dtype(s.dtype) and s.dtype == "float64":
             out[name] = s  # already canonical: no copy of the largest columns
-        elif types.is_bool_dtype(s.dtype):
+        elif types.is_bool_dtype(s.dtype) and bools_as_text:
             out[name] = s.astype("str")  # as text: a bool column with a missing value is object dtype
+        elif types.is_bool_dtype(s.dtype):
+            out[name] = s.astype("float64")
         elif types.is_numeric_dtype(s.dtype):
             out[name] = s.astype("float64")
         elif isinstance(s.dtype, pd.CategoricalDtype) or types.is_object_dtype(s.dtype):
