@@ -285,9 +285,7 @@ def _normalized(frame: pd.DataFrame, columns: tuple[str, ...], bools_as_text: bo
             out[name] = s  # already canonical: no copy of the largest columns
         elif types.is_bool_dtype(s.dtype) and bools_as_text:
             out[name] = s.astype("str")  # as text: a bool column with a missing value is object dtype
-        elif types.is_bool_dtype(s.dtype):
-            out[name] = s.astype("float64")
-        elif types.is_numeric_dtype(s.dtype):
+        elif types.is_bool_dtype(s.dtype) or types.is_numeric_dtype(s.dtype):
             out[name] = s.astype("float64")
         elif isinstance(s.dtype, pd.CategoricalDtype) or types.is_object_dtype(s.dtype):
             out[name] = s.astype("str")
