@@ -3,12 +3,16 @@
     python benchmarks/validate.py                      # 10M rows, data in /tmp/mlgate-bench
     python benchmarks/validate.py --rows 1000000       # a quicker run
     python benchmarks/validate.py --gx-python /tmp/gx-venv/bin/python   # add Great Expectations
+    python benchmarks/validate.py --rows 100000000 --files 10 --only read,mlgate   # 100M rows in 10 files
 
 Each measurement runs in its own child process (this script with ``--worker``), so its peak
 memory (ru_maxrss) is its own. Measured, in the same run:
 
-* ``mlgate`` : the whole command (read data + reference, all checks incl. duplicates and
-  leakage, profile, the four report files), in-process via the CLI app.
+* ``read`` : a plain ``pyarrow.parquet.read_table`` of the data (the yardstick of the streamed gate).
+* ``mlgate`` : the whole command (data streamed batch by batch; the reference, which the schema
+  is given for, streamed too; all checks incl. duplicates and leakage, profile, the four report
+  files), in-process via the CLI app.
+* ``mlgate-in-memory`` : the same report with the tables read whole into pandas (the former path).
 * ``mlgate-schema`` : only the checks a plain pandera schema covers (dtype, nullability,
   range, allowed categories) on an already-read frame.
 * ``pandera`` : the same schema written as a pandera ``DataFrameSchema``, ``lazy=True``.
@@ -52,14 +56,23 @@ def generate(path: Path, rows: int, seed: int) -> None:
     pq.write_table(pa.table(cols), path)
 
 
-def prepare(folder: Path, rows: int, ref_rows: int) -> dict[str, str]:
-    """Generate the data (once) and infer the schema from the reference with mlgate."""
+def prepare(folder: Path, rows: int, ref_rows: int, files: int = 1) -> dict[str, str]:
+    """Generate the data (once; ``files`` > 1: a folder of that many files, written one at a time,
+    so the table is never held whole) and infer the schema from the reference with mlgate."""
     from mlgate.data.io import load_table
     from mlgate.data.schema import infer_schema, save_schema
 
     folder.mkdir(parents=True, exist_ok=True)
     big, ref = folder / f"data_{rows}.parquet", folder / f"reference_{ref_rows}.parquet"
-    if not big.exists():
+    if files > 1:
+        big = folder / f"data_{rows}_in_{files}"
+        big.mkdir(exist_ok=True)
+    if files > 1 and len(list(big.glob("*.parquet"))) < files:
+        t0 = time.perf_counter()
+        for i in range(files):
+            generate(big / f"part-{i:03d}.parquet", rows // files, seed=100 + i)
+        print(f"generated {big} in {time.perf_counter() - t0:.1f} s", flush=True)
+    elif files == 1 and not big.exists():
         t0 = time.perf_counter()
         generate(big, rows, seed=1)
         print(f"generated {big} in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -74,6 +87,12 @@ def prepare(folder: Path, rows: int, ref_rows: int) -> dict[str, str]:
 
 
 def peak_mib() -> float:
+    """This process's peak resident memory: VmHWM, which counts from this program's start (ru_maxrss
+    carries over the parent's peak through fork and exec, so a parent that generated the data in
+    memory would inflate every worker's figure)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -90,6 +109,27 @@ def worker_mlgate(p: dict[str, str]) -> dict[str, float]:
     code = get_app()(["validate", "--data", p["data"], "--schema", p["schema"], "--reference",
                 p["reference"], "--target", "target", "--output", p["out"]], standalone_mode=False)
     return {"seconds": time.perf_counter() - t0, "exit_code": code}
+
+
+def worker_read(p: dict[str, str]) -> dict[str, float]:
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    table = pq.read_table(p["data"])
+    return {"seconds": time.perf_counter() - t0, "rows": table.num_rows}
+
+
+def worker_mlgate_in_memory(p: dict[str, str]) -> dict[str, float]:
+    from mlgate.context import standalone_context
+    from mlgate.data.stage import run_validate
+    from mlgate.reports import write_report
+
+    t0 = time.perf_counter()
+    options = {"schema": Path(p["schema"]), "target": "target", "in_memory": True}
+    ctx = standalone_context("validate", None, data=Path(p["data"]), reference=Path(p["reference"]),
+                             options=options, output=Path(p["out"]) / "in-memory")
+    write_report(run_validate(ctx), ctx.out_dir)
+    return {"seconds": time.perf_counter() - t0}
 
 
 def worker_mlgate_parts(p: dict[str, str]) -> dict[str, float]:
@@ -191,12 +231,13 @@ def worker_gx(p: dict[str, str]) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0, "success": bool(result.success)}
 
 
-WORKERS = {"mlgate": worker_mlgate, "mlgate-parts": worker_mlgate_parts, "size": worker_size,
+WORKERS = {"read": worker_read, "mlgate": worker_mlgate, "mlgate-in-memory": worker_mlgate_in_memory,
+           "mlgate-parts": worker_mlgate_parts, "size": worker_size,
            "mlgate-schema": worker_mlgate_schema, "pandera": worker_pandera, "gx": worker_gx}
 
 
 def run_worker(name: str, params: dict[str, str], python: str = sys.executable,
-               timeout: float = 400) -> dict[str, float]:
+               timeout: float = 3000) -> dict[str, float]:
     """Run one measurement in a fresh process; its wall time includes interpreter and imports."""
     t0 = time.perf_counter()
     proc = subprocess.run([python, __file__, "--worker", name, "--params", json.dumps(params)],
@@ -215,6 +256,8 @@ def main() -> None:
     parser.add_argument("--ref-rows", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/mlgate-bench"))
     parser.add_argument("--gx-python", help="a Python with great_expectations installed")
+    parser.add_argument("--files", type=int, default=1, help="write the data as a folder of this many files")
+    parser.add_argument("--only", help="comma-separated measurements (default: all but mlgate-in-memory)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,33 +265,41 @@ def main() -> None:
         out = WORKERS[args.worker](json.loads(args.params))
         print(json.dumps({**out, "peak_mib": round(peak_mib(), 1), "cpu_s": round(cpu_seconds(), 2)}))
         return
-    params = prepare(args.dir, args.rows, args.ref_rows)
+    params = prepare(args.dir, args.rows, args.ref_rows, args.files)
     cpu_lines = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpu_lines if ln.startswith("model name")), "?")
     print(f"machine: nproc={os.cpu_count()}, {cpu}, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f} at start")
     print(f"data: {args.rows:,} rows x 20 columns (15 numeric, 5 categorical), "
           f"reference {args.ref_rows:,} rows")
-    workers = ("size", "mlgate", "mlgate-parts", "mlgate-schema", "pandera")
-    results = {name: run_worker(name, params) for name in workers}
+    workers = args.only.split(",") if args.only else ["size", "read", "mlgate", "mlgate-parts", "mlgate-schema",
+                                                      "pandera"]
+    results = {}
+    for name in workers:
+        load = os.getloadavg()[0]
+        results[name] = {**run_worker(name, params), "load_average_before": round(load, 1)}
     if args.gx_python:
         results["gx"] = run_worker("gx", params, python=args.gx_python, timeout=580)
-    size = results["size"].get("memory_mib", float("nan"))
-    print(f"in-memory size of the data: {size:,.0f} MiB (read in {results['size'].get('read_seconds', 0):.2f} s)")
+    size = results.get("size", {}).get("memory_mib", float("nan"))
+    if "size" in results:
+        print(f"in-memory size of the data: {size:,.0f} MiB (read in {results['size'].get('read_seconds', 0):.2f} s)")
     for name, r in results.items():
         if name == "size":
             continue
         if "error" in r:
-            print(f"{name:14s} ERROR: {r['error']}")
+            print(f"{name:16s} ERROR: {r['error']}")
             continue
-        print(f"{name:14s} {r['seconds']:7.2f} s measured, {r['process_seconds']:6.2f} s process "
-              f"({r['cpu_s']:6.2f} s CPU), peak {r['peak_mib']:7,.0f} MiB ({r['peak_mib'] / size:.2f}x data)")
+        print(f"{name:16s} {r['seconds']:7.2f} s measured, {r['process_seconds']:6.2f} s process "
+              f"({r['cpu_s']:6.2f} s CPU), peak {r['peak_mib']:7,.0f} MiB; load average "
+              f"{r['load_average_before']} before")
+    if "read" in results and "mlgate" in results and "seconds" in results["mlgate"]:
+        print(f"streamed gate / read_table: time {results['mlgate']['seconds'] / results['read']['seconds']:.2f}x")
     parts = results.get("mlgate-parts", {})
     if "read_s" in parts:
         print(f"mlgate parts: read {parts['read_s']:.2f} s, checks + profile "
               f"{parts['checks_and_profile_s']:.2f} s, report files {parts['reports_s']:.2f} s")
-    base = results["pandera"].get("seconds")
-    if base and "seconds" in results["mlgate-schema"]:
+    base = results.get("pandera", {}).get("seconds")
+    if base and "seconds" in results.get("mlgate-schema", {}):
         print(f"schema checks: mlgate / pandera = {results['mlgate-schema']['seconds'] / base:.2f}x")
     if "gx" in results and "seconds" in results["gx"] and base:
         print(f"schema checks: gx / pandera = {results['gx']['seconds'] / base:.2f}x")

@@ -14,8 +14,8 @@ from pydantic import Field
 
 from mlgate.data.base import DataCheck, Dimension
 from mlgate.data.distribution import FeatureDistribution, TargetDistribution, decision_check
-from mlgate.data.rowmatch import duplicate_mask, leaked_rows, repeated_rows, repetition_is_natural
-from mlgate.data.table import TableView, fullmatch_mask, jsonable
+from mlgate.data.rowmatch import repetition_is_natural
+from mlgate.data.table import TableView
 from mlgate.reports.model import Check, Severity
 from mlgate.stats import compare_proportions, decide, default_rule
 
@@ -29,7 +29,7 @@ class MissingColumns(DataCheck):
     dimension: ClassVar[Dimension | None] = "validity"
 
     def run(self, view: TableView) -> list[Check]:
-        missing = [c for c in view.schema.columns if c not in view.frame.columns]
+        missing = [c for c in view.schema.columns if c not in view.columns]
         out = [self.result(view, False, f"column {c!r} is missing", column=c, observed="absent",
                            expected="present", bad_cells=view.rows) for c in missing]
         return out or [self.result(view, True, f"all {len(view.schema.columns)} schema columns present",
@@ -43,7 +43,7 @@ class UnexpectedColumns(DataCheck):
     default_severity: ClassVar[Severity] = "warning"
 
     def run(self, view: TableView) -> list[Check]:
-        extra = [str(c) for c in view.frame.columns if c not in view.schema.columns]
+        extra = [c for c in view.columns if c not in view.schema.columns]
         out = [self.result(view, False, f"column {c!r} is not in the schema", column=c,
                            observed="present", expected="absent") for c in extra]
         return out or [self.result(view, True, "no column outside the schema", observed=0, expected=0)]
@@ -63,29 +63,13 @@ class DtypeMismatch(DataCheck):
                 out.append(self.result(view, True, f"{col!r} is {actual}", column=col,
                                        observed=actual, expected=expected))
                 continue
-            mask = _not_of_kind(view, col, expected)
-            bad = view.samples(mask, col)
-            n = int(mask.sum())
+            n, bad = view.misfits(col, expected)
             example = f" (e.g. {bad['values'][0]!r} in row {bad['rows'][0]})" if bad["rows"] else ""
             verb = "does" if n == 1 else "do"
             out.append(self.result(view, False, f"{col!r}: expected {expected}, found {actual}{example}; "
                                    f"{_count(n, 'value')} {verb} not fit", column=col, observed=actual,
                                    expected=expected, bad_cells=n, count=n, **bad))
         return out
-
-
-def _not_of_kind(view: TableView, col: str, expected: str) -> Any:
-    """Rows whose value is not of the expected kind (for numbers: does not parse as one)."""
-    import pandas as pd
-
-    s = view.frame[col]
-    if expected in ("int", "float"):
-        numbers = pd.to_numeric(s, errors="coerce")
-        mask = s.notna() & numbers.isna()
-        if expected == "int" and not mask.any():
-            mask = numbers.notna() & (numbers % 1 != 0)
-        return mask.to_numpy(dtype=bool)
-    return s.notna().to_numpy(dtype=bool)
 
 
 class NullsInNonNullable(DataCheck):
@@ -99,7 +83,7 @@ class NullsInNonNullable(DataCheck):
             if view.schema.columns[col].nullable or col == view.target:
                 continue
             n = view.nulls(col)
-            extra = view.samples(view.frame[col].isna().to_numpy(), None) if n else {}
+            extra = view.null_samples(col) if n else {}
             row = self.result(view, n == 0, f"{col!r}: {_count(n, 'missing value')} (allowed 0)",
                               column=col, observed=n, expected=0, **extra)
             if view.schema.columns[col].on_null == "warning":
@@ -150,7 +134,7 @@ class NullShare(DataCheck):
     min_n: int | None = Field(None, ge=1, description="rows needed on each side before deciding")
 
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
-        columns = [c for c in test.content_columns() if c in train.frame.columns and c != train.target]
+        columns = [c for c in test.content_columns() if c in train.columns and c != train.target]
         if not columns or not train.rows or not test.rows:
             return []
         exact = train.rows + test.rows <= EXACT_UP_TO
@@ -197,22 +181,18 @@ class OutOfRange(DataCheck):
 
     def _failures(self, view: TableView, col: str, lo: float | None, hi: float | None,
                   hard: list[Any], soft: list[Any]) -> list[Check]:
-        import numpy as np
-
-        values = view.frame[col].to_numpy(dtype="float64", na_value=np.nan)
-        far = _outside(values, *hard)
-        near = _outside(values, *soft) & ~far
+        (n_far, far), (n_near, near) = view.range_misses(col, hard, soft)
         out = []
-        if far.any():
-            n = int(far.sum())
+        if n_far:
+            n = n_far
             out.append(self.result(view, False, f"{col!r}: {_count(n, 'value')} outside {hard} "
                                    f"(observed range [{lo}, {hi}])", column=col, observed=[lo, hi],
-                                   expected=hard, bad_cells=n, count=n, **view.samples(far, col)))
-        if near.any():
-            n = int(near.sum())
+                                   expected=hard, bad_cells=n, count=n, **far))
+        if n_near:
+            n = n_near
             row = self.result(view, False, f"{col!r}: {_count(n, 'value')} just past the usual range {soft} "
                               f"(observed range [{lo}, {hi}]; an error only outside {hard})", column=col,
-                              observed=[lo, hi], expected=soft, count=n, **view.samples(near, col))
+                              observed=[lo, hi], expected=soft, count=n, **near)
             row.severity = "warning"  # plausible fresh values: shown, not blocking, not in the score
             out.append(row)
         return out
@@ -224,17 +204,6 @@ def _first(*values: Any) -> Any:
 
 def _past(lo: float | None, hi: float | None, low: Any, high: Any) -> bool:
     return (lo is not None and low is not None and lo < low) or (hi is not None and high is not None and hi > high)
-
-
-def _outside(values: Any, low: Any, high: Any) -> Any:
-    import numpy as np
-
-    mask = np.zeros(len(values), dtype=bool)
-    if low is not None:
-        mask |= values < low
-    if high is not None:
-        mask |= values > high
-    return mask
 
 
 def _constrained(view: TableView, attr: str) -> Iterator[tuple[str, Any]]:
@@ -254,22 +223,20 @@ class UnseenCategories(DataCheck):
     def run(self, view: TableView) -> list[Check]:
         out = []
         for col, allowed in _constrained(view, "categories"):
-            s = view.frame[col]
             seen = {str(u) for u in view.uniques(col)}
             unseen = sorted(seen - set(allowed))
             if not unseen:
                 out.append(self.result(view, True, f"{col!r}: {len(seen)} categories, all known",
                                        column=col, observed=sorted(seen)[:50], expected=allowed))
                 continue
-            mask = (s.notna() & ~s.astype("str").isin(allowed)).to_numpy(dtype=bool)
-            n = int(mask.sum())
+            n, bad = view.unseen(col, allowed)
             shown = ", ".join(map(repr, unseen[:5])) + (", ..." if len(unseen) > 5 else "")
             soft = view.schema.columns[col].on_unseen == "warning"
             note = " (a long-tailed column: new levels are expected)" if soft else ""
             row = self.result(view, False, f"{col!r}: {len(unseen)} unseen categor"
                               f"{'y' if len(unseen) == 1 else 'ies'} {shown} in {_count(n, 'row')}{note}",
                               column=col, observed=unseen[:50], expected=allowed, count=n,
-                              **({} if soft else {"bad_cells": n}), **view.samples(mask, col))
+                              **({} if soft else {"bad_cells": n}), **bad)
             if soft:
                 row.severity = "warning"
             out.append(row)
@@ -285,9 +252,8 @@ class PatternMismatch(DataCheck):
     def run(self, view: TableView) -> list[Check]:
         out = []
         for col, pattern in _constrained(view, "pattern"):
-            mask = fullmatch_mask(view.frame[col], pattern)
-            n = int(mask.sum())
-            extra = {"bad_cells": n, "count": n, **view.samples(mask, col)} if n else {}
+            n, bad = view.pattern_misses(col, pattern)
+            extra = {"bad_cells": n, "count": n, **bad} if n else {}
             verb = "does" if n == 1 else "do"
             out.append(self.result(view, n == 0, f"{col!r}: {_count(n, 'value')} {verb} not match /{pattern}/",
                                    column=col, observed=n, expected=0, **extra))
@@ -304,15 +270,14 @@ class DuplicateRows(DataCheck):
 
     def run(self, view: TableView) -> list[Check]:
         columns = view.content_columns()
-        mask = duplicate_mask(view, columns)
-        n = int(mask.sum())
+        n, bad = view.duplicates(columns)
         share = n / view.rows if view.rows else 0.0
         if n and repetition_is_natural(view, columns):
             # discrete columns only: rows repeat by chance, so repetition is reported, not counted
             return [self.result(view, True, f"{_count(n, 'duplicate row')} ({share:.2%}); every column is "
                                 "discrete, so rows repeat naturally: not counted", observed=n,
-                                expected=self.max_share, explained=True, **view.samples(mask))]
-        extra = {"bad_cells": n * view.frame.shape[1], **view.samples(mask)} if n else {}
+                                expected=self.max_share, explained=True, **bad)]
+        extra = {"bad_cells": n * len(view.columns), **bad} if n else {}
         return [self.result(view, share <= self.max_share, f"{_count(n, 'duplicate row')} ({share:.2%}, "
                             f"limit {self.max_share:.2%})", observed=n, expected=0, **extra)]
 
@@ -324,18 +289,12 @@ class DuplicateKeys(DataCheck):
     default_severity: ClassVar[Severity] = "warning"
 
     def run(self, view: TableView) -> list[Check]:
-        import pandas as pd
-
-        keys = [k for k in view.keys if k in view.frame.columns]
+        keys = [k for k in view.keys if k in view.columns]
         if not keys:
             return []
         label = ", ".join(keys)
-        if len(keys) == 1:
-            mask = view.frame[keys[0]].duplicated(keep="first").to_numpy()
-        else:
-            mask = pd.Series(view.row_hashes(tuple(keys))).duplicated(keep="first").to_numpy()
-        n = int(mask.sum())
-        extra = view.samples(mask, keys[0] if len(keys) == 1 else None) if n else {}
+        n, bad = view.key_duplicates(keys)
+        extra = bad if n else {}
         verb = "repeats" if n == 1 else "repeat"
         return [self.result(view, n == 0, f"{label!r}: {_count(n, 'row')} {verb} a key", column=label,
                             observed=n, expected=0, **extra)]
@@ -363,8 +322,7 @@ def _at_most_one_value(view: TableView, col: str) -> bool:
         return lo is None or lo == hi
     if view.schema.columns[col].categories is not None:
         return len(view.uniques(col)) <= 1  # already computed by unseen_categories
-    s = view.frame[col].dropna()
-    return s.empty or bool((s == s.iloc[0]).all())
+    return view.single_valued(col)
 
 
 class TargetMissing(DataCheck):
@@ -374,10 +332,10 @@ class TargetMissing(DataCheck):
 
     def run(self, view: TableView) -> list[Check]:
         t = view.target
-        if t is None or t not in view.frame.columns:
+        if t is None or t not in view.columns:
             return []
         n = view.nulls(t)
-        extra = view.samples(view.frame[t].isna().to_numpy()) if n else {}
+        extra = view.null_samples(t) if n else {}
         return [self.result(view, n == 0, f"target {t!r}: {_count(n, 'missing value')} (allowed 0)",
                             column=t, observed=n, expected=0, **extra)]
 
@@ -390,11 +348,9 @@ class TargetSingleClass(DataCheck):
 
     def run(self, view: TableView) -> list[Check]:
         t = view.target
-        if t is None or t not in view.frame.columns:
+        if t is None or t not in view.columns:
             return []
-        values = view.frame[t].dropna().unique()
-        n = len(values)
-        shown = [jsonable(v) for v in values[:5]]
+        n, shown = view.distinct_values(t)
         row = self.result(view, n >= 2, f"target {t!r}: {n} distinct value{'s' if n != 1 else ''} "
                           f"{shown} (need at least 2)", column=t, observed=n, expected=">= 2")
         if n < 2 and view.rows < self.min_rows:
@@ -414,7 +370,7 @@ class ClassImbalance(DataCheck):
         t = view.target
         if view.target_task() != "classification" or t is None:
             return []
-        counts = view.frame[t].value_counts()
+        counts = view.value_counts(t)
         if len(counts) < 2:
             return []
         ratio = float(counts.iloc[0] / counts.iloc[-1])
@@ -457,16 +413,15 @@ class TrainTestLeakage(DataCheck):
     alpha: float = Field(0.001, gt=0, lt=1, description="significance of the excess (discrete tables)")
 
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
-        cols = tuple(c for c in test.content_columns() if c in train.frame.columns)
+        cols = tuple(c for c in test.content_columns() if c in train.columns)
         if not cols:
             return []
-        mask, matches = leaked_rows(train, test, cols)
-        n = int(mask.sum())
+        n, shown, matches = test.leaked_from(train, cols)
         expected, p_value, leaked = 0.0, None, n
         if n and repetition_is_natural(train, cols):
             from mlgate.stats import compare_proportions
 
-            repeated = repeated_rows(train, cols)
+            repeated = train.repeated(cols)
             expected = test.rows * repeated / max(train.rows, 1)
             cmp = compare_proportions(repeated, train.rows, n, test.rows)
             p_value = cmp.p_value
@@ -475,8 +430,8 @@ class TrainTestLeakage(DataCheck):
         passed = leaked <= self.max_rows
         extra: dict[str, Any] = {"identical_rows": n, "expected_rows": round(expected, 2), "p_value": p_value}
         if n:
-            extra.update(test.samples(mask))
-            extra["train_rows"] = [matches[r] for r in extra["rows"]]
+            extra.update(shown)
+            extra["train_rows"] = matches
         if not passed:
             extra["bad_cells"] = leaked * len(cols)  # only the excess counts in the quality score
         why = (f" (train repeats itself: {expected:.1f} expected, p {p_value:.2g}, alpha {self.alpha:g})"

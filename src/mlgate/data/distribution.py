@@ -14,7 +14,7 @@ from mlgate.data.base import DataCheck
 from mlgate.data.table import TableView, jsonable
 from mlgate.reports.model import Check
 from mlgate.stats import Decision, decide, default_rule
-from mlgate.stats.frames import compare_columns, compare_series
+from mlgate.stats.frames import SAMPLE_LIMIT, compare_columns, compare_series
 from mlgate.stats.settings import MethodName, ShiftSettings, renamed_keys
 
 if TYPE_CHECKING:
@@ -58,13 +58,13 @@ class TargetDistribution(DataCheck):
 
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
         t = train.target
-        if t is None or t not in train.frame.columns or t not in test.frame.columns:
+        if t is None or t not in train.columns or t not in test.columns:
             return []
         classes = train.target_task() == "classification"
         kind = "categorical" if classes else "numeric"
         rule = default_rule("target" if classes else "numeric").replace(
             method=self.method, alpha=self.alpha, material=self.material, min_n=self.min_n)
-        cmp = compare_series(train.frame[t], test.frame[t], kind, rule)
+        cmp = compare_series(train.spread(SAMPLE_LIMIT)[t], test.spread(SAMPLE_LIMIT)[t], kind, rule)
         d = decide({t: cmp}, {t: rule})[t]
         details: dict[str, Any] = {}
         if classes:
@@ -86,24 +86,24 @@ class FeatureDistribution(DataCheck, ShiftSettings):
 
     def run_pair(self, train: TableView, test: TableView) -> list[Check]:
         skip = {train.target, *train.keys}
-        columns = [c for c in test.content_columns() if c not in skip and c in train.frame.columns
+        columns = [c for c in test.content_columns() if c not in skip and c in train.columns
                    and test.kind(c) != "datetime"]
         if not columns:
             return []
-        decisions = compare_columns(train.frame, test.frame, columns, self)
+        decisions = compare_columns(train.spread(SAMPLE_LIMIT), test.spread(SAMPLE_LIMIT), columns, self)
         return [decision_check(self, test, d, reference=train.label) for d in decisions.values()]
 
 
 def _class_shares(train: TableView, test: TableView, t: str) -> dict[str, Any]:
-    p, q = _shares(train.frame[t]), _shares(test.frame[t])
+    p, q = _shares(train.value_counts(t)), _shares(test.value_counts(t))
     new = sorted(set(q.index[q > 0]) - set(p.index[p > 0]))
     return {"train_shares": {k: round(float(v), 4) for k, v in p.items()},
             "test_shares": {k: round(float(v), 4) for k, v in q.items()}, "new_classes": new}
 
 
-def _shares(target: pd.Series) -> pd.Series:
-    """Class shares keyed by the class as text (so 1 and 1.0 and '1' meet across files)."""
-    shares = target.value_counts(normalize=True)
+def _shares(counts: pd.Series) -> pd.Series:
+    """Class shares (from the class counts) keyed by the class as text (so 1 and 1.0 and '1' meet across files)."""
+    shares = counts / counts.sum()
     shares.index = [_class_key(k) for k in shares.index]
     return shares.groupby(level=0).sum()
 

@@ -1,8 +1,9 @@
 """Per-column profile for report.html: exact counts, plus a histogram or bar chart per column.
 
 Counts (rows, missing, min, max) are exact; the mean, distinct count, histograms and top
-values come from a seeded sample of at most ``SAMPLE`` rows, so the profile stays cheap on
-large tables. Charts are small hand-drawn inline SVGs (no plotting library needed).
+values come from a systematic sample of at most ``SAMPLE`` rows (``TableView.spread``: every k-th
+row, which a streamed table keeps batch by batch), so the profile stays cheap on large tables.
+Charts are small hand-drawn inline SVGs (no plotting library needed).
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ TOP = 8
 
 def profile_table(view: TableView) -> dict[str, dict[str, Any]]:
     """Profile each column: kind, missing, min/max/mean or top values, and chart data."""
-    frame = view.frame
-    sample = frame.sample(SAMPLE, random_state=0) if len(frame) > SAMPLE else frame
+    sample = view.spread(SAMPLE)
     out: dict[str, dict[str, Any]] = {}
-    for col in frame.columns:
+    for col in view.columns:
         name = str(col)
         known = name in view.schema.columns
-        kind = view.kind(name) if known else _kind(frame[col])
-        nulls = view.nulls(name) if known else int(frame[col].isna().sum())
+        kind = view.kind(name)
+        nulls = view.nulls(name)
         entry: dict[str, Any] = {"kind": kind, "schema_dtype": view.schema.columns[name].dtype if known else None,
                                  "missing": nulls,
-                                 "missing_share": round(nulls / max(len(frame), 1), 6)}
+                                 "missing_share": round(nulls / max(view.rows, 1), 6)}
         s = sample[col].dropna()
         if kind in ("int", "float") and len(s):
             entry.update(_numeric(view, name, s))
@@ -48,19 +48,10 @@ def profile_table(view: TableView) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _kind(series: pd.Series) -> str:
-    from mlgate.data.schema import column_kind
-
-    return column_kind(series)
-
-
 def _numeric(view: TableView, col: str, s: pd.Series) -> dict[str, Any]:
     import numpy as np
 
-    if col in view.schema.columns:
-        lo, hi = view.min_max(col)
-    else:
-        lo, hi = float(view.frame[col].min()), float(view.frame[col].max())
+    lo, hi = view.min_max(col)
     values = s.to_numpy(dtype="float64")
     counts, edges = np.histogram(values, bins=BINS)
     return {"min": jsonable(lo), "max": jsonable(hi), "mean": round(float(values.mean()), 6),

@@ -19,11 +19,10 @@ PROBE_ROWS = 10_000
 
 
 def prefilter_columns(view: TableView, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The ``PREFILTER_COLUMNS`` columns with the most distinct values in a strided probe."""
+    """The ``PREFILTER_COLUMNS`` columns with the most distinct values in a strided probe (``spread``)."""
     if len(columns) <= PREFILTER_COLUMNS:
         return columns
-    step = max(1, view.rows // PROBE_ROWS)
-    probe = view.frame.iloc[::step]
+    probe = view.spread(PROBE_ROWS)
     distinct = {c: int(probe[c].nunique(dropna=False)) for c in columns}
     best = sorted(columns, key=lambda c: -distinct[c])[:PREFILTER_COLUMNS]
     return tuple(c for c in columns if c in best)
@@ -91,8 +90,7 @@ def repetition_is_natural(view: TableView, columns: tuple[str, ...]) -> bool:
     """True when identical rows can arise by chance: no column is near-continuous (in a strided
     probe, no column has distinct values for half its non-missing rows or more). A table with such a
     column repeats a row only by copying it."""
-    step = max(1, view.rows // PROBE_ROWS)
-    probe = view.frame.iloc[::step]
+    probe = view.spread(PROBE_ROWS)
     for col in columns:
         values = probe[col].dropna()
         if len(values) >= 20 and values.nunique() >= 0.5 * len(values):

@@ -11,7 +11,7 @@ from mlgate.data.refs import DataRef, label
 from mlgate.data.schema import infer_schema, load_schema, save_schema
 from mlgate.data.table import TableView
 from mlgate.data.validator import build_checks
-from mlgate.errors import ConfigError, UsageError
+from mlgate.errors import ConfigError, DataError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from mlgate.config import Config, ValidateGate
     from mlgate.context import StageContext
     from mlgate.data.checks import DataCheck
+    from mlgate.data.schema import Schema
+    from mlgate.data.stream import StreamView
     from mlgate.reports.model import Report
 
 _TASKS = {"binary": "classification", "multiclass": "classification", "regression": "regression"}
@@ -29,7 +31,13 @@ def run_validate(ctx: StageContext) -> Report:
 
     A command's own flags come in ``ctx.options``: ``schema`` (validate against this file),
     ``infer_schema`` (write the inferred schema here, then validate against it), ``thresholds``
-    (a YAML file shaped like ``gates.validate``), ``target`` and ``keys``.
+    (a YAML file shaped like ``gates.validate``), ``target``, ``keys``, ``dask`` (a scheduler
+    address or Client: each file's state computed there) and ``in_memory`` (read whole tables
+    into pandas instead of streaming them: the same report, for comparison).
+
+    CSV and Parquet tables are streamed (``mlgate.data.stream``): only a table a schema is
+    inferred from is held in memory (give ``--schema`` to hold none); a table split in two by
+    ``data.split`` is read whole.
     """
     t0 = time.perf_counter()
     opts = ctx.options
@@ -43,6 +51,10 @@ def run_validate(ctx: StageContext) -> Report:
     checks = build_checks(gate.checks, where)  # a config mistake fails before any data is read
     schema_file = _given_schema(opts, cfg)
     schema = load_schema(schema_file) if schema_file else None
+    if _streams(opts) and cfg.data.train and cfg.data.test and not cfg.data.path:
+        return _validate_streamed(ctx, cfg.data_ref(cfg.data.test), cfg.data_ref(cfg.data.train), schema,
+                                  schema_file, cfg.data.target, list(cfg.data.id_columns), checks, gate, t0,
+                                  labels=("test", "train"))
     train, test = _project_tables(cfg)
     if schema is None:
         schema = infer_schema(train, target=cfg.data.target, keys=cfg.data.id_columns)
@@ -90,8 +102,12 @@ def _validate_file(ctx: StageContext, data: DataRef, started: float) -> Report:
     checks = build_checks(gate.checks, where)
     schema_file = _given_schema(opts, config)
     given = load_schema(schema_file) if schema_file else None  # fail on a bad schema before reading data
-    frame = load_table(data)
     ref_path = ctx.reference_data
+    if _streams(opts):
+        target = opts.get("target") or (config.data.target if config else None)
+        keys = list(opts.get("keys") or ()) or (list(config.data.id_columns) if config else [])
+        return _validate_streamed(ctx, data, ref_path, given, schema_file, target, keys, checks, gate, started)
+    frame = load_table(data)
     reference = load_table(ref_path) if ref_path else None
     target = opts.get("target") or (config.data.target if config else None)
     keys = list(opts.get("keys") or ()) or (list(config.data.id_columns) if config else [])
@@ -163,10 +179,106 @@ def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, check
         report.sections.append(profile_section(view.label, profiles[view.label]))
     report.extras = {
         "schema": str(schema_path) if schema_path else None,
-        "tables": {v.label: {"rows": v.rows, "columns": int(v.frame.shape[1])} for v in views},
+        "tables": {v.label: {"rows": v.rows, "columns": len(v.columns)} for v in views},
         "reference": pair[0].label if pair else None,
         "profile": profiles,
     }
     report.duration_s = round(time.perf_counter() - started, 3)  # reading and profile included
     return report
 
+
+
+def _streams(opts: dict[str, Any]) -> bool:
+    return not opts.get("in_memory")
+
+
+def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | None, given: Schema | None,
+                       schema_file: Path | None, target: str | None, keys: list[str], checks: list[DataCheck],
+                       gate: ValidateGate, started: float, labels: tuple[str, str] | None = None) -> Report:
+    """``data`` (beside ``ref_path``) streamed batch by batch; the same report as the in-memory path."""
+    from mlgate.data.io import table_files
+    from mlgate.data.stream import file_columns
+
+    opts = ctx.options
+    ref_files = table_files(ref_path) if ref_path is not None else None  # train first, as when read whole
+    files = table_files(data)
+    ref_frame = None
+    if given is not None:
+        schema, schema_path = given, schema_file
+        target = target or schema.target
+    else:  # inferred from the reference (else the data): that table is read whole
+        basis_path = ref_path if ref_path is not None else data
+        basis = load_table(basis_path)
+        if target:
+            require_columns(basis, [target], str(basis_path))
+        schema = infer_schema(basis, target=target, keys=keys)
+        infer_to = opts.get("infer_schema")
+        if labels is not None:  # the project's tables: the schema is written as the in-memory path writes it
+            schema_path = save_schema(schema, infer_to or ctx.out_dir / "schema.yaml", source="the training data")
+        else:
+            schema_path = save_schema(schema, infer_to, source=str(basis_path)) if infer_to else None
+        if ref_path is not None:
+            ref_frame = basis
+        del basis
+    ref_columns = file_columns(ref_files[0]) if ref_files else None
+    columns = file_columns(files[0])
+    if target:
+        _require(columns, target, data)
+        if ref_columns is not None:
+            _require(ref_columns, target, ref_path)
+    config = None if ctx.bare else ctx.config
+    task = _TASKS.get((config.task if config else None) or "")
+    keys = keys or schema.keys
+    test_label, ref_label = labels or (label(data), label(ref_path) if ref_path is not None else "")
+    leak = tuple(c for c in columns if c not in keys and ref_columns is not None and c in ref_columns)
+    views: list[StreamView] = []
+    try:
+        ref_view = None
+        if ref_path is not None and ref_columns is not None:
+            ref_view = _stream_view(ref_files, ref_columns, ref_label, schema, target, keys, task, leak, opts,
+                                    frame=ref_frame)
+            ref_frame = None  # scanned: only its state is kept
+            views.append(ref_view)
+        view = _stream_view(files, columns, test_label, schema, target, keys, task, leak, opts)
+        views.append(view)
+        pair = (ref_view, view) if ref_view is not None else None
+        tables: list[TableView] = [ref_view, view] if labels is not None and ref_view is not None else [view]
+        return _run(tables, pair, checks, gate.min_quality_score, schema_path, ctx.progress, started)
+    finally:
+        for v in views:
+            v.close()
+
+
+def _require(columns: list[str], target: str, where: DataRef | None) -> None:
+    if target not in columns:
+        shown = ", ".join(map(repr, columns[:12]))
+        raise DataError(f"{where} has no column {target!r} (columns: {shown}{', ...' if len(columns) > 12 else ''})")
+
+
+def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, target: str | None,
+                 keys: list[str], task: str | None, leak: tuple[str, ...], opts: dict[str, Any],
+                 frame: pd.DataFrame | None = None) -> StreamView:
+    """The streamed view of files (scanned from ``frame`` when they were already read to infer the schema)."""
+    from mlgate.data.stream import Plan, StreamView, new_folder, scan_files, scan_frame, scan_on_dask
+
+    present_keys = tuple(k for k in keys if k in columns)
+    sets = [tuple(c for c in columns if c not in keys)]
+    if present_keys:
+        sets.append(present_keys)
+    if leak:
+        sets.append(leak)
+    plan = Plan(schema, target, tuple(dict.fromkeys(sets)), (target,) if target and target in columns else ())
+    folder = new_folder()
+    try:
+        if frame is not None:
+            state = scan_frame(frame, plan, folder)
+        elif opts.get("dask"):
+            state = scan_on_dask(opts["dask"], source, plan)
+        else:
+            state = scan_files(source, plan, folder)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return StreamView(state, name, schema, target, keys, task, folder=folder, source=source)

@@ -32,9 +32,15 @@ class TableView:
     def rows(self) -> int:
         return len(self.frame)
 
+    @property
+    def columns(self) -> list[str]:
+        """The table's column names, in file order."""
+        return [str(c) for c in self.frame.columns]
+
     def present(self) -> list[str]:
         """Schema columns the table has, in schema order."""
-        return [c for c in self.schema.columns if c in self.frame.columns]
+        names = set(self.columns)
+        return [c for c in self.schema.columns if c in names]
 
     def kind(self, column: str) -> str:
         return self._memo(("kind", column), lambda: column_kind(self.frame[column]))
@@ -78,18 +84,107 @@ class TableView:
 
     def content_columns(self) -> tuple[str, ...]:
         """The columns that say what a row is: all but the key columns."""
-        return tuple(str(c) for c in self.frame.columns if c not in self.keys)
+        return tuple(c for c in self.columns if c not in self.keys)
 
     def target_task(self) -> str | None:
         """``classification`` or ``regression`` for the target, None without a target."""
-        if self.target is None or self.target not in self.frame.columns:
+        if self.target is None or self.target not in self.columns:
             return None
         if self.task:
             return self.task
         from mlgate.tasks import task_of_target
 
-        task = task_of_target(self.frame[self.target], self.target, strict=False)
+        task = task_of_target(self._target_values(), self.target, strict=False)
         return "regression" if task == "regression" else "classification"
+
+    def _target_values(self) -> pd.Series:
+        """The target column, or any series with its distinct values and dtype (all task_of_target reads)."""
+        assert self.target is not None
+        return self.frame[self.target]
+
+    # ---- what the checks ask of a table: a count and the first failing rows ---------------------
+    # Each returns (count, samples) where samples is ``samples()``'s dict; a streamed table
+    # (mlgate.data.stream) answers the same questions from state merged over its batches.
+
+    def null_samples(self, column: str) -> dict[str, Any]:
+        """The first rows where ``column`` is missing."""
+        return self.samples(self.frame[column].isna().to_numpy())
+
+    def misfits(self, column: str, expected: str) -> tuple[int, dict[str, Any]]:
+        """Values not of the ``expected`` kind (for numbers: that do not parse as one)."""
+        mask = not_of_kind(self.frame[column], expected)
+        return int(mask.sum()), self.samples(mask, column)
+
+    def range_misses(self, column: str, hard: list[Any], soft: list[Any]) -> tuple[tuple[int, dict[str, Any]],
+                                                                                   tuple[int, dict[str, Any]]]:
+        """Values outside ``hard`` bounds, and values outside ``soft`` but inside ``hard``."""
+        import numpy as np
+
+        values = self.frame[column].to_numpy(dtype="float64", na_value=np.nan)
+        far = outside(values, *hard)
+        near = outside(values, *soft) & ~far
+        return (int(far.sum()), self.samples(far, column)), (int(near.sum()), self.samples(near, column))
+
+    def unseen(self, column: str, allowed: list[str]) -> tuple[int, dict[str, Any]]:
+        """Non-null values whose text is not among ``allowed``."""
+        s = self.frame[column]
+        mask = (s.notna() & ~s.astype("str").isin(allowed)).to_numpy(dtype=bool)
+        return int(mask.sum()), self.samples(mask, column)
+
+    def pattern_misses(self, column: str, pattern: str) -> tuple[int, dict[str, Any]]:
+        """Non-null values that do not fully match ``pattern``."""
+        mask = fullmatch_mask(self.frame[column], pattern)
+        return int(mask.sum()), self.samples(mask, column)
+
+    def duplicates(self, columns: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
+        """Rows equal (on ``columns``) to an earlier row."""
+        from mlgate.data.rowmatch import duplicate_mask
+
+        mask = duplicate_mask(self, columns)
+        return int(mask.sum()), self.samples(mask)
+
+    def key_duplicates(self, keys: list[str]) -> tuple[int, dict[str, Any]]:
+        """Rows whose key (one column, or several) repeats an earlier row's."""
+        import pandas as pd
+
+        if len(keys) == 1:
+            mask = self.frame[keys[0]].duplicated(keep="first").to_numpy()
+        else:
+            mask = pd.Series(self.row_hashes(tuple(keys))).duplicated(keep="first").to_numpy()
+        return int(mask.sum()), self.samples(mask, keys[0] if len(keys) == 1 else None)
+
+    def repeated(self, columns: tuple[str, ...]) -> int:
+        """How many rows equal (on ``columns``) at least one other row."""
+        from mlgate.data.rowmatch import repeated_rows
+
+        return repeated_rows(self, columns)
+
+    def leaked_from(self, train: TableView, columns: tuple[str, ...]) -> tuple[int, dict[str, Any], list[int]]:
+        """Rows of this table equal to a row of ``train``: count, the first ones, and each one's first train row."""
+        from mlgate.data.rowmatch import leaked_rows
+
+        mask, matches = leaked_rows(train, self, columns)
+        shown = self.samples(mask)
+        return int(mask.sum()), shown, [matches[r] for r in shown["rows"]]
+
+    def single_valued(self, column: str) -> bool:
+        """True when the column holds at most one distinct non-null value."""
+        s = self.frame[column].dropna()
+        return s.empty or bool((s == s.iloc[0]).all())
+
+    def distinct_values(self, column: str) -> tuple[int, list[Any]]:
+        """How many distinct non-null values, and the first five (in row order)."""
+        values = self.frame[column].dropna().unique()
+        return len(values), [jsonable(v) for v in values[:5]]
+
+    def value_counts(self, column: str) -> pd.Series:
+        """Count of each non-null value, most frequent first (ties in order of first appearance)."""
+        return ordered_counts(self.frame[column].value_counts(sort=False))
+
+    def spread(self, limit: int) -> pd.DataFrame:
+        """Every k-th row, k the smallest power of two leaving at most ``limit`` rows: a systematic
+        sample over the whole table that a streamed table keeps batch by batch, with the same rows."""
+        return self.frame.iloc[::spread_step(self.rows, limit)].reset_index(drop=True)
 
     def samples(self, mask: Any, column: str | None = None) -> dict[str, Any]:
         """The first failing rows (0-based positions) and, with ``column``, their values."""
@@ -107,18 +202,61 @@ class TableView:
         return self._cache[key]
 
 
-def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | None = None) -> np.ndarray:
-    """A 64-bit hash per row (of ``rows``, default all) over ``columns``, normalized types."""
+def spread_step(rows: int, limit: int) -> int:
+    """The smallest power of two ``k`` with at most ``limit`` rows at 0, k, 2k, ... below ``rows``."""
+    step = 1
+    while -(-rows // step) > limit:
+        step *= 2
+    return step
+
+
+def ordered_counts(counts: pd.Series) -> pd.Series:
+    """Counts (in order of first appearance) sorted most frequent first, ties kept in that order."""
+    return counts.sort_values(ascending=False, kind="stable")
+
+
+def not_of_kind(s: pd.Series, expected: str) -> Any:
+    """Rows whose value is not of the expected kind (for numbers: does not parse as one)."""
+    import pandas as pd
+
+    if expected in ("int", "float"):
+        numbers = pd.to_numeric(s, errors="coerce")
+        mask = s.notna() & numbers.isna()
+        if expected == "int" and not mask.any():
+            mask = numbers.notna() & (numbers % 1 != 0)
+        return mask.to_numpy(dtype=bool)
+    return s.notna().to_numpy(dtype=bool)
+
+
+def outside(values: Any, low: Any, high: Any) -> Any:
+    """True where a value is below ``low`` or above ``high`` (a None bound is open)."""
+    import numpy as np
+
+    mask = np.zeros(len(values), dtype=bool)
+    if low is not None:
+        mask |= values < low
+    if high is not None:
+        mask |= values > high
+    return mask
+
+
+def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | None = None, *,
+              bools_as_text: bool = True) -> np.ndarray:
+    """A 64-bit hash per row (of ``rows``, default all) over ``columns``, normalized types.
+
+    Booleans hash as text, so a batch of a streamed table holding a missing value (an object
+    column) and one without (a bool column) hash the same rows alike; ``bools_as_text=False``
+    hashes them as numbers, as fingerprints recorded before streaming did."""
     import pandas as pd
 
     part = frame if rows is None else frame.iloc[rows]
-    return pd.util.hash_pandas_object(_normalized(part, columns), index=False).to_numpy()
+    return pd.util.hash_pandas_object(_normalized(part, columns, bools_as_text), index=False).to_numpy()
 
 
 def rows_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
     """SHA-256 over the normalized row hashes of ``columns`` (row order matters): the same rows read
     from a CSV or a Parquet file, with ints loaded as floats, give the same fingerprint."""
-    return hashlib.sha256(hash_rows(frame, tuple(columns)).tobytes()).hexdigest()
+    return hashlib.sha256(hash_rows(frame, tuple(columns), bools_as_text=False).tobytes()).hexdigest()
 
 
 def _compatible(expected: str, actual: str, series: pd.Series) -> bool:
@@ -135,7 +273,7 @@ def _compatible(expected: str, actual: str, series: pd.Series) -> bool:
     return {expected, actual} == {"string", "category"}
 
 
-def _normalized(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+def _normalized(frame: pd.DataFrame, columns: tuple[str, ...], bools_as_text: bool = True) -> pd.DataFrame:
     """Numbers as float64 and text as plain strings, so equal rows hash equal across files."""
     import pandas as pd
     from pandas.api import types
@@ -145,6 +283,8 @@ def _normalized(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
         s = frame[name]
         if types.is_float_dtype(s.dtype) and s.dtype == "float64":
             out[name] = s  # already canonical: no copy of the largest columns
+        elif types.is_bool_dtype(s.dtype) and bools_as_text:
+            out[name] = s.astype("str")  # as text: a bool column with a missing value is object dtype
         elif types.is_bool_dtype(s.dtype) or types.is_numeric_dtype(s.dtype):
             out[name] = s.astype("float64")
         elif isinstance(s.dtype, pd.CategoricalDtype) or types.is_object_dtype(s.dtype):

@@ -1,0 +1,853 @@
+"""Validate tables larger than memory: per-batch state that merges, and a TableView backed by it.
+
+A CSV or Parquet file (or a folder of them) is read one record batch at a time (``pyarrow.parquet``
+``iter_batches`` one row group at a time, ``pyarrow.csv.open_csv``); each batch adds to a
+``TableState``: per column the kind, missing count and first missing rows, min/max, whether every
+number is whole, the values failing the schema (count and first rows: wrong kind, out of range,
+unseen category, pattern), whether the column holds one value; the target's value counts; a
+systematic sample (every k-th row, k a power of two, at most ``SPREAD_ROWS`` rows) for the
+profile and the distribution checks; and 64-bit row hashes for duplicates, keys and leakage.
+
+Row hashes are the memory problem: 100M rows x 16 bytes (hash and row number) is 1.6 GB. They are
+written to ``PARTITIONS`` temporary files by the hash's top bits and each file is then analysed
+alone (sorted, duplicates found), so memory holds one partition at a time: exact, with the same
+64-bit hash as the in-memory path (``hash_rows``), so both find the same duplicates. Two different
+rows share a hash with probability about n^2 / 2^65 for n rows (3e-4 at 100M rows).
+
+States of different files merge (``TableState.merge``), so files can be scanned on Dask workers
+(``scan_on_dask``) and merged to the same state a single process builds.
+
+``StreamView`` answers the questions the checks ask a ``TableView`` from the merged state, so the
+checks run unchanged and give the same report as on the table held in memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.data.schema import Schema, column_kind
+from mlgate.data.table import (
+    SAMPLE_ROWS,
+    TableView,
+    fullmatch_mask,
+    hash_rows,
+    jsonable,
+    not_of_kind,
+    ordered_counts,
+    outside,
+    spread_step,
+)
+from mlgate.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from mlgate.data.objectstore import RemoteFile
+
+BATCH_ROWS = 131_072
+CSV_BLOCK = 8 << 20      # bytes of CSV per block; the first block decides the column types
+SPREAD_ROWS = 200_000    # the systematic sample: profile and distribution checks (their own limit)
+PARTITIONS = 256         # hash partitions: 100M rows -> 390k rows (6 MB) per partition in memory
+FLUSH_ROWS = 1 << 18     # row hashes buffered in memory before they go to the partition files
+MAX_COUNTS = 10_000      # distinct target values counted by value; beyond, the target is not classes
+_UNSET = object()
+DISTINCT = "\x00distinct"  # the hash-store key of a column's distinct values: (DISTINCT, column)
+# the text pandas.read_csv reads as missing (its default na_values), so both readers see the same holes
+PANDAS_NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+# ---- state ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hits:
+    """How many rows fail one test, and the first ``SAMPLE_ROWS`` of them (row, value)."""
+
+    n: int = 0
+    rows: list[int] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, mask: np.ndarray, offset: int, series: pd.Series | None = None) -> None:
+        import numpy as np
+
+        k = int(mask.sum())
+        if not k:
+            return
+        self.n += k
+        if len(self.rows) < SAMPLE_ROWS:
+            where = np.flatnonzero(mask)[:SAMPLE_ROWS - len(self.rows)]
+            self.rows += [offset + int(r) for r in where]
+            if series is not None:
+                self.values += [jsonable(v) for v in series.iloc[where].tolist()]
+
+    def merge(self, other: Hits) -> Hits:
+        keep = SAMPLE_ROWS - len(self.rows)
+        return Hits(self.n + other.n, self.rows + other.rows[:keep], self.values + other.values[:keep])
+
+    def samples(self, with_values: bool, floats: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"rows": list(self.rows)}
+        if with_values:
+            out["values"] = [float(v) if floats and isinstance(v, int) and not isinstance(v, bool) else v
+                             for v in self.values]
+        return out
+
+
+@dataclass
+class ColumnState:
+    """What one column's batches added up to."""
+
+    kind: str | None = None
+    nulls: Hits = field(default_factory=Hits)
+    lo: float | None = None
+    hi: float | None = None
+    integral: bool = True
+    misfit_parse: Hits = field(default_factory=Hits)  # non-null values that are no number
+    misfit_whole: Hits = field(default_factory=Hits)  # numbers that are not whole
+    misfit_any: Hits = field(default_factory=Hits)    # non-null values (wrong kind for a text schema)
+    far: Hits = field(default_factory=Hits)           # outside min/max
+    near: Hits = field(default_factory=Hits)          # outside warn_min/warn_max, inside min/max
+    uniques: dict[str, Any] | None = None             # text -> value, for columns with categories
+    unseen: Hits = field(default_factory=Hits)
+    pattern: Hits = field(default_factory=Hits)
+    first: Any = _UNSET
+    varies: bool = False
+    counts: dict[Any, int] | None = None              # the target: value -> count (None past MAX_COUNTS)
+    distinct_first: list[Any] = field(default_factory=list)
+
+    def merge(self, o: ColumnState) -> ColumnState:
+        out = ColumnState(kind=_merge_kind(self.kind, o.kind), nulls=self.nulls.merge(o.nulls),
+                          lo=_pick(min, self.lo, o.lo), hi=_pick(max, self.hi, o.hi),
+                          integral=self.integral and o.integral,
+                          misfit_parse=self.misfit_parse.merge(o.misfit_parse),
+                          misfit_whole=self.misfit_whole.merge(o.misfit_whole),
+                          misfit_any=self.misfit_any.merge(o.misfit_any), far=self.far.merge(o.far),
+                          near=self.near.merge(o.near), unseen=self.unseen.merge(o.unseen),
+                          pattern=self.pattern.merge(o.pattern))
+        if self.uniques is not None or o.uniques is not None:
+            out.uniques = {**(o.uniques or {}), **(self.uniques or {})}
+        if self.first is _UNSET:
+            out.first, out.varies = o.first, o.varies
+        else:
+            out.first = self.first
+            out.varies = self.varies or o.varies or (o.first is not _UNSET and not _same(o.first, self.first))
+        if self.counts is not None and o.counts is not None:
+            merged = dict(self.counts)
+            for k, v in o.counts.items():
+                merged[k] = merged.get(k, 0) + v
+            out.counts = merged if len(merged) <= MAX_COUNTS else None
+        seen = list(self.distinct_first)
+        for v in o.distinct_first:
+            if len(seen) < SAMPLE_ROWS and not any(_same(v, s) for s in seen):
+                seen.append(v)
+        out.distinct_first = seen
+        return out
+
+
+def _merge_kind(a: str | None, b: str | None) -> str | None:
+    if a is None or a == b:
+        return b if a is None else a
+    if b is None:
+        return a
+    return "float" if {a, b} == {"int", "float"} else a
+
+
+def _pick(fn: Any, a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else fn(a, b)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass
+class Plan:
+    """What to collect: the schema's constraints, the target, and the column sets to hash."""
+
+    schema: Schema
+    target: str | None = None
+    hash_sets: tuple[tuple[str, ...], ...] = ()
+    distinct: tuple[str, ...] = ()  # columns whose distinct values are counted (by hash)
+
+
+class HashStore:
+    """(hash, row) pairs of one column set in ``PARTITIONS`` parts by the hash's top bits: in memory
+    while few, then appended to one temporary file per part."""
+
+    def __init__(self, folder: Path | None, distinct_only: bool = False) -> None:
+        self.folder = folder
+        self.distinct_only = distinct_only  # keep one row per hash and batch: enough to count distinct values
+        self.buffers: list[list[Any]] = [[] for _ in range(PARTITIONS)]
+        self.buffered = 0
+        self.files: list[Path | None] = [None] * PARTITIONS
+
+    def add(self, hashes: np.ndarray, rows: np.ndarray) -> None:
+        import numpy as np
+
+        if self.distinct_only:  # a binary target then stores 2 hashes a batch, not a partition of all rows
+            hashes, first = np.unique(hashes, return_index=True)
+            rows = rows[first]
+        part = (hashes >> np.uint64(64 - PARTITIONS.bit_length() + 1)).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
+        pairs = np.empty((len(hashes), 2), dtype=np.uint64)
+        pairs[:, 0], pairs[:, 1] = hashes[order], rows[order]
+        for p in range(PARTITIONS):
+            if bounds[p + 1] > bounds[p]:
+                self.buffers[p].append(pairs[bounds[p]:bounds[p + 1]])
+        self.buffered += len(hashes)
+        if self.folder is not None and self.buffered >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        import numpy as np
+
+        assert self.folder is not None
+        for p, parts in enumerate(self.buffers):
+            if not parts:
+                continue
+            path = self.files[p] or self.folder / f"{id(self)}-{p}.bin"
+            self.files[p] = path
+            with path.open("ab") as fh:
+                np.concatenate(parts).tofile(fh)
+            self.buffers[p] = []
+        self.buffered = 0
+
+    def part(self, p: int) -> np.ndarray:
+        """Partition ``p`` as an (n, 2) array of (hash, row), rows ascending."""
+        import numpy as np
+
+        pieces = []
+        path = self.files[p]
+        if path is not None:
+            pieces.append(np.fromfile(path, dtype=np.uint64).reshape(-1, 2))
+        pieces += self.buffers[p]
+        if not pieces:
+            return np.empty((0, 2), dtype=np.uint64)
+        return np.concatenate(pieces)
+
+    def in_memory(self) -> HashStore:
+        """The same pairs held in memory (to send a worker's store back to the client)."""
+        out = HashStore(None, self.distinct_only)
+        out.buffers = [[self.part(p)] for p in range(PARTITIONS)]
+        return out
+
+    def merge(self, other: HashStore) -> HashStore:
+        """Both stores' pairs (``other``'s rows come after this one's); written to this store's files."""
+        for p in range(PARTITIONS):
+            piece = other.part(p)
+            if len(piece):
+                self.buffers[p].append(piece)
+        self.buffered += sum(len(b) for parts in other.buffers for b in parts)
+        if self.folder is not None and self.buffered >= FLUSH_ROWS:
+            self.flush()
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.in_memory().__dict__ if self.folder is not None else self.__dict__
+
+
+@dataclass
+class TableState:
+    """Everything the checks need of a table, added up batch by batch; states of consecutive
+    parts merge (rows of the second part follow the first's)."""
+
+    columns: list[str]
+    offset: int = 0                     # the first row's position in the whole table
+    rows: int = 0
+    cols: dict[str, ColumnState] = field(default_factory=dict)
+    hashes: dict[tuple[str, ...], HashStore] = field(default_factory=dict)
+    sample: list[pd.DataFrame] = field(default_factory=list)
+    sample_rows: list[np.ndarray] = field(default_factory=list)
+    step: int = 1
+    total: int | None = None            # the whole table's rows when known in advance (Dask)
+
+    def merge(self, other: TableState) -> TableState:
+        import numpy as np
+
+        if other.columns != self.columns:
+            raise DataError(f"cannot merge tables with other columns: {self.columns[:8]} vs {other.columns[:8]}")
+        cols = {c: self.cols[c].merge(other.cols[c]) for c in self.columns}
+        hashes = {k: self.hashes[k].merge(other.hashes[k]) for k in self.hashes}
+        out = TableState(self.columns, self.offset, self.rows + other.rows, cols, hashes,
+                         self.sample + other.sample, self.sample_rows + other.sample_rows,
+                         max(self.step, other.step), self.total)
+        out._thin(np.concatenate(out.sample_rows).size if out.sample_rows else 0)
+        return out
+
+    def _thin(self, kept: int) -> None:
+        """Double the sampling step while more than SPREAD_ROWS rows are kept."""
+        while kept > SPREAD_ROWS or any(len(r) and (r % self.step != 0).any() for r in self.sample_rows):
+            if kept > SPREAD_ROWS:
+                self.step *= 2
+            keep = [(r % self.step == 0) for r in self.sample_rows]
+            self.sample = [f[k] for f, k in zip(self.sample, keep, strict=True)]
+            self.sample_rows = [r[k] for r, k in zip(self.sample_rows, keep, strict=True)]
+            kept = sum(len(r) for r in self.sample_rows)
+
+
+def new_state(columns: list[str], plan: Plan, folder: Path | None, offset: int = 0,
+              total: int | None = None) -> TableState:
+    state = TableState(list(columns), offset=offset, total=total)
+    state.cols = {c: ColumnState() for c in columns}
+    if plan.target in state.cols:
+        state.cols[plan.target].counts = {}
+    state.hashes = {cols: HashStore(folder) for cols in plan.hash_sets}
+    state.hashes.update({(DISTINCT, c): HashStore(folder, distinct_only=True) for c in plan.distinct if c in columns})
+    if total is not None:
+        state.step = spread_step(total, SPREAD_ROWS)
+    return state
+
+
+def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan) -> None:
+    """Add one batch (a pandas frame of consecutive rows) to ``state``."""
+    import numpy as np
+
+    start = state.offset + state.rows
+    n = len(frame)
+    for name in state.columns:
+        _add_column(state.cols[name], frame[name], start, plan.schema.columns.get(name), name == plan.target)
+    for cols, store in state.hashes.items():
+        hashed = cols[1:] if cols[0] == DISTINCT else cols
+        store.add(hash_rows(frame, hashed), np.arange(start, start + n, dtype=np.uint64))
+    index = np.arange(start, start + n, dtype=np.int64)
+    keep = index % state.step == 0
+    if keep.any():
+        state.sample.append(frame[keep].reset_index(drop=True))
+        state.sample_rows.append(index[keep])
+        state._thin(sum(len(r) for r in state.sample_rows))
+    state.rows += n
+
+
+def _add_column(st: ColumnState, s: pd.Series, start: int, spec: Any, target: bool) -> None:
+    import numpy as np
+    import pandas as pd
+
+    kind = column_kind(s)
+    st.kind = _merge_kind(st.kind, kind)
+    missing = s.isna().to_numpy()
+    st.nulls.add(missing, start)
+    present = ~missing
+    if kind in ("int", "float"):
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        finite = values[present]
+        if len(finite):
+            st.lo, st.hi = _pick(min, st.lo, float(finite.min())), _pick(max, st.hi, float(finite.max()))
+            st.integral = st.integral and bool(np.all(np.mod(finite, 1) == 0))
+        if spec is not None and any(b is not None for b in (spec.min, spec.max, spec.warn_min, spec.warn_max)):
+            far = outside(values, spec.min, spec.max)
+            soft = (_first(spec.warn_min, spec.min), _first(spec.warn_max, spec.max))
+            st.far.add(far, start, s)
+            st.near.add(outside(values, *soft) & ~far, start, s)
+    if spec is not None:
+        expected = spec.dtype
+        if kind != expected and {kind, expected} != {"string", "category"} and (expected, kind) != ("float", "int"):
+            if expected in ("int", "float"):
+                numbers = pd.to_numeric(s, errors="coerce")
+                st.misfit_parse.add((s.notna() & numbers.isna()).to_numpy(dtype=bool), start, s)
+                st.misfit_whole.add((numbers.notna() & (numbers % 1 != 0)).to_numpy(dtype=bool), start, s)
+            else:
+                st.misfit_any.add(not_of_kind(s, expected), start, s)
+        if spec.categories is not None:
+            if st.uniques is None:
+                st.uniques = {}
+            for u in _uniques(s):
+                st.uniques.setdefault(str(u), u)
+            st.unseen.add((s.notna() & ~s.astype("str").isin(spec.categories)).to_numpy(dtype=bool), start, s)
+        if spec.pattern is not None and kind in ("string", "category"):
+            st.pattern.add(fullmatch_mask(s, spec.pattern), start, s)
+    values_left = s[present]
+    if len(values_left):
+        if st.first is _UNSET:
+            st.first = values_left.iloc[0]
+        if not st.varies:
+            st.varies = not bool((values_left == st.first).all())
+    if target:
+        if st.counts is not None:
+            for k, v in s.value_counts(sort=False).items():
+                st.counts[k] = st.counts.get(k, 0) + int(v)
+            if len(st.counts) > MAX_COUNTS:
+                st.counts = None
+        if len(st.distinct_first) < SAMPLE_ROWS:
+            for v in values_left.unique()[:SAMPLE_ROWS]:
+                if len(st.distinct_first) < SAMPLE_ROWS and not any(_same(v, x) for x in st.distinct_first):
+                    st.distinct_first.append(v)
+
+
+def _uniques(s: pd.Series) -> list[Any]:
+    import pandas as pd
+
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.unique()
+        return list(s.cat.categories[codes[codes >= 0]])
+    return [u for u in s.unique() if not pd.isna(u)]
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def stream_files(files: Sequence[Path | RemoteFile]) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
+    """Each file with its batches as pandas frames; a reading error names the file and the row group
+    (Parquet) or the rows read so far (CSV)."""
+    from mlgate.data.io import TABLE_SUFFIXES
+
+    first_csv_types: list[Any] = []
+    for file in files:
+        kind = TABLE_SUFFIXES.get(file.suffix.lower())
+        if kind is None:
+            raise DataError(f"{file}: unsupported file type {file.suffix!r}; use .csv or .parquet")
+        yield file, (_parquet_batches(file) if kind == "parquet" else _csv_batches(file, first_csv_types))
+
+
+def file_columns(file: Path | RemoteFile) -> list[str]:
+    """The column names of a file (Parquet: from its footer; CSV: from its header)."""
+    import pyarrow as pa
+
+    from mlgate.data.io import TABLE_SUFFIXES
+
+    if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
+        return [str(n) for n in _open_parquet(file).schema_arrow.names]
+    _not_empty(file)
+    try:
+        return [str(n) for n in _open_csv(file, None).schema.names]
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(_csv_problem(file, exc, 0)) from exc
+
+
+def file_rows(file: Path | RemoteFile) -> int:
+    """Rows of a file: a Parquet footer, or a CSV read through."""
+    from mlgate.data.io import TABLE_SUFFIXES
+
+    if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
+        return int(_open_parquet(file).metadata.num_rows)
+    return sum(len(f) for f in _csv_batches(file, []))
+
+
+def _open_parquet(file: Path | RemoteFile) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlgate.data.objectstore import RemoteFile
+
+    _not_empty(file)
+    try:
+        source = file.open_random() if isinstance(file, RemoteFile) else file
+        return pq.ParquetFile(source, pre_buffer=False)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"cannot read {file} as parquet (truncated or not Parquet?): {_first_line(exc)}") from exc
+
+
+def _parquet_batches(file: Path | RemoteFile) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+
+    reader = _open_parquet(file)
+    meta = reader.metadata
+    if meta.num_rows == 0:
+        raise DataError(f"{file} has a header but no rows")
+    start = 0
+    for group in range(reader.num_row_groups):
+        rows = meta.row_group(group).num_rows
+        try:
+            for batch in reader.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+                yield batch.to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read {file}: row group {group} (rows {start}-{start + rows - 1}) is "
+                            f"damaged: {_first_line(exc)}") from exc
+        start += rows
+
+
+def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None) -> Any:
+    import pyarrow.csv as pacsv
+
+    from mlgate.data.io import _sniff_separator
+    from mlgate.data.objectstore import RemoteFile
+
+    sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
+    source = file.open_stream() if isinstance(file, RemoteFile) else file
+    return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
+                          parse_options=pacsv.ParseOptions(delimiter=sep),
+                          convert_options=pacsv.ConvertOptions(column_types=types, null_values=PANDAS_NULLS,
+                                                               strings_can_be_null=True))
+
+
+def _csv_batches(file: Path | RemoteFile, first_types: list[Any]) -> Iterator[pd.DataFrame]:
+    """CSV blocks; the first file's first block decides each column's type (dates and empty columns
+    stay text, as pandas reads them), and the later blocks and files are read with those types."""
+    import pyarrow as pa
+
+    from mlgate.data.io import _check_delimiter, _sniff_separator
+
+    _not_empty(file)
+    read = 0
+    sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
+    try:
+        if not first_types:
+            first_types.append(_csv_types(_open_csv(file, None).schema))
+        reader = _open_csv(file, first_types[0])
+        for batch in reader:
+            frame = batch.to_pandas()
+            if not read:
+                _check_delimiter(file, frame, sep)  # the messages of the in-memory reader
+            yield frame
+            read += batch.num_rows
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(_csv_problem(file, exc, read)) from exc
+    if read == 0:
+        raise DataError(f"{file} has a header but no rows")
+
+
+def _csv_problem(file: Path | RemoteFile, exc: BaseException, read: int) -> str:
+    """One line on a CSV that pyarrow cannot read: the file, where, and pyarrow's reason."""
+    import re
+
+    text = _first_line(exc)
+    if "not valid utf8" in text.lower() or "invalid utf8" in text.lower():
+        return f"{file} is not UTF-8 text ({text}); save it as UTF-8"
+    split = re.search(r"Expected (\d+) columns, got (\d+)", text)
+    if split and read == 0 and split.group(2) == "1":
+        return (f"{file}: rows do not split into the header's {split.group(1)} columns with the header's "
+                f"delimiter; header and rows use different delimiters")
+    return f"cannot read {file} after its first {read:,} rows (data row {read + 1:,} on): {text}"
+
+
+def _csv_types(schema: pa.Schema) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    return {f.name: (pa.string() if t.is_temporal(f.type) or t.is_null(f.type) else f.type) for f in schema}
+
+
+def _not_empty(file: Path | RemoteFile) -> None:
+    from mlgate.data.objectstore import RemoteFile
+
+    if (file.size if isinstance(file, RemoteFile) else file.stat().st_size) == 0:
+        raise DataError(f"{file} is empty (0 bytes)")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# ---- scanning ----------------------------------------------------------------------------------
+
+
+def scan_files(files: Sequence[Path | RemoteFile], plan: Plan, folder: Path | None) -> TableState:
+    """The state of the files' rows, read batch by batch."""
+    state: TableState | None = None
+    for file, batches in stream_files(files):
+        for frame in batches:
+            if state is None:
+                state = new_state([str(c) for c in frame.columns], plan, folder)
+            elif [str(c) for c in frame.columns] != state.columns:
+                raise DataError(f"{file} has other columns than {files[0]}: {list(frame.columns)[:8]}")
+            add_batch(state, frame, plan)
+    assert state is not None  # every file has rows (checked while reading)
+    return state
+
+
+def scan_frame(frame: pd.DataFrame, plan: Plan, folder: Path | None, batch_rows: int = BATCH_ROWS) -> TableState:
+    """The state of a table held in memory, in slices of ``batch_rows`` rows."""
+    state = new_state([str(c) for c in frame.columns], plan, folder)
+    for start in range(0, len(frame), batch_rows):
+        add_batch(state, frame.iloc[start:start + batch_rows], plan)
+    return state
+
+
+def scan_file_task(path: str, plan: Plan, offset: int, total: int) -> TableState:
+    """One file's state on a Dask worker (rows numbered from ``offset`` of ``total``); hashes in memory."""
+    from mlgate.data.io import table_files
+    from mlgate.data.refs import as_ref
+
+    files = table_files(as_ref(path))
+    state: TableState | None = None
+    for _file, batches in stream_files(files):
+        for frame in batches:
+            if state is None:
+                state = new_state([str(c) for c in frame.columns], plan, None, offset, total)
+            add_batch(state, frame, plan)
+    assert state is not None
+    return state
+
+
+def scan_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], plan: Plan) -> TableState:
+    """Each file's state computed on the Dask cluster at ``scheduler`` (an address or a Client), merged here."""
+    from mlgate.errors import MissingDependency
+
+    try:
+        from distributed import Client
+    except ImportError:
+        raise MissingDependency("dask[distributed]", "dask", "--dask") from None
+    names = [str(f) for f in files]
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="20s")
+    try:
+        counts = client.gather(client.map(_count_task, names, pure=False))
+        offsets = [sum(counts[:i]) for i in range(len(counts))]
+        total = sum(counts)
+        futures = client.map(scan_file_task, names, [plan] * len(names), offsets, [total] * len(names), pure=False)
+        parts = client.gather(futures)
+    finally:
+        if client is not scheduler:
+            client.close()
+    state = parts[0]
+    for part in parts[1:]:
+        state = state.merge(part)
+    return state
+
+
+def _count_task(path: str) -> int:
+    from mlgate.data.io import table_files
+    from mlgate.data.refs import as_ref
+
+    return sum(file_rows(f) for f in table_files(as_ref(path)))
+
+
+# ---- the view -----------------------------------------------------------------------------------
+
+
+class StreamView(TableView):
+    """A TableView answered from a TableState: no frame is held (``frame`` is None)."""
+
+    def __init__(self, state: TableState, label: str, schema: Schema, target: str | None = None,
+                 keys: list[str] | None = None, task: str | None = None, *, folder: Path | None = None,
+                 source: Any = None) -> None:
+        super().__init__(None, label, schema, target, list(keys or []), task)  # type: ignore[arg-type]
+        self.state = state
+        self.folder = folder
+        self.source = source  # the files (or frame) read, to show a few values again
+
+    @property
+    def rows(self) -> int:
+        return self.state.rows
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.state.columns)
+
+    def kind(self, column: str) -> str:
+        return self.state.cols[column].kind or "string"
+
+    def nulls(self, column: str) -> int:
+        return self.state.cols[column].nulls.n
+
+    def kind_ok(self, column: str) -> bool:
+        expected, actual = self.schema.columns[column].dtype, self.kind(column)
+        if expected == actual or (expected == "float" and actual == "int"):
+            return True
+        if expected == "int" and actual == "float":
+            return self.state.cols[column].integral
+        return {expected, actual} == {"string", "category"}
+
+    def min_max(self, column: str) -> tuple[float | None, float | None]:
+        st = self.state.cols[column]
+        return st.lo, st.hi
+
+    def uniques(self, column: str) -> list[Any]:
+        return list((self.state.cols[column].uniques or {}).values())
+
+    def row_hashes(self, columns: tuple[str, ...]) -> np.ndarray:
+        raise NotImplementedError("a streamed table keeps its row hashes in partitions")
+
+    def samples(self, mask: Any, column: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError("a streamed table keeps the first failing rows of each test")
+
+    def _target_values(self) -> pd.Series:
+        import pandas as pd
+
+        assert self.target is not None
+        counts = self.state.cols[self.target].counts
+        if counts is None:  # more distinct values than classes ever have
+            text = self.kind(self.target) not in ("int", "float", "bool")
+            return pd.Series(["a", "b", "c"] if text else [0.5, 1.5, 2.5])
+        values = pd.Series(list(counts.keys()))
+        return values.astype("float64") if self.kind(self.target) == "float" and len(values) else values
+
+    def _hits(self, column: str, hits: Hits, values: bool = True) -> tuple[int, dict[str, Any]]:
+        return hits.n, hits.samples(values, self.kind(column) == "float")
+
+    def null_samples(self, column: str) -> dict[str, Any]:
+        return self.state.cols[column].nulls.samples(False, False)
+
+    def misfits(self, column: str, expected: str) -> tuple[int, dict[str, Any]]:
+        st = self.state.cols[column]
+        if expected in ("int", "float"):
+            hits = st.misfit_parse if st.misfit_parse.n or expected == "float" else st.misfit_whole
+            return self._hits(column, hits)
+        return self._hits(column, st.misfit_any)
+
+    def range_misses(self, column: str, hard: list[Any], soft: list[Any]) -> tuple[tuple[int, dict[str, Any]],
+                                                                                   tuple[int, dict[str, Any]]]:
+        st = self.state.cols[column]
+        return self._hits(column, st.far), self._hits(column, st.near)
+
+    def unseen(self, column: str, allowed: list[str]) -> tuple[int, dict[str, Any]]:
+        return self._hits(column, self.state.cols[column].unseen)
+
+    def pattern_misses(self, column: str, pattern: str) -> tuple[int, dict[str, Any]]:
+        return self._hits(column, self.state.cols[column].pattern)
+
+    def _store(self, columns: tuple[str, ...]) -> HashStore:
+        if columns not in self.state.hashes:
+            raise KeyError(f"{self.label}: rows were not hashed on {columns}")
+        return self.state.hashes[columns]
+
+    def duplicates(self, columns: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
+        n, rows = _duplicates(self._store(columns))
+        return n, {"rows": rows}
+
+    def key_duplicates(self, keys: list[str]) -> tuple[int, dict[str, Any]]:
+        n, rows = _duplicates(self._store(tuple(keys)))
+        if not n:
+            return 0, {"rows": []}
+        out: dict[str, Any] = {"rows": rows}
+        if len(keys) == 1:
+            out["values"] = _values_at(self, keys[0], rows)
+        return n, out
+
+    def repeated(self, columns: tuple[str, ...]) -> int:
+        import numpy as np
+
+        total = 0
+        store = self._store(columns)
+        for p in range(PARTITIONS):
+            h = np.sort(store.part(p)[:, 0])
+            if len(h) < 2:
+                continue
+            same = h[1:] == h[:-1]
+            starts = same & ~np.concatenate([[False], same[:-1]])
+            total += int(same.sum() + starts.sum())
+        return total
+
+    def leaked_from(self, train: TableView, columns: tuple[str, ...]) -> tuple[int, dict[str, Any], list[int]]:
+        import numpy as np
+
+        if not isinstance(train, StreamView):
+            raise TypeError("a streamed table is compared with a streamed training table")
+        mine, theirs = self._store(columns), train._store(columns)
+        n, found = 0, []
+        for p in range(PARTITIONS):
+            test, ref = mine.part(p), theirs.part(p)
+            if not len(test) or not len(ref):
+                continue
+            order = np.lexsort((ref[:, 1], ref[:, 0]))
+            ref_h, ref_r = ref[order, 0], ref[order, 1]
+            pos = np.searchsorted(ref_h, test[:, 0])
+            hit = (pos < len(ref_h)) & (ref_h[np.minimum(pos, len(ref_h) - 1)] == test[:, 0])
+            n += int(hit.sum())
+            found += list(zip(test[hit, 1][:SAMPLE_ROWS].tolist(), ref_r[pos[hit]][:SAMPLE_ROWS].tolist(), strict=True))
+        found.sort()
+        rows = [int(r) for r, _ in found[:SAMPLE_ROWS]]
+        return n, {"rows": rows}, [int(t) for _, t in found[:SAMPLE_ROWS]]
+
+    def single_valued(self, column: str) -> bool:
+        return not self.state.cols[column].varies
+
+    def distinct_values(self, column: str) -> tuple[int, list[Any]]:
+        import numpy as np
+
+        st = self.state.cols[column]
+        store = self._store((DISTINCT, column))
+        n = sum(len(np.unique(store.part(p)[:, 0])) for p in range(PARTITIONS)) - (1 if st.nulls.n else 0)
+        floats = self.kind(column) == "float"
+        shown = [jsonable(v) for v in st.distinct_first]
+        return n, [float(v) if floats and isinstance(v, int) and not isinstance(v, bool) else v for v in shown]
+
+    def value_counts(self, column: str) -> pd.Series:
+        import pandas as pd
+
+        counts = self.state.cols[column].counts
+        if counts is None:
+            raise DataError(f"{self.label}: column {column!r} has more than {MAX_COUNTS:,} distinct values; "
+                            "it cannot be counted as classes")
+        series = pd.Series(list(counts.values()), index=list(counts.keys()), dtype="int64")
+        if self.kind(column) == "float":
+            series.index = series.index.astype("float64")
+        return ordered_counts(series)
+
+    def spread(self, limit: int) -> pd.DataFrame:
+        import pandas as pd
+
+        st = self.state
+        frame = pd.concat(st.sample, ignore_index=True) if st.sample else pd.DataFrame(columns=st.columns)
+        rows = pd.Index(_concat(st.sample_rows))
+        every = spread_step(self.rows, limit)
+        if every > st.step:
+            frame = frame[(rows % every == 0)].reset_index(drop=True)
+        for col in st.columns:  # the dtypes the whole table has in memory
+            kind, s = self.kind(col), frame[col]
+            if kind == "float" and s.dtype != "float64":
+                frame[col] = s.astype("float64")
+            elif kind == "bool" and self.nulls(col) and s.dtype == bool:
+                frame[col] = s.astype(object)
+        return frame
+
+    def close(self) -> None:
+        """Remove the hash partition files."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    import numpy as np
+
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _duplicates(store: HashStore) -> tuple[int, list[int]]:
+    """Rows whose hash repeats an earlier row's: how many, and the first ``SAMPLE_ROWS``."""
+    import numpy as np
+
+    n, first = 0, list[int]()
+    for p in range(PARTITIONS):
+        part = store.part(p)
+        if len(part) < 2:
+            continue
+        order = np.lexsort((part[:, 1], part[:, 0]))
+        h, r = part[order, 0], part[order, 1]
+        dup = np.concatenate([[False], h[1:] == h[:-1]])
+        n += int(dup.sum())
+        first = sorted(first + np.sort(r[dup])[:SAMPLE_ROWS].tolist())[:SAMPLE_ROWS]
+    return n, [int(x) for x in first]
+
+
+def _values_at(view: StreamView, column: str, rows: list[int]) -> list[Any]:
+    """A column's values at a few rows, read again (only when a check shows them)."""
+    import pandas as pd
+
+    source = view.source
+    if isinstance(source, pd.DataFrame):
+        batches: Iterator[pd.DataFrame] = iter([source])
+    else:
+        batches = (frame for _file, part in stream_files(source) for frame in part)
+    wanted, out, start = sorted(rows), {}, 0
+    for frame in batches:
+        end = start + len(frame)
+        for r in wanted:
+            if start <= r < end:
+                out[r] = jsonable(frame[column].iloc[r - start])
+        start = end
+        if start > wanted[-1]:
+            break
+    floats = view.kind(column) == "float"
+    return [float(v) if floats and isinstance(v, int) and not isinstance(v, bool) else v
+            for v in (out.get(r) for r in rows)]
+
+
+def new_folder() -> Path:
+    """A temporary folder for hash partitions."""
+    return Path(tempfile.mkdtemp(prefix="mlgate-validate-"))
