@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import subprocess
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,8 +70,25 @@ def quiet_mlflow() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow")
 
 
+# MLflow imports parts of itself lazily; two threads importing it at once (a server's
+# registry follower and an admin request) can meet a half-initialised mlflow.tracking
+# ("cannot import name '_get_store' from partially initialized module"). One lock for both.
+_MLFLOW_IMPORT = threading.RLock()
+
+
+def import_mlflow() -> None:
+    """Import MLflow's tracking client, one thread at a time (see ``_MLFLOW_IMPORT``)."""
+    with _MLFLOW_IMPORT:
+        import mlflow.tracking  # noqa: F401
+
+
 def setup_mlflow(config: Config) -> MlflowClient:
     """Point MLflow at the project's store; return a client. Errors name the URI."""
+    with _MLFLOW_IMPORT:
+        return _setup_mlflow(config)
+
+
+def _setup_mlflow(config: Config) -> MlflowClient:
     quiet_mlflow()
     import mlflow
     from mlflow.tracking import MlflowClient

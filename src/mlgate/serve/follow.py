@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import sys
 from typing import TYPE_CHECKING
 
 from mlgate.errors import MlgateError
 from mlgate.serve.converge import commit_plan
 from mlgate.serve.desired import converge_plan, served_traffic, server_watch
+from mlgate.tracking import import_mlflow
 
 if TYPE_CHECKING:
     from mlgate.serve.app import Server
@@ -48,7 +48,7 @@ async def follow(server: Server, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             if "mlflow.tracking" not in sys.modules:  # a worker process: `mlgate rollback` needs it fast
-                await asyncio.to_thread(importlib.import_module, "mlflow.tracking")
+                await asyncio.to_thread(import_mlflow)
                 gc.freeze()  # MLflow's objects, like the start-up heap's, stay out of full collections
             if watch is None:
                 watch = await asyncio.to_thread(server_watch, server.settings)
