@@ -13,7 +13,7 @@ See docs/stats.md for each method's effect scale and the measured false-alarm ra
 
 from __future__ import annotations
 
-from mlgate.stats.compare import compare_counts, compare_paired, compare_proportions, compare_samples
+from mlgate.stats.two_sample import compare_counts, compare_paired, compare_proportions, compare_samples
 from mlgate.stats.comparison import Comparison, differs
 from mlgate.stats.correction import CORRECTIONS, adjust_p_values
 from mlgate.stats.methods import COUNT_METHODS, METHODS, SAMPLE_METHODS, Method

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from mlgate.stats.compare import compare_samples
+from mlgate.stats.two_sample import compare_samples
 from mlgate.stats.comparison import Comparison
 from mlgate.stats.rules import Decision, Rule, decide
 from mlgate.stats.settings import ShiftSettings

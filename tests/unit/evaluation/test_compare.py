@@ -15,7 +15,7 @@ from mlgate.config import CompareGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError
 from mlgate.evaluation.baseline import find_baseline
-from mlgate.evaluation.comparison import (
+from mlgate.evaluation.versus_baseline import (
     BETTER,
     RULES,
     SAME,
