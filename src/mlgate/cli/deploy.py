@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlgate.cli._common import ConfigOpt, OutputOpt, console, load
+from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
 
 if TYPE_CHECKING:
@@ -32,11 +33,10 @@ def _finish(report: object, output: Path | None, stage: str) -> int:
     return finish(report, output or report_dir(Path.cwd(), stage))  # type: ignore[arg-type]
 
 
-@app.command()
+@app.command(cls=PluginHelp)
 def deploy(
     env: EnvOpt = "staging",
-    strategy: Annotated[str | None, typer.Option(help="direct | blue-green | canary | shadow "
-                                                 "(default: deploy -> strategy).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="One of {strategies} (default: deploy -> strategy).")] = None,
     version: Annotated[str | None, typer.Option(help="Registry version (default: staging's version, "
                                                 "or the newest for staging).")] = None,
     canary_percent: Annotated[float | None, typer.Option(help="Canary weight or shadow share, percent "

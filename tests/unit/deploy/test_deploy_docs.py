@@ -25,7 +25,6 @@ def test_every_strategy_is_in_the_table_and_the_table_is_complete() -> None:
         assert cls.name == name and issubclass(cls, Strategy)
     concrete = {c for c in _subclasses(Strategy) if "name" in c.__dict__}
     assert concrete == set(STRATEGIES.values())
-    assert set(DeployConfig.model_fields["strategy"].annotation.__args__) == set(STRATEGIES)  # type: ignore[union-attr]
 
 
 def test_default_bounds_table_matches_the_config() -> None:

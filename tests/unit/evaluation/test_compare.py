@@ -15,6 +15,7 @@ from mlgate.config import CompareGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError
 from mlgate.evaluation.baseline import find_baseline
+from mlgate.evaluation.stage import run_compare
 from mlgate.evaluation.versus_baseline import (
     BETTER,
     RULES,
@@ -25,7 +26,6 @@ from mlgate.evaluation.versus_baseline import (
     compare_models,
     mcnemar,
 )
-from mlgate.evaluation.stage import run_compare
 from mlgate.metrics import Predictions
 from mlgate.models import LoadedModel
 
