@@ -63,9 +63,9 @@ def deploy(
     config: ConfigOpt = None,
     output: OutputOpt = None,
 ) -> int:
-    """Deploy a registry version to an environment (direct, blue-green, canary or shadow).
+    """Deploy a registry version to an environment with a deployment strategy.
 
-    The version is loaded into an idle slot, self-tested and smoke-tested before it takes
+    Strategies: {strategies}. The version is loaded into an idle slot, self-tested and smoke-tested before it takes
     traffic, then switched (direct, blue-green), given a canary share, or shadowed. Needs
     MLGATE_ADMIN_KEY, the server's admin key.
     """
