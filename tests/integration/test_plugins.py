@@ -215,3 +215,19 @@ def test_a_plugin_that_is_not_a_subclass_is_refused() -> None:
 
 def _report(folder: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((folder / "report.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_docs_extending_shows_the_fixture_files_and_a_strategy_in_one_class() -> None:
+    import re
+
+    from mlgate.deploy.strategies import Strategy
+
+    doc = (Path(__file__).parents[2] / "docs" / "extending.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    for name in ("data_check.py", "model_check.py", "method.py"):
+        assert (FIXTURE / "mlgate_plugin_example" / name).read_text() in blocks, name
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[-1], "docs/extending.md", "exec"), namespace)
+    gentle = namespace["GentleCanary"]
+    assert isinstance(gentle, type) and issubclass(gentle, Strategy) and gentle.name == "gentle-canary"
+    assert gentle().default_share(None) == 1.0  # type: ignore[arg-type]

@@ -54,3 +54,15 @@ def test_lock_and_follower_settings_are_documented_with_their_defaults() -> None
     assert f"| `state_dir` | `{serve.state_dir}` |" in serve_doc
     assert f"| `converge_interval_s` | `{serve.converge_interval_s:g}` |" in serve_doc
     assert "--lock-wait SECONDS" in text and "--force-unlock" in text
+
+
+def test_a_misspelt_strategy_names_the_closest_one() -> None:
+    import pytest
+
+    from mlgate.deploy.strategies import get_strategy
+    from mlgate.errors import UsageError
+
+    assert get_strategy("canary") is STRATEGIES["canary"]
+    with pytest.raises(UsageError, match=r"deploy -> strategy: unknown strategy 'cannary' \(did you mean 'canary'\?\); "
+                                         r"choose from direct, blue-green, canary, shadow"):
+        get_strategy("cannary")
