@@ -95,7 +95,7 @@ def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
             problems += _problems(f"gates -> test -> {name}", exc)
             first = first or exc
             continue
-        if name in names:
+        if name in names and check.enabled:
             out.append(check)
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"

@@ -80,6 +80,8 @@ def test_overrides_and_critical_columns():
     assert [(c.name, c.column) for c in failed] == [("feature_drift", "x")]
     lax = column_drift(rp, cp, DriftSettings({"x": MonitorColumn(material=0.5)}))
     assert lax.drifted_features == []  # the shift's KS distance (~0.2) is below a 0.5 floor
+    off = column_drift(rp, cp, DriftSettings({"x": MonitorColumn(enabled=False)}))
+    assert "x" not in {c.column for c in off.columns} and off.drifted_features == []  # the core's `enabled`
     share = column_drift(rp, cp, DriftSettings(drift_share=0.3))
     assert share.dataset_drift and not build_report(share, rp, cp).passed
     with pytest.raises(ValidationError, match="did you mean 'ks'"):  # the core's RuleSettings names the method
