@@ -7,6 +7,7 @@ holds the config file (``Config.root``).
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -585,3 +586,23 @@ def _read_text(file: Path) -> str:
         raise ConfigError(f"{file} is not UTF-8 text: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
+
+
+_KEY_PATH = re.compile(r"^(\s*)((?:[\w-]+ -> )+[\w-]+)(?=: )", flags=re.M)
+
+
+def placed_in_file(config: Config, message: str) -> str:
+    """A message about config keys, checked after loading (plug-in names, check settings), with the
+    config file's name in front and each ``a -> b -> c:`` key path followed by its line in that file."""
+    if config.source is None:
+        return message
+    try:
+        lines = _key_lines(config.source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return f"{config.source.name}: {message}"
+
+    def with_line(match: re.Match[str]) -> str:
+        line = _nearest_line(lines, tuple(match[2].split(" -> ")))
+        return f"{match[1]}{match[2]}" + (f" (line {line})" if line else "")
+
+    return f"{config.source.name}: {_KEY_PATH.sub(with_line, message)}"

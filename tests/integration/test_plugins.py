@@ -231,3 +231,18 @@ def test_docs_extending_shows_the_fixture_files_and_a_strategy_in_one_class() ->
     gentle = namespace["GentleCanary"]
     assert isinstance(gentle, type) and issubclass(gentle, Strategy) and gentle.name == "gentle-canary"
     assert gentle().default_share(None) == 1.0  # type: ignore[arg-type]
+
+
+def test_a_misspelt_check_in_mlgate_yaml_names_the_file_line_and_closest_name(tmp_path: Path) -> None:
+    from mlgate.config import load_config
+    from mlgate.data.validator import check_config as check_data
+
+    (tmp_path / "mlgate.yaml").write_text("data:\n  train: train.csv\ngates:\n  validate:\n    checks:\n"
+                                          "      out_of_rnage: {}\n  test:\n    fairnes: {}\n")
+    config = load_config(tmp_path / "mlgate.yaml")
+    with pytest.raises(ConfigError, match=r"^mlgate.yaml: gates -> validate -> checks -> out_of_rnage \(line 6\): "
+                                          r"unknown data check 'out_of_rnage' \(did you mean 'out_of_range'\?\)"):
+        check_data(config)
+    with pytest.raises(ConfigError, match=r"gates -> test -> fairnes \(line 8\): unknown model check 'fairnes' "
+                                          r"\(did you mean 'fairness'\?\)"):
+        check_config(config)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from mlgate.config import placed_in_file
 from mlgate.data.checks import DATA_CHECKS, DataCheck
 from mlgate.data.table import TableView
 from mlgate.errors import ConfigError
@@ -43,7 +44,10 @@ def build_checks(settings: dict[str, dict[str, Any]] | None,
 
 def check_config(config: Config) -> None:
     """The validate stage's preflight: ``gates.validate.checks`` against ``DATA_CHECKS`` before any stage runs."""
-    build_checks(config.gates.validate_.checks)
+    try:
+        build_checks(config.gates.validate_.checks)
+    except ConfigError as exc:
+        raise ConfigError(placed_in_file(config, exc.message)) from exc
 
 
 def validate_tables(tables: list[TableView], checks: list[DataCheck], *, min_score: float,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mlgate.config import placed_in_file
 from mlgate.errors import ConfigError, DataError, MlgateError
 from mlgate.metrics import headline_metric
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
@@ -105,7 +106,10 @@ def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
 
 def check_config(config: Config) -> None:
     """The test stage's preflight: ``gates.test`` against ``MODEL_CHECKS`` before any stage runs."""
-    build_checks(config.gates.test, config.gates.test.checks)
+    try:
+        build_checks(config.gates.test, config.gates.test.checks)
+    except ConfigError as exc:
+        raise ConfigError(placed_in_file(config, exc.message)) from exc
 
 
 def _problems(prefix: str, exc: Any) -> list[str]:
