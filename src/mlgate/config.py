@@ -136,6 +136,12 @@ class TestGate(_Strict):
         if bad:
             raise ValueError(f"{bad[0]!r} names a model check; its value must be a mapping of the check's "
                              f"settings (got {(self.model_extra or {})[bad[0]]!r})")
+        from mlgate.metrics import renamed_message  # a metric name whose meaning changed, named at load
+
+        for name in self.performance:
+            moved = renamed_message(name)
+            if moved:
+                raise ValueError(f"performance: {name}: {moved}")
         return self
 
     def settings_of(self, check: str) -> dict[str, Any]:
