@@ -56,13 +56,19 @@ class PluginTable(Mapping[str, type[T]], Generic[T]):
                 raise ValueError(f"{group}: two built-in classes named {cls.name!r}")  # type: ignore[attr-defined]
             self.builtin[cls.name] = cls  # type: ignore[attr-defined]
         self._all: dict[str, type[T]] | None = None
+        self._loading = False
         self.origin: dict[str, str] = {}  # name -> "entry point X of distribution Y" for plug-ins
 
     def _table(self) -> dict[str, type[T]]:
-        if self._all is None:
-            # importlib.metadata costs ~20 ms; the tables' modules are imported on the config's path
-            from importlib.metadata import entry_points
+        if self._all is not None:
+            return self._all
+        if self._loading:  # a plug-in's module reads the table while it is imported: the built-ins
+            return self.builtin
+        # importlib.metadata (~20 ms) only when a table is used: mlgate.config imports this module
+        from importlib.metadata import entry_points
 
+        self._loading = True
+        try:
             table = dict(self.builtin)
             for ep in sorted(entry_points(group=self.group), key=lambda e: e.name):
                 cls = self._load(ep)
@@ -73,7 +79,9 @@ class PluginTable(Mapping[str, type[T]], Generic[T]):
                                       f"{owner} already uses; rename one of them (or uninstall one package)")
                 table[name] = cls
                 self.origin[name] = _where(ep)
-            self._all = table
+        finally:
+            self._loading = False
+        self._all = table
         return self._all
 
     def _load(self, ep: EntryPoint) -> type[T]:
