@@ -89,11 +89,12 @@ def store_profile(ref: Path, out: Path) -> Path:
 def _mlgate(ref: Path, cur: Path, out: Path, psi: bool) -> list[str]:
     import pyarrow.parquet as pq
 
-    from mlgate.monitor.drift import ColumnOverride, DriftSettings
+    from mlgate.config import MonitorColumn
+    from mlgate.monitor.drift import DriftSettings
     from mlgate.monitor.stage import MonitorRequest, monitor
     from mlgate.reports import write_report
 
-    columns = {c: ColumnOverride(method="psi", material=0.1) for c in pq.read_schema(ref).names} if psi else {}
+    columns = {c: MonitorColumn(method="psi", material=0.1) for c in pq.read_schema(ref).names} if psi else {}
     report = monitor(MonitorRequest(reference=str(ref), current=cur, settings=DriftSettings(columns)))
     write_report(report, out)
     return sorted(r["column"] for r in report.extras["drift"] if r["outcome"] == "differs")

@@ -110,7 +110,7 @@ def worker_fairness(rows: int) -> dict[str, object]:
     import numpy as np
     from fairlearn import metrics as flm
 
-    from mlgate.modeltests import fairness as F
+    from mlgate.modeltests import group_rates as F
 
     rng = np.random.default_rng(0)
     groups = rng.choice(["a", "b", "c", "d"], rows)

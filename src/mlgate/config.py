@@ -7,6 +7,7 @@ holds the config file (``Config.root``).
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from pydantic import (
 from mlgate._paths import CONFIG_NAME, config_file
 from mlgate.config_refs import check_references
 from mlgate.errors import ConfigError
+from mlgate.stats.settings import RuleSettings  # pydantic only: the methods load when a method is named
 
 __all__ = ["CONFIG_NAME", "Config", "config_from_dict", "load_config"]
 Task = Literal["binary", "multiclass", "regression"]
@@ -110,42 +112,46 @@ class ValidateGate(_Strict):
 
 
 class TestGate(_Strict):
-    """Thresholds of the model test framework, one mapping per check family.
+    """Settings of the model test framework: ``checks``, ``threads``, and one mapping per model check.
 
-    ``performance`` maps metric names to thresholds (a plain number is a minimum for a score
-    and a maximum for a loss such as log_loss, rmse and mae; ``{min: , max: }`` is explicit)
-    and replaces the defaults when given; every other family takes the keys
-    of its check class in ``mlgate.modeltests`` (validated there, so typos are errors).
-    ``checks`` selects families to run (default: all ten).
+    Every other key is the name of a check in ``MODEL_CHECKS`` (built-in or a plug-in's) and holds
+    that check's settings, which its class declares and validates (``performance`` maps metric
+    names to thresholds: a plain number is a minimum for a score and a maximum for a loss such as
+    log_loss, rmse and mae; ``{min: , max: }`` is explicit). The names and settings are checked
+    against the table before any stage runs (``mlgate.modeltests.runner.check_config``): the config
+    does not import the checks. ``checks`` selects checks to run (default: all of the table).
     """
 
     __test__ = False  # not a pytest test class, despite the name
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
 
-    performance: Thresholds = Field(default_factory=dict)
-    consistency: dict[str, Any] = Field(default_factory=dict)
-    robustness: dict[str, Any] = Field(default_factory=dict)
-    feature_importance: dict[str, Any] = Field(default_factory=dict)
-    data_distribution: dict[str, Any] = Field(default_factory=dict)
-    fairness: dict[str, Any] = Field(default_factory=dict)
-    inference: dict[str, Any] = Field(default_factory=dict)
-    interpretability: dict[str, Any] = Field(default_factory=dict)
-    edge_cases: dict[str, Any] = Field(default_factory=dict)
-    reproducibility: dict[str, Any] = Field(default_factory=dict)
     checks: list[str] | None = None
     # OpenMP models (gradient boosting) oversubscribe busy CI runners: 1 thread ran the churn
     # suite in 11 s where the default took 27 s on a loaded 2-core machine. None: no limit.
     threads: int | None = Field(default=1, ge=1)
 
-    @field_validator("performance")
-    @classmethod
-    def _renamed(cls, value: Thresholds) -> Thresholds:
-        from mlgate.metrics import renamed_message
+    @model_validator(mode="after")
+    def _mappings(self) -> TestGate:
+        bad = [k for k, v in (self.model_extra or {}).items() if v is not None and not isinstance(v, dict)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} names a model check; its value must be a mapping of the check's "
+                             f"settings (got {(self.model_extra or {})[bad[0]]!r})")
+        from mlgate.metrics import renamed_message  # a metric name whose meaning changed, named at load
 
-        for name in value:
+        for name in self.performance:
             moved = renamed_message(name)
             if moved:
-                raise ValueError(f"{name}: {moved}")
-        return value
+                raise ValueError(f"performance: {name}: {moved}")
+        return self
+
+    def settings_of(self, check: str) -> dict[str, Any]:
+        """The settings mapping written for one model check (empty when absent)."""
+        return dict((self.model_extra or {}).get(check) or {})
+
+    @property
+    def performance(self) -> dict[str, Any]:
+        """The thresholds of the performance check (the config's metric references read them)."""
+        return self.settings_of("performance")
 
 
 def _enough_resamples(value: int, off_allowed: bool) -> int:
@@ -304,7 +310,8 @@ class CanaryConfig(_Strict):
 class DeployConfig(_Strict):
     """How ``mlgate deploy`` rolls out a version (see docs/deploy.md)."""
 
-    strategy: Literal["direct", "canary", "blue-green", "shadow"] = "blue-green"
+    # a name of the STRATEGIES table (built-in or plug-in), checked by the deploy commands and `mlgate ci`
+    strategy: str = "blue-green"
     keep_previous_s: float = Field(3600.0, ge=0)
     smoke_requests: int = Field(20, ge=1)
     max_p95_ms: float = Field(500.0, gt=0)
@@ -336,13 +343,12 @@ class CiConfig(_Strict):
     data_cache: list[str] = Field(default_factory=lambda: ["data/cache/"])
 
 
-class MonitorColumn(_Strict):
-    """Per-column drift settings; a key left out keeps the statistics core's default."""
+class MonitorColumn(RuleSettings):
+    """Per-column drift settings: the statistics core's rule settings (as in validate's and test's
+    distribution checks) plus ``critical``; a key left out keeps the core's default."""
 
-    method: str | None = None
-    alpha: float | None = Field(None, gt=0, lt=1)
-    material: float | None = Field(None, ge=0)
-    min_n: int | None = Field(None, ge=1)
+    model_config = ConfigDict(extra="forbid")
+
     critical: bool = False
 
 
@@ -594,3 +600,23 @@ def flags_only_config(root: Path, project: str = "mlgate") -> Config:
     MLFLOW_TRACKING_URI or ``root/.mlgate/mlflow.db``, ``project`` naming experiment and model."""
     # `data` is required by the schema; these commands never read it
     return config_from_dict({"project": project, "data": {"path": "."}}, root)
+
+
+_KEY_PATH = re.compile(r"^(\s*)((?:[\w-]+ -> )+[\w-]+)(?=: )", flags=re.M)
+
+
+def placed_in_file(config: Config, message: str) -> str:
+    """A message about config keys, checked after loading (plug-in names, check settings), with the
+    config file's name in front and each ``a -> b -> c:`` key path followed by its line in that file."""
+    if config.source is None:
+        return message
+    try:
+        lines = _key_lines(config.source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return f"{config.source.name}: {message}"
+
+    def with_line(match: re.Match[str]) -> str:
+        line = _nearest_line(lines, tuple(match[2].split(" -> ")))
+        return f"{match[1]}{match[2]}" + (f" (line {line})" if line else "")
+
+    return f"{config.source.name}: {_KEY_PATH.sub(with_line, message)}"

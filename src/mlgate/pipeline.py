@@ -102,7 +102,7 @@ _TRAIN, _TEST = ("train",), ("test",)
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("validate", "mlgate.data.stage:run_validate", (),
               (("data",), ("gates", "validate")), data_roles=("train", "test", "schema"),
-              summary="data schema and quality gate"),
+              summary="data schema and quality gate", preflight="mlgate.data.validator:check_config"),
     StageSpec("tune", "mlgate.train.stage:run_tune", ("validate",), (*_MODEL, ("tune",)), data_roles=_TRAIN,
               inputs=(), enabled=lambda c: c.tune.enabled, summary="Optuna search for one model type",
               preflight="mlgate.train.zoo:check_models"),
@@ -112,7 +112,7 @@ STAGES: tuple[StageSpec, ...] = (
     # test reads the train table too: the reference of data_distribution and reproducibility
     StageSpec("test", "mlgate.modeltests.stage:run_test", ("train",),
               (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "test")),
-              summary="the model test framework"),
+              summary="the model test framework", preflight="mlgate.modeltests.runner:check_config"),
     StageSpec("evaluate", "mlgate.evaluation.stage:run_evaluate", ("train",),
               (*_TABLE, ("data", "protected"), ("task",), ("seed",), ("gates", "evaluate"), ("business",)),
               data_roles=_TEST, summary="metrics with confidence intervals"),

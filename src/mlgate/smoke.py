@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from mlgate.check_base import CheckBase
 from mlgate.errors import UsageError
 from mlgate.reports import Check, Report, Timer
 
@@ -48,10 +49,8 @@ class SmokeContext:
                                 headers=self.headers(key))
 
 
-class SmokeCheck:
-    """One deployment test; ``run`` returns a Check that reads observed versus expected."""
-
-    name: ClassVar[str]
+class SmokeCheck(CheckBase):
+    """One deployment test (the shared check core); ``run`` returns a Check that reads observed versus expected."""
 
     def run(self, ctx: SmokeContext) -> Check:
         raise NotImplementedError
@@ -60,7 +59,7 @@ class SmokeCheck:
         """The failed check when ``path`` did not answer 200, else None."""
         if response.status_code == 200:
             return None
-        return Check(name=self.name, passed=False, observed=response.status_code, expected=200,
+        return self.row(passed=False, observed=response.status_code, expected=200,
                      message=f"{path} answered {response.status_code}{note}")
 
 
@@ -73,7 +72,7 @@ class Health(SmokeCheck):
         health = ctx.client.get(f"{ctx.url}/health").status_code
         ready = ctx.client.get(f"{ctx.url}/ready").status_code
         ok = health == 200 and ready == 200
-        return Check(name=self.name, passed=ok, observed={"health": health, "ready": ready},
+        return self.row(passed=ok, observed={"health": health, "ready": ready},
                      expected={"health": 200, "ready": 200},
                      message=f"/health {health}, /ready {ready} (expected 200 and 200)")
 
@@ -90,13 +89,13 @@ class ModelVersion(SmokeCheck):
         ctx.info = response.json()
         version = ctx.info.get("version")
         if not isinstance(version, str):
-            return Check(name=self.name, passed=False, observed=version, expected="a string",
+            return self.row(passed=False, observed=version, expected="a string",
                          message=f"version is {type(version).__name__} {version!r}, not a string")
         if ctx.expect_version is None:
-            return Check(name=self.name, passed=True, observed=version,
+            return self.row(passed=True, observed=version,
                          message=f"serving version {version} (no --expect-version given)")
         ok = version == ctx.expect_version
-        return Check(name=self.name, passed=ok, observed=version, expected=ctx.expect_version,
+        return self.row(passed=ok, observed=version, expected=ctx.expect_version,
                      message=f"serving version {version!r} (expected {ctx.expect_version!r})")
 
 
@@ -109,7 +108,7 @@ class Prediction(SmokeCheck):
         if ctx.sample is None:
             example = ctx.info.get("input_example")
             if not example:
-                return Check(name=self.name, passed=False, expected="an input_example in /model-info",
+                return self.row(passed=False, expected="an input_example in /model-info",
                              message="no sample request given and /model-info has no input_example")
             ctx.sample = {"features": example}
         response = ctx.predict()
@@ -125,7 +124,7 @@ class Prediction(SmokeCheck):
         ok = not missing and version_ok
         message = (f"prediction {body.get('prediction')!r}, probability {body.get('probability')!r}"
                    if ok else f"answer lacks {missing} or names version {body.get('model_version')!r}")
-        return Check(name=self.name, passed=ok, observed=sorted(body), expected=want, message=message)
+        return self.row(passed=ok, observed=sorted(body), expected=want, message=message)
 
 
 class InputValidation(SmokeCheck):
@@ -143,7 +142,7 @@ class InputValidation(SmokeCheck):
             observed.pop("wrong_length")
             expected.pop("wrong_length")
         ok = observed == expected
-        return Check(name=self.name, passed=ok, observed=observed, expected=expected,
+        return self.row(passed=ok, observed=observed, expected=expected,
                      message=", ".join(f"{k}: {v}" for k, v in observed.items()) + " (expected "
                      + ", ".join(f"{k}: {v}" for k, v in expected.items()) + ")")
 
@@ -162,7 +161,7 @@ class Latency(SmokeCheck):
             errors += status != 200
         p50, p95, p99 = (percentile(ctx.latencies_ms, q) for q in (50, 95, 99))
         ok = errors == 0 and p95 <= ctx.max_p95_ms
-        return Check(name=self.name, passed=ok, observed=round(p95, 2), expected=f"<= {ctx.max_p95_ms}",
+        return self.row(passed=ok, observed=round(p95, 2), expected=f"<= {ctx.max_p95_ms}",
                      message=f"p95 {p95:.1f} ms, p50 {p50:.1f} ms, p99 {p99:.1f} ms over "
                      f"{ctx.n_requests} requests, {errors} not 200 (limit p95 {ctx.max_p95_ms:.0f} ms)",
                      details={"p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "errors": errors})
@@ -181,7 +180,7 @@ class Authentication(SmokeCheck):
         expected = {"no_key": 401, "wrong_key": 401, "www_authenticate": True}
         ok = observed == expected
         hint = "" if ok or ctx.api_key else " (the server accepts predictions without a key)"
-        return Check(name=self.name, passed=ok, observed=observed, expected=expected,
+        return self.row(passed=ok, observed=observed, expected=expected,
                      message=f"no key: {none.status_code}, wrong key: {wrong.status_code} "
                      f"(expected 401 and 401){hint}")
 
@@ -200,7 +199,7 @@ class Monitoring(SmokeCheck):
         version = ctx.info.get("version")
         labelled = version is None or f'model_version="{version}"' in text
         ok = not missing and labelled
-        return Check(name=self.name, passed=ok, observed=[m for m in REQUIRED_METRICS if m in text],
+        return self.row(passed=ok, observed=[m for m in REQUIRED_METRICS if m in text],
                      expected=list(REQUIRED_METRICS),
                      message="all metric names present, labelled by model version" if ok
                      else f"missing {missing or 'the model_version label'}")
@@ -222,13 +221,13 @@ class RateLimiting(SmokeCheck):
                 break
         elapsed = time.perf_counter() - t0
         if limited is None:
-            return Check(name=self.name, passed=False, observed={"requests": sent, "429": 0},
+            return self.row(passed=False, observed={"requests": sent, "429": 0},
                          expected="a 429 within the burst",
                          message=f"no 429 after {sent} requests in {elapsed:.1f} s: rate limiting "
                          "is off or allows bursts above this")
         retry = limited.headers.get("retry-after", "")
         if not retry.isdigit():
-            return Check(name=self.name, passed=False, observed={"retry_after": retry},
+            return self.row(passed=False, observed={"retry_after": retry},
                          expected="Retry-After in whole seconds",
                          message=f"429 after {sent} requests without a valid Retry-After ({retry!r})")
         wait = int(retry)
@@ -237,7 +236,7 @@ class RateLimiting(SmokeCheck):
             time.sleep(wait)
             recovered = ctx.predict().status_code
         ok = recovered in (None, 200)
-        return Check(name=self.name, passed=ok,
+        return self.row(passed=ok,
                      observed={"first_429_after": sent, "retry_after_s": wait, "after_wait": recovered},
                      expected={"after_wait": 200},
                      message=f"429 after {sent} requests in {elapsed:.1f} s, Retry-After {wait} s; "

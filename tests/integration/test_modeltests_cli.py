@@ -96,7 +96,8 @@ def test_cli_exits_1_when_a_check_fails(project: Path) -> None:
     (["--model", "model.joblib", "--data", "test.csv", "--target", "churned"],
      "the test data has no column 'churned'"),
     (["--model", "broken.joblib", "--data", "test.csv"], "broken.joblib was refused"),
-    (["--model", "model.joblib", "--data", "test.csv", "--checks", "speed"], "unknown check(s) ['speed']"),
+    (["--model", "model.joblib", "--data", "test.csv", "--checks", "speed"],
+     "gates -> test -> checks: unknown model check 'speed'"),
     (["--data", "test.csv"], "no model: pass --model"),
 ])
 def test_cli_exits_2_on_bad_input(project: Path, args: list[str], message: str,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlgate.cli._common import ConfigOpt, OutputOpt, console, load
+from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
 
 if TYPE_CHECKING:
@@ -32,11 +33,10 @@ def _finish(report: object, output: Path | None, stage: str) -> int:
     return finish(report, output or report_dir(Path.cwd(), stage))  # type: ignore[arg-type]
 
 
-@app.command()
+@app.command(cls=PluginHelp)
 def deploy(
     env: EnvOpt = "staging",
-    strategy: Annotated[str | None, typer.Option(help="direct | blue-green | canary | shadow "
-                                                 "(default: deploy -> strategy).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="One of {strategies} (default: deploy -> strategy).")] = None,
     version: Annotated[str | None, typer.Option(help="Registry version (default: staging's version, "
                                                 "or the newest for staging).")] = None,
     canary_percent: Annotated[float | None, typer.Option(help="Canary weight or shadow share, percent "
@@ -63,9 +63,9 @@ def deploy(
     config: ConfigOpt = None,
     output: OutputOpt = None,
 ) -> int:
-    """Deploy a registry version to an environment (direct, blue-green, canary or shadow).
+    """Deploy a registry version to an environment with a deployment strategy.
 
-    The version is loaded into an idle slot, self-tested and smoke-tested before it takes
+    Strategies: {strategies}. The version is loaded into an idle slot, self-tested and smoke-tested before it takes
     traffic, then switched (direct, blue-green), given a canary share, or shadowed. Needs
     MLGATE_ADMIN_KEY, the server's admin key.
     """

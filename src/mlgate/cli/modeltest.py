@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load
+from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
 from mlgate.data.refs import flag_ref
 
 
-@app.command("test")
+@app.command("test", cls=PluginHelp)
 def test_model(
     model: ModelOpt = None,
     data: DataOpt = None,
@@ -24,13 +25,11 @@ def test_model(
         help="Protected attribute for the fairness check (repeatable or comma-separated; default: "
              "data.protected).")] = None,
     checks: Annotated[str | None, typer.Option(
-        help="Comma-separated checks (default: all): performance, consistency, robustness, "
-             "feature_importance, data_distribution, fairness, inference, interpretability, "
-             "edge_cases, reproducibility.")] = None,
+        help="Comma-separated checks (default: all): {model_checks}.")] = None,
     config: ConfigOpt = None,
     output: OutputOpt = None,
 ) -> int:
-    """Run the ten model checks; exit 1 when one fails, 2 on bad input.
+    """Run the model checks; exit 1 when one fails, 2 on bad input.
 
     In a project after `mlgate run --until train`: `mlgate test`. Anywhere:
     `mlgate test --model model.joblib --data test.csv --reference train.csv --protected gender`

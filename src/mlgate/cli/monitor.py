@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from mlgate.cli._common import ConfigOpt, OutputOpt, finish, maybe_load
+from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
 from mlgate.data.refs import flag_ref
 
 
-@app.command()
+@app.command(cls=PluginHelp)
 def monitor(
     config: ConfigOpt = None,
     reference: Annotated[str | None, typer.Option(
@@ -38,7 +39,8 @@ def monitor(
 ) -> int:
     """Drift per feature, prediction and target, and live performance; exit 1 on an alert.
 
-    An alert is dataset drift, a critical column's drift or a performance decay."""
+    An alert is dataset drift, a critical column's drift or a performance decay. Comparison
+    methods (monitor -> columns -> COLUMN -> method takes one that reads samples or counts): {methods}."""
     from mlgate.config import flags_only_config
     from mlgate.context import standalone_context
     from mlgate.monitor.stage import run_monitor

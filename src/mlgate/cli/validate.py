@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from mlgate.cli._common import ConfigOpt, DataOpt, OutputOpt, console, finish, maybe_load
+from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
 from mlgate.data.refs import flag_ref
 
 
-@app.command()
+@app.command(cls=PluginHelp)
 def validate(
     config: ConfigOpt = None,
     data: DataOpt = None,
@@ -33,7 +34,9 @@ def validate(
              "gates.validate of mlgate.yaml, else min_quality_score 0.9).")] = None,
     output: OutputOpt = None,
 ) -> int:
-    """Validate data: schema, quality checks, leakage; exit 1 when the gate fails."""
+    """Validate data: schema, quality checks, leakage; exit 1 when the gate fails.
+
+    Data checks (gates -> validate -> checks -> NAME): {data_checks}."""
     from mlgate.context import standalone_context
     from mlgate.data.stage import run_validate
     from mlgate.errors import UsageError

@@ -1,32 +1,26 @@
-"""The base of every data check: severity, on/off, and how to build a report entry."""
+"""The base of every data check: the shared check core (``mlgate.check_base``) plus pair and dimension."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from mlgate.check_base import CheckBase
 from mlgate.data.table import TableView
 from mlgate.reports.model import Check, Severity
 
 Dimension = Literal["validity", "uniqueness"]
 
 
-class DataCheck(BaseModel):
-    """Base of every data check: severity, on/off, and how to build a report entry."""
+class DataCheck(CheckBase):
+    """Base of every data check: the shared core (name, severity, on/off, report rows) plus whether
+    it runs on a pair of tables and which quality-score dimension its failing cells count in."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: ClassVar[str]
-    default_severity: ClassVar[Severity] = "error"
     pair: ClassVar[bool] = False  # True: runs once on (train, test) instead of per table
     dimension: ClassVar[Dimension | None] = None
 
-    severity: Severity | None = None
-    enabled: bool = True
-
     @property
     def level(self) -> Severity:
+        """The severity of this check's failed rows: the configured one, else the class's default."""
         return self.severity or self.default_severity
 
     def run(self, view: TableView) -> list[Check]:
@@ -39,7 +33,5 @@ class DataCheck(BaseModel):
 
     def result(self, view: TableView, passed: bool, message: str, *, column: str | None = None,
                observed: Any = None, expected: Any = None, **details: Any) -> Check:
-        details = {"table": view.label, **details}
-        return Check(name=self.name, passed=passed, severity=self.level, column=column,
-                     observed=observed, expected=expected, message=f"{view.label}: {message}",
-                     details=details)
+        return self.row(passed, f"{view.label}: {message}", column=column, observed=observed,
+                        expected=expected, details={"table": view.label, **details})

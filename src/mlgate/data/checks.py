@@ -1,4 +1,5 @@
-"""The data checks: one small class per check, registered in ``DATA_CHECKS`` by its stable name.
+"""The data checks: one small class per check, registered in ``DATA_CHECKS`` by its stable name
+(plug-ins add theirs through the entry point group ``mlgate.data_checks``, see docs/extending.md).
 
 Each check is configured under ``gates.validate.checks.<name>`` (``severity``, ``enabled`` and
 its own parameters) and returns report ``Check`` entries that read "observed versus expected".
@@ -16,6 +17,7 @@ from mlgate.data.base import DataCheck, Dimension
 from mlgate.data.distribution import FeatureDistribution, TargetDistribution, decision_check
 from mlgate.data.rowmatch import repetition_is_natural
 from mlgate.data.table import TableView
+from mlgate.plugins import PluginTable
 from mlgate.reports.model import Check, Severity
 from mlgate.stats import compare_proportions, decide, default_rule
 
@@ -446,9 +448,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-DATA_CHECKS: dict[str, type[DataCheck]] = {c.name: c for c in (
+DATA_CHECKS: PluginTable[DataCheck] = PluginTable("mlgate.data_checks", DataCheck, (
     MissingColumns, UnexpectedColumns, DtypeMismatch, NullsInNonNullable, NullRatio, NullShare, OutOfRange,
     UnseenCategories, PatternMismatch, DuplicateRows, DuplicateKeys, ConstantColumns,
     TargetMissing, TargetSingleClass, ClassImbalance, RowCount, TrainTestLeakage,
     TargetDistribution, FeatureDistribution,
-)}
+))

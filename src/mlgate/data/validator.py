@@ -9,24 +9,28 @@ from train (uniqueness). The score is reported with its three parts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from mlgate.config import placed_in_file
 from mlgate.data.checks import DATA_CHECKS, DataCheck
 from mlgate.data.table import TableView
 from mlgate.errors import ConfigError
 from mlgate.reports.model import Check, Report, Timer
+
+if TYPE_CHECKING:
+    from mlgate.config import Config
 
 
 def build_checks(settings: dict[str, dict[str, Any]] | None,
                  where: str = "gates -> validate -> checks") -> list[DataCheck]:
     """Every check of ``DATA_CHECKS``, configured from ``{name: {severity, enabled, ...}}``."""
     settings = settings or {}
-    unknown = sorted(set(settings) - set(DATA_CHECKS))
+    unknown = [name for name in settings if name not in DATA_CHECKS]
     if unknown:
-        raise ConfigError(f"{where}: unknown check {', '.join(map(repr, unknown))}; "
-                          f"known checks: {', '.join(DATA_CHECKS)}")
+        raise ConfigError("; ".join(f"{where} -> {name}: {DATA_CHECKS.unknown(name, 'data check')}"
+                                    for name in unknown))
     checks = []
     for name, cls in DATA_CHECKS.items():
         try:
@@ -36,6 +40,14 @@ def build_checks(settings: dict[str, dict[str, Any]] | None,
 
             raise ConfigError("; ".join(validation_problems(exc, (where, name)))) from exc
     return [c for c in checks if c.enabled]
+
+
+def check_config(config: Config) -> None:
+    """The validate stage's preflight: ``gates.validate.checks`` against ``DATA_CHECKS`` before any stage runs."""
+    try:
+        build_checks(config.gates.validate_.checks)
+    except ConfigError as exc:
+        raise ConfigError(placed_in_file(config, exc.message)) from exc
 
 
 def validate_tables(tables: list[TableView], checks: list[DataCheck], *, min_score: float,

@@ -17,7 +17,7 @@ from mlgate.deploy.context import DeployContext, check_percent, default_version,
 from mlgate.deploy.record import Record
 from mlgate.deploy.rollback import RollbackPlan
 from mlgate.deploy.state import who
-from mlgate.deploy.strategies import STRATEGIES, rollback_after_failed_tests
+from mlgate.deploy.strategies import get_strategy, rollback_after_failed_tests
 from mlgate.errors import ServeError, UsageError
 from mlgate.reports.model import Check, Report
 from mlgate.roles import CANARY, SIDE_ROLES, STABLE, Role, side_names
@@ -34,8 +34,7 @@ def deploy(config: Config, env: str, *, strategy: str | None = None, version: st
     environment at a time: see ``mlgate.deploy.record``)."""
     started = time.perf_counter()
     name = strategy or config.deploy.strategy
-    if name not in STRATEGIES:
-        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    chosen = get_strategy(name, "--strategy" if strategy else "deploy -> strategy")
     check_percent(percent)
     ctx = open_context(config, env, url=url, ca_file=ca_file, api_key=api_key, reason=reason,
                        lock_wait_s=lock_wait_s, force_unlock=force_unlock)
@@ -43,10 +42,10 @@ def deploy(config: Config, env: str, *, strategy: str | None = None, version: st
         target = ctx.registry.check_version(version) if version else default_version(ctx)
         ctx.report.extras.update({"strategy": name, "version": target, "before": ctx.server.get("slots", {})})
         try:
-            chosen = STRATEGIES[name]()
-            ok = chosen.run(ctx, target, percent)
-            if ok and wait and chosen.waits:
-                _wait_for_canary(ctx, chosen.role)
+            running = chosen()
+            ok = running.run(ctx, target, percent)
+            if ok and wait and running.waits:
+                _wait_for_canary(ctx, running.role)
         except BaseException as exc:
             ctx.end(False, f"stopped: {exc}")
             raise

@@ -32,6 +32,7 @@ from typing import ClassVar
 from mlgate.deploy.context import DeployContext
 from mlgate.deploy.state import EnvState
 from mlgate.errors import ModelLoadError, UsageError
+from mlgate.plugins import PluginTable
 from mlgate.roles import CANARY, CANDIDATE, SHADOW, Role
 
 
@@ -195,4 +196,11 @@ class Shadow(SideSlot):
         return ctx.config.deploy.shadow_percent
 
 
-STRATEGIES: dict[str, type[Strategy]] = {c.name: c for c in (Direct, BlueGreen, Canary, Shadow)}
+STRATEGIES: PluginTable[Strategy] = PluginTable("mlgate.strategies", Strategy, (Direct, BlueGreen, Canary, Shadow))
+
+
+def get_strategy(name: str, where: str = "deploy -> strategy") -> type[Strategy]:
+    """The strategy class called ``name`` (built-in or plug-in); a UsageError naming ``where`` otherwise."""
+    if name not in STRATEGIES:
+        raise UsageError(f"{where}: {STRATEGIES.unknown(name, 'strategy')}")
+    return STRATEGIES[name]

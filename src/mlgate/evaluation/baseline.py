@@ -25,7 +25,7 @@ DECISION_FILE = "decision.json"
 def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel | None, note: str,
                  frame: pd.DataFrame | None, out_dir: Path) -> Report:
     """Run the comparison (or the no-baseline pass), write decision.json, return the report."""
-    from mlgate.evaluation.comparison import compare_models
+    from mlgate.evaluation.versus_baseline import compare_models
 
     t0 = time.perf_counter()
     gate = config.gates.compare

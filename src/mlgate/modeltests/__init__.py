@@ -1,4 +1,4 @@
-"""The model test framework: the seed's ten check families as small units.
+"""The model test framework: one small unit per check family, in the ``MODEL_CHECKS`` table.
 
 ``run(model, data, config) -> Report`` is the Python API; ``MODEL_CHECKS`` the table of
 checks. Imports are lazy because the pytest plugin in this package loads in every pytest run.

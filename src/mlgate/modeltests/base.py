@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from mlgate.check_base import CheckBase
 from mlgate.reports.model import Check, Figure
 
 if TYPE_CHECKING:
@@ -102,12 +101,10 @@ class Outcome:
     skipped: bool = False
 
 
-class ModelCheck(BaseModel):
-    """A check family: its config keys are the pydantic fields, its verdict comes from ``run``."""
+class ModelCheck(CheckBase):
+    """A check family: the shared check core (name, severity, ``enabled``, report rows); its config
+    keys are the pydantic fields, its verdict comes from ``run``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: ClassVar[str]
     summary: ClassVar[str] = ""
     severity: Literal["error", "warning"] = "error"
 
@@ -117,10 +114,8 @@ class ModelCheck(BaseModel):
     def result(self, passed: bool, message: str, *, observed: Any = None, expected: Any = None,
                column: str | None = None, details: dict[str, Any] | None = None) -> Check:
         """A report row for this check with its configured severity."""
-        return Check(name=self.name, passed=passed, severity=self.severity, column=column,
-                     observed=observed, expected=expected, message=message, details=details or {})
+        return self.row(passed, message, column=column, observed=observed, expected=expected, details=details)
 
     def skip(self, reason: str) -> Outcome:
         """An informational row: the check could not run here, and why."""
-        row = Check(name=self.name, passed=True, severity="info", message=f"skipped: {reason}")
-        return Outcome(checks=[row], skipped=True)
+        return Outcome(checks=[self.row(True, f"skipped: {reason}", severity="info")], skipped=True)

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mlgate.config import placed_in_file
 from mlgate.errors import ConfigError, DataError, MlgateError
 from mlgate.metrics import headline_metric
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 from mlgate.reports.model import Report, Section, Timer
 
 if TYPE_CHECKING:
-    from mlgate.config import TestGate
+    from mlgate.config import Config, TestGate
     from mlgate.models import LoadedModel
 
 Progress = Callable[[str, float | None], None]
@@ -27,7 +28,7 @@ def run(model: Any, data: pd.DataFrame, config: TestGate | dict[str, Any] | None
         reference: pd.DataFrame | None = None, target: str | None = None,
         protected: list[str] | None = None, checks: list[str] | None = None,
         seed: int | None = None, progress: Progress | None = None) -> Report:
-    """Run the selected checks (default: all ten) and return the test report.
+    """Run the selected checks (default: every check of ``MODEL_CHECKS``) and return the test report.
 
     ``model`` is a fitted estimator, a ``LoadedModel`` or a path/URI; ``data`` holds the
     feature columns and the target; ``reference`` (the training table, target included)
@@ -73,33 +74,42 @@ def as_gate(config: Any) -> TestGate:
 
 
 def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
-    """The configured check instances; unknown names and keys are ConfigErrors naming the key."""
+    """The configured check instances; unknown names and keys are ConfigErrors naming the key.
+
+    Names and settings come from ``MODEL_CHECKS`` (built-in checks and plug-ins): every key of
+    ``gates.test`` other than ``checks`` and ``threads`` names a check, whose class validates it.
+    """
     from pydantic import ValidationError
 
     from mlgate.modeltests.checks import MODEL_CHECKS
 
     names = names or list(MODEL_CHECKS)
-    unknown = [n for n in names if n not in MODEL_CHECKS]
-    if unknown:
-        raise ConfigError(f"gates -> test -> checks: unknown check(s) {unknown}; "
-                          f"known: {', '.join(MODEL_CHECKS)}")
-    out, problems, first = [], [], None
-    for name in MODEL_CHECKS:  # validate every family, so all mistakes are reported at once
-        raw: dict[str, Any] = getattr(gate, name)
-        if name == "performance":
-            raw = {"thresholds": raw} if raw else {}
+    problems = [f"  gates -> test -> checks: {MODEL_CHECKS.unknown(n, 'model check')}"
+                for n in names if n not in MODEL_CHECKS]
+    problems += [f"  gates -> test -> {key}: {MODEL_CHECKS.unknown(key, 'model check')} "
+                 "(or one of: checks, threads)" for key in gate.model_extra or {} if key not in MODEL_CHECKS]
+    out, first = [], None
+    for name, cls in MODEL_CHECKS.items():  # validate every check, so all mistakes are reported at once
         try:
-            check = MODEL_CHECKS[name].model_validate(raw)
+            check = cls.model_validate(gate.settings_of(name))
         except ValidationError as exc:
             problems += _problems(f"gates -> test -> {name}", exc)
             first = first or exc
             continue
-        if name in names:
+        if name in names and check.enabled:
             out.append(check)
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         raise ConfigError(f"the model test config is invalid ({count})\n" + "\n".join(problems)) from first
     return sorted(out, key=lambda c: names.index(c.name))
+
+
+def check_config(config: Config) -> None:
+    """The test stage's preflight: ``gates.test`` against ``MODEL_CHECKS`` before any stage runs."""
+    try:
+        build_checks(config.gates.test, config.gates.test.checks)
+    except ConfigError as exc:
+        raise ConfigError(placed_in_file(config, exc.message)) from exc
 
 
 def _problems(prefix: str, exc: Any) -> list[str]:

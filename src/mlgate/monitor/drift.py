@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.config import MonitorColumn
 from mlgate.errors import ConfigError
 from mlgate.monitor.profile import ColumnProfile, ColumnSpec, TableProfile
 
@@ -30,26 +31,16 @@ _KIND_RULE = {("feature", "numeric"): "numeric", ("feature", "categorical"): "ca
 
 
 @dataclass(frozen=True)
-class ColumnOverride:
-    """Per-column settings from ``monitor.columns``: any field left None keeps the default."""
-
-    method: str | None = None
-    alpha: float | None = None
-    material: float | None = None
-    min_n: int | None = None
-    critical: bool = False
-
-
-@dataclass(frozen=True)
 class DriftSettings:
     """How drift is decided: per-column overrides, the dataset drift share, the correction."""
 
-    columns: Mapping[str, ColumnOverride] = field(default_factory=dict)
+    columns: Mapping[str, MonitorColumn] = field(default_factory=dict)
     drift_share: float = 0.5
     correction: str = "holm"
 
     def critical(self, column: str) -> bool:
-        return bool(self.columns.get(column, ColumnOverride()).critical)
+        own = self.columns.get(column)
+        return bool(own is not None and own.critical)
 
 
 @dataclass(frozen=True)
@@ -101,43 +92,42 @@ class DriftResult:
         return sorted(self.columns, key=lambda c: (-c.severity, c.column))
 
 
-def rule_for(spec: ColumnSpec, override: ColumnOverride | None) -> Any:
-    """The core's default rule for the column's role and kind, with the config's overrides."""
-    from mlgate.stats import COUNT_METHODS, METHODS, default_rule
+def rule_for(spec: ColumnSpec, override: MonitorColumn | None) -> Any:
+    """The core's default rule for the column's role and kind, with the config's overrides (their
+    method names were checked by the core's ``RuleSettings``); a categorical column needs a method
+    that reads counts."""
+    from mlgate.stats import default_rule, methods_reading
 
     rule = default_rule(_KIND_RULE[(spec.role, spec.kind)])
     if override is None:
         return rule
-    if override.method is not None:
-        if override.method not in METHODS or override.method == "fisher":
-            choices = ", ".join(m for m in METHODS if m != "fisher")
-            raise ConfigError(f"monitor.columns.{spec.name}.method: must be one of {choices} "
-                              f"(got {override.method!r})")
-        if spec.kind == "categorical" and override.method not in COUNT_METHODS:
-            raise ConfigError(f"monitor.columns.{spec.name}.method: {spec.name!r} is categorical, so it needs "
-                              f"a count method ({', '.join(COUNT_METHODS)}), got {override.method!r}")
+    counting = methods_reading("counts")
+    if spec.kind == "categorical" and override.method is not None and override.method not in counting:
+        raise ConfigError(f"monitor.columns.{spec.name}.method: {spec.name!r} is categorical, so it needs "
+                          f"a count method ({', '.join(counting)}), got {override.method!r}")
     try:
-        return rule.replace(method=override.method, alpha=override.alpha, material=override.material,
-                            min_n=override.min_n)
+        return override.apply(rule)
     except ValueError as exc:
         raise ConfigError(f"monitor.columns.{spec.name}: {exc}") from exc
 
 
 def compare_column(spec: ColumnSpec, ref: ColumnProfile, cur: ColumnProfile, method: str) -> tuple[Any, str]:
     """The core's Comparison of one column's profiles, and a note when the method had to change."""
-    from mlgate.stats import SAMPLE_METHODS, compare_counts, compare_samples
+    from mlgate.stats import METHODS, compare_counts, compare_samples, default_rule
 
+    reads = METHODS[method].reads
     if spec.kind == "categorical":
         keys = [*spec.levels, "(rest)"]
         return compare_counts(dict(zip(keys, ref.counts, strict=True)), dict(zip(keys, cur.counts, strict=True)),
                               method=method), ""
-    if method in SAMPLE_METHODS and ref.sample is not None and cur.sample is not None:
+    if "samples" in reads and ref.sample is not None and cur.sample is not None:
         return compare_samples(ref.sample, cur.sample, method=method), ""
     r, c = coarse_counts(spec, ref), coarse_counts(spec, cur)
-    if method == "psi" or method not in SAMPLE_METHODS:
+    if "counts" in reads:
         return compare_counts(r, c, method=method), ""
-    return (compare_counts(r, c, method="chi2"),
-            f"{method} needs raw values; chi2 on the reference deciles (more than the exact limit of values)")
+    fallback = default_rule("categorical").method
+    return (compare_counts(r, c, method=fallback),
+            f"{method} needs raw values; {fallback} on the reference deciles (more than the exact limit of values)")
 
 
 def coarse_counts(spec: ColumnSpec, prof: ColumnProfile) -> dict[int, int]:
@@ -163,7 +153,10 @@ def column_drift(reference: TableProfile, current: TableProfile, settings: Drift
         cur = current.columns.get(spec.name)
         if cur is None or (spec.role != "feature" and cur.n + cur.missing == 0):
             continue  # predictions or labels absent from this batch
-        rule = rule_for(spec, settings.columns.get(spec.name))
+        own = settings.columns.get(spec.name)
+        if own is not None and not own.enabled:
+            continue  # monitor.columns.<name>.enabled: false
+        rule = rule_for(spec, own)
         cmp, note = compare_column(spec, reference.columns[spec.name], cur, rule.method)
         used = rule.replace(method=cmp.method) if cmp.method != rule.method else rule
         groups[spec.role][spec.name] = (cmp, note, used, spec)

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.config import MonitorColumn
 from mlgate.data.dvc import tracked
 from mlgate.data.refs import DataRef, as_ref, check, fingerprints
 from mlgate.errors import DataError, UsageError
-from mlgate.monitor.drift import ColumnOverride, DriftSettings
+from mlgate.monitor.drift import DriftSettings
 from mlgate.monitor.profile import TableProfile
 
 if TYPE_CHECKING:
@@ -82,11 +83,9 @@ def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
 
 
 def drift_settings(section: MonitorConfig) -> DriftSettings:
-    columns = {name: ColumnOverride(c.method, c.alpha, c.material, c.min_n, c.critical)
-               for name, c in section.columns.items()}
+    columns = dict(section.columns)
     for name in section.critical:
-        old = columns.get(name, ColumnOverride())
-        columns[name] = ColumnOverride(old.method, old.alpha, old.material, old.min_n, True)
+        columns[name] = (columns.get(name) or MonitorColumn()).model_copy(update={"critical": True})
     return DriftSettings(columns, section.drift_share, section.correction)
 
 

@@ -13,18 +13,36 @@ See docs/stats.md for each method's effect scale and the measured false-alarm ra
 
 from __future__ import annotations
 
-from mlgate.stats.compare import compare_counts, compare_paired, compare_proportions, compare_samples
-from mlgate.stats.comparison import Comparison, differs
-from mlgate.stats.correction import CORRECTIONS, adjust_p_values
-from mlgate.stats.methods import COUNT_METHODS, METHODS, SAMPLE_METHODS, Method
-from mlgate.stats.rules import DEFAULT_RULES, Decision, Rule, decide, default_rule
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.stats.comparison import Comparison, differs
+    from mlgate.stats.correction import CORRECTIONS, adjust_p_values
+    from mlgate.stats.methods import METHODS, Method, methods_reading
+    from mlgate.stats.rules import DEFAULT_RULES, Decision, Rule, decide, default_rule
+    from mlgate.stats.two_sample import compare_counts, compare_paired, compare_proportions, compare_samples
+
+# name -> submodule; loaded on first use, so the config (which reads ``mlgate.stats.settings``) does
+# not pay for numpy and scipy at start-up
+_EXPORTS = {"Comparison": "comparison", "differs": "comparison", "CORRECTIONS": "correction",
+            "adjust_p_values": "correction", "METHODS": "methods", "Method": "methods",
+            "methods_reading": "methods", "DEFAULT_RULES": "rules", "Decision": "rules", "Rule": "rules",
+            "decide": "rules", "default_rule": "rules", "compare_counts": "two_sample",
+            "compare_paired": "two_sample", "compare_proportions": "two_sample", "compare_samples": "two_sample"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"mlgate.stats.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'mlgate.stats' has no attribute {name!r}")
+
 
 __all__ = [
     "CORRECTIONS",
-    "COUNT_METHODS",
     "DEFAULT_RULES",
     "METHODS",
-    "SAMPLE_METHODS",
     "Comparison",
     "Decision",
     "Method",
@@ -37,4 +55,5 @@ __all__ = [
     "decide",
     "default_rule",
     "differs",
+    "methods_reading",
 ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from mlgate.stats.compare import compare_samples
 from mlgate.stats.comparison import Comparison
+from mlgate.stats.methods import METHODS
 from mlgate.stats.rules import Decision, Rule, decide
 from mlgate.stats.settings import ShiftSettings
+from mlgate.stats.two_sample import compare_samples
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,9 +63,7 @@ def _shared_kind(ref: pd.Series, cur: pd.Series) -> str:
 
 def compare_series(ref: pd.Series, cur: pd.Series, kind: str, rule: Rule) -> Comparison:
     """One column of each table under ``rule``: as numbers (numeric kind or a numeric method), else as text."""
-    from mlgate.stats.methods import SAMPLE_METHODS
-
-    if kind == "numeric" or (rule.method in SAMPLE_METHODS and rule.method != "psi"):
+    if kind == "numeric" or "counts" not in METHODS[rule.method].reads:  # a method that cannot count levels
         return compare_samples(_limit(_numbers(ref)), _limit(_numbers(cur)), rule.method)
     return compare_samples(_text(ref), _text(cur), rule.method)
 

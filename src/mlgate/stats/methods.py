@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mlgate.plugins import PluginTable
 from mlgate.stats.comparison import Comparison
 
 _EMPTY = float("nan")
@@ -26,6 +27,14 @@ class Method:
     has_p_value: ClassVar[bool]
     effect_scale: ClassVar[str]  # what ``effect`` means, for docs and reports
     label: ClassVar[str]  # how a report names the effect
+    # what it reads, each a method of the class: "samples" (two numeric samples), "counts"
+    # (aligned counts per level or bin), "proportions" (k and n twice), "paired" (aligned samples)
+    reads: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def per_column(cls) -> bool:
+        """Usable on a table column (validate, test, monitor): it reads samples or counts."""
+        return bool(cls.reads & {"samples", "counts"})
 
     def samples(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         """Compare two 1-D numeric samples without missing values."""
@@ -34,6 +43,14 @@ class Method:
     def counts(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         """Compare two aligned count vectors (same levels or bins, same order)."""
         raise ValueError(f"method {self.name!r} compares numeric samples, not counts")
+
+    def proportions(self, k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> Comparison:
+        """Compare two proportions k_ref/n_ref and k_cur/n_cur."""
+        raise ValueError(f"method {self.name!r} does not compare proportions")
+
+    def paired(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
+        """Compare two aligned samples (the same units measured twice)."""
+        raise ValueError(f"method {self.name!r} does not compare paired samples")
 
     def empty(self, n: tuple[int, int]) -> Comparison:
         """The answer when a side has no values: undecidable, never 'differs'."""
@@ -49,6 +66,7 @@ class KS(Method):
     has_p_value = True
     effect_scale = "KS distance D (largest gap between the empirical CDFs, 0-1)"
     label = "KS distance"
+    reads = frozenset({"samples"})
 
     def samples(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         from scipy.stats import ks_2samp
@@ -67,6 +85,7 @@ class Wasserstein(Method):
     has_p_value = False
     effect_scale = "Wasserstein distance / reference IQR"
     label = "Wasserstein/IQR"
+    reads = frozenset({"samples"})
 
     def samples(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         from scipy.stats import wasserstein_distance
@@ -84,6 +103,7 @@ class MannWhitney(Method):
     has_p_value = True
     effect_scale = "|rank-biserial correlation| (0-1)"
     label = "rank-biserial"
+    reads = frozenset({"samples"})
 
     def samples(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         from scipy.stats import mannwhitneyu
@@ -104,6 +124,7 @@ class PSI(Method):
     has_p_value = False
     effect_scale = "PSI (sum of (c - r) ln(c/r) over bins)"
     label = "PSI"
+    reads = frozenset({"samples", "counts"})
     bins: ClassVar[int] = 10
     floor: ClassVar[float] = 1e-4
 
@@ -130,6 +151,7 @@ class Chi2(Method):
     has_p_value = True
     effect_scale = "total variation distance of the shares (0-1)"
     label = "share distance (TVD)"
+    reads = frozenset({"counts"})
     min_expected: ClassVar[float] = 5.0
 
     def counts(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
@@ -160,6 +182,7 @@ class TVD(Method):
     has_p_value = False
     effect_scale = "total variation distance of the shares (0-1)"
     label = "share distance (TVD)"
+    reads = frozenset({"counts"})
 
     def counts(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         tvd = _tvd(ref, cur)
@@ -174,6 +197,7 @@ class JS(Method):
     has_p_value = False
     effect_scale = "Jensen-Shannon distance, base 2 (0-1)"
     label = "Jensen-Shannon distance"
+    reads = frozenset({"counts"})
 
     def counts(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         from scipy.spatial.distance import jensenshannon
@@ -191,6 +215,7 @@ class Fisher(Method):
     has_p_value = True
     effect_scale = "difference of proportions p_cur - p_ref (signed)"
     label = "difference of proportions"
+    reads = frozenset({"proportions"})
 
     def proportions(self, k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> Comparison:
         from scipy.stats import fisher_exact
@@ -212,6 +237,7 @@ class TwoProportionZ(Method):
     has_p_value = True
     effect_scale = "difference of proportions p_cur - p_ref (signed)"
     label = "difference of proportions"
+    reads = frozenset({"proportions"})
 
     def proportions(self, k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> Comparison:
         from scipy.special import ndtr
@@ -237,6 +263,7 @@ class PairedT(Method):
     has_p_value = True
     effect_scale = "mean paired difference mean(cur - ref), on the values' own scale (signed)"
     label = "mean paired difference"
+    reads = frozenset({"paired"})
 
     def paired(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
         from scipy.stats import ttest_rel
@@ -250,11 +277,13 @@ class PairedT(Method):
         return Comparison(self.name, float(res.statistic), float(res.pvalue), float(diff.mean()), n)
 
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (KS, Wasserstein, MannWhitney, PSI, Chi2, TVD, JS, Fisher,
-                                                        TwoProportionZ, PairedT)}
-PROPORTION_METHODS = ("fisher", "ztest")
-SAMPLE_METHODS = ("ks", "wasserstein", "mannwhitney", "psi")
-COUNT_METHODS = ("chi2", "tvd", "js", "psi")
+METHODS: PluginTable[Method] = PluginTable("mlgate.methods", Method, (
+    KS, Wasserstein, MannWhitney, PSI, Chi2, TVD, JS, Fisher, TwoProportionZ, PairedT))
+
+
+def methods_reading(what: str) -> list[str]:
+    """The names of the methods that read ``what`` (samples, counts, proportions, paired)."""
+    return [name for name, cls in METHODS.items() if what in cls.reads]
 
 
 def pool_sparse(table: np.ndarray, min_expected: float) -> np.ndarray:
@@ -285,12 +314,15 @@ def _expected(table: np.ndarray) -> np.ndarray:
     return np.outer(table.sum(axis=1), table.sum(axis=0)) / max(float(table.sum()), 1.0)
 
 
-def get_method(name: str) -> Method:
-    """The method called ``name``; a ValueError naming the choices otherwise."""
-    try:
-        return METHODS[name]()
-    except KeyError:
-        raise ValueError(f"unknown comparison method {name!r} (choose from {', '.join(METHODS)})") from None
+def get_method(name: str, reads: str | None = None) -> Method:
+    """The method called ``name`` (that reads ``reads``, when given); a ValueError naming the choices otherwise."""
+    cls = METHODS.get(name)
+    if cls is None:
+        raise ValueError(METHODS.unknown(name, "comparison method"))
+    if reads is not None and reads not in cls.reads:
+        raise ValueError(f"method {name!r} does not compare {reads} (methods that do: "
+                         f"{', '.join(methods_reading(reads))})")
+    return cls()
 
 
 def as_numeric(values: Any) -> np.ndarray:

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from mlgate.plugins import table
 from mlgate.stats.comparison import Comparison, differs
 from mlgate.stats.correction import adjust_p_values
-from mlgate.stats.methods import METHODS
 
 Outcome = Literal["differs", "same", "undecided"]
 
@@ -31,8 +31,9 @@ class Rule:
     min_n: int = 20
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown comparison method {self.method!r} (choose from {', '.join(METHODS)})")
+        methods = table("methods")  # imported on first use: numpy stays out of the config's import
+        if self.method not in methods:
+            raise ValueError(methods.unknown(self.method, "comparison method"))
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1 (got {self.alpha})")
         if not self.material >= 0:
@@ -137,7 +138,7 @@ def _too_little(column: str, cmp: Comparison | None, rule: Rule) -> str:
 
 def _sentence(column: str, cmp: Comparison, p: float | None, rule: Rule, correction: str, family: int,
               verdict: bool) -> str:
-    label = METHODS[cmp.method].label
+    label = table("methods")[cmp.method].label  # type: ignore[attr-defined]
     effect = f"{label} {abs(cmp.effect):.3g} (material {rule.material:g})"
     if p is None:
         return f"{column!r}: {effect}" + (", differs" if verdict else ", same")

@@ -15,18 +15,28 @@ Precedence, weakest first: the core's ``default_rule(kind)``, the gate's own def
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+import difflib
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from mlgate.stats.methods import METHODS
-from mlgate.stats.rules import Rule, default_rule
+from mlgate.plugins import table
+
+if TYPE_CHECKING:
+    from mlgate.stats.rules import Rule
 
 
 def known_method(value: str | None) -> str | None:
-    """A method name of ``METHODS`` (or None: the rule's default)."""
-    if value is not None and value not in METHODS:
-        raise ValueError(f"must be one of {', '.join(METHODS)} (got {value!r})")
+    """A method of ``METHODS`` that compares a column (reads samples or counts), or None: the
+    rule's default. The one check of a per-column method name, for validate, test and monitor."""
+    if value is None:
+        return value
+    methods = table("methods")  # imported only when a method is named: numpy stays out of config loading
+    usable = [n for n, cls in methods.items() if cls.per_column()]  # type: ignore[attr-defined]
+    if value not in usable:
+        close = difflib.get_close_matches(value, usable, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"must be one of {', '.join(usable)} (got {value!r}{hint})")
     return value
 
 
@@ -34,11 +44,13 @@ MethodName = Annotated[str | None, AfterValidator(known_method)]
 
 
 class RuleSettings(BaseModel):
-    """Overrides of one decision rule; unset fields keep the default."""
+    """Overrides of one decision rule; unset fields keep the default. The one per-column rule
+    config: validate's and test's distribution checks and ``monitor.columns`` all read it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    method: MethodName = Field(None, description=f"one of {', '.join(METHODS)}")
+    method: MethodName = Field(None, description="a comparison method of the METHODS table that reads "
+                               "samples or counts (ks, chi2, ...)")
     alpha: float | None = Field(None, gt=0, lt=1, description="significance level, after correction")
     material: float | None = Field(None, ge=0, description="smallest effect that counts, on the method's scale")
     min_n: int | None = Field(None, ge=1, description="values needed on each side before deciding")
@@ -80,6 +92,10 @@ class ShiftSettings(BaseModel):
 
     def rule_for(self, column: str, kind: str, base: Rule | None = None) -> Rule | None:
         """The rule for ``column`` of ``kind`` (numeric or categorical), or None when disabled."""
+        # the rules module loads the method table (numpy); mlgate.config imports this module for
+        # RuleSettings alone, so the import waits until a rule is built
+        from mlgate.stats.rules import default_rule
+
         rule = base or default_rule(kind)
         alpha = self.alpha if self.alpha is not None else self.default_alpha
         rule = rule.replace(alpha=alpha)

@@ -248,7 +248,8 @@ def test_default_severities() -> None:
 
 
 def test_unknown_check_and_bad_setting_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="unknown check 'out_of_rnage'.*known checks: missing_columns"):
+    with pytest.raises(ConfigError, match="out_of_rnage: unknown data check 'out_of_rnage' .did you mean "
+                                          "'out_of_range'.*choose from missing_columns"):
         build_checks({"out_of_rnage": {}})
     with pytest.raises(ConfigError, match="class_imbalance -> max_ratio: .*got 0.5"):
         build_checks({"class_imbalance": {"max_ratio": 0.5}})

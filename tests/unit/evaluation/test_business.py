@@ -10,7 +10,7 @@ from _support.lifecycle import churn, fit
 from mlgate.config import BusinessConfig, CompareGate, EvaluateGate
 from mlgate.errors import ConfigError
 from mlgate.evaluation import evaluate_model
-from mlgate.evaluation.comparison import BETTER, compare_models
+from mlgate.evaluation.versus_baseline import BETTER, compare_models
 from mlgate.models import LoadedModel
 
 # a missed churner costs 100, a retention offer 10 (to a churner or not)

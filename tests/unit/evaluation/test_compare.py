@@ -15,7 +15,8 @@ from mlgate.config import CompareGate
 from mlgate.context import StageContext
 from mlgate.errors import ConfigError
 from mlgate.evaluation.baseline import find_baseline
-from mlgate.evaluation.comparison import (
+from mlgate.evaluation.stage import run_compare
+from mlgate.evaluation.versus_baseline import (
     BETTER,
     RULES,
     SAME,
@@ -25,7 +26,6 @@ from mlgate.evaluation.comparison import (
     compare_models,
     mcnemar,
 )
-from mlgate.evaluation.stage import run_compare
 from mlgate.metrics import Predictions
 from mlgate.models import LoadedModel
 

@@ -10,7 +10,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from mlgate.modeltests import run
-from mlgate.modeltests.importance import correlated_groups, stability
+from mlgate.modeltests.permutation import correlated_groups, stability
 
 FEATURES = [f"f{i}" for i in range(10)]
 

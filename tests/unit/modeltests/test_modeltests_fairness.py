@@ -12,7 +12,7 @@ from fairlearn import metrics as flm
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
-from mlgate.modeltests import fairness as F
+from mlgate.modeltests import group_rates as F
 from mlgate.modeltests import run
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from scipy import stats
 
+from mlgate.config import MonitorColumn
 from mlgate.errors import ConfigError
 from mlgate.examples.churn import generate
 from mlgate.monitor.batches import frame_source, infer_spec, profile_source
-from mlgate.monitor.drift import ColumnOverride, DriftSettings, column_drift
+from mlgate.monitor.drift import DriftSettings, column_drift
 from mlgate.monitor.profile import EXACT_MAX
 from mlgate.monitor.report import build_report
 
@@ -48,7 +50,7 @@ def test_large_data_psi_from_profiles_equals_psi_on_the_raw_values():
     cur = pd.DataFrame({"x": rng.gamma(2.2, 1.0, 2 * EXACT_MAX)})
     rp, cp = _profiles(ref, cur)
     assert rp.columns["x"].sample is None  # too many values to keep: bins only
-    settings = DriftSettings({"x": ColumnOverride(method="psi")})
+    settings = DriftSettings({"x": MonitorColumn(method="psi")})
     got = _by_column(column_drift(rp, cp, settings))["x"].decision.comparison
     assert got.statistic == pytest.approx(compare_samples(ref["x"], cur["x"], method="psi").statistic, abs=1e-12)
 
@@ -73,21 +75,23 @@ def test_overrides_and_critical_columns():
     plain = column_drift(rp, cp, DriftSettings())
     report = build_report(plain, rp, cp)
     assert plain.drifted_features == ["x"] and report.passed  # one of three drifted: below the 50% share
-    critical = column_drift(rp, cp, DriftSettings({"x": ColumnOverride(critical=True)}))
+    critical = column_drift(rp, cp, DriftSettings({"x": MonitorColumn(critical=True)}))
     failed = build_report(critical, rp, cp).failures
     assert [(c.name, c.column) for c in failed] == [("feature_drift", "x")]
-    lax = column_drift(rp, cp, DriftSettings({"x": ColumnOverride(material=0.5)}))
+    lax = column_drift(rp, cp, DriftSettings({"x": MonitorColumn(material=0.5)}))
     assert lax.drifted_features == []  # the shift's KS distance (~0.2) is below a 0.5 floor
+    off = column_drift(rp, cp, DriftSettings({"x": MonitorColumn(enabled=False)}))
+    assert "x" not in {c.column for c in off.columns} and off.drifted_features == []  # the core's `enabled`
     share = column_drift(rp, cp, DriftSettings(drift_share=0.3))
     assert share.dataset_drift and not build_report(share, rp, cp).passed
-    with pytest.raises(ConfigError, match="monitor.columns.x.method"):
-        column_drift(rp, cp, DriftSettings({"x": ColumnOverride(method="kss")}))
+    with pytest.raises(ValidationError, match="did you mean 'ks'"):  # the core's RuleSettings names the method
+        MonitorColumn(method="kss")
 
 
 def test_categorical_column_rejects_a_sample_method():
     ref = pd.DataFrame({"c": list("ab") * 50})
     with pytest.raises(ConfigError, match="'c' is categorical"):
-        column_drift(*_profiles(ref, ref), DriftSettings({"c": ColumnOverride(method="ks")}))
+        column_drift(*_profiles(ref, ref), DriftSettings({"c": MonitorColumn(method="ks")}))
 
 
 def _shift(frame: pd.DataFrame, seed: int) -> pd.DataFrame:

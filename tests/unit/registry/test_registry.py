@@ -14,9 +14,10 @@ from _support.lifecycle import churn, fit, project, save
 from mlgate.context import StageContext, standalone_context
 from mlgate.data.io import file_sha256
 from mlgate.errors import ModelLoadError, RegistryError, UsageError
-from mlgate.pickle_scan import refused, safe_load
 from mlgate.registration import run_register, upstream_gates
 from mlgate.registry import model_sha256, retry
+from mlgate.security.allowlist import policy_from
+from mlgate.security.loader import load_file
 
 
 @pytest.fixture(autouse=True)
@@ -69,14 +70,15 @@ def test_retry_backs_off_on_locks_only() -> None:
         retry(lambda: (_ for _ in ()).throw(ValueError("boom")), "write")
 
 
-def test_pickle_scan_refuses_system_calls(tmp_path: Path, estimator: object) -> None:
+def test_pickle_check_refuses_system_calls(tmp_path: Path, estimator: object) -> None:
     joblib.dump(_Evil(), tmp_path / "evil.joblib")
     with pytest.raises(ModelLoadError, match=r"refused: it imports (posix|os)\.system.*--trust"):
-        safe_load(tmp_path / "evil.joblib")
+        load_file(tmp_path / "evil.joblib", policy_from())
     joblib.dump(estimator, tmp_path / "good.joblib", compress=3)
-    assert type(safe_load(tmp_path / "good.joblib")).__name__ == "Pipeline"
-    assert refused("builtins", "eval") and refused("subprocess", "Popen")
-    assert not refused("sklearn.pipeline", "Pipeline")
+    assert type(load_file(tmp_path / "good.joblib", policy_from())).__name__ == "Pipeline"
+    policy = policy_from()
+    assert not policy.allows("builtins", "eval") and not policy.allows("subprocess", "Popen")
+    assert policy.allows("sklearn.pipeline", "Pipeline")
 
 
 def test_register_stage_tags_metrics_alias(tmp_path: Path, frame: pd.DataFrame, estimator: object,

@@ -17,10 +17,12 @@ def test_python_examples_run() -> None:
         exec(compile(block, str(DOC), "exec"), {})
 
 
-def test_every_method_is_documented() -> None:
+def test_every_method_is_documented_with_what_it_reads() -> None:
     text = DOC.read_text()
-    for name in METHODS:
-        assert re.search(rf"^\| `{name}` \|", text, flags=re.M), name
+    for name, cls in METHODS.items():
+        row = re.search(rf"^\| `{name}` \| ([a-z, ]+) \|", text, flags=re.M)
+        assert row, name
+        assert set(row[1].split(", ")) == set(cls.reads), name
 
 
 def test_default_rules_table_matches_the_code() -> None:

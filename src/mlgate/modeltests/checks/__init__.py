@@ -1,4 +1,5 @@
-"""The table of model checks, in the seed's order; names are stable (YAML keys, report rows)."""
+"""The table of model checks, built-ins in the order of the reference pipeline, then plug-ins
+(entry point group ``mlgate.model_checks``); names are stable (YAML keys, report rows)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from mlgate.modeltests.checks.inference import Inference
 from mlgate.modeltests.checks.performance import Performance
 from mlgate.modeltests.checks.reproducibility import Reproducibility
 from mlgate.modeltests.checks.robustness import Robustness
+from mlgate.plugins import PluginTable
 
-MODEL_CHECKS: dict[str, type[ModelCheck]] = {c.name: c for c in (
+MODEL_CHECKS: PluginTable[ModelCheck] = PluginTable("mlgate.model_checks", ModelCheck, (
     Performance, Consistency, Robustness, FeatureImportance, DataDistribution, Fairness,
     Inference, Interpretability, EdgeCases, Reproducibility,
-)}
+))
 
 __all__ = ["MODEL_CHECKS", "ModelCheck"]

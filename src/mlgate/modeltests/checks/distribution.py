@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
-from mlgate.stats import Comparison, Decision, Rule, compare_proportions, decide, default_rule
+from mlgate.stats import METHODS, Comparison, Decision, Rule, compare_proportions, decide, default_rule
 from mlgate.stats.frames import column_comparisons
 from mlgate.stats.settings import ShiftSettings, renamed_keys
 
@@ -98,7 +98,7 @@ class DataDistribution(ModelCheck, ShiftSettings):
             entry = columns[col]
             cmp = d.comparison
             if cmp is not None and not key.endswith(_MISSING):
-                entry.update(kind="categorical" if cmp.method in ("chi2", "tvd", "js") else "numeric",
+                entry.update(kind="numeric" if "samples" in METHODS[cmp.method].reads else "categorical",
                              method=cmp.method, effect=_round(cmp.effect), p_value=_round(cmp.p_value),
                              adjusted_p=_round(d.adjusted_p), outcome=d.outcome)
             if d.outcome == "differs" and not (key.endswith(_MISSING) and cmp is not None and cmp.effect < 0):

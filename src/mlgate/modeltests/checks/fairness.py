@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from mlgate.modeltests import fairness as F
+from mlgate.modeltests import group_rates as F
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 from mlgate.reports.model import Check
 

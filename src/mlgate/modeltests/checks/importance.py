@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
-from mlgate.modeltests.importance import Importance, Stability, correlated_groups, permutation_importance
+from mlgate.modeltests.permutation import Importance, Stability, correlated_groups, permutation_importance
 from mlgate.reports.model import Check
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 
@@ -25,6 +25,14 @@ class Performance(ModelCheck):
     thresholds: dict[str, float | dict[str, float]] | None = Field(
         None, description="metric -> minimum for a score, maximum for a loss (log_loss, rmse, ...), or "
                           "{min: , max: }; None: the defaults of docs/test.md")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, raw: Any) -> Any:
+        # in mlgate.yaml `performance: {accuracy: 0.8}` is the thresholds mapping itself
+        if isinstance(raw, dict) and raw and "thresholds" not in raw:
+            return {"thresholds": raw}
+        return raw
 
     @field_validator("thresholds")
     @classmethod

@@ -8,17 +8,7 @@ from typing import Any
 import numpy as np
 
 from mlgate.stats.comparison import Comparison
-from mlgate.stats.methods import (
-    COUNT_METHODS,
-    PROPORTION_METHODS,
-    SAMPLE_METHODS,
-    Fisher,
-    PairedT,
-    TwoProportionZ,
-    as_numeric,
-    get_method,
-    level_counts,
-)
+from mlgate.stats.methods import as_numeric, get_method, level_counts
 
 
 def compare_samples(reference: Any, current: Any, method: str = "ks") -> Comparison:
@@ -32,11 +22,13 @@ def compare_samples(reference: Any, current: Any, method: str = "ks") -> Compari
     0.0
     """
     m = get_method(method)
-    if method in SAMPLE_METHODS:
+    if "samples" in m.reads:
         ref, cur = as_numeric(reference), as_numeric(current)
         if not len(ref) or not len(cur):
             return m.empty((len(ref), len(cur)))
         return m.samples(ref, cur)
+    if "counts" not in m.reads:
+        raise ValueError(f"method {method!r} compares neither samples nor counts")
     r, c, _ = level_counts(reference, current)
     if not r.sum() or not c.sum():
         return m.empty((int(r.sum()), int(c.sum())))
@@ -52,9 +44,7 @@ def compare_counts(reference_counts: Mapping[Any, float], current_counts: Mappin
     >>> compare_counts({"a": 10, "b": 10}, {"a": 10, "b": 10}, method="tvd").effect
     0.0
     """
-    if method not in COUNT_METHODS:
-        raise ValueError(f"compare_counts needs a count method ({', '.join(COUNT_METHODS)}), got {method!r}")
-    m = get_method(method)
+    m = get_method(method, reads="counts")
     keys = list(dict.fromkeys([*reference_counts, *current_counts]))
     r = np.array([float(reference_counts.get(k, 0)) for k in keys])
     c = np.array([float(current_counts.get(k, 0)) for k in keys])
@@ -75,14 +65,11 @@ def compare_proportions(k_ref: int, n_ref: int, k_cur: int, n_cur: int, method: 
     for k, n in ((k_ref, n_ref), (k_cur, n_cur)):
         if n < 0 or not 0 <= k <= max(n, 0):
             raise ValueError(f"a proportion needs 0 <= k <= n (got k={k}, n={n})")
-    if method not in PROPORTION_METHODS:
-        raise ValueError(f"compare_proportions needs a proportion method ({', '.join(PROPORTION_METHODS)}), "
-                         f"got {method!r}")
-    m = Fisher() if method == "fisher" else TwoProportionZ()
+    m = get_method(method, reads="proportions")
     return m.proportions(int(k_ref), int(n_ref), int(k_cur), int(n_cur))
 
 
-def compare_paired(reference: Any, current: Any) -> Comparison:
+def compare_paired(reference: Any, current: Any, method: str = "paired_t") -> Comparison:
     """One-sided paired t-test: is ``current`` larger than ``reference``, unit by unit?
 
     ``reference[i]`` and ``current[i]`` are the same unit (a row, under the same noise draws)
@@ -97,7 +84,7 @@ def compare_paired(reference: Any, current: Any) -> Comparison:
         raise ValueError(f"paired samples need the same length (got {len(ref)} and {len(cur)})")
     keep = ~(np.isnan(ref) | np.isnan(cur))
     ref, cur = ref[keep], cur[keep]
-    m = PairedT()
+    m = get_method(method, reads="paired")
     if not len(ref):
         return m.empty((0, 0))
     return m.paired(ref, cur)
