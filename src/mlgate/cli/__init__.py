@@ -95,8 +95,14 @@ def _command(app: typer.Typer) -> typer.core.TyperGroup:
     says ``[default: (off)]`` and keeps its one name. Options whose default comes from the
     config say so in their help text (``tests/integration/test_cli_help_defaults.py``).
     """
+    import typer.core
     from typer.main import get_command
 
+    # Typer before 0.2x escapes "[default: X]" for Rich even when help is plain click
+    # (rich_markup_mode=None): users read "\\[default: 5]". Its `rich` is read for nothing else
+    # in that mode; newer Typers have no such attribute.
+    if getattr(typer.core, "rich", None) is not None:
+        typer.core.rich = None  # type: ignore[attr-defined]
     root = get_command(app)
     commands = [root]
     while commands:

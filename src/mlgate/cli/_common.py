@@ -24,9 +24,11 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Folder for report.json, junit.xml, report.html and summary.md "
                          "(default: mlgate-reports/COMMAND beside mlgate.yaml, else in the current folder).")]
-# Data flags parse with flag_ref: an object URI arrives as a str (Typer takes no Path | str union)
-DataOpt = Annotated[Path | None, typer.Option(
-    "--data", "-d", parser=flag_ref,
+# Data flags parse with flag_ref into a DataRef: an object URI stays a str, anything else becomes a
+# Path. Declared str: Typer takes no Path | str union, and before 0.16 a Path annotation re-converted
+# the parser's result (s3://b/k became the path s3:/b/k)
+DataOpt = Annotated[str | None, typer.Option(
+    "--data", "-d", parser=flag_ref, metavar="PATH",
     help="A CSV or Parquet file, or a folder of them, or s3://, gs://, az:// (default: the tables under "
          "data: in mlgate.yaml).")]
 ModelOpt = Annotated[str | None, typer.Option(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,7 +16,7 @@ from mlgate.data.refs import flag_ref
 def test_model(
     model: ModelOpt = None,
     data: DataOpt = None,
-    reference: Annotated[Path | None, typer.Option(parser=flag_ref,
+    reference: Annotated[str | None, typer.Option(parser=flag_ref, metavar="PATH",
         help="Training data: enables shift statistics and the retraining check (default: the config's "
              "training table; none without a config).")] = None,
     target: Annotated[str | None, typer.Option(help="Target column (default: from the model or config).")] = None,

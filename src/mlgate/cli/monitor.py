@@ -19,7 +19,7 @@ def monitor(
     reference: Annotated[str | None, typer.Option(
         help="models:/NAME@ALIAS (the profile stored at registration), a profile.json, or training data. "
              "Default: monitor.reference, else models:/<model>@production.")] = None,
-    current: Annotated[Path | None, typer.Option(parser=flag_ref,
+    current: Annotated[str | None, typer.Option(parser=flag_ref, metavar="PATH",
         help="Current data: a CSV or Parquet file or a folder of them (or s3://, gs://, az://), read in "
              "batches (default: monitor.current; give it or --from-log).")] = None,
     from_log: Annotated[Path | None, typer.Option(
@@ -27,7 +27,7 @@ def monitor(
                           "(default: monitor.from_log).")] = None,
     window: Annotated[str | None, typer.Option(
         help="Window length for --from-log and the performance trend, e.g. 24h, 30m, 7d (default 24h).")] = None,
-    labels: Annotated[Path | None, typer.Option(parser=flag_ref,
+    labels: Annotated[str | None, typer.Option(parser=flag_ref, metavar="PATH",
         help="Delayed labels (CSV/Parquet: request_id, label[, row]) joined with --from-log (default: "
              "monitor.labels, none).")] = None,
     push: Annotated[str | None, typer.Option(

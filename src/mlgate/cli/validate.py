@@ -23,7 +23,7 @@ def validate(
     infer_schema: Annotated[Path | None, typer.Option(
         "--infer-schema", help="Infer a schema (from --reference, else --data) and write it here (default: schema.yaml "
                             "in the output folder, when no schema is given).")] = None,
-    reference: Annotated[Path | None, typer.Option(parser=flag_ref,
+    reference: Annotated[str | None, typer.Option(parser=flag_ref, metavar="PATH",
         help="Training data: schema source and the train side of the leakage/target checks (default: "
              "the config's training table; none without a config).")] = None,
     target: Annotated[str | None, typer.Option(help="Target column (default: data.target; none without "
