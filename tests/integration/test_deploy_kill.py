@@ -312,7 +312,8 @@ def test_workers_die_with_their_parent_and_a_dead_worker_is_replaced(project: Pa
                        extra_args=args) as again:
         assert httpx.get(f"{again.url}/ready").status_code == 200
     assert not (state_dir / "metrics").exists()
-    assert sorted(p.name for p in state_dir.iterdir()) == ["last-plan.json", "server.lock"]
+    # what a normal stop keeps: the plan, the lock file and the order clients send list rows in
+    assert sorted(p.name for p in state_dir.iterdir()) == ["last-plan.json", "list-order.json", "server.lock"]
 
 
 def test_first_deploy_to_an_empty_environment(project: Path) -> None:
