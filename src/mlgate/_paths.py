@@ -27,3 +27,10 @@ def write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def file_stats(path: Path) -> list[list[str | int]]:
+    """``[file, size, mtime_ns]`` of a file or of every file under a folder, sorted: what a stage
+    marker records of local inputs, and what the no-op replay compares without loading anything."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()]

@@ -211,7 +211,7 @@ def test_a_strategy_reusing_a_role_is_one_class(project: Path, server: ServerPro
         def default_share(self, ctx: DeployContext) -> float:
             return 100.0
 
-    monkeypatch.setitem(STRATEGIES, DarkLaunch.name, DarkLaunch)
+    monkeypatch.setitem(STRATEGIES._table(), DarkLaunch.name, DarkLaunch)  # as its entry in the table
     report = deploy(config(project), "production", strategy="dark-launch", version="2")
     assert report.passed, [c.message for c in report.failures]
     started = next(c for c in report.checks if c.name == "shadow_started")

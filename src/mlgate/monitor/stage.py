@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate._paths import file_stats
 from mlgate.config import MonitorColumn
 from mlgate.data.dvc import tracked
 from mlgate.data.refs import DataRef, as_ref, check, fingerprints
@@ -259,6 +260,7 @@ def input_marker(config: Config) -> dict[str, Any] | None:
     """Size and modification time of the files monitor reads, so a new batch re-runs the stage."""
     section = config.monitor
     marker: dict[str, Any] = {}
+    local: dict[str, str] = {}  # inputs the no-op replay may re-list itself (registry.peek)
     for key in ("current", "from_log", "labels"):
         raw = getattr(section, key)
         if not raw:
@@ -267,8 +269,11 @@ def input_marker(config: Config) -> dict[str, Any] | None:
         if isinstance(path, str):  # objects: their ETags (HEAD requests), not their bytes
             marker[key] = sorted(fingerprints([path], {}, str).items())
             continue
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        marker[key] = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.exists()]
+        marker[key] = file_stats(path)
+        local[key] = str(path)
         if not path.exists() and (found := tracked(path)) is not None:  # DVC-tracked, not pulled yet
             marker[key] = [[str(path), found[0].md5]]
-    return {"monitor": marker} if marker else None
+            del local[key]
+    if not marker:
+        return None
+    return {"monitor": marker, "local": local} if len(local) == len(marker) else {"monitor": marker}

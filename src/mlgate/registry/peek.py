@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from mlgate._paths import file_stats
+
 TYPE_CHECKING = False  # typing stays out of the no-op run's imports
 if TYPE_CHECKING:
     from typing import Any
@@ -52,11 +54,16 @@ def baseline_marker(config: Config) -> dict[str, Any] | None:
 
 
 def marker_unchanged(marker: dict[str, Any], root: Path) -> bool:
-    """True while the alias in a marker from :func:`baseline_marker` still points where it did.
-
-    Another stage's marker (monitor's input files) is never taken as unchanged here: the fast
-    no-op replay then steps aside and the pipeline checks every stage's key itself.
+    """True while an external marker still holds: the alias of :func:`baseline_marker` points
+    where it did, or the local files of monitor's inputs (``mlgate.monitor.stage.input_marker``)
+    have the same names, sizes and times. Any other marker (objects, DVC-tracked inputs) is never
+    taken as unchanged here: the fast no-op replay then steps aside and the pipeline checks every
+    stage's key itself.
     """
+    if "monitor" in marker:
+        local = marker.get("local")
+        return isinstance(local, dict) and set(local) == set(marker["monitor"]) and all(
+            file_stats(Path(path)) == marker["monitor"][key] for key, path in local.items())
     if not {"store", "name", "alias", "version"} <= set(marker):
         return False
     store = root / marker["store"]  # an absolute store stays itself

@@ -54,3 +54,24 @@ def test_a_store_inside_the_project_is_named_relative_so_it_survives_a_move(tmp_
     shutil.copytree(first, second)
     assert baseline_marker(config_from_dict(raw, second)) == marker
     assert marker_unchanged(marker, second)
+
+
+def test_monitor_inputs_on_disk_are_rechecked_without_loading_anything(tmp_path: Path) -> None:
+    """The no-op replay re-lists monitor's local inputs: unchanged until a file changes or arrives."""
+    from mlgate.monitor.stage import input_marker
+
+    batches = tmp_path / "data" / "batches"
+    batches.mkdir(parents=True)
+    (batches / "day1.csv").write_text("x\n1\n")
+    raw = {"project": "churn", "data": {"train": "data/train.csv", "target": "y"},
+           "monitor": {"current": "data/batches"}}
+    marker = input_marker(config_from_dict(raw, tmp_path))
+    assert marker is not None and marker["local"] == {"current": str(batches)}
+    assert marker_unchanged(marker, tmp_path)
+    (batches / "day2.csv").write_text("x\n2\n")  # a new batch arrives
+    assert not marker_unchanged(marker, tmp_path)
+    marker = input_marker(config_from_dict(raw, tmp_path))
+    assert marker is not None and marker_unchanged(marker, tmp_path)
+    (batches / "day1.csv").write_text("x\n1\n3\n")  # a batch grows
+    assert not marker_unchanged(marker, tmp_path)
+    assert not marker_unchanged({"monitor": marker["monitor"]}, tmp_path)  # objects or DVC: never
