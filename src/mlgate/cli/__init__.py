@@ -59,8 +59,7 @@ def main() -> None:
     command = _command(get_app())
     click_error, click_abort = _click_exception_types()
     interrupts: tuple[type[BaseException], ...] = (*click_abort, KeyboardInterrupt)
-    if sys.argv[1:2] != ["serve"]:  # the server stops on SIGTERM its own (uvicorn's) way
-        _unwind_on_sigterm()
+    _unwind_on_sigterm()  # `serve` puts the default back (mlgate.cli.serve)
     try:
         result = command(standalone_mode=False)
     except MlgateError as exc:

@@ -54,9 +54,16 @@ def serve(
     shadow, and a blue/green pair for instant rollback) that `mlgate deploy`, `rollback` and
     `canary` switch through the /admin endpoints (key: MLGATE_ADMIN_KEY).
     """
+    import contextlib
+    import signal
+
     from mlgate.serve.runner import ServeOptions, limit_model_threads
     from mlgate.serve.runner import serve as run_server
 
+    # the server stops on SIGTERM its own (uvicorn's) way: in-flight requests finish; not the
+    # unwind-as-Ctrl-C that every other command gets (mlgate.cli.main)
+    with contextlib.suppress(ValueError):  # called off the main thread (an embedding app): nothing to undo
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     limit_model_threads()  # before anything imports scikit-learn's OpenMP runtime
     if trust:  # the environment reaches the --env slots and every worker
         from mlgate.security.folders import TRUST_UNPINNED_ENV
