@@ -30,6 +30,7 @@ from mlgate.errors import MlgateError, ModelLoadError, ServeError
 from mlgate.serve.plan import Plan
 
 POLL_S = 0.02
+SETTLED_NS = 1_000_000_000  # a state folder unchanged this long is skipped by the watchers' polls
 LAST_PLAN = "last-plan.json"
 OBS_PREFIX = "obs-"  # as mlgate.serve.lanes names the observation files
 # the order clients send list-form rows in (mlgate.serve.deployment): kept when a server restarts
@@ -47,6 +48,15 @@ class StateDir:
         tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.folder / name)  # readers see the old file or the new one
+
+    def stamp(self) -> int:
+        """The folder's modification time in ns. Every plan, prepare, commit and ack file is
+        written by a rename into the folder, which changes it: a watcher whose stamp has not
+        moved has nothing to read (one ``stat`` instead of opening two files every poll)."""
+        try:
+            return os.stat(self.folder).st_mtime_ns
+        except OSError:
+            return 0
 
     def _read_int(self, name: str) -> int:
         try:
@@ -177,12 +187,19 @@ class Watcher:
         self.state.ack("live", generation)
 
     async def run(self) -> None:
+        seen = None
         while True:
             await asyncio.sleep(POLL_S)
-            try:
-                await self.step()
-            except Exception as exc:  # a watcher must never die: it is the only way to switch
-                print(f"mlgate serve: watcher error: {type(exc).__name__}: {exc}", flush=True)
+            stamp = self.state.stamp()
+            # The stamp ticks with the kernel's coarse clock, so two writes a few ms apart can
+            # share one: a folder changed in the last second is read in full on every poll.
+            if stamp != seen or time.time_ns() - stamp < SETTLED_NS:
+                seen = stamp
+                try:
+                    await self.step()
+                except Exception as exc:  # a watcher must never die: it is the only way to switch
+                    seen = None
+                    print(f"mlgate serve: watcher error: {type(exc).__name__}: {exc}", flush=True)
             self.tick()
 
     async def step(self) -> None:
