@@ -184,12 +184,14 @@ def report(post: bool) -> list[str]:
     return [f"mlgate report {REPORTS} --output {MERGED}" + (" --post-if-possible" if post else "")]
 
 
-REGISTERED_VERSION = (f"$(python -c \"import json;print(json.load(open('{REPORTS}/register/report.json'))"
-                      "['metrics']['version'])\")")
+# The version this pipeline registered; empty when register did not run (a production dispatch
+# without a retrain), and then deploy's own default (staging's version) is rendered.
+REGISTERED_VERSION = (f"version=\"$(python -c \"import json, os; p = '{REPORTS}/register/report.json'; "
+                      "print(json.load(open(p))['metrics']['version'] if os.path.exists(p) else '')\")\"")
 
 
 def render_k8s(image: str, folder: str = "k8s") -> list[str]:
     """The Dockerfile and manifests of the model server for the built image and the registered
     version (docs/kubernetes.md)."""
-    return [f'mlgate deploy --target kubernetes --render {folder} --image "{image}" '
-            f'--version "{REGISTERED_VERSION}"']
+    return [REGISTERED_VERSION,
+            f'mlgate deploy --target kubernetes --render {folder} --image "{image}" ${{version:+--version "$version"}}']

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,7 @@ def test_kubernetes_render_names_the_built_image_and_the_registered_version() ->
     gitlab = _doc("gitlab", make_config("example"))
     render_job = gitlab["render-image"]
     assert "image" not in render_job  # the default python image: Debian, where scikit-learn has wheels
-    line = render_job["script"][0]
+    line = render_job["script"][-1]
     assert '--image "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"' in line and "--version" in line
     assert gitlab["build-image"]["needs"] == ["render-image"]
     github = _doc("github", make_config("example"))["jobs"]["build-container"]
@@ -263,3 +264,33 @@ def test_kubernetes_target_applies_the_manifests_instead_of_the_serve_jobs(platf
     assert "kubectl apply -f k8s/" in _commands(platform, jobs["deploy-kubernetes"])
     assert not {"deploy-staging", "canary-deploy", "deploy-production"} & set(jobs)
     assert {"monitor-deployment", "monitor-model"} & set(jobs)
+
+
+@pytest.mark.parametrize("registered", [True, False])
+def test_kubernetes_render_takes_the_registered_version_or_leaves_it_to_deploy(
+        tmp_path: Path, registered: bool) -> None:
+    """A production dispatch without a retrain has no register report: the render must not fail
+    reading it, and leaves the version to deploy's default (staging's version)."""
+    import shutil
+    import subprocess
+    import sys
+
+    script = _doc("gitlab", make_config("example"))["render-image"]["script"]
+    if registered:
+        from mlgate.ci.plan import REPORTS
+
+        report = tmp_path / REPORTS / "register" / "report.json"
+        report.parent.mkdir(parents=True)
+        report.write_text(json.dumps({"metrics": {"version": "7"}}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    # the command line the job would run, printed instead of run: its arguments are what is tested
+    lines = [*script[:-1], "printf '%s\\n' " + script[-1]]
+    done = subprocess.run([shutil.which("bash") or "bash", "-euc", "\n".join(lines)], cwd=tmp_path,
+                          capture_output=True, text=True,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CI_REGISTRY_IMAGE": "r/i", "CI_COMMIT_SHA": "abc"})
+    assert done.returncode == 0, done.stderr
+    args = done.stdout.split()
+    assert args[:4] == ["mlgate", "deploy", "--target", "kubernetes"]
+    assert (args[-2:] == ["--version", "7"]) if registered else ("--version" not in args)
