@@ -39,8 +39,7 @@ def test_a_cancel_during_training_ends_the_open_runs(churn_project: Path, mlgate
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no run started within 120 s"
         time.sleep(0.2)
-    # into the fit: a signal inside MLflow's create_run, after the row is written and before the id
-    # returns, leaves that one run RUNNING (a window of milliseconds, not what this test is about)
+    # into the fit (a signal inside MLflow's create_run is test_runs_abandon.py's case)
     time.sleep(1.0)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

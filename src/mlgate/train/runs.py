@@ -7,6 +7,7 @@ the tuning parent run and its nested trial runs never depend on a global "active
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from mlgate.config import Config
 
 MAX_PARAM_CHARS = 500  # MLflow's historic limit; newer stores allow more
+PROCESS_TAG = "mlgate.process"  # the mlgate process (pid and start) that created the run
 
 
 class RunLogger:
@@ -26,10 +28,13 @@ class RunLogger:
         self.experiment_id = experiment_id
         self.tags = dict(tags)
         self.open: list[str] = []  # started and not ended: abandon() closes them
+        # every run this logger creates carries it, so abandon() also finds a run that MLflow
+        # created but an interrupt kept from reaching ``open`` (inside create_run)
+        self.process = f"{os.getpid()}-{time.time_ns()}"
 
     def start(self, name: str, tags: dict[str, str] | None = None, parent: str | None = None) -> str:
         """Create a run; with ``parent`` it is nested under that run in the MLflow UI."""
-        all_tags = {**self.tags, **(tags or {})}
+        all_tags = {**self.tags, **(tags or {}), PROCESS_TAG: self.process}
         if parent:
             all_tags["mlflow.parentRunId"] = parent
         run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
@@ -61,6 +66,9 @@ class RunLogger:
         for run_id in reversed(self.open):
             self.client.set_terminated(run_id, status)
         self.open.clear()
+        for run in self.client.search_runs(
+                [self.experiment_id], f"tags.`{PROCESS_TAG}` = '{self.process}' and attributes.status = 'RUNNING'"):
+            self.client.set_terminated(run.info.run_id, status)
 
 
 def open_logger(config: Config, tags: dict[str, str]) -> RunLogger:
