@@ -81,7 +81,7 @@ class DataConfig(_Strict):
 def _data_location(value: str | None) -> str | None:
     """A data path or URI whose scheme mlgate reads (local, file://, s3://, gs://, az://)."""
     if value and "://" in value:
-        from mlgate.data.refs import unsupported_scheme  # a small module: no domain package at start-up
+        from mlgate.locations.refs import unsupported_scheme  # a small module: no domain package at start-up
 
         problem = unsupported_scheme(value)
         if problem:
@@ -457,8 +457,8 @@ class Config(_Strict):
 
     def data_ref(self, raw: str | Path) -> Path | str:
         """A data path from the config: an object URI (``s3://b/k``) as written, ``file://`` and
-        local paths as absolute Paths against the config's folder (see mlgate.data.refs)."""
-        from mlgate.data.refs import as_ref  # config imports no domain package at start-up
+        local paths as absolute Paths against the config's folder (see mlgate.locations.refs)."""
+        from mlgate.locations.refs import as_ref  # config imports no domain package at start-up
 
         return as_ref(raw, self._root)
 

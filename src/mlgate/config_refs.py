@@ -66,7 +66,7 @@ def closest(name: str, valid: list[str]) -> str | None:
 
 def table_header(path: Path) -> list[str] | None:
     """The column names of a CSV or Parquet file (the first file of a folder); None when unreadable."""
-    from mlgate.data.io import TABLE_SUFFIXES
+    from mlgate.locations.refs import TABLE_SUFFIXES
 
     try:
         if path.is_dir():

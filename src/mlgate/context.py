@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from mlgate.config import Config
     from mlgate.data.io import Dataset
-    from mlgate.data.refs import DataRef
+    from mlgate.locations.refs import DataRef
     from mlgate.models import LoadedModel
 
 ProgressHook = Callable[[str, float | None], None]
@@ -55,7 +55,7 @@ class StageContext:
     progress: ProgressHook = _no_progress
     model: str | None = None
     baseline: str | None = None
-    test_data: DataRef | None = None  # a Path, or an object URI (see mlgate.data.refs)
+    test_data: DataRef | None = None  # a Path, or an object URI (see mlgate.locations.refs)
     reference_data: DataRef | None = None
     options: dict[str, Any] = field(default_factory=dict)
     bare: bool = False

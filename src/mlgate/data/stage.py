@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.data.io import load_table, require_columns
-from mlgate.data.refs import DataRef, label
 from mlgate.data.schema import infer_schema, load_schema, save_schema
 from mlgate.data.table import TableView
 from mlgate.data.validator import build_checks
 from mlgate.errors import ConfigError, DataError, UsageError
+from mlgate.locations.refs import DataRef, label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,8 +196,8 @@ def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | Non
                        schema_file: Path | None, target: str | None, keys: list[str], checks: list[DataCheck],
                        gate: ValidateGate, started: float, labels: tuple[str, str] | None = None) -> Report:
     """``data`` (beside ``ref_path``) streamed batch by batch; the same report as the in-memory path."""
-    from mlgate.data.io import table_files
     from mlgate.data.stream import file_columns
+    from mlgate.locations.refs import table_files
 
     opts = ctx.options
     ref_files = table_files(ref_path) if ref_path is not None else None  # train first, as when read whole

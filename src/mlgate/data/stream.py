@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from mlgate.data.objectstore import RemoteFile
+    from mlgate.locations.objectstore import RemoteFile
 
 BATCH_ROWS = 131_072
 CSV_BLOCK = 8 << 20      # bytes of CSV per block; the first block decides the column types
@@ -403,7 +403,7 @@ def _first(*values: Any) -> Any:
 def stream_files(files: Sequence[Path | RemoteFile]) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
     """Each file with its batches as pandas frames; a reading error names the file and the row group
     (Parquet) or the rows read so far (CSV)."""
-    from mlgate.data.io import TABLE_SUFFIXES
+    from mlgate.locations.refs import TABLE_SUFFIXES
 
     first_csv_types: list[Any] = []
     for file in files:
@@ -417,7 +417,7 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
     """The column names of a file (Parquet: from its footer; CSV: from its header)."""
     import pyarrow as pa
 
-    from mlgate.data.io import TABLE_SUFFIXES
+    from mlgate.locations.refs import TABLE_SUFFIXES
 
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
         return [str(n) for n in _open_parquet(file).schema_arrow.names]
@@ -430,7 +430,7 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
 
 def file_rows(file: Path | RemoteFile) -> int:
     """Rows of a file: a Parquet footer, or a CSV read through."""
-    from mlgate.data.io import TABLE_SUFFIXES
+    from mlgate.locations.refs import TABLE_SUFFIXES
 
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
         return int(_open_parquet(file).metadata.num_rows)
@@ -441,7 +441,7 @@ def _open_parquet(file: Path | RemoteFile) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mlgate.data.objectstore import RemoteFile
+    from mlgate.locations.objectstore import RemoteFile
 
     _not_empty(file)
     try:
@@ -474,7 +474,7 @@ def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None) -> Any:
     import pyarrow.csv as pacsv
 
     from mlgate.data.io import _sniff_separator
-    from mlgate.data.objectstore import RemoteFile
+    from mlgate.locations.objectstore import RemoteFile
 
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
     source = file.open_stream() if isinstance(file, RemoteFile) else file
@@ -534,7 +534,7 @@ def _csv_types(schema: pa.Schema) -> dict[str, Any]:
 
 
 def _not_empty(file: Path | RemoteFile) -> None:
-    from mlgate.data.objectstore import RemoteFile
+    from mlgate.locations.objectstore import RemoteFile
 
     if (file.size if isinstance(file, RemoteFile) else file.stat().st_size) == 0:
         raise DataError(f"{file} is empty (0 bytes)")
@@ -571,8 +571,7 @@ def scan_frame(frame: pd.DataFrame, plan: Plan, folder: Path | None, batch_rows:
 
 def scan_file_task(path: str, plan: Plan, offset: int, total: int) -> TableState:
     """One file's state on a Dask worker (rows numbered from ``offset`` of ``total``); hashes in memory."""
-    from mlgate.data.io import table_files
-    from mlgate.data.refs import as_ref
+    from mlgate.locations.refs import as_ref, table_files
 
     files = table_files(as_ref(path))
     state: TableState | None = None
@@ -611,8 +610,7 @@ def scan_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], plan: Plan)
 
 
 def _count_task(path: str) -> int:
-    from mlgate.data.io import table_files
-    from mlgate.data.refs import as_ref
+    from mlgate.locations.refs import as_ref, table_files
 
     return sum(file_rows(f) for f in table_files(as_ref(path)))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import MissingDependency
+from mlgate.locations.refs import DataRef, as_ref
 from mlgate.monitor.profile import ProfileSpec, TableProfile, empty_profile
 
 
@@ -26,7 +26,7 @@ def profile_file(path: str, spec_dict: dict[str, Any], allow_missing: Sequence[s
 def profile_on_dask(scheduler: Any, path: DataRef, spec: ProfileSpec, *,
                     allow_missing: Sequence[str] = ()) -> TableProfile:
     """Profile every file under ``path`` on the cluster at ``scheduler`` (an address or a Client)."""
-    from mlgate.data.io import table_files
+    from mlgate.locations.refs import table_files
 
     try:
         from distributed import Client

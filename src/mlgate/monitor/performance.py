@@ -24,7 +24,7 @@ from mlgate.errors import DataError, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlgate.data.refs import DataRef
+    from mlgate.locations.refs import DataRef
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.data.dvc import tracked
-from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import DataError, MlgateError, RegistryError
+from mlgate.locations.dvc import tracked
+from mlgate.locations.refs import DataRef, as_ref
 from mlgate.monitor.batches import as_source, frame_source, profile_reference
 from mlgate.monitor.profile import EXACT_MAX, TableProfile
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate._paths import file_stats
 from mlgate.config import MonitorColumn
-from mlgate.data.dvc import tracked
-from mlgate.data.refs import DataRef, as_ref, check, fingerprints
 from mlgate.errors import DataError, UsageError
+from mlgate.locations.dvc import tracked
+from mlgate.locations.refs import DataRef, as_ref, check, fingerprints
 from mlgate.monitor.drift import DriftSettings
 from mlgate.monitor.profile import TableProfile
 
@@ -29,7 +29,7 @@ class MonitorRequest:
     """Everything one monitor run needs; the CLI and the pipeline stage both build one."""
 
     reference: str
-    current: DataRef | None = None  # a Path, or an object URI (mlgate.data.refs)
+    current: DataRef | None = None  # a Path, or an object URI (mlgate.locations.refs)
     from_log: Path | None = None
     labels: DataRef | None = None
     window: str = "24h"

@@ -296,7 +296,7 @@ def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) ->
 
 def model_sha256(folder: Path) -> str:
     """SHA-256 of the serialized model file the folder's MLmodel names (model.skops, model.pkl)."""
-    from mlgate.data.io import file_sha256
+    from mlgate.locations.refs import file_sha256
     from mlgate.security.folders import flavors
 
     found = flavors(folder)  # the one MLmodel reader; any flavor here: a pin is only a hash

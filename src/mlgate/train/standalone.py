@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import ConfigError
+from mlgate.locations.refs import DataRef, as_ref
 from mlgate.train.zoo import get_model_type
 
 if TYPE_CHECKING:
