@@ -26,6 +26,7 @@ from pydantic import (
 from mlgate._paths import CONFIG_NAME, config_file
 from mlgate.config_refs import check_references
 from mlgate.errors import ConfigError
+from mlgate.locations.refs import as_ref, unsupported_scheme
 from mlgate.stats.settings import RuleSettings  # pydantic only: the methods load when a method is named
 
 __all__ = ["CONFIG_NAME", "Config", "config_from_dict", "load_config"]
@@ -81,8 +82,6 @@ class DataConfig(_Strict):
 def _data_location(value: str | None) -> str | None:
     """A data path or URI whose scheme mlgate reads (local, file://, s3://, gs://, az://)."""
     if value and "://" in value:
-        from mlgate.locations.refs import unsupported_scheme  # a small module: no domain package at start-up
-
         problem = unsupported_scheme(value)
         if problem:
             raise ValueError(problem)
@@ -458,8 +457,6 @@ class Config(_Strict):
     def data_ref(self, raw: str | Path) -> Path | str:
         """A data path from the config: an object URI (``s3://b/k``) as written, ``file://`` and
         local paths as absolute Paths against the config's folder (see mlgate.locations.refs)."""
-        from mlgate.locations.refs import as_ref  # config imports no domain package at start-up
-
         return as_ref(raw, self._root)
 
     def section(self, *keys: str) -> Any:

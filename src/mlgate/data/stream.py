@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.rowmatch import hash_rows
 from mlgate.data.schema import Schema, column_kind
 from mlgate.data.table import (
     SAMPLE_ROWS,
     TableView,
     fullmatch_mask,
-    hash_rows,
     jsonable,
     not_of_kind,
     ordered_counts,
