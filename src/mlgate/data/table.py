@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.data.rowmatch import duplicate_mask, hash_rows, leaked_rows, repeated_rows
 from mlgate.data.schema import Schema, column_kind
+from mlgate.tasks import task_of_target
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,7 +94,6 @@ class TableView:
             return None
         if self.task:
             return self.task
-        from mlgate.tasks import task_of_target
 
         task = task_of_target(self._target_values(), self.target, strict=False)
         return "regression" if task == "regression" else "classification"
