@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import DataError
 from mlgate.locations.objectstore import RemoteFile
-from mlgate.locations.refs import as_ref
+from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, table_files
 from mlgate.monitor.profile import (
     MAX_LEVELS,
     PERCENTILES,
@@ -44,8 +44,6 @@ def open_dataset(path: DataRef) -> Any:
     """The CSV/Parquet file or folder of them as a batch source; DataError naming the file otherwise.
 
     ``path`` may be an object URI (``s3://b/prefix``): objects are streamed, not downloaded first."""
-    from mlgate.locations.refs import TABLE_SUFFIXES, table_files
-
     files = table_files(path)
     kinds = {TABLE_SUFFIXES.get(f.suffix.lower()) for f in files}
     if None in kinds or len(kinds) != 1:
