@@ -27,6 +27,7 @@ from mlgate._paths import CONFIG_NAME, config_file
 from mlgate.config_refs import check_references
 from mlgate.errors import ConfigError
 from mlgate.locations.refs import as_ref, unsupported_scheme
+from mlgate.metrics import renamed_message
 from mlgate.stats.settings import RuleSettings  # pydantic only: the methods load when a method is named
 
 __all__ = ["CONFIG_NAME", "Config", "config_from_dict", "load_config"]
@@ -135,7 +136,6 @@ class TestGate(_Strict):
         if bad:
             raise ValueError(f"{bad[0]!r} names a model check; its value must be a mapping of the check's "
                              f"settings (got {(self.model_extra or {})[bad[0]]!r})")
-        from mlgate.metrics import renamed_message  # a metric name whose meaning changed, named at load
 
         for name in self.performance:
             moved = renamed_message(name)

@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
+from mlgate.context import StageContext
 from mlgate.errors import DataError, MlgateError, UsageError
+from mlgate.locations.dvc import tracked
+from mlgate.locations.refs import check, fetch, fingerprints, local_inputs
+from mlgate.registry.peek import baseline_marker
+from mlgate.reports import write_report
 from mlgate.runs import RunRecord, RunStore, StageRecord, Status, iter_runs, read_json, write_json
 
 if TYPE_CHECKING:
@@ -82,8 +87,6 @@ def _imported(target: str) -> Any:
 
 
 def _baseline_marker(config: Config) -> dict[str, Any] | None:
-    from mlgate.registry.peek import baseline_marker
-
     return baseline_marker(config)
 
 
@@ -203,8 +206,6 @@ class Pipeline:
     def check_inputs(self, *, only: str | None = None, until: str | None = None) -> None:
         """Config and data errors before anything runs: each selected stage's preflight, then
         a DataError naming the config key of a data path that does not exist."""
-        from mlgate.locations.refs import check
-
         selected = select_stages(self.config, only=only, until=until, stages=self.stages)
         for spec in selected:
             spec.check(self.config)
@@ -246,8 +247,6 @@ class Pipeline:
     def _data_refs(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[tuple[str, DataRef]]:
         """The config keys and data references the roles read; a local path that neither exists
         nor is tracked by DVC is an error naming its key."""
-        from mlgate.locations.dvc import tracked
-
         data = self.config.data
         # one file split in two (data.path, or data.train without data.test) is both tables
         test_key = "test" if data.test else ("path" if data.path else "train")
@@ -269,8 +268,6 @@ class Pipeline:
 
     def _fingerprints(self, roles: tuple[str, ...]) -> dict[str, str]:
         """Content fingerprints of the roles' data, reading none that need not be read (see locations.refs)."""
-        from mlgate.locations.refs import fingerprints
-
         if self._hashes is None:
             self._hashes = read_json(self.store.state_dir / "hashes.json")
         refs = self._data_paths(roles)
@@ -284,8 +281,6 @@ class Pipeline:
     def _input_paths(self) -> list[Path] | None:
         """Every file whose change can change a key (data files, folders for added files, DVC
         records); None when the data is in a bucket, which no file's mtime describes."""
-        from mlgate.locations.refs import local_inputs
-
         return local_inputs(self._data_paths())
 
     # ---- stages -------------------------------------------------------------------------
@@ -304,13 +299,8 @@ class Pipeline:
 
     def _execute(self, spec: StageSpec, key: str, run_dir: Path, state: dict[str, Any],
                  hook: ProgressHook | None) -> StageRecord:
-        from mlgate.context import StageContext
-        from mlgate.reports import write_report
-
         out_dir = run_dir / spec.name
         if spec.reads_data and spec.fetch_data:
-            from mlgate.locations.refs import fetch
-
             try:  # before the stage's folder exists: a failed pull leaves nothing half-made
                 fetch(self._data_paths(spec.data_roles), f"stage '{spec.name}'")
             except MlgateError as exc:
