@@ -86,12 +86,8 @@ def _imported(target: str) -> Any:
     return getattr(importlib.import_module(module), func)
 
 
-def _baseline_marker(config: Config) -> dict[str, Any] | None:
-    return baseline_marker(config)
-
-
 def _monitor_inputs(config: Config) -> dict[str, Any] | None:
-    from mlgate.monitor.stage import input_marker
+    from mlgate.monitor.stage import input_marker  # numpy and the drift methods: monitor stages only
 
     return input_marker(config)
 
@@ -121,7 +117,7 @@ STAGES: tuple[StageSpec, ...] = (
               data_roles=_TEST, summary="metrics with confidence intervals"),
     StageSpec("compare", "mlgate.evaluation.stage:run_compare", ("train", "evaluate"),
               (*_TABLE, ("task",), ("seed",), ("gates", "compare"), ("registry",), ("business",)), data_roles=_TEST,
-              inputs=("train",), summary="candidate versus production", external=_baseline_marker),
+              inputs=("train",), summary="candidate versus production", external=baseline_marker),
     StageSpec("register", "mlgate.registration.stage:run_register",
               ("validate", "train", "test", "evaluate", "compare"), (("registry",),), reads_data=False,
               summary="registry version with tags and alias"),

@@ -248,6 +248,6 @@ def export_trusted_types(config: Config | None) -> None:
 
 
 def _security(config: Config) -> Any:
-    from mlgate.config import SecurityConfig
+    from mlgate.config import SecurityConfig  # not at the top: a serving worker needs no config models
 
     return getattr(config, "security", None) or SecurityConfig()

@@ -246,7 +246,7 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
               "timeout_graceful_shutdown": 5, "proxy_headers": False,
               "ssl_certfile": certfile, "ssl_keyfile": keyfile}
     if workers == 1:
-        from mlgate.serve.app import create_app, freeze_start_up_heap
+        from mlgate.serve.app import create_app, freeze_start_up_heap  # else only uvicorn workers build it
 
         app = create_app(settings, model)
         freeze_start_up_heap()
