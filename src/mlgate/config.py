@@ -26,6 +26,8 @@ from pydantic import (
 from mlgate._paths import CONFIG_NAME, config_file
 from mlgate.config_refs import check_references
 from mlgate.errors import ConfigError
+from mlgate.locations.refs import as_ref, unsupported_scheme
+from mlgate.metrics import renamed_message
 from mlgate.stats.settings import RuleSettings  # pydantic only: the methods load when a method is named
 
 __all__ = ["CONFIG_NAME", "Config", "config_from_dict", "load_config"]
@@ -81,8 +83,6 @@ class DataConfig(_Strict):
 def _data_location(value: str | None) -> str | None:
     """A data path or URI whose scheme mlgate reads (local, file://, s3://, gs://, az://)."""
     if value and "://" in value:
-        from mlgate.data.refs import unsupported_scheme  # a small module: no domain package at start-up
-
         problem = unsupported_scheme(value)
         if problem:
             raise ValueError(problem)
@@ -136,7 +136,6 @@ class TestGate(_Strict):
         if bad:
             raise ValueError(f"{bad[0]!r} names a model check; its value must be a mapping of the check's "
                              f"settings (got {(self.model_extra or {})[bad[0]]!r})")
-        from mlgate.metrics import renamed_message  # a metric name whose meaning changed, named at load
 
         for name in self.performance:
             moved = renamed_message(name)
@@ -457,9 +456,7 @@ class Config(_Strict):
 
     def data_ref(self, raw: str | Path) -> Path | str:
         """A data path from the config: an object URI (``s3://b/k``) as written, ``file://`` and
-        local paths as absolute Paths against the config's folder (see mlgate.data.refs)."""
-        from mlgate.data.refs import as_ref  # config imports no domain package at start-up
-
+        local paths as absolute Paths against the config's folder (see mlgate.locations.refs)."""
         return as_ref(raw, self._root)
 
     def section(self, *keys: str) -> Any:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlgate.errors import ConfigError
+from mlgate.locations.refs import TABLE_SUFFIXES
 from mlgate.metrics import METRICS, metric_names
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ def closest(name: str, valid: list[str]) -> str | None:
 
 def table_header(path: Path) -> list[str] | None:
     """The column names of a CSV or Parquet file (the first file of a folder); None when unreadable."""
-    from mlgate.data.io import TABLE_SUFFIXES
-
     try:
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)

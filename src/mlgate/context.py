@@ -10,19 +10,24 @@ and the one output root of standalone runs, ``./mlgate-reports/<stage>``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate._paths import report_dir
+from mlgate.config import config_from_dict
+from mlgate.data.io import load_dataset, load_table
 from mlgate.errors import UsageError
+from mlgate.models import load_model, read_metadata
+from mlgate.runs import RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlgate.config import Config
     from mlgate.data.io import Dataset
-    from mlgate.data.refs import DataRef
+    from mlgate.locations.refs import DataRef
     from mlgate.models import LoadedModel
 
 ProgressHook = Callable[[str, float | None], None]
@@ -55,7 +60,7 @@ class StageContext:
     progress: ProgressHook = _no_progress
     model: str | None = None
     baseline: str | None = None
-    test_data: DataRef | None = None  # a Path, or an object URI (see mlgate.data.refs)
+    test_data: DataRef | None = None  # a Path, or an object URI (see mlgate.locations.refs)
     reference_data: DataRef | None = None
     options: dict[str, Any] = field(default_factory=dict)
     bare: bool = False
@@ -69,16 +74,12 @@ class StageContext:
     def dataset(self) -> Dataset:
         """Train and test tables as the config says, loaded once per stage."""
         if self._dataset is None:
-            from mlgate.data.io import load_dataset
-
             self._dataset = load_dataset(self.config)
         return self._dataset
 
     def test_table(self) -> pd.DataFrame:
         """The rows to judge the model on: ``--data``, else the config's test table."""
         if self.test_data is not None:
-            from mlgate.data.io import load_table
-
             return load_table(self.test_data)
         return self.dataset().test
 
@@ -88,8 +89,6 @@ class StageContext:
         None when ``--data`` names the test rows without a reference: the config's train table
         need not be where those rows came from.
         """
-        from mlgate.data.io import load_table
-
         if self.reference_data is not None:
             return load_table(self.reference_data)
         return None if self.test_data is not None else self.dataset().train
@@ -116,8 +115,6 @@ class StageContext:
 
     def load_candidate(self) -> LoadedModel:
         """The model under test: loaded from ``candidate_spec()``, with the config's task."""
-        from mlgate.models import load_model
-
         loaded = load_model(self.candidate_spec(), self.config)
         if self.config.task and not loaded.info.get("task"):
             loaded.info["task"] = self.config.task
@@ -142,7 +139,6 @@ def standalone_context(stage: str, config: Config | None = None, *, output: Path
         config = _bare_config(root or Path.cwd(), model, data, reference)
     if settings:
         config = override(config, settings)
-    from mlgate.runs import RunStore
 
     upstream = RunStore(config.root).stage_dirs()
     out_dir = Path(output) if output else report_dir(config.root, stage)
@@ -163,8 +159,6 @@ def _make_output(folder: Path) -> None:
 def discard_empty_outputs() -> None:
     """Remove the report folders a standalone command created and left empty: one that stopped on
     bad input leaves nothing behind. Only empty folders go, so no earlier report is touched."""
-    from contextlib import suppress
-
     for folder in _MADE:
         with suppress(OSError):  # not empty (or gone): keep it
             folder.rmdir()
@@ -173,8 +167,6 @@ def discard_empty_outputs() -> None:
 
 def override(config: Config, settings: dict[str, Any]) -> Config:
     """A copy of ``config`` with dotted keys set (``None`` values leave a key as it is)."""
-    from mlgate.config import config_from_dict
-
     raw = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     for dotted, value in settings.items():
         if value is None:
@@ -189,8 +181,6 @@ def override(config: Config, settings: dict[str, Any]) -> Config:
 
 def _bare_config(root: Path, model: str | None, data: DataRef | None, reference: DataRef | None) -> Config:
     """A config for a folder without mlgate.yaml, from the command's flags alone."""
-    from mlgate.config import config_from_dict
-
     if data is None and reference is None:
         raise UsageError("no test data: pass --data FILE (a CSV or Parquet file with the target "
                          "column), or run inside a project with mlgate.yaml")
@@ -203,7 +193,6 @@ def _model_target(model: str | None) -> str | None:
     """The target column recorded in an mlgate model folder, if any (no model is loaded)."""
     if model is None or not Path(model).is_dir():
         return None
-    from mlgate.models import read_metadata
 
     try:
         target = read_metadata(Path(model)).get("target")

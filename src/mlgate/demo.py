@@ -15,6 +15,13 @@ from typing import TYPE_CHECKING
 
 from mlgate.config import CONFIG_NAME, Config, load_config
 from mlgate.errors import UsageError
+from mlgate.examples.churn import write_example
+from mlgate.registration import REGISTERED_FILE
+from mlgate.reports import write_report
+from mlgate.runs import StageRecord, add_stage
+from mlgate.serve.process import ServerProcess
+from mlgate.smoke import run_smoke
+from mlgate.tracking import tracking_uri
 
 if TYPE_CHECKING:
     from mlgate.pipeline import RunRecord
@@ -36,8 +43,6 @@ class RegisteredModel:
 
 def prepare(folder: Path, rows: int = 20_000) -> tuple[Config, bool]:
     """The demo project's config, writing the example (``rows`` customers) when the folder has none."""
-    from mlgate.examples.churn import write_example
-
     created = not (folder / CONFIG_NAME).exists()
     if created:
         if folder.exists() and any(folder.iterdir()):
@@ -52,7 +57,6 @@ def registered_model(record: RunRecord) -> RegisteredModel:
     stage = next((s for s in record.stages if s.name == "register"), None)
     if stage is None or not stage.out_dir:
         raise UsageError("the pipeline did not reach the register stage")
-    from mlgate.registration import REGISTERED_FILE
 
     body = json.loads((Path(stage.out_dir) / REGISTERED_FILE).read_text(encoding="utf-8"))
     return RegisteredModel(name=body["name"], version=str(body["version"]), alias=body["alias"])
@@ -64,11 +68,6 @@ def serve_and_smoke(config: Config, model: RegisteredModel, record: RunRecord) -
     The smoke report goes into the run's ``smoke/`` folder and becomes a stage of the run:
     the run's index.html and merged junit.xml list it after register.
     """
-    from mlgate.reports import write_report
-    from mlgate.runs import StageRecord, add_stage
-    from mlgate.serve.process import ServerProcess
-    from mlgate.smoke import run_smoke
-
     key = secrets.token_urlsafe(24)
     assert config.source is not None  # a loaded config always has its file
     out_dir = Path(record.run_dir) / "smoke"
@@ -84,6 +83,4 @@ def serve_and_smoke(config: Config, model: RegisteredModel, record: RunRecord) -
 
 def mlflow_ui_command(config: Config, mlflow: str = "mlflow") -> str:
     """The command that opens the MLflow UI on the demo's store (``mlflow``: how to call MLflow)."""
-    from mlgate.tracking import tracking_uri
-
     return f"{mlflow} ui --backend-store-uri {tracking_uri(config)} --port 5000"

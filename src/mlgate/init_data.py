@@ -9,13 +9,18 @@ Every inference comes with the reason, so ``init`` can print what it decided and
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.io import load_table
 from mlgate.errors import DataError, UsageError
+from mlgate.tasks import task_of_target
+from mlgate.train.zoo import MODEL_TYPES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,8 +89,6 @@ def _in_folder(place: Path, single_ok: bool) -> tuple[Path | None, Path | None, 
 
 def inspect_data(folder: Path, data: Path | None = None, target: str | None = None) -> DataFound | None:
     """Find the data and infer target, task, id columns, models and thresholds; None without data."""
-    from mlgate.data.io import load_table
-
     train_file, test_file, path_file = find_data(folder, data)
     main = train_file or path_file
     if main is None:
@@ -129,8 +132,6 @@ def pick_target(frame: pd.DataFrame, target: str | None, source: Path) -> tuple[
 
 
 def _task(y: pd.Series, column: str) -> tuple[str, str]:
-    from mlgate.tasks import task_of_target
-
     try:
         task = task_of_target(y, column)
     except DataError as exc:
@@ -158,8 +159,6 @@ def id_columns(frame: pd.DataFrame, exclude: str) -> list[str]:
 
 def models_for(task: str) -> list[str]:
     """A linear model and gradient boosting, the zoo types that do ``task``."""
-    from mlgate.train.zoo import MODEL_TYPES
-
     wanted = ("linear-regression", "gradient-boosting") if task == "regression" else (
         "logistic-regression", "gradient-boosting")
     return [name for name in wanted if task in MODEL_TYPES[name].tasks]
@@ -167,8 +166,6 @@ def models_for(task: str) -> list[str]:
 
 def thresholds_for(task: str, y: pd.Series) -> tuple[dict[str, float], str]:
     """Performance thresholds a model must beat to be better than a constant guess."""
-    import math
-
     values = y.dropna()
     if task == "regression":
         std = float(values.std(ddof=0))
@@ -200,6 +197,4 @@ def _rel(folder: Path, file: Path | None) -> str | None:
 
 def as_yaml_value(value: Any) -> str:
     """A scalar or list as YAML flow text (JSON is valid YAML, and quotes odd column names)."""
-    import json
-
     return json.dumps(value)

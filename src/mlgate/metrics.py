@@ -20,6 +20,7 @@ knows, and a metric that is undefined on the rows (an AUC with one class present
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -453,8 +454,6 @@ def compute(p: Predictions, names: list[str] | None = None) -> dict[str, float]:
 
 
 def _clean(value: float) -> float:
-    import math
-
     return value if math.isfinite(value) else float("nan")
 
 

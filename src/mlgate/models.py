@@ -9,11 +9,24 @@ that information inferred from the estimator where possible.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ModelLoadError
+from mlgate.security.folders import (
+    check_pin,
+    concrete_uri,
+    load_folder,
+    pinned_version,
+    policy_for,
+    require_mlmodel,
+    verify_if_configured,
+)
+from mlgate.security.loader import load_file
+from mlgate.tasks import task_of_model
+from mlgate.tracking import quiet_mlflow, setup_mlflow
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -39,8 +52,6 @@ class LoadedModel:
 
     @property
     def task(self) -> str | None:
-        from mlgate.tasks import task_of_model
-
         return task_of_model(self.estimator, self.info)
 
 
@@ -54,8 +65,6 @@ def load_model(spec: str | Path, config: Config | None = None) -> LoadedModel:
         raise ModelLoadError(f"model path {path} does not exist; give an MLflow model folder, "
                              "a .joblib/.pkl file, or a models:/NAME@ALIAS URI")
     if path.is_dir():
-        from mlgate.security.folders import require_mlmodel
-
         return _load_mlflow_folder(require_mlmodel(path), text, config)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return _load_pickle(path, config)
@@ -75,18 +84,13 @@ def read_metadata(folder: Path) -> dict[str, Any]:
 
 def _load_mlflow_folder(path: Path, source: str, config: Config | None = None,
                         expected_sha256: str | None = None) -> LoadedModel:
-    # every model file goes through the fail-closed loader (mlgate.security), never mlflow's unpickling
-    from mlgate.security.folders import load_folder, policy_for, verify_if_configured
-
     verify_if_configured(path, config, source)
+    # every model file goes through the fail-closed loader (mlgate.security), never mlflow's unpickling
     estimator = load_folder(path, policy_for(config), expected_sha256=expected_sha256)
     return LoadedModel(estimator=estimator, source=source, path=path, info=read_metadata(path))
 
 
 def _load_pickle(path: Path, config: Config | None = None) -> LoadedModel:
-    from mlgate.security.folders import policy_for, verify_if_configured
-    from mlgate.security.loader import load_file
-
     verify_if_configured(path, config, str(path))
     estimator = load_file(path, policy_for(config))
     if not hasattr(estimator, "predict"):
@@ -95,16 +99,11 @@ def _load_pickle(path: Path, config: Config | None = None) -> LoadedModel:
 
 
 def _load_uri(uri: str, config: Config | None) -> LoadedModel:
-    from mlgate.tracking import quiet_mlflow
-
     quiet_mlflow()
     import mlflow
 
     if config is not None:
-        from mlgate.tracking import setup_mlflow
-
         setup_mlflow(config)
-    from mlgate.security.folders import check_pin, concrete_uri, pinned_version
 
     # every URI form (alias, number, latest, stage, runs:/) resolves to one version and its pin;
     # that exact version is downloaded, so the pin and the bytes belong together
@@ -128,8 +127,6 @@ def save_model(estimator: Any, folder: Path, info: dict[str, Any], input_example
     GBM's ``TreePredictor``). Estimators skops cannot handle at all fall back to cloudpickle.
     ``info`` should hold at least ``features``, ``task`` and ``target``.
     """
-    from mlgate.tracking import quiet_mlflow
-
     quiet_mlflow()
     import mlflow
     from mlflow.models import infer_signature
@@ -146,8 +143,6 @@ def save_model(estimator: Any, folder: Path, info: dict[str, Any], input_example
         mlflow.sklearn.save_model(estimator, str(folder), serialization_format="skops",
                                   skops_trusted_types=trusted, **common)
     except Exception:  # skops cannot serialize this estimator: use cloudpickle instead
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
         mlflow.sklearn.save_model(estimator, str(folder), serialization_format="cloudpickle",
                                   **common)

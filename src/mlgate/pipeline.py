@@ -9,7 +9,7 @@ evaluate and what reads its output. With ``data.path`` and a split, both tables 
 the one file, so it is an input of every data stage. File hashes are
 remembered by (size, mtime) as DVC does, so a no-op run reads no data; DVC-tracked data is
 keyed by DVC's recorded MD5 (no download while it is absent) and objects in a bucket by their
-ETag (a HEAD request), see ``mlgate.data.refs``. A stage that runs pulls its absent DVC-tracked
+ETag (a HEAD request), see ``mlgate.locations.refs``. A stage that runs pulls its absent DVC-tracked
 inputs first. Run records and the state on disk are in ``mlgate.runs``.
 """
 
@@ -25,13 +25,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
+from mlgate.context import StageContext
 from mlgate.errors import DataError, MlgateError, UsageError
+from mlgate.locations.dvc import tracked
+from mlgate.locations.refs import check, fetch, fingerprints, local_inputs
+from mlgate.registry.peek import baseline_marker
+from mlgate.reports import write_report
 from mlgate.runs import RunRecord, RunStore, StageRecord, Status, iter_runs, read_json, write_json
 
 if TYPE_CHECKING:
     from mlgate.config import Config
     from mlgate.context import ProgressHook
-    from mlgate.data.refs import DataRef
+    from mlgate.locations.refs import DataRef
     from mlgate.reports.model import Report
 
 __all__ = ["STAGES", "STAGE_NAMES", "Pipeline", "RunRecord", "StageRecord", "StageSpec", "iter_runs",
@@ -81,14 +86,8 @@ def _imported(target: str) -> Any:
     return getattr(importlib.import_module(module), func)
 
 
-def _baseline_marker(config: Config) -> dict[str, Any] | None:
-    from mlgate.registry.peek import baseline_marker
-
-    return baseline_marker(config)
-
-
 def _monitor_inputs(config: Config) -> dict[str, Any] | None:
-    from mlgate.monitor.stage import input_marker
+    from mlgate.monitor.stage import input_marker  # numpy and the drift methods: monitor stages only
 
     return input_marker(config)
 
@@ -118,7 +117,7 @@ STAGES: tuple[StageSpec, ...] = (
               data_roles=_TEST, summary="metrics with confidence intervals"),
     StageSpec("compare", "mlgate.evaluation.stage:run_compare", ("train", "evaluate"),
               (*_TABLE, ("task",), ("seed",), ("gates", "compare"), ("registry",), ("business",)), data_roles=_TEST,
-              inputs=("train",), summary="candidate versus production", external=_baseline_marker),
+              inputs=("train",), summary="candidate versus production", external=baseline_marker),
     StageSpec("register", "mlgate.registration.stage:run_register",
               ("validate", "train", "test", "evaluate", "compare"), (("registry",),), reads_data=False,
               summary="registry version with tags and alias"),
@@ -203,8 +202,6 @@ class Pipeline:
     def check_inputs(self, *, only: str | None = None, until: str | None = None) -> None:
         """Config and data errors before anything runs: each selected stage's preflight, then
         a DataError naming the config key of a data path that does not exist."""
-        from mlgate.data.refs import check
-
         selected = select_stages(self.config, only=only, until=until, stages=self.stages)
         for spec in selected:
             spec.check(self.config)
@@ -246,8 +243,6 @@ class Pipeline:
     def _data_refs(self, roles: tuple[str, ...] = ("train", "test", "schema")) -> list[tuple[str, DataRef]]:
         """The config keys and data references the roles read; a local path that neither exists
         nor is tracked by DVC is an error naming its key."""
-        from mlgate.data.dvc import tracked
-
         data = self.config.data
         # one file split in two (data.path, or data.train without data.test) is both tables
         test_key = "test" if data.test else ("path" if data.path else "train")
@@ -268,9 +263,7 @@ class Pipeline:
         return [ref for _, ref in self._data_refs(roles)]
 
     def _fingerprints(self, roles: tuple[str, ...]) -> dict[str, str]:
-        """Content fingerprints of the roles' data, reading none that need not be read (see data.refs)."""
-        from mlgate.data.refs import fingerprints
-
+        """Content fingerprints of the roles' data, reading none that need not be read (see locations.refs)."""
         if self._hashes is None:
             self._hashes = read_json(self.store.state_dir / "hashes.json")
         refs = self._data_paths(roles)
@@ -284,8 +277,6 @@ class Pipeline:
     def _input_paths(self) -> list[Path] | None:
         """Every file whose change can change a key (data files, folders for added files, DVC
         records); None when the data is in a bucket, which no file's mtime describes."""
-        from mlgate.data.refs import local_inputs
-
         return local_inputs(self._data_paths())
 
     # ---- stages -------------------------------------------------------------------------
@@ -304,13 +295,8 @@ class Pipeline:
 
     def _execute(self, spec: StageSpec, key: str, run_dir: Path, state: dict[str, Any],
                  hook: ProgressHook | None) -> StageRecord:
-        from mlgate.context import StageContext
-        from mlgate.reports import write_report
-
         out_dir = run_dir / spec.name
         if spec.reads_data and spec.fetch_data:
-            from mlgate.data.refs import fetch
-
             try:  # before the stage's folder exists: a failed pull leaves nothing half-made
                 fetch(self._data_paths(spec.data_roles), f"stage '{spec.name}'")
             except MlgateError as exc:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlgate.config import CONFIG_NAME
+from mlgate.config import CONFIG_NAME, config_from_dict, parse_yaml
 from mlgate.errors import UsageError
+from mlgate.examples.churn import write_example
 from mlgate.init_data import DataFound, as_yaml_value, inspect_data
 
 EXAMPLES = ("churn",)
@@ -42,7 +43,6 @@ def init_project(folder: Path, example: str | None = None, *, force: bool = Fals
         raise UsageError(f"{config} already exists; pass --force to overwrite it")
     if example == "churn":
         folder.mkdir(parents=True, exist_ok=True)
-        from mlgate.examples.churn import write_example
 
         return InitResult(write_example(folder))
     found = inspect_data(folder, data, target) if folder.is_dir() or data is not None else None
@@ -111,6 +111,4 @@ registry:
 
 
 def _validate(text: str, folder: Path) -> None:
-    from mlgate.config import config_from_dict, parse_yaml
-
     config_from_dict(parse_yaml(text, folder / CONFIG_NAME), folder, text=text)

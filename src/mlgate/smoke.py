@@ -9,6 +9,7 @@ order (rate limiting last, since it empties the client's bucket) into a ``Report
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -278,8 +279,6 @@ def run_smoke(url: str, *, api_key: str | None = None, expect_version: str | Non
     ``client`` is an httpx-compatible client to use instead of a new ``httpx.Client``
     (tests pass Starlette's in-process TestClient).
     """
-    import contextlib
-
     import httpx
 
     if n_requests < 1:

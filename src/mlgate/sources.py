@@ -7,7 +7,7 @@ stage's DVC-tracked inputs, nothing else) and ``ci_data_steps`` makes that the j
 ``ci_variables(config)`` names the variables each data source needs (an object store's
 credentials, a DVC remote's). A DVC remote is read from the committed ``.dvc/config`` only: a
 CI job's checkout has no ``config.local``, and the generated file must not depend on one.
-Reading, fingerprinting and fetching the data is ``mlgate.data.refs``.
+Reading, fingerprinting and fetching the data is ``mlgate.locations.refs``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgate.data import dvc
-from mlgate.data.objectstore import STORES, store_of
-from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import DataError
+from mlgate.locations import dvc
+from mlgate.locations.objectstore import STORES, store_of
+from mlgate.locations.refs import DataRef, as_ref
 from mlgate.pipeline import STAGE_NAMES, STAGES
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from mlgate.errors import ConfigError
+from mlgate.metrics import greater_is_better
 from mlgate.reports.model import Check
 
 
@@ -75,8 +76,6 @@ BOUNDS: dict[str, type[Bound]] = {b.name: b for b in (MinBound, MaxBound)}
 def parse_thresholds(raw: dict[str, float | dict[str, float]], available: list[str],
                      key: str = "gates -> evaluate -> thresholds") -> list[Bound]:
     """Bounds from a thresholds mapping; unknown metrics or bound kinds are ConfigErrors naming ``key``."""
-    from mlgate.metrics import greater_is_better
-
     bounds: list[Bound] = []
     for metric, spec in raw.items():
         where = f"{key} -> {metric}"

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from mlgate.errors import RegistryError
 
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from mlgate.config import Config
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no advisory locks (_store_lock)
+    fcntl = None  # type: ignore[assignment]
 
 # CI variables worth keeping on every run and version: GitLab first, then GitHub Actions.
 CI_VARIABLES = ("CI_JOB_ID", "CI_PIPELINE_ID", "CI_COMMIT_SHA", "CI_PROJECT_PATH",
@@ -159,8 +165,6 @@ def is_remote(uri: str) -> bool:
 
 def describe_store(uri: str) -> str:
     """'the MLflow tracking server at http://host:5000' or 'the MLflow store at sqlite:///...' (no password)."""
-    from urllib.parse import urlsplit, urlunsplit
-
     shown = uri
     try:
         parts = urlsplit(uri)
@@ -181,9 +185,7 @@ def _store_lock(uri: str) -> Iterator[None]:
     fails with "table _alembic_tmp_... already exists"); other stores need no lock.
     """
     prefix = "sqlite:///"
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no advisory locks; a lone job needs none
+    if fcntl is None:  # not POSIX: no advisory locks; a lone job needs none
         yield
         return
     if not uri.startswith(prefix):

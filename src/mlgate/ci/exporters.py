@@ -7,12 +7,16 @@ docs/ci.md for the job list and how it maps to the seed's jobs.
 from __future__ import annotations
 
 import difflib
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
 from mlgate import __version__
+from mlgate.ci.checks import check_ci_config
+from mlgate.ci.plan import make_plan
+from mlgate.errors import UsageError
 
 if TYPE_CHECKING:
     from mlgate.ci.plan import Plan
@@ -28,16 +32,11 @@ class CiExporter:
 
     def document(self, plan: Plan, staging_url: str | None, production_url: str | None) -> dict[str, Any]:
         """The CI file as a mapping, from ``mlgate.ci.<name>.render_<name>`` (imported when asked for)."""
-        import importlib
-
         render = getattr(importlib.import_module(f"mlgate.ci.{self.name}"), f"render_{self.name}")
         doc: dict[str, Any] = render(plan, staging_url, production_url)
         return doc
 
     def render(self, config: Config) -> str:
-        from mlgate.ci.checks import check_ci_config
-        from mlgate.ci.plan import make_plan
-
         check_ci_config(config)
         urls = {name: env.url for name, env in config.environments.items()}
         plan = make_plan(config)
@@ -95,8 +94,6 @@ CI_EXPORTERS: dict[str, CiExporter] = {e.name: e for e in (GitLabExporter(), Git
 
 
 def _exporter(platform: str) -> CiExporter:
-    from mlgate.errors import UsageError
-
     exporter = CI_EXPORTERS.get(platform)
     if exporter is None:
         raise UsageError(f"unknown CI platform {platform!r}; choose from {', '.join(CI_EXPORTERS)}")

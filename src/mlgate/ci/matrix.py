@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError, GateFailed, UsageError
+from mlgate.models import METADATA_FILE, read_metadata
+from mlgate.pipeline import STAGES, Pipeline
 from mlgate.reports.model import Check, Report, Section, Timer
+from mlgate.runs import read_json
+from mlgate.tracking import experiment_id, setup_mlflow
+from mlgate.train.stage import BEST_MODEL_FILE
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -35,8 +40,6 @@ CANDIDATES_DIR = ".mlgate/candidates"
 
 def pick_best(config: Config, folder: Path) -> RunRecord:
     """Run the pipeline up to train, with train assembled from the candidates in ``folder``."""
-    from mlgate.pipeline import STAGES, Pipeline
-
     if not folder.is_dir():
         raise UsageError(f"--pick-best {folder}: no such folder; it should hold one folder per candidate "
                          "written by `mlgate train --candidate NAME --output FOLDER/NAME`")
@@ -83,9 +86,6 @@ def _adopt_run(config: Config, chosen: dict[str, Any], best: dict[str, Any], mod
     model's ``mlgate.json``, report and best_model.json name that run, so register finds it.
     With a tracking server every matrix job logged into the shared store: nothing to do.
     """
-    from mlgate.models import METADATA_FILE, read_metadata
-    from mlgate.tracking import experiment_id, setup_mlflow
-
     run_id = chosen["best"].get("mlflow_run_id")
     client = setup_mlflow(config)
     if run_id:
@@ -114,9 +114,6 @@ def _adopt_run(config: Config, chosen: dict[str, Any], best: dict[str, Any], mod
 
 def _read_candidate(path: Path, label: str) -> dict[str, Any] | None:
     """A candidate job's report.json and best_model.json, or None when the job left nothing."""
-    from mlgate.runs import read_json
-    from mlgate.train.stage import BEST_MODEL_FILE
-
     report, best = read_json(path / "report.json"), read_json(path / BEST_MODEL_FILE)
     if not report or not best:
         return None
@@ -127,8 +124,6 @@ def _read_candidate(path: Path, label: str) -> dict[str, Any] | None:
 
 
 def _same_data(done: dict[str, dict[str, Any]]) -> None:
-    from mlgate.models import read_metadata
-
     prints = {label: read_metadata(c["path"] / "model").get("data_fingerprint") for label, c in done.items()}
     if len(set(prints.values())) > 1:
         raise ConfigError("the candidates were trained on different data (data fingerprints "
@@ -177,8 +172,6 @@ def _install_model(chosen: dict[str, Any], out_dir: Path) -> None:
 
 def _fill(report: Report, chosen: dict[str, Any], rows: list[dict[str, Any]], best: dict[str, Any],
           out_dir: Path) -> None:
-    from mlgate.train.stage import BEST_MODEL_FILE
-
     clean = [{k: v for k, v in r.items() if k not in ("metric", "greater")} for r in rows]
     metric, value = best["metric"], best["metrics"][best["metric"]]
     best_doc = {**chosen["best"], "model_dir": str(out_dir / "model"), "candidates": clean,

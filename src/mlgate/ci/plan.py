@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from mlgate import sources
 from mlgate.ci.matrix import CANDIDATES_DIR
 from mlgate.deploy.install import job_extras, parse_install
+from mlgate.pipeline import STAGE_NAMES, select_stages
 from mlgate.reports.merge import MERGED_DIR
 
 if TYPE_CHECKING:
@@ -70,8 +71,6 @@ class Plan:
 
 def make_plan(config: Config) -> Plan:
     """The plan of ``config``'s pipeline."""
-    from mlgate.pipeline import STAGE_NAMES, select_stages
-
     ci = config.ci
     spec, extras = parse_install(ci.install), job_extras(config)
     # DVC-tracked data: every job installs DVC (a job that pulls nothing still checks that absent

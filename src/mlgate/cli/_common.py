@@ -9,7 +9,7 @@ import typer
 
 from mlgate._paths import report_dir
 from mlgate.cli._console import console, err_console
-from mlgate.data.refs import flag_ref
+from mlgate.locations.refs import flag_ref
 
 __all__ = ["ConfigOpt", "DataOpt", "ModelOpt", "OutputOpt", "console", "err_console", "finish", "load",
            "maybe_load", "print_verdict", "report_dir"]

@@ -10,7 +10,7 @@ import typer
 from mlgate.cli._common import ConfigOpt, OutputOpt, finish, maybe_load
 from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
-from mlgate.data.refs import flag_ref
+from mlgate.locations.refs import flag_ref
 
 
 @app.command(cls=PluginHelp)

@@ -421,8 +421,6 @@ class TrainTestLeakage(DataCheck):
         n, shown, matches = test.leaked_from(train, cols)
         expected, p_value, leaked = 0.0, None, n
         if n and repetition_is_natural(train, cols):
-            from mlgate.stats import compare_proportions
-
             repeated = train.repeated(cols)
             expected = test.rows * repeated / max(train.rows, 1)
             cmp = compare_proportions(repeated, train.rows, n, test.rows)

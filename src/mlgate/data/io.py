@@ -8,43 +8,14 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from mlgate.data import dvc
-from mlgate.data.objectstore import RemoteFile, is_uri, remote_files
-from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import DataError
+from mlgate.locations.objectstore import RemoteFile
+from mlgate.locations.refs import TABLE_SUFFIXES, DataRef, as_ref, table_files
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlgate.config import Config
-
-TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-def table_files(path: DataRef) -> list[Path | RemoteFile]:
-    """The data files behind a path: the file itself, or a folder's CSV/Parquet files sorted.
-
-    An object URI lists its object or the table objects under its prefix; a DVC-tracked path
-    that is not in the workspace is pulled first (``dvc pull``).
-    """
-    if isinstance(path, str) and is_uri(path):
-        return list(remote_files(path, TABLE_SUFFIXES))
-    path = Path(path)
-    if not path.exists() and (found := dvc.tracked(path)) is not None:
-        dvc.pull([found[0]], str(path))
-    return list(local_files(path))
-
-
-def local_files(path: Path) -> list[Path]:
-    """The files behind a local path: the file itself, or a folder's CSV/Parquet files sorted."""
-    if not path.exists():
-        raise DataError(f"data path {path} does not exist")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
-        if not files:
-            raise DataError(f"folder {path} holds no .csv or .parquet files")
-        return files
-    return [path]
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -245,15 +216,6 @@ def split_frame(frame: pd.DataFrame, target: str, test_size: float, seed: int,
 def _looks_categorical(y: pd.Series) -> bool:
     counts = y.value_counts()
     return y.nunique() <= 50 and counts.min() >= 2
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:

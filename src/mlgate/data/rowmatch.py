@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlgate.data.table import TableView, hash_rows
-
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
+
+    from mlgate.data.table import TableView
 
 PREFILTER_COLUMNS = 3
 PROBE_ROWS = 10_000
@@ -96,3 +97,37 @@ def repetition_is_natural(view: TableView, columns: tuple[str, ...]) -> bool:
         if len(values) >= 20 and values.nunique() >= 0.5 * len(values):
             return False
     return True
+
+
+def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | None = None, *,
+              bools_as_text: bool = True) -> np.ndarray:
+    """A 64-bit hash per row (of ``rows``, default all) over ``columns``, normalized types.
+
+    Booleans hash as text, so a batch of a streamed table holding a missing value (an object
+    column) and one without (a bool column) hash the same rows alike; ``bools_as_text=False``
+    hashes them as numbers, as fingerprints recorded before streaming did."""
+    import pandas as pd
+
+    part = frame if rows is None else frame.iloc[rows]
+    return pd.util.hash_pandas_object(_normalized(part, columns, bools_as_text), index=False).to_numpy()
+
+
+def _normalized(frame: pd.DataFrame, columns: tuple[str, ...], bools_as_text: bool = True) -> pd.DataFrame:
+    """Numbers as float64 and text as plain strings, so equal rows hash equal across files."""
+    import pandas as pd
+    from pandas.api import types
+
+    out = {}
+    for name in columns:
+        s = frame[name]
+        if types.is_float_dtype(s.dtype) and s.dtype == "float64":
+            out[name] = s  # already canonical: no copy of the largest columns
+        elif types.is_bool_dtype(s.dtype) and bools_as_text:
+            out[name] = s.astype("str")  # as text: a bool column with a missing value is object dtype
+        elif types.is_bool_dtype(s.dtype) or types.is_numeric_dtype(s.dtype):
+            out[name] = s.astype("float64")
+        elif isinstance(s.dtype, pd.CategoricalDtype) or types.is_object_dtype(s.dtype):
+            out[name] = s.astype("str")
+        else:
+            out[name] = s
+    return pd.DataFrame(out, copy=False)

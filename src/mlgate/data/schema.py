@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mlgate.config import format_validation_error, parse_yaml
 from mlgate.errors import ConfigError, SchemaError
 
 if TYPE_CHECKING:
@@ -249,8 +250,6 @@ def save_schema(schema: Schema, path: Path, *, source: str = "") -> Path:
 
 def load_schema(path: str | Path) -> Schema:
     """Read a schema file; a SchemaError names the file, the key and the problem."""
-    from mlgate.config import format_validation_error, parse_yaml
-
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.data.io import load_table, require_columns
-from mlgate.data.refs import DataRef, label
+from mlgate.config import ValidateGate, format_validation_error, parse_yaml
+from mlgate.data.io import load_table, require_columns, split_frame
+from mlgate.data.profile import profile_section, profile_table
 from mlgate.data.schema import infer_schema, load_schema, save_schema
+from mlgate.data.stream import Plan, StreamView, file_columns, new_folder, scan_files, scan_frame, scan_on_dask
 from mlgate.data.table import TableView
-from mlgate.data.validator import build_checks
+from mlgate.data.validator import build_checks, validate_tables
 from mlgate.errors import ConfigError, DataError, UsageError
+from mlgate.locations.refs import DataRef, label, table_files
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlgate.config import Config, ValidateGate
+    from mlgate.config import Config
     from mlgate.context import StageContext
     from mlgate.data.checks import DataCheck
     from mlgate.data.schema import Schema
-    from mlgate.data.stream import StreamView
     from mlgate.reports.model import Report
 
 _TASKS = {"binary": "classification", "multiclass": "classification", "regression": "regression"}
@@ -71,8 +74,6 @@ def run_validate(ctx: StageContext) -> Report:
 
 def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Train and test as the config names them, id columns kept (they are checked for duplicates)."""
-    from mlgate.data.io import split_frame
-
     data = cfg.data
     if data.path:
         source = cfg.data_ref(data.path)
@@ -148,8 +149,6 @@ def _gate(thresholds: Path | None, config: Config | None) -> tuple[ValidateGate,
     """The gate's settings (``--thresholds`` file, else the config's), and where they came from."""
     from pydantic import ValidationError
 
-    from mlgate.config import ValidateGate, format_validation_error, parse_yaml
-
     if thresholds is None:
         gate = config.gates.validate_ if config else ValidateGate.model_validate({})
         return gate, "gates -> validate -> checks"
@@ -169,9 +168,6 @@ def _gate(thresholds: Path | None, config: Config | None) -> tuple[ValidateGate,
 
 def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, checks: list[DataCheck],
          min_score: float, schema_path: Path | None, progress: Any, started: float) -> Report:
-    from mlgate.data.profile import profile_section, profile_table
-    from mlgate.data.validator import validate_tables
-
     report = validate_tables(views, checks, min_score=min_score, pair=pair, progress=progress)
     profiles = {}
     for view in views:
@@ -196,9 +192,6 @@ def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | Non
                        schema_file: Path | None, target: str | None, keys: list[str], checks: list[DataCheck],
                        gate: ValidateGate, started: float, labels: tuple[str, str] | None = None) -> Report:
     """``data`` (beside ``ref_path``) streamed batch by batch; the same report as the in-memory path."""
-    from mlgate.data.io import table_files
-    from mlgate.data.stream import file_columns
-
     opts = ctx.options
     ref_files = table_files(ref_path) if ref_path is not None else None  # train first, as when read whole
     files = table_files(data)
@@ -259,8 +252,6 @@ def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, tar
                  keys: list[str], task: str | None, leak: tuple[str, ...], opts: dict[str, Any],
                  frame: pd.DataFrame | None = None) -> StreamView:
     """The streamed view of files (scanned from ``frame`` when they were already read to infer the schema)."""
-    from mlgate.data.stream import Plan, StreamView, new_folder, scan_files, scan_frame, scan_on_dask
-
     present_keys = tuple(k for k in keys if k in columns)
     sets = [tuple(c for c in columns if c not in keys)]
     if present_keys:
@@ -277,8 +268,6 @@ def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, tar
         else:
             state = scan_files(source, plan, folder)
     except BaseException:
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return StreamView(state, name, schema, target, keys, task, folder=folder, source=source)

@@ -23,6 +23,7 @@ checks run unchanged and give the same report as on the table held in memory.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -30,26 +31,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.io import _check_delimiter, _sniff_separator
+from mlgate.data.rowmatch import hash_rows
 from mlgate.data.schema import Schema, column_kind
 from mlgate.data.table import (
     SAMPLE_ROWS,
     TableView,
     fullmatch_mask,
-    hash_rows,
     jsonable,
     not_of_kind,
     ordered_counts,
     outside,
     spread_step,
 )
-from mlgate.errors import DataError
+from mlgate.errors import DataError, MissingDependency
+from mlgate.locations.objectstore import RemoteFile
+from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, table_files
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
 
-    from mlgate.data.objectstore import RemoteFile
 
 BATCH_ROWS = 131_072
 CSV_BLOCK = 8 << 20      # bytes of CSV per block; the first block decides the column types
@@ -403,8 +406,6 @@ def _first(*values: Any) -> Any:
 def stream_files(files: Sequence[Path | RemoteFile]) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
     """Each file with its batches as pandas frames; a reading error names the file and the row group
     (Parquet) or the rows read so far (CSV)."""
-    from mlgate.data.io import TABLE_SUFFIXES
-
     first_csv_types: list[Any] = []
     for file in files:
         kind = TABLE_SUFFIXES.get(file.suffix.lower())
@@ -417,8 +418,6 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
     """The column names of a file (Parquet: from its footer; CSV: from its header)."""
     import pyarrow as pa
 
-    from mlgate.data.io import TABLE_SUFFIXES
-
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
         return [str(n) for n in _open_parquet(file).schema_arrow.names]
     _not_empty(file)
@@ -430,8 +429,6 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
 
 def file_rows(file: Path | RemoteFile) -> int:
     """Rows of a file: a Parquet footer, or a CSV read through."""
-    from mlgate.data.io import TABLE_SUFFIXES
-
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
         return int(_open_parquet(file).metadata.num_rows)
     return sum(len(f) for f in _csv_batches(file, []))
@@ -440,8 +437,6 @@ def file_rows(file: Path | RemoteFile) -> int:
 def _open_parquet(file: Path | RemoteFile) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from mlgate.data.objectstore import RemoteFile
 
     _not_empty(file)
     try:
@@ -473,9 +468,6 @@ def _parquet_batches(file: Path | RemoteFile) -> Iterator[pd.DataFrame]:
 def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None) -> Any:
     import pyarrow.csv as pacsv
 
-    from mlgate.data.io import _sniff_separator
-    from mlgate.data.objectstore import RemoteFile
-
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
     source = file.open_stream() if isinstance(file, RemoteFile) else file
     return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
@@ -488,8 +480,6 @@ def _csv_batches(file: Path | RemoteFile, first_types: list[Any]) -> Iterator[pd
     """CSV blocks; the first file's first block decides each column's type (dates and empty columns
     stay text, as pandas reads them), and the later blocks and files are read with those types."""
     import pyarrow as pa
-
-    from mlgate.data.io import _check_delimiter, _sniff_separator
 
     _not_empty(file)
     read = 0
@@ -514,8 +504,6 @@ def _csv_batches(file: Path | RemoteFile, first_types: list[Any]) -> Iterator[pd
 
 def _csv_problem(file: Path | RemoteFile, exc: BaseException, read: int) -> str:
     """One line on a CSV that pyarrow cannot read: the file, where, and pyarrow's reason."""
-    import re
-
     text = _first_line(exc)
     if "not valid utf8" in text.lower() or "invalid utf8" in text.lower():
         return f"{file} is not UTF-8 text ({text}); save it as UTF-8"
@@ -534,8 +522,6 @@ def _csv_types(schema: pa.Schema) -> dict[str, Any]:
 
 
 def _not_empty(file: Path | RemoteFile) -> None:
-    from mlgate.data.objectstore import RemoteFile
-
     if (file.size if isinstance(file, RemoteFile) else file.stat().st_size) == 0:
         raise DataError(f"{file} is empty (0 bytes)")
 
@@ -571,9 +557,6 @@ def scan_frame(frame: pd.DataFrame, plan: Plan, folder: Path | None, batch_rows:
 
 def scan_file_task(path: str, plan: Plan, offset: int, total: int) -> TableState:
     """One file's state on a Dask worker (rows numbered from ``offset`` of ``total``); hashes in memory."""
-    from mlgate.data.io import table_files
-    from mlgate.data.refs import as_ref
-
     files = table_files(as_ref(path))
     state: TableState | None = None
     for _file, batches in stream_files(files):
@@ -587,8 +570,6 @@ def scan_file_task(path: str, plan: Plan, offset: int, total: int) -> TableState
 
 def scan_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], plan: Plan) -> TableState:
     """Each file's state computed on the Dask cluster at ``scheduler`` (an address or a Client), merged here."""
-    from mlgate.errors import MissingDependency
-
     try:
         from distributed import Client
     except ImportError:
@@ -611,9 +592,6 @@ def scan_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], plan: Plan)
 
 
 def _count_task(path: str) -> int:
-    from mlgate.data.io import table_files
-    from mlgate.data.refs import as_ref
-
     return sum(file_rows(f) for f in table_files(as_ref(path)))
 
 

@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.rowmatch import duplicate_mask, hash_rows, leaked_rows, repeated_rows
 from mlgate.data.schema import Schema, column_kind
+from mlgate.tasks import task_of_target
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,7 +94,6 @@ class TableView:
             return None
         if self.task:
             return self.task
-        from mlgate.tasks import task_of_target
 
         task = task_of_target(self._target_values(), self.target, strict=False)
         return "regression" if task == "regression" else "classification"
@@ -138,8 +139,6 @@ class TableView:
 
     def duplicates(self, columns: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
         """Rows equal (on ``columns``) to an earlier row."""
-        from mlgate.data.rowmatch import duplicate_mask
-
         mask = duplicate_mask(self, columns)
         return int(mask.sum()), self.samples(mask)
 
@@ -155,14 +154,10 @@ class TableView:
 
     def repeated(self, columns: tuple[str, ...]) -> int:
         """How many rows equal (on ``columns``) at least one other row."""
-        from mlgate.data.rowmatch import repeated_rows
-
         return repeated_rows(self, columns)
 
     def leaked_from(self, train: TableView, columns: tuple[str, ...]) -> tuple[int, dict[str, Any], list[int]]:
         """Rows of this table equal to a row of ``train``: count, the first ones, and each one's first train row."""
-        from mlgate.data.rowmatch import leaked_rows
-
         mask, matches = leaked_rows(train, self, columns)
         shown = self.samples(mask)
         return int(mask.sum()), shown, [matches[r] for r in shown["rows"]]
@@ -240,19 +235,6 @@ def outside(values: Any, low: Any, high: Any) -> Any:
     return mask
 
 
-def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...], rows: np.ndarray | None = None, *,
-              bools_as_text: bool = True) -> np.ndarray:
-    """A 64-bit hash per row (of ``rows``, default all) over ``columns``, normalized types.
-
-    Booleans hash as text, so a batch of a streamed table holding a missing value (an object
-    column) and one without (a bool column) hash the same rows alike; ``bools_as_text=False``
-    hashes them as numbers, as fingerprints recorded before streaming did."""
-    import pandas as pd
-
-    part = frame if rows is None else frame.iloc[rows]
-    return pd.util.hash_pandas_object(_normalized(part, columns, bools_as_text), index=False).to_numpy()
-
-
 def rows_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
     """SHA-256 over the normalized row hashes of ``columns`` (row order matters): the same rows read
     from a CSV or a Parquet file, with ints loaded as floats, give the same fingerprint."""
@@ -271,27 +253,6 @@ def _compatible(expected: str, actual: str, series: pd.Series) -> bool:
         finite = values[~np.isnan(values)]
         return bool(np.all(np.mod(finite, 1) == 0))
     return {expected, actual} == {"string", "category"}
-
-
-def _normalized(frame: pd.DataFrame, columns: tuple[str, ...], bools_as_text: bool = True) -> pd.DataFrame:
-    """Numbers as float64 and text as plain strings, so equal rows hash equal across files."""
-    import pandas as pd
-    from pandas.api import types
-
-    out = {}
-    for name in columns:
-        s = frame[name]
-        if types.is_float_dtype(s.dtype) and s.dtype == "float64":
-            out[name] = s  # already canonical: no copy of the largest columns
-        elif types.is_bool_dtype(s.dtype) and bools_as_text:
-            out[name] = s.astype("str")  # as text: a bool column with a missing value is object dtype
-        elif types.is_bool_dtype(s.dtype) or types.is_numeric_dtype(s.dtype):
-            out[name] = s.astype("float64")
-        elif isinstance(s.dtype, pd.CategoricalDtype) or types.is_object_dtype(s.dtype):
-            out[name] = s.astype("str")
-        else:
-            out[name] = s
-    return pd.DataFrame(out, copy=False)
 
 
 def jsonable(value: Any) -> Any:

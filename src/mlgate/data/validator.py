@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from mlgate.config import placed_in_file
+from mlgate.config import placed_in_file, validation_problems
 from mlgate.data.checks import DATA_CHECKS, DataCheck
 from mlgate.data.table import TableView
 from mlgate.errors import ConfigError
@@ -36,8 +36,6 @@ def build_checks(settings: dict[str, dict[str, Any]] | None,
         try:
             checks.append(cls.model_validate(settings.get(name) or {}))
         except ValidationError as exc:
-            from mlgate.config import validation_problems
-
             raise ConfigError("; ".join(validation_problems(exc, (where, name)))) from exc
     return [c for c in checks if c.enabled]
 

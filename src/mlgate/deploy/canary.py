@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mlgate.reports.model import Check, Report
 from mlgate.roles import BASELINE, CANARY, STABLE
 from mlgate.roles import role as traffic_role
+from mlgate.stats import Rule, compare_counts, compare_proportions, compare_samples, decide
 
 if TYPE_CHECKING:
     from mlgate.config import CanaryConfig
@@ -103,8 +104,6 @@ def _numeric(labels: list[Any]) -> bool:
 
 def comparisons(stable: SlotSample, cur: SlotSample, role: str) -> dict[str, Comparison | None]:
     """The two-sample comparisons of canary analysis (None where a side has no data)."""
-    from mlgate.stats import compare_counts, compare_proportions, compare_samples
-
     out: dict[str, Comparison | None] = {
         "error_rate": compare_proportions(stable.errors, stable.requests, cur.errors, cur.requests)
         if stable.requests and cur.requests else None}
@@ -132,8 +131,6 @@ def _worse(name: str, cmp: Comparison) -> bool:
 
 def analyze(rows: list[list[Any]], config: CanaryConfig, role: str = CANARY.name) -> Analysis:
     """Decide promote, continue or rollback from the observations of the current step."""
-    from mlgate.stats import Rule, decide
-
     stable, cur = split(rows, role)
     found = comparisons(stable, cur, role)
     predictions = found.get("predictions")

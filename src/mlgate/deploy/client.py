@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +60,6 @@ class AdminClient:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              params: dict[str, Any] | None = None) -> dict[str, Any]:
-        import json
-        import urllib.error
-        import urllib.parse
-        import urllib.request
-
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
         request = urllib.request.Request(f"{self.url}{path}{query}", data=data, method=method,

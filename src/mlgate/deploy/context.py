@@ -17,6 +17,7 @@ from mlgate.deploy.record import DeployLocked, EnvLock, Record, pause_point, rea
 from mlgate.deploy.state import EnvState, Event, Registry, env_alias, who
 from mlgate.errors import MlgateError, UsageError
 from mlgate.reports.model import Check, Report
+from mlgate.smoke import run_smoke
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -161,8 +162,6 @@ class DeployContext:
     def smoke(self, name: str, slot: str | None, version: str) -> bool:
         """Run the smoke suite against a slot (``/_slot/<slot>``) or the live URL; add one Check."""
         import httpx
-
-        from mlgate.smoke import run_smoke
 
         base = f"{self.url}/_slot/{slot}" if slot else self.url
         checks = CANDIDATE_CHECKS if slot else LIVE_CHECKS + (["authentication"] if self.api_key else [])

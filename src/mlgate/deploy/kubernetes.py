@@ -24,7 +24,11 @@ create, so no secret ever sits in a rendered file.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import shutil as sh
+import subprocess
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
+from mlgate._paths import write_text
+from mlgate.deploy.install import job_extras, parse_install
 from mlgate.errors import UsageError
 from mlgate.security.folders import inside_links_only
 
@@ -110,9 +116,6 @@ def render(config: Config, out_dir: Path, *, image: str | None = None, model_uri
 
 def apply_manifests(folder: Path, kubectl: str | None = None) -> str:
     """``kubectl apply -f folder`` (its YAML files; the dashboard and Dockerfile are not resources)."""
-    import shutil as sh
-    import subprocess
-
     tool = kubectl or sh.which("kubectl")
     if tool is None:
         raise UsageError("--apply needs kubectl, which is not on PATH: install it "
@@ -193,15 +196,11 @@ def _context(config: Config, out_dir: Path, name: str, namespace: str | None, im
 
 def _install_target(config: Config) -> str:
     """What the image's pip installs: ``ci.install`` (the CI jobs' source of mlgate) with its extras."""
-    from mlgate.deploy.install import job_extras, parse_install
-
     return parse_install(config.ci.install).target(job_extras(config))
 
 
 @cache
 def _env() -> jinja2.Environment:
-    import json
-
     import jinja2
 
     # YAML and Dockerfiles: values go through `q` (a JSON scalar or mapping is YAML), never HTML-escaped;
@@ -240,8 +239,6 @@ def _version_of(uri: str) -> str:
 
 def _dns_name(text: str) -> str:
     """A DNS-1123 label: lower case, digits and '-', at most 63 characters."""
-    import re
-
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-")
     if not name:
         raise UsageError(f"cannot make a Kubernetes name from {text!r}; set `project` to letters and digits")
@@ -249,7 +246,5 @@ def _dns_name(text: str) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    from mlgate._paths import write_text
-
     write_text(path, text)
     return path

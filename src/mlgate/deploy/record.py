@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mlgate.errors import MlgateError, RegistryError, UsageError
+from mlgate.registry.store import describe_write_failure, retry
 
 if TYPE_CHECKING:
     from mlgate.deploy.state import Registry
@@ -167,8 +168,6 @@ class EnvLock:
 
     def _create(self) -> bool:
         """Create the lock model; False when it exists already (someone holds the lock)."""
-        from mlgate.registry.store import retry
-
         client = self.registry.client
 
         def attempt() -> bool:
@@ -291,6 +290,4 @@ def interrupted(record: Record | None, holder: Holder | None, ttl: float) -> boo
 
 def write_failure(registry: Registry, exc: BaseException, what: str) -> RegistryError:
     """A registry write that failed, said plainly: read-only, unreachable, or MLflow's first line."""
-    from mlgate.registry.store import describe_write_failure
-
     return describe_write_failure(exc, what, registry.config)

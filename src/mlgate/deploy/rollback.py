@@ -12,7 +12,7 @@ then writes the history, closes the record and gives the lock back.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.record import EnvLock, Record, read_record, write_record
@@ -74,8 +74,6 @@ class Started:
 
 def start_rollback(config: Config, env: str, slots: dict[str, str], who: str, host: str, pid: int) -> Started:
     """Take the lock for the command's process (over any deploy), write the record, point the aliases back."""
-    from dataclasses import asdict
-
     registry = Registry(config)
     alias = env_alias(config, env)
     last = read_record(registry, alias)

@@ -16,14 +16,16 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.deploy.record import Holder, Record, interrupted, read_holder, read_record
+from mlgate.deploy.record import Holder, Record, interrupted, now_iso, read_holder, read_record
 from mlgate.errors import RegistryError, UsageError
+from mlgate.registry.store import open_store, retry
 from mlgate.roles import SIDE_ROLES, role
+from mlgate.tracking import artifact_root, ci_job_id, tracking_uri
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -45,8 +47,6 @@ def env_alias(config: Config, env: str) -> str:
 
 def who() -> str:
     """The person or CI job acting: GitLab's or GitHub's user, else user@host; with the CI job id."""
-    from mlgate.tracking import ci_job_id
-
     user = os.environ.get("GITLAB_USER_LOGIN") or os.environ.get("GITHUB_ACTOR")
     if not user:
         try:
@@ -126,8 +126,6 @@ class Registry:
     """The registry operations deploy needs, on one model of one store."""
 
     def __init__(self, config: Config, client: MlflowClient | None = None) -> None:
-        from mlgate.registry.store import open_store
-
         self.config = config
         self.name = config.model_name
         self.client = client or open_store(config)
@@ -135,8 +133,6 @@ class Registry:
     # -- versions and aliases ---------------------------------------------------------
 
     def versions(self) -> list[str]:
-        from mlgate.registry.store import retry
-
         try:  # retried: a server's worker reads while a deploy writes the same SQLite file
             found = retry(lambda: self.client.search_model_versions(f"name = '{self.name}'"),
                           f"list the versions of {self.name!r}")
@@ -166,8 +162,6 @@ class Registry:
             return {}
 
     def set_alias(self, alias: str, version: str | None) -> None:
-        from mlgate.registry.store import retry
-
         if version is None:
             if self.alias(alias) is not None:
                 retry(lambda: self.client.delete_registered_model_alias(self.name, alias), f"delete alias {alias}")
@@ -175,8 +169,6 @@ class Registry:
         retry(lambda: self.client.set_registered_model_alias(self.name, alias, version), f"set alias {alias}")
 
     def set_tag(self, key: str, value: str | None) -> None:
-        from mlgate.registry.store import retry
-
         if value is None:
             if key in self.tags():
                 retry(lambda: self.client.delete_registered_model_tag(self.name, key), f"delete tag {key}")
@@ -234,8 +226,6 @@ class Registry:
     # -- history ----------------------------------------------------------------------
 
     def _history_experiment(self) -> str:
-        from mlgate.tracking import artifact_root, tracking_uri
-
         name = f"mlgate-deployments/{self.name}"
         found = self.client.get_experiment_by_name(name)
         if found is not None:
@@ -252,8 +242,6 @@ class Registry:
 
     def record(self, event: Event) -> None:
         """Append an event to the history (an MLflow run, so every client of the store sees it)."""
-        from mlgate.registry.store import retry
-
         tags = {f"{TAG}{k}": str(getattr(event, k)) for k in HISTORY_FIELDS if getattr(event, k)}
         tags.update({f"{TAG}{k}": v for k, v in event.extra.items()})
         tags["mlflow.runName"] = f"{event.action} {event.env} {event.from_version or '-'} -> {event.to_version or '-'}"
@@ -280,8 +268,6 @@ class Registry:
 
 def deployment_summary(config: Config, limit: int = 10) -> tuple[list[EnvState], list[Event]]:
     """Each environment's registry state and the recent history; nothing when there is no store yet."""
-    from mlgate.tracking import tracking_uri
-
     uri = tracking_uri(config)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return [], []
@@ -292,8 +278,6 @@ def deployment_summary(config: Config, limit: int = 10) -> tuple[list[EnvState],
 
 def describe_state(state: EnvState) -> str:
     """``production: version 2 (canary 3 at 10%)``, and a line on a deploy under way or interrupted."""
-    from mlgate.deploy.record import now_iso
-
     sides = [f"{name} {v} at {p:g}%" for name, (v, p) in state.sides().items() if v]
     line = f"{state.env}: version {state.stable or 'none'}" + (f" ({', '.join(sides)})" if sides else "")
     if state.previous:
@@ -332,6 +316,4 @@ def describe_event(event: Event) -> str:
 
 
 def as_dict(event: Event) -> dict[str, Any]:
-    from dataclasses import asdict
-
     return asdict(event)

@@ -11,7 +11,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.errors import RegistryError
+from mlgate.evaluation.versus_baseline import compare_models
+from mlgate.models import load_model
+from mlgate.registry import open_store
 from mlgate.reports.model import Check, Report
+from mlgate.tracking import tracking_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,8 +30,6 @@ DECISION_FILE = "decision.json"
 def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel | None, note: str,
                  frame: pd.DataFrame | None, out_dir: Path) -> Report:
     """Run the comparison (or the no-baseline pass), write decision.json, return the report."""
-    from mlgate.evaluation.versus_baseline import compare_models
-
     t0 = time.perf_counter()
     gate = config.gates.compare
     if baseline is None or frame is None:
@@ -59,16 +62,12 @@ def compare_with(config: Config, candidate: LoadedModel, baseline: LoadedModel |
 
 def find_baseline(config: Config, alias: str | None = None) -> tuple[LoadedModel | None, str]:
     """The model behind ``alias`` of the project's registered model, or None and why not."""
-    from mlgate.tracking import tracking_uri
-
     alias = alias or config.gates.compare.baseline_alias
     name = config.model_name
     uri = tracking_uri(config)
     store = _sqlite_file(uri)
     if store is not None and not store.exists():
         return None, f"no registry yet ({store} does not exist): no {alias} model to compare with, pass"
-    from mlgate.models import load_model
-    from mlgate.registry import open_store
 
     client = open_store(config)
     try:
@@ -76,8 +75,6 @@ def find_baseline(config: Config, alias: str | None = None) -> tuple[LoadedModel
     except Exception as exc:  # MLflow raises MlflowException for a missing model or alias
         code = getattr(exc, "error_code", "")
         if code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            from mlgate.errors import RegistryError
-
             raise RegistryError(f"cannot look up {name}@{alias} in {uri}: {exc}") from exc
         return None, f"no version of model {name!r} has the alias {alias!r} yet: nothing to compare with, pass"
     loaded = load_model(f"models:/{name}/{version.version}", config)

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.evaluation.business import attach_costs
+from mlgate.evaluation.inputs import resolve_task, split_xy
+from mlgate.evaluation.plots import evaluation_figures
+from mlgate.evaluation.slices import slice_metrics
+from mlgate.metrics import bootstrap, compute, greater_is_better, headline_metric, interval, predict, usable_metrics
 from mlgate.reports.model import Check, Report, Section
+from mlgate.thresholds import parse_thresholds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,8 +50,6 @@ class Evaluation:
         return f"{name} {value:.3f} [{low:.3f}, {high:.3f}]"
 
     def to_json(self) -> dict[str, Any]:
-        from mlgate.metrics import greater_is_better
-
         return {
             "task": self.task, "n_rows": self.n_rows, "primary": self.primary,
             "confidence": self.confidence, "bootstrap": self.bootstrap, "seed": self.seed,
@@ -68,8 +72,6 @@ Intervals = dict[str, tuple[float, float]]
 
 def measure(preds: Predictions, gate: EvaluateGate, seed: int) -> tuple[dict[str, float], Intervals]:
     """Point estimates of every metric and their bootstrap intervals."""
-    from mlgate.metrics import bootstrap, compute, interval, usable_metrics
-
     names = usable_metrics(preds)
     values = compute(preds, names)
     if not gate.bootstrap:
@@ -87,11 +89,6 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
     With ``business`` costs, ``expected_cost`` and ``savings`` (against ``baseline``, the
     production model, or the constant answer) are metrics like the others.
     """
-    from mlgate.evaluation.inputs import resolve_task, split_xy
-    from mlgate.evaluation.slices import slice_metrics
-    from mlgate.metrics import headline_metric, predict, usable_metrics
-    from mlgate.thresholds import parse_thresholds
-
     features, y = split_xy(model, frame, target, id_columns)
     task = resolve_task(task, model, y)
     preds = predict(model.estimator, features, y, task)
@@ -121,8 +118,6 @@ def evaluate_model(model: LoadedModel, frame: pd.DataFrame, target: str, gate: E
                      "confidence": gate.confidence, "bootstrap": gate.bootstrap, "slices": slices}
     report.sections = [_metrics_section(result), *_slice_sections(slices)]
     if plots:
-        from mlgate.evaluation.plots import evaluation_figures
-
         report.figures = evaluation_figures(preds)
     return report, result
 
@@ -132,9 +127,6 @@ def _business(business: BusinessConfig | None, preds: Predictions, baseline: Loa
     """Attach the business costs to ``preds``; the baseline's name, or None without costs."""
     if business is None or not business.enabled:
         return None
-    from mlgate.evaluation.business import attach_costs
-    from mlgate.evaluation.inputs import split_xy
-    from mlgate.metrics import predict
 
     base = None
     if baseline is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlgate.errors import DataError
+from mlgate.tasks import task_of_model, task_of_target
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +30,4 @@ def split_xy(model: LoadedModel, frame: pd.DataFrame, target: str,
 
 def resolve_task(configured: str | None, model: LoadedModel, y: pd.Series) -> str:
     """The task: the config's, else the model's metadata, else inferred from the target."""
-    from mlgate.tasks import task_of_model, task_of_target
-
     return configured or task_of_model(model.estimator, model.info) or task_of_target(y, str(y.name or "target"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError
@@ -56,6 +57,4 @@ def slice_metrics(preds: Predictions, frame: pd.DataFrame, columns: list[str], n
 
 
 def _round(value: float) -> float | None:
-    import math
-
     return round(value, 6) if math.isfinite(value) else None

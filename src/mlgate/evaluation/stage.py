@@ -10,6 +10,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from mlgate.evaluation import evaluate_model
+from mlgate.evaluation.baseline import compare_with, find_baseline
+from mlgate.models import load_model
 from mlgate.reports.model import Check, Report
 
 if TYPE_CHECKING:
@@ -20,8 +23,6 @@ if TYPE_CHECKING:
 
 def run_evaluate(ctx: StageContext) -> Report:
     """Evaluate the candidate on the test rows; write metrics.json."""
-    from mlgate.evaluation import evaluate_model
-
     t0 = time.perf_counter()
     ctx.progress("loading the model and test rows", 0.1)
     model = ctx.load_candidate()
@@ -43,7 +44,6 @@ def _business_baseline(config: Config) -> tuple[LoadedModel | None, str]:
     """The production model when ``business.baseline`` is production, else None (and why, for the report)."""
     if config.business.baseline != "production" or not config.business.enabled:
         return None, ""
-    from mlgate.evaluation.baseline import find_baseline
 
     baseline, note = find_baseline(config)
     if baseline is None:
@@ -61,13 +61,9 @@ def gate_with_slices(config: Config) -> EvaluateGate:
 
 def run_compare(ctx: StageContext) -> Report:
     """Compare the candidate with ``--baseline`` or the production alias on the test rows; write decision.json."""
-    from mlgate.evaluation.baseline import compare_with, find_baseline
-
     ctx.progress("looking up the production model", 0.1)
     baseline: LoadedModel | None
     if ctx.baseline:
-        from mlgate.models import load_model
-
         baseline, note = load_model(ctx.baseline, ctx.config), f"baseline {ctx.baseline}"
     else:
         baseline, note = find_baseline(ctx.config)

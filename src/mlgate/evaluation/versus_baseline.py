@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlgate.errors import ConfigError, UsageError
+from mlgate.evaluation.business import attach_pair
+from mlgate.evaluation.inputs import resolve_task, split_xy
+from mlgate.metrics import bootstrap, compute, greater_is_better, headline_metric, interval, predict, usable_metrics
 from mlgate.reports.model import Check, Report, Section
 
 if TYPE_CHECKING:
@@ -124,9 +127,6 @@ def compare_models(candidate: LoadedModel, baseline: LoadedModel, frame: pd.Data
                    id_columns: list[str] | None = None,
                    business: BusinessConfig | None = None) -> tuple[Report, Outcome]:
     """Compare two models on ``frame``; the report's checks are the decision rules."""
-    from mlgate.evaluation.inputs import resolve_task, split_xy
-    from mlgate.metrics import predict
-
     x_cand, y = split_xy(candidate, frame, target, id_columns)
     x_base, _ = split_xy(baseline, frame, target, id_columns, where="the test data (for the baseline)")
     task = resolve_task(task, candidate, y)
@@ -135,8 +135,6 @@ def compare_models(candidate: LoadedModel, baseline: LoadedModel, frame: pd.Data
         raise UsageError(f"the candidate predicts classes {cand.classes} but the baseline "
                          f"{base.classes}; models of different label sets cannot be compared")
     if business is not None and business.enabled:
-        from mlgate.evaluation.business import attach_pair
-
         attach_pair(business, cand, base)
     outcome = measure_outcome(cand, base, gate, seed)
     report = Report(stage="compare", metrics={"candidate": _r(outcome.candidate), "baseline": _r(outcome.baseline),
@@ -157,8 +155,6 @@ def compare_models(candidate: LoadedModel, baseline: LoadedModel, frame: pd.Data
 def measure_outcome(cand: Predictions, base: Predictions, gate: CompareGate, seed: int) -> Outcome:
     """Point values, paired bootstrap intervals of every delta and the verdict on the decisive metric."""
     import numpy as np
-
-    from mlgate.metrics import bootstrap, compute, greater_is_better, headline_metric, interval, usable_metrics
 
     names = [n for n in usable_metrics(cand) if n in usable_metrics(base)]
     metric = gate.metric or headline_metric(cand.task, cand.proba is not None and base.proba is not None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -73,8 +74,6 @@ class Subject:
         more than the prediction (7 ms against 0.5 ms measured here), and servers run one
         thread per worker anyway.
         """
-        from contextlib import nullcontext
-
         from threadpoolctl import threadpool_limits
 
         return threadpool_limits(limit) if limit else nullcontext()

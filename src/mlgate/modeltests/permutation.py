@@ -9,6 +9,7 @@ import pandas as pd
 
 from mlgate import metrics as M
 from mlgate.modeltests.base import Subject
+from mlgate.modeltests.columns import numeric_columns
 
 
 @dataclass
@@ -100,8 +101,6 @@ def correlated_groups(frame: pd.DataFrame, threshold: float) -> list[list[str]]:
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
-
-    from mlgate.modeltests.columns import numeric_columns
 
     numeric = [c for c in numeric_columns(frame) if frame[c].nunique(dropna=True) > 1]
     alone = [[c] for c in frame.columns if c not in numeric]

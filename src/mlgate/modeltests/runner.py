@@ -11,15 +11,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlgate.config import placed_in_file
+from mlgate.config import TestGate, placed_in_file, validation_problems
+from mlgate.data.io import require_columns, split_frame
+from mlgate.data.table import rows_fingerprint
 from mlgate.errors import ConfigError, DataError, MlgateError
 from mlgate.metrics import headline_metric
+from mlgate.models import LoadedModel, load_model
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.modeltests.checks import MODEL_CHECKS
 from mlgate.reports.model import Report, Section, Timer
 
 if TYPE_CHECKING:
-    from mlgate.config import Config, TestGate
-    from mlgate.models import LoadedModel
+    from mlgate.config import Config
 
 Progress = Callable[[str, float | None], None]
 
@@ -44,8 +47,6 @@ def run(model: Any, data: pd.DataFrame, config: TestGate | dict[str, Any] | None
 
 def as_loaded(model: Any) -> LoadedModel:
     """A LoadedModel from an estimator, a LoadedModel, or a path/URI."""
-    from mlgate.models import LoadedModel, load_model
-
     if isinstance(model, LoadedModel):
         return model
     if isinstance(model, str | Path):
@@ -58,8 +59,6 @@ def as_loaded(model: Any) -> LoadedModel:
 def as_gate(config: Any) -> TestGate:
     """The TestGate of a TestGate, a dict (``gates.test`` keys) or None (defaults)."""
     from pydantic import ValidationError
-
-    from mlgate.config import TestGate
 
     if config is None:
         return TestGate()
@@ -80,8 +79,6 @@ def build_checks(gate: TestGate, names: list[str] | None) -> list[ModelCheck]:
     ``gates.test`` other than ``checks`` and ``threads`` names a check, whose class validates it.
     """
     from pydantic import ValidationError
-
-    from mlgate.modeltests.checks import MODEL_CHECKS
 
     names = names or list(MODEL_CHECKS)
     problems = [f"  gates -> test -> checks: {MODEL_CHECKS.unknown(n, 'model check')}"
@@ -113,8 +110,6 @@ def check_config(config: Config) -> None:
 
 
 def _problems(prefix: str, exc: Any) -> list[str]:
-    from mlgate.config import validation_problems
-
     return [f"  {line}" for line in validation_problems(exc, prefix)]
 
 
@@ -122,8 +117,6 @@ def build_subject(loaded: LoadedModel, data: pd.DataFrame, *, reference: pd.Data
                   target: str | None, protected: list[str], seed: int | None,
                   fit_rows: pd.DataFrame | None = None) -> Subject:
     """Check the inputs (exit-2 errors naming the column) and assemble what the checks share."""
-    from mlgate.data.io import require_columns
-
     target = target or loaded.info.get("target") or "target"
     require_columns(data, [target], "the test data")
     notes = []
@@ -167,9 +160,6 @@ def recorded_fit_rows(info: dict[str, Any], reference: pd.DataFrame, target: str
     so a refit on all of the reference differs for a reason that is no reproducibility problem;
     the split is redrawn here and checked against the record's row count and fingerprint.
     """
-    from mlgate.data.io import split_frame
-    from mlgate.data.table import rows_fingerprint
-
     trained_on = info.get("trained_on")
     if not isinstance(trained_on, dict) or "rows" not in trained_on:
         return None, ("the model carries no record of the rows it was fitted on (no trained_on in its "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlgate.modeltests.runner import build_checks, build_subject, run_checks
+
 if TYPE_CHECKING:
     from mlgate.context import StageContext
     from mlgate.reports.model import Report
@@ -15,8 +17,6 @@ def run_test(ctx: StageContext) -> Report:
     In a pipeline run the candidate is train's model, judged on the test table with the
     train table as reference; ``mlgate test`` may name another model, data and reference.
     """
-    from mlgate.modeltests.runner import build_checks, build_subject, run_checks
-
     config = ctx.config
     gate = config.gates.test
     checks = build_checks(gate, gate.checks)  # config errors first

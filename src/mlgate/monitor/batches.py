@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.data.objectstore import RemoteFile
-from mlgate.data.refs import as_ref
 from mlgate.errors import DataError
+from mlgate.locations.objectstore import RemoteFile
+from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, table_files
 from mlgate.monitor.profile import (
     MAX_LEVELS,
     PERCENTILES,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from mlgate.data.refs import DataRef  # noqa: F401  (in annotations)
+    from mlgate.locations.refs import DataRef  # noqa: F401  (in annotations)
 
 BATCH_ROWS = 131_072
 SPEC_ROWS = 200_000  # sample size for the reference's percentiles and levels
@@ -44,8 +44,6 @@ def open_dataset(path: DataRef) -> Any:
     """The CSV/Parquet file or folder of them as a batch source; DataError naming the file otherwise.
 
     ``path`` may be an object URI (``s3://b/prefix``): objects are streamed, not downloaded first."""
-    from mlgate.data.io import TABLE_SUFFIXES, table_files
-
     files = table_files(path)
     kinds = {TABLE_SUFFIXES.get(f.suffix.lower()) for f in files}
     if None in kinds or len(kinds) != 1:

@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlgate.data.refs import DataRef, as_ref
 from mlgate.errors import MissingDependency
+from mlgate.locations.refs import DataRef, as_ref, table_files
+from mlgate.monitor.batches import open_dataset, profile_source
 from mlgate.monitor.profile import ProfileSpec, TableProfile, empty_profile
 
 
 def profile_file(path: str, spec_dict: dict[str, Any], allow_missing: Sequence[str]) -> dict[str, Any]:
     """Profile one file on a worker; plain dicts travel, so workers need only mlgate and pyarrow."""
-    from mlgate.monitor.batches import open_dataset, profile_source
-
     spec = ProfileSpec.from_dict(spec_dict)
     # each worker opens its own file: a local path, or an object URI read with the worker's credentials
     return profile_source(open_dataset(as_ref(path)), spec, where=path, allow_missing=allow_missing).to_dict()
@@ -26,8 +25,6 @@ def profile_file(path: str, spec_dict: dict[str, Any], allow_missing: Sequence[s
 def profile_on_dask(scheduler: Any, path: DataRef, spec: ProfileSpec, *,
                     allow_missing: Sequence[str] = ()) -> TableProfile:
     """Profile every file under ``path`` on the cluster at ``scheduler`` (an address or a Client)."""
-    from mlgate.data.io import table_files
-
     try:
         from distributed import Client
     except ImportError:

@@ -24,6 +24,7 @@ from typing import Any
 from mlgate.config import MonitorColumn
 from mlgate.errors import ConfigError
 from mlgate.monitor.profile import ColumnProfile, ColumnSpec, TableProfile
+from mlgate.stats import METHODS, compare_counts, compare_samples, decide, default_rule, methods_reading
 
 _KIND_RULE = {("feature", "numeric"): "numeric", ("feature", "categorical"): "categorical",
               ("prediction", "numeric"): "prediction", ("prediction", "categorical"): "categorical",
@@ -96,8 +97,6 @@ def rule_for(spec: ColumnSpec, override: MonitorColumn | None) -> Any:
     """The core's default rule for the column's role and kind, with the config's overrides (their
     method names were checked by the core's ``RuleSettings``); a categorical column needs a method
     that reads counts."""
-    from mlgate.stats import default_rule, methods_reading
-
     rule = default_rule(_KIND_RULE[(spec.role, spec.kind)])
     if override is None:
         return rule
@@ -113,8 +112,6 @@ def rule_for(spec: ColumnSpec, override: MonitorColumn | None) -> Any:
 
 def compare_column(spec: ColumnSpec, ref: ColumnProfile, cur: ColumnProfile, method: str) -> tuple[Any, str]:
     """The core's Comparison of one column's profiles, and a note when the method had to change."""
-    from mlgate.stats import METHODS, compare_counts, compare_samples, default_rule
-
     reads = METHODS[method].reads
     if spec.kind == "categorical":
         keys = [*spec.levels, "(rest)"]
@@ -146,8 +143,6 @@ def coarse_counts(spec: ColumnSpec, prof: ColumnProfile) -> dict[int, int]:
 
 def column_drift(reference: TableProfile, current: TableProfile, settings: DriftSettings) -> DriftResult:
     """Decide drift for every column of the reference that the current profile has values for."""
-    from mlgate.stats import decide
-
     groups: dict[str, dict[str, tuple[Any, str, Any, ColumnSpec]]] = {"feature": {}, "prediction": {}, "target": {}}
     for spec in reference.spec.columns:
         cur = current.columns.get(spec.name)

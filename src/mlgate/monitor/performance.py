@@ -19,12 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.io import load_table, require_columns
 from mlgate.errors import DataError, UsageError
+from mlgate.serve.jsonlog import read_prediction_log
+from mlgate.stats import compare_proportions, compare_samples, differs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlgate.data.refs import DataRef
+    from mlgate.locations.refs import DataRef
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -48,8 +51,6 @@ def log_frame(folder: Path) -> pd.DataFrame:
     """The prediction log as a frame: one row per predicted row, with ``row`` (position in its
     request), ``when`` (UTC timestamp), ``score`` and the request's inputs as columns."""
     import pandas as pd
-
-    from mlgate.serve.jsonlog import read_prediction_log
 
     if not folder.is_dir():
         raise DataError(f"--from-log {folder}: not a folder; give the server's prediction-log folder "
@@ -81,8 +82,6 @@ def _score(record: dict[str, Any]) -> Any:
 
 def read_labels(path: DataRef) -> pd.DataFrame:
     """``request_id``, ``label`` and optional ``row`` from a CSV or Parquet file."""
-    from mlgate.data.io import load_table, require_columns
-
     labels = load_table(path)
     require_columns(labels, ["request_id", "label"], f"labels file {path}")
     extra = [c for c in labels.columns if c not in ("request_id", "label", "row", "time")]
@@ -204,8 +203,6 @@ class Decay:
 def judge_latest(wins: list[Window], baseline: dict[str, Any] | None, *, alpha: float, material: float,
                  min_rows: int) -> Decay | None:
     """Is the latest window significantly and materially worse than the baseline?"""
-    from mlgate.stats import compare_proportions, compare_samples, differs
-
     if not wins:
         return None
     latest = wins[-1]

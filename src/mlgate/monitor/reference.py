@@ -13,16 +13,23 @@ or a data file or folder (profiled on the spot, without predictions or baseline)
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.data.dvc import tracked
-from mlgate.data.refs import DataRef, as_ref
+from mlgate.config import flags_only_config
+from mlgate.data.io import load_dataset, load_table
 from mlgate.errors import DataError, MlgateError, RegistryError
+from mlgate.locations.dvc import tracked
+from mlgate.locations.refs import DataRef, as_ref
+from mlgate.models import load_model
 from mlgate.monitor.batches import as_source, frame_source, profile_reference
 from mlgate.monitor.profile import EXACT_MAX, TableProfile
+from mlgate.registry.store import open_store, retry
+from mlgate.registry.uri import parse_model_uri, resolve_version
+from mlgate.reports.model import Check
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,7 +37,6 @@ if TYPE_CHECKING:
 
     from mlgate.config import Config
     from mlgate.models import LoadedModel
-    from mlgate.reports.model import Check
 
 PROFILE_ARTIFACT_DIR = "mlgate-monitor"
 PROFILE_FILE = "profile.json"
@@ -103,9 +109,6 @@ def _model_features(model: LoadedModel, available: list[str]) -> list[str]:
 def store_at_registration(config: Config, model_folder: Path, run_id: str | None, out_dir: Path) -> Path:
     """Profile the project's data with the registered model; write it to ``out_dir`` and log it
     as an artifact of the version's run."""
-    from mlgate.data.io import load_dataset
-    from mlgate.models import load_model
-
     dataset = load_dataset(config)
     model = load_model(model_folder)
     profile = build_reference(dataset.train, target=config.data.target, id_columns=tuple(config.data.id_columns),
@@ -118,9 +121,6 @@ def store_from_data(config: Config, model_folder: Path, data: DataRef, run_id: s
 
     Only the model's features and the target are profiled; other columns (ids, timestamps) are
     recorded as ignored, so current data may carry them. No evaluation baseline: there is no test data."""
-    from mlgate.data.io import load_table
-    from mlgate.models import load_model
-
     frame = load_table(data)
     model = load_model(model_folder)
     target = str(model.info.get("target") or config.data.target)
@@ -134,8 +134,6 @@ def store_from_data(config: Config, model_folder: Path, data: DataRef, run_id: s
 def _store(profile: TableProfile, config: Config, run_id: str | None, out_dir: Path) -> Path:
     path = profile.write(out_dir / PROFILE_FILE)
     if run_id:
-        from mlgate.registry.store import open_store, retry
-
         client = open_store(config)
         retry(lambda: client.log_artifact(run_id, str(path), PROFILE_ARTIFACT_DIR), "log the monitor profile")
     return path
@@ -152,8 +150,6 @@ def profile_check(config: Config, model_folder: Path, run_id: str | None, out_di
     ``mlgate register``), as a check: from ``--data`` when given, else from mlgate.yaml's training
     data (unless ``project_data`` is false: a config made from flags); a warning when neither exists
     or profiling fails (the version exists already, so that never fails the registration)."""
-    from mlgate.reports.model import Check
-
     if data is None and not project_data:  # a bare folder: no mlgate.yaml names the data
         return Check(name="monitor_profile", passed=False, severity="warning", message=NO_TRAINING_DATA)
     if data is not None:
@@ -188,12 +184,6 @@ def load_reference(spec: str, config: Config | None, root: Path) -> TableProfile
 
 
 def _from_registry(uri: str, config: Config | None, root: Path) -> TableProfile:
-    import tempfile
-
-    from mlgate.config import flags_only_config
-    from mlgate.registry.store import open_store
-    from mlgate.registry.uri import parse_model_uri, resolve_version
-
     parts = parse_model_uri(uri)
     if parts is None or not parts.name or (parts.alias is None and parts.version is None):
         raise DataError(f"--reference {uri}: expected models:/NAME@ALIAS or models:/NAME/VERSION")

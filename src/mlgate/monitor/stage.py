@@ -8,17 +8,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate._paths import file_stats
-from mlgate.config import MonitorColumn
-from mlgate.data.dvc import tracked
-from mlgate.data.refs import DataRef, as_ref, check, fingerprints
+from mlgate.config import MonitorColumn, MonitorConfig
 from mlgate.errors import DataError, UsageError
-from mlgate.monitor.drift import DriftSettings
+from mlgate.locations.dvc import tracked
+from mlgate.locations.refs import DataRef, as_ref, check, fingerprints
+from mlgate.models import load_model
+from mlgate.monitor.batches import decoded, frame_source, open_dataset, profile_source
+from mlgate.monitor.distributed import profile_on_dask
+from mlgate.monitor.drift import DriftSettings, column_drift
+from mlgate.monitor.performance import (
+    join_labels,
+    judge_latest,
+    log_frame,
+    parse_window,
+    read_labels,
+    window_index,
+    windows,
+)
 from mlgate.monitor.profile import TableProfile
+from mlgate.monitor.push import push_drift
+from mlgate.monitor.reference import load_reference, scores
+from mlgate.monitor.report import build_report
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlgate.config import Config, MonitorConfig
+    from mlgate.config import Config
     from mlgate.context import StageContext
     from mlgate.monitor.performance import Decay, Window
     from mlgate.reports.model import Report
@@ -29,7 +44,7 @@ class MonitorRequest:
     """Everything one monitor run needs; the CLI and the pipeline stage both build one."""
 
     reference: str
-    current: DataRef | None = None  # a Path, or an object URI (mlgate.data.refs)
+    current: DataRef | None = None  # a Path, or an object URI (mlgate.locations.refs)
     from_log: Path | None = None
     labels: DataRef | None = None
     window: str = "24h"
@@ -50,8 +65,6 @@ class MonitorRequest:
 
 def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
     """A request from the ``monitor:`` section, each given flag taking precedence."""
-    from mlgate.config import MonitorConfig
-
     section = config.monitor if config else MonitorConfig()
 
     def path(value: Any, key: str) -> DataRef | None:
@@ -92,10 +105,6 @@ def drift_settings(section: MonitorConfig) -> DriftSettings:
 
 def monitor(request: MonitorRequest, config: Config | None = None, root: Path | None = None) -> Report:
     """Run drift (and live performance when labels are given) and return the report."""
-    from mlgate.monitor.drift import column_drift
-    from mlgate.monitor.reference import load_reference
-    from mlgate.monitor.report import build_report
-
     t0 = time.perf_counter()
     root = root or (config.root if config else Path.cwd())
     check_paths(request, root)
@@ -111,8 +120,6 @@ def monitor(request: MonitorRequest, config: Config | None = None, root: Path | 
     result = column_drift(reference, current, request.settings)
     report = build_report(result, reference, current, wins, decay)
     if request.push:
-        from mlgate.monitor.push import push_drift
-
         report.extras["pushed"] = push_drift(request.push, result, decay, reference)
     report.duration_s = round(time.perf_counter() - t0, 3)
     return report
@@ -156,11 +163,7 @@ def current_profile(path: DataRef, reference: TableProfile, dask: str | None = N
 
     When the reference is a registered model and the data has no prediction column, the model
     scores each batch, so prediction drift is judged too."""
-    from mlgate.monitor.batches import open_dataset, profile_source
-
     if dask:
-        from mlgate.monitor.distributed import profile_on_dask
-
         profile = profile_on_dask(dask, path, reference.spec, allow_missing=_optional_columns(reference))
     else:
         source = open_dataset(path)
@@ -176,9 +179,6 @@ def _scorer(reference: TableProfile, names: list[str], config: Config | None) ->
     column, uri = reference.meta.get("prediction"), str(reference.meta.get("reference") or "")
     if not column or column in names or not uri.startswith("models:/"):
         return None
-    from mlgate.models import load_model
-    from mlgate.monitor.batches import decoded
-    from mlgate.monitor.reference import scores
 
     model = load_model(uri, config)
     features = model.features or [c.name for c in reference.spec.columns if c.role == "feature"]
@@ -199,16 +199,6 @@ def _scorer(reference: TableProfile, names: list[str], config: Config | None) ->
 def _from_log(request: MonitorRequest, reference: TableProfile) -> tuple[TableProfile, list[Window] | None,
                                                                            Decay | None]:
     """The latest window of the prediction log as the current batch; the performance trend when labelled."""
-    from mlgate.monitor.performance import (
-        join_labels,
-        judge_latest,
-        log_frame,
-        parse_window,
-        read_labels,
-        window_index,
-        windows,
-    )
-
     assert request.from_log is not None
     seconds = parse_window(request.window)
     log = log_frame(request.from_log)
@@ -233,8 +223,6 @@ def _from_log(request: MonitorRequest, reference: TableProfile) -> tuple[TablePr
 
 
 def _profile_log_rows(rows: pd.DataFrame, reference: TableProfile, where: str) -> TableProfile:
-    from mlgate.monitor.batches import frame_source, profile_source
-
     frame = rows.drop(columns=["request_id", "time", "model_version", "row", "when", "prediction"])
     prediction = reference.meta.get("prediction")
     frame = frame.rename(columns={"score": prediction}) if prediction else frame.drop(columns=["score"])

@@ -9,11 +9,16 @@ version's run as ``test_<metric>`` and copied into the ``mlgate.metrics`` tag.
 from __future__ import annotations
 
 import json
+import math
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.io import frame_fingerprint, load_table
 from mlgate.errors import ModelLoadError, UsageError
+from mlgate.models import PICKLE_SUFFIXES, read_metadata, save_model
+from mlgate.monitor.reference import profile_check
 from mlgate.registry.store import (
     create_version,
     ensure_registered_model,
@@ -27,6 +32,11 @@ from mlgate.registry.store import (
     set_alias_or_undo,
 )
 from mlgate.reports.model import Check, Report
+from mlgate.security.folders import inside_links_only, inspect_folder, policy_for, require_mlmodel
+from mlgate.security.loader import load_file
+from mlgate.security.signing import sign_registration
+from mlgate.tasks import task_of_model
+from mlgate.tracking import ci_job_id, experiment_id, lineage_tags
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -91,8 +101,6 @@ def registration_report(result: Registered, gates: dict[str, dict[str, Any]]) ->
 def version_tags(config: Config | None, info: dict[str, Any], gates: dict[str, dict[str, Any]],
                  root: Path | None = None) -> dict[str, str]:
     """The ``mlgate.*`` tags of a version (plus ``registry.tags`` from the config)."""
-    from mlgate.tracking import ci_job_id, lineage_tags
-
     base = root or (config.root if config else Path.cwd())
     tags = lineage_tags(base)
     tags.setdefault("mlgate.git_commit", str(info.get("git_commit") or "unknown"))
@@ -118,19 +126,13 @@ def evaluation_metrics(folder: Path | None) -> dict[str, float]:
 
 
 def numbers(values: dict[str, Any]) -> dict[str, float]:
-    import math
-
     return {str(k): float(v) for k, v in values.items()
             if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def register(config: Config, request: Registration) -> Registered:
     """Create a registry version of ``request.folder`` (or of the train run's model), tag it, alias it."""
-    from mlgate.tracking import experiment_id
-
     if request.folder is not None and request.folder.is_dir():
-        from mlgate.security.folders import inside_links_only
-
         inside_links_only(request.folder)  # a link to ~/.aws/credentials must not reach the shared store
     client = open_store(config)
     tags = dict(request.tags)
@@ -141,7 +143,6 @@ def register(config: Config, request: Registration) -> Registered:
     # hash what the version will serve: the train run's artifact when it is a local file
     digest = local_artifact_sha256(source) or model_sha256(request.folder)
     tags["mlgate.model_sha256"] = digest
-    from mlgate.security.signing import sign_registration
 
     signature = sign_registration(config, request.folder, source, client, run_id)
     if signature:
@@ -184,21 +185,14 @@ def register(config: Config, request: Registration) -> Registered:
 
 def register_outside(ctx: StageContext) -> Report:
     """``mlgate register --model PATH``: register an MLflow model folder or a joblib/pickle file."""
-    import tempfile
-
-    from mlgate.models import PICKLE_SUFFIXES, read_metadata
-
     config, spec, trust = ctx.config, ctx.candidate_spec(), bool(ctx.options.get("trust"))
     path = Path(spec).expanduser()
     if spec.startswith(("models:/", "runs:/")) or not path.exists():
         raise UsageError(f"--model {spec}: give an MLflow model folder or a .joblib/.pkl file that exists")
     with tempfile.TemporaryDirectory(prefix="mlgate-register-") as tmp:
         if path.is_dir():
-            from mlgate.security.folders import require_mlmodel
-
             folder, info = require_mlmodel(path), read_metadata(path)
             if not trust:  # the pickle inside a folder is checked like a bare one, before registering
-                from mlgate.security.folders import inspect_folder, policy_for
 
                 inspection = inspect_folder(folder, policy_for(config))
                 if not inspection.safe:
@@ -210,14 +204,12 @@ def register_outside(ctx: StageContext) -> Report:
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; use "
                                  f"{', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
         if ctx.test_data is not None:  # --data: the training rows, fingerprinted for the lineage tag
-            from mlgate.data.io import frame_fingerprint, load_table
 
             info["data_fingerprint"] = frame_fingerprint(load_table(ctx.test_data))
         request = Registration(folder, config.model_name, config.registry.alias,
                                model_uri=info.get("model_uri"), metrics=numbers(info.get("metrics", {})),
                                tags={**version_tags(config, info, {}), "mlgate.source": str(path.resolve())})
         result = register(config, request)
-        from mlgate.monitor.reference import profile_check  # from --data, else mlgate.yaml's data
 
         profile = profile_check(config, folder, result.run_id, ctx.out_dir, ctx.test_data,
                                 project_data=config.source is not None)
@@ -250,7 +242,6 @@ def input_example(estimator: Any, source: tuple[Path, str] | None, rows: int = 5
     features = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
     if source is None or not features:
         return None, ""
-    from mlgate.data.io import load_table
 
     frame = load_table(source[0])
     missing = [f for f in features if f not in frame.columns]
@@ -265,11 +256,6 @@ def wrap_pickle(path: Path, folder: Path, *, trust: bool = False, config: Config
 
     ``example_from``: the data its input example is taken from (see ``input_example``).
     """
-    from mlgate.models import save_model
-    from mlgate.security.folders import policy_for
-    from mlgate.security.loader import load_file
-    from mlgate.tasks import task_of_model
-
     estimator = load_file(path, policy_for(config, trust_all=trust))
     if not hasattr(estimator, "predict"):
         raise ModelLoadError(f"{path} holds a {type(estimator).__name__}, which has no predict()")

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.models import read_metadata
+from mlgate.monitor.reference import profile_check
 from mlgate.registration.register import (
     Registration,
     evaluation_metrics,
@@ -29,8 +31,6 @@ def run_register(ctx: StageContext) -> Report:
     With ``--model`` (``ctx.model``), the model from outside the pipeline instead: checked by the
     model loader's allow list unless ``ctx.options["trust"]``, tagged with ``--data``'s fingerprint.
     """
-    from mlgate.models import read_metadata
-
     t0 = time.perf_counter()
     if not ctx.candidate_from_pipeline:
         report = register_outside(ctx)
@@ -53,7 +53,6 @@ def run_register(ctx: StageContext) -> Report:
     ctx.progress(f"registering {request.name}", 0.3)
     result = register(ctx.config, request)
     result.write(ctx.out_dir)
-    from mlgate.monitor.reference import profile_check
 
     ctx.progress("storing the monitor reference profile", 0.7)
     profile = profile_check(ctx.config, folder, result.run_id, ctx.out_dir)

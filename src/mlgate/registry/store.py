@@ -29,8 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import unquote, urlparse
 
 from mlgate.errors import ModelLoadError, RegistryError
+from mlgate.locations.refs import file_sha256
+from mlgate.security.folders import flavors
+from mlgate.tracking import describe_store, setup_mlflow, tracking_uri
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -67,8 +71,6 @@ _policy = RetryPolicy()
 
 def retry_policy(config: Config | None = None) -> RetryPolicy:
     """The budget from ``MLGATE_RETRY_SECONDS``, else ``registry.retry_seconds``; the store's URI."""
-    from mlgate.tracking import describe_store, tracking_uri
-
     seconds = config.registry.retry_seconds if config is not None else DEFAULT_RETRY_SECONDS
     source = "registry.retry_seconds"
     raw = os.environ.get(RETRY_ENV)
@@ -89,8 +91,6 @@ def open_store(config: Config) -> MlflowClient:
 
     Also sets the retry policy of later :func:`retry` calls in this process to the config's.
     """
-    from mlgate.tracking import setup_mlflow
-
     global _policy
     _policy = retry_policy(config)
     return retry(lambda: setup_mlflow(config), "open the MLflow store")
@@ -264,8 +264,6 @@ def _has_model(client: MlflowClient, run_id: str, path: str) -> bool:
 
 def local_artifact_sha256(source: str) -> str | None:
     """The model file's SHA-256 of a ``file://`` artifact folder, else None."""
-    from urllib.parse import unquote, urlparse
-
     if not source.startswith("file:"):
         return None
     folder = Path(unquote(urlparse(source).path))
@@ -296,9 +294,6 @@ def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, float]) ->
 
 def model_sha256(folder: Path) -> str:
     """SHA-256 of the serialized model file the folder's MLmodel names (model.skops, model.pkl)."""
-    from mlgate.data.io import file_sha256
-    from mlgate.security.folders import flavors
-
     found = flavors(folder)  # the one MLmodel reader; any flavor here: a pin is only a hash
     name = ((found.get("sklearn") or {}).get("pickled_model")
             or (found.get("python_function") or {}).get("model_path"))

@@ -6,6 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from mlgate.reports.html import report_to_html
+from mlgate.reports.junit import write_junit
+from mlgate.reports.markdown import report_to_markdown
 from mlgate.reports.model import Check, Figure, Report, Section, Timer
 
 __all__ = ["Check", "Figure", "Report", "Section", "Timer", "write_report"]
@@ -17,9 +20,6 @@ def write_report(report: Report, out_dir: Path, *, html: bool = True) -> dict[st
     Each file is written to a temporary name and renamed, so a crash never leaves a
     half-written report behind.
     """
-    from mlgate.reports.junit import write_junit
-    from mlgate.reports.markdown import report_to_markdown
-
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": out_dir / "report.json",
@@ -32,8 +32,6 @@ def write_report(report: Report, out_dir: Path, *, html: bool = True) -> dict[st
     os.replace(tmp, paths["junit"])
     _atomic_text(paths["markdown"], report_to_markdown(report))
     if html:
-        from mlgate.reports.html import report_to_html
-
         paths["html"] = out_dir / "report.html"
         _atomic_text(paths["html"], report_to_html(report))
     return paths

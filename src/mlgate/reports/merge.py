@@ -10,13 +10,17 @@ It starts with a hidden marker so ``--post`` finds and updates its own earlier c
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate import __version__
+from mlgate._paths import write_text
 from mlgate.errors import UsageError
+from mlgate.reports import write_report
 from mlgate.reports.model import Check, Report
 
 MARKER = "<!-- mlgate-report:{project} -->"
@@ -87,8 +91,6 @@ def resolve_source(root: Path, run: str | None) -> Path:
 
 def collect(source: Path, project: str) -> Merged:
     """Read each stage folder of ``source`` (a folder holding report.json)."""
-    import json
-
     stages = []
     for folder in sorted((p for p in source.iterdir() if (p / "report.json").is_file()), key=_order):
         try:
@@ -200,7 +202,6 @@ def summary_markdown(merged: Merged, report_link: str | None = None) -> str:
     links = ({"full report (report.html)": report_link} if report_link else {}) | merged.links
     if links:
         lines += ["", " · ".join(f"[{k}]({v})" for k, v in links.items())]
-    from mlgate import __version__
 
     lines += ["", f"<sub>mlgate {__version__} · updated in place on every push</sub>"]
     return "\n".join(lines) + "\n"
@@ -239,9 +240,6 @@ def merged_html(merged: Merged, out_dir: Path) -> str:
 
 def write_merged(merged: Merged, out_dir: Path) -> dict[str, Path]:
     """Write report.json and junit.xml (stage verdicts), report.html and summary.md into ``out_dir``."""
-    from mlgate._paths import write_text
-    from mlgate.reports import write_report
-
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--output {out_dir} is a file; give a folder for the merged report")
     paths = write_report(as_report(merged), out_dir, html=False)

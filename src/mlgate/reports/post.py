@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 
 from mlgate.errors import PostError, UsageError
 
@@ -106,8 +107,6 @@ class GitLabPoster(Poster):
         return {"PRIVATE-TOKEN": self._token()}
 
     def comments_url(self) -> str:
-        from urllib.parse import quote
-
         api, project = self.env["CI_API_V4_URL"].rstrip("/"), quote(self.env["CI_PROJECT_ID"], safe="")
         return f"{api}/projects/{project}/merge_requests/{self.env['CI_MERGE_REQUEST_IID']}/notes"
 

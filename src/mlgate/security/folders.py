@@ -14,6 +14,7 @@ folder must also carry a valid OpenSSF signature (``model.sig``, see ``signing``
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.errors import ModelLoadError
 from mlgate.security.allowlist import TRUST_ENV, TrustPolicy, policy_from
 from mlgate.security.loader import Inspection, ModelRefused, file_format, inspect_file, load_file, read_checked
+from mlgate.security.signing import verify_model
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -75,8 +77,6 @@ def flavors(folder: Path) -> dict[str, Any]:
 
 def signature_inputs(folder: Path) -> list[dict[str, Any]]:
     """The input columns of the folder's MLflow signature (``[]`` without a readable one)."""
-    import json
-
     if not folder.is_dir() or not (folder / MLMODEL).is_file():
         return []
     try:
@@ -235,7 +235,6 @@ def verify_if_configured(path: Path, config: Config | None, source: str) -> None
     """Verify the model's signature when ``security.public_key`` is configured."""
     if config is None or not _security(config).public_key:
         return
-    from mlgate.security.signing import verify_model
 
     verify_model(path, config.resolve(str(_security(config).public_key)), source=source)
 
@@ -249,6 +248,6 @@ def export_trusted_types(config: Config | None) -> None:
 
 
 def _security(config: Config) -> Any:
-    from mlgate.config import SecurityConfig
+    from mlgate.config import SecurityConfig  # not at the top: a serving worker needs no config models
 
     return getattr(config, "security", None) or SecurityConfig()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import pickle  # nosec B403: only through the restricted unpicklers below, after the walk
 import sys
 from dataclasses import dataclass, field
@@ -321,8 +322,6 @@ def _module_name(dotted: str) -> tuple[str, str]:
 def _picklescan(stream: bytes, source: str) -> list[str]:
     """picklescan's dangerous globals, as a second opinion (empty when it is not installed)."""
     try:
-        import logging
-
         from picklescan.scanner import SafetyLevel, scan_pickle_bytes
     except ImportError:
         return []

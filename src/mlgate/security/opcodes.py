@@ -31,6 +31,7 @@ A refusal raises :class:`WalkRefused` (a ``ValueError``) saying why.
 
 from __future__ import annotations
 
+import _compat_pickle
 import struct
 import sys
 from dataclasses import dataclass, field
@@ -408,8 +409,6 @@ def _walk_stream(data: bytes, pos: int, walk: Walk, *, arrays: bool) -> int:
 def compat_name(module: str, name: str, proto: int) -> tuple[str, str]:
     """The name the unpickler will really import (Python 2 names are mapped for protocol < 3)."""
     if proto < 3:
-        import _compat_pickle
-
         if (module, name) in _compat_pickle.NAME_MAPPING:
             module, name = _compat_pickle.NAME_MAPPING[(module, name)]
         elif module in _compat_pickle.IMPORT_MAPPING:

@@ -23,9 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgate.errors import UsageError
+from mlgate.config import ScanConfig
+from mlgate.errors import ModelLoadError, UsageError
 from mlgate.reports.model import Check, Report
-from mlgate.security.tools import SEVERITIES, Finding
+from mlgate.security.folders import inside_links_only, model_file
+from mlgate.security.loader import file_format, inspect_file
+from mlgate.security.tools import (
+    SEVERITIES,
+    Finding,
+    direct_dependencies,
+    missing_from_sbom,
+    run_bandit,
+    run_pip_audit,
+    run_sbom,
+)
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -82,8 +93,6 @@ def _severity(severity: str, fail_on: str) -> str:
 
 
 def _bandit(report: Report, request: ScanRequest, out_dir: Path) -> None:
-    from mlgate.security.tools import run_bandit
-
     findings = run_bandit(request.src, out_dir / SARIF_FILE)
     report.extras["bandit"] = [vars(f) for f in findings]
     for level in reversed(SEVERITIES):
@@ -121,10 +130,6 @@ def model_targets(roots: list[Path]) -> list[ModelTarget]:
     ``.pkl``/``.pickle``/``.joblib``/``.skops`` files are. A symbolic link that leaves its root,
     or an ``MLmodel`` the loader would refuse, is a problem of its own.
     """
-    from mlgate.errors import ModelLoadError
-    from mlgate.security.folders import inside_links_only, model_file
-    from mlgate.security.loader import file_format
-
     targets: list[ModelTarget] = []
     for root in roots:
         if root.is_file():
@@ -160,8 +165,6 @@ def model_files(roots: list[Path]) -> list[Path]:
 
 
 def _models(report: Report, request: ScanRequest, policy: TrustPolicy) -> None:
-    from mlgate.security.loader import inspect_file
-
     targets = model_targets(request.models)
     report.metrics["model_files"] = len(targets)
     if not request.models:
@@ -194,8 +197,6 @@ def _models(report: Report, request: ScanRequest, policy: TrustPolicy) -> None:
 
 
 def _audit(report: Report, request: ScanRequest) -> None:
-    from mlgate.security.tools import run_pip_audit
-
     audit = run_pip_audit(request.audit_timeout_s)
     if audit.offline:
         report.add(Check(name="dependency_audit", passed=False, severity="warning", observed="offline",
@@ -217,8 +218,6 @@ def _audit(report: Report, request: ScanRequest) -> None:
 
 
 def _sbom(report: Report, request: ScanRequest, out_dir: Path) -> None:
-    from mlgate.security.tools import direct_dependencies, missing_from_sbom, run_sbom
-
     sbom = run_sbom(out_dir / SBOM_FILE, request.pyproject)
     components = sbom.get("components", [])
     missing = missing_from_sbom(sbom, direct_dependencies())
@@ -233,8 +232,6 @@ def scan_request(config: Config | None, root: Path, *, src: list[Path] | None = 
                  models: list[Path] | None = None, fail_on: str | None = None,
                  audit: bool = True, sbom: bool = True) -> ScanRequest:
     """Flags over ``security.scan`` in the config over the defaults (``./src`` when it exists)."""
-    from mlgate.config import ScanConfig
-
     section = config.security.scan if config is not None else ScanConfig()
     base = config.root if config is not None else root
     sources = [p.resolve() for p in src] if src else [base / s for s in section.src if (base / s).exists()]

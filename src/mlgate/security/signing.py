@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
 
 from mlgate.errors import MissingDependency, UsageError
 from mlgate.security.loader import ModelRefused
@@ -115,7 +116,6 @@ def sign_registration(config: Config, folder: Path, source: str, client: Any, ru
     key = config.security.signing_key
     if not key:
         return None
-    from urllib.parse import unquote, urlparse
 
     private_key = config.resolve(key)
     if source.startswith("file:"):

@@ -25,14 +25,18 @@ import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from mlgate.deploy.rollback import start_rollback
 from mlgate.errors import MlgateError, ModelLoadError, RegistryError, UsageError
 from mlgate.roles import CANDIDATE, ROLES, SIDE_ROLES, STAGEABLE
 from mlgate.serve.converge import commit_plan
+from mlgate.serve.desired import resolve_for_server, server_config
+from mlgate.serve.follow import converge
 from mlgate.serve.lanes import clear_observations, read_observations
 from mlgate.serve.plan import Plan
 
@@ -107,8 +111,6 @@ def install_admin(app: FastAPI, server: Server) -> None:
         return _json({"before": before.versions(), **describe(plan)})
 
     async def resolve(version: Any) -> Any:
-        from mlgate.serve.desired import resolve_for_server  # deploy's registry side: --env servers only
-
         if not isinstance(version, str | int) or not str(version):
             raise UsageError("give 'version': the registry version to load")
         return await asyncio.to_thread(resolve_for_server, server.settings, str(version), dep.plan)
@@ -175,8 +177,6 @@ def install_admin(app: FastAPI, server: Server) -> None:
     async def reload(request: Request) -> Response:
         """Converge to the environment's registry aliases now (``keep_s``: how long the old stable
         version stays loaded; ``tidy``: also drop canary and shadow slots the registry does not name)."""
-        from mlgate.serve.follow import converge
-
         denied = admin_denied(request.headers, key_hash)
         if denied:
             return _json({"error": "unauthorized", "message": denied[1]}, denied[0])
@@ -194,12 +194,6 @@ def install_admin(app: FastAPI, server: Server) -> None:
     async def env_rollback(request: Request) -> Response:
         """`mlgate rollback`'s registry part done here, where MLflow is loaded: the environment's lock
         for the command's process (``who``, ``host``, ``pid``), the record, the aliases; then converge."""
-        from dataclasses import asdict
-
-        from mlgate.deploy.rollback import start_rollback  # the registry side: --env servers only
-        from mlgate.serve.desired import server_config
-        from mlgate.serve.follow import converge
-
         denied = admin_denied(request.headers, key_hash)
         if denied:
             return _json({"error": "unauthorized", "message": denied[1]}, denied[0])

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import time
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -33,6 +34,7 @@ from mlgate.serve.jsonlog import JsonLineWriter
 from mlgate.serve.lanes import Lane, Routing
 from mlgate.serve.metrics import ServerMetrics
 from mlgate.serve.model import Predictions, ServedModel
+from mlgate.serve.parent import die_with_parent
 from mlgate.serve.ratelimit import RateLimiter, parse_rate, retry_after
 from mlgate.serve.schema import InputError, parse_json, rows_from_csv
 from mlgate.serve.settings import ServeSettings, log_folder
@@ -261,8 +263,6 @@ def create_app(settings: ServeSettings, model: ServedModel | None = None) -> Any
     It is the FastAPI app wrapped in two plain ASGI layers (prediction hot path, access
     log); ``.app`` is the FastAPI app and ``.state.server`` the worker state.
     """
-    from contextlib import asynccontextmanager
-
     _limit_threads(settings.model_threads)
     if model is None and settings.model_path:
         model = ServedModel.load(settings.model_path, version=settings.model_version,
@@ -410,8 +410,6 @@ def _mlflow_version() -> str:
 
 def create_app_from_env() -> Any:
     """uvicorn factory for worker processes: settings come from ``MLGATE_SERVE_SETTINGS``."""
-    from mlgate.serve.parent import die_with_parent
-
     settings = ServeSettings.from_env()
     die_with_parent(settings.parent_pid)
     app = create_app(settings)

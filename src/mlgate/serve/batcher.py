@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlgate.serve.model import Predictions
 from mlgate.serve.schema import InputError
 
 if TYPE_CHECKING:
     from mlgate.serve.metrics import ServerMetrics
-    from mlgate.serve.model import Predictions, ServedModel
+    from mlgate.serve.model import ServedModel
 
 _Item = tuple[dict[str, np.ndarray], int, "asyncio.Future[Predictions]"]
 
@@ -78,7 +79,6 @@ class MicroBatcher:
                 self._settle(columns, n, future)
             return
         self.metrics.batch_rows.observe(total)
-        from mlgate.serve.model import Predictions
 
         start = 0
         for _, n, future in group:

@@ -21,8 +21,10 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +122,6 @@ class StateDir:
     def reset(self, keep_observations: bool) -> None:
         """Remove what a previous server left (plans, acknowledgements, metrics); its canary
         observations stay when ``keep_observations`` (the same canary at the same weight)."""
-        import shutil
-
         for path in self.folder.iterdir():
             if (path.name.startswith(OBS_PREFIX) and keep_observations) or path.name in ("server.lock", LIST_ORDER):
                 continue
@@ -133,8 +133,6 @@ class StateDir:
     def close(self, remove: bool) -> None:
         """At the server's exit: remove the folder (``remove``), else keep only the canary
         observations and the last committed plan, so a restarted server picks up the analysis."""
-        import shutil
-
         if remove:
             shutil.rmtree(self.folder, ignore_errors=True)
             return
@@ -232,8 +230,6 @@ async def commit_plan(state: StateDir, plan: Plan, workers: int, timeout: float 
     Call it inside ``state.locked()``. A load or self-test failure on any worker raises
     ModelLoadError and leaves the committed plan as it was.
     """
-    from dataclasses import replace
-
     generation = max(state.prepared(), state.committed()) + 1
     plan = replace(plan, generation=generation)
     state.write_plan(plan)

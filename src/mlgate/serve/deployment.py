@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ModelLoadError
 from mlgate.roles import BASELINE, PREVIOUS, ROLES, SIDE_ROLES, STABLE
+from mlgate.serve.batcher import MicroBatcher
 from mlgate.serve.converge import LIST_ORDER, StateDir, Watcher
 from mlgate.serve.lanes import Lane, Recorder, Routing
+from mlgate.serve.model import ServedModel
 from mlgate.serve.plan import ModelRef, Plan, initial_plan
 
 if TYPE_CHECKING:
     import numpy as np
 
     from mlgate.serve.app import Server
-    from mlgate.serve.model import Predictions, ServedModel
+    from mlgate.serve.model import Predictions
     from mlgate.serve.settings import ServeSettings
 
 WARM_UP_CALLS = 20
@@ -107,8 +109,6 @@ class Deployment:
     # -- plan -> lanes ----------------------------------------------------------------
 
     def _get(self, ref: ModelRef) -> tuple[ServedModel, bool]:
-        from mlgate.serve.model import ServedModel
-
         key = (ref.path, ref.version)
         if key in self.cache:
             return self.cache[key], False
@@ -159,8 +159,6 @@ class Deployment:
             os.replace(tmp, file)  # workers write the same order; readers see a whole file
 
     def _swap(self, plan: Plan, models: dict[str, ServedModel]) -> None:
-        from mlgate.serve.batcher import MicroBatcher
-
         base = self.server.metrics
         lanes = {}
         for role, model in models.items():

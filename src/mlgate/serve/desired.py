@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 
 from mlgate.deploy.state import TAG, EnvState, Registry, Traffic, env_alias, traffic
 from mlgate.errors import UsageError
+from mlgate.registry.peek import aliases_and_tags
 from mlgate.roles import CANDIDATE, SIDE_ROLES, STABLE
 from mlgate.serve.loading import resolve_model
 from mlgate.serve.plan import ModelRef, Plan
+from mlgate.tracking import tracking_uri
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -125,8 +127,6 @@ class RegistryWatch:
     """
 
     def __init__(self, config: Config, env: str) -> None:
-        from mlgate.tracking import tracking_uri
-
         self.config = config
         self.env = env
         self.alias = env_alias(config, env)
@@ -137,8 +137,6 @@ class RegistryWatch:
     def traffic(self) -> Traffic | None:
         """``EnvState.traffic()`` of the environment, or None when the store cannot be read now."""
         if self.db is not None:
-            from mlgate.registry.peek import aliases_and_tags
-
             found = aliases_and_tags(self.db, self.config.model_name)
             if found is None:
                 return None

@@ -16,6 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ModelLoadError
 from mlgate.models import METADATA_FILE, PICKLE_SUFFIXES, read_metadata
+from mlgate.security.allowlist import policy_from
+from mlgate.security.folders import (
+    TRUST_UNPINNED_ENV,
+    check_pin,
+    concrete_uri,
+    export_trusted_types,
+    load_path,
+    pinned_version,
+    refuse_unsafe,
+    require_mlmodel,
+    require_pin,
+    verify_if_configured,
+)
+from mlgate.tracking import quiet_mlflow, setup_mlflow
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -66,17 +80,12 @@ def resolve_model(spec: str, config: Config | None = None, version: str | None =
 
 def _download(uri: str, config: Config | None, trust: bool = False) -> tuple[str, str | None]:
     """Fetch a registry or run model to a local folder (MLflow's cache); no model is loaded here."""
-    from mlgate.tracking import quiet_mlflow
-
     quiet_mlflow()
     import mlflow
     from mlflow.tracking import MlflowClient
 
     if config is not None:
-        from mlgate.tracking import setup_mlflow
-
         setup_mlflow(config)
-    from mlgate.security.folders import TRUST_UNPINNED_ENV, check_pin, concrete_uri, pinned_version, require_pin
 
     try:
         version, pin = pinned_version(uri, MlflowClient())
@@ -96,8 +105,6 @@ def _download(uri: str, config: Config | None, trust: bool = False) -> tuple[str
 
 def _verify(path: Path, config: Config | None, source: str) -> None:
     """Signature (when configured) before the server starts; workers inherit the trusted types."""
-    from mlgate.security.folders import export_trusted_types, refuse_unsafe, verify_if_configured
-
     verify_if_configured(path, config, source)
     export_trusted_types(config)
     refuse_unsafe(path, config)  # the parent refuses before any worker starts
@@ -114,7 +121,6 @@ def load_estimator(path: Path, expected_sha256: str | None = None) -> tuple[Any,
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; "
                                  f"use {', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
         return _checked_load(path, expected_sha256), {}
-    from mlgate.security.folders import require_mlmodel
 
     # MLmodel is read once, by mlgate.security.folders (the folder's sklearn flavor names the file)
     estimator = _checked_load(require_mlmodel(path), expected_sha256)
@@ -124,7 +130,4 @@ def load_estimator(path: Path, expected_sha256: str | None = None) -> tuple[Any,
 
 def _checked_load(path: Path, expected_sha256: str | None) -> Any:
     """Through mlgate's fail-closed loader; skops types from mlgate's list, never from MLmodel."""
-    from mlgate.security.allowlist import policy_from
-    from mlgate.security.folders import load_path
-
     return load_path(path, policy_from(), expected_sha256=expected_sha256)

@@ -6,6 +6,7 @@ write its samples to files that ``/metrics`` aggregates, so a scrape sees all wo
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -58,8 +59,6 @@ class ServerMetrics:
 
     def bound(self, version: str, slot: str) -> ServerMetrics:
         """A view on the same registry whose samples carry another version and slot (one per slot)."""
-        import copy
-
         view = copy.copy(self)
         view._bind(version, slot)
         return view

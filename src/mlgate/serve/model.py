@@ -11,8 +11,12 @@ from typing import Any
 import numpy as np
 
 from mlgate.errors import ModelLoadError
+from mlgate.registry.uri import parse_model_uri
+from mlgate.security.folders import signature_inputs
+from mlgate.serve.fastpath import compile_fast_path
 from mlgate.serve.loading import load_estimator
 from mlgate.serve.schema import Feature, InputSchema, kind_of_dtype
+from mlgate.tasks import task_of_model
 
 
 @dataclass
@@ -63,8 +67,6 @@ class ServedModel:
 
     @property
     def task(self) -> str:
-        from mlgate.tasks import task_of_model
-
         return task_of_model(info=self.info, classes=self.classes) or "regression"
 
     def predict(self, columns: dict[str, np.ndarray]) -> Predictions:
@@ -98,8 +100,6 @@ class ServedModel:
         return self._fast is not None
 
     def _compile(self, rows: list[dict[str, Any]]) -> None:
-        from mlgate.serve.fastpath import compile_fast_path
-
         good = [r for r in rows if self._try(r)]
         if not good or not self.frame_input:
             return
@@ -122,8 +122,6 @@ class ServedModel:
     @property
     def name(self) -> str:
         """The registered model's name when served from ``models:/NAME...``, else mlgate.json's, else the folder's."""
-        from mlgate.registry.uri import parse_model_uri
-
         registered = parse_model_uri(self.source or "")
         return registered.name if registered else str(self.info.get("name") or Path(self.path).name)
 
@@ -220,8 +218,6 @@ def _schema(estimator: Any, info: dict[str, Any], folder: Path) -> tuple[InputSc
 
 
 def _signature_inputs(folder: Path) -> list[dict[str, Any]]:
-    from mlgate.security.folders import signature_inputs  # the one MLmodel reader
-
     return signature_inputs(folder)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
 import sys
+import threading
+import time
 
 
 def die_with_parent(parent_pid: int | None) -> None:
@@ -13,16 +18,9 @@ def die_with_parent(parent_pid: int | None) -> None:
     shuts the worker down within ``timeout_graceful_shutdown``); a thread that watches
     ``getppid()`` does the same elsewhere and covers a parent that died before the call.
     """
-    import signal
-    import threading
-    import time
-
     if parent_pid is None:
         return
     if sys.platform.startswith("linux"):
-        import contextlib
-        import ctypes
-
         with contextlib.suppress(OSError, AttributeError):  # no prctl: the thread below still watches
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from mlgate.errors import UsageError
 from mlgate.roles import CANDIDATE, PREVIOUS, ROLES, SIDE_ROLES, STABLE, role, side_names
+from mlgate.serve.loading import pin_of
 
 Colour = Literal["blue", "green"]
 
@@ -40,8 +41,6 @@ class ModelRef:
 
     def pinned(self) -> ModelRef:
         """This ref with the pin its folder was checked against in this process, when it has none."""
-        from mlgate.serve.loading import pin_of
-
         pin = self.sha256 or pin_of(self.path)
         return self if pin == self.sha256 else replace(self, sha256=pin)
 

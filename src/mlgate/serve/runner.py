@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from mlgate.config import ServeConfig
 from mlgate.errors import ServeError, UsageError
 from mlgate.roles import SIDE_ROLES, STABLE
 from mlgate.serve.auth import ADMIN_KEY_ENV, hash_key, key_hashes_from_env, read_keys_file
 from mlgate.serve.converge import StateDir
+from mlgate.serve.desired import env_refs
+from mlgate.serve.loading import resolve_model
+from mlgate.serve.model import ServedModel
+from mlgate.serve.plan import ModelRef, initial_plan
+from mlgate.serve.ratelimit import parse_rate
 from mlgate.serve.settings import SETTINGS_ENV, ServeSettings, is_loopback
 
 if TYPE_CHECKING:
@@ -49,9 +58,6 @@ class ServeOptions:
 
 def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeSettings, str, int, int]:
     """Resolve the model and keys into worker settings, plus host, port and worker count."""
-    from mlgate.config import ServeConfig
-    from mlgate.serve.ratelimit import parse_rate
-
     section = config.serve if config is not None else ServeConfig.model_validate({})
     host, port = listen_address(options, config)
     workers = options.workers or section.workers
@@ -67,7 +73,6 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
                          "--api-keys-file FILE (or set MLGATE_API_KEYS), or add --insecure")
     admin = os.environ.get(ADMIN_KEY_ENV)
     plan = _first_plan(options, config)
-    from mlgate.serve.plan import ModelRef
 
     resolved = ModelRef("", "", "") if plan.empty else plan.stable
     log_dir: Path | None = None
@@ -97,10 +102,6 @@ def build_settings(options: ServeOptions, config: Config | None) -> tuple[ServeS
 def listen_address(options: ServeOptions, config: Config | None) -> tuple[str, int]:
     """``--host``/``--port``, else the host and port of ``environments.E.url`` (``--env E``), else
     ``serve.host``/``serve.port``."""
-    from urllib.parse import urlsplit
-
-    from mlgate.config import ServeConfig
-
     section = config.serve if config is not None else ServeConfig.model_validate({})
     host, port = section.host, section.port
     if options.env and config is not None and options.env in config.environments:
@@ -138,8 +139,6 @@ _held: list[Any] = []  # the open lock files of this process's state folders (re
 def _hold(folder: Path) -> None:
     """Hold the folder's ``server.lock`` for this process's life: a second server on the same
     environment and port must not clear the first one's plans before it fails to bind."""
-    import fcntl
-
     handle = (folder / SERVER_LOCK).open("a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -157,8 +156,6 @@ OWNER_FILE = "owner.pid"
 
 def _sweep_orphans() -> None:
     """Remove temporary state folders whose server is gone (one killed with SIGKILL cleans nothing)."""
-    import shutil
-
     for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
         try:
             pid = int((folder / OWNER_FILE).read_text(encoding="utf-8"))
@@ -171,8 +168,6 @@ def _sweep_orphans() -> None:
 
 def carry_observations(plan: Plan, last: Plan | None) -> tuple[Plan, bool]:
     """Keep the analysis window of a canary (or shadow) that a restarted server serves again unchanged."""
-    from dataclasses import replace
-
     if last is None:
         return plan, False
     sides_now, sides_last = plan.sides(), last.sides()
@@ -185,16 +180,12 @@ def carry_observations(plan: Plan, last: Plan | None) -> tuple[Plan, bool]:
 
 def _first_plan(options: ServeOptions, config: Config | None) -> Plan:
     """What the server starts with: the environment's aliases (--env), else the --model given."""
-    from mlgate.serve.loading import resolve_model
-    from mlgate.serve.plan import ModelRef, initial_plan
-
     if options.env:
         if options.model:
             raise UsageError("give --env (serve what the registry's aliases say) or --model, not both")
         if config is None:
             raise UsageError("--env needs the config (mlgate.yaml, or --config FILE) for the registry and "
                              "the environment")
-        from mlgate.serve.desired import env_refs  # deploy's registry state: MLflow, for --env servers only
 
         state, refs = env_refs(config, options.env)
         pinned = {name: ref.pinned() for name, ref in refs.items()}
@@ -235,8 +226,6 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
          keyfile: str | None) -> int:
     import uvicorn
 
-    from mlgate.serve.model import ServedModel
-
     # Loading once here turns a broken model into exit 2 with a message, before any worker.
     model = ServedModel.load(settings.model_path, version=settings.model_version, source=settings.model_source,
                              expected_sha256=settings.model_sha256) if settings.model_path else None
@@ -257,7 +246,7 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
               "timeout_graceful_shutdown": 5, "proxy_headers": False,
               "ssl_certfile": certfile, "ssl_keyfile": keyfile}
     if workers == 1:
-        from mlgate.serve.app import create_app, freeze_start_up_heap
+        from mlgate.serve.app import create_app, freeze_start_up_heap  # else only uvicorn workers build it
 
         app = create_app(settings, model)
         freeze_start_up_heap()
@@ -273,7 +262,5 @@ def _run(settings: ServeSettings, host: str, port: int, workers: int, certfile: 
         uvicorn.run("mlgate.serve.app:create_app_from_env", factory=True, workers=workers,
                     **common)  # type: ignore[arg-type]
     finally:
-        import shutil
-
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

@@ -10,10 +10,13 @@ so the validator can name the field that held them (DESIGN: 422 naming the field
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -388,8 +391,6 @@ class _OneRow:
 
 def _getter(keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
     """``operator.itemgetter`` that answers a tuple for one key too."""
-    from operator import itemgetter
-
     if len(keys) == 1:
         key = keys[0]
         return lambda values: (values[key],)
@@ -406,9 +407,6 @@ def rows_from_csv(body: bytes, schema: InputSchema) -> list[dict[str, Any]]:
     CSV has no types: each cell is read as the feature's kind (an empty cell is null), and a
     cell that does not parse is an ``InputError`` naming the row and column.
     """
-    import csv
-    import io
-
     try:
         reader = csv.reader(io.StringIO(body.decode("utf-8")))
         header = next(reader, None)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlgate.errors import ServeError
+
 SETTINGS_ENV = "MLGATE_SERVE_SETTINGS"
 
 
@@ -51,8 +53,6 @@ class ServeSettings(BaseModel):
     def from_env(cls) -> ServeSettings:
         raw = os.environ.get(SETTINGS_ENV)
         if not raw:
-            from mlgate.errors import ServeError
-
             raise ServeError(f"{SETTINGS_ENV} is not set; start the server with `mlgate serve`")
         return cls.model_validate_json(raw)
 

@@ -11,6 +11,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from mlgate.tracking import experiment_id, lineage_tags, setup_mlflow
+
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
@@ -73,8 +75,6 @@ class RunLogger:
 
 def open_logger(config: Config, tags: dict[str, str]) -> RunLogger:
     """A RunLogger on the project's store, with commit and CI tags on every run."""
-    from mlgate.tracking import experiment_id, lineage_tags, setup_mlflow
-
     client = setup_mlflow(config)
     return RunLogger(client, experiment_id(config, client), {**lineage_tags(config.root), **tags})
 

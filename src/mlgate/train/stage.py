@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.io import frame_fingerprint
+from mlgate.data.table import rows_fingerprint
 from mlgate.errors import ConfigError
+from mlgate.metrics import greater_is_better, headline_metric
+from mlgate.models import save_model
+from mlgate.reports.figures import new_figure, to_figure
 from mlgate.reports.model import Check, Report, Section, Timer
-from mlgate.train.training import project_on_path
+from mlgate.tasks import task_of_target
+from mlgate.tracking import git_commit
+from mlgate.train.preprocess import feature_set
+from mlgate.train.runs import open_logger
+from mlgate.train.training import (
+    VALIDATION_FRACTION,
+    make_candidates,
+    pick_best,
+    project_on_path,
+    train_all,
+    validation_split,
+)
+from mlgate.train.tuning import (
+    TuneSetup,
+    cross_validate,
+    default_storage,
+    open_study,
+    run_trials,
+    safe_url,
+    sample_rows,
+    search_space,
+)
+from mlgate.train.workers import split_trials, start_workers, stop_workers, wait_workers, workers_check
 from mlgate.train.zoo import build_estimator
 
 if TYPE_CHECKING:
@@ -24,15 +53,6 @@ MODEL_DIR = "model"
 
 def run_train(ctx: StageContext) -> Report:
     """Train every candidate of ``config.models``, pick the best on validation, save it."""
-    from mlgate.data.io import frame_fingerprint
-    from mlgate.data.table import rows_fingerprint
-    from mlgate.metrics import greater_is_better, headline_metric
-    from mlgate.tasks import task_of_target
-    from mlgate.tracking import git_commit
-    from mlgate.train.preprocess import feature_set
-    from mlgate.train.runs import open_logger
-    from mlgate.train.training import VALIDATION_FRACTION, make_candidates, pick_best, train_all, validation_split
-
     config = ctx.config
     report = Report(stage="train")
     with Timer(report):
@@ -156,10 +176,6 @@ def run_train(ctx: StageContext) -> Report:
 
 def save_trained(best: Trained, folder: Path, info: dict[str, Any], example: Any) -> Path:
     """Write the chosen pipeline as an MLflow model folder with mlgate.json."""
-    import shutil
-
-    from mlgate.models import save_model
-
     if folder.exists():
         shutil.rmtree(folder)
     return save_model(best.pipeline, folder, info, input_example=example)
@@ -193,13 +209,6 @@ def read_best_params(path: Path) -> dict[str, Any] | None:
 def run_tune(ctx: StageContext) -> Report:
     """Run ``tune.n_trials`` trials of the Optuna study of ``config.tune``; write best_params.yaml."""
     import optuna
-
-    from mlgate.data.io import frame_fingerprint
-    from mlgate.tasks import task_of_target
-    from mlgate.train.preprocess import feature_set
-    from mlgate.train.runs import open_logger
-    from mlgate.train.tuning import cross_validate, open_study, run_trials, safe_url, sample_rows
-    from mlgate.train.workers import split_trials, start_workers, stop_workers, wait_workers, workers_check
 
     config, tune = ctx.config, ctx.config.tune
     report = Report(stage="tune")
@@ -293,9 +302,6 @@ def run_tune(ctx: StageContext) -> Report:
 
 def tune_setup(config: Any, task: str) -> Any:
     """The model type to tune (``tune.model``, else the first candidate) and its study."""
-    from mlgate.metrics import greater_is_better, headline_metric
-    from mlgate.train.tuning import TuneSetup, default_storage, search_space
-
     tune = config.tune
     model_type = tune.model or (config.models[0].type if config.models else "gradient-boosting")
     spec = next((m for m in config.models if m.type == model_type), None)
@@ -341,8 +347,6 @@ def _tune_summary(report: Report, study: Any, setup: Any, ran: int) -> Check:
 
 
 def _best_params_doc(study: Any, setup: Any, seed: int, fingerprint: str) -> dict[str, Any]:
-    from mlgate.train.tuning import safe_url
-
     return {"model_type": setup.model_type, "params": dict(study.best_params),
             "metric": setup.metric, "direction": "maximize" if setup.greater else "minimize",
             "best_value": float(study.best_value), "best_trial": study.best_trial.number,
@@ -362,8 +366,6 @@ def _trial_rows(study: Any) -> list[dict[str, Any]]:
 
 
 def _history_figure(study: Any, setup: Any) -> Any:
-    from mlgate.reports.figures import new_figure, to_figure
-
     fig = new_figure()
     ax = fig.add_subplot()
     done = [(t.number, t.value) for t in study.trials if t.value is not None]
@@ -431,8 +433,6 @@ def _jsonable(value: Any) -> Any:
 
 
 def _rows_html(rows: list[dict[str, Any]], metric: str) -> str:
-    from html import escape
-
     names = sorted({k for r in rows for k in r["metrics"]})
     head = "".join(f"<th>{escape(n)}</th>" for n in ["candidate", "type", *names, "fit s", "run"])
     body = []

@@ -13,8 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.data.refs import DataRef, as_ref
+from mlgate._paths import report_dir
+from mlgate.config import config_from_dict, parse_yaml
 from mlgate.errors import ConfigError
+from mlgate.locations.refs import DataRef, as_ref
+from mlgate.runs import RunStore
+from mlgate.train.stage import BEST_PARAMS_FILE, run_train, run_tune
 from mlgate.train.zoo import get_model_type
 
 if TYPE_CHECKING:
@@ -26,8 +30,6 @@ def override(config: Config, *, model_types: list[str] | None = None,
              params: dict[str, Any] | None = None, data: DataRef | None = None,
              tune: dict[str, Any] | None = None, candidates: list[str] | None = None) -> Config:
     """A copy of ``config`` with command-line overrides applied and re-validated."""
-    from mlgate.config import config_from_dict
-
     raw = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     if candidates:  # --candidate NAME: one job of a CI train matrix trains just that one
         labels = [m.label for m in config.models]
@@ -69,8 +71,6 @@ def _apply_params(models: list[dict[str, Any]], params: dict[str, Any]) -> list[
 
 def read_params_file(path: Path) -> dict[str, Any]:
     """A ``--params`` YAML: a mapping of hyper-parameters, or of model name to mapping."""
-    from mlgate.config import parse_yaml
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -84,10 +84,6 @@ def read_params_file(path: Path) -> dict[str, Any]:
 
 def latest_tune_dir(config: Config) -> Path | None:
     """The folder of the newest best_params.yaml: a standalone `mlgate tune` or the pipeline's."""
-    from mlgate._paths import report_dir
-    from mlgate.runs import RunStore
-    from mlgate.train.stage import BEST_PARAMS_FILE
-
     found = [report_dir(config.root, "tune")]
     pipeline_tune = RunStore(config.root).stage_dirs().get("tune")
     if pipeline_tune is not None:
@@ -101,8 +97,6 @@ def latest_tune_dir(config: Config) -> Path | None:
 def run_standalone(ctx: StageContext, stage: str, progress: Any = None) -> tuple[Report, Path]:
     """Run the train or tune stage by itself in ``ctx`` (``mlgate.context.standalone_context``'s,
     made by the caller: context sits above the stage packages); the caller writes the report files."""
-    from mlgate.train.stage import run_train, run_tune
-
     tuned = latest_tune_dir(ctx.config) if stage == "train" else None
     ctx.upstream = {"tune": tuned} if tuned is not None else {}  # train reads only tune's output
     if progress is not None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.io import split_frame
 from mlgate.errors import ConfigError
 from mlgate.metrics import greater_is_better, headline_metric, scores
 from mlgate.train.preprocess import FeatureSet, build_pipeline
@@ -95,16 +97,12 @@ def project_on_path(root: Path | None) -> Iterator[None]:
 def validation_split(frame: pd.DataFrame, target: str, task: str, seed: int,
                      fraction: float = VALIDATION_FRACTION) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded split of the train table, stratified on the target for classification."""
-    from mlgate.data.io import split_frame
-
     return split_frame(frame, target, fraction, seed, classes=task != "regression")
 
 
 def fit_candidate(candidate: Candidate, features: FeatureSet, task: str,
                   fit: pd.DataFrame, val: pd.DataFrame, target: str) -> Trained:
     """Fit one candidate's pipeline and score it on the validation rows."""
-    import warnings
-
     from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits

@@ -15,10 +15,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from mlgate.config import validation_problems
 from mlgate.errors import ConfigError
+from mlgate.metrics import compute, predict
+from mlgate.tracking import resolve_sqlite_uri
+from mlgate.train.preprocess import build_pipeline
+from mlgate.train.workers import expand_storage
 from mlgate.train.zoo import check_param_names, get_model_type
 
 if TYPE_CHECKING:
@@ -99,8 +105,6 @@ def search_space(model_type: str, task: str, raw: dict[str, dict[str, Any]] | No
         try:
             space[name] = SearchParam.model_validate(spec)
         except ValidationError as exc:
-            from mlgate.config import validation_problems
-
             raise ConfigError("; ".join(validation_problems(exc, (where, name)))) from exc
     if raw and model_type != "custom":
         check_param_names(f"{model_type}' in 'tune -> search_space", model_type, raw,
@@ -111,9 +115,6 @@ def search_space(model_type: str, task: str, raw: dict[str, dict[str, Any]] | No
 def default_storage(config: Config) -> str:
     """``tune.storage`` (``${VAR}`` filled from the environment; relative SQLite paths against the
     project) or ``.mlgate/optuna.db``."""
-    from mlgate.tracking import resolve_sqlite_uri
-    from mlgate.train.workers import expand_storage
-
     if config.tune.storage:
         return resolve_sqlite_uri(expand_storage(config.tune.storage), config.root)
     folder = config.root / ".mlgate"
@@ -250,9 +251,6 @@ def cross_validate(trial: optuna.Trial | None, setup: TuneSetup, estimator: Any,
     from sklearn.model_selection import KFold, StratifiedKFold
     from threadpoolctl import threadpool_limits
 
-    from mlgate.metrics import compute, predict
-    from mlgate.train.preprocess import build_pipeline
-
     X, y = frame[features.columns], frame[target]
     splitter = (KFold(folds, shuffle=True, random_state=seed) if setup.task == "regression"
                 else StratifiedKFold(folds, shuffle=True, random_state=seed))
@@ -289,8 +287,6 @@ def sample_rows(frame: pd.DataFrame, target: str, task: str, n: int | None, seed
 
 def safe_url(url: str) -> str:
     """A storage URL without its password, for messages and files."""
-    from urllib.parse import urlsplit, urlunsplit
-
     try:
         parts = urlsplit(url)
     except ValueError:

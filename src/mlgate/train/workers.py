@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlgate.errors import ConfigError
+from mlgate.reports.model import Check
 
 if TYPE_CHECKING:
     from mlgate.config import Config
-    from mlgate.reports.model import Check
     from mlgate.train.tuning import TuneSetup
 
 WORKERS_DIR = "workers"
@@ -167,8 +167,6 @@ def fan_out(config: Config, jobs: int) -> list[list[str]]:
 
 def workers_check(results: list[WorkerResult], own_trials: int) -> Check:
     """One check over the extra workers: each exited cleanly; how many trials each ran."""
-    from mlgate.reports.model import Check
-
     failed = [r for r in results if r.returncode not in (0, 1)]
     total = own_trials + sum(r.trials_run for r in results)
     return Check(name="workers", passed=not failed, observed=[r.returncode for r in results], expected="exit 0",

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from mlgate.config import config_from_dict
-from mlgate.data import dvc
-from mlgate.data.objectstore import explain, is_uri
-from mlgate.data.refs import as_ref, check, fingerprints, flag_ref, label, local_inputs
 from mlgate.errors import ConfigError, DataError
+from mlgate.locations import dvc
+from mlgate.locations.objectstore import explain, is_uri
+from mlgate.locations.refs import as_ref, check, fingerprints, flag_ref, label, local_inputs
 
 TRAIN = b"a,target\n1,0\n2,1\n3,0\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from _support.docs import python_blocks
-from mlgate.data.objectstore import STORES
+from mlgate.locations.objectstore import STORES
 from mlgate.sources import __all__ as SOURCES_API
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "data-sources.md"

@@ -12,8 +12,8 @@ import pytest
 
 from _support.lifecycle import churn, fit, project, save
 from mlgate.context import StageContext, standalone_context
-from mlgate.data.io import file_sha256
 from mlgate.errors import ModelLoadError, RegistryError, UsageError
+from mlgate.locations.refs import file_sha256
 from mlgate.registration import run_register, upstream_gates
 from mlgate.registry import model_sha256, retry
 from mlgate.security.allowlist import policy_from

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlgate.data.io import split_frame
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -81,8 +83,6 @@ def generate(n_rows: int = 20_000, seed: int = 7) -> pd.DataFrame:
 def write_example(folder: Path, n_rows: int = 20_000, seed: int = 7) -> list[Path]:
     """Write ``data/train.csv``, ``data/test.csv`` (80/20, stratified), ``data/current.csv`` (a later
     batch without outcomes, for the monitor) and ``mlgate.yaml``."""
-    from mlgate.data.io import split_frame
-
     folder.mkdir(parents=True, exist_ok=True)
     data_dir = folder / "data"
     data_dir.mkdir(exist_ok=True)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
+from mlgate.metrics import encode
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
 
 
@@ -59,8 +60,6 @@ def _output_fn(subject: Subject) -> Any:
 
 
 def _codes(pred: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-    from mlgate.metrics import encode
-
     return encode(pred, classes).astype(float) if classes is not None else pred.astype(float)
 
 

@@ -16,7 +16,9 @@ from pydantic import Field
 
 from mlgate.modeltests import group_rates as F
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.reports.figures import new_figure, to_figure
 from mlgate.reports.model import Check
+from mlgate.stats import adjust_p_values
 
 
 @dataclass
@@ -180,8 +182,6 @@ class Fairness(ModelCheck):
 
 def _holm(tests: list[_Test]) -> None:
     """Holm-adjusted p-values over every figure the check judges, in place."""
-    from mlgate.stats import adjust_p_values
-
     adjusted = adjust_p_values([t.p_value for t in tests], method="holm")
     for t, p in zip(tests, adjusted, strict=True):
         t.adjusted_p = float(p) if p is not None else 1.0
@@ -226,7 +226,6 @@ def _regression_groups(sensitive: np.ndarray, y: np.ndarray, pred: np.ndarray) -
 
 
 def _bars(attr: str, r: F.GroupRates):  # type: ignore[no-untyped-def]
-    from mlgate.reports.figures import new_figure, to_figure
 
     fig = new_figure(5.5, 3.2)
     ax = fig.add_subplot()

@@ -7,15 +7,17 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from mlgate.errors import MissingDependency
+from mlgate.metrics import headline_metric
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.modeltests.columns import categorical_columns
 from mlgate.modeltests.permutation import Importance, Stability, correlated_groups, permutation_importance
+from mlgate.reports.figures import new_figure, to_figure
 from mlgate.reports.model import Check
 
 
 def _importance_metric(subject: Subject, metric: str | None) -> str:
     """``metric``, else the task's headline metric (the one train selects on and evaluate reports)."""
-    from mlgate.metrics import headline_metric
-
     return metric or headline_metric(subject.task, hasattr(subject.estimator, "predict_proba"))
 
 
@@ -184,8 +186,6 @@ class Interpretability(ModelCheck):
                 method = "shap"
             except ImportError:
                 if method == "shap":
-                    from mlgate.errors import MissingDependency
-
                     raise MissingDependency("shap", "shap", "interpretability method 'shap'") from None
                 method = "permutation"
             except Exception as exc:  # shap cannot explain this model: fall back, say why
@@ -310,8 +310,6 @@ class _Codec:
     def __init__(self, frame: Any) -> None:
         import pandas as pd
 
-        from mlgate.modeltests.columns import categorical_columns
-
         self.columns = list(frame.columns)
         self.dtypes = frame.dtypes
         self.levels = {c: pd.unique(frame[c].dropna().to_numpy()) for c in categorical_columns(frame)}
@@ -348,7 +346,6 @@ class _Codec:
 
 
 def _bars(imp: Importance):  # type: ignore[no-untyped-def]
-    from mlgate.reports.figures import new_figure, to_figure
 
     ranked = imp.ranked()[:15][::-1]
     fig = new_figure(5.5, 0.3 * len(ranked) + 1.2)

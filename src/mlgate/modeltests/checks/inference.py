@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import pickle
 import time
+import tracemalloc
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.reports.figures import new_figure, to_figure
 
 
 class Inference(ModelCheck):
@@ -94,8 +97,6 @@ def _load() -> float:
 def _peak_memory_mb(call: Any, batch: Any) -> float:
     """Peak Python and numpy allocations during one batch call (tracemalloc; native buffers of
     other libraries, such as OpenMP thread stacks, are not seen)."""
-    import tracemalloc
-
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
@@ -114,7 +115,6 @@ def _model_mb(subject: Subject) -> float:
     if path is not None and path.exists():
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         return sum(p.stat().st_size for p in files) / 1e6
-    import pickle
 
     try:
         return len(pickle.dumps(subject.estimator)) / 1e6
@@ -123,7 +123,6 @@ def _model_mb(subject: Subject) -> float:
 
 
 def _histogram(ms: np.ndarray):  # type: ignore[no-untyped-def]
-    from mlgate.reports.figures import new_figure, to_figure
 
     fig = new_figure()
     ax = fig.add_subplot()

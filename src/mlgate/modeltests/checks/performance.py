@@ -6,7 +6,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from mlgate.metrics import METRICS, compute, metric_names, outputs, renamed_message, usable_metrics
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.thresholds import parse_thresholds
 
 # The seed's defaults, under the names that kept their meaning (the support-weighted
 # averages); a `performance:` mapping in the config replaces them as a whole.
@@ -37,8 +39,6 @@ class Performance(ModelCheck):
     @field_validator("thresholds")
     @classmethod
     def _known(cls, value: dict[str, float | dict[str, float]] | None) -> dict[str, float | dict[str, float]] | None:
-        from mlgate.metrics import METRICS, renamed_message
-
         for name in value or {}:
             moved = renamed_message(name)
             if moved:
@@ -49,9 +49,6 @@ class Performance(ModelCheck):
         return value
 
     def run(self, subject: Subject) -> Outcome:
-        from mlgate.metrics import compute, outputs, usable_metrics
-        from mlgate.thresholds import parse_thresholds
-
         preds = outputs(subject.task, subject.y, subject.predict(), subject.proba(), subject.classes)
         values = compute(preds)
         limits = self.thresholds if self.thresholds is not None else DEFAULT_THRESHOLDS[subject.task]
@@ -74,8 +71,6 @@ class Performance(ModelCheck):
 
 def _missing_proba(task: str, proba: object) -> list[str]:
     """Probability metrics of the task, when the model has none: named as not computable, not unknown."""
-    from mlgate.metrics import metric_names
-
     if proba is not None:
         return []
     return sorted(set(metric_names(task)) - set(metric_names(task, has_proba=False)))

@@ -15,16 +15,20 @@ The old absolute limit (the metric may fall by at most ``max_drop`` at every noi
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from mlgate.metrics import greater_is_better, headline_metric, scorer
 from mlgate.modeltests import columns as C
 from mlgate.modeltests.base import ModelCheck, Outcome, Subject
+from mlgate.reports.figures import new_figure, to_figure
 from mlgate.reports.model import Check
 from mlgate.stats import Decision, compare_paired, decide, default_rule
+from mlgate.train.preprocess import build_pipeline, feature_set
 
 REFERENCE_FIT_ROWS = 5000  # the linear reference is fitted on at most this many training rows
 
@@ -50,8 +54,6 @@ class Robustness(ModelCheck):
     n_rows: int = Field(2000, ge=10)
 
     def run(self, subject: Subject) -> Outcome:
-        from mlgate.metrics import greater_is_better, headline_metric
-
         metric = self.metric or headline_metric(subject.task, hasattr(subject.estimator, "predict_proba"))
         loss = not greater_is_better(metric)
         rows = subject.sample(self.n_rows, salt=2)
@@ -74,8 +76,6 @@ class Robustness(ModelCheck):
     def _curve(self, subject: Subject, X: pd.DataFrame, y: np.ndarray, metric: str, loss: bool,
                noise: _Noise) -> list[dict[str, Any]]:
         """The metric and the share of changed predictions at each level (one draw each): reported."""
-        from mlgate.metrics import scorer
-
         signed = scorer(subject.task, metric, subject.classes)  # a loss comes negated: higher is better
         baseline = -signed(subject.estimator, X, y) if loss else signed(subject.estimator, X, y)
         base_pred = np.asarray(subject.estimator.predict(X))
@@ -230,12 +230,8 @@ def _fit_reference(subject: Subject, X: pd.DataFrame, y: np.ndarray) -> _Referen
     """A logistic regression (ridge for regression) on the model's columns, fitted on the training
     rows when known, else cross-fitted on the test rows (two halves, each predicted by the other's
     fit); a reason string when none can be fitted."""
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression, Ridge
-
-    from mlgate.train.preprocess import build_pipeline, feature_set
 
     name = "ridge regression" if not subject.is_classifier else "logistic regression"
 
@@ -296,7 +292,6 @@ def _drop(baseline: float, value: float, loss: bool) -> float:
 
 
 def _curve_figure(curve: list[dict[str, Any]], metric: str, baseline: float, max_drop: float | None):  # type: ignore[no-untyped-def]
-    from mlgate.reports.figures import new_figure, to_figure
 
     fig = new_figure()
     ax = fig.add_subplot()

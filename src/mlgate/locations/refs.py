@@ -16,20 +16,58 @@ absent DVC-tracked inputs before a stage reads them. What a CI job pulls is in `
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from mlgate.data import dvc
-from mlgate.data.objectstore import STORES, is_uri, remote_files
 from mlgate.errors import DataError
+from mlgate.locations import dvc
+from mlgate.locations.objectstore import STORES, RemoteFile, is_uri, remote_files
 
-__all__ = ["DataRef", "as_ref", "check", "fetch", "fingerprints", "flag_ref", "is_uri", "label", "local_inputs",
-           "unsupported_scheme"]
+__all__ = ["TABLE_SUFFIXES", "DataRef", "as_ref", "check", "fetch", "file_sha256", "fingerprints", "flag_ref", "is_uri",
+           "label", "local_files", "local_inputs", "table_files", "unsupported_scheme"]
 
 DataRef = Path | str  # a str is always an object-storage URI; everything else is a Path
+
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_files(path: DataRef) -> list[Path | RemoteFile]:
+    """The data files behind a path: the file itself, or a folder's CSV/Parquet files sorted.
+
+    An object URI lists its object or the table objects under its prefix; a DVC-tracked path
+    that is not in the workspace is pulled first (``dvc pull``).
+    """
+    if isinstance(path, str) and is_uri(path):
+        return list(remote_files(path, TABLE_SUFFIXES))
+    path = Path(path)
+    if not path.exists() and (found := dvc.tracked(path)) is not None:
+        dvc.pull([found[0]], str(path))
+    return list(local_files(path))
+
+
+def local_files(path: Path) -> list[Path]:
+    """The files behind a local path: the file itself, or a folder's CSV/Parquet files sorted."""
+    if not path.exists():
+        raise DataError(f"data path {path} does not exist")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
+        if not files:
+            raise DataError(f"folder {path} holds no .csv or .parquet files")
+        return files
+    return [path]
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def as_ref(raw: str | Path, root: Path | None = None) -> DataRef:
@@ -75,8 +113,6 @@ def check(ref: DataRef, where: str) -> None:
     """DataError unless ``ref`` can be read: a local path that exists or that DVC tracks, or a URI
     whose object (or prefix) answers. ``where`` names the key or flag (``data.train in mlgate.yaml``)."""
     if isinstance(ref, str):
-        from mlgate.data.io import TABLE_SUFFIXES
-
         try:
             remote_files(ref, TABLE_SUFFIXES)
         except DataError as exc:
@@ -110,8 +146,6 @@ def fingerprints(refs: Iterable[DataRef], memo: dict[str, Any], rel: Callable[[P
     data (the same whether the file is present or not), ``etag:<etag>:size:<n>`` for an object.
     ``memo`` is the (size, mtime) -> hash memo kept in ``.mlgate/hashes.json``.
     """
-    from mlgate.data.io import TABLE_SUFFIXES, local_files
-
     out: dict[str, str] = {}
     for ref in refs:
         if isinstance(ref, str):
@@ -127,8 +161,6 @@ def fingerprints(refs: Iterable[DataRef], memo: dict[str, Any], rel: Callable[[P
 
 def _dvc_fingerprints(path: Path, found: tuple[dvc.DvcOutput, str], memo: dict[str, Any],
                       rel: Callable[[Path], str]) -> dict[str, str]:
-    from mlgate.data.io import TABLE_SUFFIXES
-
     output, inner = found
     manifest = output.manifest() or {}
     if not path.exists():
@@ -166,8 +198,6 @@ def _warn_differs(path: Path, output: dvc.DvcOutput) -> None:
 
 def _hashed(path: Path, memo: dict[str, Any], kind: str) -> str:
     """The file's SHA-256 or MD5, remembered by (size, mtime) so an unchanged file is read once."""
-    from mlgate.data.io import file_sha256
-
     stat = path.stat()
     entry = memo.get(str(path))
     if not entry or entry.get("size") != stat.st_size or entry.get("mtime_ns") != stat.st_mtime_ns:
@@ -181,8 +211,6 @@ def _hashed(path: Path, memo: dict[str, Any], kind: str) -> str:
 def local_inputs(refs: Iterable[DataRef]) -> list[Path] | None:
     """The local files whose size and mtime say whether ``refs`` changed (for the no-op stamp),
     DVC records included; None when a reference is an object URI (only a HEAD request can tell)."""
-    from mlgate.data.io import TABLE_SUFFIXES
-
     out: list[Path] = []
     for ref in refs:
         if isinstance(ref, str):
