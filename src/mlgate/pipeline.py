@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
 from mlgate.errors import DataError, MlgateError, UsageError
+from mlgate.registry.peek import marker_unchanged, registered_marker
 from mlgate.runs import RunRecord, RunStore, StageRecord, Status, iter_runs, read_json, write_json
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class StageSpec:
     summary: str = ""
     # state outside the project that the stage depends on (e.g. the production alias)
     external: Callable[[Config], dict[str, Any] | None] | None = None
+    # state outside the project that the stage itself sets (register's alias), read after it ran:
+    # a cached stage whose marker no longer holds (the alias moved since) runs again
+    sets_external: Callable[[Config], dict[str, Any] | None] | None = None
     # "module:function" that checks the stage's config before any stage runs (config errors
     # first, without config importing the domain packages)
     preflight: str | None = None
@@ -121,7 +125,7 @@ STAGES: tuple[StageSpec, ...] = (
               inputs=("train",), summary="candidate versus production", external=_baseline_marker),
     StageSpec("register", "mlgate.registration.stage:run_register",
               ("validate", "train", "test", "evaluate", "compare"), (("registry",),), reads_data=False,
-              summary="registry version with tags and alias"),
+              summary="registry version with tags and alias", sets_external=registered_marker),
     StageSpec("monitor", "mlgate.monitor.stage:run_monitor", (), (("monitor",), ("registry",), ("data", "target")),
               reads_data=False, enabled=lambda c: c.monitor.enabled, summary="drift and live performance",
               external=_monitor_inputs),
@@ -193,7 +197,9 @@ class Pipeline:
             inputs = self._input_paths() if complete and record.passed else None
             if inputs is not None:  # None also when data is in a bucket: only a HEAD request tells a change
                 assert self.config.source is not None
-                self.store.stamp(state, self.config.source, inputs, [s.name for s in stages], self._markers)
+                markers = self._markers + [state[s.name]["sets_external"] for s in stages
+                                           if state[s.name].get("sets_external")]
+                self.store.stamp(state, self.config.source, inputs, [s.name for s in stages], markers)
         finally:
             if self._hashes is not None:
                 write_json(self.store.state_dir / "hashes.json", self._hashes)
@@ -298,9 +304,15 @@ class Pipeline:
         if blocked_by:
             return StageRecord(spec.name, "blocked", message=f"not run: '{blocked_by}' did not pass")
         cached = state.get(spec.name, {})
-        if not force and cached.get("key") == key and self.store.abs(cached.get("out_dir", "")).is_dir():
+        if not force and cached.get("key") == key and self._still_holds(cached):
             return self.store.reuse(spec.name, cached, run_dir, key)
         return self._execute(spec, key, run_dir, state, progress_for(spec) if progress_for else None)
+
+    def _still_holds(self, cached: dict[str, Any]) -> bool:
+        """A cached stage's outputs are there and what it set outside the project (its alias) is as it left it."""
+        marker = cached.get("sets_external")
+        return self.store.abs(cached.get("out_dir", "")).is_dir() and (
+            marker is None or marker_unchanged(marker, self.config.root))
 
     def _execute(self, spec: StageSpec, key: str, run_dir: Path, state: dict[str, Any],
                  hook: ProgressHook | None) -> StageRecord:
@@ -337,6 +349,8 @@ class Pipeline:
         if report.passed:
             state[spec.name] = {"key": key, "out_dir": self.store.rel(out_dir), "key_figure": report.key_figure,
                                 "run_id": run_dir.name}
+            if spec.sets_external is not None and (marker := spec.sets_external(self.config)) is not None:
+                state[spec.name]["sets_external"] = marker
         else:
             state.pop(spec.name, None)
         self.store.write_state(state)

@@ -101,3 +101,30 @@ def test_moving_the_production_alias_reruns_compare(
     assert status["train"] == "cached" and status["compare"] == "ran"
     compare = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "compare" / "report.json").read_text())
     assert "no production model" not in compare["key_figure"]
+
+
+def test_moving_the_registered_alias_by_hand_reruns_register(demo_run: Demo, mlgate_bin: list[str]) -> None:
+    """`mlgate run --only register` never shows a version the alias no longer points at as cached."""
+    from mlflow.tracking import MlflowClient
+
+    folder, _ = demo_run
+    uri = f"sqlite:///{folder / '.mlgate' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def register() -> dict[str, str]:
+        out = subprocess.run([*mlgate_bin, "run", "--only", "register"], cwd=folder, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+        record = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "run.json").read_text())
+        return next(s for s in record["stages"] if s["name"] == "register")
+
+    assert register()["status"] == "cached"
+    staged = client.get_model_version_by_alias("churn", "staging")
+    # another version registered and aliased by hand through MLflow
+    other = client.create_model_version("churn", staged.source, run_id=staged.run_id)
+    client.set_registered_model_alias("churn", "staging", str(other.version))
+    stage = register()
+    now = client.get_model_version_by_alias("churn", "staging")
+    assert stage["status"] == "ran" and int(now.version) > int(other.version)
+    assert f"v{now.version} @staging" in stage["key_figure"]
+    assert register()["status"] == "cached"  # as it left the alias: replayed again

@@ -38,6 +38,19 @@ def alias_version(db: Path, name: str, alias: str) -> str | None:
 
 def baseline_marker(config: Config) -> dict[str, Any] | None:
     """What the compare stage compares against: store, model, alias and its version."""
+    return alias_marker(config, config.gates.compare.baseline_alias)
+
+
+def registered_marker(config: Config) -> dict[str, Any] | None:
+    """The alias the register stage sets (``registry.alias``) and its version, read after the
+    stage ran: when someone moves that alias, the stage's cached verdict no longer holds."""
+    alias = config.registry.alias
+    return alias_marker(config, alias) if alias else None
+
+
+def alias_marker(config: Config, alias: str) -> dict[str, Any] | None:
+    """Store, model, ``alias`` and the version behind it; None for a store behind a tracking
+    server (not readable this way)."""
     from mlgate.tracking import tracking_uri
 
     uri = tracking_uri(config)
@@ -45,7 +58,7 @@ def baseline_marker(config: Config) -> dict[str, Any] | None:
     if not uri.startswith(prefix):
         return None
     db = Path(uri[len(prefix):])
-    name, alias = config.model_name, config.gates.compare.baseline_alias
+    name = config.model_name
     version = alias_version(db, name, alias)
     # relative to the project, so a store that moved with it (a CI job's artifacts in another
     # checkout folder) keeps the compare stage's cache key
@@ -54,7 +67,7 @@ def baseline_marker(config: Config) -> dict[str, Any] | None:
 
 
 def marker_unchanged(marker: dict[str, Any], root: Path) -> bool:
-    """True while an external marker still holds: the alias of :func:`baseline_marker` points
+    """True while an external marker still holds: the alias of :func:`alias_marker` points
     where it did, or the local files of monitor's inputs (``mlgate.monitor.stage.input_marker``)
     have the same names, sizes and times. Any other marker (objects, DVC-tracked inputs) is never
     taken as unchanged here: the fast no-op replay then steps aside and the pipeline checks every
