@@ -198,7 +198,7 @@ class Pipeline:
             if inputs is not None:  # None also when data is in a bucket: only a HEAD request tells a change
                 assert self.config.source is not None
                 markers = self._markers + [state[s.name]["sets_external"] for s in stages
-                                           if state[s.name].get("sets_external")]
+                                           if state.get(s.name, {}).get("sets_external")]
                 self.store.stamp(state, self.config.source, inputs, [s.name for s in stages], markers)
         finally:
             if self._hashes is not None:
