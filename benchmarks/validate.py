@@ -121,14 +121,14 @@ def worker_read(p: dict[str, str]) -> dict[str, float]:
 
 def worker_mlgate_in_memory(p: dict[str, str]) -> dict[str, float]:
     from mlgate.context import standalone_context
-    from mlgate.data.stage import run_validate
+    from mlgate.data.stage import ValidateOptions, run_validate
     from mlgate.reports import write_report
 
     t0 = time.perf_counter()
-    options = {"schema": Path(p["schema"]), "target": "target", "in_memory": True}
+    options = ValidateOptions(schema=Path(p["schema"]), target="target", in_memory=True)
     ctx = standalone_context("validate", None, data=Path(p["data"]), reference=Path(p["reference"]),
-                             options=options, output=Path(p["out"]) / "in-memory")
-    write_report(run_validate(ctx), ctx.out_dir)
+                             output=Path(p["out"]) / "in-memory")
+    write_report(run_validate(ctx, options), ctx.out_dir)
     return {"seconds": time.perf_counter() - t0}
 
 

@@ -41,16 +41,22 @@ def _no_progress(note: str, fraction: float | None) -> None:
 
 @dataclass
 class StageContext:
-    """Handed to each stage function ``run(ctx) -> Report``.
+    """Handed to each stage function ``run_<stage>(ctx) -> Report``.
 
     ``upstream`` maps each stage this one needs to the folder holding that stage's outputs;
-    for a stage skipped as cached, that is the folder of the run that produced them.
-    ``progress(note, fraction)`` updates the stage's line in the progress display
-    (``fraction`` in 0..1, or None when unknown). ``model``, ``baseline``, ``test_data`` and
-    ``reference_data`` are what a standalone command's flags name instead; ``options`` holds a
-    standalone command's own flags that are no config key (validate's ``schema``,
-    ``infer_schema``, ``thresholds``, ``target``, ``keys``; register's ``trust``), and ``bare``
-    says the config was made from the flags alone (its defaults are nobody's word).
+    for a stage skipped as cached, that is the folder of the run that produced them (standalone:
+    the project's last passing pipeline stages). ``progress(note, fraction)`` updates the
+    stage's line in the progress display (``fraction`` in 0..1, or None when unknown).
+
+    What a standalone command's flags name instead of the pipeline's: ``model`` (``--model``:
+    the candidate, instead of the train stage's model), ``baseline`` (compare's ``--baseline``,
+    instead of ``models:/NAME@production``), ``test_data`` (``--data`` of validate, test,
+    evaluate and compare: the rows to check or judge, instead of the config's test table) and
+    ``reference_data`` (``--reference``: the training rows, instead of the config's train
+    table). ``bare`` says the config was made from the flags alone (its defaults are nobody's
+    word). A command's flags that are no config key are not here: they are the stage's own
+    options, a frozen dataclass beside the stage (``ValidateOptions``, ``MonitorOptions``,
+    ``RegisterOptions``, ``DeployOptions``) passed as ``run_<stage>(ctx, options)``.
     """
 
     config: Config
@@ -62,7 +68,6 @@ class StageContext:
     baseline: str | None = None
     test_data: DataRef | None = None  # a Path, or an object URI (see mlgate.locations.refs)
     reference_data: DataRef | None = None
-    options: dict[str, Any] = field(default_factory=dict)
     bare: bool = False
     _dataset: Dataset | None = None
 
@@ -124,7 +129,7 @@ class StageContext:
 def standalone_context(stage: str, config: Config | None = None, *, output: Path | None = None,
                        model: str | None = None, baseline: str | None = None, data: DataRef | None = None,
                        reference: DataRef | None = None, settings: dict[str, Any] | None = None,
-                       options: dict[str, Any] | None = None, root: Path | None = None) -> StageContext:
+                       root: Path | None = None) -> StageContext:
     """The context of one stage run by its own command.
 
     ``settings`` overrides config keys for this call (``{"data.target": "y", "tune.n_trials": 5}``,
@@ -132,7 +137,7 @@ def standalone_context(stage: str, config: Config | None = None, *, output: Path
     the data flags make one: ``--data`` is the test table, ``--reference`` the train table.
     Upstream folders are the project's last passing pipeline stages (train's model, tune's
     best params), so ``mlgate evaluate`` after ``mlgate run`` judges the pipeline's model.
-    ``options`` are the command's own flags, read by the stage (see ``StageContext``).
+    The command's flags that are no config key go to the stage as its options (see ``StageContext``).
     """
     bare = config is None
     if config is None:
@@ -144,8 +149,7 @@ def standalone_context(stage: str, config: Config | None = None, *, output: Path
     out_dir = Path(output) if output else report_dir(config.root, stage)
     _make_output(out_dir)
     return StageContext(config=config, out_dir=out_dir, run_id=f"{STANDALONE}-{stage}", upstream=upstream,
-                        model=model, baseline=baseline, test_data=data, reference_data=reference,
-                        options={k: v for k, v in (options or {}).items() if v is not None}, bare=bare)
+                        model=model, baseline=baseline, test_data=data, reference_data=reference, bare=bare)
 
 
 _MADE: list[Path] = []  # report folders standalone_context created in this process, deepest first

@@ -29,7 +29,7 @@ from mlgate.context import StageContext
 from mlgate.errors import DataError, MlgateError, UsageError
 from mlgate.locations.dvc import tracked
 from mlgate.locations.refs import check, fetch, fingerprints, local_inputs
-from mlgate.registry.peek import baseline_marker
+from mlgate.registry.peek import alias_version, baseline_marker, marker_unchanged, registered_marker
 from mlgate.reports import write_report
 from mlgate.runs import RunRecord, RunStore, StageRecord, Status, iter_runs, read_json, write_json
 
@@ -59,6 +59,9 @@ class StageSpec:
     summary: str = ""
     # state outside the project that the stage depends on (e.g. the production alias)
     external: Callable[[Config], dict[str, Any] | None] | None = None
+    # state outside the project that the stage itself sets (register's alias), read after it ran:
+    # a cached stage whose marker no longer holds (the alias moved since) is replayed with a note
+    sets_external: Callable[[Config], dict[str, Any] | None] | None = None
     # "module:function" that checks the stage's config before any stage runs (config errors
     # first, without config importing the domain packages)
     preflight: str | None = None
@@ -120,7 +123,7 @@ STAGES: tuple[StageSpec, ...] = (
               inputs=("train",), summary="candidate versus production", external=baseline_marker),
     StageSpec("register", "mlgate.registration.stage:run_register",
               ("validate", "train", "test", "evaluate", "compare"), (("registry",),), reads_data=False,
-              summary="registry version with tags and alias"),
+              summary="registry version with tags and alias", sets_external=registered_marker),
     StageSpec("monitor", "mlgate.monitor.stage:run_monitor", (), (("monitor",), ("registry",), ("data", "target")),
               reads_data=False, enabled=lambda c: c.monitor.enabled, summary="drift and live performance",
               external=_monitor_inputs),
@@ -192,7 +195,9 @@ class Pipeline:
             inputs = self._input_paths() if complete and record.passed else None
             if inputs is not None:  # None also when data is in a bucket: only a HEAD request tells a change
                 assert self.config.source is not None
-                self.store.stamp(state, self.config.source, inputs, [s.name for s in stages], self._markers)
+                markers = self._markers + [state[s.name]["sets_external"] for s in stages
+                                           if state.get(s.name, {}).get("sets_external")]
+                self.store.stamp(state, self.config.source, inputs, [s.name for s in stages], markers)
         finally:
             if self._hashes is not None:
                 write_json(self.store.state_dir / "hashes.json", self._hashes)
@@ -290,8 +295,24 @@ class Pipeline:
             return StageRecord(spec.name, "blocked", message=f"not run: '{blocked_by}' did not pass")
         cached = state.get(spec.name, {})
         if not force and cached.get("key") == key and self.store.abs(cached.get("out_dir", "")).is_dir():
-            return self.store.reuse(spec.name, cached, run_dir, key)
+            record = self.store.reuse(spec.name, cached, run_dir, key)
+            moved = self._moved_since(cached)
+            if moved:
+                record.message = moved
+            return record
         return self._execute(spec, key, run_dir, state, progress_for(spec) if progress_for else None)
+
+    def _moved_since(self, cached: dict[str, Any]) -> str:
+        """What a cached stage set outside the project (register's alias) and no longer holds, in
+        words; "" while it holds. Such a stage is still replayed, not run again: the alias was moved
+        on purpose (a deploy or rollback), and registering the same model anew would undo that."""
+        marker = cached.get("sets_external")
+        if marker is None or marker_unchanged(marker, self.config.root):
+            return ""
+        now = alias_version(self.config.root / marker["store"], marker["name"], marker["alias"])
+        return (f"registered v{marker['version']} in run {cached.get('run_id', '?')}; alias "
+                f"'{marker['alias']}' now names {f'v{now}' if now else 'no version'} (moved since: "
+                "`mlgate run --force --only register` registers this model again)")
 
     def _execute(self, spec: StageSpec, key: str, run_dir: Path, state: dict[str, Any],
                  hook: ProgressHook | None) -> StageRecord:
@@ -323,6 +344,8 @@ class Pipeline:
         if report.passed:
             state[spec.name] = {"key": key, "out_dir": self.store.rel(out_dir), "key_figure": report.key_figure,
                                 "run_id": run_dir.name}
+            if spec.sets_external is not None and (marker := spec.sets_external(self.config)) is not None:
+                state[spec.name]["sets_external"] = marker
         else:
             state.pop(spec.name, None)
         self.store.write_state(state)

@@ -101,3 +101,36 @@ def test_moving_the_production_alias_reruns_compare(
     assert status["train"] == "cached" and status["compare"] == "ran"
     compare = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "compare" / "report.json").read_text())
     assert "no production model" not in compare["key_figure"]
+
+
+def test_moving_the_registered_alias_by_hand_is_named_not_undone(demo_run: Demo, mlgate_bin: list[str]) -> None:
+    """`mlgate run --only register` never shows a version the alias no longer points at as if it
+    still did, and does not undo the move (a deploy or rollback did it on purpose)."""
+    from mlflow.tracking import MlflowClient
+
+    folder, _ = demo_run
+    uri = f"sqlite:///{folder / '.mlgate' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def register(*extra: str) -> dict[str, str]:
+        out = subprocess.run([*mlgate_bin, "run", "--only", "register", *extra], cwd=folder,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+        record = json.loads(((folder / ".mlgate" / "runs" / "latest").resolve() / "run.json").read_text())
+        return next(s for s in record["stages"] if s["name"] == "register")
+
+    first = register()
+    assert first["status"] == "cached" and "alias" not in first["message"]
+    staged = client.get_model_version_by_alias("churn", "staging")
+    # another version registered and aliased by hand through MLflow
+    other = client.create_model_version("churn", staged.source, run_id=staged.run_id)
+    client.set_registered_model_alias("churn", "staging", str(other.version))
+    stage = register()
+    assert stage["status"] == "cached"
+    assert (f"registered v{staged.version}" in stage["message"]
+            and f"alias 'staging' now names v{other.version}" in stage["message"])
+    assert client.get_model_version_by_alias("churn", "staging").version == other.version  # not undone
+    forced = register("--force")
+    now = client.get_model_version_by_alias("churn", "staging")
+    assert forced["status"] == "ran" and int(now.version) > int(other.version)
+    assert register()["status"] == "cached" and "alias" not in register()["message"]

@@ -257,14 +257,13 @@ def test_bad_input_exits_2_and_changes_nothing(project: Path, server: ServerProc
 
 def test_failed_self_test_is_never_switched_to(project: Path, server: ServerProcess, tmp_path: Path) -> None:
     from mlgate.context import standalone_context
-    from mlgate.deploy.stage import run_deploy
+    from mlgate.deploy.stage import DeployOptions, run_deploy
 
     # version 4 takes other features (one dropped): its self-test against the stable slot fails on the server
     version = S.register(project, S.model_folder(tmp_path / "m4", "good", 2, drop=("gender",)))
     # the way `mlgate deploy` runs it: the stage function on a standalone context
-    ctx = standalone_context("deploy", config(project), output=tmp_path / "reports",
-                             options={"env": "production", "strategy": "blue-green", "version": version})
-    report = run_deploy(ctx)
+    ctx = standalone_context("deploy", config(project), output=tmp_path / "reports")
+    report = run_deploy(ctx, DeployOptions(env="production", strategy="blue-green", version=version))
     assert not report.passed
     assert "failed its self-test" in report.failures[0].message
     assert "missing ['gender'], extra []" in report.failures[0].message

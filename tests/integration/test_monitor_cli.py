@@ -20,7 +20,7 @@ from mlgate.config import flags_only_config, load_config
 from mlgate.context import StageContext, override, standalone_context
 from mlgate.errors import RegistryError
 from mlgate.monitor.stage import MonitorRequest, monitor
-from mlgate.registration import run_register
+from mlgate.registration import RegisterOptions, run_register
 from mlgate.serve.jsonlog import JsonLineWriter
 
 pytestmark = pytest.mark.integration
@@ -188,7 +188,8 @@ def test_register_by_hand_profiles_its_data_or_says_monitor_needs_a_reference(re
     # --data the model cannot score: still registered, the warning names the missing feature
     churn(300, seed=4).drop(columns=["age"]).to_csv(tmp_path / "no-age.csv", index=False)
     odd = run_register(standalone_context("register", flags_only_config(tmp_path, "odd-data"), model=str(model),
-                                          data=tmp_path / "no-age.csv", output=tmp_path / "reg3"))
+                                          output=tmp_path / "reg3"),
+                       RegisterOptions(training_data=tmp_path / "no-age.csv"))
     check = next(c for c in odd.checks if c.name == "monitor_profile")
     assert odd.passed and not check.passed and "feature(s) 'age'" in check.message, check.message
     with pytest.raises(RegistryError, match="registered without training data .* Pass --reference"):

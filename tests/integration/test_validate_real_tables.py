@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from _support.tables import sklearn_table
 from mlgate.config import load_config
 from mlgate.context import StageContext, standalone_context
-from mlgate.data.stage import run_validate
+from mlgate.data.stage import ValidateOptions, run_validate
 from mlgate.reports.model import Report
 
 pytestmark = pytest.mark.integration
@@ -75,8 +75,8 @@ def _write(folder: Path, table: str, seed: int, shift: bool = False) -> Path:
 
 def _bare(folder: Path) -> Report:
     ctx = standalone_context("validate", None, data=folder / "test.csv", reference=folder / "train.csv",
-                             options={"target": "target"}, output=folder / "bare")
-    return run_validate(ctx)
+                             output=folder / "bare")
+    return run_validate(ctx, ValidateOptions(target="target"))
 
 
 def _project(folder: Path) -> Report:

@@ -315,3 +315,34 @@ def test_a_run_stopped_on_bad_config_or_input_does_not_become_latest(tmp_path: P
     assert (runs / "latest").resolve().name == good.run_id
     assert (runs / bad.run_id / "run.json").exists()  # recorded all the same, and listed by status
     assert [r["run_id"] for r in iter_runs(tmp_path / ".mlgate")][:2] == sorted([good.run_id, bad.run_id])[::-1]
+
+
+def test_a_stage_whose_outside_state_moved_runs_again(project: Config) -> None:
+    """What a stage set outside the project (register: its alias) is read after it ran; when someone
+    changes it, the stage runs again instead of replaying a verdict that no longer describes it."""
+    from dataclasses import replace
+
+    from mlgate._paths import file_stats
+    from mlgate.runs import RunStore
+
+    outside = project.root.parent / f"{project.root.name}-alias.txt"  # stands for the registry alias
+
+    def sets(config: Config) -> dict[str, object]:
+        return {"monitor": {"alias": file_stats(outside)}, "local": {"alias": str(outside)}}
+
+    def register(ctx: StageContext) -> Report:
+        CALLS.append("register")
+        outside.write_text("v1")
+        return Report(stage="register", checks=[Check(name="ok", passed=True)])
+
+    table = (*_table()[:2], replace(_table()[2], entry=register, sets_external=sets))
+    Pipeline(project, stages=table).run()
+    assert [s.status for s in Pipeline(project, stages=table).run().stages] == ["cached"] * 3
+    assert RunStore(project.root).replay_if_unchanged(project.root / "mlgate.yaml") is not None
+
+    outside.write_text("v2, moved by hand")
+    assert RunStore(project.root).replay_if_unchanged(project.root / "mlgate.yaml") is None  # the no-op replay too
+    CALLS.clear()
+    assert [s.status for s in Pipeline(project, stages=table).run(only="register").stages] == ["ran"]
+    assert CALLS == ["register"]
+    assert [s.status for s in Pipeline(project, stages=table).run(only="register").stages] == ["cached"]

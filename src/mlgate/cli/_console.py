@@ -2,12 +2,15 @@
 
 Without a terminal (a CI job's log, a pipe) Rich would cut every line at 80 columns (or at
 ``COLUMNS``, which some runners export: pytest-xdist's workers set 80); there the consoles get
-a width no line reaches, so tables and messages print whole (a table is as wide as its content).
+a width no line reaches, so messages print whole; a table printed with ``print_table`` wraps its
+cells within ``mlgate.cli._width.table_width()`` instead (80 columns, or ``COLUMNS``).
 """
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+
+from mlgate.cli._width import table_width
 
 NO_TERMINAL_WIDTH = 1000
 
@@ -21,3 +24,8 @@ def _console(stderr: bool = False) -> Console:
 
 console = _console()
 err_console = _console(stderr=True)
+
+
+def print_table(table: RenderableType) -> None:
+    """Print a table no wider than ``table_width()``: a long cell wraps within its column."""
+    console.print(table, width=table_width())

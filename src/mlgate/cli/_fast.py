@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlgate.cli._width import table_width
+
 TYPE_CHECKING = False  # typing stays out of the no-op run's imports
 if TYPE_CHECKING:
     from mlgate.runs import RunRecord
@@ -49,9 +51,9 @@ def replay_noop(argv: list[str]) -> int | None:
         return None
     if replayed is None:
         return None
-    if all(stage.status == "cached" for stage in replayed.stages):
+    if all(stage.status == "cached" for stage in replayed.stages) and _plain_width(replayed) <= table_width():
         print(plain_outcome(replayed), flush=True)
-    else:  # a replay with something to explain: the full Rich rendering
+    else:  # a replay with something to explain, or a cell to wrap: the full Rich rendering
         from mlgate.cli._outcome import print_outcome
 
         print_outcome(replayed)
@@ -65,8 +67,7 @@ def replay_noop(argv: list[str]) -> int | None:
 def plain_outcome(record: RunRecord) -> str:
     """The all-cached run table as plain text, drawn as ``_outcome.styled_table`` draws it: Rich's
     table module alone costs more to import than the whole replay (measured in benchmarks/startup.py)."""
-    rows = [("stage", "verdict", "key figure", "duration")]
-    rows += [(s.name, "cached", s.key_figure or s.message, "-") for s in record.stages]
+    rows = _plain_rows(record)
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"mlgate run {record.run_id}"]
     for i, row in enumerate(rows):
@@ -77,3 +78,14 @@ def plain_outcome(record: RunRecord) -> str:
     lines.append(f"All {len(record.stages)} stages unchanged: nothing to do (use --force to re-run).")
     lines.append(f"Run folder: {record.run_dir} (open index.html for every stage's report)")
     return "\n".join(lines)
+
+
+def _plain_rows(record: RunRecord) -> list[tuple[str, str, str, str]]:
+    rows = [("stage", "verdict", "key figure", "duration")]
+    return rows + [(s.name, "cached", s.key_figure or s.message, "-") for s in record.stages]
+
+
+def _plain_width(record: RunRecord) -> int:
+    """The width of the plain table: its columns and the three spaces between each two."""
+    rows = _plain_rows(record)
+    return sum(max(len(r[i]) for r in rows) for i in range(4)) + 3 * 3

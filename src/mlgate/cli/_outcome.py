@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.table import Table
 
-from mlgate.cli._console import console
+from mlgate.cli._console import console, print_table
 
 if TYPE_CHECKING:
     from mlgate.runs import RunRecord
@@ -48,7 +48,7 @@ def final_table(record: RunRecord) -> Table:
 
 def print_outcome(record: RunRecord) -> None:
     """The final table of a run, the failed checks of each failed stage, and where the run folder is."""
-    console.print(final_table(record))
+    print_table(final_table(record))
     _explain_problems(record)
     cached = sum(s.status == "cached" for s in record.stages)
     if cached == len(record.stages):

@@ -10,6 +10,7 @@ import typer
 from mlgate.cli._common import ConfigOpt, OutputOpt, console, load
 from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
+from mlgate.deploy.options import DEFAULT_ENV
 
 if TYPE_CHECKING:
     from mlgate.config import Config
@@ -35,7 +36,7 @@ def _finish(report: object, output: Path | None, stage: str) -> int:
 
 @app.command(cls=PluginHelp)
 def deploy(
-    env: EnvOpt = "staging",
+    env: EnvOpt = DEFAULT_ENV,
     strategy: Annotated[str | None, typer.Option(help="One of {strategies} (default: deploy -> strategy).")] = None,
     version: Annotated[str | None, typer.Option(help="Registry version (default: staging's version, "
                                                 "or the newest for staging).")] = None,
@@ -78,13 +79,13 @@ def deploy(
         raise UsageError(f"--target must be local or kubernetes (got {target!r})")
     from mlgate.cli._common import finish
     from mlgate.context import standalone_context
-    from mlgate.deploy.stage import run_deploy
+    from mlgate.deploy.stage import DeployOptions, run_deploy
 
-    ctx = standalone_context("deploy", cfg, output=output, options={
-        "env": env, "strategy": strategy, "version": version, "percent": canary_percent, "wait": wait,
-        "url": url, "ca_file": str(ca_file) if ca_file else None, "api_key": api_key, "reason": reason,
-        "lock_wait": lock_wait, "force_unlock": force_unlock})
-    return finish(run_deploy(ctx), ctx.out_dir)
+    options = DeployOptions(env=env, strategy=strategy, version=version, percent=canary_percent, wait=wait, url=url,
+                            ca_file=str(ca_file) if ca_file else None, api_key=api_key, reason=reason,
+                            lock_wait=lock_wait, force_unlock=force_unlock)
+    ctx = standalone_context("deploy", cfg, output=output)
+    return finish(run_deploy(ctx, options), ctx.out_dir)
 
 
 def _kubernetes(cfg: Config, env: str, render: Path | None, apply: bool, version: str | None,

@@ -62,16 +62,16 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
     from mlgate.config import flags_only_config
     from mlgate.context import standalone_context
     from mlgate.errors import UsageError
-    from mlgate.registration import run_register
+    from mlgate.registration import RegisterOptions, run_register
 
     cfg = maybe_load(config)
     if cfg is None:
         if not (model and name):
             raise UsageError("no mlgate.yaml here: pass --model PATH and --name NAME, or --config FILE")
         cfg = flags_only_config(Path.cwd(), name)
-    ctx = standalone_context("register", cfg, output=output, model=model, data=data, options={"trust": trust},
+    ctx = standalone_context("register", cfg, output=output, model=model,
                              settings={"registry.model_name": name, "registry.alias": alias})
     # without --model, the last trained model is registered like any folder: by hand, outside the
     # pipeline's gates (`mlgate run` registers with them)
     ctx.model = ctx.candidate_spec()
-    return finish(run_register(ctx), ctx.out_dir)
+    return finish(run_register(ctx, RegisterOptions(trust=trust, training_data=data)), ctx.out_dir)

@@ -43,11 +43,11 @@ def monitor(
     methods (monitor -> columns -> COLUMN -> method takes one that reads samples or counts): {methods}."""
     from mlgate.config import flags_only_config
     from mlgate.context import standalone_context
-    from mlgate.monitor.stage import run_monitor
+    from mlgate.monitor.stage import MonitorOptions, run_monitor
 
     cfg = maybe_load(config)
-    ctx = standalone_context("monitor", cfg or flags_only_config(Path.cwd()), output=output, options={
-        "reference": reference, "current": current, "from_log": from_log, "window": window, "labels": labels,
-        "push": push, "dask": dask})
+    options = MonitorOptions(reference=reference, current=current, from_log=from_log, window=window,
+                             labels=labels, push=push, dask=dask)
+    ctx = standalone_context("monitor", cfg or flags_only_config(Path.cwd()), output=output)
     ctx.bare = cfg is None  # no mlgate.yaml: the monitor section's defaults are nobody's word
-    return finish(run_monitor(ctx), ctx.out_dir)
+    return finish(run_monitor(ctx, options), ctx.out_dir)

@@ -39,10 +39,11 @@ def train(
 
     if pick_best is not None:
         from mlgate.ci.matrix import pick_best as pick
+        from mlgate.cli._console import print_table
         from mlgate.cli._display import final_table
 
         record = pick(load(config), pick_best)
-        console.print(final_table(record))
+        print_table(final_table(record))
         return record.exit_code
     extra = read_params_file(params) if params else None
     cfg = override(load(config), model_types=model_type, params=extra, data=data, candidates=candidate)

@@ -38,17 +38,17 @@ def validate(
 
     Data checks (gates -> validate -> checks -> NAME): {data_checks}."""
     from mlgate.context import standalone_context
-    from mlgate.data.stage import run_validate
+    from mlgate.data.stage import ValidateOptions, run_validate
     from mlgate.errors import UsageError
 
     cfg = maybe_load(config)
     if data is None and cfg is None:
         raise UsageError("no mlgate.yaml here: pass --data FILE (and --schema, --infer-schema "
                          "or --reference), or --config FILE")
-    options = {"schema": schema, "infer_schema": infer_schema, "thresholds": thresholds,
-               "target": target, "keys": key}
-    ctx = standalone_context("validate", cfg, output=output, data=data, reference=reference, options=options)
-    report = run_validate(ctx)
+    options = ValidateOptions(schema=schema, infer_schema=infer_schema, thresholds=thresholds, target=target,
+                              keys=tuple(key or ()))
+    ctx = standalone_context("validate", cfg, output=output, data=data, reference=reference)
+    report = run_validate(ctx, options)
     if infer_schema:
         from mlgate.data.schema import inferred_summary
 

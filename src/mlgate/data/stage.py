@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from mlgate.locations.refs import DataRef, label, table_files
 
 if TYPE_CHECKING:
     import pandas as pd
+    from distributed import Client
 
     from mlgate.config import Config
     from mlgate.context import StageContext
@@ -29,39 +31,46 @@ if TYPE_CHECKING:
 _TASKS = {"binary": "classification", "multiclass": "classification", "regression": "regression"}
 
 
-def run_validate(ctx: StageContext) -> Report:
-    """Validate the project's train and test tables, or the ``--data`` table when a command names one.
+@dataclass(frozen=True)
+class ValidateOptions:
+    """``mlgate validate``'s flags that are no config key; ``mlgate run`` validates with the defaults."""
 
-    A command's own flags come in ``ctx.options``: ``schema`` (validate against this file),
-    ``infer_schema`` (write the inferred schema here, then validate against it), ``thresholds``
-    (a YAML file shaped like ``gates.validate``), ``target``, ``keys``, ``dask`` (a scheduler
-    address or Client: each file's state computed there) and ``in_memory`` (read whole tables
-    into pandas instead of streaming them: the same report, for comparison).
+    schema: Path | None = None  # validate against this schema file (None: data.schema, else inferred)
+    infer_schema: Path | None = None  # write the inferred schema here, then validate against it
+    thresholds: Path | None = None  # a YAML file shaped like gates.validate (None: the config's)
+    target: str | None = None  # None: data.target (no target without a config)
+    keys: tuple[str, ...] = ()  # key columns (empty: data.id_columns)
+    dask: str | Client | None = None  # a scheduler address or Client: each file's state computed there
+    in_memory: bool = False  # read whole tables into pandas instead of streaming them (the same report)
+
+
+def run_validate(ctx: StageContext, options: ValidateOptions | None = None) -> Report:
+    """Validate the project's train and test tables, or the ``--data`` table when a command names one.
 
     CSV and Parquet tables are streamed (``mlgate.data.stream``): only a table a schema is
     inferred from is held in memory (give ``--schema`` to hold none); a table split in two by
     ``data.split`` is read whole.
     """
     t0 = time.perf_counter()
-    opts = ctx.options
-    if opts.get("schema") and opts.get("infer_schema"):
+    opts = options or ValidateOptions()
+    if opts.schema and opts.infer_schema:
         raise UsageError("give either --schema FILE (validate against it) or --infer-schema FILE "
                          "(write one), not both")
     if ctx.test_data is not None:
-        return _validate_file(ctx, ctx.test_data, t0)
+        return _validate_file(ctx, opts, ctx.test_data, t0)
     cfg = ctx.config
-    gate, where = _gate(opts.get("thresholds"), cfg)
+    gate, where = _gate(opts.thresholds, cfg)
     checks = build_checks(gate.checks, where)  # a config mistake fails before any data is read
     schema_file = _given_schema(opts, cfg)
     schema = load_schema(schema_file) if schema_file else None
-    if _streams(opts) and cfg.data.train and cfg.data.test and not cfg.data.path:
-        return _validate_streamed(ctx, cfg.data_ref(cfg.data.test), cfg.data_ref(cfg.data.train), schema,
+    if not opts.in_memory and cfg.data.train and cfg.data.test and not cfg.data.path:
+        return _validate_streamed(ctx, opts, cfg.data_ref(cfg.data.test), cfg.data_ref(cfg.data.train), schema,
                                   schema_file, cfg.data.target, list(cfg.data.id_columns), checks, gate, t0,
                                   labels=("test", "train"))
     train, test = _project_tables(cfg)
     if schema is None:
         schema = infer_schema(train, target=cfg.data.target, keys=cfg.data.id_columns)
-        schema_file = save_schema(schema, opts.get("infer_schema") or ctx.out_dir / "schema.yaml",
+        schema_file = save_schema(schema, opts.infer_schema or ctx.out_dir / "schema.yaml",
                                   source="the training data")
     keys = cfg.data.id_columns or schema.keys
     task = _TASKS.get(cfg.task or "")
@@ -94,24 +103,21 @@ def _project_tables(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return train, test
 
 
-def _validate_file(ctx: StageContext, data: DataRef, started: float) -> Report:
+def _validate_file(ctx: StageContext, opts: ValidateOptions, data: DataRef, started: float) -> Report:
     """One data file (beside ``--reference`` when given), with the project's settings if there is a project."""
-    opts = ctx.options
     config = None if ctx.bare else ctx.config
-    infer_to: Path | None = opts.get("infer_schema")
-    gate, where = _gate(opts.get("thresholds"), config)
+    infer_to = opts.infer_schema
+    gate, where = _gate(opts.thresholds, config)
     checks = build_checks(gate.checks, where)
     schema_file = _given_schema(opts, config)
     given = load_schema(schema_file) if schema_file else None  # fail on a bad schema before reading data
     ref_path = ctx.reference_data
-    if _streams(opts):
-        target = opts.get("target") or (config.data.target if config else None)
-        keys = list(opts.get("keys") or ()) or (list(config.data.id_columns) if config else [])
-        return _validate_streamed(ctx, data, ref_path, given, schema_file, target, keys, checks, gate, started)
+    target = opts.target or (config.data.target if config else None)
+    keys = list(opts.keys) or (list(config.data.id_columns) if config else [])
+    if not opts.in_memory:
+        return _validate_streamed(ctx, opts, data, ref_path, given, schema_file, target, keys, checks, gate, started)
     frame = load_table(data)
     reference = load_table(ref_path) if ref_path else None
-    target = opts.get("target") or (config.data.target if config else None)
-    keys = list(opts.get("keys") or ()) or (list(config.data.id_columns) if config else [])
     if given is not None:
         schema = given
         target = target or schema.target
@@ -135,13 +141,13 @@ def _validate_file(ctx: StageContext, data: DataRef, started: float) -> Report:
     return _run([view], pair, checks, gate.min_quality_score, schema_path, ctx.progress, started)
 
 
-def _given_schema(opts: dict[str, Any], config: Config | None) -> Path | None:
+def _given_schema(opts: ValidateOptions, config: Config | None) -> Path | None:
     """The schema to validate against: ``--schema``, else the config's schema file; none when
     ``--infer-schema`` asks for a new one (the two flags together are refused before this)."""
-    if opts.get("infer_schema"):
+    if opts.infer_schema:
         return None
-    if opts.get("schema"):
-        return Path(opts["schema"])
+    if opts.schema:
+        return opts.schema
     return config.resolve(config.data.schema_file) if config and config.data.schema_file else None
 
 
@@ -183,16 +189,11 @@ def _run(views: list[TableView], pair: tuple[TableView, TableView] | None, check
     return report
 
 
-
-def _streams(opts: dict[str, Any]) -> bool:
-    return not opts.get("in_memory")
-
-
-def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | None, given: Schema | None,
-                       schema_file: Path | None, target: str | None, keys: list[str], checks: list[DataCheck],
-                       gate: ValidateGate, started: float, labels: tuple[str, str] | None = None) -> Report:
+def _validate_streamed(ctx: StageContext, opts: ValidateOptions, data: DataRef, ref_path: DataRef | None,
+                       given: Schema | None, schema_file: Path | None, target: str | None, keys: list[str],
+                       checks: list[DataCheck], gate: ValidateGate, started: float,
+                       labels: tuple[str, str] | None = None) -> Report:
     """``data`` (beside ``ref_path``) streamed batch by batch; the same report as the in-memory path."""
-    opts = ctx.options
     ref_files = table_files(ref_path) if ref_path is not None else None  # train first, as when read whole
     files = table_files(data)
     ref_frame = None
@@ -205,7 +206,7 @@ def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | Non
         if target:
             require_columns(basis, [target], str(basis_path))
         schema = infer_schema(basis, target=target, keys=keys)
-        infer_to = opts.get("infer_schema")
+        infer_to = opts.infer_schema
         if labels is not None:  # the project's tables: the schema is written as the in-memory path writes it
             schema_path = save_schema(schema, infer_to or ctx.out_dir / "schema.yaml", source="the training data")
         else:
@@ -249,7 +250,7 @@ def _require(columns: list[str], target: str, where: DataRef | None) -> None:
 
 
 def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, target: str | None,
-                 keys: list[str], task: str | None, leak: tuple[str, ...], opts: dict[str, Any],
+                 keys: list[str], task: str | None, leak: tuple[str, ...], opts: ValidateOptions,
                  frame: pd.DataFrame | None = None) -> StreamView:
     """The streamed view of files (scanned from ``frame`` when they were already read to infer the schema)."""
     present_keys = tuple(k for k in keys if k in columns)
@@ -263,8 +264,8 @@ def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, tar
     try:
         if frame is not None:
             state = scan_frame(frame, plan, folder)
-        elif opts.get("dask"):
-            state = scan_on_dask(opts["dask"], source, plan)
+        elif opts.dask:
+            state = scan_on_dask(opts.dask, source, plan)
         else:
             state = scan_files(source, plan, folder)
     except BaseException:

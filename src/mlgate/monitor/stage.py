@@ -63,17 +63,32 @@ class MonitorRequest:
             raise UsageError("--labels are joined on request id with the prediction log: give --from-log DIR too")
 
 
-def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
+@dataclass(frozen=True)
+class MonitorOptions:
+    """``mlgate monitor``'s flags: each one given (not None) replaces its key of the ``monitor:`` section;
+    ``mlgate run`` monitors with none given."""
+
+    reference: str | None = None  # models:/NAME@ALIAS, a profile.json or training data
+    current: DataRef | None = None
+    from_log: Path | None = None
+    window: str | None = None
+    labels: DataRef | None = None
+    push: str | None = None
+    dask: str | None = None  # a scheduler address: the current files profiled on that cluster
+
+
+def request_from_config(config: Config | None, options: MonitorOptions | None = None) -> MonitorRequest:
     """A request from the ``monitor:`` section, each given flag taking precedence."""
     section = config.monitor if config else MonitorConfig()
+    flags = options or MonitorOptions()
 
-    def path(value: Any, key: str) -> DataRef | None:
+    def path(value: DataRef | None, key: str) -> DataRef | None:
         if value is not None:  # a flag: relative to where the command runs
             return as_ref(value)
         raw = getattr(section, key)
         return None if raw is None else (config.data_ref(raw) if config else as_ref(raw))
 
-    reference = flags.get("reference")
+    reference = flags.reference
     if reference and not str(reference).startswith("models:/"):
         reference = str(as_ref(reference))  # a flag's path is relative to the cwd; a URI stays as given
     reference = reference or section.reference
@@ -83,17 +98,17 @@ def request_from_config(config: Config | None, **flags: Any) -> MonitorRequest:
                              "or the training data")
         reference = f"models:/{config.model_name}@production"
     # a --current or --from-log flag replaces the config's source, whichever kind it is
-    given = flags.get("current") is not None or flags.get("from_log") is not None
-    current = path(flags.get("current"), "current") if not given or flags.get("current") else None
-    from_log = path(flags.get("from_log"), "from_log") if not given or flags.get("from_log") else None
+    given = flags.current is not None or flags.from_log is not None
+    current = path(flags.current, "current") if not given or flags.current else None
+    from_log = path(flags.from_log, "from_log") if not given or flags.from_log else None
     return MonitorRequest(reference=str(reference), current=current,
                           from_log=Path(from_log) if from_log is not None else None,
-                          labels=path(flags.get("labels"), "labels"),
-                          window=flags.get("window") or section.window, settings=drift_settings(section),
+                          labels=path(flags.labels, "labels"),
+                          window=flags.window or section.window, settings=drift_settings(section),
                           performance_alpha=section.performance_alpha,
                           performance_material=section.performance_material,
-                          min_window_rows=section.min_window_rows, push=flags.get("push") or section.push,
-                          dask=flags.get("dask"))
+                          min_window_rows=section.min_window_rows, push=flags.push or section.push,
+                          dask=flags.dask)
 
 
 def drift_settings(section: MonitorConfig) -> DriftSettings:
@@ -234,12 +249,12 @@ def _profile_log_rows(rows: pd.DataFrame, reference: TableProfile, where: str) -
                           allow_missing=[*_optional_columns(reference), *reference.spec.ignored])
 
 
-def run_monitor(ctx: StageContext) -> Report:
+def run_monitor(ctx: StageContext, options: MonitorOptions | None = None) -> Report:
     """The monitor stage: the ``monitor:`` section of mlgate.yaml, each flag of ``mlgate monitor``
-    in ``ctx.options`` (reference, current, from_log, window, labels, push, dask) taking precedence.
-    In a folder without mlgate.yaml (``ctx.bare``) the flags alone say what to read."""
+    given in ``options`` taking precedence. In a folder without mlgate.yaml (``ctx.bare``) the
+    flags alone say what to read."""
     config = None if ctx.bare else ctx.config
-    request = request_from_config(config, **ctx.options)
+    request = request_from_config(config, options)
     ctx.progress("profiling the current data", 0.2)
     return monitor(request, config, ctx.config.root)
 

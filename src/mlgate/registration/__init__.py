@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 _EXPORTS = {
-    "REGISTERED_FILE": "register", "Registered": "register", "Registration": "register",
+    "REGISTERED_FILE": "register", "RegisterOptions": "register", "Registered": "register",
+    "Registration": "register",
     "register": "register", "register_outside": "register",
     "registration_report": "register", "version_tags": "register", "wrap_pickle": "register",
     "run_register": "stage", "upstream_gates": "stage",

@@ -41,6 +41,7 @@ from mlgate.tracking import ci_job_id, experiment_id, lineage_tags
 if TYPE_CHECKING:
     from mlgate.config import Config
     from mlgate.context import StageContext
+    from mlgate.locations.refs import DataRef
 
 REGISTERED_FILE = "registered.json"
 
@@ -183,9 +184,20 @@ def register(config: Config, request: Registration) -> Registered:
 # ---- models from outside the pipeline ----------------------------------------------------
 
 
-def register_outside(ctx: StageContext) -> Report:
+@dataclass(frozen=True)
+class RegisterOptions:
+    """``mlgate register``'s flags that are no config key; ``mlgate run`` registers with the defaults."""
+
+    trust: bool = False  # load a pickle without the model loader's import allow list
+    # --data: the rows the model was trained on, fingerprinted for the lineage tag, profiled as the
+    # monitor reference and sampled for the input example (None: mlgate.yaml's training data)
+    training_data: DataRef | None = None
+
+
+def register_outside(ctx: StageContext, options: RegisterOptions | None = None) -> Report:
     """``mlgate register --model PATH``: register an MLflow model folder or a joblib/pickle file."""
-    config, spec, trust = ctx.config, ctx.candidate_spec(), bool(ctx.options.get("trust"))
+    opts = options or RegisterOptions()
+    config, spec, trust, training = ctx.config, ctx.candidate_spec(), opts.trust, opts.training_data
     path = Path(spec).expanduser()
     if spec.startswith(("models:/", "runs:/")) or not path.exists():
         raise UsageError(f"--model {spec}: give an MLflow model folder or a .joblib/.pkl file that exists")
@@ -199,19 +211,19 @@ def register_outside(ctx: StageContext) -> Report:
                     raise inspection.refusal()
         elif path.suffix.lower() in PICKLE_SUFFIXES:
             folder, info = wrap_pickle(path, Path(tmp) / "model", trust=trust, config=config,
-                                       example_from=_example_source(ctx))
+                                       example_from=_example_source(ctx, training))
         else:
             raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; use "
                                  f"{', '.join(PICKLE_SUFFIXES)} or an MLflow model folder")
-        if ctx.test_data is not None:  # --data: the training rows, fingerprinted for the lineage tag
+        if training is not None:  # --data: the training rows, fingerprinted for the lineage tag
 
-            info["data_fingerprint"] = frame_fingerprint(load_table(ctx.test_data))
+            info["data_fingerprint"] = frame_fingerprint(load_table(training))
         request = Registration(folder, config.model_name, config.registry.alias,
                                model_uri=info.get("model_uri"), metrics=numbers(info.get("metrics", {})),
                                tags={**version_tags(config, info, {}), "mlgate.source": str(path.resolve())})
         result = register(config, request)
 
-        profile = profile_check(config, folder, result.run_id, ctx.out_dir, ctx.test_data,
+        profile = profile_check(config, folder, result.run_id, ctx.out_dir, training,
                                 project_data=config.source is not None)
     result.write(ctx.out_dir)
     report = registration_report(result, {})
@@ -220,11 +232,11 @@ def register_outside(ctx: StageContext) -> Report:
     return report
 
 
-def _example_source(ctx: StageContext) -> tuple[Path, str] | None:
-    """Where a hand-registered model's input example comes from: ``--data``, else mlgate.yaml's
-    training data (when there is a config and the file exists), as (path, how to name it)."""
-    if ctx.test_data is not None:
-        return Path(ctx.test_data), f"--data {ctx.test_data}"
+def _example_source(ctx: StageContext, training: DataRef | None) -> tuple[Path, str] | None:
+    """Where a hand-registered model's input example comes from: ``--data`` (``training``), else
+    mlgate.yaml's training data (when there is a config and the file exists), as (path, how to name it)."""
+    if training is not None:
+        return Path(training), f"--data {training}"
     data = ctx.config.data
     rel = data.path or data.train
     if ctx.config.source is None or not rel or not ctx.config.resolve(rel).exists():

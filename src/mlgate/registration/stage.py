@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.models import read_metadata
 from mlgate.monitor.reference import profile_check
 from mlgate.registration.register import (
+    RegisterOptions,
     Registration,
     evaluation_metrics,
     numbers,
@@ -25,15 +26,16 @@ if TYPE_CHECKING:
     from mlgate.context import StageContext
 
 
-def run_register(ctx: StageContext) -> Report:
+def run_register(ctx: StageContext, options: RegisterOptions | None = None) -> Report:
     """Register the train stage's model with the evaluation metrics and the gates' verdicts.
 
     With ``--model`` (``ctx.model``), the model from outside the pipeline instead: checked by the
-    model loader's allow list unless ``ctx.options["trust"]``, tagged with ``--data``'s fingerprint.
+    model loader's allow list unless ``options.trust``, tagged with the fingerprint of
+    ``options.training_data`` (``--data``).
     """
     t0 = time.perf_counter()
     if not ctx.candidate_from_pipeline:
-        report = register_outside(ctx)
+        report = register_outside(ctx, options)
         report.duration_s = round(time.perf_counter() - t0, 3)
         return report
     folder = Path(ctx.candidate_spec())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from mlgate.config import load_config
 from mlgate.context import StageContext, standalone_context
 from mlgate.data.schema import load_schema
-from mlgate.data.stage import run_validate
+from mlgate.data.stage import ValidateOptions, run_validate
 from mlgate.errors import ConfigError, DataError, UsageError
 
 
@@ -22,10 +23,10 @@ def project(tmp_path: Path, _small_churn_template: Path) -> Path:
     return folder
 
 
-def validate_file(data: Path, reference: Path | None = None, **options: object) -> object:
+def validate_file(data: Path, reference: Path | None = None, **options: Any) -> object:
     """``mlgate validate --data DATA [--reference ...] [--target ...]`` in a bare folder."""
-    return run_validate(standalone_context("validate", None, data=data, reference=reference, options=options,
-                                           output=data.parent / "reports"))
+    return run_validate(standalone_context("validate", None, data=data, reference=reference,
+                                           output=data.parent / "reports"), ValidateOptions(**options))
 
 
 def _run(project: Path) -> tuple[object, Path]:
@@ -128,11 +129,10 @@ def test_standalone_project_run_takes_the_thresholds_file(project: Path, tmp_pat
     """`mlgate validate --thresholds t.yaml` in a project: the file replaces gates.validate."""
     thresholds = tmp_path / "t.yaml"
     thresholds.write_text("min_quality_score: 0.9999\n")
-    ctx = standalone_context("validate", load_config(project / "mlgate.yaml"), output=tmp_path / "out",
-                             options={"thresholds": thresholds})
-    report = run_validate(ctx)
+    ctx = standalone_context("validate", load_config(project / "mlgate.yaml"), output=tmp_path / "out")
+    report = run_validate(ctx, ValidateOptions(thresholds=thresholds))
     assert [c.name for c in report.failures] == ["quality_score"]
     assert report.extras["tables"].keys() == {"train", "test"}  # the project's tables, not a --data file
     with pytest.raises(UsageError, match="not both"):
-        run_validate(standalone_context("validate", load_config(project / "mlgate.yaml"), output=tmp_path / "o2",
-                                        options={"schema": tmp_path / "a.yaml", "infer_schema": tmp_path / "b.yaml"}))
+        run_validate(standalone_context("validate", load_config(project / "mlgate.yaml"), output=tmp_path / "o2"),
+                     ValidateOptions(schema=tmp_path / "a.yaml", infer_schema=tmp_path / "b.yaml"))

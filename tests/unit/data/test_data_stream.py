@@ -19,13 +19,13 @@ from mlgate.config import load_config
 from mlgate.context import StageContext, standalone_context
 from mlgate.data import stream
 from mlgate.data.schema import infer_schema, save_schema
-from mlgate.data.stage import run_validate
+from mlgate.data.stage import ValidateOptions, run_validate
 
 
 def _report(data: Path, reference: Path | None = None, **options: Any) -> dict[str, Any]:
-    ctx = standalone_context("validate", None, data=data, reference=reference, options=options,
+    ctx = standalone_context("validate", None, data=data, reference=reference,
                              output=data.parent / f"reports-{len(options)}")
-    return _plain(run_validate(ctx).to_dict())
+    return _plain(run_validate(ctx, ValidateOptions(**options)).to_dict())
 
 
 def _plain(raw: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def test_generated_tables_parquet_in_many_row_groups(tmp_path: Path) -> None:
     cur.loc[15_000:15_001, ref.columns[1:]] = ref.loc[:1, ref.columns[1:]].to_numpy()  # leaked
     ref.to_parquet(tmp_path / "ref.parquet", index=False)
     cur.to_parquet(tmp_path / "cur.parquet", index=False, row_group_size=4000)
-    streamed, in_memory = _both(tmp_path / "cur.parquet", tmp_path / "ref.parquet", target="churned", keys=["id"])
+    streamed, in_memory = _both(tmp_path / "cur.parquet", tmp_path / "ref.parquet", target="churned", keys=("id",))
     failed = {c["name"] for c in streamed["checks"] if not c["passed"]}
     assert {"out_of_range", "unseen_categories", "pattern_mismatch", "duplicate_keys",
             "train_test_leakage"} <= failed
@@ -120,8 +120,8 @@ def test_the_example_project(_small_churn_template: Path, tmp_path: Path) -> Non
     folder = tmp_path / "churn"
     shutil.copytree(_small_churn_template, folder)
     config = load_config(folder / "mlgate.yaml")
-    reports = [_plain(run_validate(StageContext(config=config, out_dir=folder / f"out-{i}",
-                                                options={"in_memory": i == 1})).to_dict()) for i in (0, 1)]
+    reports = [_plain(run_validate(StageContext(config=config, out_dir=folder / f"out-{i}"),
+                                   ValidateOptions(in_memory=i == 1)).to_dict()) for i in (0, 1)]
     assert reports[0]["tables"]["test"]["rows"] == 600
     schemas = [Path(r.pop("schema")) for r in reports]  # each run writes the schema to its own folder
     assert schemas[0].read_text() == schemas[1].read_text()

@@ -8,7 +8,7 @@ import pytest
 
 from mlgate.config import config_from_dict
 from mlgate.errors import UsageError
-from mlgate.monitor.stage import input_marker, request_from_config
+from mlgate.monitor.stage import MonitorOptions, input_marker, request_from_config
 from mlgate.pipeline import select_stages
 
 
@@ -38,11 +38,11 @@ def test_request_from_config_and_flags(tmp_path):
     assert request.reference == "models:/churn@production" and request.from_log == tmp_path / "log"
     assert request.window == "12h" and request.settings.columns["age"].critical
     assert request.settings.columns["age"].material == 0.2
-    flagged = request_from_config(cfg, current="now.csv", from_log=None)
+    flagged = request_from_config(cfg, MonitorOptions(current="now.csv"))
     assert flagged.current == Path("now.csv").absolute()
     with pytest.raises(UsageError, match="exactly one"):
         request_from_config(_config(tmp_path))
     with pytest.raises(UsageError, match="--reference is needed"):
-        request_from_config(None, current="now.csv")
+        request_from_config(None, MonitorOptions(current="now.csv"))
     with pytest.raises(UsageError, match="--labels are joined on request id"):
-        request_from_config(None, reference="ref.csv", current="now.csv", labels="l.csv")
+        request_from_config(None, MonitorOptions(reference="ref.csv", current="now.csv", labels="l.csv"))

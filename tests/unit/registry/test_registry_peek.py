@@ -5,7 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from mlgate.config import config_from_dict
-from mlgate.registry.peek import alias_version, baseline_marker, marker_unchanged
+from mlgate.registry.peek import alias_version, aliases_and_tags, baseline_marker, marker_unchanged, registered_marker
 
 
 def _store(path: Path) -> Path:
@@ -75,3 +75,30 @@ def test_monitor_inputs_on_disk_are_rechecked_without_loading_anything(tmp_path:
     (batches / "day1.csv").write_text("x\n1\n3\n")  # a batch grows
     assert not marker_unchanged(marker, tmp_path)
     assert not marker_unchanged({"monitor": marker["monitor"]}, tmp_path)  # objects or DVC: never
+
+
+def test_aliases_and_tags_read_both_tables_or_none(tmp_path: Path) -> None:
+    """What an --env server re-reads every converge interval: every alias and model tag, read-only."""
+    db = _store(tmp_path / "mlflow.db")
+    assert aliases_and_tags(db, "churn") is None  # no tags table yet: unreadable, not half an answer
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE registered_model_tags (key TEXT, value TEXT, name TEXT)")
+    con.execute("INSERT INTO registered_model_tags VALUES ('mlgate.canary_weight', '10', 'churn')")
+    con.commit()
+    con.close()
+    assert aliases_and_tags(db, "churn") == ({"production": "3"}, {"mlgate.canary_weight": "10"})
+    assert aliases_and_tags(db, "other") == ({}, {})
+    assert aliases_and_tags(tmp_path / "missing.db", "churn") is None
+    before = db.stat().st_mtime_ns
+    alias_version(db, "churn", "production")
+    assert db.stat().st_mtime_ns == before and not (tmp_path / "mlflow.db-journal").exists()
+
+
+def test_registered_marker_follows_registry_alias(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / ".mlgate").mkdir()
+    _store(tmp_path / ".mlgate" / "mlflow.db")
+    raw = {"project": "churn", "data": {"train": "data/train.csv", "target": "y"}}
+    assert registered_marker(config_from_dict({**raw, "registry": {"alias": "production"}}, tmp_path)) == {
+        "store": ".mlgate/mlflow.db", "name": "churn", "alias": "production", "version": "3"}
+    assert registered_marker(config_from_dict(raw, tmp_path))["version"] is None  # staging: not set yet
