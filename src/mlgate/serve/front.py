@@ -11,6 +11,7 @@ into a JSON line by the writer thread.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -132,8 +133,6 @@ async def _slot(server: Server, scope: Scope, send: Send, outcome: list[Any]) ->
     if denied or lane is None:
         status, message = denied or (404, f"no {role!r} slot on this server (slots: "
                                      f"{', '.join(server.deployment.state.current().versions())})")
-        import json
-
         outcome[0] = status
         await send_reply(send, status, [], json.dumps({"error": "slot", "message": message}).encode())
         return None, scope
