@@ -263,10 +263,7 @@ def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, tar
     plan = Plan(schema, target, tuple(dict.fromkeys(sets)), (target,) if target and target in columns else ())
     folder = new_folder()
     try:
-        if opts.get("dask"):
-            state = scan_on_dask(opts["dask"], source, plan)
-        else:
-            state = scan_files(source, plan, folder)
+        state = scan_on_dask(opts["dask"], source, plan) if opts.get("dask") else scan_files(source, plan, folder)
     except BaseException:
         import shutil
 

@@ -229,7 +229,7 @@ class InferState:
             store = self.hashes.get(name)
             return store is not None and not self.tallies[name].repeated and _duplicates(store)[0] == 0
 
-        return schema_from_facts(facts, self.rows, target=target, keys=keys, unique=unique)
+        return schema_from_facts(facts, self.rows, target=target, keys=list(keys), unique=unique)
 
 
 def infer_streamed(files: Sequence[Path | RemoteFile], *, target: str | None = None, keys: Sequence[str] = (),
