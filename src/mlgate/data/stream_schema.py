@@ -85,11 +85,11 @@ class ColumnTally:
         if not len(values):
             return
         if kind in ("int", "float"):
-            self._add_numbers(values)
+            self._add_numbers(values, whole=kind == "int")
         elif kind in ("string", "category"):
             self._add_text(values.astype(str), kind)
 
-    def _add_numbers(self, values: pd.Series) -> None:
+    def _add_numbers(self, values: pd.Series, *, whole: bool) -> None:
         x = values.to_numpy(dtype="float64")
         first = self.pivot is None
         if first:  # as pandas' nanvar: the mean, then the squared deviations from it
@@ -97,7 +97,7 @@ class ColumnTally:
         y = x - self.pivot  # later batches: deviations from the first batch's mean, so no large mean cancels
         mean = float(y.sum() / len(y))  # the first batch: what the rounded mean missed
         part = ColumnTally(n=len(x), pivot=self.pivot, mean=mean, m2=float(((y - mean) ** 2).sum()),
-                           lo=float(x.min()), hi=float(x.max()), integral=bool(((x % 1) == 0).all()))
+                           lo=float(x.min()), hi=float(x.max()), integral=whole or bool(((x % 1) == 0).all()))
         if first:
             part.first_n, part.first_m2 = len(x), float((y ** 2).sum())
         self._merge_numbers(part)
