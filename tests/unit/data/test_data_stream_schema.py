@@ -76,6 +76,7 @@ def _awkward(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "id": ids,
         "dup_id": dup_ids,
         "late_text_null": np.where(late & (np.arange(n) % 50 == 0), None, ids),
+        "text_later": np.where(np.arange(n) < 300, None, np.char.add("t", levels.astype(str))),  # all-null early batches, text later
         "target": rng.integers(0, 2, n),
     })
 
@@ -88,7 +89,7 @@ def test_awkward_columns_give_the_schema_of_the_whole_table(tmp_path: Path, suff
     assert schema["keys"] == ["id"]                              # dup_id and late_text_null are no keys
     assert cols["grade"]["dtype"] == "string" and cols["early_null"]["dtype"] == "float"
     assert cols["id"]["pattern"] == r"ID\-\d+" and cols["late_text_null"]["nullable"] is True
-    assert cols["flag"]["dtype"] == "bool"
+    assert cols["flag"]["dtype"] == "bool" and cols["text_later"]["dtype"] == "string"
     # a column without values: text in Parquet (no type), a number in CSV (as pandas reads it)
     assert cols["empty_text"]["dtype"] == ("string" if suffix == ".parquet" else "float")
 
