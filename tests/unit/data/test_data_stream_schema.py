@@ -76,7 +76,8 @@ def _awkward(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "id": ids,
         "dup_id": dup_ids,
         "late_text_null": np.where(late & (np.arange(n) % 50 == 0), None, ids),
-        "text_later": np.where(np.arange(n) < 300, None, np.char.add("t", levels.astype(str))),  # all-null early batches, text later
+        # all-null early batches, text later
+        "text_later": np.where(np.arange(n) < 300, None, np.char.add("t", levels.astype(str))),
         "target": rng.integers(0, 2, n),
     })
 
