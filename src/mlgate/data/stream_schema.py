@@ -45,6 +45,7 @@ from mlgate.data.table import hash_rows
 from mlgate.errors import DataError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from mlgate.data.objectstore import RemoteFile
@@ -75,29 +76,36 @@ class ColumnTally:
 
     def add(self, s: pd.Series) -> None:
         """Add one batch of the column."""
-        values = s.dropna()
+        import numpy as np
+
         kind = batch_kind(s)
         self.kind = _merge_kind(self.kind, kind)
         self.rows += len(s)
-        self.nulls += len(s) - len(values)
+        if kind in ("int", "float"):  # numpy, not dropna: a third of the time of this pass
+            x = s.to_numpy(dtype="float64", na_value=np.nan)
+            missing = np.isnan(x)
+            if missing.any():
+                x = x[~missing]
+            self.nulls += len(s) - len(x)
+            if len(x):
+                self._add_numbers(x, whole=kind == "int")
+        else:
+            values = s.dropna()
+            self.nulls += len(s) - len(values)
+            if len(values) and kind in ("string", "category"):
+                self._add_text(values.astype(str), kind)
         if self.nulls or kind not in (None, "string"):
             self.keyable = False
-        if not len(values):
-            return
-        if kind in ("int", "float"):
-            self._add_numbers(values, whole=kind == "int")
-        elif kind in ("string", "category"):
-            self._add_text(values.astype(str), kind)
 
-    def _add_numbers(self, values: pd.Series, *, whole: bool) -> None:
-        x = values.to_numpy(dtype="float64")
+    def _add_numbers(self, x: np.ndarray, *, whole: bool) -> None:
         first = self.pivot is None
         if first:  # as pandas' nanvar: the mean, then the squared deviations from it
             self.pivot = float(x.sum() / len(x))
         y = x - self.pivot  # later batches: deviations from the first batch's mean, so no large mean cancels
         mean = float(y.sum() / len(y))  # the first batch: what the rounded mean missed
+        integral = whole or (self.integral and bool(((x % 1) == 0).all()))  # one fraction settles it
         part = ColumnTally(n=len(x), pivot=self.pivot, mean=mean, m2=float(((y - mean) ** 2).sum()),
-                           lo=float(x.min()), hi=float(x.max()), integral=whole or bool(((x % 1) == 0).all()))
+                           lo=float(x.min()), hi=float(x.max()), integral=integral)
         if first:
             part.first_n, part.first_m2 = len(x), float((y ** 2).sum())
         self._merge_numbers(part)
