@@ -208,9 +208,8 @@ def _validate_streamed(ctx: StageContext, data: DataRef, ref_path: DataRef | Non
         target = target or schema.target
     else:  # inferred from the reference (else the data), in a streamed pass of its own
         basis_path = ref_path if ref_path is not None else data
-        if target:
-            _require(file_columns((ref_files or files)[0]), target, basis_path)
-        schema = infer_streamed(ref_files or files, target=target, keys=keys, dask=opts.get("dask"))
+        schema = infer_streamed(ref_files or files, target=target, keys=keys, dask=opts.get("dask"),
+                                source=str(basis_path))
         infer_to = opts.get("infer_schema")
         if labels is not None:  # the project's tables: the schema is written as the in-memory path writes it
             schema_path = save_schema(schema, infer_to or ctx.out_dir / "schema.yaml", source="the training data")

@@ -431,6 +431,8 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
     _not_empty(file)
     try:
         return [str(n) for n in _open_csv(file, None).schema.names]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(_csv_problem(file, exc, 0)) from exc
 
@@ -539,6 +541,9 @@ def _csv_types(file: Path | RemoteFile, schema: pa.Schema) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.types as t
 
+    binary = [f.name for f in schema if t.is_binary(f.type) or t.is_large_binary(f.type)]
+    if binary:  # pyarrow's type for text that does not decode
+        raise DataError(f"{file} is not UTF-8 text (column {binary[0]!r}); save it as UTF-8")
     types = {f.name: (pa.string() if t.is_temporal(f.type) else f.type) for f in schema}
     blank = [f.name for f in schema if t.is_null(f.type)]
     if blank:

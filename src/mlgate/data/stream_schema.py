@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.io import require_columns
 from mlgate.data.schema import (
     MAX_CATEGORIES,
     ColumnFacts,
@@ -241,25 +242,31 @@ class InferState:
 
 
 def infer_streamed(files: Sequence[Path | RemoteFile], *, target: str | None = None, keys: Sequence[str] = (),
-                   dask: Any = None) -> Schema:
+                   dask: Any = None, source: str | None = None) -> Schema:
     """The schema of the files' rows (as ``infer_schema`` on them read whole), read batch by batch,
-    or file by file on the Dask cluster at ``dask`` (an address or a Client)."""
+    or file by file on the Dask cluster at ``dask`` (an address or a Client). A missing target is a
+    DataError naming ``source`` (default: the first file)."""
+    where = source or str(files[0])
     folder = new_folder()
     try:
-        state = _infer_on_dask(dask, files, target, not keys, folder) if dask else _scan(files, target, not keys,
-                                                                                          folder)
+        if dask:
+            state = _infer_on_dask(dask, files, target, not keys, folder, where)
+        else:
+            state = _scan(files, target, not keys, folder, where)
         return state.schema(target=target, keys=keys)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _scan(files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bool,
-          folder: Path | None) -> InferState:
+          folder: Path | None, where: str) -> InferState:
     state: InferState | None = None
     for file, batches in stream_files(files):
-        for frame in batches:
+        for frame in batches:  # the first batch has passed the reader's checks (delimiter, UTF-8)
             columns = [str(c) for c in frame.columns]
             if state is None:
+                if target:
+                    require_columns(frame, [target], where)
                 state = InferState.new(columns, folder, target=target, guess_keys=guess_keys)
             elif columns != state.columns:
                 raise DataError(f"{file} has other columns than {files[0]}: {columns[:8]}")
@@ -268,16 +275,16 @@ def _scan(files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bo
     return state
 
 
-def infer_file_task(path: str, target: str | None, guess_keys: bool) -> InferState:
+def infer_file_task(path: str, target: str | None, guess_keys: bool, where: str) -> InferState:
     """One file's state on a Dask worker; hashes in memory (sent back with the state)."""
     from mlgate.data.io import table_files
     from mlgate.data.refs import as_ref
 
-    return _scan(table_files(as_ref(path)), target, guess_keys, None)
+    return _scan(table_files(as_ref(path)), target, guess_keys, None, where)
 
 
 def _infer_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bool,
-                   folder: Path) -> InferState:
+                   folder: Path, where: str) -> InferState:
     from mlgate.errors import MissingDependency
 
     try:
@@ -287,7 +294,8 @@ def _infer_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], target: s
     names = [str(f) for f in files]
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="20s")
     try:
-        parts = client.gather(client.map(infer_file_task, names, [target] * len(names), [guess_keys] * len(names),
+        n = len(names)
+        parts = client.gather(client.map(infer_file_task, names, [target] * n, [guess_keys] * n, [where] * n,
                                          pure=False))
     finally:
         if client is not scheduler:
