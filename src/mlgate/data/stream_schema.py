@@ -9,8 +9,9 @@ equal, saved YAML and report, in tests/unit/data/test_data_stream_schema.py). Pe
 - numbers: min, max, whether every value is whole, and count, mean and sum of squared deviations
   per batch (numpy's pairwise sums, as pandas computes ``std``; later batches as deviations from
   the first batch's mean, so a large mean never cancels), merged with Chan, Golub and LeVeque's
-  update: one batch gives pandas' figure to the bit, many batches agree with it to about 1e-12
-  relative (the bounds are then rounded to 4 significant digits or to whole numbers);
+  update: one batch gives pandas' figure to the bit, many batches the exact figure to about 1e-12
+  relative, pandas' own error on one pass (the bounds are then rounded to 4 significant digits or
+  to whole numbers);
 - text: the value counts while at most ``MAX_CATEGORIES`` + 1 distinct values have been seen
   (beyond that the column is no category and counting stops), and its first
   ``PATTERN_SAMPLE`` distinct values in order (all the pattern guess reads);
@@ -18,10 +19,12 @@ equal, saved YAML and report, in tests/unit/data/test_data_stream_schema.py). Pe
   64-bit hash of each value in ``HashStore`` partitions on disk, sorted at the end: distinct or
   not. The answer is exact up to a hash collision between two different values (probability
   about n^2 / 2^65: 3e-4 for 100M rows), which would make the column no key; a column stops
-  being hashed as soon as it holds a missing value, a repeat or a value without the guessed pattern.
+  being hashed as soon as it holds a missing value or a repeat, or its first ``PATTERN_SAMPLE``
+  distinct values fit no pattern.
 
 This is a pass of its own, before the checks' pass (``stream.scan_files``): the checks' state
-needs the schema (bounds, categories, pattern) from the first row on.
+needs the schema (bounds, categories, pattern) from the first row on. With ``dask``, each file's
+state is computed on a worker and the states merge here, in file order, to the same schema.
 """
 
 from __future__ import annotations
