@@ -13,6 +13,10 @@ memory (ru_maxrss) is its own. Measured, in the same run:
   is given for, streamed too; all checks incl. duplicates and leakage, profile, the four report
   files), in-process via the CLI app.
 * ``mlgate-in-memory`` : the same report with the tables read whole into pandas (the former path).
+* ``mlgate-infer`` : no schema given: inferred from the data itself (a streamed pass of its own),
+  then the data validated against it.
+* ``mlgate-project`` : a project with the data as train and the reference as test: the schema is
+  inferred from train, as in ``mlgate run``.
 * ``mlgate-schema`` : only the checks a plain pandera schema covers (dtype, nullability,
   range, allowed categories) on an already-read frame.
 * ``pandera`` : the same schema written as a pandera ``DataFrameSchema``, ``lazy=True``.
@@ -108,6 +112,32 @@ def worker_mlgate(p: dict[str, str]) -> dict[str, float]:
     t0 = time.perf_counter()
     code = get_app()(["validate", "--data", p["data"], "--schema", p["schema"], "--reference",
                 p["reference"], "--target", "target", "--output", p["out"]], standalone_mode=False)
+    return {"seconds": time.perf_counter() - t0, "exit_code": code}
+
+
+def worker_mlgate_infer(p: dict[str, str]) -> dict[str, float]:
+    """No schema given: inferred from the data itself (a streamed pass), then the data validated."""
+    from mlgate.cli import get_app
+
+    t0 = time.perf_counter()
+    code = get_app()(["validate", "--data", p["data"], "--target", "target", "--infer-schema",
+                      str(Path(p["out"]) / "infer" / "schema.yaml"), "--output", str(Path(p["out"]) / "infer")],
+                     standalone_mode=False)
+    return {"seconds": time.perf_counter() - t0, "exit_code": code}
+
+
+def worker_mlgate_project(p: dict[str, str]) -> dict[str, float]:
+    """A project with the data as train and the reference as test: `mlgate validate` infers the schema
+    from train (the big table), as `mlgate run` does."""
+    from mlgate.cli import get_app
+
+    folder = Path(p["out"]) / "project"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mlgate.yaml").write_text(f"project: bench\ndata:\n  train: {p['data']}\n  test: {p['reference']}\n"
+                                        "  target: target\ntask: binary\n", encoding="utf-8")
+    t0 = time.perf_counter()
+    code = get_app()(["validate", "--config", str(folder / "mlgate.yaml"), "--output", str(folder / "out")],
+                     standalone_mode=False)
     return {"seconds": time.perf_counter() - t0, "exit_code": code}
 
 
@@ -232,6 +262,7 @@ def worker_gx(p: dict[str, str]) -> dict[str, float]:
 
 
 WORKERS = {"read": worker_read, "mlgate": worker_mlgate, "mlgate-in-memory": worker_mlgate_in_memory,
+           "mlgate-infer": worker_mlgate_infer, "mlgate-project": worker_mlgate_project,
            "mlgate-parts": worker_mlgate_parts, "size": worker_size,
            "mlgate-schema": worker_mlgate_schema, "pandera": worker_pandera, "gx": worker_gx}
 

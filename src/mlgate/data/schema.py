@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -142,39 +144,80 @@ def column_kind(series: pd.Series) -> str:
 def infer_schema(frame: pd.DataFrame, *, target: str | None = None,
                  keys: list[str] | tuple[str, ...] = ()) -> Schema:
     """Infer a schema from reference data (bounds with a margin; see the module docstring)."""
-    columns = {str(name): _infer_column(frame[name]) for name in frame.columns}
-    inferred_keys = list(keys) or _guess_keys(frame, columns, target)
+    facts = {str(name): _column_facts(frame[name]) for name in frame.columns}
+    return schema_from_facts(facts, len(frame), target=target, keys=keys,
+                             unique=lambda name: bool(frame[name].is_unique))
+
+
+@dataclass
+class ColumnFacts:
+    """What inference needs of one column (from the whole column, or merged from its batches)."""
+
+    kind: str
+    rows: int
+    nulls: int
+    lo: float | None = None        # numbers: min, max, standard deviation (ddof=0) of the values
+    hi: float | None = None
+    std: float | None = None
+    integral: bool = False         # every number is whole
+    counts: dict[str, int] | None = None  # text -> count; None past MAX_CATEGORIES (never for a category)
+    strings: Sequence[str] | pd.Series = ()  # the text values, or at least their first 20,000 distinct
+
+
+def schema_from_facts(facts: dict[str, ColumnFacts], rows: int, *, target: str | None = None,
+                      keys: list[str] | tuple[str, ...] = (), unique: Callable[[str], bool]) -> Schema:
+    """The schema of a table from its columns' facts; ``unique(name)`` says whether a column's values
+    are all distinct (asked only of key candidates, see ``key_candidate``)."""
+    columns = {name: column_from_facts(f) for name, f in facts.items()}
+    inferred_keys = list(keys) or _guess_keys(columns, target, unique)
     for key in inferred_keys:
         if key not in columns:
             raise SchemaError(f"key column {key!r} is not in the data (columns: {list(columns)[:12]})")
     if target is not None and target not in columns:
         raise SchemaError(f"target column {target!r} is not in the data")
-    return Schema(target=target, keys=inferred_keys, columns=columns, inferred=Inferred(rows=len(frame)))
+    return Schema(target=target, keys=inferred_keys, columns=columns, inferred=Inferred(rows=rows))
 
 
-def _infer_column(series: pd.Series) -> ColumnSchema:
+def _column_facts(series: pd.Series) -> ColumnFacts:
     kind = column_kind(series)
-    n = len(series)
-    nulls = int(series.isna().sum())
-    spec: dict[str, Any] = {"nullable": nulls > 0}
-    if not nulls:
+    values = series.dropna()
+    facts = ColumnFacts(kind, len(series), len(series) - len(values))
+    if kind in ("int", "float") and len(values):
+        facts.lo, facts.hi, facts.std = float(values.min()), float(values.max()), float(values.std(ddof=0))
+        facts.integral = kind == "int" or bool(((values % 1) == 0).all())
+    elif kind in ("string", "category"):
+        text = values.astype(str)
+        facts.counts = {str(k): int(v) for k, v in text.value_counts().items()}
+        facts.strings = text
+    return facts
+
+
+def column_from_facts(f: ColumnFacts) -> ColumnSchema:
+    """One column's schema from its facts (the rules of the module docstring)."""
+    import pandas as pd
+
+    kind = f.kind
+    spec: dict[str, Any] = {"nullable": f.nulls > 0}
+    if not f.nulls:
         spec["on_null"] = "warning"
     else:
-        share = nulls / n
+        share = f.nulls / f.rows
         spec["max_null_share"] = _ceil(min(1.0, share * NULL_SHARE_FACTOR + NULL_SHARE_SLACK), 3)
-    values = series.dropna()
-    if kind in ("int", "float") and len(values):
-        whole = kind == "int" or bool(((values % 1) == 0).all())
-        spec.update(_bounds(float(values.min()), float(values.max()), float(values.std(ddof=0)), integral=whole))
+    values = f.rows - f.nulls
+    if kind in ("int", "float") and values:
+        assert f.lo is not None and f.hi is not None and f.std is not None
+        spec.update(_bounds(f.lo, f.hi, f.std, integral=kind == "int" or f.integral))
     elif kind in ("string", "category"):
-        counts = values.astype(str).value_counts()
-        if kind == "category" or (len(counts) <= MAX_CATEGORIES and len(counts) < 0.5 * len(values)):
+        counts = f.counts
+        if kind == "category" or (counts is not None and len(counts) <= MAX_CATEGORIES
+                                  and len(counts) < 0.5 * values):
             kind = "category"
-            spec["categories"] = sorted(str(u) for u in counts.index)
-            if len(counts) and int(counts.min()) <= RARE_LEVEL:
+            spec["categories"] = sorted(counts or {})
+            if counts and min(counts.values()) <= RARE_LEVEL:
                 spec["on_unseen"] = "warning"  # a long tail: fresh data will hold levels never seen here
         else:
-            spec["pattern"] = _guess_pattern(values.astype(str))
+            strings = f.strings if isinstance(f.strings, pd.Series) else pd.Series(list(f.strings), dtype=object)
+            spec["pattern"] = _guess_pattern(strings)
     return ColumnSchema(dtype=kind, **spec)  # type: ignore[arg-type]
 
 
@@ -217,11 +260,14 @@ def _guess_pattern(values: pd.Series) -> str | None:
     return None
 
 
-def _guess_keys(frame: pd.DataFrame, columns: dict[str, ColumnSchema], target: str | None) -> list[str]:
+def _guess_keys(columns: dict[str, ColumnSchema], target: str | None, unique: Callable[[str], bool]) -> list[str]:
     """String id-like columns (every value distinct and a pattern) are taken as keys."""
-    return [name for name, col in columns.items()
-            if name != target and col.dtype == "string" and col.pattern is not None
-            and not col.nullable and bool(frame[name].is_unique)]
+    return [name for name, col in columns.items() if name != target and key_candidate(col) and unique(name)]
+
+
+def key_candidate(col: ColumnSchema) -> bool:
+    """Whether a column would be a key if its values were all distinct: text with a pattern, no nulls."""
+    return col.dtype == "string" and col.pattern is not None and not col.nullable
 
 
 def save_schema(schema: Schema, path: Path, *, source: str = "") -> Path:

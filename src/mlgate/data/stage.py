@@ -12,7 +12,8 @@ from mlgate.config import ValidateGate, format_validation_error, parse_yaml
 from mlgate.data.io import load_table, require_columns, split_frame
 from mlgate.data.profile import profile_section, profile_table
 from mlgate.data.schema import infer_schema, load_schema, save_schema
-from mlgate.data.stream import Plan, StreamView, file_columns, new_folder, scan_files, scan_frame, scan_on_dask
+from mlgate.data.stream import Plan, StreamView, file_columns, new_folder, scan_files, scan_on_dask
+from mlgate.data.stream_schema import infer_streamed
 from mlgate.data.table import TableView
 from mlgate.data.validator import build_checks, validate_tables
 from mlgate.errors import ConfigError, DataError, UsageError
@@ -47,9 +48,9 @@ class ValidateOptions:
 def run_validate(ctx: StageContext, options: ValidateOptions | None = None) -> Report:
     """Validate the project's train and test tables, or the ``--data`` table when a command names one.
 
-    CSV and Parquet tables are streamed (``mlgate.data.stream``): only a table a schema is
-    inferred from is held in memory (give ``--schema`` to hold none); a table split in two by
-    ``data.split`` is read whole.
+    CSV and Parquet tables are streamed (``mlgate.data.stream``), none held in memory; a schema
+    inferred from the reference (else the data) takes a streamed pass of its own over that table
+    (``mlgate.data.stream_schema``). A table split in two by ``data.split`` is read whole.
     """
     t0 = time.perf_counter()
     opts = options or ValidateOptions()
@@ -196,24 +197,18 @@ def _validate_streamed(ctx: StageContext, opts: ValidateOptions, data: DataRef, 
     """``data`` (beside ``ref_path``) streamed batch by batch; the same report as the in-memory path."""
     ref_files = table_files(ref_path) if ref_path is not None else None  # train first, as when read whole
     files = table_files(data)
-    ref_frame = None
     if given is not None:
         schema, schema_path = given, schema_file
         target = target or schema.target
-    else:  # inferred from the reference (else the data): that table is read whole
+    else:  # inferred from the reference (else the data), in a streamed pass of its own
         basis_path = ref_path if ref_path is not None else data
-        basis = load_table(basis_path)
-        if target:
-            require_columns(basis, [target], str(basis_path))
-        schema = infer_schema(basis, target=target, keys=keys)
+        schema = infer_streamed(ref_files or files, target=target, keys=keys, dask=opts.dask,
+                                source=str(basis_path))
         infer_to = opts.infer_schema
         if labels is not None:  # the project's tables: the schema is written as the in-memory path writes it
             schema_path = save_schema(schema, infer_to or ctx.out_dir / "schema.yaml", source="the training data")
         else:
             schema_path = save_schema(schema, infer_to, source=str(basis_path)) if infer_to else None
-        if ref_path is not None:
-            ref_frame = basis
-        del basis
     ref_columns = file_columns(ref_files[0]) if ref_files else None
     columns = file_columns(files[0])
     if target:
@@ -229,9 +224,7 @@ def _validate_streamed(ctx: StageContext, opts: ValidateOptions, data: DataRef, 
     try:
         ref_view = None
         if ref_path is not None and ref_columns is not None:
-            ref_view = _stream_view(ref_files, ref_columns, ref_label, schema, target, keys, task, leak, opts,
-                                    frame=ref_frame)
-            ref_frame = None  # scanned: only its state is kept
+            ref_view = _stream_view(ref_files, ref_columns, ref_label, schema, target, keys, task, leak, opts)
             views.append(ref_view)
         view = _stream_view(files, columns, test_label, schema, target, keys, task, leak, opts)
         views.append(view)
@@ -250,9 +243,8 @@ def _require(columns: list[str], target: str, where: DataRef | None) -> None:
 
 
 def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, target: str | None,
-                 keys: list[str], task: str | None, leak: tuple[str, ...], opts: ValidateOptions,
-                 frame: pd.DataFrame | None = None) -> StreamView:
-    """The streamed view of files (scanned from ``frame`` when they were already read to infer the schema)."""
+                 keys: list[str], task: str | None, leak: tuple[str, ...], opts: ValidateOptions) -> StreamView:
+    """The streamed view of files."""
     present_keys = tuple(k for k in keys if k in columns)
     sets = [tuple(c for c in columns if c not in keys)]
     if present_keys:
@@ -262,12 +254,7 @@ def _stream_view(source: Any, columns: list[str], name: str, schema: Schema, tar
     plan = Plan(schema, target, tuple(dict.fromkeys(sets)), (target,) if target and target in columns else ())
     folder = new_folder()
     try:
-        if frame is not None:
-            state = scan_frame(frame, plan, folder)
-        elif opts.dask:
-            state = scan_on_dask(opts.dask, source, plan)
-        else:
-            state = scan_files(source, plan, folder)
+        state = scan_on_dask(opts.dask, source, plan) if opts.dask else scan_files(source, plan, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

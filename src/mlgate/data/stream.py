@@ -154,7 +154,14 @@ class ColumnState:
         return out
 
 
+def batch_kind(s: pd.Series) -> str | None:
+    """A batch's kind as ``column_kind`` gives it, or None when the batch cannot tell: an object batch
+    without values (a bool or text column whose values come later)."""
+    return column_kind(s) if s.dtype != object or s.notna().any() else None
+
+
 def _merge_kind(a: str | None, b: str | None) -> str | None:
+    """The kind of two parts of a column read together (None: no value yet)."""
     if a is None or a == b:
         return b if a is None else a
     if b is None:
@@ -336,7 +343,7 @@ def _add_column(st: ColumnState, s: pd.Series, start: int, spec: Any, target: bo
     import numpy as np
     import pandas as pd
 
-    kind = column_kind(s)
+    kind = batch_kind(s)
     st.kind = _merge_kind(st.kind, kind)
     missing = s.isna().to_numpy()
     st.nulls.add(missing, start)
@@ -423,6 +430,8 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
     _not_empty(file)
     try:
         return [str(n) for n in _open_csv(file, None).schema.names]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(_csv_problem(file, exc, 0)) from exc
 
@@ -465,7 +474,7 @@ def _parquet_batches(file: Path | RemoteFile) -> Iterator[pd.DataFrame]:
         start += rows
 
 
-def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None) -> Any:
+def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None, columns: list[str] | None = None) -> Any:
     import pyarrow.csv as pacsv
 
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
@@ -473,12 +482,14 @@ def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None) -> Any:
     return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
                           parse_options=pacsv.ParseOptions(delimiter=sep),
                           convert_options=pacsv.ConvertOptions(column_types=types, null_values=PANDAS_NULLS,
-                                                               strings_can_be_null=True))
+                                                               strings_can_be_null=True,
+                                                               include_columns=columns or []))
 
 
 def _csv_batches(file: Path | RemoteFile, first_types: list[Any]) -> Iterator[pd.DataFrame]:
-    """CSV blocks; the first file's first block decides each column's type (dates and empty columns
-    stay text, as pandas reads them), and the later blocks and files are read with those types."""
+    """CSV blocks; the first file's first block decides each column's type (dates stay text, as pandas
+    reads them; a column without a value in that block is typed from the whole file, ``_blank_types``),
+    and the later blocks and files are read with those types."""
     import pyarrow as pa
 
     _not_empty(file)
@@ -486,7 +497,7 @@ def _csv_batches(file: Path | RemoteFile, first_types: list[Any]) -> Iterator[pd
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
     try:
         if not first_types:
-            first_types.append(_csv_types(_open_csv(file, None).schema))
+            first_types.append(_csv_types(file, _open_csv(file, None).schema))
         reader = _open_csv(file, first_types[0])
         for batch in reader:
             frame = batch.to_pandas()
@@ -514,11 +525,48 @@ def _csv_problem(file: Path | RemoteFile, exc: BaseException, read: int) -> str:
     return f"cannot read {file} after its first {read:,} rows (data row {read + 1:,} on): {text}"
 
 
-def _csv_types(schema: pa.Schema) -> dict[str, Any]:
+def _csv_types(file: Path | RemoteFile, schema: pa.Schema) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.types as t
 
-    return {f.name: (pa.string() if t.is_temporal(f.type) or t.is_null(f.type) else f.type) for f in schema}
+    binary = [f.name for f in schema if t.is_binary(f.type) or t.is_large_binary(f.type)]
+    if binary:  # pyarrow's type for text that does not decode
+        raise DataError(f"{file} is not UTF-8 text (column {binary[0]!r}); save it as UTF-8")
+    types = {f.name: (pa.string() if t.is_temporal(f.type) else f.type) for f in schema}
+    blank = [f.name for f in schema if t.is_null(f.type)]
+    if blank:
+        types.update(_blank_types(file, blank))
+    return types
+
+
+_CSV_BOOLS = ["True", "TRUE", "true", "False", "FALSE", "false"]  # what pandas.read_csv reads as booleans
+
+
+def _blank_types(file: Path | RemoteFile, names: list[str]) -> dict[str, Any]:
+    """The types of columns without a value in the first block, as pandas types them on the whole file:
+    float when every value is a number or there is none, bool when every value is True or False, else
+    text. Those columns are read through once more for it (text only, the other columns skipped)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    seen: dict[str, str] = {}
+    bools = pa.array(_CSV_BOOLS)
+    for batch in _open_csv(file, {n: pa.string() for n in names}, names):
+        for name in names:
+            values = pc.drop_null(batch.column(name))
+            if not len(values) or seen.get(name) == "text":
+                continue
+            if pc.all(pc.is_in(values, value_set=bools)).as_py():
+                kind = "bool"
+            else:
+                try:
+                    pc.cast(values, pa.float64())
+                    kind = "number"
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    kind = "text"
+            seen[name] = kind if seen.get(name, kind) == kind else "text"
+    types = {"bool": pa.bool_(), "text": pa.string()}
+    return {n: types.get(seen.get(n, "number"), pa.float64()) for n in names}
 
 
 def _not_empty(file: Path | RemoteFile) -> None:

@@ -164,14 +164,16 @@ def test_a_bad_value_in_a_late_csv_block_is_one_error_line(tmp_path: Path) -> No
     lines[rows - 5] = "12,oops,a"
     path = tmp_path / "big.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    proc = _script("--data", str(path), "--infer-schema", str(tmp_path / "s.yaml"), "--output",
-                   str(tmp_path / "out"))
-    # the schema is inferred from this table (read whole by pandas): give it, and the table streams
-    proc = _script("--data", str(path), "--schema", str(tmp_path / "s.yaml"), "--output", str(tmp_path / "out2"))
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    error = [line for line in proc.stderr.splitlines() + proc.stdout.splitlines() if line.startswith("Error:")]
-    assert len(error) == 1 and "big.csv" in error[0] and "row" in error[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    schema = save_schema(infer_schema(pd.DataFrame({"x": [1], "y": [0.5], "label": ["a"]})), tmp_path / "s.yaml")
+    # inferring the schema from it (a streamed pass of its own) and validating against a given one
+    for i, flag in enumerate(("--infer-schema", "--schema")):
+        given = tmp_path / ("inferred.yaml" if flag == "--infer-schema" else "s.yaml")
+        proc = _script("--data", str(path), flag, str(given), "--output", str(tmp_path / f"out{i}"))
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        error = [line for line in proc.stderr.splitlines() + proc.stdout.splitlines() if line.startswith("Error:")]
+        assert len(error) == 1 and "big.csv" in error[0] and "data row" in error[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert schema.exists() and not (tmp_path / "inferred.yaml").exists()
 
 
 def test_a_truncated_or_damaged_parquet_file_is_one_error_line(tmp_path: Path) -> None:
