@@ -309,6 +309,8 @@ class Pipeline:
         marker = cached.get("sets_external")
         if marker is None or marker_unchanged(marker, self.config.root):
             return ""
+        if not {"store", "name", "alias", "version"} <= set(marker):
+            return f"what run {cached.get('run_id', '?')} set outside the project has changed since"
         now = alias_version(self.config.root / marker["store"], marker["name"], marker["alias"])
         return (f"registered v{marker['version']} in run {cached.get('run_id', '?')}; alias "
                 f"'{marker['alias']}' now names {f'v{now}' if now else 'no version'} (moved since: "

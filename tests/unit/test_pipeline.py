@@ -317,9 +317,9 @@ def test_a_run_stopped_on_bad_config_or_input_does_not_become_latest(tmp_path: P
     assert [r["run_id"] for r in iter_runs(tmp_path / ".mlgate")][:2] == sorted([good.run_id, bad.run_id])[::-1]
 
 
-def test_a_stage_whose_outside_state_moved_runs_again(project: Config) -> None:
+def test_a_stage_whose_outside_state_moved_is_replayed_with_a_note(project: Config) -> None:
     """What a stage set outside the project (register: its alias) is read after it ran; when someone
-    changes it, the stage runs again instead of replaying a verdict that no longer describes it."""
+    changes it, the replayed line says so; the stage is not run again (that would undo the change)."""
     from dataclasses import replace
 
     from mlgate._paths import file_stats
@@ -343,6 +343,10 @@ def test_a_stage_whose_outside_state_moved_runs_again(project: Config) -> None:
     outside.write_text("v2, moved by hand")
     assert RunStore(project.root).replay_if_unchanged(project.root / "mlgate.yaml") is None  # the no-op replay too
     CALLS.clear()
-    assert [s.status for s in Pipeline(project, stages=table).run(only="register").stages] == ["ran"]
+    replayed = Pipeline(project, stages=table).run(only="register").stages
+    assert [s.status for s in replayed] == ["cached"] and "set outside the project has changed" in replayed[0].message
+    assert CALLS == []
+    assert [s.status for s in Pipeline(project, stages=table).run(only="register", force=True).stages] == ["ran"]
     assert CALLS == ["register"]
-    assert [s.status for s in Pipeline(project, stages=table).run(only="register").stages] == ["cached"]
+    again = Pipeline(project, stages=table).run(only="register").stages
+    assert [s.status for s in again] == ["cached"] and again[0].message.startswith("unchanged since"), again[0].message
