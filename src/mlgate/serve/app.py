@@ -189,8 +189,7 @@ class Server:
         rid, endpoint, stamp, columns, out, version, slot = item
         when = datetime.fromtimestamp(stamp, UTC).isoformat()
         names = list(columns)
-        values = [[None if isinstance(v, float) and v != v else v for v in columns[k].tolist()]
-                  for k in names]
+        values = [columns[k].tolist() for k in names]  # NaN is written as null by the writer
         records = []
         for i, label in enumerate(out.labels):
             record: dict[str, Any] = {

@@ -23,11 +23,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 CHUNK = 32  # lines formatted per hold of the GIL (a batch request's record is formatted whole)
 YIELD_S = 0.0002  # the pause between two chunks, long enough for a waiting thread to take the GIL
-# json.dumps with any option builds a new encoder per call (a fifth of a line's formatting);
-# the same options, built once (encode keeps no state between calls, so both writers share it)
-_ENCODER = json.JSONEncoder(default=str, allow_nan=False)
+# orjson writes a prediction record in 1 us where json's C encoder took 14 (float repr in
+# Python): the writers hold the GIL the event loop needs for a fifteenth of the time. NaN and
+# infinities are written as null (JSON has neither); a value of another type as its str().
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
 
 
 class JsonLineWriter:
@@ -115,7 +118,7 @@ class JsonLineWriter:
 
     def _lines(self, item: Any) -> list[str]:
         records = self._expand(item) if self._expand else [item]
-        return [_ENCODER.encode(r) + "\n" for r in records]
+        return [orjson.dumps(r, default=str, option=_OPTIONS).decode() for r in records]
 
     def _write(self, lines: list[str]) -> None:
         if not lines:

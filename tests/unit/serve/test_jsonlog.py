@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 from pathlib import Path
+
+import numpy as np
 
 from mlgate.serve.jsonlog import JsonLineWriter, read_prediction_log
 
@@ -25,7 +29,7 @@ def test_expand_turns_one_item_into_rows() -> None:
     writer = JsonLineWriter(sink, expand=lambda item: [{"n": n} for n in range(item)])
     writer.put(3)
     writer.close()
-    assert sink.getvalue().splitlines() == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert [json.loads(line) for line in sink.getvalue().splitlines()] == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
 def test_a_cut_line_is_skipped(tmp_path: Path) -> None:
@@ -42,4 +46,19 @@ def test_stderr_lines_go_to_the_stream_the_writer_started_with(monkeypatch) -> N
     monkeypatch.setattr(sys, "stderr", swapped_in)  # as pytest does between two test phases
     writer.put({"path": "/predict"})
     writer.close()
-    assert started_with.getvalue() == '{"path": "/predict"}\n' and swapped_in.getvalue() == ""
+    assert started_with.getvalue() == '{"path":"/predict"}\n' and swapped_in.getvalue() == ""
+
+
+def test_values_json_has_no_word_for_are_written_as_null_or_text() -> None:
+    """NaN and infinities become null (a prediction log line must stay JSON), numpy values their
+    numbers, a non-text key its text, and any other type its str()."""
+    sink = io.StringIO()
+    writer = JsonLineWriter(sink)
+    writer.put({"inputs": {"a": float("nan"), "b": float("inf"), "c": np.float64(0.1), "d": np.int64(3),
+                           1: "x", "when": dt.date(2026, 12, 7), "path": Path("/tmp/x")},
+                "probabilities": np.array([0.25, 0.75])})
+    writer.close()
+    line = sink.getvalue()
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert json.loads(line) == {"inputs": {"a": None, "b": None, "c": 0.1, "d": 3, "1": "x", "when": "2026-12-07",
+                                           "path": "/tmp/x"}, "probabilities": [0.25, 0.75]}
