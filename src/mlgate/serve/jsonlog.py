@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import orjson
 
+INLINE_LINES = 8  # records of at most this many lines are formatted by put() (see there)
 CHUNK = 32  # lines formatted per hold of the GIL (a batch request's record is formatted whole)
 YIELD_S = 0.0002  # the pause between two chunks, long enough for a waiting thread to take the GIL
 # orjson writes a prediction record in 1 us where json's C encoder took 14 (float repr in
@@ -71,9 +72,16 @@ class JsonLineWriter:
 
     def put(self, record: Any, lines: int = 1) -> None:
         """Queue a record (``lines``: how many lines it expands to); when the writer falls
-        behind, count them as dropped instead of making the request wait."""
+        behind, count them as dropped instead of making the request wait.
+
+        A record of up to ``INLINE_LINES`` lines is formatted here, in the caller's thread (the
+        event loop: about 10 us a prediction line): formatting it in the writer thread cost the
+        loop far more, as the two threads took turns on the GIL (measured at concurrency 32, LR:
+        3,430 req/s with the logs on against 5,839 off, and p99 20 against 11.5 ms). Bigger
+        batches are still formatted by the writer thread, in chunks, off the request path.
+        """
         if len(self._items) < self._max_queue:
-            self._items.append(record)
+            self._items.append("".join(self._lines(record)) if lines <= INLINE_LINES else record)
             return
         if not self.dropped:  # once: the metric counts the rest
             print(f"mlgate: the {self._stem} log is behind; dropping lines instead of blocking "
@@ -104,6 +112,9 @@ class JsonLineWriter:
                     # chunks hands it back: the loop waits at most one chunk (under 1 ms).
                     time.sleep(YIELD_S)
                     since = 0
+                if isinstance(b, str):  # formatted by put()
+                    lines.append(b)
+                    continue
                 done = self._lines(b)
                 lines.extend(done)
                 since += len(done)
@@ -118,7 +129,7 @@ class JsonLineWriter:
 
     def _lines(self, item: Any) -> list[str]:
         records = self._expand(item) if self._expand else [item]
-        return [orjson.dumps(r, default=str, option=_OPTIONS).decode() for r in records]
+        return [_line(r) for r in records]
 
     def _write(self, lines: list[str]) -> None:
         if not lines:
@@ -150,6 +161,14 @@ class JsonLineWriter:
                 os.replace(older, self._path.with_name(f"{self._path.name}.{i + 1}"))
         os.replace(self._path, self._path.with_name(f"{self._path.name}.1"))
         self._file = _open_private(self._path)
+
+
+def _line(record: Any) -> str:
+    """One JSON line; what orjson refuses (an integer beyond 64 bits) goes through json instead."""
+    try:
+        return orjson.dumps(record, default=str, option=_OPTIONS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(record, default=str) + "\n"
 
 
 def _open_private(path: Path) -> Any:

@@ -62,3 +62,13 @@ def test_values_json_has_no_word_for_are_written_as_null_or_text() -> None:
     assert line.endswith("\n") and line.count("\n") == 1
     assert json.loads(line) == {"inputs": {"a": None, "b": None, "c": 0.1, "d": 3, "1": "x", "when": "2026-12-07",
                                            "path": "/tmp/x"}, "probabilities": [0.25, 0.75]}
+
+
+def test_a_value_orjson_refuses_is_still_written() -> None:
+    sink = io.StringIO()
+    writer = JsonLineWriter(sink)
+    writer.put({"big": 2**70, "n": 1})  # beyond orjson's 64-bit integers
+    writer.put({"rows": list(range(20))}, lines=20)  # a big record: formatted by the writer thread
+    writer.close()
+    assert [json.loads(line) for line in sink.getvalue().splitlines()] == [{"big": 2**70, "n": 1},
+                                                                          {"rows": list(range(20))}]
