@@ -307,11 +307,14 @@ class Pipeline:
         words; "" while it holds. Such a stage is still replayed, not run again: the alias was moved
         on purpose (a deploy or rollback), and registering the same model anew would undo that."""
         marker = cached.get("sets_external")
-        if marker is None or marker_unchanged(marker, self.config.root):
+        if marker is None:
             return ""
-        if not {"store", "name", "alias", "version"} <= set(marker):
-            return f"what run {cached.get('run_id', '?')} set outside the project has changed since"
-        now = alias_version(self.config.root / marker["store"], marker["name"], marker["alias"])
+        if not {"store", "name", "alias", "version"} <= set(marker):  # not an alias: ask the generic check
+            return "" if marker_unchanged(marker, self.config.root) else (
+                f"what run {cached.get('run_id', '?')} set outside the project has changed since")
+        now = alias_version(self.config.root / marker["store"], marker["name"], marker["alias"])  # one read
+        if now == marker["version"]:
+            return ""
         return (f"registered v{marker['version']} in run {cached.get('run_id', '?')}; alias "
                 f"'{marker['alias']}' now names {f'v{now}' if now else 'no version'} (moved since: "
                 "`mlgate run --force --only register` registers this model again)")

@@ -24,7 +24,8 @@ def test_dask_profiles_equal_one_process(tmp_path):
     for i in range(3):
         part = pd.DataFrame({"x": rng.normal(0.2 * i, 1, 2000), "c": rng.choice(list("abc"), 2000)})
         part.to_parquet(folder / f"part-{i}.parquet")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=":0")  # None still binds 8787: two xdist workers clash
     with cluster, distributed.Client(cluster) as client:
         merged = profile_on_dask(client, folder, spec)
     single = profile_source(open_dataset(folder), spec)

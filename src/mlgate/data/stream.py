@@ -44,7 +44,8 @@ from mlgate.data.table import (
     outside,
     spread_step,
 )
-from mlgate.errors import DataError, MissingDependency
+from mlgate.errors import DataError
+from mlgate.locations.cluster import dask_client
 from mlgate.locations.objectstore import RemoteFile
 from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, table_files
 
@@ -618,21 +619,13 @@ def scan_file_task(path: str, plan: Plan, offset: int, total: int) -> TableState
 
 def scan_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], plan: Plan) -> TableState:
     """Each file's state computed on the Dask cluster at ``scheduler`` (an address or a Client), merged here."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise MissingDependency("dask[distributed]", "dask", "--dask") from None
     names = [str(f) for f in files]
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="20s")
-    try:
+    with dask_client(scheduler) as client:
         counts = client.gather(client.map(_count_task, names, pure=False))
         offsets = [sum(counts[:i]) for i in range(len(counts))]
         total = sum(counts)
         futures = client.map(scan_file_task, names, [plan] * len(names), offsets, [total] * len(names), pure=False)
         parts = client.gather(futures)
-    finally:
-        if client is not scheduler:
-            client.close()
     state = parts[0]
     for part in parts[1:]:
         state = state.merge(part)

@@ -46,7 +46,8 @@ from mlgate.data.schema import (
     schema_from_facts,
 )
 from mlgate.data.stream import HashStore, _duplicates, _merge_kind, batch_kind, new_folder, stream_files
-from mlgate.errors import DataError, MissingDependency
+from mlgate.errors import DataError
+from mlgate.locations.cluster import dask_client
 from mlgate.locations.objectstore import RemoteFile
 from mlgate.locations.refs import as_ref, table_files
 
@@ -286,19 +287,11 @@ def infer_file_task(path: str, target: str | None, guess_keys: bool, where: str)
 
 def _infer_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bool,
                    folder: Path, where: str) -> InferState:
-    try:
-        from distributed import Client
-    except ImportError:
-        raise MissingDependency("dask[distributed]", "dask", "--dask") from None
     names = [str(f) for f in files]
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="20s")
-    try:
-        n = len(names)
+    n = len(names)
+    with dask_client(scheduler) as client:
         parts = client.gather(client.map(infer_file_task, names, [target] * n, [guess_keys] * n, [where] * n,
                                          pure=False))
-    finally:
-        if client is not scheduler:
-            client.close()
     state = InferState.new(parts[0].columns, folder, target=target, guess_keys=guess_keys)
     for part in parts:
         state = state.merge(part)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlgate.errors import MissingDependency
+from mlgate.locations.cluster import dask_client
 from mlgate.locations.refs import DataRef, as_ref, table_files
 from mlgate.monitor.batches import open_dataset, profile_source
 from mlgate.monitor.profile import ProfileSpec, TableProfile, empty_profile
@@ -25,19 +25,11 @@ def profile_file(path: str, spec_dict: dict[str, Any], allow_missing: Sequence[s
 def profile_on_dask(scheduler: Any, path: DataRef, spec: ProfileSpec, *,
                     allow_missing: Sequence[str] = ()) -> TableProfile:
     """Profile every file under ``path`` on the cluster at ``scheduler`` (an address or a Client)."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise MissingDependency("dask[distributed]", "dask", "--dask") from None
     files = [str(f) for f in table_files(path)]
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout="20s")
-    try:
+    with dask_client(scheduler) as client:
         futures = client.map(profile_file, files, spec_dict=spec.to_dict(), allow_missing=list(allow_missing),
                              pure=False)
         parts = client.gather(futures)
-    finally:
-        if client is not scheduler:
-            client.close()
     total = empty_profile(spec)
     for part, name in zip(parts, files, strict=True):
         total = total.merge(TableProfile.from_dict(part, name))

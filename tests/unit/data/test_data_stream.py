@@ -208,7 +208,8 @@ def test_dask_local_cluster_gives_the_same_report(tmp_path: Path) -> None:
     folder.mkdir()
     for i in range(3):
         _messy(rng, 1500 + 500 * i).to_parquet(folder / f"part-{i}.parquet", index=False)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=":0")  # None still binds 8787: two xdist workers clash
     with cluster, distributed.Client(cluster) as client:
         on_dask = _report(folder, tmp_path / "ref.parquet", target="churned", dask=client)
     here = _report(folder, tmp_path / "ref.parquet", target="churned")

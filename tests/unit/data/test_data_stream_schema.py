@@ -238,7 +238,8 @@ def test_dask_local_cluster_infers_the_same_schema(tmp_path: Path) -> None:
     for i, (a, b) in enumerate([(0, 1000), (1000, 1900), (1900, 3000)]):
         _write(whole.iloc[a:b], folder / f"part-{i}.parquet")
     cur = _write(_awkward(800, rng), tmp_path / "cur.parquet")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=":0")  # None still binds 8787: two xdist workers clash
     with cluster, distributed.Client(cluster) as client:
         on_dask, schema = _report(cur, folder, tmp_path / "dask", target="target", dask=client)
     here, here_schema = _report(cur, folder, tmp_path / "here", target="target")
