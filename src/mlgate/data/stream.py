@@ -26,10 +26,10 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlgate.data.io import _check_delimiter, _sniff_separator
 from mlgate.data.rowmatch import hash_rows
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 
 BATCH_ROWS = 131_072
-CSV_BLOCK = 8 << 20      # bytes of CSV per block; the first block decides the column types
+CSV_BLOCK = 8 << 20      # bytes of CSV per block; a file's first block types its columns until a value does not fit
 SPREAD_ROWS = 200_000    # the systematic sample: profile and distribution checks (their own limit)
 PARTITIONS = 256         # hash partitions: 100M rows -> 390k rows (6 MB) per partition in memory
 FLUSH_ROWS = 1 << 18     # row hashes buffered in memory before they go to the partition files
@@ -162,12 +162,120 @@ def batch_kind(s: pd.Series) -> str | None:
 
 
 def _merge_kind(a: str | None, b: str | None) -> str | None:
-    """The kind of two parts of a column read together (None: no value yet)."""
+    """The kind of two parts of a column read together (None: no value yet). Parts of other dtypes
+    were made one dtype first (``Dtypes``), so besides int and float (a float column) two kinds only
+    differ in an object column, which ``column_kind`` calls text unless every value is a boolean."""
     if a is None or a == b:
         return b if a is None else a
     if b is None:
         return a
-    return "float" if {a, b} == {"int", "float"} else a
+    return "float" if {a, b} == {"int", "float"} else "string"
+
+
+T = TypeVar("T")
+
+
+class Retype(Exception):  # noqa: N818 (a signal to start again, not an error the user sees)
+    """A column turned out to hold another type than the batches already added were read as (a CSV
+    value that does not fit its column's type in a later block, or files that disagree); ``Types``
+    now knows it, and the scan starts again (``rescan``). A table whose types hold is read once."""
+
+
+@dataclass
+class Types:
+    """What a scan learnt of its columns' types, kept across its restarts."""
+
+    csv: dict[str, dict[str, Any]] = field(default_factory=dict)  # str(file) -> arrow types that read it through
+    common: dict[str, Any] = field(default_factory=dict)          # column -> the whole table's pandas dtype
+    changes: int = 0
+
+    def learn_common(self, column: str, dtype: Any) -> None:
+        self.common[column] = dtype
+        self.changes += 1
+
+
+def rescan(run: Callable[[Types], T], types: Types | None = None) -> T:
+    """``run(types)``, again each time it raises ``Retype`` after learning a wider type."""
+    types = types if types is not None else Types()
+    while True:
+        before = types.changes
+        try:
+            return run(types)
+        except Retype as exc:
+            if types.changes == before:  # nothing learnt: another round would read the same
+                raise DataError(f"the column types do not settle ({exc})") from exc
+
+
+@dataclass
+class Dtypes:
+    """The pandas dtype of each column over the batches so far, as ``pandas.concat`` of the files read
+    whole gives it (the in-memory path: each file read by pandas, then concatenated): int and float
+    make float; numbers and text, or booleans and text, make an object column holding both.
+
+    Each batch's columns are converted to that dtype. Batches already added stay as they were read
+    where that gives the same state (ints for a float column, booleans for an object one: see
+    ``_merge_kind`` and ``hash_rows``); otherwise the scan starts again with every batch converted
+    from the first (``Retype``). The common case, every batch of one dtype, only compares dtypes."""
+
+    head: pd.DataFrame | None = None  # one row with the common dtypes so far
+
+    def settle(self, frame: pd.DataFrame, types: Types) -> pd.DataFrame:
+        """``frame`` with the columns converted to the common dtypes (Retype when earlier batches were not)."""
+        if types.common:
+            wanted = {c: d for c, d in types.common.items() if c in frame.columns and frame[c].dtype != d}
+            if wanted:
+                frame = frame.astype(wanted)
+        if self.head is None:
+            self.head = frame.iloc[:1]
+            return frame
+        if frame.dtypes.equals(self.head.dtypes):
+            return frame
+        common = _common_dtypes(self.head, frame.iloc[:1])
+        for name in frame.columns:
+            if common[name] != self.head[name].dtype and not _compatible(self.head[name].dtype, common[name]):
+                types.learn_common(str(name), common[name])
+                raise Retype(f"column {name!r}: {self.head[name].dtype} and {frame[name].dtype}")
+        self.head = self.head.astype(common)
+        convert = {c: common[c] for c in frame.columns if frame[c].dtype != common[c]}
+        return frame.astype(convert) if convert else frame
+
+    def merge(self, other: Dtypes, types: Types) -> Dtypes:
+        """The dtypes of both parts (Retype when either part was read otherwise than the whole holds)."""
+        if self.head is None or other.head is None:
+            return Dtypes(self.head if other.head is None else other.head)
+        if self.head.dtypes.equals(other.head.dtypes):
+            return Dtypes(self.head)
+        common = _common_dtypes(self.head, other.head)
+        for name in self.head.columns:
+            for part in (self.head, other.head):
+                if common[name] != part[name].dtype and not _compatible(part[name].dtype, common[name]):
+                    types.learn_common(str(name), common[name])
+                    raise Retype(f"column {name!r}: {self.head[name].dtype} and {other.head[name].dtype}")
+        return Dtypes(self.head.astype(common))
+
+
+def _common_dtypes(a: pd.DataFrame, b: pd.DataFrame) -> pd.Series:
+    """The dtypes ``pandas.concat`` gives two frames' columns (categorical columns keep the first's
+    dtype: a file read whole has one set of categories where its batches may each have their own)."""
+    import pandas as pd
+
+    common = pd.concat([a, b], ignore_index=True).dtypes
+    for name in a.columns:
+        if isinstance(a[name].dtype, pd.CategoricalDtype) and isinstance(b[name].dtype, pd.CategoricalDtype):
+            common[name] = a[name].dtype
+    return common
+
+
+def _compatible(was: Any, now: Any) -> bool:
+    """Whether batches read as dtype ``was`` add what they would add converted to ``now``."""
+    import pandas as pd
+    from pandas.api import types as t
+
+    if was == now or (isinstance(was, pd.CategoricalDtype) and isinstance(now, pd.CategoricalDtype)):
+        return True
+    if now == "float64" and t.is_numeric_dtype(was) and not t.is_bool_dtype(was):
+        return True  # an int batch counts as the floats it holds (kind, bounds, hashes as float64)
+    return t.is_object_dtype(now) and (t.is_bool_dtype(was) or t.is_object_dtype(was))  # booleans hash as text
 
 
 def _pick(fn: Any, a: float | None, b: float | None) -> float | None:
@@ -282,19 +390,30 @@ class TableState:
     sample_rows: list[np.ndarray] = field(default_factory=list)
     step: int = 1
     total: int | None = None            # the whole table's rows when known in advance (Dask)
+    dtypes: Dtypes = field(default_factory=Dtypes)
+    types: Types = field(default_factory=Types)  # what this scan learnt of the types (shared by its restarts)
 
     def merge(self, other: TableState) -> TableState:
+        """Both parts; Retype (with ``self.types`` told) when they were read as dtypes the whole does not hold."""
         import numpy as np
 
         if other.columns != self.columns:
             raise DataError(f"cannot merge tables with other columns: {self.columns[:8]} vs {other.columns[:8]}")
+        dtypes = self.dtypes.merge(other.dtypes, self.types)
         cols = {c: self.cols[c].merge(other.cols[c]) for c in self.columns}
         hashes = {k: self.hashes[k].merge(other.hashes[k]) for k in self.hashes}
         out = TableState(self.columns, self.offset, self.rows + other.rows, cols, hashes,
                          self.sample + other.sample, self.sample_rows + other.sample_rows,
-                         max(self.step, other.step), self.total)
+                         max(self.step, other.step), self.total, dtypes, self.types)
         out._thin(np.concatenate(out.sample_rows).size if out.sample_rows else 0)
         return out
+
+    def discard(self) -> None:
+        """Remove the hash partition files written so far (a scan that starts again)."""
+        for store in self.hashes.values():
+            for path in store.files:
+                if path is not None:
+                    path.unlink(missing_ok=True)
 
     def _thin(self, kept: int) -> None:
         """Double the sampling step while more than SPREAD_ROWS rows are kept."""
@@ -308,8 +427,8 @@ class TableState:
 
 
 def new_state(columns: list[str], plan: Plan, folder: Path | None, offset: int = 0,
-              total: int | None = None) -> TableState:
-    state = TableState(list(columns), offset=offset, total=total)
+              total: int | None = None, types: Types | None = None) -> TableState:
+    state = TableState(list(columns), offset=offset, total=total, types=types if types is not None else Types())
     state.cols = {c: ColumnState() for c in columns}
     if plan.target in state.cols:
         state.cols[plan.target].counts = {}
@@ -321,9 +440,11 @@ def new_state(columns: list[str], plan: Plan, folder: Path | None, offset: int =
 
 
 def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan) -> None:
-    """Add one batch (a pandas frame of consecutive rows) to ``state``."""
+    """Add one batch (a pandas frame of consecutive rows) to ``state``; Retype when a column's dtype
+    turns out other than earlier batches were read as (``Dtypes``)."""
     import numpy as np
 
+    frame = state.dtypes.settle(frame, state.types)
     start = state.offset + state.rows
     n = len(frame)
     for name in state.columns:
@@ -375,7 +496,7 @@ def _add_column(st: ColumnState, s: pd.Series, start: int, spec: Any, target: bo
             for u in _uniques(s):
                 st.uniques.setdefault(str(u), u)
             st.unseen.add((s.notna() & ~s.astype("str").isin(spec.categories)).to_numpy(dtype=bool), start, s)
-        if spec.pattern is not None and kind in ("string", "category"):
+        if spec.pattern is not None:  # every value, as on the whole column (asked only when it is text)
             st.pattern.add(fullmatch_mask(s, spec.pattern), start, s)
     values_left = s[present]
     if len(values_left):
@@ -411,15 +532,18 @@ def _first(*values: Any) -> Any:
 # ---- reading ----------------------------------------------------------------------------------
 
 
-def stream_files(files: Sequence[Path | RemoteFile]) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
-    """Each file with its batches as pandas frames; a reading error names the file and the row group
-    (Parquet) or the rows read so far (CSV)."""
-    first_csv_types: list[Any] = []
+def stream_files(files: Sequence[Path | RemoteFile], types: Types | None = None,
+                 ) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
+    """Each file with its batches as pandas frames, each file typed on its own as pandas types it
+    (``_csv_batches``; a folder's files may disagree: ``Dtypes`` makes them one table as
+    ``pandas.concat`` does); a reading error names the file and the row group (Parquet) or the rows
+    read so far (CSV). May raise ``Retype`` part-way (with ``types`` told): see ``rescan``."""
+    types = types if types is not None else Types()
     for file in files:
         kind = TABLE_SUFFIXES.get(file.suffix.lower())
         if kind is None:
             raise DataError(f"{file}: unsupported file type {file.suffix!r}; use .csv or .parquet")
-        yield file, (_parquet_batches(file) if kind == "parquet" else _csv_batches(file, first_csv_types))
+        yield file, (_parquet_batches(file) if kind == "parquet" else _csv_batches(file, types))
 
 
 def file_columns(file: Path | RemoteFile) -> list[str]:
@@ -438,10 +562,19 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
 
 
 def file_rows(file: Path | RemoteFile) -> int:
-    """Rows of a file: a Parquet footer, or a CSV read through."""
+    """Rows of a file: a Parquet footer, or a CSV read through (its first column as text)."""
+    import pyarrow as pa
+
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
         return int(_open_parquet(file).metadata.num_rows)
-    return sum(len(f) for f in _csv_batches(file, []))
+    first = file_columns(file)[0]
+    read = 0
+    try:
+        for batch in _open_csv(file, {first: pa.string()}, [first]):
+            read += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(_csv_problem(file, exc, read)) from exc
+    return read
 
 
 def _open_parquet(file: Path | RemoteFile) -> Any:
@@ -483,35 +616,152 @@ def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None, columns: li
     return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
                           parse_options=pacsv.ParseOptions(delimiter=sep),
                           convert_options=pacsv.ConvertOptions(column_types=types, null_values=PANDAS_NULLS,
+                                                               true_values=_CSV_TRUE, false_values=_CSV_FALSE,
                                                                strings_can_be_null=True,
                                                                include_columns=columns or []))
 
 
-def _csv_batches(file: Path | RemoteFile, first_types: list[Any]) -> Iterator[pd.DataFrame]:
-    """CSV blocks; the first file's first block decides each column's type (dates stay text, as pandas
-    reads them; a column without a value in that block is typed from the whole file, ``_blank_types``),
-    and the later blocks and files are read with those types."""
+def _csv_batches(file: Path | RemoteFile, types: Types) -> Iterator[pd.DataFrame]:
+    """A CSV file's blocks, its columns typed as pandas types them reading the whole file.
+
+    The file's first block types each column (dates stay text, as pandas reads them; a column
+    without a value in that block is typed from the whole file, ``_blank_types``). A value in a
+    later block that does not fit widens its column as pandas would have typed it from the start:
+    a number that is not whole makes an int column float (the reader is opened again with that
+    type and the blocks already given are read past, so no row comes twice), any other value makes
+    a number or boolean column text; then the batches already given hold the wrong values (numbers,
+    not the text pandas keeps), so ``Retype`` is raised with ``types`` told the new types, and the
+    scan starts again (``rescan``). A file that fits its first block is read once."""
     import pyarrow as pa
 
     _not_empty(file)
+    key = str(file)
     read = 0
+    sizes: list[int] = []  # the rows of each batch given: the same blocks are read past after a widening
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
     try:
-        if not first_types:
-            first_types.append(_csv_types(file, _open_csv(file, None).schema))
-        reader = _open_csv(file, first_types[0])
-        for batch in reader:
+        reader = _open_csv(file, types.csv.get(key))
+        if key not in types.csv:
+            current = _csv_types(file, reader.schema)
+            if current != {f.name: f.type for f in reader.schema}:
+                reader = _open_csv(file, current)
+        else:
+            current = types.csv[key]
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                wider = _widened(exc, reader.schema, current)
+                if wider is None:
+                    raise
+                text = any(not pa.types.is_floating(t) for t in wider.values())
+                if text and sizes:  # every column the failing block widens, in one restart
+                    wider = {**_block_widenings(file, current, len(sizes)), **wider}
+                current = types.csv[key] = {**current, **wider}
+                if text and sizes:
+                    types.changes += 1
+                    raise Retype(f"{file}: {', '.join(wider)} read as text from data row {read + 1:,} on") from exc
+                reader = _open_csv(file, current)
+                if not _read_past(reader, sizes):
+                    types.changes += 1
+                    raise Retype(f"{file}: other blocks after widening {', '.join(wider)}") from exc
+                continue
             frame = batch.to_pandas()
             if not read:
                 _check_delimiter(file, frame, sep)  # the messages of the in-memory reader
             yield frame
             read += batch.num_rows
+            sizes.append(batch.num_rows)
     except UnicodeDecodeError as exc:
         raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except (pa.ArrowException, OSError) as exc:
         raise DataError(_csv_problem(file, exc, read)) from exc
     if read == 0:
         raise DataError(f"{file} has a header but no rows")
+
+
+def _read_past(reader: Any, sizes: list[int]) -> bool:
+    """Read past batches of these sizes; False when the reader's batches are others."""
+    for size in sizes:
+        try:
+            if reader.read_next_batch().num_rows != size:
+                return False
+        except StopIteration:
+            return False
+    return True
+
+
+def _block_widenings(file: Path | RemoteFile, current: dict[str, Any], block: int) -> dict[str, Any]:
+    """The widenings block ``block`` (0-based) of the file asks for, every column at once: its values
+    read as text (the blocks before it read past) and tried against each column's type."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [n for n, t in current.items() if not (pa.types.is_string(t) or pa.types.is_large_string(t))]
+    if not names:
+        return {}
+    reader = _open_csv(file, {n: pa.string() for n in names}, names)
+    if not all(_skip(reader) for _ in range(block)):
+        return {}
+    try:
+        batch = reader.read_next_batch()
+    except StopIteration:
+        return {}
+    out: dict[str, Any] = {}
+    bools = pa.array(_CSV_BOOLS)
+    for name in names:
+        values, was = pc.drop_null(batch.column(name)), current[name]
+        if pa.types.is_boolean(was):
+            if not pc.all(pc.is_in(values, value_set=bools)).as_py():
+                out[name] = pa.string()
+            continue
+        for wider in ((was, pa.float64()) if pa.types.is_integer(was) else (was,)):
+            try:
+                pc.cast(values, wider)
+                if wider != was:
+                    out[name] = wider
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        else:
+            out[name] = pa.string()
+    return out
+
+
+def _skip(reader: Any) -> bool:
+    try:
+        reader.read_next_batch()
+        return True
+    except StopIteration:
+        return False
+
+
+_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.DOTALL)
+
+
+def _widened(exc: BaseException, schema: pa.Schema, current: dict[str, Any]) -> dict[str, Any] | None:
+    """The wider type pyarrow's conversion error asks for (None: another error): an int column given a
+    number becomes float, a number or boolean column given anything else text, as pandas types a
+    column from all its values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = _CONVERSION.search(str(exc))
+    if found is None or int(found.group(1)) >= len(schema):
+        return None
+    name, value = schema.names[int(found.group(1))], found.group(3)
+    was = current.get(name, schema.field(name).type)
+    if pa.types.is_integer(was):
+        try:
+            pc.cast(pa.array([value]), pa.float64())
+            return {name: pa.float64()}
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    if pa.types.is_string(was) or pa.types.is_large_string(was):
+        return None
+    return {name: pa.string()}
 
 
 def _csv_problem(file: Path | RemoteFile, exc: BaseException, read: int) -> str:
@@ -540,7 +790,8 @@ def _csv_types(file: Path | RemoteFile, schema: pa.Schema) -> dict[str, Any]:
     return types
 
 
-_CSV_BOOLS = ["True", "TRUE", "true", "False", "FALSE", "false"]  # what pandas.read_csv reads as booleans
+_CSV_TRUE, _CSV_FALSE = ["True", "TRUE", "true"], ["False", "FALSE", "false"]  # pandas.read_csv's booleans
+_CSV_BOOLS = _CSV_TRUE + _CSV_FALSE  # (pyarrow's defaults add 1 and 0, which pandas reads as numbers)
 
 
 def _blank_types(file: Path | RemoteFile, names: list[str]) -> dict[str, Any]:
@@ -582,16 +833,28 @@ def _first_line(exc: BaseException) -> str:
 # ---- scanning ----------------------------------------------------------------------------------
 
 
-def scan_files(files: Sequence[Path | RemoteFile], plan: Plan, folder: Path | None) -> TableState:
-    """The state of the files' rows, read batch by batch."""
+def scan_files(files: Sequence[Path | RemoteFile], plan: Plan, folder: Path | None,
+               types: Types | None = None) -> TableState:
+    """The state of the files' rows, read batch by batch (from the first row again when a column
+    turns out to hold another type than its first batches were read as: ``rescan``)."""
+    return rescan(lambda t: _scan_once(files, plan, folder, t), types)
+
+
+def _scan_once(files: Sequence[Path | RemoteFile], plan: Plan, folder: Path | None, types: Types,
+               offset: int = 0, total: int | None = None) -> TableState:
     state: TableState | None = None
-    for file, batches in stream_files(files):
-        for frame in batches:
-            if state is None:
-                state = new_state([str(c) for c in frame.columns], plan, folder)
-            elif [str(c) for c in frame.columns] != state.columns:
-                raise DataError(f"{file} has other columns than {files[0]}: {list(frame.columns)[:8]}")
-            add_batch(state, frame, plan)
+    try:
+        for file, batches in stream_files(files, types):
+            for frame in batches:
+                if state is None:
+                    state = new_state([str(c) for c in frame.columns], plan, folder, offset, total, types)
+                elif [str(c) for c in frame.columns] != state.columns:
+                    raise DataError(f"{file} has other columns than {files[0]}: {list(frame.columns)[:8]}")
+                add_batch(state, frame, plan)
+    except Retype:
+        if state is not None:
+            state.discard()
+        raise
     assert state is not None  # every file has rows (checked while reading)
     return state
 
@@ -604,32 +867,35 @@ def scan_frame(frame: pd.DataFrame, plan: Plan, folder: Path | None, batch_rows:
     return state
 
 
-def scan_file_task(path: str, plan: Plan, offset: int, total: int) -> TableState:
-    """One file's state on a Dask worker (rows numbered from ``offset`` of ``total``); hashes in memory."""
+def scan_file_task(path: str, plan: Plan, offset: int, total: int, common: dict[str, Any] | None = None) -> TableState:
+    """One file's state on a Dask worker (rows numbered from ``offset`` of ``total``, columns of the
+    dtypes in ``common`` converted to them); hashes in memory."""
     files = table_files(as_ref(path))
-    state: TableState | None = None
-    for _file, batches in stream_files(files):
-        for frame in batches:
-            if state is None:
-                state = new_state([str(c) for c in frame.columns], plan, None, offset, total)
-            add_batch(state, frame, plan)
-    assert state is not None
-    return state
+    return rescan(lambda t: _scan_once(files, plan, None, t, offset, total), Types(common=dict(common or {})))
 
 
 def scan_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], plan: Plan) -> TableState:
-    """Each file's state computed on the Dask cluster at ``scheduler`` (an address or a Client), merged here."""
+    """Each file's state computed on the Dask cluster at ``scheduler`` (an address or a Client), merged
+    here; when files disagree on a column's dtype in a way their batches cannot merge, computed again
+    with that column converted (``Dtypes``)."""
     names = [str(f) for f in files]
+    n = len(names)
     with dask_client(scheduler) as client:
         counts = client.gather(client.map(_count_task, names, pure=False))
-        offsets = [sum(counts[:i]) for i in range(len(counts))]
+        offsets = [sum(counts[:i]) for i in range(n)]
         total = sum(counts)
-        futures = client.map(scan_file_task, names, [plan] * len(names), offsets, [total] * len(names), pure=False)
-        parts = client.gather(futures)
-    state = parts[0]
-    for part in parts[1:]:
-        state = state.merge(part)
-    return state
+
+        def run(types: Types) -> TableState:
+            futures = client.map(scan_file_task, names, [plan] * n, offsets, [total] * n, [types.common] * n,
+                                 pure=False)
+            parts = client.gather(futures)
+            state = parts[0]
+            state.types = types
+            for part in parts[1:]:
+                state = state.merge(part)
+            return state
+
+        return rescan(run)
 
 
 def _count_task(path: str) -> int:
@@ -852,7 +1118,7 @@ def _values_at(view: StreamView, column: str, rows: list[int]) -> list[Any]:
     if isinstance(source, pd.DataFrame):
         batches: Iterator[pd.DataFrame] = iter([source])
     else:
-        batches = (frame for _file, part in stream_files(source) for frame in part)
+        batches = (frame for _file, part in stream_files(source, view.state.types) for frame in part)
     wanted, out, start = sorted(rows), {}, 0
     for frame in batches:
         end = start + len(frame)

@@ -45,7 +45,18 @@ from mlgate.data.schema import (
     _guess_pattern,
     schema_from_facts,
 )
-from mlgate.data.stream import HashStore, _duplicates, _merge_kind, batch_kind, new_folder, stream_files
+from mlgate.data.stream import (
+    Dtypes,
+    HashStore,
+    Retype,
+    Types,
+    _duplicates,
+    _merge_kind,
+    batch_kind,
+    new_folder,
+    rescan,
+    stream_files,
+)
 from mlgate.errors import DataError
 from mlgate.locations.cluster import dask_client
 from mlgate.locations.objectstore import RemoteFile
@@ -194,18 +205,24 @@ class InferState:
     rows: int = 0
     tallies: dict[str, ColumnTally] = field(default_factory=dict)
     hashes: dict[str, HashStore] = field(default_factory=dict)
+    dtypes: Dtypes = field(default_factory=Dtypes)
+    types: Types = field(default_factory=Types)  # what this scan learnt of the types (shared by its restarts)
 
     @classmethod
-    def new(cls, columns: list[str], folder: Path | None, *, target: str | None, guess_keys: bool) -> InferState:
-        state = cls(list(columns), tallies={c: ColumnTally() for c in columns})
+    def new(cls, columns: list[str], folder: Path | None, *, target: str | None, guess_keys: bool,
+            types: Types | None = None) -> InferState:
+        state = cls(list(columns), tallies={c: ColumnTally() for c in columns},
+                    types=types if types is not None else Types())
         if guess_keys:
             state.hashes = {c: HashStore(folder) for c in columns if c != target}
         return state
 
     def add(self, frame: pd.DataFrame) -> None:
-        """Add one batch (consecutive rows)."""
+        """Add one batch (consecutive rows); Retype when a column's dtype turns out other than earlier
+        batches were read as (``stream.Dtypes``)."""
         import numpy as np
 
+        frame = self.dtypes.settle(frame, self.types)
         rows = np.arange(self.rows, self.rows + len(frame), dtype=np.uint64)
         for name in self.columns:
             tally = self.tallies[name]
@@ -217,6 +234,11 @@ class InferState:
                     self._drop(name)
         self.rows += len(frame)
 
+    def discard(self) -> None:
+        """Remove the hash partition files written so far (a scan that starts again)."""
+        for name in list(self.hashes):
+            self._drop(name)
+
     def _drop(self, name: str) -> None:
         store = self.hashes.pop(name)
         for path in store.files:
@@ -227,8 +249,10 @@ class InferState:
         """This state and ``other``'s (rows after this one's); hashes go to this state's files."""
         if other.columns != self.columns:
             raise DataError(f"cannot merge tables with other columns: {self.columns[:8]} vs {other.columns[:8]}")
+        dtypes = self.dtypes.merge(other.dtypes, self.types)
         out = InferState(self.columns, self.rows + other.rows,
-                         {c: self.tallies[c].merge(other.tallies[c]) for c in self.columns})
+                         {c: self.tallies[c].merge(other.tallies[c]) for c in self.columns}, dtypes=dtypes,
+                         types=self.types)
         out.hashes = {c: self.hashes[c].merge(other.hashes[c]) for c in self.hashes if c in other.hashes}
         for name in list(out.hashes):
             if not out.tallies[name].keyable or out.tallies[name].repeated:
@@ -257,32 +281,42 @@ def infer_streamed(files: Sequence[Path | RemoteFile], *, target: str | None = N
         if dask:
             state = _infer_on_dask(dask, files, target, not keys, folder, where)
         else:
-            state = _scan(files, target, not keys, folder, where)
+            state = rescan(lambda types: _scan(files, target, not keys, folder, where, types))
         return state.schema(target=target, keys=keys)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _scan(files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bool,
-          folder: Path | None, where: str) -> InferState:
+          folder: Path | None, where: str, types: Types) -> InferState:
+    """One pass over the files (Retype part-way when a column's type turns out wider: ``rescan``)."""
     state: InferState | None = None
-    for file, batches in stream_files(files):
-        for frame in batches:  # the first batch has passed the reader's checks (delimiter, UTF-8)
-            columns = [str(c) for c in frame.columns]
-            if state is None:
-                if target:
-                    require_columns(frame, [target], where)
-                state = InferState.new(columns, folder, target=target, guess_keys=guess_keys)
-            elif columns != state.columns:
-                raise DataError(f"{file} has other columns than {files[0]}: {columns[:8]}")
-            state.add(frame)
+    try:
+        for file, batches in stream_files(files, types):
+            for frame in batches:  # the first batch has passed the reader's checks (delimiter, UTF-8)
+                columns = [str(c) for c in frame.columns]
+                if state is None:
+                    if target:
+                        require_columns(frame, [target], where)
+                    state = InferState.new(columns, folder, target=target, guess_keys=guess_keys, types=types)
+                elif columns != state.columns:
+                    raise DataError(f"{file} has other columns than {files[0]}: {columns[:8]}")
+                state.add(frame)
+    except Retype:
+        if state is not None:
+            state.discard()
+        raise
     assert state is not None  # every file has rows (checked while reading)
     return state
 
 
-def infer_file_task(path: str, target: str | None, guess_keys: bool, where: str) -> InferState:
-    """One file's state on a Dask worker; hashes in memory (sent back with the state)."""
-    return _scan(table_files(as_ref(path)), target, guess_keys, None, where)
+def infer_file_task(path: str, target: str | None, guess_keys: bool, where: str,
+                    common: dict[str, Any] | None = None) -> InferState:
+    """One file's state on a Dask worker (columns of the dtypes in ``common`` converted to them);
+    hashes in memory (sent back with the state)."""
+    files = table_files(as_ref(path))
+    return rescan(lambda types: _scan(files, target, guess_keys, None, where, types),
+                  Types(common=dict(common or {})))
 
 
 def _infer_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bool,
@@ -290,9 +324,17 @@ def _infer_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], target: s
     names = [str(f) for f in files]
     n = len(names)
     with dask_client(scheduler) as client:
-        parts = client.gather(client.map(infer_file_task, names, [target] * n, [guess_keys] * n, [where] * n,
-                                         pure=False))
-    state = InferState.new(parts[0].columns, folder, target=target, guess_keys=guess_keys)
-    for part in parts:
-        state = state.merge(part)
-    return state
+
+        def run(types: Types) -> InferState:
+            parts = client.gather(client.map(infer_file_task, names, [target] * n, [guess_keys] * n, [where] * n,
+                                             [types.common] * n, pure=False))
+            state = InferState.new(parts[0].columns, folder, target=target, guess_keys=guess_keys, types=types)
+            try:
+                for part in parts:
+                    state = state.merge(part)
+            except Retype:
+                state.discard()
+                raise
+            return state
+
+        return rescan(run)
