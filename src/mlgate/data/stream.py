@@ -155,10 +155,23 @@ class ColumnState:
         return out
 
 
-def batch_kind(s: pd.Series) -> str | None:
+def batch_kind(s: pd.Series, text: bool = False) -> str | None:
     """A batch's kind as ``column_kind`` gives it, or None when the batch cannot tell: an object batch
-    without values (a bool or text column whose values come later)."""
-    return column_kind(s) if s.dtype != object or s.notna().any() else None
+    without values (a bool or text column whose values come later). ``text``: the whole column is
+    text (``Types.text``), so a batch of it holding only booleans is text too."""
+    if (s.dtype == object or text) and not s.notna().any():
+        return None
+    return "string" if text else column_kind(s)
+
+
+def merge_batch_kind(name: str, was: str | None, kind: str | None, types: Types) -> str | None:
+    """``_merge_kind`` of a column's kind so far and a batch's; Retype when they make an object column
+    text whose earlier batches were added as another kind (booleans), learning that it is text."""
+    if was is not None and kind is not None and was != kind and {was, kind} != {"int", "float"} \
+            and name not in types.text:
+        types.learn_text(name)
+        raise Retype(f"column {name!r}: {was} and {kind} values make it text")
+    return _merge_kind(was, kind)
 
 
 def _merge_kind(a: str | None, b: str | None) -> str | None:
@@ -187,10 +200,15 @@ class Types:
 
     csv: dict[str, dict[str, Any]] = field(default_factory=dict)  # str(file) -> arrow types that read it through
     common: dict[str, Any] = field(default_factory=dict)          # column -> the whole table's pandas dtype
+    text: set[str] = field(default_factory=set)                   # object columns that are text as a whole
     changes: int = 0
 
     def learn_common(self, column: str, dtype: Any) -> None:
         self.common[column] = dtype
+        self.changes += 1
+
+    def learn_text(self, column: str) -> None:
+        self.text.add(column)
         self.changes += 1
 
 
@@ -400,6 +418,8 @@ class TableState:
         if other.columns != self.columns:
             raise DataError(f"cannot merge tables with other columns: {self.columns[:8]} vs {other.columns[:8]}")
         dtypes = self.dtypes.merge(other.dtypes, self.types)
+        for c in self.columns:
+            merge_batch_kind(c, self.cols[c].kind, other.cols[c].kind, self.types)
         cols = {c: self.cols[c].merge(other.cols[c]) for c in self.columns}
         hashes = {k: self.hashes[k].merge(other.hashes[k]) for k in self.hashes}
         out = TableState(self.columns, self.offset, self.rows + other.rows, cols, hashes,
@@ -448,7 +468,10 @@ def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan) -> None:
     start = state.offset + state.rows
     n = len(frame)
     for name in state.columns:
-        _add_column(state.cols[name], frame[name], start, plan.schema.columns.get(name), name == plan.target)
+        st = state.cols[name]
+        kind = batch_kind(frame[name], name in state.types.text)
+        st.kind = merge_batch_kind(name, st.kind, kind, state.types)
+        _add_column(st, frame[name], kind, start, plan.schema.columns.get(name), name == plan.target)
     for cols, store in state.hashes.items():
         hashed = cols[1:] if cols[0] == DISTINCT else cols
         store.add(hash_rows(frame, hashed), np.arange(start, start + n, dtype=np.uint64))
@@ -461,12 +484,10 @@ def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan) -> None:
     state.rows += n
 
 
-def _add_column(st: ColumnState, s: pd.Series, start: int, spec: Any, target: bool) -> None:
+def _add_column(st: ColumnState, s: pd.Series, kind: str | None, start: int, spec: Any, target: bool) -> None:
     import numpy as np
     import pandas as pd
 
-    kind = batch_kind(s)
-    st.kind = _merge_kind(st.kind, kind)
     missing = s.isna().to_numpy()
     st.nulls.add(missing, start)
     present = ~missing

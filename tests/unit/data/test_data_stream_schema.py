@@ -137,7 +137,9 @@ def _tally(x: np.ndarray, sizes: list[int]) -> ColumnTally:
     tally, start = ColumnTally(), 0
     for size in [*sizes, len(x)]:
         if start < len(x):
-            tally.add(pd.Series(x[start:start + size]))
+            batch = pd.Series(x[start:start + size])
+            tally.kind = stream._merge_kind(tally.kind, stream.batch_kind(batch))
+            tally.add(batch, stream.batch_kind(batch))
             start += size
     return tally
 
