@@ -122,9 +122,13 @@ def test_an_int_column_given_text_in_a_late_block_is_text(tmp_path: Path) -> Non
 
 
 def test_several_columns_widened_by_one_late_block(tmp_path: Path) -> None:
-    late = {(ROWS - 10, "count"): "?", (ROWS - 10, "score"): "?", (ROWS - 10, "flag"): "?"}
+    """The target too: its classes are then the texts '0', '1' and '?' (pandas reads the whole column
+    as text), not the numbers 0 and 1 of the blocks read before."""
+    late = {(ROWS - 10, "count"): "?", (ROWS - 10, "score"): "?", (ROWS - 10, "flag"): "?", (ROWS - 10, "label"): "?"}
     path = _write_csv(_table(), tmp_path / "t.csv", late)
-    _check(path, tmp_path, count="string", score="string", flag="string")
+    streamed, _ = _check(path, tmp_path, count="string", score="string", flag="string", label="string")
+    target = next(c for c in streamed["checks"] if c["name"] == "target_single_class")
+    assert "['1', '0', '?']" in target["message"], target["message"]
 
 
 @pytest.mark.parametrize("value", ["maybe", "1"])
@@ -158,15 +162,22 @@ def _folder(tmp_path: Path, fmt: str, second: pd.DataFrame) -> Path:
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_folder_whose_files_disagree_on_a_column(tmp_path: Path, fmt: str) -> None:
-    """File 1: count ints, score floats, flag booleans; file 2: count floats, score text, flag text."""
+    """File 1: count ints, score floats, flag booleans; file 2: count floats, score text, flag text;
+    three rows of file 2 repeat rows of file 1 (equal as pandas concatenates them: 1.5 and '1.5')."""
     second = _table(8000, seed=2)
     second["count"] = second["count"] + 0.5
     second["score"] = second["score"].astype(str).where(second.index % 7 != 0, "n/a?")
     second["flag"] = np.where(second["flag"], "yes", "no")
+    first = _table(8000, seed=1)
+    for row in (0, 1, 2):
+        second.loc[100 + row] = [first.loc[row, "id"], float(first.loc[row, "count"]), str(first.loc[row, "flag"]),
+                                 str(first.loc[row, "score"]), first.loc[row, "plan"], first.loc[row, "label"]]
     folder = _folder(tmp_path, fmt, second)
     streamed, _ = _check(folder, tmp_path, count="float", score="string", flag="string")
     assert streamed["tables"][folder.name]["rows"] == 16_000
     assert {("dtype_mismatch", "score"), ("dtype_mismatch", "flag")} <= _failed(streamed)
+    duplicates = next(c for c in streamed["checks"] if c["name"] == "duplicate_rows")
+    assert {8100, 8101, 8102} <= set(duplicates["details"]["rows"])
 
 
 def test_a_parquet_int_file_beside_a_float_file(tmp_path: Path) -> None:
