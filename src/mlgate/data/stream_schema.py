@@ -51,6 +51,7 @@ from mlgate.data.stream import (
     Retype,
     Types,
     _duplicates,
+    _worker_types,
     _merge_kind,
     batch_kind,
     merge_batch_kind,
@@ -314,12 +315,11 @@ def _scan(files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bo
 
 
 def infer_file_task(path: str, target: str | None, guess_keys: bool, where: str,
-                    common: dict[str, Any] | None = None) -> InferState:
-    """One file's state on a Dask worker (columns of the dtypes in ``common`` converted to them);
-    hashes in memory (sent back with the state)."""
+                    learnt: Types | None = None) -> InferState:
+    """One file's state on a Dask worker (the columns' types as the client ``learnt`` them from all
+    files); hashes in memory (sent back with the state)."""
     files = table_files(as_ref(path))
-    return rescan(lambda types: _scan(files, target, guess_keys, None, where, types),
-                  Types(common=dict(common or {})))
+    return rescan(lambda types: _scan(files, target, guess_keys, None, where, types), _worker_types(learnt))
 
 
 def _infer_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], target: str | None, guess_keys: bool,
@@ -330,7 +330,7 @@ def _infer_on_dask(scheduler: Any, files: Sequence[Path | RemoteFile], target: s
 
         def run(types: Types) -> InferState:
             parts = client.gather(client.map(infer_file_task, names, [target] * n, [guess_keys] * n, [where] * n,
-                                             [types.common] * n, pure=False))
+                                             [types] * n, pure=False))
             state = InferState.new(parts[0].columns, folder, target=target, guess_keys=guess_keys, types=types)
             try:
                 for part in parts:

@@ -180,6 +180,22 @@ def test_a_folder_whose_files_disagree_on_a_column(tmp_path: Path, fmt: str) -> 
     assert {8100, 8101, 8102} <= set(duplicates["details"]["rows"])
 
 
+def test_a_disagreeing_folder_on_dask(tmp_path: Path) -> None:
+    """Each file's state computed on a worker: the merge finds the files disagree and has them
+    computed again with the column converted; the schema inferred there too."""
+    distributed = pytest.importorskip("distributed")
+    second = _table(8000, seed=2)
+    second["score"] = second["score"].astype(str).where(second.index % 7 != 0, "n/a?")
+    second["flag"] = np.where(second["flag"], "yes", "no")
+    folder = _folder(tmp_path, "csv", second)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0")
+    with cluster, distributed.Client(cluster) as client:
+        on_dask = _both(folder, target="label", dask=client)[0]
+        schema = infer_streamed(table_files(as_ref(folder)), target="label", dask=client)
+    assert schema.model_dump() == infer_schema(load_table(folder), target="label").model_dump()
+    _assert_same(on_dask, _both(folder, target="label")[1])
+
+
 def test_a_parquet_int_file_beside_a_float_file(tmp_path: Path) -> None:
     second = _table(8000, seed=2)
     second["count"] = second["count"].astype("float64")
