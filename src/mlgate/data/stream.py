@@ -195,10 +195,11 @@ def _merge_kind(a: str | None, b: str | None) -> str | None:
 T = TypeVar("T")
 
 
-class Retype(Exception):  # noqa: N818 (a signal to start again, not an error the user sees)
+class Retype(DataError):  # noqa: N818 (a signal to start again, not an error the user sees)
     """A column turned out to hold another type than the batches already added were read as (a CSV
     value that does not fit its column's type in a later block, or files that disagree); ``Types``
-    now knows it, and the scan starts again (``rescan``). A table whose types hold is read once."""
+    now knows it, and the scan starts again (``rescan``). A table whose types hold is read once.
+    A DataError only so that one escaping a reader outside ``rescan`` is an ``Error:`` line."""
 
 
 @dataclass
