@@ -3,9 +3,13 @@
 Every rejection is an ``InputError`` naming the field (``features.age``, ``records[3].age``)
 so a client can fix its request; nothing a client sends reaches the model unchecked.
 
-JSON is parsed with hooks that turn ``NaN``, ``Infinity``, numbers beyond float range and
-integers too long to parse into a ``NonFinite`` marker instead of failing the whole parse,
-so the validator can name the field that held them (DESIGN: 422 naming the field).
+JSON is parsed by orjson (about 1.5 us for a 20-feature row, against 9 for the standard
+library's decoder with hooks). A body orjson refuses (``NaN``, ``Infinity``, numbers beyond
+float range, malformed JSON) or may read otherwise (integers of 19 digits or more, which it
+turns into floats) is parsed again with hooks that turn ``NaN``, ``Infinity``, numbers beyond
+float range and integers too long to parse into a ``NonFinite`` marker instead of failing the
+whole parse, so the validator can name the field that held them (DESIGN: 422 naming the
+field), and malformed JSON gets the standard library's message.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 
 Kind = Literal["number", "integer", "boolean", "string", "any"]
 _MAX_FLOAT = 1.7976931348623157e308
@@ -65,8 +71,16 @@ _DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int,
                             parse_constant=NonFinite)
 
 
+_LONG_DIGITS = re.compile(rb"\d{19}")  # an integer orjson may read as a float (beyond 64 bits)
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a request body; malformed JSON (or not UTF-8) is a 400."""
+    if not _LONG_DIGITS.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass  # not plain JSON: the hooks below mark the values, or name what is malformed
     try:
         text = body.decode("utf-8")
         return _DECODER.decode(text)
