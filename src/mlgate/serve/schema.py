@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
@@ -71,12 +70,16 @@ _DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int,
                             parse_constant=NonFinite)
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # an integer orjson may read as a float (beyond 64 bits)
+# An integer of 19 digits or more may be beyond 64 bits, which orjson reads as a float: such a
+# body goes to the hooked decoder. Found by mapping every digit to 9 and looking for nineteen
+# of them (1 us on a 20-feature row, where the regular expression \d{19} took 12).
+_DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_NUMBER = b"9" * 19
 
 
 def parse_json(body: bytes) -> Any:
     """Parse a request body; malformed JSON (or not UTF-8) is a 400."""
-    if not _LONG_DIGITS.search(body):
+    if _LONG_NUMBER not in body.translate(_DIGITS_AS_NINES):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
