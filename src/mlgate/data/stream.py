@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.data.io import _check_delimiter, _sniff_separator
+from mlgate.data.prefetch import prefetched
 from mlgate.data.rowmatch import hash_rows
 from mlgate.data.schema import Schema, column_kind
 from mlgate.data.table import (
@@ -412,14 +413,14 @@ def _first(*values: Any) -> Any:
 
 
 def stream_files(files: Sequence[Path | RemoteFile]) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
-    """Each file with its batches as pandas frames; a reading error names the file and the row group
-    (Parquet) or the rows read so far (CSV)."""
+    """Each file with its batches as pandas frames, read a batch or two ahead by a thread (``prefetched``);
+    a reading error names the file and the row group (Parquet) or the rows read so far (CSV)."""
     first_csv_types: list[Any] = []
     for file in files:
         kind = TABLE_SUFFIXES.get(file.suffix.lower())
         if kind is None:
             raise DataError(f"{file}: unsupported file type {file.suffix!r}; use .csv or .parquet")
-        yield file, (_parquet_batches(file) if kind == "parquet" else _csv_batches(file, first_csv_types))
+        yield file, prefetched(_parquet_batches(file) if kind == "parquet" else _csv_batches(file, first_csv_types))
 
 
 def file_columns(file: Path | RemoteFile) -> list[str]:
