@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlgate.data.io import _check_delimiter, _sniff_separator
+from mlgate.data.prefetch import prefetched
 from mlgate.data.rowmatch import hash_rows
 from mlgate.data.schema import Schema, column_kind
 from mlgate.data.table import (
@@ -569,16 +570,17 @@ def _first(*values: Any) -> Any:
 
 def stream_files(files: Sequence[Path | RemoteFile], types: Types | None = None,
                  ) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
-    """Each file with its batches as pandas frames, each file typed on its own as pandas types it
-    (``_csv_batches``; a folder's files may disagree: ``Dtypes`` makes them one table as
-    ``pandas.concat`` does); a reading error names the file and the row group (Parquet) or the rows
-    read so far (CSV). May raise ``Retype`` part-way (with ``types`` told): see ``rescan``."""
+    """Each file with its batches as pandas frames, read a batch or two ahead by a thread (``prefetched``),
+    each file typed on its own as pandas types it (``_csv_batches``; a folder's files may disagree:
+    ``Dtypes`` makes them one table as ``pandas.concat`` does); a reading error names the file and the
+    row group (Parquet) or the rows read so far (CSV). May raise ``Retype`` part-way (with ``types``
+    told, by the reading thread before it hands the exception over): see ``rescan``."""
     types = types if types is not None else Types()
     for file in files:
         kind = TABLE_SUFFIXES.get(file.suffix.lower())
         if kind is None:
             raise DataError(f"{file}: unsupported file type {file.suffix!r}; use .csv or .parquet")
-        yield file, (_parquet_batches(file) if kind == "parquet" else _csv_batches(file, types))
+        yield file, prefetched(_parquet_batches(file) if kind == "parquet" else _csv_batches(file, types))
 
 
 def file_columns(file: Path | RemoteFile) -> list[str]:

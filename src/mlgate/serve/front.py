@@ -110,7 +110,10 @@ async def _dispatch(app: Any, server: Server, scope: Scope, receive: Receive, se
         except Disconnected:
             return
         outcome[0], outcome[1], outcome[2] = reply.status, reply.request_id, reply.version
-        await send_reply(send, reply.status, reply.headers, reply.body)
+        try:
+            await send_reply(send, reply.status, reply.headers, reply.body)
+        finally:  # counted and logged even when the client left before the answer was sent
+            server.finish(reply)
         return
 
     async def capture(message: dict[str, Any]) -> None:

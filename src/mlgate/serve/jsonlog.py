@@ -1,18 +1,20 @@
 """Background JSON-lines writers: access log and prediction log, never blocking a request.
 
-A request only appends a record to a deque (0.1 us; a ``queue.Queue`` put with its lock and
-wake-up of the writer was 3.3 us, and woke the writer thread once per request); a daemon
-thread wakes every ``interval`` seconds, serializes what has queued and writes it in one
-call. The deque is bounded: when it is full a line is
-dropped rather than the request blocked, counted in ``dropped``, passed to ``on_drop`` (the
-server's ``ml_log_lines_dropped_total`` metric) and reported once on stderr. The
-prediction log rotates by size (``predictions.<pid>.jsonl`` -> ``.1`` ... ``.N``), one file
-set per worker process so workers never interleave lines; ``read_prediction_log`` reads
-them all back for ``mlgate monitor``.
+A request only appends its record to a queue (well under a microsecond); on the event loop the
+records are turned into JSON lines by one callback scheduled for the next loop turn, after the
+request's answer has been written to its socket, so a lone request does not wait for its log
+line and under load the records of one turn are formatted together. A daemon thread wakes
+every ``interval`` seconds and writes what has been formatted in one call. The queue is
+bounded: when it is full a line is dropped rather than the request blocked, counted in
+``dropped``, passed to ``on_drop`` (the server's ``ml_log_lines_dropped_total`` metric) and
+reported once on stderr. The prediction log rotates by size (``predictions.<pid>.jsonl`` ->
+``.1`` ... ``.N``), one file set per worker process so workers never interleave lines;
+``read_prediction_log`` reads them all back for ``mlgate monitor``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -25,7 +27,7 @@ from typing import IO, Any
 
 import orjson
 
-INLINE_LINES = 8  # records of at most this many lines are formatted by put() (see there)
+INLINE_LINES = 8  # records of at most this many lines are formatted on the event loop (see put)
 CHUNK = 32  # lines formatted per hold of the GIL (a batch request's record is formatted whole)
 YIELD_S = 0.0002  # the pause between two chunks, long enough for a waiting thread to take the GIL
 # orjson writes a prediction record in 1 us where json's C encoder took 14 (float repr in
@@ -54,7 +56,9 @@ class JsonLineWriter:
         self._path = folder / f"{stem}.{os.getpid()}.jsonl" if folder else None
         self._max_bytes = max_bytes
         self._backups = backups
-        self._items: deque[Any] = deque()
+        self._items: deque[Any] = deque()  # lines (str) and big records, for the writer thread
+        self._unformatted: deque[Any] = deque()  # small records put on the event loop, not yet lines
+        self._format_scheduled = False
         self._max_queue = max_queue
         self._interval = interval
         self._closing = False
@@ -74,15 +78,45 @@ class JsonLineWriter:
         """Queue a record (``lines``: how many lines it expands to); when the writer falls
         behind, count them as dropped instead of making the request wait.
 
-        A record of up to ``INLINE_LINES`` lines is formatted here, in the caller's thread (the
-        event loop: about 10 us a prediction line): formatting it in the writer thread cost the
-        loop far more, as the two threads took turns on the GIL (measured at concurrency 32, LR:
-        3,430 req/s with the logs on against 5,839 off, and p99 20 against 11.5 ms). Bigger
-        batches are still formatted by the writer thread, in chunks, off the request path.
+        A record of up to ``INLINE_LINES`` lines put on a running event loop is formatted on
+        that loop by a callback of its next turn: after the request that put it has written its
+        answer (a prediction line costs about 10 us, which a lone request no longer waits for),
+        and once for all the records of a turn under load. Formatting in the writer thread
+        instead cost the loop far more, as the two threads took turns on the GIL (measured at
+        concurrency 32, LR: 3,430 req/s with the logs on against 5,839 off, and p99 20 against
+        11.5 ms). Without a running loop a small record is formatted here; bigger batches are
+        formatted by the writer thread, in chunks, off the request path.
         """
-        if len(self._items) < self._max_queue:
-            self._items.append("".join(self._lines(record)) if lines <= INLINE_LINES else record)
+        if len(self._items) + len(self._unformatted) >= self._max_queue:
+            self._drop(lines)
             return
+        if lines > INLINE_LINES:
+            self._items.append(record)
+            return
+        if self._format_scheduled:
+            self._unformatted.append(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop (a test, a script): format it now
+            self._items.append("".join(self._lines(record)))
+            return
+        self._unformatted.append(record)
+        self._format_scheduled = True
+        loop.call_soon(self._format_unformatted)
+
+    def _format_unformatted(self) -> None:
+        """Turn the queued small records into lines for the writer thread (on the event loop)."""
+        self._format_scheduled = False
+        pending, items = self._unformatted, self._items
+        while pending:
+            try:
+                record = pending.popleft()
+            except IndexError:  # close() in another thread took the last one
+                break
+            items.append("".join(self._lines(record)))
+
+    def _drop(self, lines: int) -> None:
         if not self.dropped:  # once: the metric counts the rest
             print(f"mlgate: the {self._stem} log is behind; dropping lines instead of blocking "
                   "requests (counted in ml_log_lines_dropped_total)", file=sys.stderr)
@@ -92,6 +126,7 @@ class JsonLineWriter:
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued and stop the thread."""
+        self._format_unformatted()  # the loop may not turn again (shut-down)
         self._closing = True
         self._wake.set()
         self._thread.join(timeout)
@@ -112,7 +147,7 @@ class JsonLineWriter:
                     # chunks hands it back: the loop waits at most one chunk (under 1 ms).
                     time.sleep(YIELD_S)
                     since = 0
-                if isinstance(b, str):  # formatted by put()
+                if isinstance(b, str):  # formatted on the event loop (or by put)
                     lines.append(b)
                     continue
                 done = self._lines(b)

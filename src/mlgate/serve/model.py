@@ -82,6 +82,8 @@ class ServedModel:
     def _outputs(self, estimator: Any, X: Any) -> Predictions:
         if self.classes is not None and hasattr(estimator, "predict_proba"):
             proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+            if len(proba) == 1:  # one row: in Python, a third of the time of numpy's calls on it
+                return self._one_row_outputs(proba[0].tolist())
             # argmax of the probabilities is what predict() returns for sklearn classifiers,
             # and it saves a second pass through the pipeline.
             labels = [self.classes[i] for i in proba.argmax(axis=1)]
@@ -93,6 +95,15 @@ class ServedModel:
         if out.dtype.kind == "f" and not np.isfinite(out).all():
             raise ValueError("the model returned a non-finite prediction")
         return Predictions(labels)
+
+    def _one_row_outputs(self, row: list[float]) -> Predictions:
+        """``_outputs`` of one row's probabilities, the same values as the numpy path: the first
+        highest class (argmax), and ``rint(p * 1e6) / 1e6`` (numpy's ``round(6)``)."""
+        assert self.classes is not None
+        if not math.isfinite(sum(row)):
+            raise ValueError("the model returned non-finite probabilities")
+        label = self.classes[row.index(max(row))]
+        return Predictions([label], [[round(p * 1e6) / 1e6 for p in row]])
 
     @property
     def fast_path(self) -> bool:

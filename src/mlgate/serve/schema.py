@@ -3,9 +3,13 @@
 Every rejection is an ``InputError`` naming the field (``features.age``, ``records[3].age``)
 so a client can fix its request; nothing a client sends reaches the model unchecked.
 
-JSON is parsed with hooks that turn ``NaN``, ``Infinity``, numbers beyond float range and
-integers too long to parse into a ``NonFinite`` marker instead of failing the whole parse,
-so the validator can name the field that held them (DESIGN: 422 naming the field).
+JSON is parsed by orjson (about 1.5 us for a 20-feature row, against 9 for the standard
+library's decoder with hooks). A body orjson refuses (``NaN``, ``Infinity``, numbers beyond
+float range, malformed JSON) or may read otherwise (integers of 19 digits or more, which it
+turns into floats) is parsed again with hooks that turn ``NaN``, ``Infinity``, numbers beyond
+float range and integers too long to parse into a ``NonFinite`` marker instead of failing the
+whole parse, so the validator can name the field that held them (DESIGN: 422 naming the
+field), and malformed JSON gets the standard library's message.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 
 Kind = Literal["number", "integer", "boolean", "string", "any"]
 _MAX_FLOAT = 1.7976931348623157e308
@@ -65,8 +70,20 @@ _DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int,
                             parse_constant=NonFinite)
 
 
+# An integer of 19 digits or more may be beyond 64 bits, which orjson reads as a float: such a
+# body goes to the hooked decoder. Found by mapping every digit to 9 and looking for nineteen
+# of them (1 us on a 20-feature row, where the regular expression \d{19} took 12).
+_DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_NUMBER = b"9" * 19
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a request body; malformed JSON (or not UTF-8) is a 400."""
+    if _LONG_NUMBER not in body.translate(_DIGITS_AS_NINES):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass  # not plain JSON: the hooks below mark the values, or name what is malformed
     try:
         text = body.decode("utf-8")
         return _DECODER.decode(text)

@@ -142,6 +142,38 @@ def test_prediction_log(app, served, tmp_path: Path) -> None:  # type: ignore[no
     json.dumps(records, allow_nan=False)
 
 
+def test_a_request_is_counted_and_logged_after_its_answer_is_sent(app, served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The front door sends the answer first, then counts it and queues its log line
+    (Server.finish): at the moment the answer's last byte is handed over, neither has happened;
+    a request that follows sees both."""
+    server = app.state.server
+    seen: list[tuple[float, int]] = []
+
+    def counted() -> float:
+        return server.metrics._requests.labels("7", "stable", "predict")._value.get()  # type: ignore[no-any-return]
+
+    body = json.dumps({"features": served.example}).encode()
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": [
+        (b"authorization", f"Bearer {KEY}".encode()), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1), "query_string": b""}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            queued = len(server.prediction_log._unformatted) + len(server.prediction_log._items)
+            seen.append((counted(), queued))
+
+    before = counted()
+    asyncio.run(app(scope, receive, send))
+    assert seen == [(before, 0)]  # not yet, when the answer went out
+    assert counted() == before + 1
+    server.close()
+    records = [json.loads(line) for f in (tmp_path / "log").glob("predictions.*.jsonl") for line in f.open()]
+    assert len(records) == 1 and records[0]["inputs"] == served.example
+
+
 def test_no_keys_means_open(served, lr_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
     app = create_app(settings(lr_model_dir, key_hashes=[]), served)
     assert call(app, "POST", "/predict", json={"features": served.example}).status_code == 200

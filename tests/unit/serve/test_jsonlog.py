@@ -72,3 +72,49 @@ def test_a_value_orjson_refuses_is_still_written() -> None:
     writer.close()
     assert [json.loads(line) for line in sink.getvalue().splitlines()] == [{"big": 2**70, "n": 1},
                                                                           {"rows": list(range(20))}]
+
+
+class _Traced:
+    """A value whose formatting is recorded (the writer turns unknown types into their str())."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def __str__(self) -> str:
+        self.events.append("formatted")
+        return "v"
+
+
+def test_on_the_event_loop_a_record_is_formatted_after_the_request_answered() -> None:
+    """put() on a running loop leaves the formatting to the loop's next turn: the request that
+    put it answers first; the records of one turn are formatted together."""
+    import asyncio
+
+    sink = io.StringIO()
+    writer = JsonLineWriter(sink)
+    events: list[str] = []
+
+    async def request() -> None:
+        writer.put({"i": 0, "x": _Traced(events)})
+        writer.put({"i": 1, "x": _Traced(events)})
+        events.append("answered")
+        await asyncio.sleep(0)  # the loop's next turn
+
+    asyncio.run(request())
+    writer.close()
+    assert events == ["answered", "formatted", "formatted"]
+    assert [json.loads(line)["i"] for line in sink.getvalue().splitlines()] == [0, 1]
+
+
+def test_close_writes_records_the_loop_did_not_turn_to_format() -> None:
+    import asyncio
+
+    sink = io.StringIO()
+    writer = JsonLineWriter(sink)
+
+    async def put_and_close() -> None:
+        writer.put({"i": 0})
+        writer.close()  # shut-down, before the loop's next turn
+
+    asyncio.run(put_and_close())
+    assert sink.getvalue() == '{"i":0}\n'

@@ -176,3 +176,26 @@ def test_fast_path_with_one_hot_booleans_and_constant_imputed_strings(tmp_path: 
     rows = [model.example, {**model.example, "has_partner": not model.example["has_partner"]}]
     cols = model.schema.columns(rows, "records", True, 10)
     assert np.allclose(model.predict(cols).probabilities, pipe.predict_proba(pd.DataFrame(cols)), atol=1e-6)
+
+
+def test_one_row_answers_as_it_would_in_a_batch(served) -> None:  # type: ignore[no-untyped-def]
+    """A lone row's outputs (computed in Python) equal its row of a batch (numpy): the label,
+    and the probabilities to the last rounded digit."""
+    rows = [served.example, {**served.example, "total_charges": None, "age": 90},
+            {**served.example, "gender": "unseen-category", "age": 18}]
+    batch = served.predict(served.schema.columns(rows, "records", True, 10))
+    for i, row in enumerate(rows):
+        alone = served.predict(served.schema.columns([row], "records", True, 10))
+        assert alone.labels == [batch.labels[i]]
+        assert alone.probabilities == [batch.probabilities[i]]
+
+
+def test_a_lone_non_finite_probability_is_refused(served) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    class Broken:
+        def predict_proba(self, X):  # type: ignore[no-untyped-def]
+            return np.array([[np.nan, 1.0]])
+
+    with pytest.raises(ValueError, match="non-finite"):
+        served._outputs(Broken(), None)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
+from mlgate.serve import schema as schema_module
 from mlgate.serve.schema import Feature, InputError, InputSchema, NonFinite, kind_of_dtype, parse_json
 
 SCHEMA = InputSchema([Feature("age", "integer"), Feature("charges", "number", nullable=True),
@@ -26,6 +29,34 @@ def reject(rows: list, status: int = 422, field: str | None = None, batch: bool 
                                   b'{"a": ' + b"9" * 5000 + b"}"])
 def test_non_finite_numbers_parse_to_a_marker(text: bytes) -> None:
     assert isinstance(parse_json(text)["a"], NonFinite)
+
+
+@pytest.mark.parametrize("text", [
+    b'{"features": [1, 2.5, -0.0, 1e-7, 1.7976931348623157e308, 5e-324, "x", true, null]}',
+    b'{"a": 9223372036854775807, "b": -9223372036854775808}',
+    b'{"a": 12345678901234567890123}',  # beyond 64 bits: an exact int, not orjson's float
+    b'{"a": 0.12345678901234567890123}',
+    b'{"a": "\\ud800"}',  # a lone surrogate: the standard library takes it, orjson does not
+    b'\xef\xbb\xbf{"a": 1}',  # a byte-order mark: refused by both parsers
+    b'{"a": 1, "a": 2}', b'[]', b'"text"', b'{"e": "\\u00e9", "k\\n": [[[{}]]]}',
+])
+def test_the_fast_parse_reads_what_the_standard_library_reads(text: bytes) -> None:
+    """orjson parses plain bodies; the values (and their Python types) are those the standard
+    library's decoder gives, and what it refuses gets the standard library's verdict."""
+    def strict(body: bytes) -> Any:
+        try:
+            return ("ok", schema_module._DECODER.decode(body.decode("utf-8")))
+        except ValueError:
+            return ("400", None)
+
+    try:
+        got: Any = ("ok", parse_json(text))
+    except InputError as exc:
+        assert exc.status == 400
+        got = ("400", None)
+    want = strict(text)
+    assert got == want
+    assert repr(got) == repr(want)  # the same types: 1 stays an int, 2.5 a float
 
 
 @pytest.mark.parametrize("text", [b"{", b"[1, 2", b"\xff\xfe", b"[" * 100_000, b""])
