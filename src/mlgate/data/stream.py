@@ -332,6 +332,23 @@ class Plan:
     distinct: tuple[str, ...] = ()  # columns whose distinct values are counted (by hash)
 
 
+Parted = tuple["np.ndarray", "np.ndarray", "np.ndarray"]
+
+
+def part_hashes(hashes: np.ndarray, distinct_only: bool) -> Parted:
+    """A batch's hashes in partition order (by their top bits), the position in the batch of each,
+    and where each of the ``PARTITIONS`` parts starts and ends; with ``distinct_only`` one per value."""
+    import numpy as np
+
+    first = None
+    if distinct_only:  # a binary target then stores 2 hashes a batch, not a partition of all rows
+        hashes, first = np.unique(hashes, return_index=True)
+    part = (hashes >> np.uint64(64 - PARTITIONS.bit_length() + 1)).astype(np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
+    return hashes[order], (order if first is None else first[order]), bounds
+
+
 class HashStore:
     """(hash, row) pairs of one column set in ``PARTITIONS`` parts by the hash's top bits: in memory
     while few, then appended to one temporary file per part."""
@@ -343,17 +360,14 @@ class HashStore:
         self.buffered = 0
         self.files: list[Path | None] = [None] * PARTITIONS
 
-    def add(self, hashes: np.ndarray, rows: np.ndarray) -> None:
+    def add(self, hashes: np.ndarray, rows: np.ndarray, parted: Parted | None = None) -> None:
+        """Store a batch's row ``hashes`` with their ``rows``; ``parted``: ``part_hashes`` of them,
+        when the reading thread already computed it."""
         import numpy as np
 
-        if self.distinct_only:  # a binary target then stores 2 hashes a batch, not a partition of all rows
-            hashes, first = np.unique(hashes, return_index=True)
-            rows = rows[first]
-        part = (hashes >> np.uint64(64 - PARTITIONS.bit_length() + 1)).astype(np.int64)
-        order = np.argsort(part, kind="stable")
-        bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
-        pairs = np.empty((len(hashes), 2), dtype=np.uint64)
-        pairs[:, 0], pairs[:, 1] = hashes[order], rows[order]
+        ordered, take, bounds = parted if parted is not None else part_hashes(hashes, self.distinct_only)
+        pairs = np.empty((len(ordered), 2), dtype=np.uint64)
+        pairs[:, 0], pairs[:, 1] = ordered, rows[take]
         for p in range(PARTITIONS):
             if bounds[p + 1] > bounds[p]:
                 self.buffers[p].append(pairs[bounds[p]:bounds[p + 1]])
@@ -474,12 +488,29 @@ def new_state(columns: list[str], plan: Plan, folder: Path | None, offset: int =
     return state
 
 
-def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan) -> None:
+def batch_hashes(frame: pd.DataFrame, plan: Plan) -> dict[tuple[str, ...], Parted] | None:
+    """The row hashes ``add_batch`` stores for a batch, in partition order (``part_hashes``), one set
+    per hash set of ``plan``: computed by the reading thread (``_scan_once``), beside the checks on
+    the previous batch. None when the batch lacks a column of them (the scan then names the file's
+    other columns)."""
+    if not {c for cols in plan.hash_sets for c in cols} <= set(frame.columns):
+        return None
+    keys = [*plan.hash_sets, *((DISTINCT, c) for c in plan.distinct if c in frame.columns)]
+    return {cols: part_hashes(hash_rows(frame, cols[1:] if cols[0] == DISTINCT else cols), cols[0] == DISTINCT)
+            for cols in keys}
+
+
+def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan,
+              hashes: dict[tuple[str, ...], Parted] | None = None) -> None:
     """Add one batch (a pandas frame of consecutive rows) to ``state``; Retype when a column's dtype
-    turns out other than earlier batches were read as (``Dtypes``)."""
+    turns out other than earlier batches were read as (``Dtypes``). ``hashes``: the batch's
+    ``batch_hashes`` when already computed (used unless the batch's dtypes had to be converted)."""
     import numpy as np
 
-    frame = state.dtypes.settle(frame, state.types)
+    settled = state.dtypes.settle(frame, state.types)
+    if settled is not frame:
+        hashes = None
+    frame = settled
     start = state.offset + state.rows
     n = len(frame)
     for name in state.columns:
@@ -489,7 +520,12 @@ def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan) -> None:
         _add_column(st, frame[name], kind, start, plan.schema.columns.get(name), name == plan.target)
     for cols, store in state.hashes.items():
         hashed = cols[1:] if cols[0] == DISTINCT else cols
-        store.add(hash_rows(frame, hashed), np.arange(start, start + n, dtype=np.uint64))
+        rows = np.arange(start, start + n, dtype=np.uint64)
+        parted = hashes.get(cols) if hashes is not None else None
+        if parted is not None:
+            store.add(parted[0], rows, parted)
+        else:
+            store.add(hash_rows(frame, hashed), rows)
     index = np.arange(start, start + n, dtype=np.int64)
     keep = index % state.step == 0
     if keep.any():
@@ -508,10 +544,11 @@ def _add_column(st: ColumnState, s: pd.Series, kind: str | None, start: int, spe
     present = ~missing
     if kind in ("int", "float"):
         values = s.to_numpy(dtype="float64", na_value=np.nan)
-        finite = values[present]
-        if len(finite):
-            st.lo, st.hi = _pick(min, st.lo, float(finite.min())), _pick(max, st.hi, float(finite.max()))
-            st.integral = st.integral and bool(np.all(np.mod(finite, 1) == 0))
+        if present.any():  # fmin/fmax skip the NaN of missing values: no copy of the rest
+            st.lo = _pick(min, st.lo, float(np.fmin.reduce(values)))
+            st.hi = _pick(max, st.hi, float(np.fmax.reduce(values)))
+            if st.integral and kind == "float":  # an int batch is whole by its type
+                st.integral = bool(np.all(np.mod(values[present], 1) == 0))
         if spec is not None and any(b is not None for b in (spec.min, spec.max, spec.warn_min, spec.warn_max)):
             far = outside(values, spec.min, spec.max)
             soft = (_first(spec.warn_min, spec.min), _first(spec.warn_max, spec.max))
@@ -534,13 +571,15 @@ def _add_column(st: ColumnState, s: pd.Series, kind: str | None, start: int, spe
             st.unseen.add((s.notna() & ~s.astype("str").isin(spec.categories)).to_numpy(dtype=bool), start, s)
         if spec.pattern is not None:  # every value, as on the whole column (asked only when it is text)
             st.pattern.add(fullmatch_mask(s, spec.pattern), start, s)
-    values_left = s[present]
-    if len(values_left):
+    # the values without the missing ones, copied only while a question still needs them
+    values_left = s[present] if target or not st.varies or st.first is _UNSET else None
+    if values_left is not None and len(values_left):
         if st.first is _UNSET:
             st.first = values_left.iloc[0]
         if not st.varies:
             st.varies = not bool((values_left == st.first).all())
     if target:
+        assert values_left is not None
         if st.counts is not None:
             for k, v in s.value_counts(sort=False).items():
                 st.counts[k] = st.counts.get(k, 0) + int(v)
@@ -569,18 +608,21 @@ def _first(*values: Any) -> Any:
 
 
 def stream_files(files: Sequence[Path | RemoteFile], types: Types | None = None,
-                 ) -> Iterator[tuple[Path | RemoteFile, Iterator[pd.DataFrame]]]:
+                 prepare: Callable[[pd.DataFrame], Any] | None = None,
+                 ) -> Iterator[tuple[Path | RemoteFile, Iterator[Any]]]:
     """Each file with its batches as pandas frames, read a batch or two ahead by a thread (``prefetched``),
     each file typed on its own as pandas types it (``_csv_batches``; a folder's files may disagree:
     ``Dtypes`` makes them one table as ``pandas.concat`` does); a reading error names the file and the
     row group (Parquet) or the rows read so far (CSV). May raise ``Retype`` part-way (with ``types``
-    told, by the reading thread before it hands the exception over): see ``rescan``."""
+    told, by the reading thread before it hands the exception over): see ``rescan``. With ``prepare``
+    the items are ``prepare(frame)``, computed by the reading thread too."""
     types = types if types is not None else Types()
     for file in files:
         kind = TABLE_SUFFIXES.get(file.suffix.lower())
         if kind is None:
             raise DataError(f"{file}: unsupported file type {file.suffix!r}; use .csv or .parquet")
-        yield file, prefetched(_parquet_batches(file) if kind == "parquet" else _csv_batches(file, types))
+        batches = _parquet_batches(file) if kind == "parquet" else _csv_batches(file, types)
+        yield file, prefetched(batches if prepare is None else map(prepare, batches))
 
 
 def file_columns(file: Path | RemoteFile) -> list[str]:
@@ -878,13 +920,14 @@ def _scan_once(files: Sequence[Path | RemoteFile], plan: Plan, folder: Path | No
                offset: int = 0, total: int | None = None) -> TableState:
     state: TableState | None = None
     try:
-        for file, batches in stream_files(files, types):
-            for frame in batches:
+        # the reading thread hashes each batch's rows too (numpy and pyarrow, mostly without the GIL)
+        for file, batches in stream_files(files, types, lambda frame: (frame, batch_hashes(frame, plan))):
+            for frame, hashes in batches:
                 if state is None:
                     state = new_state([str(c) for c in frame.columns], plan, folder, offset, total, types)
                 elif [str(c) for c in frame.columns] != state.columns:
                     raise DataError(f"{file} has other columns than {files[0]}: {list(frame.columns)[:8]}")
-                add_batch(state, frame, plan)
+                add_batch(state, frame, plan, hashes)
     except Retype:
         if state is not None:
             state.discard()
