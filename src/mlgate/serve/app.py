@@ -202,7 +202,7 @@ class Server:
             body = {"error": exc.reason, "message": exc.message, "request_id": rid}
         if exc.field:
             body["field"] = exc.field
-        return Reply(exc.status, headers, json.dumps(body).encode(), rid, version)
+        return Reply(exc.status, headers, _dumps(body), rid, version)
 
     def _prediction_records(self, item: Any) -> list[dict[str, Any]]:
         rid, endpoint, stamp, columns, out, version, slot = item
