@@ -172,6 +172,19 @@ def batch_kind(s: pd.Series, text: bool = False) -> str | None:
     return "string" if text else column_kind(s)
 
 
+def merge_parts_types(columns: list[str], other_columns: list[str], dtypes: Dtypes, other_dtypes: Dtypes,
+                      kinds: dict[str, str | None], other_kinds: dict[str, str | None], types: Types) -> Dtypes:
+    """What merging two parts' states (``TableState``, the inference's state) checks first: the same
+    columns, dtypes the whole holds, kinds that merge (Retype, with ``types`` told, otherwise); the
+    merged dtypes."""
+    if other_columns != columns:
+        raise DataError(f"cannot merge tables with other columns: {columns[:8]} vs {other_columns[:8]}")
+    merged = dtypes.merge(other_dtypes, types)
+    for c in columns:
+        merge_batch_kind(c, kinds[c], other_kinds[c], types)
+    return merged
+
+
 def merge_batch_kind(name: str, was: str | None, kind: str | None, types: Types) -> str | None:
     """``_merge_kind`` of a column's kind so far and a batch's; Retype when they make an object column
     text whose earlier batches were added as another kind (booleans), learning that it is text."""
@@ -389,6 +402,12 @@ class HashStore:
             self.buffers[p] = []
         self.buffered = 0
 
+    def remove_files(self) -> None:
+        """Delete the partition files written so far (a scan that starts again)."""
+        for path in self.files:
+            if path is not None:
+                path.unlink(missing_ok=True)
+
     def part(self, p: int) -> np.ndarray:
         """Partition ``p`` as an (n, 2) array of (hash, row), rows ascending."""
         import numpy as np
@@ -444,11 +463,9 @@ class TableState:
         """Both parts; Retype (with ``self.types`` told) when they were read as dtypes the whole does not hold."""
         import numpy as np
 
-        if other.columns != self.columns:
-            raise DataError(f"cannot merge tables with other columns: {self.columns[:8]} vs {other.columns[:8]}")
-        dtypes = self.dtypes.merge(other.dtypes, self.types)
-        for c in self.columns:
-            merge_batch_kind(c, self.cols[c].kind, other.cols[c].kind, self.types)
+        dtypes = merge_parts_types(self.columns, other.columns, self.dtypes, other.dtypes,
+                                   {c: st.kind for c, st in self.cols.items()},
+                                   {c: st.kind for c, st in other.cols.items()}, self.types)
         cols = {c: self.cols[c].merge(other.cols[c]) for c in self.columns}
         hashes = {k: self.hashes[k].merge(other.hashes[k]) for k in self.hashes}
         out = TableState(self.columns, self.offset, self.rows + other.rows, cols, hashes,
@@ -460,9 +477,7 @@ class TableState:
     def discard(self) -> None:
         """Remove the hash partition files written so far (a scan that starts again)."""
         for store in self.hashes.values():
-            for path in store.files:
-                if path is not None:
-                    path.unlink(missing_ok=True)
+            store.remove_files()
 
     def _thin(self, kept: int) -> None:
         """Double the sampling step while more than SPREAD_ROWS rows are kept."""

@@ -55,6 +55,7 @@ from mlgate.data.stream import (
     _worker_types,
     batch_kind,
     merge_batch_kind,
+    merge_parts_types,
     new_folder,
     rescan,
     stream_files,
@@ -242,18 +243,13 @@ class InferState:
             self._drop(name)
 
     def _drop(self, name: str) -> None:
-        store = self.hashes.pop(name)
-        for path in store.files:
-            if path is not None:
-                path.unlink(missing_ok=True)
+        self.hashes.pop(name).remove_files()
 
     def merge(self, other: InferState) -> InferState:
         """This state and ``other``'s (rows after this one's); hashes go to this state's files."""
-        if other.columns != self.columns:
-            raise DataError(f"cannot merge tables with other columns: {self.columns[:8]} vs {other.columns[:8]}")
-        dtypes = self.dtypes.merge(other.dtypes, self.types)
-        for c in self.columns:
-            merge_batch_kind(c, self.tallies[c].kind, other.tallies[c].kind, self.types)
+        dtypes = merge_parts_types(self.columns, other.columns, self.dtypes, other.dtypes,
+                                   {c: t.kind for c, t in self.tallies.items()},
+                                   {c: t.kind for c, t in other.tallies.items()}, self.types)
         out = InferState(self.columns, self.rows + other.rows,
                          {c: self.tallies[c].merge(other.tallies[c]) for c in self.columns}, dtypes=dtypes,
                          types=self.types)

@@ -29,15 +29,16 @@ def test_an_error_of_the_reader_is_raised_after_the_items_before_it() -> None:
     assert got == [1, 2]
 
 
+def _counted(n: int, produced: list[int]) -> Iterator[int]:
+    """0 .. n-1, each noted in ``produced`` as the reader takes it."""
+    for i in range(n):
+        produced.append(i)
+        yield i
+
+
 def test_the_reader_stays_at_most_depth_items_ahead() -> None:
     produced: list[int] = []
-
-    def source() -> Iterator[int]:
-        for i in range(100):
-            produced.append(i)
-            yield i
-
-    items = prefetched(source(), depth=2)
+    items = prefetched(_counted(100, produced), depth=2)
     assert next(items) == 0
     time.sleep(0.3)  # the reader runs ahead as far as it may
     # taken: 0; waiting in the queue: 1, 2; held by the reader, blocked on the full queue: 3
@@ -47,14 +48,8 @@ def test_the_reader_stays_at_most_depth_items_ahead() -> None:
 
 def test_a_consumer_that_stops_early_stops_the_reader() -> None:
     produced: list[int] = []
-
-    def source() -> Iterator[int]:
-        for i in range(10_000):
-            produced.append(i)
-            yield i
-
     before = threading.active_count()
-    for item in prefetched(source(), depth=2):
+    for item in prefetched(_counted(10_000, produced), depth=2):
         if item == 5:
             break
     deadline = time.monotonic() + 5
