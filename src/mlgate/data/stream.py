@@ -10,9 +10,10 @@ profile and the distribution checks; and 64-bit row hashes for duplicates, keys 
 
 Row hashes are the memory problem: 100M rows x 16 bytes (hash and row number) is 1.6 GB. They are
 written to ``PARTITIONS`` temporary files by the hash's top bits and each file is then analysed
-alone (sorted, duplicates found), so memory holds one partition at a time: exact, with the same
-64-bit hash as the in-memory path (``hash_rows``), so both find the same duplicates. Two different
-rows share a hash with probability about n^2 / 2^65 for n rows (3e-4 at 100M rows).
+alone (repeats found by a hash table), so memory holds one partition at a time: exact up to the
+64-bit hash (``rowhash.row_hashes``: the in-memory path's normalisation, fewer passes), so both paths
+find the same duplicates. Two different rows share a hash with probability about n^2 / 2^65 for n
+rows (3e-4 at 100M rows).
 
 States of different files merge (``TableState.merge``), so files can be scanned on Dask workers
 (``scan_on_dask``) and merged to the same state a single process builds.
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlgate.data.io import _check_delimiter, _sniff_separator
 from mlgate.data.prefetch import prefetched
-from mlgate.data.rowmatch import hash_rows
+from mlgate.data.rowhash import TextCodes, is_text, row_hashes, text_codes
 from mlgate.data.schema import Schema, column_kind
 from mlgate.data.table import (
     SAMPLE_ROWS,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
 BATCH_ROWS = 131_072
 CSV_BLOCK = 8 << 20      # bytes of CSV per block; a file's first block types its columns until a value does not fit
 SPREAD_ROWS = 200_000    # the systematic sample: profile and distribution checks (their own limit)
-PARTITIONS = 256         # hash partitions: 100M rows -> 390k rows (6 MB) per partition in memory
+PARTITIONS = 256         # hash partitions: 100M rows -> 390k rows (6 MB) per partition in memory (at most 256: uint8)
 FLUSH_ROWS = 1 << 18     # row hashes buffered in memory before they go to the partition files
 MAX_COUNTS = 10_000      # distinct target values counted by value; beyond, the target is not classes
 _UNSET = object()
@@ -254,7 +255,7 @@ class Dtypes:
 
     Each batch's columns are converted to that dtype. Batches already added stay as they were read
     where that gives the same state (ints for a float column, booleans for an object one: see
-    ``_merge_kind`` and ``hash_rows``); otherwise the scan starts again with every batch converted
+    ``_merge_kind`` and ``row_hashes``); otherwise the scan starts again with every batch converted
     from the first (``Retype``). The common case, every batch of one dtype, only compares dtypes."""
 
     head: pd.DataFrame | None = None  # one row with the common dtypes so far
@@ -356,7 +357,8 @@ def part_hashes(hashes: np.ndarray, distinct_only: bool) -> Parted:
     first = None
     if distinct_only:  # a binary target then stores 2 hashes a batch, not a partition of all rows
         hashes, first = np.unique(hashes, return_index=True)
-    part = (hashes >> np.uint64(64 - PARTITIONS.bit_length() + 1)).astype(np.int64)
+    # the top 8 bits as uint8: numpy's stable sort of bytes is a radix sort (a tenth of int64's)
+    part = (hashes >> np.uint64(64 - PARTITIONS.bit_length() + 1)).astype(np.uint8)
     order = np.argsort(part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
     return hashes[order], (order if first is None else first[order]), bounds
@@ -503,36 +505,46 @@ def new_state(columns: list[str], plan: Plan, folder: Path | None, offset: int =
     return state
 
 
-def batch_hashes(frame: pd.DataFrame, plan: Plan) -> dict[tuple[str, ...], Parted] | None:
-    """The row hashes ``add_batch`` stores for a batch, in partition order (``part_hashes``), one set
-    per hash set of ``plan``: computed by the reading thread (``_scan_once``), beside the checks on
-    the previous batch. None when the batch lacks a column of them (the scan then names the file's
-    other columns)."""
+@dataclass
+class Prepared:
+    """What the reading thread computes for a batch beside decoding it (``prepare_batch``)."""
+
+    codes: dict[str, TextCodes]                       # text columns: ``text_codes``
+    hashes: dict[tuple[str, ...], Parted] | None      # ``part_hashes`` of each hash set
+
+
+def prepare_batch(frame: pd.DataFrame, plan: Plan) -> Prepared:
+    """A batch's text columns factorized and its rows hashed, in partition order (``part_hashes``),
+    one set per hash set of ``plan``: computed by the reading thread (``_scan_once``), beside the
+    checks on the previous batch. No hashes when the batch lacks a column of them (the scan then
+    names the file's other columns)."""
+    codes = {str(c): text_codes(frame[c]) for c in frame.columns if is_text(frame[c])}
     if not {c for cols in plan.hash_sets for c in cols} <= set(frame.columns):
-        return None
+        return Prepared(codes, None)
     keys = [*plan.hash_sets, *((DISTINCT, c) for c in plan.distinct if c in frame.columns)]
-    return {cols: part_hashes(hash_rows(frame, cols[1:] if cols[0] == DISTINCT else cols), cols[0] == DISTINCT)
-            for cols in keys}
+    return Prepared(codes, {cols: part_hashes(row_hashes(frame, cols[1:] if cols[0] == DISTINCT else cols, codes),
+                                              cols[0] == DISTINCT) for cols in keys})
 
 
-def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan,
-              hashes: dict[tuple[str, ...], Parted] | None = None) -> None:
+def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan, prepared: Prepared | None = None) -> None:
     """Add one batch (a pandas frame of consecutive rows) to ``state``; Retype when a column's dtype
-    turns out other than earlier batches were read as (``Dtypes``). ``hashes``: the batch's
-    ``batch_hashes`` when already computed (used unless the batch's dtypes had to be converted)."""
+    turns out other than earlier batches were read as (``Dtypes``). ``prepared``: the batch's
+    ``prepare_batch`` when already computed (used unless the batch's dtypes had to be converted)."""
     import numpy as np
 
     settled = state.dtypes.settle(frame, state.types)
     if settled is not frame:
-        hashes = None
+        prepared = None
     frame = settled
+    codes = prepared.codes if prepared is not None else {}
+    hashes = prepared.hashes if prepared is not None else None
     start = state.offset + state.rows
     n = len(frame)
     for name in state.columns:
         st = state.cols[name]
         kind = batch_kind(frame[name], name in state.types.text)
         st.kind = merge_batch_kind(name, st.kind, kind, state.types)
-        _add_column(st, frame[name], kind, start, plan.schema.columns.get(name), name == plan.target)
+        _add_column(st, frame[name], kind, start, plan.schema.columns.get(name), name == plan.target, codes.get(name))
     for cols, store in state.hashes.items():
         hashed = cols[1:] if cols[0] == DISTINCT else cols
         rows = np.arange(start, start + n, dtype=np.uint64)
@@ -540,7 +552,7 @@ def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan,
         if parted is not None:
             store.add(parted[0], rows, parted)
         else:
-            store.add(hash_rows(frame, hashed), rows)
+            store.add(row_hashes(frame, hashed), rows)
     index = np.arange(start, start + n, dtype=np.int64)
     keep = index % state.step == 0
     if keep.any():
@@ -550,42 +562,40 @@ def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan,
     state.rows += n
 
 
-def _add_column(st: ColumnState, s: pd.Series, kind: str | None, start: int, spec: Any, target: bool) -> None:
+def _add_column(st: ColumnState, s: pd.Series, kind: str | None, start: int, spec: Any, target: bool,
+                codes: TextCodes | None = None) -> None:
+    """Add a batch's column; ``codes``: its ``text_codes`` (a text column), so that the questions on
+    its values are asked of each distinct value once."""
     import numpy as np
-    import pandas as pd
 
-    missing = s.isna().to_numpy()
+    if target:
+        codes = None  # the target's counts and first values are taken from the values
+    missing = codes[0] < 0 if codes is not None else s.isna().to_numpy()
     st.nulls.add(missing, start)
     present = ~missing
     if kind in ("int", "float"):
         values = s.to_numpy(dtype="float64", na_value=np.nan)
         if present.any():  # fmin/fmax skip the NaN of missing values: no copy of the rest
-            st.lo = _pick(min, st.lo, float(np.fmin.reduce(values)))
-            st.hi = _pick(max, st.hi, float(np.fmax.reduce(values)))
+            lo, hi = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+            st.lo, st.hi = _pick(min, st.lo, lo), _pick(max, st.hi, hi)
             if st.integral and kind == "float":  # an int batch is whole by its type
                 st.integral = bool(np.all(np.mod(values[present], 1) == 0))
-        if spec is not None and any(b is not None for b in (spec.min, spec.max, spec.warn_min, spec.warn_max)):
-            far = outside(values, spec.min, spec.max)
-            soft = (_first(spec.warn_min, spec.min), _first(spec.warn_max, spec.max))
-            st.far.add(far, start, s)
-            st.near.add(outside(values, *soft) & ~far, start, s)
+            if spec is not None:
+                _add_range(st, spec, values, s, start, lo, hi)
     if spec is not None:
         expected = spec.dtype
         if kind != expected and {kind, expected} != {"string", "category"} and (expected, kind) != ("float", "int"):
-            if expected in ("int", "float"):
-                numbers = pd.to_numeric(s, errors="coerce")
-                st.misfit_parse.add((s.notna() & numbers.isna()).to_numpy(dtype=bool), start, s)
-                st.misfit_whole.add((numbers.notna() & (numbers % 1 != 0)).to_numpy(dtype=bool), start, s)
-            else:
-                st.misfit_any.add(not_of_kind(s, expected), start, s)
+            _add_misfits(st, s, expected, start)
         if spec.categories is not None:
-            if st.uniques is None:
-                st.uniques = {}
-            for u in _uniques(s):
-                st.uniques.setdefault(str(u), u)
-            st.unseen.add((s.notna() & ~s.astype("str").isin(spec.categories)).to_numpy(dtype=bool), start, s)
+            _add_categories(st, s, spec.categories, start, codes)
         if spec.pattern is not None:  # every value, as on the whole column (asked only when it is text)
-            st.pattern.add(fullmatch_mask(s, spec.pattern), start, s)
+            if codes is not None:
+                st.pattern.add(_code_mask(codes, fullmatch_mask(codes[1].to_series(), spec.pattern)), start, s)
+            else:
+                st.pattern.add(fullmatch_mask(s, spec.pattern), start, s)
+    if codes is not None:
+        _add_first_text(st, codes[1])
+        return
     # the values without the missing ones, copied only while a question still needs them
     values_left = s[present] if target or not st.varies or st.first is _UNSET else None
     if values_left is not None and len(values_left):
@@ -604,6 +614,65 @@ def _add_column(st: ColumnState, s: pd.Series, kind: str | None, start: int, spe
             for v in values_left.unique()[:SAMPLE_ROWS]:
                 if len(st.distinct_first) < SAMPLE_ROWS and not any(_same(v, x) for x in st.distinct_first):
                     st.distinct_first.append(v)
+
+
+def _add_range(st: ColumnState, spec: Any, values: np.ndarray, s: pd.Series, start: int, lo: float, hi: float) -> None:
+    """Rows outside the hard bounds (``far``) and outside the soft ones only (``near``); a batch whose
+    least and greatest values lie inside both is not looked at row by row."""
+    soft = (_first(spec.warn_min, spec.min), _first(spec.warn_max, spec.max))
+    if _within(lo, hi, spec.min, spec.max) and _within(lo, hi, *soft):
+        return
+    far = outside(values, spec.min, spec.max)
+    st.far.add(far, start, s)
+    st.near.add(outside(values, *soft) & ~far, start, s)
+
+
+def _within(lo: float, hi: float, low: Any, high: Any) -> bool:
+    return (low is None or lo >= low) and (high is None or hi <= high)
+
+
+def _add_misfits(st: ColumnState, s: pd.Series, expected: str, start: int) -> None:
+    """Values of another kind than the schema's (a number column's text, an int column's fractions)."""
+    import pandas as pd
+
+    if expected in ("int", "float"):
+        numbers = pd.to_numeric(s, errors="coerce")
+        st.misfit_parse.add((s.notna() & numbers.isna()).to_numpy(dtype=bool), start, s)
+        st.misfit_whole.add((numbers.notna() & (numbers % 1 != 0)).to_numpy(dtype=bool), start, s)
+    else:
+        st.misfit_any.add(not_of_kind(s, expected), start, s)
+
+
+def _add_categories(st: ColumnState, s: pd.Series, allowed: list[str], start: int, codes: TextCodes | None) -> None:
+    """The distinct values seen, and the rows holding one outside ``allowed``."""
+    if st.uniques is None:
+        st.uniques = {}
+    for u in (codes[1] if codes is not None else _uniques(s)):
+        st.uniques.setdefault(str(u), u)
+    if codes is not None:
+        st.unseen.add(_code_mask(codes, ~codes[1].astype("str").isin(allowed)), start, s)
+    else:
+        st.unseen.add((s.notna() & ~s.astype("str").isin(allowed)).to_numpy(dtype=bool), start, s)
+
+
+def _code_mask(codes: TextCodes, failing: Any) -> np.ndarray:
+    """The rows whose value is one of the distinct values ``failing`` marks (missing rows never)."""
+    import numpy as np
+
+    bad = np.flatnonzero(np.asarray(failing, dtype=bool))
+    if not len(bad):
+        return np.zeros(len(codes[0]), dtype=bool)
+    return np.isin(codes[0], bad)
+
+
+def _add_first_text(st: ColumnState, values: pd.Index) -> None:
+    """The first value and whether the column varies, from a text batch's distinct values (in order
+    of appearance, so the first is the batch's first non-missing value)."""
+    if not len(values) or st.varies:
+        return
+    if st.first is _UNSET:
+        st.first = values[0]
+    st.varies = len(values) > 1 or not _same(values[0], st.first)
 
 
 def _uniques(s: pd.Series) -> list[Any]:
@@ -936,13 +1005,13 @@ def _scan_once(files: Sequence[Path | RemoteFile], plan: Plan, folder: Path | No
     state: TableState | None = None
     try:
         # the reading thread hashes each batch's rows too (numpy and pyarrow, mostly without the GIL)
-        for file, batches in stream_files(files, types, lambda frame: (frame, batch_hashes(frame, plan))):
-            for frame, hashes in batches:
+        for file, batches in stream_files(files, types, lambda frame: (frame, prepare_batch(frame, plan))):
+            for frame, prepared in batches:
                 if state is None:
                     state = new_state([str(c) for c in frame.columns], plan, folder, offset, total, types)
                 elif [str(c) for c in frame.columns] != state.columns:
                     raise DataError(f"{file} has other columns than {files[0]}: {list(frame.columns)[:8]}")
-                add_batch(state, frame, plan, hashes)
+                add_batch(state, frame, plan, prepared)
     except Retype:
         if state is not None:
             state.discard()
