@@ -4,6 +4,7 @@
     python benchmarks/validate.py --rows 1000000       # a quicker run
     python benchmarks/validate.py --gx-python /tmp/gx-venv/bin/python   # add Great Expectations
     python benchmarks/validate.py --rows 100000000 --files 10 --only read,mlgate   # 100M rows in 10 files
+    python benchmarks/validate.py --only read,mlgate --repeat 5   # interleaved runs, medians
 
 Each measurement runs in its own child process (this script with ``--worker``), so its peak
 memory (ru_maxrss) is its own. Measured, in the same run:
@@ -267,6 +268,12 @@ WORKERS = {"read": worker_read, "mlgate": worker_mlgate, "mlgate-in-memory": wor
            "mlgate-schema": worker_mlgate_schema, "pandera": worker_pandera, "gx": worker_gx}
 
 
+def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median time (the lower middle one of an even number)."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return dict(ordered[(len(ordered) - 1) // 2])
+
+
 def run_worker(name: str, params: dict[str, str], python: str = sys.executable,
                timeout: float = 3000) -> dict[str, float]:
     """Run one measurement in a fresh process; its wall time includes interpreter and imports."""
@@ -289,6 +296,8 @@ def main() -> None:
     parser.add_argument("--gx-python", help="a Python with great_expectations installed")
     parser.add_argument("--files", type=int, default=1, help="write the data as a folder of this many files")
     parser.add_argument("--only", help="comma-separated measurements (default: all but mlgate-in-memory)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the measurements this many times, interleaved; report each run and the medians")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -306,9 +315,16 @@ def main() -> None:
     workers = args.only.split(",") if args.only else ["size", "read", "mlgate", "mlgate-parts", "mlgate-schema",
                                                       "pandera"]
     results = {}
-    for name in workers:
-        load = os.getloadavg()[0]
-        results[name] = {**run_worker(name, params), "load_average_before": round(load, 1)}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in workers}
+    for _ in range(args.repeat):  # interleaved, so a slow spell of the machine touches every measurement
+        for name in workers:
+            load = os.getloadavg()[0]
+            runs[name].append({**run_worker(name, params), "load_average_before": round(load, 1)})
+    for name, measured in runs.items():
+        good = [r for r in measured if "seconds" in r]
+        results[name] = _median_run(good) if good else measured[-1]
+        if args.repeat > 1:
+            results[name]["runs"] = [{k: r.get(k) for k in ("seconds", "cpu_s", "peak_mib")} for r in measured]
     if args.gx_python:
         results["gx"] = run_worker("gx", params, python=args.gx_python, timeout=580)
     size = results.get("size", {}).get("memory_mib", float("nan"))
@@ -323,8 +339,16 @@ def main() -> None:
         print(f"{name:16s} {r['seconds']:7.2f} s measured, {r['process_seconds']:6.2f} s process "
               f"({r['cpu_s']:6.2f} s CPU), peak {r['peak_mib']:7,.0f} MiB; load average "
               f"{r['load_average_before']} before")
+    if args.repeat > 1:
+        for name, r in results.items():
+            if "runs" in r:
+                print(f"{name:16s} runs: " + ", ".join(f"{x['seconds']:.2f} s" for x in r["runs"] if x["seconds"]))
     if "read" in results and "mlgate" in results and "seconds" in results["mlgate"]:
-        print(f"streamed gate / read_table: time {results['mlgate']['seconds'] / results['read']['seconds']:.2f}x")
+        ratio = results["mlgate"]["seconds"] / results["read"]["seconds"]
+        print(f"streamed gate / read_table: time {'the medians: ' if args.repeat > 1 else ''}{ratio:.2f}x")
+        if args.repeat > 1:
+            best = {n: min(x["seconds"] for x in results[n]["runs"] if x["seconds"]) for n in ("read", "mlgate")}
+            print(f"streamed gate / read_table: time, the fastest runs: {best['mlgate'] / best['read']:.2f}x")
     parts = results.get("mlgate-parts", {})
     if "read_s" in parts:
         print(f"mlgate parts: read {parts['read_s']:.2f} s, checks + profile "

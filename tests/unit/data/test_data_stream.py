@@ -230,3 +230,31 @@ def test_a_table_read_whole_has_the_floats_of_one_read_in_batches(tmp_path: Path
     file = tmp_path / "t.csv"
     file.write_text("x\n" + "\n".join(repr(v) for v in values) + "\n")
     assert load_table(file)["x"].tolist() == values == pc.read_csv(file)["x"].to_pylist()
+
+
+def test_parquet_text_read_as_dictionaries_gives_the_frames_and_codes_of_plain_reading(tmp_path: Path) -> None:
+    # text with holes, a large_string column, values that only some batches use (a row group's
+    # dictionary holds values its other batches do not), several row groups and batches
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    n = 3 * stream.BATCH_ROWS + 100
+    city = np.where(np.arange(n) < stream.BATCH_ROWS, "early", rng.choice(["a", "b", "c"], n)).astype(object)
+    city[rng.random(n) < 0.05] = None
+    table = pa.table({"city": pa.array(city, type=pa.string()),
+                      "note": pa.array(rng.choice(["x", "y"], n), type=pa.large_string()),
+                      "n": np.arange(n)})
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=2 * stream.BATCH_ROWS)
+    plain = [frame for frame, _ in stream._parquet_batches(path)]
+    read = list(stream._parquet_batches(path, dictionaries=True))
+    assert len(read) == len(plain) == 4
+    for (frame, codes), expected in zip(read, plain, strict=True):
+        pd.testing.assert_frame_equal(frame, expected)
+        assert set(codes) == {"city", "note"}
+        for name, (positions, values) in codes.items():
+            assert values.is_unique and not values.isna().any()
+            shown = np.asarray(values, dtype=object)[np.maximum(positions, 0)]
+            shown[positions < 0] = None
+            assert shown.tolist() == frame[name].astype(object).where(frame[name].notna(), None).tolist()
+    assert read[0][1]["city"][1].tolist() == ["early"]  # the batch's values, not its row group's dictionary
