@@ -9,7 +9,6 @@ about 590 to 660 MiB (up to ``depth`` batches waiting).
 
 from __future__ import annotations
 
-import importlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -61,16 +60,3 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     finally:
         abandoned.set()
 
-
-def import_in_background(*modules: str) -> None:
-    """Import ``modules`` on a daemon thread while the caller reads its tables: the checks that run
-    after the scan need scipy.stats, 0.75 s to import, which a thread does while the main thread
-    waits for batches. An import failing there is raised again where the module is imported."""
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 (the caller's own import raises it where it belongs)
-                return
-
-    threading.Thread(target=load, name="mlgate-import-ahead", daemon=True).start()

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.config import ValidateGate, format_validation_error, parse_yaml
 from mlgate.data.io import load_table, require_columns, split_frame
-from mlgate.data.prefetch import import_in_background
 from mlgate.data.profile import profile_section, profile_table
 from mlgate.data.schema import infer_schema, load_schema, save_schema
 from mlgate.data.stream import Plan, StreamView, file_columns, new_folder, scan_files, scan_on_dask
@@ -196,7 +195,6 @@ def _validate_streamed(ctx: StageContext, opts: ValidateOptions, data: DataRef, 
                        checks: list[DataCheck], gate: ValidateGate, started: float,
                        labels: tuple[str, str] | None = None) -> Report:
     """``data`` (beside ``ref_path``) streamed batch by batch; the same report as the in-memory path."""
-    import_in_background("scipy.stats")  # the checks after the scan need it
     ref_files = table_files(ref_path) if ref_path is not None else None  # train first, as when read whole
     files = table_files(data)
     if given is not None:
