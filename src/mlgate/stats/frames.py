@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from mlgate.stats.comparison import Comparison
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE_LIMIT = 200_000  # per side; beyond it a seeded subsample decides (KS D then has a standard error ~0.003)
+PARALLEL_ROWS = 100_000  # rows of both tables from which the columns are compared on two threads
 
 
 def column_kind(series: pd.Series) -> str:
@@ -42,8 +44,8 @@ def column_comparisons(reference: pd.DataFrame, current: pd.DataFrame, columns: 
                        settings: ShiftSettings, kinds: dict[str, str] | None = None,
                        ) -> tuple[dict[str, Comparison | None], dict[str, Rule]]:
     """The comparisons and rules ``compare_columns`` decides on (for a caller that adds to the family)."""
-    comparisons: dict[str, Comparison | None] = {}
     rules: dict[str, Rule] = {}
+    shared_kinds: dict[str, str] = {}
     for col in columns:
         if col not in reference.columns or col not in current.columns:
             continue
@@ -51,8 +53,18 @@ def column_comparisons(reference: pd.DataFrame, current: pd.DataFrame, columns: 
         rule = settings.rule_for(col, kind)
         if rule is None:
             continue
-        rules[col] = rule
-        comparisons[col] = compare_series(reference[col], current[col], kind, rule)
+        rules[col], shared_kinds[col] = rule, kind
+
+    def compare(col: str) -> Comparison:
+        return compare_series(reference[col], current[col], shared_kinds[col], rules[col])
+
+    if len(rules) > 1 and len(reference) + len(current) >= PARALLEL_ROWS:
+        # two threads: the tests sort their samples in numpy, which leaves the interpreter lock
+        with ThreadPoolExecutor(2, thread_name_prefix="mlgate-compare") as pool:
+            found = list(pool.map(compare, rules))
+    else:
+        found = [compare(col) for col in rules]
+    comparisons: dict[str, Comparison | None] = dict(zip(rules, found, strict=True))
     return comparisons, rules
 
 

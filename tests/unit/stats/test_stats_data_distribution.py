@@ -70,3 +70,19 @@ def test_too_few_rows_is_a_visible_warning_not_a_pass_or_failure() -> None:
     warning = out.checks[1]
     assert warning.severity == "warning" and not warning.passed
     assert "too little data to decide" in warning.message and "at least 20 on each side" in warning.message
+
+
+def test_columns_compared_on_two_threads_decide_as_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlgate.data.distribution import FeatureDistribution
+    from mlgate.stats import frames
+
+    ref, cur = _frames(200_000, 11)
+    cur = cur.assign(a=cur["a"] + 0.5)  # one shifted column among the clean ones
+    settings = FeatureDistribution()
+    assert len(ref) + len(cur) >= frames.PARALLEL_ROWS
+    threaded = frames.compare_columns(ref, cur, list(ref.columns), settings)
+    monkeypatch.setattr(frames, "PARALLEL_ROWS", 10**12)
+    one_by_one = frames.compare_columns(ref, cur, list(ref.columns), settings)
+    assert list(threaded) == list(one_by_one) == ["a", "b", "c", "g"]
+    assert threaded == one_by_one
+    assert threaded["a"].outcome == "differs" and threaded["b"].outcome == "same"
