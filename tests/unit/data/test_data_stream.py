@@ -242,7 +242,7 @@ def test_parquet_text_read_as_dictionaries_gives_the_frames_and_codes_of_plain_r
     city = np.where(np.arange(n) < stream.BATCH_ROWS, "early", rng.choice(["a", "b", "c"], n)).astype(object)
     city[rng.random(n) < 0.05] = None
     table = pa.table({"city": pa.array(city, type=pa.string()),
-                      "note": pa.array(rng.choice(["x", "y"], n), type=pa.large_string()),
+                      "note": pa.array(rng.choice(["x", "y"], n).tolist(), type=pa.large_string()),
                       "n": np.arange(n)})
     path = tmp_path / "t.parquet"
     pq.write_table(table, path, row_group_size=2 * stream.BATCH_ROWS)

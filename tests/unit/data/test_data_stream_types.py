@@ -180,12 +180,6 @@ def test_a_folder_whose_files_disagree_on_a_column(tmp_path: Path, fmt: str) -> 
     assert {8100, 8101, 8102} <= set(duplicates["details"]["rows"])
 
 
-@pytest.mark.xfail(int(pd.__version__.split(".")[0]) < 3, strict=False,
-                   reason="known: under pandas 2 (2.1.0, the lower bounds' pin) the Dask workers read "
-                          "the float file's score as text, where pandas 2's concat keeps those values "
-                          "floats beside the other file's strings (pandas 3: text), so a float and its "
-                          "text count as two values: profile.score.distinct_in_sample 4151 vs 6661 "
-                          "in memory; verdicts and every other field equal")
 def test_a_disagreeing_folder_on_dask(tmp_path: Path) -> None:
     """Each file's state computed on a worker: the merge finds the files disagree and has them
     computed again with the column converted; the schema inferred there too."""
