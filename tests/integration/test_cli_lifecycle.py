@@ -86,7 +86,7 @@ def test_debug_shows_the_traceback_of_an_unexpected_error(models: tuple[Path, pd
         main()
     err = capsys.readouterr().err
     assert exit_info.value.code == 3
-    assert "unexpected RuntimeError: boom inside a library" in err and "re-run with --debug" in err
+    assert "unexpected RuntimeError: boom inside a library" in err and "re-run as `mlgate --debug evaluate ...`" in err
 
 
 def test_debug_keeps_user_errors_one_paragraph(models: tuple[Path, pd.DataFrame], mlgate_bin: list[str]) -> None:

@@ -75,8 +75,9 @@ def main() -> None:
         _discard_empty_outputs()
         if state["debug"]:
             raise
+        name = next((a for a in sys.argv[1:] if not a.startswith("-")), "<command>")  # --debug goes before it
         _print_error(f"unexpected {type(exc).__name__}: {exc}\n"
-                     "This is a bug in mlgate or a library it uses; re-run with --debug "
+                     f"This is a bug in mlgate or a library it uses; re-run as `mlgate --debug {name} ...` "
                      "for the traceback.")
         sys.exit(3)
     if result == 130 or _terminated:  # Typer 0.29 turns Ctrl-C into a silent exit code 130

@@ -716,11 +716,14 @@ def stream_files(files: Sequence[Path | RemoteFile], types: Types | None = None,
 
 
 def file_columns(file: Path | RemoteFile) -> list[str]:
-    """The column names of a file (Parquet: from its footer; CSV: from its header)."""
+    """The column names of a file (Parquet: from its footer, without the index pandas stored as
+    columns, which reading restores as the index; CSV: from its header)."""
     import pyarrow as pa
 
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
-        return [str(n) for n in _open_parquet(file).schema_arrow.names]
+        schema = _open_parquet(file).schema_arrow
+        index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+        return [str(n) for n in schema.names if n not in index]
     _not_empty(file)
     try:
         return [str(n) for n in _open_csv(file, None).schema.names]

@@ -258,3 +258,16 @@ def test_parquet_text_read_as_dictionaries_gives_the_frames_and_codes_of_plain_r
             shown[positions < 0] = None
             assert shown.tolist() == frame[name].astype(object).where(frame[name].notna(), None).tolist()
     assert read[0][1]["city"][1].tolist() == ["early"]  # the batch's values, not its row group's dictionary
+
+
+def test_a_parquet_file_with_the_index_pandas_stored(tmp_path: Path) -> None:
+    # a shuffled table written by pandas keeps its index as a column of the file (__index_level_0__),
+    # which reading restores as the index: it is not a column of the table (it was a KeyError, exit 3)
+    rng = np.random.default_rng(5)
+    frame = _messy(rng, 6000).sample(frac=1, random_state=2)
+    frame.iloc[:4000].to_parquet(tmp_path / "train.parquet")
+    frame.iloc[4000:].to_parquet(tmp_path / "test.parquet")
+    assert "__index_level_0__" in pq.read_schema(tmp_path / "test.parquet").names
+    streamed, in_memory = _both(tmp_path / "test.parquet", tmp_path / "train.parquet", target="churned")
+    assert streamed["tables"]["test.parquet"]["columns"] == 8
+    _assert_same(streamed, in_memory)
