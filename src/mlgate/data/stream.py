@@ -57,7 +57,7 @@ from mlgate.data.table import (
 from mlgate.errors import DataError
 from mlgate.locations.cluster import dask_client
 from mlgate.locations.objectstore import RemoteFile
-from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, table_files
+from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, pandas_index_columns, table_files
 
 if TYPE_CHECKING:
     import numpy as np
@@ -722,7 +722,7 @@ def file_columns(file: Path | RemoteFile) -> list[str]:
 
     if TABLE_SUFFIXES.get(file.suffix.lower()) == "parquet":
         schema = _open_parquet(file).schema_arrow
-        index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+        index = pandas_index_columns(schema)
         return [str(n) for n in schema.names if n not in index]
     _not_empty(file)
     try:

@@ -49,6 +49,14 @@ def table_files(path: DataRef) -> list[Path | RemoteFile]:
     return list(local_files(path))
 
 
+def pandas_index_columns(schema: Any) -> set[str]:
+    """The columns of a Parquet file's Arrow ``schema`` that hold the index pandas stored beside the
+    data (``__index_level_0__`` of a shuffled or filtered frame): reading the file restores them as
+    the index, so they are no column of the table."""
+    stored = (schema.pandas_metadata or {}).get("index_columns", [])
+    return {c for c in stored if isinstance(c, str)}  # (a RangeIndex is stored as a dict, not a column)
+
+
 def local_files(path: Path) -> list[Path]:
     """The files behind a local path: the file itself, or a folder's CSV/Parquet files sorted."""
     if not path.exists():

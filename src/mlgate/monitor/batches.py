@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import DataError
 from mlgate.locations.objectstore import RemoteFile
-from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, table_files
+from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, pandas_index_columns, table_files
 from mlgate.monitor.profile import (
     MAX_LEVELS,
     PERCENTILES,
@@ -100,11 +100,11 @@ class ParquetFiles:
 
     def __init__(self, files: Sequence[Path | RemoteFile]) -> None:
         self.files = list(files)
-        plain = self._open(self.files[0], None).schema_arrow
+        plain = _columns_of(self._open(self.files[0], None).schema_arrow)
         self._text = [f.name for f in plain if _is_text(f.type)]
-        self.schema = self._open(self.files[0]).schema_arrow
+        self.schema = _columns_of(self._open(self.files[0]).schema_arrow)
         for file in self.files[1:]:  # read_dictionary needs the first file's columns: checked first
-            self._check_like_first(file, self._open(file, None).schema_arrow)
+            self._check_like_first(file, _columns_of(self._open(file, None).schema_arrow))
 
     def _open(self, file: Path | RemoteFile, dictionary: Sequence[str] | None | bool = True) -> Any:
         import pyarrow as pa
@@ -143,12 +143,20 @@ class ParquetFiles:
         want = pa.schema([self.schema.field(n) for n in names])
         for file in self.files:
             reader = self._open(file)
-            same = reader.schema_arrow.equals(self.schema)
+            same = _columns_of(reader.schema_arrow).equals(self.schema)
             with _naming(file, "parquet"):
                 for group in range(reader.num_row_groups):
                     for batch in reader.iter_batches(batch_size=batch_size, row_groups=[group], columns=names,
                                                      use_threads=False):
                         yield batch if same else _as_batch(pa.Table.from_batches([batch]).select(names).cast(want))
+
+
+def _columns_of(schema: pa.Schema) -> pa.Schema:
+    """The schema without the index pandas stored as columns (``pandas_index_columns``)."""
+    import pyarrow as pa
+
+    index = pandas_index_columns(schema)
+    return pa.schema([f for f in schema if f.name not in index], metadata=schema.metadata) if index else schema
 
 
 @contextmanager

@@ -91,6 +91,22 @@ def test_a_parquet_folder_reads_an_integer_column_of_one_file_as_the_first_files
         open_dataset(tmp_path)
 
 
+def test_the_index_pandas_stored_in_parquet_files_is_no_column(tmp_path):
+    # a filtered or shuffled frame written by pandas keeps its index as __index_level_0__; in a folder
+    # each file holds its own, and a reference and current data cut by time differ there entirely
+    whole = pd.DataFrame({"x": np.arange(600) % 17 * 0.5, "c": np.where(np.arange(600) % 3 == 0, "a", "b")})
+    whole = whole.sample(frac=1, random_state=4)
+    whole.iloc[:300].to_parquet(tmp_path / "a.parquet")
+    whole.iloc[300:].to_parquet(tmp_path / "b.parquet")
+    assert "__index_level_0__" in pq.read_schema(tmp_path / "a.parquet").names
+    source = open_dataset(tmp_path)
+    assert source.schema.names == ["x", "c"]
+    spec = infer_spec(source)
+    assert spec == infer_spec(frame_source(whole.reset_index(drop=True)))
+    assert profile_source(open_dataset(tmp_path), spec).to_dict() == \
+        profile_source(frame_source(whole.reset_index(drop=True)), spec).to_dict()
+
+
 def test_a_csv_folder_profiles_as_the_same_rows_in_a_frame(tmp_path):
     rng = np.random.default_rng(5)
     whole = pd.DataFrame({"x": rng.normal(size=900), "k": rng.integers(0, 5, 900), "c": rng.choice(["a", "b"], 900)})
