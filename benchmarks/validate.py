@@ -7,7 +7,10 @@
     python benchmarks/validate.py --only read,mlgate --repeat 5   # interleaved runs, medians
 
 Each measurement runs in its own child process (this script with ``--worker``), so its peak
-memory (ru_maxrss) is its own. Measured, in the same run:
+memory (ru_maxrss) is its own. On the 2-core VM ``read``'s time swings 1.5-7.6 s with whether the
+3.4 GB it allocates are already backed by the host (reads back to back are the fast ones), so
+compare with ``--repeat`` (interleaved runs, medians) and state the back-to-back read too.
+Measured, in the same run:
 
 * ``read`` : a plain ``pyarrow.parquet.read_table`` of the data (the yardstick of the streamed gate).
 * ``mlgate`` : the whole command (data streamed batch by batch; the reference, which the schema
