@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlgate.data.io import _check_delimiter, _sniff_separator
 from mlgate.data.prefetch import prefetched
+from mlgate.data.ragged import is_ragged, mark, padded_copy, short_row
 from mlgate.data.rowhash import TextCodes, is_text, row_hashes, text_codes
 from mlgate.data.schema import Schema, column_kind
 from mlgate.data.table import (
@@ -745,6 +746,8 @@ def file_rows(file: Path | RemoteFile) -> int:
         for batch in _open_csv(file, {first: pa.string()}, [first]):
             read += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
+        if short_row(exc) and mark(*_ragged_key(file)):
+            return file_rows(file)  # read again with the short rows padded
         raise DataError(_csv_problem(file, exc, read)) from exc
     return read
 
@@ -831,7 +834,10 @@ def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None, columns: li
     import pyarrow.csv as pacsv
 
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
-    source = file.open_stream() if isinstance(file, RemoteFile) else file
+    key = _ragged_key(file)
+    source: Any = file.open_stream() if isinstance(file, RemoteFile) else file
+    if is_ragged(*key):  # rows with fewer fields than the header: padded as pandas reads them
+        source = padded_copy(key, source if isinstance(file, RemoteFile) else file.open("rb"), sep)
     return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
                           parse_options=pacsv.ParseOptions(delimiter=sep),
                           convert_options=pacsv.ConvertOptions(column_types=types, null_values=PANDAS_NULLS,
@@ -893,9 +899,16 @@ def _csv_batches(file: Path | RemoteFile, types: Types) -> Iterator[pd.DataFrame
     except UnicodeDecodeError as exc:
         raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except (pa.ArrowException, OSError) as exc:
+        if short_row(exc) and mark(*_ragged_key(file)):  # pandas reads the missing fields as missing
+            types.changes += 1
+            raise Retype(f"{file}: rows with fewer fields than the header, read again padded") from exc
         raise DataError(_csv_problem(file, exc, read)) from exc
     if read == 0:
         raise DataError(f"{file} has a header but no rows")
+
+
+def _ragged_key(file: Path | RemoteFile) -> tuple[str, int]:
+    return str(file), file.size if isinstance(file, RemoteFile) else file.stat().st_size
 
 
 def _read_past(reader: Any, sizes: list[int]) -> bool:

@@ -21,6 +21,7 @@ from mlgate.data.io import load_table
 from mlgate.data.schema import column_kind, infer_schema, save_schema
 from mlgate.data.stage import ValidateOptions, run_validate
 from mlgate.data.stream_schema import infer_streamed
+from mlgate.errors import DataError
 from mlgate.locations.refs import as_ref, table_files
 
 ROWS = 20_000  # about 600 KB of CSV: ten 64 KiB blocks
@@ -224,3 +225,26 @@ def test_validate_on_a_folder_of_disagreeing_csv_files(tmp_path: Path) -> None:
     assert mismatch[0]["details"]["rows"] == [8010, 15000]  # rows of the whole table: file 1 has 8,000
     _, whole = _both(folder, target="label", schema=schema)
     assert [c for c in whole["checks"] if c["name"] == "dtype_mismatch" and c.get("column") == "count"] == mismatch
+
+
+def test_rows_with_fewer_fields_than_the_header_read_as_pandas_reads_them(tmp_path: Path) -> None:
+    """pandas gives a short row's missing trailing fields as missing values; pyarrow stops there.
+    Short rows in the first block and in a late one (the scan then starts again, padded), a quoted
+    field with the delimiter and a newline in it, as well as a row that is too long (an error in both)."""
+    frame = _table()
+    frame["plan"] = frame["plan"].where(frame.index != 700, 'a "quoted", multi\nline plan')
+    text = frame.astype(object).astype(str).to_csv(index=False).splitlines(keepends=True)
+    lines = list(text)  # (the quoted field's newline splits its row in two lines: rows below shift by one)
+    path = tmp_path / "t.csv"
+    for row in (3, ROWS - 40):  # data rows (1-based lines after the header): cut after the 3rd field
+        lines[row] = ",".join(lines[row].split(",")[:3]) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    whole = load_table(path)
+    assert whole["score"].isna().sum() == 2 and whole["label"].isna().sum() == 2
+    streamed, _ = _check(path, tmp_path, count="int", score="float", label="float")
+    assert streamed["tables"]["t.csv"]["rows"] == ROWS
+    assert ("nulls_in_non_nullable", "score") in _failed(streamed)  # the schema of clean rows has no holes
+    lines[5] = lines[5].rstrip("\n") + ",extra\n"
+    (tmp_path / "long.csv").write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DataError, match=r"long\.csv.*Expected 6 columns, got 7"):
+        stream.scan_files(table_files(as_ref(tmp_path / "long.csv")), stream.Plan(infer_schema(_table(100))), None)

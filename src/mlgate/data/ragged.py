@@ -1,0 +1,68 @@
+"""CSV rows with fewer fields than the header, read as pandas reads them: the missing fields empty.
+
+pyarrow's CSV reader stops at such a row ("Expected 3 columns, got 2"), where ``pandas.read_csv``
+gives the missing trailing fields as missing values; so a file that ``mlgate train`` reads whole
+would have failed the streamed ``mlgate validate``. A file found to hold one (``mark``) is read
+again from ``padded_copy``: the csv module reads each row and writes it back with empty fields
+added up to the header's width, and pyarrow reads that copy. It costs a pass through the csv module
+and the file's size in temporary space, so only such files take it. Rows with more fields than
+the header stay an error, as in pandas.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import io
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO
+
+_SHORT = re.compile(r"Expected (\d+) columns, got (\d+)")
+_RAGGED: set[tuple[str, int]] = set()  # (file, size in bytes) of the files known to hold short rows
+_COPIES: dict[tuple[str, int], Path] = {}  # their padded copies
+
+
+def short_row(exc: BaseException) -> bool:
+    """Whether pyarrow's parse error is a row with fewer fields than the header."""
+    found = _SHORT.search(str(exc))
+    return found is not None and int(found.group(2)) < int(found.group(1))
+
+
+def mark(file: str, size: int) -> bool:
+    """Remember that ``file`` holds short rows; False when it was known (padding did not help)."""
+    if (file, size) in _RAGGED:
+        return False
+    _RAGGED.add((file, size))
+    return True
+
+
+def is_ragged(file: str, size: int) -> bool:
+    return (file, size) in _RAGGED
+
+
+def padded_copy(key: tuple[str, int], raw: IO[bytes], sep: str) -> Path:
+    """A copy of the CSV text of ``raw`` (bytes, UTF-8, closed after) with each short row given empty
+    fields at its end, in a temporary folder removed when the process ends; made once per file.
+    A file, not a stream handed to pyarrow: pyarrow 14 reads a Python stream from a thread of its
+    own and waits for it holding the interpreter lock (a deadlock, seen in the lower-bounds env)."""
+    if key in _COPIES:
+        raw.close()
+        return _COPIES[key]
+    folder = Path(tempfile.mkdtemp(prefix="mlgate-padded-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "padded.csv"
+    with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text, \
+            path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter=sep, lineterminator="\n")
+        width: int | None = None
+        for row in csv.reader(text, delimiter=sep):
+            if width is None:
+                width = len(row)
+            elif 0 < len(row) < width:
+                row += [""] * (width - len(row))
+            writer.writerow(row)
+    _COPIES[key] = path
+    return path
