@@ -59,4 +59,3 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             yield value  # type: ignore[misc]
     finally:
         abandoned.set()
-

@@ -17,12 +17,14 @@ import io
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 _SHORT = re.compile(r"Expected (\d+) columns, got (\d+)")
-_RAGGED: set[tuple[str, int]] = set()  # (file, size in bytes) of the files known to hold short rows
-_COPIES: dict[tuple[str, int], Path] = {}  # their padded copies
+Key = tuple[str, int]  # a file and its size in bytes
+_RAGGED: set[Key] = set()  # the files known to hold short rows
+_COPIES: dict[Key, Path] = {}  # their padded copies
 
 
 def short_row(exc: BaseException) -> bool:
@@ -31,30 +33,29 @@ def short_row(exc: BaseException) -> bool:
     return found is not None and int(found.group(2)) < int(found.group(1))
 
 
-def mark(file: str, size: int) -> bool:
-    """Remember that ``file`` holds short rows; False when it was known (padding did not help)."""
-    if (file, size) in _RAGGED:
+def mark(key: Key) -> bool:
+    """Remember that the file holds short rows; False when it was known (padding did not help)."""
+    if key in _RAGGED:
         return False
-    _RAGGED.add((file, size))
+    _RAGGED.add(key)
     return True
 
 
-def is_ragged(file: str, size: int) -> bool:
-    return (file, size) in _RAGGED
+def is_ragged(key: Key) -> bool:
+    return key in _RAGGED
 
 
-def padded_copy(key: tuple[str, int], raw: IO[bytes], sep: str) -> Path:
-    """A copy of the CSV text of ``raw`` (bytes, UTF-8, closed after) with each short row given empty
+def padded_copy(key: Key, open_raw: Callable[[], IO[bytes]], sep: str) -> Path:
+    """A copy of the CSV text ``open_raw()`` gives (bytes, UTF-8) with each short row given empty
     fields at its end, in a temporary folder removed when the process ends; made once per file.
     A file, not a stream handed to pyarrow: pyarrow 14 reads a Python stream from a thread of its
     own and waits for it holding the interpreter lock (a deadlock, seen in the lower-bounds env)."""
     if key in _COPIES:
-        raw.close()
         return _COPIES[key]
     folder = Path(tempfile.mkdtemp(prefix="mlgate-padded-"))
     atexit.register(shutil.rmtree, folder, True)
     path = folder / "padded.csv"
-    with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text, \
+    with open_raw() as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text, \
             path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, delimiter=sep, lineterminator="\n")
         width: int | None = None

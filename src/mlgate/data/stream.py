@@ -746,7 +746,7 @@ def file_rows(file: Path | RemoteFile) -> int:
         for batch in _open_csv(file, {first: pa.string()}, [first]):
             read += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
-        if short_row(exc) and mark(*_ragged_key(file)):
+        if short_row(exc) and mark(_ragged_key(file)):
             return file_rows(file)  # read again with the short rows padded
         raise DataError(_csv_problem(file, exc, read)) from exc
     return read
@@ -835,9 +835,11 @@ def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None, columns: li
 
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
     key = _ragged_key(file)
-    source: Any = file.open_stream() if isinstance(file, RemoteFile) else file
-    if is_ragged(*key):  # rows with fewer fields than the header: padded as pandas reads them
-        source = padded_copy(key, source if isinstance(file, RemoteFile) else file.open("rb"), sep)
+    if is_ragged(key):  # rows with fewer fields than the header: padded as pandas reads them
+        source: Any = padded_copy(key, lambda: file.open_stream() if isinstance(file, RemoteFile) else file.open("rb"),
+                                  sep)
+    else:
+        source = file.open_stream() if isinstance(file, RemoteFile) else file
     return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
                           parse_options=pacsv.ParseOptions(delimiter=sep),
                           convert_options=pacsv.ConvertOptions(column_types=types, null_values=PANDAS_NULLS,
@@ -899,7 +901,7 @@ def _csv_batches(file: Path | RemoteFile, types: Types) -> Iterator[pd.DataFrame
     except UnicodeDecodeError as exc:
         raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except (pa.ArrowException, OSError) as exc:
-        if short_row(exc) and mark(*_ragged_key(file)):  # pandas reads the missing fields as missing
+        if short_row(exc) and mark(_ragged_key(file)):  # pandas reads the missing fields as missing
             types.changes += 1
             raise Retype(f"{file}: rows with fewer fields than the header, read again padded") from exc
         raise DataError(_csv_problem(file, exc, read)) from exc
