@@ -93,7 +93,9 @@ def _bits(s: pd.Series, codes: TextCodes | None) -> np.ndarray:
         position, values = codes if codes is not None else text_codes(s)
         return _text_hashes(values)[position]  # position -1 picks the missing value's hash, placed last
     if types.is_numeric_dtype(s.dtype):
-        floats = s.to_numpy(dtype="float64", na_value=np.nan)
+        # numpy numbers as they are (a view for float64), others with their missing values as NaN
+        plain = isinstance(s.dtype, np.dtype)
+        floats = s.to_numpy(dtype="float64") if plain else s.to_numpy(dtype="float64", na_value=np.nan)
         canonical = floats + 0.0  # a new array, and -0.0 + 0.0 is 0.0
         missing = np.isnan(canonical)
         if missing.any():
