@@ -21,10 +21,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from mlgate.locations.objectstore import RemoteFile
+
 _SHORT = re.compile(r"Expected (\d+) columns, got (\d+)")
 Key = tuple[str, int]  # a file and its size in bytes
 _RAGGED: set[Key] = set()  # the files known to hold short rows
 _COPIES: dict[Key, Path] = {}  # their padded copies
+
+
+def key_of(file: Path | RemoteFile) -> Key:
+    """A file's key: its name and size."""
+    return str(file), file.size if isinstance(file, RemoteFile) else file.stat().st_size
+
+
+def padded(file: Path | RemoteFile, sep: str) -> Path:
+    """``padded_copy`` of a local or remote file."""
+    def open_raw() -> IO[bytes]:
+        return file.open_stream() if isinstance(file, RemoteFile) else file.open("rb")
+
+    return padded_copy(key_of(file), open_raw, sep)
 
 
 def short_row(exc: BaseException) -> bool:

@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mlgate.data.csvtext import CSV_FALSE, CSV_TRUE, convert_options
 from mlgate.data.io import _check_delimiter, _sniff_separator
 from mlgate.data.prefetch import prefetched
-from mlgate.data.ragged import is_ragged, mark, padded_copy, short_row
+from mlgate.data.ragged import is_ragged, key_of, mark, padded, short_row
 from mlgate.data.rowhash import TextCodes, is_text, row_hashes, text_codes
 from mlgate.data.schema import Schema, column_kind
 from mlgate.data.table import (
@@ -74,9 +75,6 @@ FLUSH_ROWS = 1 << 20     # row hashes buffered (16 MB) before they go to the par
 MAX_COUNTS = 10_000      # distinct target values counted by value; beyond, the target is not classes
 _UNSET = object()
 DISTINCT = "\x00distinct"  # the hash-store key of a column's distinct values: (DISTINCT, column)
-# the text pandas.read_csv reads as missing (its default na_values), so both readers see the same holes
-PANDAS_NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 
 
 # ---- state ------------------------------------------------------------------------------------
@@ -774,7 +772,7 @@ def file_rows(file: Path | RemoteFile) -> int:
         for batch in _open_csv(file, {first: pa.string()}, [first]):
             read += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
-        if short_row(exc) and mark(_ragged_key(file)):
+        if short_row(exc) and mark(key_of(file)):
             return file_rows(file)  # read again with the short rows padded
         raise DataError(_csv_problem(file, exc, read)) from exc
     return read
@@ -862,18 +860,13 @@ def _open_csv(file: Path | RemoteFile, types: dict[str, Any] | None, columns: li
     import pyarrow.csv as pacsv
 
     sep = "\t" if file.suffix.lower() == ".tsv" else _sniff_separator(file)
-    key = _ragged_key(file)
-    if is_ragged(key):  # rows with fewer fields than the header: padded as pandas reads them
-        source: Any = padded_copy(key, lambda: file.open_stream() if isinstance(file, RemoteFile) else file.open("rb"),
-                                  sep)
+    if is_ragged(key_of(file)):  # rows with fewer fields than the header: padded as pandas reads them
+        source: Any = padded(file, sep)
     else:
         source = file.open_stream() if isinstance(file, RemoteFile) else file
     return pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
                           parse_options=pacsv.ParseOptions(delimiter=sep),
-                          convert_options=pacsv.ConvertOptions(column_types=types, null_values=PANDAS_NULLS,
-                                                               true_values=_CSV_TRUE, false_values=_CSV_FALSE,
-                                                               strings_can_be_null=True,
-                                                               include_columns=columns or []))
+                          convert_options=convert_options(types, columns))
 
 
 def _csv_batches(file: Path | RemoteFile, types: Types) -> Iterator[pd.DataFrame]:
@@ -929,16 +922,12 @@ def _csv_batches(file: Path | RemoteFile, types: Types) -> Iterator[pd.DataFrame
     except UnicodeDecodeError as exc:
         raise DataError(f"{file} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
     except (pa.ArrowException, OSError) as exc:
-        if short_row(exc) and mark(_ragged_key(file)):  # pandas reads the missing fields as missing
+        if short_row(exc) and mark(key_of(file)):  # pandas reads the missing fields as missing
             types.changes += 1
             raise Retype(f"{file}: rows with fewer fields than the header, read again padded") from exc
         raise DataError(_csv_problem(file, exc, read)) from exc
     if read == 0:
         raise DataError(f"{file} has a header but no rows")
-
-
-def _ragged_key(file: Path | RemoteFile) -> tuple[str, int]:
-    return str(file), file.size if isinstance(file, RemoteFile) else file.stat().st_size
 
 
 def _read_past(reader: Any, sizes: list[int]) -> bool:
@@ -1049,8 +1038,7 @@ def _csv_types(file: Path | RemoteFile, schema: pa.Schema) -> dict[str, Any]:
     return types
 
 
-_CSV_TRUE, _CSV_FALSE = ["True", "TRUE", "true"], ["False", "FALSE", "false"]  # pandas.read_csv's booleans
-_CSV_BOOLS = _CSV_TRUE + _CSV_FALSE  # (pyarrow's defaults add 1 and 0, which pandas reads as numbers)
+_CSV_BOOLS = CSV_TRUE + CSV_FALSE  # (pyarrow's defaults add 1 and 0, which pandas reads as numbers)
 
 
 def _blank_types(file: Path | RemoteFile, names: list[str]) -> dict[str, Any]:

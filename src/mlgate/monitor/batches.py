@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.data.csvtext import convert_options
+from mlgate.data.ragged import is_ragged, key_of, mark, padded, short_row
 from mlgate.errors import DataError
 from mlgate.locations.objectstore import RemoteFile
 from mlgate.locations.refs import TABLE_SUFFIXES, as_ref, pandas_index_columns, table_files
@@ -58,7 +60,8 @@ def open_dataset(path: DataRef) -> Any:
 class CsvFiles:
     """CSV files streamed as record batches with pyarrow.csv; the first file's first block decides
     the column types, which later files are read with (as a pyarrow dataset would, but without
-    importing pandas)."""
+    importing pandas). A file with rows shorter than the header is read from a padded copy
+    (``data.ragged``: the missing trailing fields missing, as pandas reads them)."""
 
     def __init__(self, files: Sequence[Path | RemoteFile]) -> None:
         self.files = list(files)
@@ -69,11 +72,16 @@ class CsvFiles:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        convert = pacsv.ConvertOptions(column_types=types, include_columns=list(columns) if columns else None)
+        convert = convert_options(types, columns)
         try:
-            source = file.open_stream() if isinstance(file, RemoteFile) else file
+            if is_ragged(key_of(file)):
+                source: Any = padded(file, ",")
+            else:
+                source = file.open_stream() if isinstance(file, RemoteFile) else file
             return pacsv.open_csv(source, convert_options=convert)
         except (pa.ArrowInvalid, OSError) as exc:
+            if short_row(exc) and mark(key_of(file)):  # a short row in the first block
+                return self._open(file, columns, types)
             raise DataError(f"cannot read {file} as csv: {str(exc).splitlines()[0]}") from exc
 
     def count_rows(self) -> int:
@@ -84,7 +92,30 @@ class CsvFiles:
         """Batches of about a block (1 MB of text) each; ``batch_size`` is not used."""
         for i, file in enumerate(self.files):
             with _naming(file, "csv"):
-                yield from self._open(file, columns, self.schema if i else None)
+                yield from self._batches(file, columns, self.schema if i else None)
+
+    def _batches(self, file: Path | RemoteFile, columns: Sequence[str] | None,
+                 types: pa.Schema | None) -> Iterator[pa.RecordBatch]:
+        """One file's batches; at a short row past the first block, the rest from the padded copy
+        (read with the types the first block gave, past the rows already given)."""
+        import pyarrow as pa
+
+        given = 0
+        reader = self._open(file, columns, types)
+        try:
+            for batch in reader:
+                given += batch.num_rows
+                yield batch
+            return
+        except pa.ArrowInvalid as exc:
+            if not (short_row(exc) and mark(key_of(file))):
+                raise
+        for batch in self._open(file, columns, reader.schema):
+            if given >= batch.num_rows:
+                given -= batch.num_rows
+                continue
+            yield batch.slice(given)
+            given = 0
 
 
 class ParquetFiles:

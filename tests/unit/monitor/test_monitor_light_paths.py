@@ -180,3 +180,27 @@ def test_a_reference_that_fits_in_its_sample_is_read_once(tmp_path, kind, rows, 
     once = profile_reference(counted, where=str(path))
     assert type(counted).passes == passes
     assert once.to_dict() == profile_source(reader, infer_spec(reader)).to_dict()
+
+
+def test_csv_rows_with_fewer_fields_than_the_header_profile_as_pandas_reads_them(tmp_path):
+    """pandas reads a short row's missing trailing fields as missing values, pyarrow stops there:
+    short rows in the first block (the types come from it) and past the first megabyte (the reader
+    has given batches already: they are not given twice), in the first and a second file."""
+    rng = np.random.default_rng(8)
+    n = 60_000  # about 2.3 MB of text: four blocks
+    whole = pd.DataFrame({"x": rng.normal(size=n).round(6), "k": rng.integers(0, 5, n),
+                          "c": rng.choice(["a", "b"], n), "y": rng.normal(size=n).round(6)})
+    for name, part in (("a.csv", whole.iloc[:40_000]), ("b.csv", whole.iloc[40_000:])):
+        lines = part.to_csv(index=False).splitlines(keepends=True)
+        for row in (2, len(lines) - 30):  # cut after the 2nd field: c and y missing
+            lines[row] = ",".join(lines[row].split(",")[:2]) + "\n"
+        (tmp_path / name).write_text("".join(lines))
+    read = pd.concat([pd.read_csv(tmp_path / f) for f in ("a.csv", "b.csv")], ignore_index=True)
+    assert read["y"].isna().sum() == 4
+    spec = infer_spec(frame_source(read))
+    assert infer_spec(open_dataset(tmp_path)) == spec
+    assert open_dataset(tmp_path).count_rows() == n
+    assert profile_source(open_dataset(tmp_path), spec).to_dict() == profile_source(frame_source(read), spec).to_dict()
+    with pytest.raises(DataError, match=r"too_long\.csv as csv: .*Expected 4 columns, got 5"):
+        (tmp_path / "too_long.csv").write_text("x,k,c,y\n1,2,a,3\n1,2,a,3,4\n")
+        profile_source(open_dataset(tmp_path / "too_long.csv"), spec)
