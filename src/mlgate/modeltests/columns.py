@@ -18,13 +18,33 @@ def categorical_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in numeric]
 
 
+ATOM_SHARE = 0.2  # a value this share of a column's rows hold exactly is a state, not a measurement
+
+
+def atoms(frame: pd.DataFrame, columns: list[str], share: float = ATOM_SHARE) -> dict[str, np.ndarray]:
+    """Each numeric column's values that at least ``share`` of its non-missing values hold exactly:
+    recorded states (no rain as 0 mm, a count of 0, a capped maximum), which measurement noise does
+    not blur. Noise on them made a model that splits on "precipitation is 0" look fragile: 57% of
+    the rows moved off zero by a few tenths of a millimetre that the data never holds."""
+    out = {}
+    for col in columns:
+        counts = frame[col].value_counts(normalize=True, dropna=True)
+        held = counts.index[counts.to_numpy() >= share]
+        if len(held):
+            out[col] = np.asarray(held, dtype=float)
+    return out
+
+
 def add_noise(frame: pd.DataFrame, scale: dict[str, float], level: float,
-              rng: np.random.Generator) -> pd.DataFrame:
-    """Gaussian noise with std ``level * scale[col]`` on numeric columns; integers stay integers."""
+              rng: np.random.Generator, kept: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Gaussian noise with std ``level * scale[col]`` on numeric columns; integers stay integers,
+    and values in ``kept[col]`` (``atoms``) stay as they are."""
     out = frame.copy()
     for col, std in scale.items():
         values = out[col].to_numpy(dtype=float, na_value=np.nan)
-        noisy = values + rng.normal(0.0, level * std, len(values))
+        noisy = values + rng.normal(0.0, level * std, len(values))  # drawn for every row: the same stream
+        if kept and col in kept:
+            noisy = np.where(np.isin(values, kept[col]), values, noisy)
         if pd.api.types.is_integer_dtype(out[col]):
             out[col] = np.round(noisy).astype(out[col].dtype)
         else:

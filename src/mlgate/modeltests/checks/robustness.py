@@ -67,6 +67,7 @@ class Robustness(ModelCheck):
         details = {"metric": metric, "drop": "relative increase" if loss and curve[0]["baseline"] else "absolute",
                    "baseline": curve[0]["baseline"], "curve": curve, "rows": len(X),
                    "numeric_columns": list(noise.scale), "categorical_columns": list(noise.levels),
+                   "values_kept": {c: v.tolist() for c, v in noise.kept.items()},  # atoms: no noise on them
                    "reference": checks[0].details}
         figure = _curve_figure(curve, metric, curve[0]["baseline"], self.max_drop)
         return Outcome(checks=checks, details=details, figures=[figure],
@@ -147,8 +148,9 @@ class Robustness(ModelCheck):
 class _Noise:
     """Seeded Gaussian noise scaled to each numeric feature's std, and category swaps."""
 
-    def __init__(self, scale: dict[str, float], levels: dict[str, np.ndarray], swap: bool) -> None:
-        self.scale, self.levels, self.swap = scale, levels, swap
+    def __init__(self, scale: dict[str, float], levels: dict[str, np.ndarray], swap: bool,
+                 kept: dict[str, np.ndarray] | None = None) -> None:
+        self.scale, self.levels, self.swap, self.kept = scale, levels, swap, kept or {}
 
     @classmethod
     def of(cls, subject: Subject, X: pd.DataFrame, swap: bool) -> _Noise:
@@ -156,10 +158,10 @@ class _Noise:
         numeric = [c for c in C.numeric_columns(X) if c in basis.columns]
         scale = {c: float(np.nan_to_num(basis[c].astype(float).std())) for c in numeric}
         levels = C.category_levels(basis, [c for c in C.categorical_columns(X) if c in basis.columns])
-        return cls(scale, levels, swap)
+        return cls(scale, levels, swap, C.atoms(basis, numeric))
 
     def draw(self, X: pd.DataFrame, level: float, rng: np.random.Generator) -> pd.DataFrame:
-        noisy = C.add_noise(X, self.scale, level, rng)
+        noisy = C.add_noise(X, self.scale, level, rng, self.kept)
         return C.swap_categories(noisy, self.levels, level, rng) if self.swap else noisy
 
 
