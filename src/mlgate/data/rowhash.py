@@ -1,4 +1,4 @@
-"""Row hashes for the streamed scan: a few numpy passes a column, computed by the reading thread.
+"""Row hashes for the streamed scan: a few numpy passes a column, computed batch by batch by the scan.
 
 ``pandas.util.hash_pandas_object`` (the in-memory path's ``rowmatch.hash_rows``) makes about ten
 passes and as many temporary arrays a column; on the 10M x 20 benchmark table that was a quarter of
