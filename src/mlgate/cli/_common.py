@@ -16,7 +16,7 @@ __all__ = ["ConfigOpt", "DataOpt", "ModelOpt", "OutputOpt", "console", "err_cons
 
 if TYPE_CHECKING:
     from mlgate.config import Config
-    from mlgate.reports.model import Report
+    from mlgate.reports.model import Check, Report
 
 
 ConfigOpt = Annotated[Path | None, typer.Option(
@@ -60,12 +60,36 @@ def finish(report: Report, out_dir: Path) -> int:
     return 0 if report.passed else 1
 
 
+def grouped_lines(checks: list[Check], least: int = 3) -> list[tuple[str, str]]:
+    """(name, message) per check, in order; checks of one name whose messages differ only in the
+    column they name, ``least`` or more, as one line (where the first was) naming the first
+    columns and how many more: a table of 40 columns too small to test printed 40 alike warnings.
+    The report files keep every check."""
+    keys, groups = [], dict[tuple[str, str], list[str]]()
+    for check in checks:
+        token = repr(check.column) if check.column is not None else ""
+        key = (check.name, check.message.replace(token, "\x00", 1) if token and token in check.message else "")
+        keys.append(key)
+        groups.setdefault(key, []).append(token)
+    lines, shown = [], set()
+    for check, key in zip(checks, keys, strict=True):
+        columns = groups[key]
+        if not key[1] or len(columns) < least:
+            lines.append((check.name, check.message))
+        elif key not in shown:  # the group's line, once
+            named = ", ".join(columns[:3]) + (f" and {len(columns) - 3} more" if len(columns) > 3 else "")
+            lines.append((check.name, key[1].replace("\x00", named)))
+            shown.add(key)
+    return lines
+
+
 def print_verdict(report: Report) -> None:
-    """One line per failed or warned check, then the verdict."""
-    for check in report.failures:
-        console.print(f"  [red]✗[/] {check.name}: {check.message}")
-    for check in report.warnings:
-        console.print(f"  [yellow]![/] {check.name}: {check.message}")
+    """One line per failed or warned check (alike ones of many columns as one), then the verdict."""
+    from rich.markup import escape  # a column named like markup ("[red]") is printed as it is
+    for name, message in grouped_lines(report.failures):
+        console.print(f"  [red]✗[/] {name}: {escape(message)}")
+    for name, message in grouped_lines(report.warnings):
+        console.print(f"  [yellow]![/] {name}: {escape(message)}")
     verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
     figure = f" · {report.key_figure}" if report.key_figure else ""
     console.print(f"{report.stage}: {verdict}{figure} "
