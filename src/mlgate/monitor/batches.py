@@ -61,11 +61,17 @@ class CsvFiles:
     """CSV files streamed as record batches with pyarrow.csv; the first file's first block decides
     the column types, which later files are read with (as a pyarrow dataset would, but without
     importing pandas). A file with rows shorter than the header is read from a padded copy
-    (``data.ragged``: the missing trailing fields missing, as pandas reads them)."""
+    (``data.ragged``: the missing trailing fields missing, as pandas reads them). Dates and times
+    stay text, as pandas reads them (the training data a model's reference profile comes from);
+    ``dates`` names those columns, which a reference made from this data leaves out."""
 
     def __init__(self, files: Sequence[Path | RemoteFile]) -> None:
+        import pyarrow as pa
+
         self.files = list(files)
-        self.schema = self._open(self.files[0]).schema
+        inferred = self._open(self.files[0]).schema
+        self.dates = [f.name for f in inferred if pa.types.is_temporal(f.type)]
+        self.schema = pa.schema([f.with_type(pa.string()) if f.name in self.dates else f for f in inferred])
 
     def _open(self, file: Path | RemoteFile, columns: Sequence[str] | None = None,
               types: pa.Schema | None = None) -> Any:
@@ -90,9 +96,9 @@ class CsvFiles:
     def to_batches(self, columns: Sequence[str] | None = None,
                    batch_size: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Batches of about a block (1 MB of text) each; ``batch_size`` is not used."""
-        for i, file in enumerate(self.files):
+        for file in self.files:
             with _naming(file, "csv"):
-                yield from self._batches(file, columns, self.schema if i else None)
+                yield from self._batches(file, columns, self.schema)
 
     def _batches(self, file: Path | RemoteFile, columns: Sequence[str] | None,
                  types: pa.Schema | None) -> Iterator[pa.RecordBatch]:
@@ -331,8 +337,20 @@ def _column_spec(name: str, cls: str, array: Any, role: Role) -> ColumnSpec | No
     non_missing = sum(counts.values())
     if cls == "string" and role == "feature" and len(counts) > max(100, non_missing // 2):
         return None  # nearly one value per row: an identifier or free text, not a distribution
-    levels = [level for level, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LEVELS]]
-    return ColumnSpec(name, "categorical", role, cls, levels=tuple(levels))
+    return ColumnSpec(name, "categorical", role, cls, levels=tuple(kept_levels(counts)))
+
+
+def kept_levels(counts: Counter[str]) -> list[str]:
+    """The levels a categorical column is counted by, most frequent first: all of them up to
+    ``MAX_LEVELS``; beyond, ``MAX_LEVELS`` chosen by a hash of their text, not by their count. The
+    most frequent of many near-equal levels are those the reference happened to hold more of, so
+    any other sample holds fewer of them and more of the rest: with the 50 most frequent of 123
+    dates kept, 46 of 50 same-distribution samples were flagged as drifted (0 of 50 with all kept)."""
+    import zlib
+
+    chosen = list(counts) if len(counts) <= MAX_LEVELS else \
+        sorted(counts, key=lambda level: (zlib.crc32(level.encode("utf-8")), level))[:MAX_LEVELS]
+    return sorted(chosen, key=lambda level: (-counts[level], level))
 
 
 def numeric_edges(values: Any) -> tuple[float, ...]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 EXACT_MAX = 10_000   # values kept per column for exact tests while the data is this small
 PERCENTILES = 100    # fine bins of a numeric column
-MAX_LEVELS = 50      # categorical levels kept by name; the others count as "rest"
+MAX_LEVELS = 1000    # categorical levels kept by name (``batches.kept_levels``); the others count as "rest"
 FORMAT = "mlgate.monitor.profile/1"
 
 Kind = Literal["numeric", "categorical"]

@@ -178,7 +178,8 @@ def load_reference(spec: str, config: Config | None, root: Path) -> TableProfile
     target = config.data.target if config else None
     names = source.schema.names
     roles: dict[str, Any] = {target: "target"} if target and target in names else {}
-    profile = profile_reference(source, roles=roles, ignore=ids, where=str(path))
+    dates = tuple(getattr(source, "dates", ()))  # CSV dates, read as text: left out as Parquet dates are
+    profile = profile_reference(source, roles=roles, ignore=[*ids, *dates], where=str(path))
     profile.meta.update({"target": target if roles else None, "id_columns": list(ids), "source": str(path)})
     return profile
 

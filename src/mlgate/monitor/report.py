@@ -13,6 +13,8 @@ from mlgate.reports.model import Check, Report, Section
 if TYPE_CHECKING:
     from mlgate.monitor.performance import Decay, Window
 
+PLOTTED_LEVELS = 20  # bars per categorical column in the report (a column may keep up to 1,000 levels)
+
 
 def drift_check(col: ColumnDrift) -> Check:
     """``drift`` for one column: failed when it differs; blocking only for a critical column."""
@@ -113,9 +115,10 @@ def _table(result: DriftResult) -> str:
 def _shares(col: ColumnDrift, prof: TableProfile) -> tuple[list[str], list[float]]:
     spec = prof.spec.column(col.column)
     cp = prof.columns[col.column]
-    if spec.kind == "categorical":
-        labels = [*spec.levels, "(rest)"]
-        counts = list(cp.counts)
+    if spec.kind == "categorical":  # the reference's most frequent levels, the rest as one bar
+        shown = min(PLOTTED_LEVELS, len(spec.levels))
+        labels = [*spec.levels[:shown], "(rest)"]
+        counts = [*cp.counts[:shown], sum(cp.counts[shown:])]  # (the counts' last place is the rest)
     else:
         by_bin = coarse_counts(spec, cp)
         cuts = [_fmt(d) for d in spec.deciles]
