@@ -170,7 +170,7 @@ class InputSchema:
         if len(keys) != 1:
             found = ", ".join(map(repr, body)) or "none"
             raise InputError(422, "body must have exactly one of 'features', 'instances' or "
-                             f"'records' (keys found: {found})", field="(body)")
+                             f"'records' (keys found: {found}){self._shape_hint(body)}", field="(body)")
         key = keys[0]
         value = body[key]
         if key == "features" and isinstance(value, list) and value and all(
@@ -181,6 +181,14 @@ class InputSchema:
         if not isinstance(value, list):
             raise InputError(422, f"{key} must be a list of rows, got {_json_type(value)}", field=key)
         return value, True, key
+
+    def _shape_hint(self, body: dict[str, Any]) -> str:
+        """What the body looks like it meant: MLflow's format, or one row's features unwrapped."""
+        if any(k in body for k in ("dataframe_split", "dataframe_records", "inputs")):
+            return "; this is MLflow's format (the model folder's serving_input_example.json): POST it to /invocations"
+        if body and all(k in self.index for k in body):
+            return '; for one row by name send {"features": {...}}, for several {"records": [{...}, ...]}'
+        return ""
 
     def drop_unknown(self, rows: list[Any]) -> tuple[list[Any], list[str]]:
         """Rows without the named columns the model does not use, and those columns' names.

@@ -131,6 +131,19 @@ def test_predict_body_shape_errors(body: object) -> None:
     assert info.value.status == 422
 
 
+@pytest.mark.parametrize(("body", "hint"), [
+    ({"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values())]}}, "POST it to /invocations"),
+    ({"dataframe_records": [ROW]}, "POST it to /invocations"),
+    (ROW, 'for one row by name send {"features": {...}}'),
+    ({"rows": [ROW]}, None),
+])
+def test_predict_says_what_a_body_of_another_shape_meant(body: dict, hint: str | None) -> None:
+    """MLflow's format (the model folder's serving example) posted to /predict, or one row unwrapped."""
+    with pytest.raises(InputError) as info:
+        SCHEMA.rows_from_predict(body)
+    assert (hint in str(info.value)) if hint else ("POST" not in str(info.value) and "send" not in str(info.value))
+
+
 @pytest.mark.parametrize("body", [
     {"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values())]}},
     {"dataframe_split": {"data": [list(ROW.values())]}},
