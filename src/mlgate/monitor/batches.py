@@ -8,6 +8,7 @@ sorted by time still gives edges from all of it.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -346,8 +347,6 @@ def kept_levels(counts: Counter[str]) -> list[str]:
     most frequent of many near-equal levels are those the reference happened to hold more of, so
     any other sample holds fewer of them and more of the rest: with the 50 most frequent of 123
     dates kept, 46 of 50 same-distribution samples were flagged as drifted (0 of 50 with all kept)."""
-    import zlib
-
     chosen = list(counts) if len(counts) <= MAX_LEVELS else \
         sorted(counts, key=lambda level: (zlib.crc32(level.encode("utf-8")), level))[:MAX_LEVELS]
     return sorted(chosen, key=lambda level: (-counts[level], level))
