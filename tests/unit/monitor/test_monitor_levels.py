@@ -60,7 +60,9 @@ def test_csv_dates_are_text_as_pandas_reads_them_and_a_data_reference_leaves_the
     assert str(source.schema.field("day").type) == "string" and source.dates == ["day"]
     trained = profile_reference(frame_source(pd.read_csv(tmp_path / "cur.csv")))  # as the model's profile is made
     assert trained.spec.column("day").kind == "categorical"
-    assert profile_source(source, trained.spec).to_dict() == profile_source(
-        frame_source(pd.read_csv(tmp_path / "cur.csv")), trained.spec).to_dict()
+    streamed = profile_source(source, trained.spec).to_dict()["columns"]["day"]
+    # (the dates only: pandas 2.1's CSV parser reads some floats 1 ulp off pyarrow's, in x's sample)
+    assert streamed == profile_source(frame_source(pd.read_csv(tmp_path / "cur.csv")), trained.spec).to_dict()[
+        "columns"]["day"]
     report = monitor(MonitorRequest(reference=str(tmp_path / "cur.csv"), current=tmp_path / "cur.csv"))
     assert report.metrics["features"] == 1  # x; the dates left out, as Parquet dates are
