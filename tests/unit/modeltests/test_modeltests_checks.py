@@ -248,6 +248,27 @@ def test_edge_cases_report_a_model_that_crashes_on_nan(binary_case) -> None:  # 
     assert healthy.passed, healthy.checks[0].message
 
 
+class _Positional:
+    """A regressor that reads its input by position: x1 first, whatever the column is called."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return X.iloc[:, 0].to_numpy(dtype=float) * 10 + 50
+
+
+def test_edge_cases_column_order_compares_a_regressors_values_within_rounding(regression_case) -> None:  # type: ignore[no-untyped-def]
+    """A seeded random forest on threads answers 1e-13 apart from call to call: no change of column
+    order (it failed so on grunfeld); a model reading columns by position does change."""
+    from _support.modeltests import pipeline_for as _pipeline
+
+    X, y = regression_case.train.drop(columns=["target"]), regression_case.train["target"]
+    model = _pipeline(_jittery_regressor()).fit(X, y)
+    healthy = run(model, regression_case.test, reference=regression_case.train, checks=["edge_cases"])
+    assert healthy.passed, healthy.checks[0].message
+    positional = run(_Positional(), regression_case.test[["x1", "x2", "target"]],
+                     checks=["edge_cases"])
+    assert "wrong_column_order: invalid (reordered columns silently change" in positional.checks[0].message
+
+
 class _WrongShape:
     """Returns one prediction too many: an invalid output, not an error."""
 
@@ -361,27 +382,13 @@ def _saved_with_record(folder, train: pd.DataFrame, estimator, record: bool = Tr
 def test_reproducibility_of_a_regressor_compares_values_within_the_tolerance(regression_case) -> None:  # type: ignore[no-untyped-def]
     """A random forest on several threads sums its trees in another order each call: values differ by
     about 1e-13, which made a seeded forest "predict differently on 23.64% of 55 rows" on grunfeld."""
-    from sklearn.base import BaseEstimator, RegressorMixin
-
     from _support.modeltests import pipeline_for as _pipeline
 
-    class Jittery(RegressorMixin, BaseEstimator):  # type: ignore[misc]
-        def __init__(self, jitter: float = 1e-12) -> None:
-            self.jitter = jitter
-
-        def fit(self, X, y):  # type: ignore[no-untyped-def]
-            self.mean_ = float(np.mean(y))
-            return self
-
-        def predict(self, X):  # type: ignore[no-untyped-def]
-            values = self.mean_ + np.arange(len(X), dtype=float)
-            return values * (1 + np.random.default_rng().normal(0, self.jitter, len(X)))
-
     X, y = regression_case.train.drop(columns=["target"]), regression_case.train["target"]
-    close = run(_pipeline(Jittery()).fit(X, y), regression_case.test, reference=regression_case.train,
+    close = run(_pipeline(_jittery_regressor()).fit(X, y), regression_case.test, reference=regression_case.train,
                 checks=["reproducibility"])
     assert close.passed, close.checks[0].message
-    apart = run(_pipeline(Jittery(1e-3)).fit(X, y), regression_case.test, reference=regression_case.train,
+    apart = run(_pipeline(_jittery_regressor(1e-3)).fit(X, y), regression_case.test, reference=regression_case.train,
                 checks=["reproducibility"])
     assert not apart.passed and "predicts differently" in apart.checks[0].message
 
@@ -456,3 +463,23 @@ def test_inference_fails_a_slow_model_not_a_busy_machine(binary_case, spin: bool
     else:
         assert check.passed and "on a busy machine" in check.message, (check.message, report.metrics)
         assert report.metrics["cpu_p95_ms"] < 10
+
+
+def _jittery_regressor(jitter: float = 1e-12):  # type: ignore[no-untyped-def]
+    """A regressor whose values differ by ``jitter`` (relative) from call to call, as a random
+    forest's do when several threads sum its trees (about 1e-13)."""
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class Jittery(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+        def __init__(self, jitter: float = 1e-12) -> None:
+            self.jitter = jitter
+
+        def fit(self, X, y):  # type: ignore[no-untyped-def]
+            self.mean_ = float(np.mean(y))
+            return self
+
+        def predict(self, X):  # type: ignore[no-untyped-def]
+            values = self.mean_ + np.arange(len(X), dtype=float)
+            return values * (1 + np.random.default_rng().normal(0, self.jitter, len(X)))
+
+    return Jittery(jitter)
