@@ -495,7 +495,7 @@ class TableState:
 
     def _compact(self) -> None:
         """The kept rows as one frame when the parts share their dtypes, so that the next thinning
-        filters one frame, not one per batch (each a few hundred microseconds of pandas)."""
+        cuts one frame, not one per batch (filtering every part cost 25-56 ms a thinning on 10M rows)."""
         import numpy as np
         import pandas as pd
 
@@ -509,12 +509,10 @@ def _every(frame: pd.DataFrame, rows: np.ndarray, step: int) -> tuple[pd.DataFra
     multiples of a step dividing it (as batches add them; a tenth of a boolean filter's time,
     which gathers every column), else a filter (parts of a merge)."""
     if len(rows) > 1:
-        gap = int(rows[1] - rows[0])
-        if gap > 0 and step % gap == 0 and int(rows[-1] - rows[0]) == gap * (len(rows) - 1):
-            first = (-int(rows[0]) % step) // gap if int(rows[0]) % gap == 0 else None
-            if first is not None:
-                every = step // gap
-                return frame.iloc[first::every], rows[first::every]
+        start, gap = int(rows[0]), int(rows[1] - rows[0])
+        if gap > 0 and step % gap == 0 and start % gap == 0 and int(rows[-1]) - start == gap * (len(rows) - 1):
+            first = (-start % step) // gap
+            return frame.iloc[first::step // gap], rows[first::step // gap]
     keep = rows % step == 0
     return frame[keep], rows[keep]
 
@@ -570,8 +568,9 @@ def add_batch(state: TableState, frame: pd.DataFrame, plan: Plan, read_codes: di
         kept = np.arange(first, n, state.step)
         state.sample.append(frame.take(kept).reset_index(drop=True))  # a copy (no view of the batch)
         state.sample_rows.append(kept.astype(np.int64) + start)
-        if sum(len(r) for r in state.sample_rows) > SPREAD_ROWS:
-            state._thin(sum(len(r) for r in state.sample_rows))
+        held = sum(len(r) for r in state.sample_rows)
+        if held > SPREAD_ROWS:
+            state._thin(held)
     state.rows += n
 
 
