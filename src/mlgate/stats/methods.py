@@ -16,6 +16,7 @@ import numpy as np
 
 from mlgate.plugins import PluginTable
 from mlgate.stats.comparison import Comparison
+from mlgate.stats.kolmogorov import ks_two_sided
 
 _EMPTY = float("nan")
 
@@ -59,7 +60,8 @@ class Method:
 
 class KS(Method):
     """Two-sample Kolmogorov-Smirnov (``scipy.stats.ks_2samp``, method 'auto': exact p-value when
-    the samples are small, asymptotic above). Effect: the KS distance D itself, the largest gap
+    the samples are small, asymptotic above; the large-sample case computed as scipy does without
+    importing scipy.stats, ``mlgate.stats.kolmogorov``). Effect: the KS distance D itself, the largest gap
     between the two empirical CDFs (0 to 1). With ties (integer-coded data) the p-value is conservative."""
 
     name = "ks"
@@ -69,11 +71,8 @@ class KS(Method):
     reads = frozenset({"samples"})
 
     def samples(self, ref: np.ndarray, cur: np.ndarray) -> Comparison:
-        from scipy.stats import ks_2samp
-
-        res = ks_2samp(ref, cur, method="auto")
-        d = float(res.statistic)
-        return Comparison(self.name, d, float(res.pvalue), d, (len(ref), len(cur)))
+        d, p = ks_two_sided(ref, cur)
+        return Comparison(self.name, d, p, d, (len(ref), len(cur)))
 
 
 class Wasserstein(Method):
