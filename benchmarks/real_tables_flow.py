@@ -26,6 +26,9 @@ from robustness_real import tables  # noqa: E402  (a sibling script)
 
 MLGATE = str(Path(sys.executable).with_name("mlgate"))
 KEPT_METRICS = ("accuracy", "f1_macro", "roc_auc", "r2", "rmse")
+# what replaces init's "  - type: gradient-boosting" line (``init``: the candidates as init writes them)
+VARIANTS = {"plus_rf": "  - type: gradient-boosting\n  - type: random-forest\n",
+            "rf": "  - type: random-forest\n"}
 
 
 def case(table: str, seed: int, variant: str, root: Path) -> dict[str, Any]:
@@ -39,10 +42,9 @@ def case(table: str, seed: int, variant: str, root: Path) -> dict[str, Any]:
     train.to_csv(folder / "train.csv", index=False)
     test.to_csv(folder / "test.csv", index=False)
     subprocess.run([MLGATE, "init", "--target", "target"], cwd=folder, capture_output=True, text=True, check=True)
-    if variant == "plus_rf":
+    if variant in VARIANTS:
         config = (folder / "mlgate.yaml").read_text()
-        (folder / "mlgate.yaml").write_text(config.replace(
-            "  - type: gradient-boosting\n", "  - type: gradient-boosting\n  - type: random-forest\n", 1))
+        (folder / "mlgate.yaml").write_text(config.replace("  - type: gradient-boosting\n", VARIANTS[variant], 1))
     done = subprocess.run([MLGATE, "run", "--until", "test"], cwd=folder, capture_output=True, text=True)
     row: dict[str, Any] = {"table": table, "seed": seed, "variant": variant, "exit_code": done.returncode}
     runs = folder / ".mlgate" / "runs" / "latest"
@@ -66,12 +68,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tables", default=None, help="comma-separated (default: all)")
     parser.add_argument("--log", type=Path, required=True, help="append one JSON line per run here")
+    parser.add_argument("--variants", default="init,plus_rf",
+                        help=f"comma-separated, of init,{','.join(VARIANTS)} (rf: a random forest instead of boosting)")
     args = parser.parse_args()
     names = args.tables.split(",") if args.tables else list(tables())
     with tempfile.TemporaryDirectory(prefix="mlgate-flow-") as tmp, args.log.open("a") as log:
         for table in names:
             for seed in range(args.seeds):
-                for variant in ("init", "plus_rf"):
+                for variant in args.variants.split(","):
                     row = case(table, seed, variant, Path(tmp))
                     print(json.dumps(row), file=log, flush=True)
                     print(f"{table} seed {seed} {variant}: {row.get('model')} test "

@@ -139,6 +139,7 @@ def test_robustness_leaves_values_many_rows_hold_alone() -> None:
     report = run(model, test, reference=train, checks=["robustness"])
     assert report.passed, report.checks[0].message
     assert report.extras["details"]["robustness"]["values_kept"] == {"rain": [0.0]}
+    assert report.checks[0].details["values_kept"] == {"rain": [0.0]}  # the HTML report shows check details
 
 
 def test_robustness_without_training_rows_cross_fits_the_reference_on_the_test_rows() -> None:

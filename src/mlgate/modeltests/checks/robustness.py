@@ -61,6 +61,8 @@ class Robustness(ModelCheck):
         noise = _Noise.of(subject, X, self.swap_categories)
         curve = self._curve(subject, X, y, metric, loss, noise)
         checks = [self._versus_reference(subject, X, y, noise)]
+        if noise.kept:  # shown with the verdict (the report's check details), not only in report.json's extras
+            checks[0].details["values_kept"] = {c: v.tolist() for c, v in noise.kept.items()}
         if self.max_drop is not None:
             checks.append(self._absolute(curve, metric))
         gated = [p for p in curve if p["level"] <= self.gate_levels_up_to]
