@@ -114,6 +114,31 @@ def test_robustness_passes_a_smooth_model_and_fails_a_one_nearest_neighbour(task
     assert row.details["reference_fitted_on"] == "1200 training rows"
 
 
+class _JumpyOnOneColumn:
+    """Smooth in x0..x2, but its answer turns around with the parity of int(20 * x3)."""
+
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = 1 / (1 + np.exp(-(X.x0 - 0.7 * X.x1 + 0.5 * X.x2).to_numpy()))
+        p = np.where(np.floor(20 * X.x3.to_numpy()) % 2 == 1, 1 - p, p)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+
+def test_robustness_names_the_feature_a_fragile_model_jumps_on() -> None:
+    train, test = _fragile_case("binary")
+    report = run(_JumpyOnOneColumn(), test, reference=train, checks=["robustness"])
+    row = report.checks[0]
+    assert not report.passed and row.message.startswith("fragile:"), row.message
+    by_feature = row.details["excess_by_feature"]
+    assert list(by_feature)[0] == "x3" and by_feature["x3"] > row.expected["material"]
+    assert all(v < 0.02 for c, v in by_feature.items() if c != "x3"), by_feature
+    assert "noise on one feature alone: 'x3' +" in row.message and "lower `level`" in row.message
+
+
 def test_robustness_leaves_values_many_rows_hold_alone() -> None:
     """No rain is 0 mm exactly, in most rows: a model that splits on "no rain" is not fragile for
     answering otherwise when noise moves 60% of the rows a few tenths of a millimetre off zero,

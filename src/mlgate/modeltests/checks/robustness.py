@@ -31,6 +31,7 @@ from mlgate.stats import Decision, compare_paired, decide, default_rule
 from mlgate.train.preprocess import build_pipeline, feature_set
 
 REFERENCE_FIT_ROWS = 5000  # the linear reference is fitted on at most this many training rows
+ATTRIBUTION_DRAWS = 150  # noisy copies for the per-feature excess of a fragile model, in all
 
 
 class Robustness(ModelCheck):
@@ -121,11 +122,31 @@ class Robustness(ModelCheck):
                 f"({1 - 2 * rule.alpha:.0%} CI [{low:+.3f}, {high:+.3f}]; material {rule.material:g}), "
                 f"p {cmp.p_value:.2g} (alpha {rule.alpha:g})")
         if decision.outcome == "differs":
-            text = f"fragile: {text}: the model's answers jump under noise a linear model shrugs off"
+            figures["excess_by_feature"] = by_feature = self._by_feature(subject, X, noise, out, reference,
+                                                                         (model_clean, ref_clean))
+            text = (f"fragile: {text}: the model's answers jump under noise a linear model shrugs off"
+                    f"{_blame(by_feature)}")
         else:
             text += ": " + decision.reason.rsplit(": ", 1)[-1]
         return self.result(decision.outcome != "differs", text, observed=round(float(cmp.effect), 6),
                            expected={"material": rule.material, "alpha": rule.alpha}, details=figures)
+
+    def _by_feature(self, subject: Subject, X: pd.DataFrame, noise: _Noise, out: _Output, reference: Any,
+                    clean: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
+        """The excess change with noise on one feature at a time (only for a fragile verdict: it
+        tells the user where the jumps come from), largest first. At most ``ATTRIBUTION_DRAWS``
+        noisy copies in all, at least one a feature."""
+        features = [*noise.scale, *(noise.levels if noise.swap else [])]
+        draws = max(1, min(self.draws, ATTRIBUTION_DRAWS // max(1, len(features))))
+        excess = {}
+        for col in features:
+            alone, total = noise.only(col), 0.0
+            for k in range(draws):
+                noisy = alone.draw(X, self.level, np.random.default_rng(subject.seed + 1000 + k))
+                total += float(np.mean(out.change(out(subject.estimator, noisy), clean[0])
+                                       - out.change(out(reference, noisy), clean[1])))
+            excess[col] = round(total / draws, 6)
+        return dict(sorted(excess.items(), key=lambda kv: -kv[1]))
 
     def _undecided(self, message: str, figures: dict[str, Any]) -> Check:
         return Check(name=self.name, passed=True, severity="warning", message=message, details=figures)
@@ -147,6 +168,17 @@ class Robustness(ModelCheck):
                            expected={"max_drop": limit, "levels_up_to": self.gate_levels_up_to})
 
 
+def _blame(by_feature: dict[str, float]) -> str:
+    """Where the excess comes from, and what to do about it, for the message."""
+    top = [(c, v) for c, v in by_feature.items() if v > 0][:3]
+    if not top:
+        return ""
+    named = ", ".join(f"{c!r} {v:+.3f}" for c, v in top)
+    return (f". Excess with noise on one feature alone: {named}. If that noise is more than those "
+            "features' real error, lower `level` under gates.test.robustness; else try a smoother model "
+            "(a random forest, or boosting with a larger min_samples_leaf)")
+
+
 class _Noise:
     """Seeded Gaussian noise scaled to each numeric feature's std, and category swaps."""
 
@@ -161,6 +193,11 @@ class _Noise:
         scale = {c: float(np.nan_to_num(basis[c].astype(float).std())) for c in numeric}
         levels = C.category_levels(basis, [c for c in C.categorical_columns(X) if c in basis.columns])
         return cls(scale, levels, swap, C.atoms(basis, numeric))
+
+    def only(self, column: str) -> _Noise:
+        """The same noise on ``column`` alone."""
+        return _Noise({column: self.scale[column]} if column in self.scale else {},
+                      {column: self.levels[column]} if column in self.levels else {}, self.swap, self.kept)
 
     def draw(self, X: pd.DataFrame, level: float, rng: np.random.Generator) -> pd.DataFrame:
         noisy = C.add_noise(X, self.scale, level, rng, self.kept)
