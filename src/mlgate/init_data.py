@@ -168,10 +168,11 @@ def thresholds_for(task: str, y: pd.Series) -> tuple[dict[str, float], str]:
     """Performance thresholds a model must beat to be better than a constant guess."""
     values = y.dropna()
     if task == "regression":
-        std = float(values.std(ddof=0))
-        rmse = float(f"{std:.4g}") if math.isfinite(std) and std > 0 else 0.0
-        return {"r2": 0.0, "rmse": rmse}, (f"r2 >= 0 and rmse <= {rmse:g} (the target's std: what predicting "
-                                           "its mean scores), so a model must beat a constant")
+        # r2 on the test rows is 0 for their own mean: "beats a constant" wherever the test rows come
+        # from. An rmse bound at the training target's std failed healthy models when the test rows
+        # spread more (count data: statsmodels' randhie, r2 0.12 and rmse 4.50 against a bound of 4.40)
+        return {"r2": 0.0}, ("r2 >= 0 (what predicting the test rows' mean scores), so a model must beat "
+                             "a constant; an rmse bound in the target's units is yours to add")
     share = float(values.value_counts(normalize=True).iloc[0])
     accuracy = math.floor(share * 100) / 100
     if task == "binary":

@@ -65,8 +65,7 @@ def test_one_table_given_with_data_is_split_and_regression_gets_regression_model
     assert config.task == "regression" and config.data.target == "outcome"
     assert [m.type for m in config.models] == ["linear-regression", "gradient-boosting"]
     perf = config.gates.test.performance
-    assert perf["r2"] == 0.0 and perf["rmse"] == pytest.approx(_frame(400, 2, kind="regression")["target"].std(ddof=0),
-                                                                rel=1e-3)
+    assert perf == {"r2": 0.0}  # r2 on the test rows: "beats their mean", however those rows spread
     assert any(r.startswith("task: regression (") for r in result.reasons)
 
 
