@@ -19,6 +19,7 @@ from mlgate.check_base import CheckBase
 from mlgate.errors import UsageError
 from mlgate.reports import Check, Report, Timer
 
+RATE_LIMIT_WAIT_S = 45.0  # latency: 429s waited out for at most this long (default 100/minute: 50 in 30 s)
 REQUIRED_METRICS = ("ml_predictions_total", "ml_prediction_latency_seconds_bucket",
                     "ml_requests_rejected_total")
 
@@ -112,7 +113,7 @@ class Prediction(SmokeCheck):
                 return self.row(passed=False, expected="an input_example in /model-info",
                              message="no sample request given and /model-info has no input_example")
             ctx.sample = {"features": example}
-        response = ctx.predict()
+        response = _after_rate_limit(ctx.predict)
         hint = " (pass --api-key or set MLGATE_API_KEY)" if response.status_code == 401 and not ctx.api_key else ""
         if failed := self.refused(response, "/predict", f"{hint}: {response.text[:200]}"):
             return failed
@@ -134,8 +135,8 @@ class InputValidation(SmokeCheck):
     name: ClassVar[str] = "input_validation"
 
     def run(self, ctx: SmokeContext) -> Check:
-        malformed = ctx.predict(raw=b'{"features": [1, 2')
-        short = ctx.predict({"features": [0.5, 0.3, 0.8, 0.1, 0.9]})
+        malformed = _after_rate_limit(lambda: ctx.predict(raw=b'{"features": [1, 2'))
+        short = _after_rate_limit(lambda: ctx.predict({"features": [0.5, 0.3, 0.8, 0.1, 0.9]}))
         n = len(ctx.info.get("features") or [])
         observed = {"malformed_json": malformed.status_code, "wrong_length": short.status_code}
         expected = {"malformed_json": 400, "wrong_length": 422}
@@ -154,18 +155,34 @@ class Latency(SmokeCheck):
     name: ClassVar[str] = "latency_p95"
 
     def run(self, ctx: SmokeContext) -> Check:
-        errors = 0
-        for _ in range(ctx.n_requests):
+        """A 429 is waited out (``Retry-After``) and asked again, untimed, for up to
+        ``RATE_LIMIT_WAIT_S`` in all: a smoke run within the last minute (its rate-limit check
+        empties the bucket) or other clients must not read as a slow or failing server."""
+        errors = limited = 0
+        waited, deadline = 0.0, time.monotonic() + RATE_LIMIT_WAIT_S
+        timed: list[float] = []
+        while len(timed) < ctx.n_requests:
             t0 = time.perf_counter()
-            status = ctx.predict().status_code
-            ctx.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            errors += status != 200
+            response = ctx.predict()
+            took = (time.perf_counter() - t0) * 1000
+            if response.status_code == 429 and time.monotonic() < deadline:
+                limited += 1
+                pause = _retry_after(response)
+                time.sleep(pause)
+                waited += pause
+                continue
+            timed.append(took)
+            errors += response.status_code != 200
+        ctx.latencies_ms.extend(timed)
         p50, p95, p99 = (percentile(ctx.latencies_ms, q) for q in (50, 95, 99))
         ok = errors == 0 and p95 <= ctx.max_p95_ms
+        note = (f"; {limited} answers 429 waited out ({waited:.0f} s; the server's rate limit, emptied by an "
+                "earlier run or other clients)") if limited else ""
         return self.row(passed=ok, observed=round(p95, 2), expected=f"<= {ctx.max_p95_ms}",
                      message=f"p95 {p95:.1f} ms, p50 {p50:.1f} ms, p99 {p99:.1f} ms over "
-                     f"{ctx.n_requests} requests, {errors} not 200 (limit p95 {ctx.max_p95_ms:.0f} ms)",
-                     details={"p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "errors": errors})
+                     f"{ctx.n_requests} requests, {errors} not 200 (limit p95 {ctx.max_p95_ms:.0f} ms){note}",
+                     details={"p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "errors": errors,
+                              "rate_limited": limited, "waited_s": round(waited, 1)})
 
 
 class Authentication(SmokeCheck):
@@ -250,13 +267,22 @@ SMOKE_CHECKS: dict[str, type[SmokeCheck]] = {c.name: c for c in (
 
 
 def _after_rate_limit(call: Any, max_wait: float = 10.0) -> Any:
-    """Call; on 429 wait ``Retry-After`` (bounded) and call again, so 401 is not masked."""
+    """Call; on 429 wait ``Retry-After`` (bounded) and call again, so a rate limit emptied by an
+    earlier run does not mask the answer under test (401, 400, 422, a prediction)."""
     response = call()
     deadline = time.monotonic() + max_wait
     while response.status_code == 429 and time.monotonic() < deadline:
-        time.sleep(min(float(response.headers.get("retry-after", "1") or 1), 2.0))
+        time.sleep(_retry_after(response))
         response = call()
     return response
+
+
+def _retry_after(response: Any) -> float:
+    """The 429's ``Retry-After`` in seconds, at most 2 (a refilling bucket lets one request in sooner)."""
+    try:
+        return min(max(float(response.headers.get("retry-after", "1") or 1), 0.05), 2.0)
+    except ValueError:
+        return 1.0
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -64,6 +64,19 @@ def test_each_check_fails_when_its_property_is_missing(name: str, settings: dict
     assert not check.passed and not report.passed
 
 
+def test_a_second_run_right_after_the_first_waits_out_the_rate_limit(served, lr_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """The first run's rate-limit check empties this client's bucket; the second run's checks wait
+    out the 429s (Retry-After) instead of failing: before, its latency check counted them as errors."""
+    with make_client(served, lr_model_dir, rate_limit="8/second") as client:
+        first = run_smoke("http://testserver", api_key=KEY, expect_version="7", n_requests=5, client=client)
+        second = run_smoke("http://testserver", api_key=KEY, expect_version="7", n_requests=12, client=client)
+    assert first.passed, [c.message for c in first.checks if not c.passed]
+    assert second.passed, [c.message for c in second.checks if not c.passed]
+    latency = next(c for c in second.checks if c.name == "latency_p95")
+    assert latency.details["errors"] == 0 and latency.details["rate_limited"] > 0
+    assert "429 waited out" in latency.message
+
+
 def test_prediction_without_a_key_says_how_to_fix(served, lr_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
     with make_client(served, lr_model_dir) as client:
         report = run_smoke("http://testserver", checks=["prediction"], client=client)
