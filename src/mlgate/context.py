@@ -118,6 +118,21 @@ class StageContext:
                              "re-run `mlgate run --force --until train`")
         return str(path)
 
+    def newer_trained_model(self) -> Path | None:
+        """The model ``mlgate train`` wrote to its default report folder, when it is newer than the
+        pipeline's train stage output this command judges by default (``mlgate train`` alone is no
+        pipeline stage, so ``mlgate test`` / ``evaluate`` / ``compare`` / ``register`` after it
+        would silently judge the older model: the command says so instead)."""
+        if not self.candidate_from_pipeline or self.upstream.get("train") is None:
+            return None
+        judged = self.upstream["train"] / MODEL_FOLDER
+        alone = report_dir(self.config.root, "train") / MODEL_FOLDER
+        try:
+            newer = alone.stat().st_mtime > judged.stat().st_mtime
+        except OSError:
+            return None
+        return alone if newer else None
+
     def load_candidate(self) -> LoadedModel:
         """The model under test: loaded from ``candidate_spec()``, with the config's task."""
         loaded = load_model(self.candidate_spec(), self.config)

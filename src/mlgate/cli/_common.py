@@ -16,6 +16,7 @@ __all__ = ["ConfigOpt", "DataOpt", "ModelOpt", "OutputOpt", "console", "err_cons
 
 if TYPE_CHECKING:
     from mlgate.config import Config
+    from mlgate.context import StageContext
     from mlgate.reports.model import Check, Report
 
 
@@ -48,6 +49,21 @@ def maybe_load(config_path: Path | None) -> Config | None:
     if config_path is None and not (Path.cwd() / "mlgate.yaml").exists():
         return None
     return load(config_path)
+
+
+def note_newer_model(ctx: StageContext) -> None:
+    """Say which model a command judges when ``mlgate train`` wrote a newer one than the pipeline's."""
+    newer = ctx.newer_trained_model()
+    if newer is not None:
+        console.print(f"[yellow]note:[/] judging the last `mlgate run`'s model ({_shown(Path(ctx.candidate_spec()))}); "
+                      f"`mlgate train` wrote a newer one: pass --model {_shown(newer)} to judge that one")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def finish(report: Report, out_dir: Path) -> int:

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, load, maybe_load
+from mlgate.cli._common import (
+    ConfigOpt,
+    DataOpt,
+    ModelOpt,
+    OutputOpt,
+    console,
+    finish,
+    load,
+    maybe_load,
+    note_newer_model,
+)
 from mlgate.cli.app import app
 
 
@@ -23,6 +33,7 @@ def evaluate(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = N
     from mlgate.evaluation.stage import run_evaluate
 
     ctx = standalone_context("evaluate", load(config), output=output, model=model, data=data)
+    note_newer_model(ctx)
     report = run_evaluate(ctx)
     console.print(f"metrics: {ctx.out_dir / 'metrics.json'}")
     return finish(report, ctx.out_dir)
@@ -38,6 +49,7 @@ def compare(config: ConfigOpt = None, model: ModelOpt = None, data: DataOpt = No
     from mlgate.evaluation.stage import run_compare
 
     ctx = standalone_context("compare", load(config), output=output, model=model, baseline=baseline, data=data)
+    note_newer_model(ctx)
     report = run_compare(ctx)
     console.print(f"decision: {ctx.out_dir / 'decision.json'}")
     return finish(report, ctx.out_dir)
@@ -73,5 +85,6 @@ def register(config: ConfigOpt = None, model: ModelOpt = None,
                              settings={"registry.model_name": name, "registry.alias": alias})
     # without --model, the last trained model is registered like any folder: by hand, outside the
     # pipeline's gates (`mlgate run` registers with them)
+    note_newer_model(ctx)
     ctx.model = ctx.candidate_spec()
     return finish(run_register(ctx, RegisterOptions(trust=trust, training_data=data)), ctx.out_dir)

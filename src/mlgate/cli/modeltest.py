@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load
+from mlgate.cli._common import ConfigOpt, DataOpt, ModelOpt, OutputOpt, console, finish, maybe_load, note_newer_model
 from mlgate.cli._plugins import PluginHelp
 from mlgate.cli.app import app
 from mlgate.locations.refs import flag_ref
@@ -42,6 +42,7 @@ def test_model(
                 "gates.test.checks": _split([checks]) if checks else None}
     ctx = standalone_context("test", maybe_load(config), output=output, model=model, data=data,
                              reference=reference, settings=settings)
+    note_newer_model(ctx)
     columns = (SpinnerColumn(), TextColumn("[bold]test[/]"), BarColumn(bar_width=24),
                TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:

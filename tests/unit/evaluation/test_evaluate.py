@@ -219,3 +219,23 @@ def test_slices_default_to_the_protected_attributes(tmp_path: Path) -> None:
     assert gate_with_slices(config_from_dict(base, tmp_path)).slices == ["gender"]
     chosen = {**base, "gates": {"evaluate": {"slices": ["contract"]}}}
     assert gate_with_slices(config_from_dict(chosen, tmp_path)).slices == ["contract"]
+
+
+def test_a_newer_model_from_mlgate_train_alone_is_pointed_out(tmp_path: Path, frame: pd.DataFrame) -> None:
+    """`mlgate train` alone writes mlgate-reports/train/model and is no pipeline stage: evaluate,
+    compare, test and register then judge the last `mlgate run`'s model, and say so."""
+    import os
+
+    from mlgate._paths import report_dir
+
+    cfg = project(tmp_path, frame)
+    judged = save(fit(frame, rows=slice(0, 500)), tmp_path / "run" / "train" / "model", frame)
+    ctx = StageContext(cfg, tmp_path / "out", upstream={"train": tmp_path / "run" / "train"})
+    assert ctx.newer_trained_model() is None  # nothing trained alone
+    alone = save(fit(frame, rows=slice(0, 400)), report_dir(tmp_path, "train") / "model", frame)
+    os.utime(judged, (1_000_000, 1_000_000))
+    assert ctx.newer_trained_model() == alone
+    os.utime(alone, (999_000, 999_000))  # older than the pipeline's: nothing to say
+    assert ctx.newer_trained_model() is None
+    given = StageContext(cfg, tmp_path / "out", upstream={"train": tmp_path / "run" / "train"}, model=str(judged))
+    assert given.newer_trained_model() is None  # --model given: it is what the user chose
