@@ -209,7 +209,12 @@ def headline(outcome: Outcome) -> str:
     sign = 1.0 if outcome.greater_is_better else -1.0
     # shown as candidate - baseline, so a drop in log_loss reads as a negative number
     shown = sorted((sign * low, sign * high))
-    return f"{outcome.metric} {outcome.delta:+.3f} [{shown[0]:+.3f}, {shown[1]:+.3f}]: {outcome.verdict}"
+    return f"{outcome.metric} {_signed(outcome.delta)} [{_signed(shown[0])}, {_signed(shown[1])}]: {outcome.verdict}"
+
+
+def _signed(x: float) -> str:
+    """+0.012; no "-0.000" for a zero or a change that rounds to it (two identical models)."""
+    return f"{round(x, 3) + 0.0:+.3f}"
 
 
 _COLUMNS = ("candidate", "baseline", "delta", "ci_low", "ci_high")

@@ -87,6 +87,13 @@ def test_noise_is_no_significant_difference(frame: pd.DataFrame, good: LoadedMod
         assert SAME in report.key_figure
 
 
+def test_a_model_against_itself_reads_zero_without_minus_signs(frame: pd.DataFrame, good: LoadedModel) -> None:
+    for metric in ("roc_auc", "log_loss"):  # a loss's interval is shown negated: -0.0 read "-0.000"
+        report, outcome = _compare(good, good, frame, metric=metric)
+        assert outcome.verdict == SAME and "-0.000" not in report.key_figure, report.key_figure
+        assert report.key_figure.startswith(f"{metric} +0.000 [+0.000, +0.000]")
+
+
 def test_min_change_rules(frame: pd.DataFrame, good: LoadedModel, weak: LoadedModel, twin: LoadedModel) -> None:
     report, _ = _compare(good, weak, frame, min_absolute_change=0.05, min_relative_change=0.1)
     assert report.passed
