@@ -186,6 +186,9 @@ class CompareGate(_Strict):
     baseline_alias: str = "production"
     min_absolute_change: float | None = None
     min_relative_change: float | None = None
+    # "not significantly worse" fails only a candidate worse by at least this share of production's
+    # metric: on 5,048 test rows a retrain 0.08% worse in rmse was "significantly worse"
+    material: float = Field(0.005, ge=0)
     greater_is_better: bool | None = None
     significance: float = Field(0.05, gt=0, lt=1)
     bootstrap: Resamples = Field(1000, ge=0)

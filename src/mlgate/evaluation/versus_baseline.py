@@ -67,17 +67,29 @@ class Rule:
 
 
 class NotSignificantlyWorse(Rule):
-    """Fail when the improvement's interval lies wholly below zero."""
+    """Fail when the improvement's interval lies wholly below zero AND the candidate is worse by at
+    least ``material`` of production's metric (significant and material)."""
 
     name: ClassVar[str] = "not_significantly_worse"
 
     def check(self, outcome: Outcome, gate: CompareGate) -> Check:
         low, high = outcome.ci
-        return Check(name=self.name, passed=outcome.verdict != WORSE, observed=[_r(low), _r(high)],
-                     expected="interval reaching 0 or above",
-                     message=f"{outcome.metric}: {outcome.verdict} "
+        immaterial = _immaterially_worse(outcome, gate)
+        verdict = f"{outcome.verdict}, {_immaterial_note(outcome, gate)}" if immaterial else outcome.verdict
+        return Check(name=self.name, passed=outcome.verdict != WORSE or immaterial, observed=[_r(low), _r(high)],
+                     expected=f"interval reaching 0 or above, or worse by less than {gate.material:.1%}",
+                     message=f"{outcome.metric}: {verdict} "
                              f"(change {outcome.delta:+.4f}, {outcome.level:.0%} interval of the "
                              f"improvement [{low:+.4f}, {high:+.4f}], {_fmt_p(outcome.p_value, gate.bootstrap)})")
+
+
+def _immaterially_worse(outcome: Outcome, gate: CompareGate) -> bool:
+    """Significantly worse, but by less than ``material`` of production's metric."""
+    return outcome.verdict == WORSE and outcome.baseline != 0 and -outcome.relative < gate.material
+
+
+def _immaterial_note(outcome: Outcome, gate: CompareGate) -> str:
+    return f"by {-outcome.relative:.2%} of production's value, under the material {gate.material:.1%}: passes"
 
 
 class _MinChange(Rule):
@@ -147,7 +159,8 @@ def compare_models(candidate: LoadedModel, baseline: LoadedModel, frame: pd.Data
         report.add(Check(name="mcnemar", passed=True, severity="info", observed=_r(m["p_value"]),
                          message=f"McNemar's exact test: candidate alone right on {m['candidate_only']} "
                                  f"rows, baseline alone right on {m['baseline_only']}, p={m['p_value']:.3g}"))
-    report.key_figure = headline(outcome)
+    report.key_figure = headline(outcome) + (f" ({_immaterial_note(outcome, gate)})"
+                                             if _immaterially_worse(outcome, gate) else "")
     report.sections = [_table_section(outcome)]
     return report, outcome
 

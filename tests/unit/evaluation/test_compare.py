@@ -94,6 +94,24 @@ def test_a_model_against_itself_reads_zero_without_minus_signs(frame: pd.DataFra
         assert report.key_figure.startswith(f"{metric} +0.000 [+0.000, +0.000]")
 
 
+def test_significantly_but_immaterially_worse_passes() -> None:
+    """Significant AND material: statsmodels' randhie, 5,048 test rows, a retrain 0.08% worse in rmse
+    had an interval wholly below zero; under the 0.5% default it passes and says why."""
+    from mlgate.evaluation.versus_baseline import NotSignificantlyWorse, Outcome
+
+    slight = Outcome(metric="rmse", greater_is_better=False, candidate=4.2079, baseline=4.2045, delta=0.0034,
+                     improvement=-0.0034, ci=(-0.0059, -0.0007), p_value=0.01, level=0.95, verdict=WORSE)
+    row = NotSignificantlyWorse().check(slight, CompareGate())
+    assert row.passed and "under the material 0.5%: passes" in row.message and "by 0.08%" in row.message
+    assert not NotSignificantlyWorse().check(slight, CompareGate(material=0.0)).passed  # the old rule
+    clear = Outcome(metric="rmse", greater_is_better=False, candidate=4.3, baseline=4.2, delta=0.1,
+                    improvement=-0.1, ci=(-0.15, -0.05), p_value=0.001, level=0.95, verdict=WORSE)
+    assert not NotSignificantlyWorse().check(clear, CompareGate()).passed  # 2.4% worse: material
+    perfect = Outcome(metric="rmse", greater_is_better=False, candidate=0.1, baseline=0.0, delta=0.1,
+                      improvement=-0.1, ci=(-0.15, -0.05), p_value=0.001, level=0.95, verdict=WORSE)
+    assert not NotSignificantlyWorse().check(perfect, CompareGate()).passed  # no share of 0: worse is worse
+
+
 def test_min_change_rules(frame: pd.DataFrame, good: LoadedModel, weak: LoadedModel, twin: LoadedModel) -> None:
     report, _ = _compare(good, weak, frame, min_absolute_change=0.05, min_relative_change=0.1)
     assert report.passed
