@@ -2,13 +2,13 @@
 
     nice .venv/bin/python benchmarks/compare_rates.py --seeds 10 --log FILE
 
-Per table (``robustness_real.tables()`` and statsmodels' randhie) and seed: split 75/25; "production" is a model fitted on
-a random 80% of the training rows; two candidates of the same kind are compared with it on the
-test rows, as `mlgate compare` does (``compare_models``, the headline metric, 1,000 paired
-bootstrap resamples):
+Per table (``robustness_real.tables()`` and statsmodels' randhie) and seed: split 75/25;
+"production" is a model fitted on a random 80% of the training rows; two candidates of the same
+kind are compared with it on the test rows, as `mlgate compare` does (``compare_models``, the
+headline metric, 1,000 paired bootstrap resamples):
 
 * *healthy*: the same kind fitted on another random 80% (a routine retrain, no worse in
-  expectation): any failure is a false alarm;
+  expectation): a failure is a false alarm unless the retrain is materially worse;
 * *worse*: the same, with 30% of its training targets shuffled among those rows (a materially
   worse model): a failure is a catch.
 
