@@ -78,9 +78,9 @@ def finish(report: Report, out_dir: Path) -> int:
 
 def grouped_lines(checks: list[Check], least: int = 3) -> list[tuple[str, str]]:
     """(name, message) per check, in order; checks of one name whose messages differ only in the
-    column they name, ``least`` or more, as one line (where the first was) naming the first
-    columns and how many more: a table of 40 columns too small to test printed 40 alike warnings.
-    The report files keep every check."""
+    column they name, ``least`` or more, as one line (where the first was): the first column's
+    message, then "(the same for 'b', 'c', 'd' and N more)": a table of 40 columns too small to
+    test printed 40 alike warnings. The report files keep every check."""
     keys, groups = [], dict[tuple[str, str], list[str]]()
     for check in checks:
         token = repr(check.column) if check.column is not None else ""
@@ -92,9 +92,11 @@ def grouped_lines(checks: list[Check], least: int = 3) -> list[tuple[str, str]]:
         columns = groups[key]
         if not key[1] or len(columns) < least:
             lines.append((check.name, check.message))
-        elif key not in shown:  # the group's line, once
-            named = ", ".join(columns[:3]) + (f" and {len(columns) - 3} more" if len(columns) > 3 else "")
-            lines.append((check.name, key[1].replace("\x00", named)))
+        elif key not in shown:  # the group's line, once: the first column's message, then the others
+            # (listing them inside the message broke its grammar: "'a', 'b' and 2 more is constant")
+            rest = columns[1:]
+            named = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
+            lines.append((check.name, key[1].replace("\x00", columns[0]) + f" (the same for {named})"))
             shown.add(key)
     return lines
 
