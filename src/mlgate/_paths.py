@@ -21,6 +21,14 @@ def report_dir(root: Path, stage: str) -> Path:
     return root / REPORTS_DIR / stage
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working folder when it is under it (shorter in messages), else whole."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlgate._paths import report_dir
+from mlgate._paths import report_dir, shown_path
 from mlgate.cli._console import console, err_console
 from mlgate.locations.refs import flag_ref
 
@@ -55,15 +55,9 @@ def note_newer_model(ctx: StageContext) -> None:
     """Say which model a command judges when ``mlgate train`` wrote a newer one than the pipeline's."""
     newer = ctx.newer_trained_model()
     if newer is not None:
-        console.print(f"[yellow]note:[/] judging the last `mlgate run`'s model ({_shown(Path(ctx.candidate_spec()))}); "
-                      f"`mlgate train` wrote a newer one: pass --model {_shown(newer)} to judge that one")
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+        judged = shown_path(Path(ctx.candidate_spec()))
+        console.print(f"[yellow]note:[/] judging the last `mlgate run`'s model ({judged}); "
+                      f"`mlgate train` wrote a newer one: pass --model {shown_path(newer)} to judge that one")
 
 
 def finish(report: Report, out_dir: Path) -> int:

@@ -17,6 +17,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from mlgate._paths import shown_path
 from mlgate.errors import MissingDependency, UsageError
 
 SEVERITIES = ("low", "medium", "high")
@@ -70,11 +71,7 @@ def _finding(result: dict[str, Any]) -> Finding:
 
 def _relative(uri: str) -> str:
     """A SARIF artifact URI as a path relative to the working folder when it is under it."""
-    path = Path(uri.removeprefix("file://"))
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    return shown_path(Path(uri.removeprefix("file://")))
 
 
 def service_reachable(url: str = AUDIT_SERVICE, timeout: float = 5.0) -> str | None:

@@ -62,15 +62,16 @@ class Robustness(ModelCheck):
         noise = _Noise.of(subject, X, self.swap_categories)
         curve = self._curve(subject, X, y, metric, loss, noise)
         checks = [self._versus_reference(subject, X, y, noise)]
-        if noise.kept:  # shown with the verdict (the report's check details), not only in report.json's extras
-            checks[0].details["values_kept"] = {c: v.tolist() for c, v in noise.kept.items()}
+        kept = {c: v.tolist() for c, v in noise.kept.items()}  # atoms: no noise on them
+        if kept:  # shown with the verdict (the report's check details), not only in report.json's extras
+            checks[0].details["values_kept"] = kept
         if self.max_drop is not None:
             checks.append(self._absolute(curve, metric))
         gated = [p for p in curve if p["level"] <= self.gate_levels_up_to]
         details = {"metric": metric, "drop": "relative increase" if loss and curve[0]["baseline"] else "absolute",
                    "baseline": curve[0]["baseline"], "curve": curve, "rows": len(X),
                    "numeric_columns": list(noise.scale), "categorical_columns": list(noise.levels),
-                   "values_kept": {c: v.tolist() for c, v in noise.kept.items()},  # atoms: no noise on them
+                   "values_kept": kept,
                    "reference": checks[0].details}
         figure = _curve_figure(curve, metric, curve[0]["baseline"], self.max_drop)
         return Outcome(checks=checks, details=details, figures=[figure],
